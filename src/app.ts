@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { apiKeyHeader, useApiKeyAuth } from './auth/plugin.js';
+import { type Context, createContext } from './context.js';
+import type { Orm } from './db/orm.js';
+import { useContractErrors } from './http/errors.js';
+import { useHealthChecks } from './http/health.js';
+import { requestIdHeader, type RequestStates } from './http/request-state.js';
+import type { Logger } from './logger.js';
+import { schema } from './schema.js';
+import { DomainError } from './errors.js';
+
+export const graphqlPath = '/graphql';
+
+const exampleOperation = `# Put your key in the Headers tab below: {"x-api-key": "ck_test_..."}
+query Balances {
+  customers(ids: ["acme-corp"]) {
+    id
+    externalId
+    seatBalances { featureCode current includedSeats unlimited asOf }
+  }
+}
+
+mutation AddEditor {
+  addSeats(input: { customerId: "acme-corp", featureCode: "editor", count: 1 }) {
+    id kind previousBalance newBalance ts
+  }
+}
+`;
+
+function useRequestIds(states: RequestStates): Plugin {
+  return {
+    onRequest({ request }) {
+      const given = request.headers.get(requestIdHeader);
+      const requestId = given && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
+      states.set(request, { requestId, tenant: null });
+    },
+    onResponse({ request, response }) {
+      const state = states.get(request);
+      if (state) response.headers.set(requestIdHeader, state.requestId);
+    },
+  };
+}
+
+const yogaLogger = (logger: Logger) => {
+  const join = (args: unknown[]) => args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' ');
+  return {
+    debug: (...args: unknown[]) => logger.debug(join(args)),
+    info: (...args: unknown[]) => logger.info(join(args)),
+    warn: (...args: unknown[]) => logger.warn(join(args)),
+    error: (...args: unknown[]) => logger.error(join(args)),
+  };
+};
+
+export type AppOptions = { orm: Orm; logger: Logger; now?: () => Date };
+
+/** The whole HTTP surface as a fetch handler; src/server.ts only makes it listen. */
+export function createApp({ orm, logger, now }: AppOptions) {
+  const states: RequestStates = new WeakMap();
+  return createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: graphqlPath,
+    landingPage: false,
+    // useContractErrors shapes and masks every error itself, with the request id at hand.
+    maskedErrors: false,
+    logging: yogaLogger(logger),
+    graphiql: {
+      title: 'seatgate',
+      defaultQuery: exampleOperation,
+      headers: JSON.stringify({ [apiKeyHeader]: 'ck_test_...' }),
+    },
+    plugins: [useRequestIds(states), useHealthChecks(orm), useApiKeyAuth(orm, states, graphqlPath), useContractErrors(states, logger)],
+    context: ({ request }) => {
+      const state = states.get(request);
+      if (!state?.tenant) throw new DomainError('unauthorized', 'Send an API key in the x-api-key header.');
+      return createContext({ orm, tenant: state.tenant, requestId: state.requestId, logger, now });
+    },
+  });
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,31 @@
+import { GraphQLError } from 'graphql';
+import { type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
+import type { Orm } from '../db/orm.js';
+import { errorExtensions } from '../http/errors.js';
+import type { RequestStates } from '../http/request-state.js';
+import { authenticate } from './service.js';
+
+export const apiKeyHeader = 'x-api-key';
+
+/**
+ * Every GraphQL request needs an API key; without a valid one it is answered 401 before anything
+ * is parsed, read or written. The GraphiQL page itself opens without one.
+ */
+export function useApiKeyAuth(orm: Orm, states: RequestStates, graphqlPath: string): Plugin {
+  return {
+    async onRequest({ request, url, endResponse, fetchAPI }) {
+      if (url.pathname !== graphqlPath || request.method === 'OPTIONS' || shouldRenderGraphiQL(request)) return;
+      const state = states.get(request);
+      const tenant = await authenticate(orm.em.fork(), request.headers.get(apiKeyHeader));
+      if (tenant && state) {
+        state.tenant = tenant;
+        return;
+      }
+      const message = request.headers.get(apiKeyHeader)
+        ? 'The API key is not valid.'
+        : `Send an API key in the ${apiKeyHeader} header.`;
+      const error = new GraphQLError(message, { extensions: errorExtensions('unauthorized', null, null) });
+      endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 401 }));
+    },
+  };
+}

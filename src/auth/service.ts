@@ -1,0 +1,66 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { newId } from '../ids.js';
+import type { Mode, Tenant } from '../tenant.js';
+import { ApiKey, Organization } from './entities.js';
+
+const keyPattern = /^ck_(live|test)_[A-Za-z0-9]{32}$/;
+const base62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+export const hashApiKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+
+function randomBase62(length: number): string {
+  let out = '';
+  // Rejection sampling keeps every character equally likely (256 is not a multiple of 62).
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += base62[byte % 62];
+    }
+  }
+  return out;
+}
+
+/** Creates the organization when it does not exist yet. Returns the key in clear text, once. */
+export async function createApiKey(
+  em: EntityManager,
+  organizationName: string,
+  mode: Mode,
+): Promise<{ key: string; organization: Organization; apiKey: ApiKey }> {
+  return em.transactional(async (tx) => {
+    await tx.getConnection().execute(
+      'insert into organization (id, name) values (?, ?) on conflict (name) do nothing',
+      [newId('org'), organizationName],
+    );
+    const organization = await tx.findOneOrFail(Organization, { name: organizationName });
+    const key = `ck_${mode}_${randomBase62(32)}`;
+    const apiKey = tx.create(ApiKey, {
+      id: newId('key'),
+      organization,
+      mode,
+      keyHash: hashApiKey(key),
+      keyPrefix: key.slice(0, 12),
+    });
+    await tx.flush();
+    return { key, organization, apiKey };
+  });
+}
+
+/**
+ * The tenant a key belongs to, or null. Keys are looked up by their hash, so the comparison
+ * never runs over the secret itself and takes the same time for every wrong key.
+ */
+export async function authenticate(em: EntityManager, key: string | null | undefined): Promise<Tenant | null> {
+  if (!key || !keyPattern.test(key)) return null;
+  const rows = await em
+    .getConnection()
+    .execute<{ organization_id: string; mode: Mode }[]>(
+      'select organization_id, mode from api_key where key_hash = ? and revoked_at is null',
+      [hashApiKey(key)],
+    );
+  const row = rows[0];
+  return row ? { organizationId: row.organization_id, mode: row.mode } : null;
+}
+
+export async function countApiKeys(em: EntityManager): Promise<number> {
+  return em.count(ApiKey, {});
+}

@@ -1,0 +1,16 @@
+import SchemaBuilder from '@pothos/core';
+import ZodPlugin from '@pothos/plugin-zod';
+import type { Context } from './context.js';
+import { zodValidationError } from './common/validation.js';
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  Scalars: { DateTime: { Input: Date; Output: Date } };
+  DefaultInputFieldRequiredness: true;
+  DefaultFieldNullability: false;
+}>({
+  plugins: [ZodPlugin],
+  defaultInputFieldRequiredness: true,
+  defaultFieldNullability: false,
+  zod: { validationError: zodValidationError },
+});

@@ -1,0 +1,91 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { isUniqueViolation } from '../db/errors.js';
+import { DomainError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Tenant } from '../tenant.js';
+import { Feature, type FeatureType, Plan, type PlanInterval, PlanSeatFeature } from './entities.js';
+
+export type CreateFeatureInput = { code: string; name: string; type: FeatureType };
+
+export type CreatePlanInput = {
+  code: string;
+  name: string;
+  currency: string;
+  interval: PlanInterval;
+  seatFeatures: {
+    featureCode: string;
+    includedSeats: number;
+    unlimited?: boolean | null;
+    overageEnabled: boolean;
+    unitPrice: number;
+  }[];
+};
+
+const tenantWhere = (tenant: Tenant) => ({ organization: tenant.organizationId, mode: tenant.mode });
+
+export async function createFeature(em: EntityManager, tenant: Tenant, input: CreateFeatureInput): Promise<Feature> {
+  const feature = em.create(Feature, { id: newId('feat'), ...tenantWhere(tenant), ...input });
+  try {
+    await em.flush();
+  } catch (error) {
+    if (isUniqueViolation(error, 'feature_tenant_code_unique')) {
+      throw new DomainError('conflict', `A feature with code '${input.code}' already exists.`, { param: 'code' });
+    }
+    throw error;
+  }
+  return feature;
+}
+
+export async function listFeatures(em: EntityManager, tenant: Tenant): Promise<Feature[]> {
+  return em.find(Feature, tenantWhere(tenant), { orderBy: { code: 'asc' } });
+}
+
+export async function findFeaturesByCode(em: EntityManager, tenant: Tenant, codes: readonly string[]): Promise<Feature[]> {
+  return em.find(Feature, { ...tenantWhere(tenant), code: { $in: [...codes] } });
+}
+
+export async function createPlan(em: EntityManager, tenant: Tenant, input: CreatePlanInput): Promise<Plan> {
+  const codes = input.seatFeatures.map((entry) => entry.featureCode);
+  const features = new Map((await findFeaturesByCode(em, tenant, codes)).map((f) => [f.code, f]));
+  const missing = codes.findIndex((code) => !features.has(code));
+  if (missing >= 0) {
+    throw new DomainError('feature_not_found', `No feature with code '${codes[missing]}'.`, {
+      param: `seatFeatures.${missing}.featureCode`,
+    });
+  }
+  const plan = em.create(Plan, {
+    id: newId('plan'),
+    ...tenantWhere(tenant),
+    code: input.code,
+    name: input.name,
+    currency: input.currency,
+    interval: input.interval,
+  });
+  for (const entry of input.seatFeatures) {
+    em.create(PlanSeatFeature, {
+      plan,
+      feature: features.get(entry.featureCode)!,
+      includedSeats: entry.includedSeats,
+      unlimited: entry.unlimited ?? false,
+      overageEnabled: entry.overageEnabled,
+      unitPrice: entry.unitPrice,
+    });
+  }
+  try {
+    await em.flush();
+  } catch (error) {
+    if (isUniqueViolation(error, 'plan_tenant_code_unique')) {
+      throw new DomainError('conflict', `A plan with code '${input.code}' already exists.`, { param: 'code' });
+    }
+    throw error;
+  }
+  return plan;
+}
+
+export async function listPlans(em: EntityManager, tenant: Tenant): Promise<Plan[]> {
+  return em.find(Plan, tenantWhere(tenant), { populate: ['seatFeatures.feature'], orderBy: { code: 'asc' } });
+}
+
+export async function findPlanByCode(em: EntityManager, tenant: Tenant, code: string): Promise<Plan | null> {
+  return em.findOne(Plan, { ...tenantWhere(tenant), code }, { populate: ['seatFeatures.feature'] });
+}

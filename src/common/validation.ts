@@ -1,0 +1,34 @@
+import type { z } from 'zod';
+import { DomainError, type ErrorDetail } from '../errors.js';
+
+/** Argument paths as callers know them: the input object's own fields, without `input.`. */
+export function paramOf(path: readonly PropertyKey[]): string {
+  const parts = path.map(String);
+  return (parts[0] === 'input' ? parts.slice(1) : parts).join('.');
+}
+
+/** plugin-zod's failures become one validation_error naming the first field, listing every problem. */
+export function zodValidationError(error: z.ZodError): DomainError {
+  const details: ErrorDetail[] = error.issues.map((issue) => ({ field: paramOf(issue.path), message: issue.message }));
+  const first = details[0] ?? { field: '', message: 'Invalid input.' };
+  return new DomainError('validation_error', `${first.field || 'input'}: ${first.message}`, {
+    param: first.field || null,
+    details,
+  });
+}
+
+// Shared argument rules (SEAT-CONTRACT.md §2–3).
+type StringRule = { minLength: number; maxLength: number; regex?: [RegExp, { message: string }] };
+
+export const featureCodeRule: StringRule = {
+  minLength: 1,
+  maxLength: 50,
+  regex: [/^[a-z0-9_]+$/, { message: 'must match ^[a-z0-9_]+$' }],
+};
+export const customerIdRule: StringRule = { minLength: 1, maxLength: 200 };
+export const nameRule: StringRule = { minLength: 1, maxLength: 200 };
+export const idempotencyKeyRule: StringRule = {
+  minLength: 1,
+  maxLength: 255,
+  regex: [/^[\x20-\x7e]+$/, { message: 'must be printable ASCII' }],
+};

@@ -1,0 +1,56 @@
+import { builder } from '../builder.js';
+import { customerIdRule, nameRule } from '../common/validation.js';
+import type { Customer } from './entities.js';
+import { createCustomer, customerIdPrefix } from './service.js';
+
+export const maxCustomersPerQuery = 100;
+
+export const CustomerRef = builder.objectRef<Customer>('Customer').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    externalId: t.exposeString('externalId', { nullable: true }),
+    name: t.exposeString('name'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    livemode: t.boolean({ resolve: (customer) => customer.mode === 'live' }),
+  }),
+});
+
+const CreateCustomerInput = builder.inputType('CreateCustomerInput', {
+  fields: (t) => ({
+    externalId: t.string({
+      required: false,
+      validate: {
+        ...customerIdRule,
+        refine: [(value: string) => !value.startsWith(customerIdPrefix), { message: `may not start with '${customerIdPrefix}'` }],
+      },
+    }),
+    name: t.string({ validate: nameRule }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  customer: t.field({
+    type: CustomerRef,
+    nullable: true,
+    description: 'A customer by `cus_` id or external id; null when there is none.',
+    args: { id: t.arg.string({ validate: customerIdRule }) },
+    resolve: (_root, { id }, ctx) => ctx.loaders.customerByRef.load(id),
+  }),
+  customers: t.field({
+    type: [CustomerRef],
+    nullable: { list: false, items: true },
+    description: `Customers by \`cus_\` id or external id, in the order asked, null where there is none (at most ${maxCustomersPerQuery}).`,
+    args: {
+      ids: t.arg.stringList({ validate: { maxLength: maxCustomersPerQuery, items: customerIdRule } }),
+    },
+    resolve: (_root, { ids }, ctx) => ctx.loaders.customerByRef.loadMany(ids) as Promise<(Customer | null)[]>,
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createCustomer: t.field({
+    type: CustomerRef,
+    args: { input: t.arg({ type: CreateCustomerInput }) },
+    resolve: (_root, { input }, ctx) => createCustomer(ctx.em, ctx.tenant, input),
+  }),
+}));

@@ -1,0 +1,62 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { isUniqueViolation } from '../db/errors.js';
+import { DomainError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Tenant } from '../tenant.js';
+import { Customer } from './entities.js';
+
+export const customerIdPrefix = 'cus_';
+
+/** A `customerId` argument names our id when it has our prefix, else the caller's external id. */
+export const isOwnCustomerId = (ref: string): boolean => ref.startsWith(customerIdPrefix);
+
+export type CreateCustomerInput = { externalId?: string | null; name: string };
+
+export async function createCustomer(em: EntityManager, tenant: Tenant, input: CreateCustomerInput): Promise<Customer> {
+  const customer = em.create(Customer, {
+    id: newId('cus'),
+    organization: tenant.organizationId,
+    mode: tenant.mode,
+    externalId: input.externalId ?? null,
+    name: input.name,
+  });
+  try {
+    await em.flush();
+  } catch (error) {
+    if (isUniqueViolation(error, 'customer_tenant_external_id_unique')) {
+      throw new DomainError('conflict', `A customer with external id '${input.externalId}' already exists.`, {
+        param: 'externalId',
+      });
+    }
+    throw error;
+  }
+  return customer;
+}
+
+/** Customers by `cus_` id or external id, in one query; refs that match nothing are absent. */
+export async function findCustomersByRefs(em: EntityManager, tenant: Tenant, refs: readonly string[]): Promise<Map<string, Customer>> {
+  const ownIds = refs.filter(isOwnCustomerId);
+  const externalIds = refs.filter((ref) => !isOwnCustomerId(ref));
+  const or = [
+    ...(ownIds.length ? [{ id: { $in: ownIds } }] : []),
+    ...(externalIds.length ? [{ externalId: { $in: externalIds } }] : []),
+  ];
+  const found = or.length
+    ? await em.find(Customer, { organization: tenant.organizationId, mode: tenant.mode, $or: or })
+    : [];
+  const byRef = new Map<string, Customer>();
+  for (const customer of found) {
+    byRef.set(customer.id, customer);
+    if (customer.externalId) byRef.set(customer.externalId, customer);
+  }
+  return byRef;
+}
+
+export async function getCustomer(em: EntityManager, tenant: Tenant, ref: string): Promise<Customer> {
+  const customer = (await findCustomersByRefs(em, tenant, [ref])).get(ref);
+  if (!customer) throw customerNotFound(ref);
+  return customer;
+}
+
+export const customerNotFound = (ref: string): DomainError =>
+  new DomainError('customer_not_found', `No customer with id '${ref}'.`, { param: 'customerId' });

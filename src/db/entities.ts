@@ -1,0 +1,17 @@
+import { ApiKeySchema, OrganizationSchema } from '../auth/entities.js';
+import { FeatureSchema, PlanSchema, PlanSeatFeatureSchema } from '../catalog/entities.js';
+import { CustomerSchema } from '../customers/entities.js';
+import { SubscriptionSchema } from '../subscriptions/entities.js';
+import { SeatBalanceSchema, SeatEventSchema } from '../seats/entities.js';
+
+export const entities = [
+  OrganizationSchema,
+  ApiKeySchema,
+  FeatureSchema,
+  PlanSchema,
+  PlanSeatFeatureSchema,
+  CustomerSchema,
+  SubscriptionSchema,
+  SeatBalanceSchema,
+  SeatEventSchema,
+];

@@ -1,0 +1,44 @@
+import { fileURLToPath } from 'node:url';
+import { MikroORM, type Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { entities } from './entities.js';
+
+export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export type Orm = MikroORM;
+
+export function ormOptions(databaseUrl: string, poolMax = 10): Options {
+  return {
+    driver: PostgreSqlDriver,
+    clientUrl: databaseUrl,
+    entities,
+    baseDir: projectRoot,
+    preferTs: true,
+    discovery: { warnWhenNoEntities: true },
+    pool: { min: 0, max: poolMax },
+    // Requests fork their own EntityManager; touching the global one is a bug we want to hear about.
+    allowGlobalContext: false,
+    extensions: [Migrator],
+    migrations: {
+      path: 'src/db/migrations',
+      pathTs: 'src/db/migrations',
+      glob: '!(*.d).{js,ts}',
+      emit: 'ts',
+      snapshot: true,
+      snapshotName: '.snapshot-seatgate',
+      transactional: true,
+      allOrNothing: true,
+      disableForeignKeys: false,
+      silent: true,
+    },
+    debug: false,
+  };
+}
+
+export async function openOrm(databaseUrl: string, poolMax?: number): Promise<Orm> {
+  return MikroORM.init(ormOptions(databaseUrl, poolMax));
+}
+
+export async function migrate(orm: Orm): Promise<void> {
+  await orm.getMigrator().up();
+}

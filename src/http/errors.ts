@@ -1,0 +1,85 @@
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { paramOf } from '../common/validation.js';
+import { DomainError, type ErrorCode, errorCodes, isErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { RequestStates } from './request-state.js';
+
+export function errorExtensions(code: ErrorCode, param: string | null, details: DomainError['details']) {
+  return { code, type: errorCodes[code].type, param, details };
+}
+
+export function domainGraphQLError(error: DomainError, from?: GraphQLError): GraphQLError {
+  return new GraphQLError(error.message, {
+    nodes: from?.nodes,
+    source: from?.source,
+    positions: from?.positions,
+    path: from?.path,
+    extensions: errorExtensions(error.code, error.param, error.details),
+  });
+}
+
+/**
+ * The field a GraphQL-level input error is about, read from graphql-js's messages: variable
+ * coercion (`at "input.count"`), missing fields (`Field "AddSeatsInput.count"`), or the literal
+ * argument just before the error's position in the document.
+ */
+function paramOfInputError(error: GraphQLError): string | null {
+  const variable = /Variable "\$(\w+)" got invalid value .*? at "([^"]+)"/s.exec(error.message);
+  if (variable) return paramOf(variable[2]!.split('.').slice(1)) || variable[1]!;
+  const bareVariable = /Variable "\$(\w+)"/.exec(error.message);
+  if (bareVariable) return bareVariable[1]!;
+  const field = /Field "\w+\.(\w+)" of required type/.exec(error.message) ?? /Field "(\w+)" is not defined by type/.exec(error.message);
+  if (field) return field[1]!;
+  const argument = /Argument "(\w+)" of required type/.exec(error.message) ?? /Unknown argument "(\w+)"/.exec(error.message);
+  if (argument) return argument[1]!;
+  const position = error.positions?.[0];
+  if (error.source && position !== undefined) {
+    const before = /(\w+)\s*:\s*\[?\s*$/.exec(error.source.body.slice(0, position));
+    if (before) return before[1]!;
+  }
+  return null;
+}
+
+/** What a caller may see of an error: a contract code, never a stack, SQL or internal message. */
+export function toClientError(error: GraphQLError, requestId: string, logger: Logger): GraphQLError {
+  const original = error.originalError;
+  if (original instanceof DomainError) return domainGraphQLError(original, error);
+  if (isErrorCode(error.extensions?.code) && errorCodes[error.extensions.code as ErrorCode]) return error;
+  const fromGraphQL = !original || original instanceof GraphQLError;
+  if (fromGraphQL) {
+    // Parse, validation and coercion failures: the caller sent something the schema refuses.
+    const param = paramOfInputError(error);
+    return new GraphQLError(error.message, {
+      nodes: error.nodes,
+      source: error.source,
+      positions: error.positions,
+      path: error.path,
+      extensions: {
+        ...errorExtensions('validation_error', param, [{ field: param ?? '', message: error.message }]),
+        ...(error.extensions?.http ? { http: error.extensions.http } : {}),
+      },
+    });
+  }
+  logger.error('unexpected error', { requestId, path: error.path?.join('.'), error: original });
+  return new GraphQLError(`An unexpected error occurred. Reference: ${requestId}.`, {
+    path: error.path,
+    extensions: { ...errorExtensions('internal_error', null, null), requestId },
+  });
+}
+
+/** Rewrites every error of every result into the contract's shape, logging the unexpected ones. */
+export function useContractErrors(states: RequestStates, logger: Logger): Plugin {
+  return {
+    onResultProcess({ request, result, setResult }) {
+      if (Array.isArray(result) || !('errors' in result) || !result.errors?.length) return;
+      const requestId = states.get(request)?.requestId ?? 'unknown';
+      setResult({
+        ...result,
+        errors: result.errors.map((error: unknown) =>
+          toClientError(error instanceof GraphQLError ? error : new GraphQLError('wrapped', { originalError: error as Error }), requestId, logger),
+        ),
+      });
+    },
+  };
+}

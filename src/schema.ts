@@ -1,0 +1,9 @@
+import { lexicographicSortSchema } from 'graphql';
+import { builder } from './builder.js';
+import './common/schema.js';
+import './catalog/schema.js';
+import './customers/schema.js';
+import './subscriptions/schema.js';
+import './seats/schema.js';
+
+export const schema = lexicographicSortSchema(builder.toSchema());

@@ -1,0 +1,91 @@
+import { EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
+import { Organization } from '../auth/entities.js';
+import { Feature } from '../catalog/entities.js';
+import { Customer } from '../customers/entities.js';
+import { Subscription } from '../subscriptions/entities.js';
+import type { Mode } from '../tenant.js';
+
+export type SeatEventKind = 'ADD' | 'REMOVE' | 'SET';
+
+/** The current number of seats a customer holds of one feature. Changed only under a row lock. */
+export class SeatBalance {
+  [PrimaryKeyProp]?: ['customer', 'feature'];
+  customer!: Customer;
+  feature!: Feature;
+  organization!: Organization;
+  mode!: Mode;
+  current!: number;
+  /** Time of the last change (the subscription start before any change). */
+  asOf!: Date;
+}
+
+/** One change of one balance. Append-only: the ledger is never updated or deleted. */
+export class SeatEvent {
+  id!: string;
+  /** Insertion order; newest-first paging and cursors use it. */
+  seq!: string;
+  organization!: Organization;
+  mode!: Mode;
+  customer!: Customer;
+  feature!: Feature;
+  subscription!: Subscription;
+  kind!: SeatEventKind;
+  /** The count the caller asked for (the target for SET). */
+  quantity!: number;
+  previousBalance!: number;
+  newBalance!: number;
+  ts!: Date;
+  createdAt: Opt<Date> = new Date();
+}
+
+export const SeatBalanceSchema = new EntitySchema<SeatBalance>({
+  class: SeatBalance,
+  tableName: 'seat_balance',
+  properties: {
+    customer: { kind: 'm:1', entity: () => Customer, primary: true, deleteRule: 'restrict' },
+    feature: { kind: 'm:1', entity: () => Feature, primary: true, deleteRule: 'restrict' },
+    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
+    mode: { type: 'text' },
+    current: { type: 'integer' },
+    asOf: { type: 'datetime', columnType: 'timestamptz' },
+  },
+  checks: [
+    { name: 'seat_balance_mode_check', expression: "mode in ('live', 'test')" },
+    { name: 'seat_balance_current_check', expression: 'current >= 0' },
+  ],
+});
+
+export const SeatEventSchema = new EntitySchema<SeatEvent>({
+  class: SeatEvent,
+  tableName: 'seat_event',
+  properties: {
+    id: { type: 'text', primary: true },
+    seq: { type: 'bigint', columnType: 'bigint', generated: 'by default as identity', unique: 'seat_event_seq_unique' },
+    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
+    mode: { type: 'text' },
+    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
+    feature: { kind: 'm:1', entity: () => Feature, deleteRule: 'restrict' },
+    subscription: { kind: 'm:1', entity: () => Subscription, deleteRule: 'restrict' },
+    kind: { type: 'text' },
+    quantity: { type: 'integer' },
+    previousBalance: { type: 'integer' },
+    newBalance: { type: 'integer' },
+    ts: { type: 'datetime', columnType: 'timestamptz' },
+    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
+  },
+  indexes: [
+    { name: 'seat_event_customer_seq_index', properties: ['customer', 'seq'] },
+    { name: 'seat_event_customer_feature_seq_index', properties: ['customer', 'feature', 'seq'] },
+  ],
+  checks: [
+    { name: 'seat_event_mode_check', expression: "mode in ('live', 'test')" },
+    { name: 'seat_event_balances_check', expression: 'previous_balance >= 0 and new_balance >= 0' },
+    {
+      name: 'seat_event_kind_check',
+      expression:
+        "(kind = 'ADD' and quantity > 0 and new_balance = previous_balance + quantity) or " +
+        "(kind = 'REMOVE' and quantity > 0 and new_balance = previous_balance - quantity) or " +
+        "(kind = 'SET' and quantity >= 0 and new_balance = quantity)",
+    },
+  ],
+});

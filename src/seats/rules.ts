@@ -1,0 +1,42 @@
+import { DomainError } from '../errors.js';
+import type { SeatEventKind } from './entities.js';
+
+export type SeatTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean };
+
+export const maxSeatCount = 1_000_000;
+
+/**
+ * The balance after one change, or the contract error that refuses it. Removing below zero is
+ * refused; raising above the included seats is refused when the plan allows no overage.
+ * Lowering and no-op sets always pass, even above the limit.
+ */
+export function nextBalance(current: number, kind: SeatEventKind, count: number, terms: SeatTerms, featureCode: string): number {
+  let next: number;
+  switch (kind) {
+    case 'ADD':
+      next = current + count;
+      break;
+    case 'REMOVE':
+      if (count > current) {
+        throw new DomainError(
+          'insufficient_seats',
+          `Cannot remove ${count} seats of '${featureCode}': the balance is ${current}.`,
+          { param: 'count' },
+        );
+      }
+      next = current - count;
+      break;
+    case 'SET':
+      next = count;
+      break;
+  }
+  const capped = !terms.unlimited && !terms.overageEnabled;
+  if (capped && next > current && next > terms.includedSeats) {
+    throw new DomainError(
+      'seat_limit_exceeded',
+      `The plan includes ${terms.includedSeats} seats of '${featureCode}' and allows no overage; ${next} requested.`,
+      { param: 'count' },
+    );
+  }
+  return next;
+}

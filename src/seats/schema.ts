@@ -1,0 +1,189 @@
+import { builder } from '../builder.js';
+import { PageInfo } from '../common/schema.js';
+import { customerIdRule, featureCodeRule, idempotencyKeyRule } from '../common/validation.js';
+import type { Customer } from '../customers/entities.js';
+import { CustomerRef } from '../customers/schema.js';
+import { customerNotFound } from '../customers/service.js';
+import type { Context } from '../context.js';
+import { DomainError } from '../errors.js';
+import { loadSeatBalance } from './loaders.js';
+import { maxSeatCount } from './rules.js';
+import {
+  bulkSetSeats,
+  changeSeats,
+  encodeCursor,
+  listSeatEvents,
+  type SeatBalanceRecord,
+  type SeatEventPage,
+  type SeatEventRecord,
+} from './service.js';
+
+const SeatEventKindEnum = builder.enumType('SeatEventKind', { values: ['ADD', 'REMOVE', 'SET'] as const });
+
+const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').implement({
+  fields: (t) => ({
+    customerId: t.exposeString('customerId'),
+    featureCode: t.exposeString('featureCode'),
+    current: t.exposeInt('current'),
+    includedSeats: t.int({
+      nullable: true,
+      description: 'Seats the plan includes; null when the feature is unlimited.',
+      resolve: (balance) => (balance.unlimited ? null : balance.includedSeats),
+    }),
+    unlimited: t.exposeBoolean('unlimited'),
+    asOf: t.expose('asOf', { type: 'DateTime', description: 'When the balance last changed (the subscription start before any change).' }),
+    livemode: t.boolean({ resolve: (balance) => balance.mode === 'live' }),
+  }),
+});
+
+const SeatEventRef = builder.objectRef<SeatEventRecord>('SeatEvent').implement({
+  description: 'One change of one balance. The ledger keeps every event forever, unchanged.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    customerId: t.exposeString('customerId'),
+    featureCode: t.exposeString('featureCode'),
+    kind: t.field({ type: SeatEventKindEnum, resolve: (event) => event.kind }),
+    count: t.exposeInt('quantity', { description: 'The count asked for: seats added or removed, or the target of a set.' }),
+    previousBalance: t.exposeInt('previousBalance'),
+    newBalance: t.exposeInt('newBalance'),
+    ts: t.expose('ts', { type: 'DateTime', description: 'When the change took effect.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was recorded.' }),
+    livemode: t.boolean({ resolve: (event) => event.mode === 'live' }),
+  }),
+});
+
+const SeatEventEdgeRef = builder.objectRef<SeatEventRecord>('SeatEventEdge').implement({
+  fields: (t) => ({
+    cursor: t.string({ resolve: (event) => encodeCursor(event.seq) }),
+    node: t.field({ type: SeatEventRef, resolve: (event) => event }),
+  }),
+});
+
+const SeatEventConnectionRef = builder.objectRef<SeatEventPage>('SeatEventConnection').implement({
+  fields: (t) => ({
+    edges: t.field({ type: [SeatEventEdgeRef], resolve: (page) => page.events }),
+    nodes: t.field({ type: [SeatEventRef], resolve: (page) => page.events }),
+    pageInfo: t.field({
+      type: PageInfo,
+      resolve: (page) => ({
+        hasNextPage: page.hasNextPage,
+        endCursor: page.events.length ? encodeCursor(page.events[page.events.length - 1]!.seq) : null,
+      }),
+    }),
+  }),
+});
+
+const seatChangeFields = (minCount: number) => (t: PothosInputFieldBuilder) => ({
+  customerId: t.string({ validate: customerIdRule }),
+  featureCode: t.string({ validate: featureCodeRule }),
+  count: t.int({ validate: { min: minCount, max: maxSeatCount } }),
+  idempotencyKey: t.string({ required: false, validate: idempotencyKeyRule }),
+});
+type PothosInputFieldBuilder = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
+
+const AddSeatsInput = builder.inputType('AddSeatsInput', { fields: seatChangeFields(1) });
+const RemoveSeatsInput = builder.inputType('RemoveSeatsInput', { fields: seatChangeFields(1) });
+const SetSeatsInput = builder.inputType('SetSeatsInput', { fields: seatChangeFields(0) });
+
+const BulkSeatEntryInput = builder.inputType('BulkSeatEntryInput', {
+  fields: (t) => ({
+    featureCode: t.string({ validate: featureCodeRule }),
+    count: t.int({ validate: { min: 0, max: maxSeatCount } }),
+  }),
+});
+
+const BulkSetSeatsInput = builder.inputType('BulkSetSeatsInput', {
+  fields: (t) => ({
+    customerId: t.string({ validate: customerIdRule }),
+    seats: t.field({ type: [BulkSeatEntryInput], validate: { minLength: 1, maxLength: 100 } }),
+    idempotencyKey: t.string({ required: false, validate: idempotencyKeyRule }),
+  }),
+});
+
+async function customerOrFail(ctx: Context, ref: string): Promise<Customer> {
+  const customer = await ctx.loaders.customerByRef.load(ref);
+  if (!customer) throw customerNotFound(ref);
+  return customer;
+}
+
+builder.objectFields(CustomerRef, (t) => ({
+  seatBalances: t.field({
+    type: [SeatBalanceRef],
+    description: "Every seat feature of the customer's plan, zero balances included; empty without an active subscription.",
+    resolve: (customer, _args, ctx) => ctx.loaders.seatBalancesByCustomerId.load(customer.id),
+  }),
+  seatBalance: t.field({
+    type: SeatBalanceRef,
+    nullable: true,
+    args: { featureCode: t.arg.string({ validate: featureCodeRule }) },
+    resolve: (customer, { featureCode }, ctx) => loadSeatBalance(ctx.loaders, customer.id, featureCode),
+  }),
+}));
+
+builder.queryFields((t) => ({
+  seatBalance: t.field({
+    type: SeatBalanceRef,
+    args: {
+      customerId: t.arg.string({ validate: customerIdRule }),
+      featureCode: t.arg.string({ validate: featureCodeRule }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const customer = await customerOrFail(ctx, args.customerId);
+      return loadSeatBalance(ctx.loaders, customer.id, args.featureCode);
+    },
+  }),
+  seatBalances: t.field({
+    type: [SeatBalanceRef],
+    args: { customerId: t.arg.string({ validate: customerIdRule }) },
+    resolve: async (_root, args, ctx) => {
+      const customer = await customerOrFail(ctx, args.customerId);
+      if (!(await ctx.loaders.activeSubscriptionByCustomerId.load(customer.id))) {
+        throw new DomainError('no_active_subscription', `Customer '${args.customerId}' has no active subscription.`, {
+          param: 'customerId',
+        });
+      }
+      return ctx.loaders.seatBalancesByCustomerId.load(customer.id);
+    },
+  }),
+  seatEvents: t.field({
+    type: SeatEventConnectionRef,
+    description: 'The ledger of a customer, newest first.',
+    args: {
+      customerId: t.arg.string({ validate: customerIdRule }),
+      featureCode: t.arg.string({ required: false, validate: featureCodeRule }),
+      first: t.arg.int({ required: false, validate: { min: 1, max: 100 } }),
+      after: t.arg.string({ required: false, validate: { minLength: 1, maxLength: 100 } }),
+    },
+    resolve: (_root, args, ctx) =>
+      listSeatEvents(ctx.em, ctx.tenant, {
+        customerId: args.customerId,
+        featureCode: args.featureCode,
+        first: args.first ?? 25,
+        after: args.after,
+      }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  addSeats: t.field({
+    type: SeatEventRef,
+    args: { input: t.arg({ type: AddSeatsInput }) },
+    resolve: (_root, { input }, ctx) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'ADD', input),
+  }),
+  removeSeats: t.field({
+    type: SeatEventRef,
+    args: { input: t.arg({ type: RemoveSeatsInput }) },
+    resolve: (_root, { input }, ctx) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'REMOVE', input),
+  }),
+  setSeats: t.field({
+    type: SeatEventRef,
+    args: { input: t.arg({ type: SetSeatsInput }) },
+    resolve: (_root, { input }, ctx) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'SET', input),
+  }),
+  bulkSetSeats: t.field({
+    type: [SeatEventRef],
+    description: 'Sets several balances of one customer atomically; returns one event per entry, in order.',
+    args: { input: t.arg({ type: BulkSetSeatsInput }) },
+    resolve: (_root, { input }, ctx) => bulkSetSeats(ctx.em, ctx.tenant, ctx.now(), input),
+  }),
+}));

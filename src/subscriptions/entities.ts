@@ -1,0 +1,48 @@
+import { EntitySchema, type Opt } from '@mikro-orm/core';
+import { Organization } from '../auth/entities.js';
+import { Plan } from '../catalog/entities.js';
+import { Customer } from '../customers/entities.js';
+import type { Mode } from '../tenant.js';
+
+export type SubscriptionStatus = 'ACTIVE' | 'CANCELED';
+
+export class Subscription {
+  id!: string;
+  organization!: Organization;
+  mode!: Mode;
+  customer!: Customer;
+  plan!: Plan;
+  status: Opt<SubscriptionStatus> = 'ACTIVE';
+  startAt!: Date;
+  currentPeriodStart!: Date;
+  currentPeriodEnd!: Date;
+  createdAt: Opt<Date> = new Date();
+}
+
+export const SubscriptionSchema = new EntitySchema<Subscription>({
+  class: Subscription,
+  tableName: 'subscription',
+  properties: {
+    id: { type: 'text', primary: true },
+    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
+    mode: { type: 'text' },
+    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
+    plan: { kind: 'm:1', entity: () => Plan, deleteRule: 'restrict' },
+    status: { type: 'text' },
+    startAt: { type: 'datetime', columnType: 'timestamptz' },
+    currentPeriodStart: { type: 'datetime', columnType: 'timestamptz' },
+    currentPeriodEnd: { type: 'datetime', columnType: 'timestamptz' },
+    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
+  },
+  indexes: [
+    {
+      name: 'subscription_one_active_per_customer',
+      expression: "create unique index subscription_one_active_per_customer on subscription (customer_id) where status = 'ACTIVE'",
+    },
+  ],
+  checks: [
+    { name: 'subscription_mode_check', expression: "mode in ('live', 'test')" },
+    { name: 'subscription_status_check', expression: "status in ('ACTIVE', 'CANCELED')" },
+    { name: 'subscription_period_check', expression: 'current_period_start < current_period_end' },
+  ],
+});

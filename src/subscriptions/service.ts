@@ -1,0 +1,120 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { periodContaining } from '../billing/periods.js';
+import { findPlanByCode } from '../catalog/service.js';
+import { customerDisplayId } from '../customers/entities.js';
+import { getCustomer } from '../customers/service.js';
+import { isUniqueViolation } from '../db/errors.js';
+import { DomainError, validationError } from '../errors.js';
+import { newId } from '../ids.js';
+import { SeatBalance } from '../seats/entities.js';
+import { nextBalance } from '../seats/rules.js';
+import { appendSeatEvents, type PlannedChange } from '../seats/service.js';
+import type { Tenant } from '../tenant.js';
+import { Subscription } from './entities.js';
+
+export type CreateSubscriptionInput = {
+  customerId: string;
+  planCode: string;
+  startAt?: Date | null;
+  initialSeats?: { featureCode: string; count: number }[] | null;
+};
+
+const activeSubscriptionConflict = (ref: string) =>
+  new DomainError('conflict', `Customer '${ref}' already has an active subscription.`, { param: 'customerId' });
+
+/**
+ * Subscribes a customer to a plan. Every seat feature of the plan gets a balance (0 unless
+ * `initialSeats` says otherwise); each initial count is recorded as a SET event at the start.
+ */
+export async function createSubscription(em: EntityManager, tenant: Tenant, now: Date, input: CreateSubscriptionInput): Promise<Subscription> {
+  const startAt = input.startAt ?? now;
+  if (startAt > now) throw validationError('startAt', 'startAt may not lie in the future.');
+  const initialSeats = input.initialSeats ?? [];
+  const seen = new Set<string>();
+  initialSeats.forEach((entry, index) => {
+    if (seen.has(entry.featureCode)) {
+      throw validationError(`initialSeats.${index}.featureCode`, `Feature code '${entry.featureCode}' appears more than once.`);
+    }
+    seen.add(entry.featureCode);
+  });
+
+  const customer = await getCustomer(em, tenant, input.customerId);
+  const plan = await findPlanByCode(em, tenant, input.planCode);
+  if (!plan) throw new DomainError('plan_not_found', `No plan with code '${input.planCode}'.`, { param: 'planCode' });
+  const terms = new Map(plan.seatFeatures.getItems().map((terms) => [terms.feature.code, terms]));
+
+  const changes: PlannedChange[] = [];
+  for (const [index, entry] of initialSeats.entries()) {
+    const seatTerms = terms.get(entry.featureCode);
+    const param = `initialSeats.${index}.featureCode`;
+    if (!seatTerms) {
+      const exists = (await em.execute(`select 1 from feature where organization_id = ? and mode = ? and code = ?`, [
+        tenant.organizationId,
+        tenant.mode,
+        entry.featureCode,
+      ])).length > 0;
+      throw exists
+        ? new DomainError('feature_not_in_plan', `Feature '${entry.featureCode}' is not in plan '${plan.code}'.`, { param })
+        : new DomainError('feature_not_found', `No feature with code '${entry.featureCode}'.`, { param });
+    }
+    changes.push({
+      featureId: seatTerms.feature.id,
+      featureCode: entry.featureCode,
+      kind: 'SET',
+      quantity: entry.count,
+      previousBalance: 0,
+      newBalance: nextBalance(0, 'SET', entry.count, seatTerms, entry.featureCode),
+    });
+  }
+
+  const period = periodContaining(startAt, plan.interval, now);
+  return em.transactional(async (tx) => {
+    const subscription = tx.create(Subscription, {
+      id: newId('sub'),
+      organization: tenant.organizationId,
+      mode: tenant.mode,
+      customer,
+      plan,
+      status: 'ACTIVE',
+      startAt,
+      currentPeriodStart: period.start,
+      currentPeriodEnd: period.end,
+    });
+    for (const seatTerms of plan.seatFeatures) {
+      tx.create(SeatBalance, {
+        customer,
+        feature: seatTerms.feature,
+        organization: tenant.organizationId,
+        mode: tenant.mode,
+        current: 0,
+        asOf: startAt,
+      });
+    }
+    try {
+      await tx.flush();
+    } catch (error) {
+      if (isUniqueViolation(error, 'subscription_one_active_per_customer') || isUniqueViolation(error, 'seat_balance_pkey')) {
+        throw activeSubscriptionConflict(input.customerId);
+      }
+      throw error;
+    }
+    if (changes.length > 0) {
+      await appendSeatEvents(
+        tx,
+        tenant,
+        { customerId: customer.id, displayId: customerDisplayId(customer), subscriptionId: subscription.id, ts: startAt },
+        changes,
+      );
+    }
+    return subscription;
+  });
+}
+
+export async function findActiveSubscriptions(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, Subscription>> {
+  const found = await em.find(
+    Subscription,
+    { organization: tenant.organizationId, mode: tenant.mode, status: 'ACTIVE', customer: { $in: [...customerIds] } },
+    { populate: ['plan', 'customer'] },
+  );
+  return new Map(found.map((subscription) => [subscription.customer.id, subscription]));
+}

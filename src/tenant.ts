@@ -1,0 +1,9 @@
+/** The caller's tenant: one organization in one mode. Every read and write is scoped by it. */
+export type Mode = 'live' | 'test';
+
+export type Tenant = {
+  organizationId: string;
+  mode: Mode;
+};
+
+export const isLive = (tenant: Tenant): boolean => tenant.mode === 'live';

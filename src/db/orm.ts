@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { MikroORM, type Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { entities } from './entities.js';
+import { migrationsList } from './migrations/index.js';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -22,7 +23,8 @@ export function ormOptions(databaseUrl: string, poolMax = 10): Options {
     migrations: {
       path: 'src/db/migrations',
       pathTs: 'src/db/migrations',
-      glob: '!(*.d).{js,ts}',
+      glob: 'Migration*.{js,ts}',
+      migrationsList,
       emit: 'ts',
       snapshot: true,
       snapshotName: '.snapshot-seatgate',

@@ -10,7 +10,14 @@ export const maxSeatCount = 1_000_000;
  * refused; raising above the included seats is refused when the plan allows no overage.
  * Lowering and no-op sets always pass, even above the limit.
  */
-export function nextBalance(current: number, kind: SeatEventKind, count: number, terms: SeatTerms, featureCode: string): number {
+export function nextBalance(
+  current: number,
+  kind: SeatEventKind,
+  count: number,
+  terms: SeatTerms,
+  featureCode: string,
+  countParam = 'count',
+): number {
   let next: number;
   switch (kind) {
     case 'ADD':
@@ -21,7 +28,7 @@ export function nextBalance(current: number, kind: SeatEventKind, count: number,
         throw new DomainError(
           'insufficient_seats',
           `Cannot remove ${count} seats of '${featureCode}': the balance is ${current}.`,
-          { param: 'count' },
+          { param: countParam },
         );
       }
       next = current - count;
@@ -35,7 +42,7 @@ export function nextBalance(current: number, kind: SeatEventKind, count: number,
     throw new DomainError(
       'seat_limit_exceeded',
       `The plan includes ${terms.includedSeats} seats of '${featureCode}' and allows no overage; ${next} requested.`,
-      { param: 'count' },
+      { param: countParam },
     );
   }
   return next;

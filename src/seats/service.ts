@@ -173,7 +173,8 @@ export async function appendSeatEvents(
   });
 }
 
-type Entry = { featureCode: string; kind: SeatEventKind; count: number; param: string };
+/** `at` is where the entry sits in the input ('' or 'seats.3.'), so errors name the right field. */
+type Entry = { featureCode: string; kind: SeatEventKind; count: number; at: string };
 
 /** Applies several changes to one customer's balances atomically: all or none. */
 async function applyChanges(em: EntityManager, tenant: Tenant, now: Date, customerRef: string, entries: Entry[]): Promise<SeatEventRecord[]> {
@@ -181,12 +182,12 @@ async function applyChanges(em: EntityManager, tenant: Tenant, now: Date, custom
   return em.transactional(async (tx) => {
     const locked = await lockBalances(tx, tenant, customerRef, codes);
     if (locked.length !== new Set(codes).size) {
-      throw await explainMissingBalances(tx, tenant, customerRef, codes, entries.map((entry) => entry.param));
+      throw await explainMissingBalances(tx, tenant, customerRef, codes, entries.map((entry) => `${entry.at}featureCode`));
     }
     const byCode = new Map(locked.map((row) => [row.featureCode, row]));
     const changes = entries.map((entry): PlannedChange => {
       const row = byCode.get(entry.featureCode)!;
-      const next = nextBalance(row.current, entry.kind, entry.count, row, entry.featureCode);
+      const next = nextBalance(row.current, entry.kind, entry.count, row, entry.featureCode, `${entry.at}count`);
       return {
         featureId: row.featureId,
         featureCode: row.featureCode,
@@ -213,7 +214,7 @@ async function applyChanges(em: EntityManager, tenant: Tenant, now: Date, custom
 
 export async function changeSeats(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatEventRecord> {
   const [event] = await applyChanges(em, tenant, now, input.customerId, [
-    { featureCode: input.featureCode, kind, count: input.count, param: 'featureCode' },
+    { featureCode: input.featureCode, kind, count: input.count, at: '' },
   ]);
   return event!;
 }
@@ -235,7 +236,7 @@ export async function bulkSetSeats(em: EntityManager, tenant: Tenant, now: Date,
       featureCode: entry.featureCode,
       kind: 'SET',
       count: entry.count,
-      param: `seats.${index}.featureCode`,
+      at: `seats.${index}.`,
     })),
   );
 }

@@ -63,7 +63,7 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
       kind: 'SET',
       quantity: entry.count,
       previousBalance: 0,
-      newBalance: nextBalance(0, 'SET', entry.count, seatTerms, entry.featureCode),
+      newBalance: nextBalance(0, 'SET', entry.count, seatTerms, entry.featureCode, `initialSeats.${index}.count`),
     });
   }
 

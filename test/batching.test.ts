@@ -1,0 +1,48 @@
+import { describe, expect, test } from 'vitest';
+import { createCustomerWithSubscription, graphql, mutations, seatScenario, useHarness } from './helpers.js';
+
+const harness = useHarness();
+
+const balancesQuery = `query($ids: [String!]!) {
+  customers(ids: $ids) { id externalId subscription { planCode } seatBalances { featureCode current includedSeats asOf } editor: seatBalance(featureCode: "editor") { current } }
+}`;
+
+describe('SQL statements per request', () => {
+  test('customers(ids) with balances costs the same few statements for 1, 10 and 100 customers', async () => {
+    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 1 }] });
+    const ids = [s.customerId];
+    while (ids.length < 100) {
+      const customer = await createCustomerWithSubscription(s.client, { externalId: `c-${ids.length}`, initialSeats: [{ featureCode: 'editor', count: ids.length }] });
+      ids.push(customer.externalId ?? customer.id);
+    }
+
+    const counts: Record<number, number> = {};
+    for (const n of [1, 10, 100]) {
+      const { result, statements } = await harness.countStatements(() => graphql(harness, s.key, balancesQuery, { ids: ids.slice(0, n) }));
+      expect(result.errors).toBeUndefined();
+      expect(result.data.customers).toHaveLength(n);
+      expect(result.data.customers[n - 1].seatBalances).toHaveLength(3);
+      expect(result.data.customers[n - 1].editor.current).toBe(n === 1 ? 1 : n - 1);
+      counts[n] = statements.length;
+    }
+    // API key, customers, active subscriptions (with plans), balances.
+    expect(counts).toEqual({ 1: 4, 10: 4, 100: 4 });
+  });
+
+  test('a seat change costs the key lookup, BEGIN, one locking read, one write and COMMIT, whatever the bulk size', async () => {
+    const s = await seatScenario(harness);
+    const single = await harness.countStatements(() =>
+      graphql(harness, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } }),
+    );
+    expect(single.result.errors).toBeUndefined();
+    expect(single.statements.map((sql) => sql.trim().split(/[\s;]+/)[0]!.toLowerCase())).toEqual(['select', 'begin', 'select', 'with', 'commit']);
+
+    const bulk = await harness.countStatements(() =>
+      graphql(harness, s.key, mutations.bulkSetSeats, {
+        input: { customerId: s.customerId, seats: ['editor', 'viewer', 'admin'].map((featureCode) => ({ featureCode, count: 1 })) },
+      }),
+    );
+    expect(bulk.result.errors).toBeUndefined();
+    expect(bulk.statements).toHaveLength(5);
+  });
+});

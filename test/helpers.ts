@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, expect, inject } from 'vitest';
+import { createApp, type App } from '../src/app.js';
+import { createApiKey } from '../src/auth/service.js';
+import { openOrm, type Orm } from '../src/db/orm.js';
+import { createLogger, type Logger } from '../src/logger.js';
+import type { Mode } from '../src/tenant.js';
+
+export type GraphQLErrorShape = {
+  message: string;
+  path?: (string | number)[];
+  extensions: { code: string; type: string; param: string | null; details: { field: string; message: string }[] | null };
+};
+export type GraphQLResponse<T = any> = { data?: T | null; errors?: GraphQLErrorShape[]; status: number };
+
+export type Harness = {
+  orm: Orm;
+  yoga: App;
+  logs: string[];
+  /** Counts the SQL statements the ORM's connection pool sends while `work` runs. */
+  countStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }>;
+};
+
+/** The app on the run's database, for the tests of one file. Logs are captured, not printed. */
+export function useHarness(options: { now?: () => Date } = {}): Harness {
+  const harness = { logs: [] as string[] } as Harness;
+  let recording: string[] | null = null;
+  beforeAll(async () => {
+    harness.orm = await openOrm(inject('databaseUrl'), 20);
+    harness.orm.em.getConnection().getKnex().on('query', (query: { sql: string }) => recording?.push(query.sql));
+    const logger: Logger = createLogger('info', (line) => harness.logs.push(line));
+    harness.yoga = createApp({ orm: harness.orm, logger, now: options.now });
+    harness.countStatements = async (work) => {
+      recording = [];
+      try {
+        const result = await work();
+        return { result, statements: recording };
+      } finally {
+        recording = null;
+      }
+    };
+  });
+  afterAll(async () => {
+    await harness.orm?.close();
+  });
+  return harness;
+}
+
+export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
+
+/** A fresh organization with a key in the given mode: each test gets its own tenant. */
+export async function newTenant(harness: Harness, mode: Mode = 'test', organization = uniqueName('org')) {
+  const { key, organization: org } = await createApiKey(harness.orm.em.fork(), organization, mode);
+  return { key, organizationId: org.id, organization, mode, client: client(harness, key) };
+}
+
+export async function graphql<T = any>(
+  harness: Harness,
+  key: string | null,
+  query: string,
+  variables?: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<T>> {
+  const response = await harness.yoga.fetch('http://seatgate.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}), ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as GraphQLResponse<T>;
+  return { ...body, status: response.status };
+}
+
+export type Client = ReturnType<typeof client>;
+
+function client(harness: Harness, key: string) {
+  const run = <T = any>(query: string, variables?: Record<string, unknown>) => graphql<T>(harness, key, query, variables);
+  return {
+    key,
+    run,
+    /** Runs an operation that must succeed and returns its data. */
+    async ok<T = any>(query: string, variables?: Record<string, unknown>): Promise<T> {
+      const response = await run<T>(query, variables);
+      expect(response.errors, JSON.stringify(response.errors)).toBeUndefined();
+      return response.data as T;
+    },
+    /** Runs an operation that must fail with one error and returns that error. */
+    async fails(query: string, variables?: Record<string, unknown>): Promise<GraphQLErrorShape> {
+      const response = await run(query, variables);
+      expect(response.errors, `expected an error, got ${JSON.stringify(response.data)}`).toHaveLength(1);
+      return response.errors![0]!;
+    },
+  };
+}
+
+export const SEAT_EVENT_FIELDS = 'id customerId featureCode kind count previousBalance newBalance ts createdAt livemode';
+
+export const mutations = {
+  addSeats: `mutation($input: AddSeatsInput!) { addSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
+  removeSeats: `mutation($input: RemoveSeatsInput!) { removeSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
+  setSeats: `mutation($input: SetSeatsInput!) { setSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
+  bulkSetSeats: `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
+};
+
+export const queries = {
+  seatBalance: `query($customerId: String!, $featureCode: String!) {
+    seatBalance(customerId: $customerId, featureCode: $featureCode) { customerId featureCode current includedSeats unlimited asOf livemode }
+  }`,
+  seatBalances: `query($customerId: String!) {
+    seatBalances(customerId: $customerId) { customerId featureCode current includedSeats unlimited asOf livemode }
+  }`,
+  seatEvents: `query($customerId: String!, $featureCode: String, $first: Int, $after: String) {
+    seatEvents(customerId: $customerId, featureCode: $featureCode, first: $first, after: $after) {
+      edges { cursor node { ${SEAT_EVENT_FIELDS} } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }`,
+};
+
+export type SeatFeatureTerms = { code: string; includedSeats: number; overageEnabled: boolean; unlimited?: boolean; unitPrice?: number };
+
+/**
+ * A tenant with seat features, one plan offering them, and a subscribed customer. The default
+ * catalog: `editor` (5 included, overage allowed), `viewer` (2 included, no overage), `admin`
+ * (unlimited) and `auditor`, a feature that exists but is not in the plan.
+ */
+export async function seatScenario(
+  harness: Harness,
+  options: {
+    mode?: Mode;
+    features?: SeatFeatureTerms[];
+    externalId?: string | null;
+    initialSeats?: { featureCode: string; count: number }[];
+  } = {},
+) {
+  const tenant = await newTenant(harness, options.mode ?? 'test');
+  const features = options.features ?? [
+    { code: 'editor', includedSeats: 5, overageEnabled: true, unitPrice: 2500 },
+    { code: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
+    { code: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
+  ];
+  for (const code of [...features.map((f) => f.code), 'auditor']) {
+    await tenant.client.ok(`mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`, {
+      input: { code, name: code, type: 'SEATS' },
+    });
+  }
+  await tenant.client.ok(`mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+    input: {
+      code: 'team',
+      name: 'Team',
+      currency: 'EUR',
+      interval: 'MONTH',
+      seatFeatures: features.map((f) => ({
+        featureCode: f.code,
+        includedSeats: f.includedSeats,
+        overageEnabled: f.overageEnabled,
+        unlimited: f.unlimited ?? false,
+        unitPrice: f.unitPrice ?? 0,
+      })),
+    },
+  });
+  const customer = await createCustomerWithSubscription(tenant.client, {
+    externalId: options.externalId === undefined ? uniqueName('acme') : options.externalId,
+    initialSeats: options.initialSeats,
+  });
+  return { ...tenant, customer, customerId: customer.externalId ?? customer.id };
+}
+
+export async function createCustomerWithSubscription(
+  client: Client,
+  options: { externalId?: string | null; initialSeats?: { featureCode: string; count: number }[]; planCode?: string } = {},
+) {
+  const { createCustomer } = await client.ok<{ createCustomer: { id: string; externalId: string | null } }>(
+    `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id externalId } }`,
+    { input: { name: 'Acme', externalId: options.externalId ?? null } },
+  );
+  await client.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
+    input: { customerId: createCustomer.id, planCode: options.planCode ?? 'team', initialSeats: options.initialSeats },
+  });
+  return createCustomer;
+}
+
+/** Every event of one balance, oldest first, read straight from the ledger table. */
+export async function ledgerOf(harness: Harness, customerRef: string, featureCode: string) {
+  return harness.orm.em.fork().getConnection().execute<{ kind: string; quantity: number; previous_balance: number; new_balance: number }[]>(
+    `select e.kind, e.quantity, e.previous_balance, e.new_balance
+       from seat_event e join customer c on c.id = e.customer_id join feature f on f.id = e.feature_id
+      where (c.id = ? or c.external_id = ?) and f.code = ?
+      order by e.seq`,
+    [customerRef, customerRef, featureCode],
+  );
+}
+
+export async function balanceOf(harness: Harness, customerRef: string, featureCode: string): Promise<number> {
+  const rows = await harness.orm.em.fork().getConnection().execute<{ current: number }[]>(
+    `select b.current from seat_balance b join customer c on c.id = b.customer_id join feature f on f.id = b.feature_id
+      where (c.id = ? or c.external_id = ?) and f.code = ?`,
+    [customerRef, customerRef, featureCode],
+  );
+  return rows[0]!.current;
+}
+
+/** The ledger invariant: events chain and the last newBalance is the current balance. */
+export async function expectLedgerWhole(harness: Harness, customerRef: string, featureCode: string) {
+  const events = await ledgerOf(harness, customerRef, featureCode);
+  let previous = 0;
+  for (const event of events) {
+    expect(event.previous_balance).toBe(previous);
+    expect(event.new_balance).toBeGreaterThanOrEqual(0);
+    previous = event.new_balance;
+  }
+  expect(await balanceOf(harness, customerRef, featureCode)).toBe(previous);
+  return events;
+}

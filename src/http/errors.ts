@@ -62,8 +62,12 @@ export function toClientError(error: GraphQLError, requestId: string, logger: Lo
     });
   }
   logger.error('unexpected error', { requestId, path: error.path?.join('.'), error: original });
+  return internalError(requestId, error.path);
+}
+
+export function internalError(requestId: string, path?: readonly (string | number)[]): GraphQLError {
   return new GraphQLError(`An unexpected error occurred. Reference: ${requestId}.`, {
-    path: error.path,
+    path,
     extensions: { ...errorExtensions('internal_error', null, null), requestId },
   });
 }

@@ -1,0 +1,94 @@
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, inject, test } from 'vitest';
+import { createApp } from '../src/app.js';
+import { loadConfig, ConfigError } from '../src/config.js';
+import { openOrm } from '../src/db/orm.js';
+import { createLogger } from '../src/logger.js';
+import { balanceOf, graphql, mutations, seatScenario, useHarness } from './helpers.js';
+
+const harness = useHarness();
+
+async function listen(handler: Parameters<typeof createServer>[1]) {
+  const server = createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { base, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+describe('over HTTP', () => {
+  test('/healthz and /readyz answer 200 while the database answers, without a key', async () => {
+    const server = await listen(harness.yoga);
+    try {
+      for (const path of ['/healthz', '/readyz']) {
+        const response = await fetch(`${server.base}${path}`);
+        expect(response.status).toBe(200);
+        expect(await response.json()).toEqual({ status: 'ok', database: true });
+      }
+      const page = await fetch(`${server.base}/graphql`, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain('seatgate');
+      expect(html).toContain('x-api-key');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('with the database gone, health answers 503 and GraphQL answers internal_error without leaking anything', async () => {
+    const logs: string[] = [];
+    const orm = await openOrm(inject('databaseUrl'));
+    const yoga = createApp({ orm, logger: createLogger('info', (line) => logs.push(line)) });
+    await orm.close(true);
+    const health = await yoga.fetch('http://seatgate.test/healthz');
+    expect(health.status).toBe(503);
+    const response = await yoga.fetch('http://seatgate.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': `ck_test_${'a'.repeat(32)}` },
+      body: JSON.stringify({ query: '{ features { id } }' }),
+    });
+    expect(response.status).toBe(500);
+    const body = await response.json();
+    const requestId = response.headers.get('x-request-id');
+    expect(body.errors[0].extensions).toMatchObject({ code: 'internal_error', type: 'internal_error', requestId });
+    expect(JSON.stringify(body)).not.toMatch(/select|api_key|pool|knex|stack/i);
+    expect(logs.some((line) => line.includes(requestId!) && line.includes('"level":"error"'))).toBe(true);
+  });
+});
+
+describe('unexpected failures', () => {
+  test('are masked as internal_error with a request id, logged with it, and change nothing', async () => {
+    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
+    const logs: string[] = [];
+    // A clock that yields an invalid date makes the database refuse the write: an unexpected error.
+    const broken = createApp({ orm: harness.orm, logger: createLogger('info', (line) => logs.push(line)), now: () => new Date(Number.NaN) });
+    const response = await broken.fetch('http://seatgate.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': 'req-broken-clock' },
+      body: JSON.stringify({ query: mutations.addSeats, variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } } }),
+    });
+    const body = await response.json();
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors[0].extensions).toEqual({ code: 'internal_error', type: 'internal_error', param: null, details: null, requestId: 'req-broken-clock' });
+    expect(body.errors[0].message).toBe('An unexpected error occurred. Reference: req-broken-clock.');
+    expect(logs.filter((line) => line.includes('req-broken-clock'))).toHaveLength(1);
+    expect(await balanceOf(harness, s.customerId, 'editor')).toBe(2);
+
+    const healthy = await graphql(harness, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } });
+    expect(healthy.data.addSeats.newBalance).toBe(3);
+  });
+});
+
+describe('configuration', () => {
+  test('defaults apply and bad values stop start-up with a message naming the variable', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 4000, host: '127.0.0.1', dataDir: '.data', logLevel: 'info', databaseUrl: undefined });
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://localhost/x' })).toThrow(/DATABASE_URL/);
+    expect(() => loadConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@h:5432/db', PORT: '' }).port).toBe(4000);
+  });
+});

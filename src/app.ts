@@ -28,16 +28,19 @@ mutation AddEditor {
 }
 `;
 
+const requestIdOf = (request: Request): string => {
+  const given = request.headers.get(requestIdHeader);
+  return given && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
+};
+
 function useRequestIds(states: RequestStates): Plugin {
   return {
     onRequest({ request }) {
-      const given = request.headers.get(requestIdHeader);
-      const requestId = given && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
-      states.set(request, { requestId, tenant: null });
+      states.set(request, { requestId: requestIdOf(request), tenant: null });
     },
     onResponse({ request, response }) {
-      const state = states.get(request);
-      if (state) response.headers.set(requestIdHeader, state.requestId);
+      // yoga's GraphiQL and CORS preflight answers end before our onRequest runs.
+      response.headers.set(requestIdHeader, states.get(request)?.requestId ?? requestIdOf(request));
     },
   };
 }

@@ -35,11 +35,10 @@ export const ApiKeySchema = new EntitySchema<ApiKey>({
   properties: {
     id: { type: 'text', primary: true },
     organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { type: 'text' },
+    mode: { enum: true, items: ['live', 'test'] },
     keyHash: { type: 'text', unique: 'api_key_key_hash_unique' },
     keyPrefix: { type: 'text' },
     createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
     revokedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
   },
-  checks: [{ name: 'api_key_mode_check', expression: "mode in ('live', 'test')" }],
 });

@@ -45,17 +45,15 @@ export const FeatureSchema = new EntitySchema<Feature>({
   properties: {
     id: { type: 'text', primary: true },
     organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { type: 'text' },
+    mode: { enum: true, items: ['live', 'test'] },
     code: { type: 'text' },
     name: { type: 'text' },
-    type: { type: 'text' },
+    type: { enum: true, items: ['SEATS'] },
     createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   uniques: [{ name: 'feature_tenant_code_unique', properties: ['organization', 'mode', 'code'] }],
   checks: [
-    { name: 'feature_mode_check', expression: "mode in ('live', 'test')" },
     { name: 'feature_code_check', expression: "code ~ '^[a-z0-9_]{1,50}$'" },
-    { name: 'feature_type_check', expression: "type in ('SEATS')" },
   ],
 });
 
@@ -65,19 +63,17 @@ export const PlanSchema = new EntitySchema<Plan>({
   properties: {
     id: { type: 'text', primary: true },
     organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { type: 'text' },
+    mode: { enum: true, items: ['live', 'test'] },
     code: { type: 'text' },
     name: { type: 'text' },
     currency: { type: 'text' },
-    interval: { type: 'text' },
+    interval: { enum: true, items: ['MONTH', 'YEAR'] },
     seatFeatures: { kind: '1:m', entity: () => PlanSeatFeature, mappedBy: 'plan' },
     createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   uniques: [{ name: 'plan_tenant_code_unique', properties: ['organization', 'mode', 'code'] }],
   checks: [
-    { name: 'plan_mode_check', expression: "mode in ('live', 'test')" },
     { name: 'plan_currency_check', expression: "currency ~ '^[A-Z]{3}$'" },
-    { name: 'plan_interval_check', expression: "interval in ('MONTH', 'YEAR')" },
   ],
 });
 

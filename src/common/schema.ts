@@ -4,12 +4,23 @@ import { builder } from '../builder.js';
 builder.queryType({});
 builder.mutationType({});
 
-const isoDateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const isoDateTime = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Years this service can bill in; outside them dates are typos, and JS maps years below 100 oddly. */
+const minYear = 1970;
+const maxYear = 9999;
 
 function parseDateTime(value: unknown): Date {
-  const date = typeof value === 'string' && isoDateTime.test(value) ? new Date(value) : null;
-  if (!date || Number.isNaN(date.getTime())) {
+  const parts = typeof value === 'string' ? isoDateTime.exec(value) : null;
+  const date = parts ? new Date(value as string) : null;
+  const [, year, month, day] = parts ?? [];
+  // Date rolls Feb 30 over into March; a calendar day that does not exist is an error instead.
+  const realDay = date && new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))).getUTCDate() === Number(day);
+  if (!date || Number.isNaN(date.getTime()) || !realDay || Number(month) > 12) {
     throw new GraphQLError('DateTime must be an ISO 8601 string with a time zone, such as 2026-03-15T00:00:00Z.');
+  }
+  if (date.getUTCFullYear() < minYear || date.getUTCFullYear() > maxYear) {
+    throw new GraphQLError(`DateTime must lie between the years ${minYear} and ${maxYear}.`);
   }
   return date;
 }

@@ -25,8 +25,10 @@ export const featureCodeRule: StringRule = {
   maxLength: 50,
   regex: [/^[a-z0-9_]+$/, { message: 'must match ^[a-z0-9_]+$' }],
 };
-export const customerIdRule: StringRule = { minLength: 1, maxLength: 200 };
-export const nameRule: StringRule = { minLength: 1, maxLength: 200 };
+// PostgreSQL text cannot hold NUL, so it is refused up front rather than failing in the database.
+const noNul: [RegExp, { message: string }] = [/^[^\u0000]*$/, { message: 'must not contain NUL characters' }];
+export const customerIdRule: StringRule = { minLength: 1, maxLength: 200, regex: noNul };
+export const nameRule: StringRule = { minLength: 1, maxLength: 200, regex: noNul };
 export const idempotencyKeyRule: StringRule = {
   minLength: 1,
   maxLength: 255,

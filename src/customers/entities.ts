@@ -21,11 +21,10 @@ export const CustomerSchema = new EntitySchema<Customer>({
   properties: {
     id: { type: 'text', primary: true },
     organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { type: 'text' },
+    mode: { enum: true, items: ['live', 'test'] },
     externalId: { type: 'text', nullable: true },
     name: { type: 'text' },
     createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   uniques: [{ name: 'customer_tenant_external_id_unique', properties: ['organization', 'mode', 'externalId'] }],
-  checks: [{ name: 'customer_mode_check', expression: "mode in ('live', 'test')" }],
 });

@@ -26,8 +26,8 @@ export function ormOptions(databaseUrl: string, poolMax = 10): Options {
       glob: 'Migration*.{js,ts}',
       migrationsList,
       emit: 'ts',
-      snapshot: true,
-      snapshotName: '.snapshot-seatgate',
+      // A snapshot file would be rewritten by every run; migration:create diffs a migrated database instead.
+      snapshot: false,
       transactional: true,
       allOrNothing: true,
       disableForeignKeys: false,

@@ -45,12 +45,11 @@ export const SeatBalanceSchema = new EntitySchema<SeatBalance>({
     customer: { kind: 'm:1', entity: () => Customer, primary: true, deleteRule: 'restrict' },
     feature: { kind: 'm:1', entity: () => Feature, primary: true, deleteRule: 'restrict' },
     organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { type: 'text' },
+    mode: { enum: true, items: ['live', 'test'] },
     current: { type: 'integer' },
     asOf: { type: 'datetime', columnType: 'timestamptz' },
   },
   checks: [
-    { name: 'seat_balance_mode_check', expression: "mode in ('live', 'test')" },
     { name: 'seat_balance_current_check', expression: 'current >= 0' },
   ],
 });
@@ -60,13 +59,13 @@ export const SeatEventSchema = new EntitySchema<SeatEvent>({
   tableName: 'seat_event',
   properties: {
     id: { type: 'text', primary: true },
-    seq: { type: 'bigint', columnType: 'bigint', generated: 'by default as identity', unique: 'seat_event_seq_unique' },
+    seq: { type: 'bigint', autoincrement: true, unique: 'seat_event_seq_unique' },
     organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { type: 'text' },
+    mode: { enum: true, items: ['live', 'test'] },
     customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
     feature: { kind: 'm:1', entity: () => Feature, deleteRule: 'restrict' },
     subscription: { kind: 'm:1', entity: () => Subscription, deleteRule: 'restrict' },
-    kind: { type: 'text' },
+    kind: { enum: true, items: ['ADD', 'REMOVE', 'SET'] },
     quantity: { type: 'integer' },
     previousBalance: { type: 'integer' },
     newBalance: { type: 'integer' },
@@ -78,10 +77,9 @@ export const SeatEventSchema = new EntitySchema<SeatEvent>({
     { name: 'seat_event_customer_feature_seq_index', properties: ['customer', 'feature', 'seq'] },
   ],
   checks: [
-    { name: 'seat_event_mode_check', expression: "mode in ('live', 'test')" },
     { name: 'seat_event_balances_check', expression: 'previous_balance >= 0 and new_balance >= 0' },
     {
-      name: 'seat_event_kind_check',
+      name: 'seat_event_change_check',
       expression:
         "(kind = 'ADD' and quantity > 0 and new_balance = previous_balance + quantity) or " +
         "(kind = 'REMOVE' and quantity > 0 and new_balance = previous_balance - quantity) or " +

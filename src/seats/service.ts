@@ -271,11 +271,13 @@ export async function readBalances(em: EntityManager, tenant: Tenant, customerId
 
 export type SeatEventPage = { events: SeatEventRecord[]; hasNextPage: boolean };
 
+const maxBigint = 2n ** 63n - 1n;
+
 export const encodeCursor = (seq: string): string => Buffer.from(`sev:${seq}`).toString('base64url');
 
 function decodeCursor(cursor: string): string {
   const match = /^sev:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw validationError('after', 'The cursor is not one this API returned.');
+  if (!match || BigInt(match[1]!) > maxBigint) throw validationError('after', 'The cursor is not one this API returned.');
   return match[1]!;
 }
 

@@ -25,10 +25,10 @@ export const SubscriptionSchema = new EntitySchema<Subscription>({
   properties: {
     id: { type: 'text', primary: true },
     organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { type: 'text' },
+    mode: { enum: true, items: ['live', 'test'] },
     customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
     plan: { kind: 'm:1', entity: () => Plan, deleteRule: 'restrict' },
-    status: { type: 'text' },
+    status: { enum: true, items: ['ACTIVE', 'CANCELED'] },
     startAt: { type: 'datetime', columnType: 'timestamptz' },
     currentPeriodStart: { type: 'datetime', columnType: 'timestamptz' },
     currentPeriodEnd: { type: 'datetime', columnType: 'timestamptz' },
@@ -41,8 +41,6 @@ export const SubscriptionSchema = new EntitySchema<Subscription>({
     },
   ],
   checks: [
-    { name: 'subscription_mode_check', expression: "mode in ('live', 'test')" },
-    { name: 'subscription_status_check', expression: "status in ('ACTIVE', 'CANCELED')" },
     { name: 'subscription_period_check', expression: 'current_period_start < current_period_end' },
   ],
 });

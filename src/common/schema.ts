@@ -1,4 +1,4 @@
-import { GraphQLError, Kind } from 'graphql';
+import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import { builder } from '../builder.js';
 
 builder.queryType({});
@@ -10,17 +10,17 @@ const isoDateTime = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:\d{2}(\.\d{1,9})?
 const minYear = 1970;
 const maxYear = 9999;
 
-function parseDateTime(value: unknown): Date {
+function parseDateTime(value: unknown, node?: ValueNode): Date {
   const parts = typeof value === 'string' ? isoDateTime.exec(value) : null;
   const date = parts ? new Date(value as string) : null;
   const [, year, month, day] = parts ?? [];
   // Date rolls Feb 30 over into March; a calendar day that does not exist is an error instead.
   const realDay = date && new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))).getUTCDate() === Number(day);
   if (!date || Number.isNaN(date.getTime()) || !realDay || Number(month) > 12) {
-    throw new GraphQLError('DateTime must be an ISO 8601 string with a time zone, such as 2026-03-15T00:00:00Z.');
+    throw new GraphQLError('DateTime must be an ISO 8601 string with a time zone, such as 2026-03-15T00:00:00Z.', { nodes: node });
   }
   if (date.getUTCFullYear() < minYear || date.getUTCFullYear() > maxYear) {
-    throw new GraphQLError(`DateTime must lie between the years ${minYear} and ${maxYear}.`);
+    throw new GraphQLError(`DateTime must lie between the years ${minYear} and ${maxYear}.`, { nodes: node });
   }
   return date;
 }
@@ -28,10 +28,11 @@ function parseDateTime(value: unknown): Date {
 builder.scalarType('DateTime', {
   description: 'An instant, as an ISO 8601 string in UTC (2026-03-15T09:30:00.000Z).',
   serialize: (value) => (value instanceof Date ? value : new Date(value as string)).toISOString(),
-  parseValue: parseDateTime,
+  parseValue: (value) => parseDateTime(value),
   parseLiteral: (ast) => {
-    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string.');
-    return parseDateTime(ast.value);
+    // The node lets the error point at the argument, so `param` can name it.
+    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string.', { nodes: ast });
+    return parseDateTime(ast.value, ast);
   },
 });
 

@@ -29,8 +29,13 @@ export const featureCodeRule: StringRule = {
 const noNul: [RegExp, { message: string }] = [/^[^\u0000]*$/, { message: 'must not contain NUL characters' }];
 export const customerIdRule: StringRule = { minLength: 1, maxLength: 200, regex: noNul };
 export const nameRule: StringRule = { minLength: 1, maxLength: 200, regex: noNul };
+// Printable: no control, format, private-use or unassigned code points.
+const printable = /^\P{C}+$/u;
 export const idempotencyKeyRule: StringRule = {
   minLength: 1,
   maxLength: 255,
-  regex: [/^[\x20-\x7e]+$/, { message: 'must be printable ASCII' }],
+  regex: [printable, { message: 'must be printable characters' }],
 };
+
+/** The Idempotency-Key header obeys the same rule as the idempotencyKey argument. */
+export const isValidIdempotencyKey = (key: string): boolean => key.length <= 255 && printable.test(key);

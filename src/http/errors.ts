@@ -25,8 +25,14 @@ export function domainGraphQLError(error: DomainError, from?: GraphQLError): Gra
  * argument just before the error's position in the document.
  */
 function paramOfInputError(error: GraphQLError): string | null {
-  const variable = /Variable "\$(\w+)" got invalid value .*? at "([^"]+)"/s.exec(error.message);
-  if (variable) return paramOf(variable[2]!.split('.').slice(1)) || variable[1]!;
+  const variable = /Variable "\$(\w+)" got invalid value .*?(?: at "([^"]+)")?; (.*)$/s.exec(error.message);
+  if (variable) {
+    // graphql-js writes `input.seats[0].count`; the contract's notation is `seats.0.count`.
+    const path = (variable[2] ?? variable[1]!).split(/[.[\]]+/).filter(Boolean).slice(1);
+    const missing = /Field "(\w+)" of required type/.exec(variable[3]!);
+    if (missing) path.push(missing[1]!);
+    return paramOf(path) || variable[1]!;
+  }
   const bareVariable = /Variable "\$(\w+)"/.exec(error.message);
   if (bareVariable) return bareVariable[1]!;
   const field = /Field "\w+\.(\w+)" of required type/.exec(error.message) ?? /Field "(\w+)" is not defined by type/.exec(error.message);

@@ -76,7 +76,14 @@ export function createApp({ orm, logger, now }: AppOptions) {
     context: ({ request }) => {
       const state = states.get(request);
       if (!state?.tenant) throw new DomainError('unauthorized', 'Send an API key in the x-api-key header.');
-      return createContext({ orm, tenant: state.tenant, requestId: state.requestId, logger, now });
+      return createContext({
+        orm,
+        tenant: state.tenant,
+        requestId: state.requestId,
+        logger,
+        now,
+        idempotencyKeyHeader: request.headers.get('idempotency-key'),
+      });
     },
   });
 }

@@ -13,6 +13,8 @@ const envSchema = z.object({
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  // The contract keeps keys at least 24 hours.
+  IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().int().min(24).max(24 * 365).default(48),
   TEST_DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/test'),
 });
 
@@ -24,6 +26,7 @@ export type Config = {
   embeddedPgPort: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   dbPoolMax: number;
+  idempotencyKeyTtlHours: number;
   testDatabaseUrl: string;
 };
 
@@ -47,6 +50,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     logLevel: e.LOG_LEVEL,
     dbPoolMax: e.DB_POOL_MAX,
+    idempotencyKeyTtlHours: e.IDEMPOTENCY_KEY_TTL_HOURS,
     testDatabaseUrl: e.TEST_DATABASE_URL,
   };
 }

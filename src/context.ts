@@ -18,6 +18,8 @@ export type Context = {
   loaders: Loaders;
   requestId: string;
   logger: Logger;
+  /** The request's Idempotency-Key header, for a request holding one mutation. */
+  idempotencyKeyHeader: string | null;
 };
 
 const createLoaders = (em: EntityManager, tenant: Tenant) => ({
@@ -27,7 +29,14 @@ const createLoaders = (em: EntityManager, tenant: Tenant) => ({
   ...createSeatLoaders(em, tenant),
 });
 
-export function createContext(options: { orm: Orm; tenant: Tenant; requestId: string; logger: Logger; now?: () => Date }): Context {
+export function createContext(options: {
+  orm: Orm;
+  tenant: Tenant;
+  requestId: string;
+  logger: Logger;
+  idempotencyKeyHeader?: string | null;
+  now?: () => Date;
+}): Context {
   const em = options.orm.em.fork();
   return {
     em,
@@ -36,5 +45,6 @@ export function createContext(options: { orm: Orm; tenant: Tenant; requestId: st
     loaders: createLoaders(em, options.tenant),
     requestId: options.requestId,
     logger: options.logger,
+    idempotencyKeyHeader: options.idempotencyKeyHeader ?? null,
   };
 }

@@ -3,6 +3,7 @@ import { createApp, graphqlPath } from './app.js';
 import { countApiKeys, createApiKey } from './auth/service.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startDatabase } from './db/database.js';
+import { scheduleIdempotencyCleanup } from './idempotency/service.js';
 import { createLogger } from './logger.js';
 
 const drainTimeoutMs = 15_000;
@@ -18,6 +19,11 @@ async function main(): Promise<void> {
     developmentKey = (await createApiKey(database.orm.em.fork(), 'development', 'test')).key;
   }
 
+  const stopCleanup = scheduleIdempotencyCleanup(database.orm.em.fork(), {
+    ttlHours: config.idempotencyKeyTtlHours,
+    onError: (error) => logger.error('idempotency key cleanup failed', { error }),
+    onDeleted: (count) => count > 0 && logger.info('forgot expired idempotency keys', { count }),
+  });
   const yoga = createApp({ orm: database.orm, logger });
   const server = createServer(yoga);
   await new Promise<void>((resolve, reject) => {
@@ -50,6 +56,7 @@ async function main(): Promise<void> {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await closed;
+    stopCleanup();
     await database.stop();
     logger.info('stopped');
     process.exit(0);

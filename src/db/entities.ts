@@ -2,6 +2,7 @@ import { ApiKeySchema, OrganizationSchema } from '../auth/entities.js';
 import { FeatureSchema, PlanSchema, PlanSeatFeatureSchema } from '../catalog/entities.js';
 import { CustomerSchema } from '../customers/entities.js';
 import { SubscriptionSchema } from '../subscriptions/entities.js';
+import { IdempotencyKeySchema } from '../idempotency/entities.js';
 import { SeatBalanceSchema, SeatEventSchema } from '../seats/entities.js';
 
 export const entities = [
@@ -14,4 +15,5 @@ export const entities = [
   SubscriptionSchema,
   SeatBalanceSchema,
   SeatEventSchema,
+  IdempotencyKeySchema,
 ];

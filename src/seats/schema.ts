@@ -1,11 +1,12 @@
 import { builder } from '../builder.js';
 import { PageInfo } from '../common/schema.js';
-import { customerIdRule, featureCodeRule, idempotencyKeyRule } from '../common/validation.js';
+import type { GraphQLResolveInfo } from 'graphql';
+import { customerIdRule, featureCodeRule, idempotencyKeyRule, isValidIdempotencyKey } from '../common/validation.js';
 import type { Customer } from '../customers/entities.js';
 import { CustomerRef } from '../customers/schema.js';
 import { customerNotFound } from '../customers/service.js';
 import type { Context } from '../context.js';
-import { DomainError } from '../errors.js';
+import { DomainError, validationError } from '../errors.js';
 import { loadSeatBalance } from './loaders.js';
 import { maxSeatCount } from './rules.js';
 import {
@@ -100,6 +101,23 @@ const BulkSetSeatsInput = builder.inputType('BulkSetSeatsInput', {
   }),
 });
 
+/**
+ * The input with the Idempotency-Key header applied: it counts only for a request holding one
+ * mutation, must obey the argument's rules, and may not contradict the argument.
+ */
+function withHeaderKey<T extends { idempotencyKey?: string | null }>(input: T, ctx: Context, info: GraphQLResolveInfo): T {
+  const header = ctx.idempotencyKeyHeader;
+  if (header === null) return input;
+  if (info.operation.selectionSet.selections.length !== 1) {
+    throw validationError('Idempotency-Key', 'The Idempotency-Key header applies only to a request holding one mutation.');
+  }
+  if (!isValidIdempotencyKey(header)) throw validationError('Idempotency-Key', 'Idempotency-Key must be 1-255 printable characters.');
+  if (input.idempotencyKey && input.idempotencyKey !== header) {
+    throw validationError('idempotencyKey', 'idempotencyKey differs from the Idempotency-Key header.');
+  }
+  return { ...input, idempotencyKey: header };
+}
+
 async function customerOrFail(ctx: Context, ref: string): Promise<Customer> {
   const customer = await ctx.loaders.customerByRef.load(ref);
   if (!customer) throw customerNotFound(ref);
@@ -168,22 +186,22 @@ builder.mutationFields((t) => ({
   addSeats: t.field({
     type: SeatEventRef,
     args: { input: t.arg({ type: AddSeatsInput }) },
-    resolve: (_root, { input }, ctx) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'ADD', input),
+    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'ADD', withHeaderKey(input, ctx, info)),
   }),
   removeSeats: t.field({
     type: SeatEventRef,
     args: { input: t.arg({ type: RemoveSeatsInput }) },
-    resolve: (_root, { input }, ctx) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'REMOVE', input),
+    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'REMOVE', withHeaderKey(input, ctx, info)),
   }),
   setSeats: t.field({
     type: SeatEventRef,
     args: { input: t.arg({ type: SetSeatsInput }) },
-    resolve: (_root, { input }, ctx) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'SET', input),
+    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'SET', withHeaderKey(input, ctx, info)),
   }),
   bulkSetSeats: t.field({
     type: [SeatEventRef],
     description: 'Sets several balances of one customer atomically; returns one event per entry, in order.',
     args: { input: t.arg({ type: BulkSetSeatsInput }) },
-    resolve: (_root, { input }, ctx) => bulkSetSeats(ctx.em, ctx.tenant, ctx.now(), input),
+    resolve: (_root, { input }, ctx, info) => bulkSetSeats(ctx.em, ctx.tenant, ctx.now(), withHeaderKey(input, ctx, info)),
   }),
 }));

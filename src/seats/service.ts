@@ -3,6 +3,7 @@ import { findFeaturesByCode } from '../catalog/service.js';
 import { customerDisplayId } from '../customers/entities.js';
 import { getCustomer, isOwnCustomerId } from '../customers/service.js';
 import { DomainError, validationError } from '../errors.js';
+import { claimIdempotencyKey, type IdempotentCall } from '../idempotency/service.js';
 import { newId } from '../ids.js';
 import type { Mode, Tenant } from '../tenant.js';
 import type { SeatEventKind } from './entities.js';
@@ -32,8 +33,14 @@ export type SeatBalanceRecord = {
   mode: Mode;
 };
 
-export type SeatChangeInput = { customerId: string; featureCode: string; count: number };
-export type BulkSetSeatsInput = { customerId: string; seats: { featureCode: string; count: number }[] };
+export type SeatChangeInput = { customerId: string; featureCode: string; count: number; idempotencyKey?: string | null };
+export type BulkSetSeatsInput = {
+  customerId: string;
+  seats: { featureCode: string; count: number }[];
+  idempotencyKey?: string | null;
+};
+
+const operationOf = { ADD: 'addSeats', REMOVE: 'removeSeats', SET: 'setSeats' } as const;
 
 type LockedBalance = SeatTerms & {
   customerId: string;
@@ -126,10 +133,18 @@ async function explainMissingBalances(em: EntityManager, tenant: Tenant, custome
 export async function appendSeatEvents(
   tx: EntityManager,
   tenant: Tenant,
-  target: { customerId: string; displayId: string; subscriptionId: string; ts: Date },
+  target: { customerId: string; displayId: string; subscriptionId: string; ts: Date; idempotencyKey?: string },
   changes: PlannedChange[],
 ): Promise<SeatEventRecord[]> {
   const planned = changes.map((change, ord) => ({ ...change, id: newId('sev'), ord }));
+  // The claimed idempotency key learns its result in the same statement as the change.
+  const keyed = target.idempotencyKey
+    ? `, keyed as (
+         update idempotency_key set event_ids = (select array_agg(id order by ord) from changes)
+          where organization_id = ? and mode = ? and key = ?
+       )`
+    : '';
+  const keyedParams = target.idempotencyKey ? [tenant.organizationId, tenant.mode, target.idempotencyKey] : [];
   const rows = await tx.execute<{ id: string; seq: string; created_at: Date }[]>(
     `with changes as (
        select * from jsonb_to_recordset(?::jsonb)
@@ -137,7 +152,7 @@ export async function appendSeatEvents(
      ), updated as (
        update seat_balance b set current = c."newBalance", as_of = ?
          from changes c where b.customer_id = ? and b.feature_id = c."featureId"
-     )
+     )${keyed}
      insert into seat_event (id, organization_id, mode, customer_id, feature_id, subscription_id,
                              kind, quantity, previous_balance, new_balance, ts)
      select c.id, ?, ?, ?, c."featureId", ?, c.kind, c.quantity, c."previousBalance", c."newBalance", ?
@@ -147,6 +162,7 @@ export async function appendSeatEvents(
       JSON.stringify(planned),
       target.ts,
       target.customerId,
+      ...keyedParams,
       tenant.organizationId,
       tenant.mode,
       target.customerId,
@@ -176,10 +192,24 @@ export async function appendSeatEvents(
 /** `at` is where the entry sits in the input ('' or 'seats.3.'), so errors name the right field. */
 type Entry = { featureCode: string; kind: SeatEventKind; count: number; at: string };
 
-/** Applies several changes to one customer's balances atomically: all or none. */
-async function applyChanges(em: EntityManager, tenant: Tenant, now: Date, customerRef: string, entries: Entry[]): Promise<SeatEventRecord[]> {
+/**
+ * Applies several changes to one customer's balances atomically: all or none. With an
+ * idempotency key, a repeat returns the original events and changes nothing.
+ */
+async function applyChanges(
+  em: EntityManager,
+  tenant: Tenant,
+  now: Date,
+  customerRef: string,
+  entries: Entry[],
+  idempotency: IdempotentCall | null,
+): Promise<SeatEventRecord[]> {
   const codes = entries.map((entry) => entry.featureCode);
   return em.transactional(async (tx) => {
+    if (idempotency) {
+      const claim = await claimIdempotencyKey(tx, tenant, idempotency);
+      if (!claim.fresh) return loadEvents(tx, tenant, claim.eventIds);
+    }
     const locked = await lockBalances(tx, tenant, customerRef, codes);
     if (locked.length !== new Set(codes).size) {
       throw await explainMissingBalances(tx, tenant, customerRef, codes, entries.map((entry) => `${entry.at}featureCode`));
@@ -206,16 +236,27 @@ async function applyChanges(em: EntityManager, tenant: Tenant, now: Date, custom
         displayId: customerDisplayId({ id: first.customerId, externalId: first.externalId }),
         subscriptionId: first.subscriptionId,
         ts: now,
+        idempotencyKey: idempotency?.key,
       },
       changes,
     );
   });
 }
 
+const idempotentCall = (operation: string, input: { idempotencyKey?: string | null }): IdempotentCall | null => {
+  const { idempotencyKey, ...rest } = input;
+  return idempotencyKey ? { key: idempotencyKey, operation, input: rest } : null;
+};
+
 export async function changeSeats(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatEventRecord> {
-  const [event] = await applyChanges(em, tenant, now, input.customerId, [
-    { featureCode: input.featureCode, kind, count: input.count, at: '' },
-  ]);
+  const [event] = await applyChanges(
+    em,
+    tenant,
+    now,
+    input.customerId,
+    [{ featureCode: input.featureCode, kind, count: input.count, at: '' }],
+    idempotentCall(operationOf[kind], input),
+  );
   return event!;
 }
 
@@ -238,6 +279,7 @@ export async function bulkSetSeats(em: EntityManager, tenant: Tenant, now: Date,
       count: entry.count,
       at: `seats.${index}.`,
     })),
+    idempotentCall('bulkSetSeats', input),
   );
 }
 
@@ -306,18 +348,38 @@ export async function listSeatEvents(
     [customer.id, ...(featureId ? [featureId] : []), ...(before ? [before] : []), args.first + 1],
   );
   const displayId = customerDisplayId(customer);
-  const events = rows.slice(0, args.first).map((row) => ({
-    id: row.id as string,
-    seq: String(row.seq),
-    customerId: displayId,
-    featureCode: row.feature_code as string,
-    kind: row.kind as SeatEventKind,
-    quantity: row.quantity as number,
-    previousBalance: row.previous_balance as number,
-    newBalance: row.new_balance as number,
-    ts: new Date(row.ts as string),
-    createdAt: new Date(row.created_at as string),
-    mode: tenant.mode,
-  }));
+  const events = rows.slice(0, args.first).map((row) => eventFromRow(row, displayId, tenant.mode));
   return { events, hasNextPage: rows.length > args.first };
+}
+
+const eventFromRow = (row: Record<string, unknown>, customerId: string, mode: Mode): SeatEventRecord => ({
+  id: row.id as string,
+  seq: String(row.seq),
+  customerId,
+  featureCode: row.feature_code as string,
+  kind: row.kind as SeatEventKind,
+  quantity: row.quantity as number,
+  previousBalance: row.previous_balance as number,
+  newBalance: row.new_balance as number,
+  ts: new Date(row.ts as string),
+  createdAt: new Date(row.created_at as string),
+  mode,
+});
+
+/** Events by id, in the order of `ids`, as they were recorded. */
+async function loadEvents(em: EntityManager, tenant: Tenant, ids: string[]): Promise<SeatEventRecord[]> {
+  const rows = await em.execute<Record<string, unknown>[]>(
+    `select e.id, e.seq, f.code as feature_code, e.kind, e.quantity, e.previous_balance, e.new_balance, e.ts, e.created_at,
+            c.id as customer_id, c.external_id
+       from seat_event e join feature f on f.id = e.feature_id join customer c on c.id = e.customer_id
+      where e.organization_id = ? and e.mode = ? and e.id in (select jsonb_array_elements_text(?::jsonb))`,
+    [tenant.organizationId, tenant.mode, JSON.stringify(ids)],
+  );
+  const byId = new Map(
+    rows.map((row) => [
+      row.id as string,
+      eventFromRow(row, customerDisplayId({ id: row.customer_id as string, externalId: row.external_id as string | null }), tenant.mode),
+    ]),
+  );
+  return ids.map((id) => byId.get(id)!);
 }

@@ -1,8 +1,12 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261124193609 } from './Migration20261124193609.js';
+import { Migration20261124193909 } from './Migration20261124193909.js';
 
 /**
  * Every migration, in order. Listed statically so that they run the same under tsx, vitest and
  * plain node; `npm run migration:create` writes the file, and you add it here (a test checks).
  */
-export const migrationsList: MigrationObject[] = [{ name: 'Migration20261124193609', class: Migration20261124193609 }];
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261124193609', class: Migration20261124193609 },
+  { name: 'Migration20261124193909', class: Migration20261124193909 },
+];

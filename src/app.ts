@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { apiKeyHeader, useApiKeyAuth } from './auth/plugin.js';
+import { Clock } from './clock/service.js';
 import { type Context, createContext } from './context.js';
 import type { Orm } from './db/orm.js';
 import { useContractErrors } from './http/errors.js';
@@ -36,7 +37,7 @@ const requestIdOf = (request: Request): string => {
 function useRequestIds(states: RequestStates): Plugin {
   return {
     onRequest({ request }) {
-      states.set(request, { requestId: requestIdOf(request), tenant: null });
+      states.set(request, { requestId: requestIdOf(request), tenant: null, testClockOffsetMs: 0 });
     },
     onResponse({ request, response }) {
       // yoga's GraphiQL and CORS preflight answers end before our onRequest runs.
@@ -55,10 +56,11 @@ const yogaLogger = (logger: Logger) => {
   };
 };
 
-export type AppOptions = { orm: Orm; logger: Logger; now?: () => Date };
+/** `realNow` replaces the wall clock (tests use it to break time on purpose). */
+export type AppOptions = { orm: Orm; logger: Logger; realNow?: () => number };
 
 /** The whole HTTP surface as a fetch handler; src/server.ts only makes it listen. */
-export function createApp({ orm, logger, now }: AppOptions) {
+export function createApp({ orm, logger, realNow = Date.now }: AppOptions) {
   const states: RequestStates = new WeakMap();
   return createYoga<Record<string, unknown>, Context>({
     schema,
@@ -81,7 +83,7 @@ export function createApp({ orm, logger, now }: AppOptions) {
         tenant: state.tenant,
         requestId: state.requestId,
         logger,
-        now,
+        clock: new Clock(state.testClockOffsetMs, realNow),
         idempotencyKeyHeader: request.headers.get('idempotency-key'),
       });
     },

@@ -5,7 +5,7 @@ import { zodValidationError } from './common/validation.js';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
-  Scalars: { DateTime: { Input: Date; Output: Date } };
+  Scalars: { DateTime: { Input: Date; Output: Date }; SafeInt: { Input: number; Output: number } };
   DefaultInputFieldRequiredness: true;
   DefaultFieldNullability: false;
 }>({

@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { createBillingLoaders } from './billing/loaders.js';
 import { createCatalogLoaders } from './catalog/loaders.js';
 import { createCustomerLoaders } from './customers/loaders.js';
+import type { Clock } from './clock/service.js';
 import type { Orm } from './db/orm.js';
 import type { Logger } from './logger.js';
 import { createSeatLoaders } from './seats/loaders.js';
@@ -13,7 +15,8 @@ export type Context = {
   /** A fork of the ORM's EntityManager: one unit of work per request. */
   em: EntityManager;
   tenant: Tenant;
-  /** The request's clock; every time-dependent rule reads it. */
+  /** The request's clock (the test clock for test keys); every time-dependent rule reads it. */
+  clock: Clock;
   now(): Date;
   loaders: Loaders;
   requestId: string;
@@ -22,11 +25,12 @@ export type Context = {
   idempotencyKeyHeader: string | null;
 };
 
-const createLoaders = (em: EntityManager, tenant: Tenant) => ({
+const createLoaders = (em: EntityManager, tenant: Tenant, now: () => Date) => ({
   ...createCatalogLoaders(em, tenant),
   ...createCustomerLoaders(em, tenant),
-  ...createSubscriptionLoaders(em, tenant),
+  ...createSubscriptionLoaders(em, tenant, now),
   ...createSeatLoaders(em, tenant),
+  ...createBillingLoaders(em, tenant),
 });
 
 export function createContext(options: {
@@ -35,14 +39,15 @@ export function createContext(options: {
   requestId: string;
   logger: Logger;
   idempotencyKeyHeader?: string | null;
-  now?: () => Date;
+  clock: Clock;
 }): Context {
   const em = options.orm.em.fork();
   return {
     em,
     tenant: options.tenant,
-    now: options.now ?? (() => new Date()),
-    loaders: createLoaders(em, options.tenant),
+    clock: options.clock,
+    now: () => options.clock.now(),
+    loaders: createLoaders(em, options.tenant, () => options.clock.now()),
     requestId: options.requestId,
     logger: options.logger,
     idempotencyKeyHeader: options.idempotencyKeyHeader ?? null,

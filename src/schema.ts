@@ -5,5 +5,7 @@ import './catalog/schema.js';
 import './customers/schema.js';
 import './subscriptions/schema.js';
 import './seats/schema.js';
+import './billing/schema.js';
+import './clock/schema.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -22,14 +22,14 @@ export type Harness = {
 };
 
 /** The app on the run's database, for the tests of one file. Logs are captured, not printed. */
-export function useHarness(options: { now?: () => Date } = {}): Harness {
+export function useHarness(): Harness {
   const harness = { logs: [] as string[] } as Harness;
   let recording: string[] | null = null;
   beforeAll(async () => {
     harness.orm = await openOrm(inject('databaseUrl'), 20);
     harness.orm.em.getConnection().getKnex().on('query', (query: { sql: string }) => recording?.push(query.sql));
     const logger: Logger = createLogger('info', (line) => harness.logs.push(line));
-    harness.yoga = createApp({ orm: harness.orm, logger, now: options.now });
+    harness.yoga = createApp({ orm: harness.orm, logger });
     harness.countStatements = async (work) => {
       recording = [];
       try {

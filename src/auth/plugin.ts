@@ -17,17 +17,18 @@ export function useApiKeyAuth(orm: Orm, states: RequestStates, graphqlPath: stri
     async onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== graphqlPath || request.method === 'OPTIONS' || shouldRenderGraphiQL(request)) return;
       const state = states.get(request);
-      let tenant;
+      let authenticated;
       try {
-        tenant = await authenticate(orm.em.fork(), request.headers.get(apiKeyHeader));
+        authenticated = await authenticate(orm.em.fork(), request.headers.get(apiKeyHeader));
       } catch (error) {
         const requestId = state?.requestId ?? 'unknown';
         logger.error('authentication failed unexpectedly', { requestId, error });
         endResponse(fetchAPI.Response.json({ errors: [internalError(requestId).toJSON()] }, { status: 500 }));
         return;
       }
-      if (tenant && state) {
-        state.tenant = tenant;
+      if (authenticated && state) {
+        state.tenant = authenticated.tenant;
+        state.testClockOffsetMs = authenticated.testClockOffsetMs;
         return;
       }
       const message = request.headers.get(apiKeyHeader)

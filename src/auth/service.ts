@@ -45,20 +45,26 @@ export async function createApiKey(
   });
 }
 
+export type Authenticated = { tenant: Tenant; testClockOffsetMs: number };
+
 /**
- * The tenant a key belongs to, or null. Keys are looked up by their hash, so the comparison
- * never runs over the secret itself and takes the same time for every wrong key.
+ * The tenant a key belongs to, or null, with the organization's test clock read in the same
+ * query. Keys are looked up by their hash, so no comparison runs over the secret itself.
  */
-export async function authenticate(em: EntityManager, key: string | null | undefined): Promise<Tenant | null> {
+export async function authenticate(em: EntityManager, key: string | null | undefined): Promise<Authenticated | null> {
   if (!key || !keyPattern.test(key)) return null;
-  const rows = await em
-    .getConnection()
-    .execute<{ organization_id: string; mode: Mode }[]>(
-      'select organization_id, mode from api_key where key_hash = ? and revoked_at is null',
-      [hashApiKey(key)],
-    );
+  const rows = await em.getConnection().execute<{ organization_id: string; mode: Mode; offset_ms: string | null }[]>(
+    `select k.organization_id, k.mode, c.offset_ms
+       from api_key k left join test_clock c on c.organization_id = k.organization_id
+      where k.key_hash = ? and k.revoked_at is null`,
+    [hashApiKey(key)],
+  );
   const row = rows[0];
-  return row ? { organizationId: row.organization_id, mode: row.mode } : null;
+  if (!row) return null;
+  return {
+    tenant: { organizationId: row.organization_id, mode: row.mode },
+    testClockOffsetMs: row.mode === 'test' ? Number(row.offset_ms ?? 0) : 0,
+  };
 }
 
 export async function countApiKeys(em: EntityManager): Promise<number> {

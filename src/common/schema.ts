@@ -36,6 +36,21 @@ builder.scalarType('DateTime', {
   },
 });
 
+function parseSafeInt(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new GraphQLError('SafeInt must be an integer within ±(2^53 − 1).');
+  return value;
+}
+
+builder.scalarType('SafeInt', {
+  description: 'An integer within ±(2^53 − 1): amounts of money in minor units of their currency.',
+  serialize: (value) => parseSafeInt(value),
+  parseValue: parseSafeInt,
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.INT) throw new GraphQLError('SafeInt must be an integer.', { nodes: ast });
+    return parseSafeInt(Number(ast.value));
+  },
+});
+
 export const PageInfo = builder
   .objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo')
   .implement({

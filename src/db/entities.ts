@@ -2,6 +2,8 @@ import { ApiKeySchema, OrganizationSchema } from '../auth/entities.js';
 import { FeatureSchema, PlanSchema, PlanSeatFeatureSchema } from '../catalog/entities.js';
 import { CustomerSchema } from '../customers/entities.js';
 import { SubscriptionSchema } from '../subscriptions/entities.js';
+import { SeatChargeSchema } from '../billing/entities.js';
+import { TestClockSchema } from '../clock/entities.js';
 import { IdempotencyKeySchema } from '../idempotency/entities.js';
 import { SeatBalanceSchema, SeatEventSchema } from '../seats/entities.js';
 
@@ -16,4 +18,6 @@ export const entities = [
   SeatBalanceSchema,
   SeatEventSchema,
   IdempotencyKeySchema,
+  SeatChargeSchema,
+  TestClockSchema,
 ];

@@ -17,6 +17,8 @@ export class SeatBalance {
   current!: number;
   /** Time of the last change (the subscription start before any change). */
   asOf!: Date;
+  /** Billable seats already charged for the subscription's current period. */
+  highWaterMark: Opt<number> = 0;
 }
 
 /** One change of one balance. Append-only: the ledger is never updated or deleted. */
@@ -48,9 +50,11 @@ export const SeatBalanceSchema = new EntitySchema<SeatBalance>({
     mode: { enum: true, items: ['live', 'test'] },
     current: { type: 'integer' },
     asOf: { type: 'datetime', columnType: 'timestamptz' },
+    highWaterMark: { type: 'integer', defaultRaw: '0' },
   },
   checks: [
     { name: 'seat_balance_current_check', expression: 'current >= 0' },
+    { name: 'seat_balance_high_water_mark_check', expression: 'high_water_mark >= 0' },
   ],
 });
 

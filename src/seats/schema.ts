@@ -9,17 +9,10 @@ import type { Context } from '../context.js';
 import { DomainError, validationError } from '../errors.js';
 import { loadSeatBalance } from './loaders.js';
 import { maxSeatCount } from './rules.js';
-import {
-  bulkSetSeats,
-  changeSeats,
-  encodeCursor,
-  listSeatEvents,
-  type SeatBalanceRecord,
-  type SeatEventPage,
-  type SeatEventRecord,
-} from './service.js';
+import { encodeCursor, listSeatEvents, type SeatEventPage, type SeatEventRecord } from './ledger.js';
+import { bulkSetSeats, changeSeats, type SeatBalanceRecord } from './service.js';
 
-const SeatEventKindEnum = builder.enumType('SeatEventKind', { values: ['ADD', 'REMOVE', 'SET'] as const });
+export const SeatEventKindEnum = builder.enumType('SeatEventKind', { values: ['ADD', 'REMOVE', 'SET'] as const });
 
 const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').implement({
   fields: (t) => ({
@@ -37,7 +30,7 @@ const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').imple
   }),
 });
 
-const SeatEventRef = builder.objectRef<SeatEventRecord>('SeatEvent').implement({
+export const SeatEventRef = builder.objectRef<SeatEventRecord>('SeatEvent').implement({
   description: 'One change of one balance. The ledger keeps every event forever, unchanged.',
   fields: (t) => ({
     id: t.exposeID('id'),

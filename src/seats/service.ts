@@ -1,27 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { type Period } from '../billing/periods.js';
+import { type BillingTerms, trueUpFor } from '../billing/proration.js';
+import { renewDueSubscriptions } from '../billing/service.js';
 import { findFeaturesByCode } from '../catalog/service.js';
 import { customerDisplayId } from '../customers/entities.js';
 import { getCustomer, isOwnCustomerId } from '../customers/service.js';
 import { DomainError, validationError } from '../errors.js';
 import { claimIdempotencyKey, type IdempotentCall } from '../idempotency/service.js';
-import { newId } from '../ids.js';
 import type { Mode, Tenant } from '../tenant.js';
 import type { SeatEventKind } from './entities.js';
-import { nextBalance, type SeatTerms } from './rules.js';
-
-export type SeatEventRecord = {
-  id: string;
-  seq: string;
-  customerId: string;
-  featureCode: string;
-  kind: SeatEventKind;
-  quantity: number;
-  previousBalance: number;
-  newBalance: number;
-  ts: Date;
-  createdAt: Date;
-  mode: Mode;
-};
+import { appendSeatEvents, loadEvents, type PlannedChange, type SeatEventRecord } from './ledger.js';
+import { nextBalance } from './rules.js';
 
 export type SeatBalanceRecord = {
   customerId: string;
@@ -42,36 +31,33 @@ export type BulkSetSeatsInput = {
 
 const operationOf = { ADD: 'addSeats', REMOVE: 'removeSeats', SET: 'setSeats' } as const;
 
-type LockedBalance = SeatTerms & {
+type LockedBalance = BillingTerms & {
   customerId: string;
   externalId: string | null;
   subscriptionId: string;
+  period: Period;
+  currency: string;
   featureId: string;
   featureCode: string;
   current: number;
-};
-
-export type PlannedChange = {
-  featureId: string;
-  featureCode: string;
-  kind: SeatEventKind;
-  quantity: number;
-  previousBalance: number;
-  newBalance: number;
+  highWaterMark: number;
 };
 
 const customerClause = (ref: string) => (isOwnCustomerId(ref) ? 'c.id = ?' : 'c.external_id = ?');
 
 /**
  * Locks the balances of `codes` for the customer's active subscription, in feature-id order so
- * that two calls locking several rows cannot deadlock. Rows come back fresh after any wait.
+ * that two calls locking several rows cannot deadlock. Rows come back fresh after any wait, with
+ * the plan terms and the current period that price the change.
  */
 async function lockBalances(tx: EntityManager, tenant: Tenant, customerRef: string, codes: string[]): Promise<LockedBalance[]> {
   const rows = await tx.execute<Record<string, unknown>[]>(
-    `select c.id as customer_id, c.external_id, s.id as subscription_id, f.id as feature_id, f.code as feature_code,
-            pf.included_seats, pf.unlimited, pf.overage_enabled, b.current
+    `select c.id as customer_id, c.external_id, s.id as subscription_id, s.current_period_start, s.current_period_end, p.currency,
+            f.id as feature_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price,
+            b.current, b.high_water_mark
        from customer c
        join subscription s on s.customer_id = c.id and s.status = 'ACTIVE'
+       join plan p on p.id = s.plan_id
        join plan_seat_feature pf on pf.plan_id = s.plan_id
        join feature f on f.id = pf.feature_id
        join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
@@ -85,12 +71,16 @@ async function lockBalances(tx: EntityManager, tenant: Tenant, customerRef: stri
     customerId: row.customer_id as string,
     externalId: row.external_id as string | null,
     subscriptionId: row.subscription_id as string,
+    period: { start: new Date(row.current_period_start as string), end: new Date(row.current_period_end as string) },
+    currency: row.currency as string,
     featureId: row.feature_id as string,
     featureCode: row.feature_code as string,
     includedSeats: row.included_seats as number,
     unlimited: row.unlimited as boolean,
     overageEnabled: row.overage_enabled as boolean,
+    unitPrice: row.unit_price as number,
     current: row.current as number,
+    highWaterMark: row.high_water_mark as number,
   }));
 }
 
@@ -126,75 +116,20 @@ async function explainMissingBalances(em: EntityManager, tenant: Tenant, custome
   return new DomainError('conflict', 'The subscription changed during the request; retry it.');
 }
 
-/**
- * Writes the planned changes of one customer: each balance takes its new value and one event
- * per change is appended, in the given order, in a single statement. The caller holds the locks.
- */
-export async function appendSeatEvents(
-  tx: EntityManager,
-  tenant: Tenant,
-  target: { customerId: string; displayId: string; subscriptionId: string; ts: Date; idempotencyKey?: string },
-  changes: PlannedChange[],
-): Promise<SeatEventRecord[]> {
-  const planned = changes.map((change, ord) => ({ ...change, id: newId('sev'), ord }));
-  // The claimed idempotency key learns its result in the same statement as the change.
-  const keyed = target.idempotencyKey
-    ? `, keyed as (
-         update idempotency_key set event_ids = (select array_agg(id order by ord) from changes)
-          where organization_id = ? and mode = ? and key = ?
-       )`
-    : '';
-  const keyedParams = target.idempotencyKey ? [tenant.organizationId, tenant.mode, target.idempotencyKey] : [];
-  const rows = await tx.execute<{ id: string; seq: string; created_at: Date }[]>(
-    `with changes as (
-       select * from jsonb_to_recordset(?::jsonb)
-         as c(id text, "featureId" text, kind text, quantity int, "previousBalance" int, "newBalance" int, ord int)
-     ), updated as (
-       update seat_balance b set current = c."newBalance", as_of = ?
-         from changes c where b.customer_id = ? and b.feature_id = c."featureId"
-     )${keyed}
-     insert into seat_event (id, organization_id, mode, customer_id, feature_id, subscription_id,
-                             kind, quantity, previous_balance, new_balance, ts)
-     select c.id, ?, ?, ?, c."featureId", ?, c.kind, c.quantity, c."previousBalance", c."newBalance", ?
-       from changes c order by c.ord
-     returning id, seq, created_at`,
-    [
-      JSON.stringify(planned),
-      target.ts,
-      target.customerId,
-      ...keyedParams,
-      tenant.organizationId,
-      tenant.mode,
-      target.customerId,
-      target.subscriptionId,
-      target.ts,
-    ],
-  );
-  const inserted = new Map(rows.map((row) => [row.id, row]));
-  return planned.map((change) => {
-    const row = inserted.get(change.id)!;
-    return {
-      id: change.id,
-      seq: String(row.seq),
-      customerId: target.displayId,
-      featureCode: change.featureCode,
-      kind: change.kind,
-      quantity: change.quantity,
-      previousBalance: change.previousBalance,
-      newBalance: change.newBalance,
-      ts: target.ts,
-      createdAt: new Date(row.created_at),
-      mode: tenant.mode,
-    };
-  });
-}
-
 /** `at` is where the entry sits in the input ('' or 'seats.3.'), so errors name the right field. */
 type Entry = { featureCode: string; kind: SeatEventKind; count: number; at: string };
 
+/** Ends a transaction that must not commit: a preview, or a change that waits for a renewal. */
+class Rollback<T> extends Error {
+  constructor(readonly result: T) {
+    super('rolled back on purpose');
+  }
+}
+
 /**
- * Applies several changes to one customer's balances atomically: all or none. With an
- * idempotency key, a repeat returns the original events and changes nothing.
+ * Applies several changes to one customer's balances atomically: all or none. Each change is
+ * priced against the period's high-water mark. With an idempotency key, a repeat returns the
+ * original events and changes nothing. With `preview`, everything runs and is rolled back.
  */
 async function applyChanges(
   em: EntityManager,
@@ -202,45 +137,67 @@ async function applyChanges(
   now: Date,
   customerRef: string,
   entries: Entry[],
-  idempotency: IdempotentCall | null,
+  options: { idempotency?: IdempotentCall | null; preview?: boolean } = {},
 ): Promise<SeatEventRecord[]> {
   const codes = entries.map((entry) => entry.featureCode);
-  return em.transactional(async (tx) => {
-    if (idempotency) {
-      const claim = await claimIdempotencyKey(tx, tenant, idempotency);
-      if (!claim.fresh) return loadEvents(tx, tenant, claim.eventIds);
-    }
-    const locked = await lockBalances(tx, tenant, customerRef, codes);
-    if (locked.length !== new Set(codes).size) {
-      throw await explainMissingBalances(tx, tenant, customerRef, codes, entries.map((entry) => `${entry.at}featureCode`));
-    }
-    const byCode = new Map(locked.map((row) => [row.featureCode, row]));
-    const changes = entries.map((entry): PlannedChange => {
-      const row = byCode.get(entry.featureCode)!;
-      const next = nextBalance(row.current, entry.kind, entry.count, row, entry.featureCode, `${entry.at}count`);
-      return {
-        featureId: row.featureId,
-        featureCode: row.featureCode,
-        kind: entry.kind,
-        quantity: entry.count,
-        previousBalance: row.current,
-        newBalance: next,
-      };
+  const attempt = () =>
+    em.transactional(async (tx) => {
+      if (options.idempotency) {
+        const claim = await claimIdempotencyKey(tx, tenant, options.idempotency);
+        if (!claim.fresh) return loadEvents(tx, tenant, claim.eventIds);
+      }
+      const locked = await lockBalances(tx, tenant, customerRef, codes);
+      if (locked.length !== new Set(codes).size) {
+        throw await explainMissingBalances(tx, tenant, customerRef, codes, entries.map((entry) => `${entry.at}featureCode`));
+      }
+      const first = locked[0]!;
+      // A change never straddles periods: when the period has ended, renew first (see below).
+      if (now >= first.period.end) throw new Rollback<string>(first.customerId);
+      const byCode = new Map(locked.map((row) => [row.featureCode, row]));
+      const changes = entries.map((entry): PlannedChange => {
+        const row = byCode.get(entry.featureCode)!;
+        const next = nextBalance(row.current, entry.kind, entry.count, row, entry.featureCode, `${entry.at}count`);
+        const priced = trueUpFor({ newBalance: next, highWaterMark: row.highWaterMark, at: now }, row, row.period);
+        return {
+          featureId: row.featureId,
+          featureCode: row.featureCode,
+          kind: entry.kind,
+          quantity: entry.count,
+          previousBalance: row.current,
+          newBalance: next,
+          highWaterMark: priced.highWaterMark,
+          charge: priced.charge,
+        };
+      });
+      const events = await appendSeatEvents(
+        tx,
+        tenant,
+        {
+          customerId: first.customerId,
+          displayId: customerDisplayId({ id: first.customerId, externalId: first.externalId }),
+          subscriptionId: first.subscriptionId,
+          currency: first.currency,
+          ts: now,
+          idempotencyKey: options.idempotency?.key,
+        },
+        changes,
+      );
+      if (options.preview) throw new Rollback(events);
+      return events;
     });
-    const first = locked[0]!;
-    return appendSeatEvents(
-      tx,
-      tenant,
-      {
-        customerId: first.customerId,
-        displayId: customerDisplayId({ id: first.customerId, externalId: first.externalId }),
-        subscriptionId: first.subscriptionId,
-        ts: now,
-        idempotencyKey: idempotency?.key,
-      },
-      changes,
-    );
-  });
+  try {
+    return await attempt();
+  } catch (error) {
+    if (!(error instanceof Rollback)) throw error;
+    if (Array.isArray(error.result)) return error.result as SeatEventRecord[];
+    // The period ended: renewing records its advance in a transaction of its own (locking the
+    // subscription before the balances, as every renewal does), then the change runs in the new period.
+    await renewDueSubscriptions(em, tenant, now, [error.result as string]);
+    return attempt().catch((retryError: unknown) => {
+      if (retryError instanceof Rollback && Array.isArray(retryError.result)) return retryError.result as SeatEventRecord[];
+      throw retryError;
+    });
+  }
 }
 
 const idempotentCall = (operation: string, input: { idempotencyKey?: string | null }): IdempotentCall | null => {
@@ -249,14 +206,17 @@ const idempotentCall = (operation: string, input: { idempotencyKey?: string | nu
 };
 
 export async function changeSeats(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatEventRecord> {
-  const [event] = await applyChanges(
-    em,
-    tenant,
-    now,
-    input.customerId,
-    [{ featureCode: input.featureCode, kind, count: input.count, at: '' }],
-    idempotentCall(operationOf[kind], input),
-  );
+  const [event] = await applyChanges(em, tenant, now, input.customerId, [{ featureCode: input.featureCode, kind, count: input.count, at: '' }], {
+    idempotency: idempotentCall(operationOf[kind], input),
+  });
+  return event!;
+}
+
+/** What a change would do, computed by the same code and rolled back: nothing is written. */
+export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatEventRecord> {
+  const [event] = await applyChanges(em, tenant, now, input.customerId, [{ featureCode: input.featureCode, kind, count: input.count, at: '' }], {
+    preview: true,
+  });
   return event!;
 }
 
@@ -273,13 +233,8 @@ export async function bulkSetSeats(em: EntityManager, tenant: Tenant, now: Date,
     tenant,
     now,
     input.customerId,
-    input.seats.map((entry, index) => ({
-      featureCode: entry.featureCode,
-      kind: 'SET',
-      count: entry.count,
-      at: `seats.${index}.`,
-    })),
-    idempotentCall('bulkSetSeats', input),
+    input.seats.map((entry, index) => ({ featureCode: entry.featureCode, kind: 'SET', count: entry.count, at: `seats.${index}.` })),
+    { idempotency: idempotentCall('bulkSetSeats', input) },
   );
 }
 
@@ -311,75 +266,3 @@ export async function readBalances(em: EntityManager, tenant: Tenant, customerId
   return byCustomer;
 }
 
-export type SeatEventPage = { events: SeatEventRecord[]; hasNextPage: boolean };
-
-const maxBigint = 2n ** 63n - 1n;
-
-export const encodeCursor = (seq: string): string => Buffer.from(`sev:${seq}`).toString('base64url');
-
-function decodeCursor(cursor: string): string {
-  const match = /^sev:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match || BigInt(match[1]!) > maxBigint) throw validationError('after', 'The cursor is not one this API returned.');
-  return match[1]!;
-}
-
-/** A customer's ledger, newest first, `first` events after the cursor. */
-export async function listSeatEvents(
-  em: EntityManager,
-  tenant: Tenant,
-  args: { customerId: string; featureCode?: string | null; first: number; after?: string | null },
-): Promise<SeatEventPage> {
-  const before = args.after ? decodeCursor(args.after) : null;
-  const customer = await getCustomer(em, tenant, args.customerId);
-  let featureId: string | null = null;
-  if (args.featureCode) {
-    const [feature] = await findFeaturesByCode(em, tenant, [args.featureCode]);
-    if (!feature) {
-      throw new DomainError('feature_not_found', `No feature with code '${args.featureCode}'.`, { param: 'featureCode' });
-    }
-    featureId = feature.id;
-  }
-  const rows = await em.execute<Record<string, unknown>[]>(
-    `select e.id, e.seq, f.code as feature_code, e.kind, e.quantity, e.previous_balance, e.new_balance, e.ts, e.created_at
-       from seat_event e join feature f on f.id = e.feature_id
-      where e.customer_id = ? ${featureId ? 'and e.feature_id = ?' : ''} ${before ? 'and e.seq < ?' : ''}
-      order by e.seq desc
-      limit ?`,
-    [customer.id, ...(featureId ? [featureId] : []), ...(before ? [before] : []), args.first + 1],
-  );
-  const displayId = customerDisplayId(customer);
-  const events = rows.slice(0, args.first).map((row) => eventFromRow(row, displayId, tenant.mode));
-  return { events, hasNextPage: rows.length > args.first };
-}
-
-const eventFromRow = (row: Record<string, unknown>, customerId: string, mode: Mode): SeatEventRecord => ({
-  id: row.id as string,
-  seq: String(row.seq),
-  customerId,
-  featureCode: row.feature_code as string,
-  kind: row.kind as SeatEventKind,
-  quantity: row.quantity as number,
-  previousBalance: row.previous_balance as number,
-  newBalance: row.new_balance as number,
-  ts: new Date(row.ts as string),
-  createdAt: new Date(row.created_at as string),
-  mode,
-});
-
-/** Events by id, in the order of `ids`, as they were recorded. */
-async function loadEvents(em: EntityManager, tenant: Tenant, ids: string[]): Promise<SeatEventRecord[]> {
-  const rows = await em.execute<Record<string, unknown>[]>(
-    `select e.id, e.seq, f.code as feature_code, e.kind, e.quantity, e.previous_balance, e.new_balance, e.ts, e.created_at,
-            c.id as customer_id, c.external_id
-       from seat_event e join feature f on f.id = e.feature_id join customer c on c.id = e.customer_id
-      where e.organization_id = ? and e.mode = ? and e.id in (select jsonb_array_elements_text(?::jsonb))`,
-    [tenant.organizationId, tenant.mode, JSON.stringify(ids)],
-  );
-  const byId = new Map(
-    rows.map((row) => [
-      row.id as string,
-      eventFromRow(row, customerDisplayId({ id: row.customer_id as string, externalId: row.external_id as string | null }), tenant.mode),
-    ]),
-  );
-  return ids.map((id) => byId.get(id)!);
-}

@@ -8,7 +8,9 @@ import { DomainError, validationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { SeatBalance } from '../seats/entities.js';
 import { nextBalance } from '../seats/rules.js';
-import { appendSeatEvents, type PlannedChange } from '../seats/service.js';
+import { appendSeatEvents, type PlannedChange } from '../seats/ledger.js';
+import { advanceFor } from '../billing/proration.js';
+import { renewSubscription } from '../billing/service.js';
 import type { Tenant } from '../tenant.js';
 import { Subscription } from './entities.js';
 
@@ -43,6 +45,8 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
   if (!plan) throw new DomainError('plan_not_found', `No plan with code '${input.planCode}'.`, { param: 'planCode' });
   const terms = new Map(plan.seatFeatures.getItems().map((terms) => [terms.feature.code, terms]));
 
+  // The first period runs from the start; if that lies far enough back, renewal catches up below.
+  const firstPeriod = periodContaining(startAt, plan.interval, startAt);
   const changes: PlannedChange[] = [];
   for (const [index, entry] of initialSeats.entries()) {
     const seatTerms = terms.get(entry.featureCode);
@@ -57,17 +61,21 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
         ? new DomainError('feature_not_in_plan', `Feature '${entry.featureCode}' is not in plan '${plan.code}'.`, { param })
         : new DomainError('feature_not_found', `No feature with code '${entry.featureCode}'.`, { param });
     }
+    const count = nextBalance(0, 'SET', entry.count, seatTerms, entry.featureCode, `initialSeats.${index}.count`);
+    // Initial seats are billed in advance for the first period, like every period start.
+    const advance = advanceFor(count, seatTerms, firstPeriod);
     changes.push({
       featureId: seatTerms.feature.id,
       featureCode: entry.featureCode,
       kind: 'SET',
       quantity: entry.count,
       previousBalance: 0,
-      newBalance: nextBalance(0, 'SET', entry.count, seatTerms, entry.featureCode, `initialSeats.${index}.count`),
+      newBalance: count,
+      highWaterMark: advance?.quantity ?? 0,
+      charge: advance,
     });
   }
 
-  const period = periodContaining(startAt, plan.interval, now);
   return em.transactional(async (tx) => {
     const subscription = tx.create(Subscription, {
       id: newId('sub'),
@@ -77,8 +85,8 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
       plan,
       status: 'ACTIVE',
       startAt,
-      currentPeriodStart: period.start,
-      currentPeriodEnd: period.end,
+      currentPeriodStart: firstPeriod.start,
+      currentPeriodEnd: firstPeriod.end,
     });
     for (const seatTerms of plan.seatFeatures) {
       tx.create(SeatBalance, {
@@ -102,19 +110,31 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
       await appendSeatEvents(
         tx,
         tenant,
-        { customerId: customer.id, displayId: customerDisplayId(customer), subscriptionId: subscription.id, ts: startAt },
+        { customerId: customer.id, displayId: customerDisplayId(customer), subscriptionId: subscription.id, currency: plan.currency, ts: startAt },
         changes,
       );
+    }
+    if (firstPeriod.end <= now) {
+      await renewSubscription(tx, tenant, subscription.id, now);
+      const current = periodContaining(startAt, plan.interval, now);
+      subscription.currentPeriodStart = current.start;
+      subscription.currentPeriodEnd = current.end;
     }
     return subscription;
   });
 }
 
-export async function findActiveSubscriptions(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, Subscription>> {
+/** `refresh` reloads subscriptions this unit of work already holds (after a renewal changed them). */
+export async function findActiveSubscriptions(
+  em: EntityManager,
+  tenant: Tenant,
+  customerIds: readonly string[],
+  options: { refresh?: boolean } = {},
+): Promise<Map<string, Subscription>> {
   const found = await em.find(
     Subscription,
     { organization: tenant.organizationId, mode: tenant.mode, status: 'ACTIVE', customer: { $in: [...customerIds] } },
-    { populate: ['plan', 'customer'] },
+    { populate: ['plan', 'customer'], refresh: options.refresh },
   );
   return new Map(found.map((subscription) => [subscription.customer.id, subscription]));
 }

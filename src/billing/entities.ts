@@ -1,0 +1,77 @@
+import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
+import { Organization } from '../auth/entities.js';
+import { Feature } from '../catalog/entities.js';
+import { Customer } from '../customers/entities.js';
+import { SeatEvent } from '../seats/entities.js';
+import { Subscription } from '../subscriptions/entities.js';
+import type { Mode } from '../tenant.js';
+
+export type SeatChargeKind = 'ADVANCE' | 'TRUE_UP';
+
+/** One charge, with everything that explains its amount. Append-only, like the ledger. */
+export class SeatCharge {
+  id!: string;
+  seq!: Opt<string>;
+  organization!: Organization;
+  mode!: Mode;
+  subscription!: Subscription;
+  customer!: Customer;
+  feature!: Feature;
+  /** The seat event that caused it; none for the advance of a renewal. */
+  event?: SeatEvent | null;
+  kind!: SeatChargeKind;
+  quantity!: number;
+  unitPrice!: number;
+  daysRemaining!: number;
+  daysInPeriod!: number;
+  periodStart!: Date;
+  periodEnd!: Date;
+  /** Minor units of `currency`. */
+  amount!: number;
+  currency!: string;
+  /** When the charge took effect: the change for a true-up, the period start for an advance. */
+  ts!: Date;
+  createdAt: Opt<Date> = new Date();
+}
+
+export const SeatChargeSchema = new EntitySchema<SeatCharge>({
+  class: SeatCharge,
+  tableName: 'seat_charge',
+  properties: {
+    id: { type: 'text', primary: true },
+    seq: { type: 'bigint', autoincrement: true, unique: 'seat_charge_seq_unique' },
+    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
+    mode: { enum: true, items: ['live', 'test'] },
+    subscription: { kind: 'm:1', entity: () => Subscription, deleteRule: 'restrict' },
+    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
+    feature: { kind: 'm:1', entity: () => Feature, deleteRule: 'restrict' },
+    event: { kind: 'm:1', entity: () => SeatEvent, nullable: true, deleteRule: 'restrict' },
+    kind: { enum: true, items: ['ADVANCE', 'TRUE_UP'] },
+    quantity: { type: 'integer' },
+    unitPrice: { type: 'integer' },
+    daysRemaining: { type: 'integer' },
+    daysInPeriod: { type: 'integer' },
+    periodStart: { type: 'datetime', columnType: 'timestamptz' },
+    periodEnd: { type: 'datetime', columnType: 'timestamptz' },
+    amount: { type: new BigIntType('number'), columnType: 'bigint' },
+    currency: { type: 'text' },
+    ts: { type: 'datetime', columnType: 'timestamptz' },
+    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
+  },
+  indexes: [
+    { name: 'seat_charge_customer_ts_index', properties: ['customer', 'ts'] },
+    { name: 'seat_charge_subscription_period_index', properties: ['subscription', 'periodStart'] },
+    { name: 'seat_charge_event_index', properties: ['event'] },
+    {
+      // One advance per feature and period, however many requests notice the same renewal.
+      name: 'seat_charge_one_advance_per_period',
+      expression:
+        "create unique index seat_charge_one_advance_per_period on seat_charge (subscription_id, feature_id, period_start) where kind = 'ADVANCE'",
+    },
+  ],
+  checks: [
+    { name: 'seat_charge_amount_check', expression: 'amount >= 0 and quantity > 0 and unit_price >= 0' },
+    { name: 'seat_charge_days_check', expression: 'days_remaining between 1 and days_in_period' },
+    { name: 'seat_charge_period_check', expression: 'period_start < period_end' },
+  ],
+});

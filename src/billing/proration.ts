@@ -1,0 +1,90 @@
+import type { Period } from './periods.js';
+
+/** Seat terms that decide what is billable. */
+export type BillingTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean; unitPrice: number };
+
+const msPerDay = 86_400_000;
+const utcDay = (instant: Date): number => Math.floor(instant.getTime() / msPerDay);
+/** The UTC day of a period's last instant (its end is exclusive). */
+const lastDay = (period: Period): number => utcDay(new Date(period.end.getTime() - 1));
+
+/** Seats above the included ones; none for unlimited features or features without overage. */
+export function billableSeats(current: number, terms: BillingTerms): number {
+  if (terms.unlimited || !terms.overageEnabled) return 0;
+  return Math.max(0, current - terms.includedSeats);
+}
+
+/** The UTC calendar days the period touches, first and last included. */
+export const daysInPeriod = (period: Period): number => lastDay(period) - utcDay(period.start) + 1;
+
+/** UTC calendar days from the day of `at` through the period's last day, both included. */
+export const daysRemaining = (period: Period, at: Date): number => lastDay(period) - utcDay(at) + 1;
+
+/** numerator / denominator rounded half up, exactly, for non-negative integers. */
+export function roundHalfUp(numerator: bigint, denominator: bigint): bigint {
+  if (numerator < 0n || denominator <= 0n) throw new RangeError('roundHalfUp takes a non-negative numerator and a positive denominator');
+  return (2n * numerator + denominator) / (2n * denominator);
+}
+
+/**
+ * What `seats` extra seats cost for the rest of a period: seats × unitPrice × daysRemaining /
+ * daysInPeriod, computed in integers and rounded half up once. Products pass 2^53, hence BigInt.
+ */
+export function trueUpAmount(seats: number, unitPrice: number, remaining: number, inPeriod: number): number {
+  return Number(roundHalfUp(BigInt(seats) * BigInt(unitPrice) * BigInt(remaining), BigInt(inPeriod)));
+}
+
+export type PlannedCharge = {
+  kind: 'ADVANCE' | 'TRUE_UP';
+  quantity: number;
+  unitPrice: number;
+  daysRemaining: number;
+  daysInPeriod: number;
+  amount: number;
+  period: Period;
+};
+
+/**
+ * The true-up a balance change causes: when billable seats rise above the period's high-water
+ * mark, the difference is charged for the days left and the mark moves up. Decreases give no
+ * credit and leave the mark alone.
+ */
+export function trueUpFor(
+  change: { newBalance: number; highWaterMark: number; at: Date },
+  terms: BillingTerms,
+  period: Period,
+): { charge: PlannedCharge | null; highWaterMark: number } {
+  const billable = billableSeats(change.newBalance, terms);
+  if (billable <= change.highWaterMark) return { charge: null, highWaterMark: change.highWaterMark };
+  const quantity = billable - change.highWaterMark;
+  const remaining = daysRemaining(period, change.at);
+  const inPeriod = daysInPeriod(period);
+  return {
+    highWaterMark: billable,
+    charge: {
+      kind: 'TRUE_UP',
+      quantity,
+      unitPrice: terms.unitPrice,
+      daysRemaining: remaining,
+      daysInPeriod: inPeriod,
+      amount: trueUpAmount(quantity, terms.unitPrice, remaining, inPeriod),
+      period,
+    },
+  };
+}
+
+/** The advance for a whole period: the billable seats held at its start, at full price. */
+export function advanceFor(current: number, terms: BillingTerms, period: Period): PlannedCharge | null {
+  const quantity = billableSeats(current, terms);
+  if (quantity === 0) return null;
+  const inPeriod = daysInPeriod(period);
+  return {
+    kind: 'ADVANCE',
+    quantity,
+    unitPrice: terms.unitPrice,
+    daysRemaining: inPeriod,
+    daysInPeriod: inPeriod,
+    amount: quantity * terms.unitPrice,
+    period,
+  };
+}

@@ -1,0 +1,200 @@
+import { builder } from '../builder.js';
+import { customerIdRule, featureCodeRule } from '../common/validation.js';
+import { DomainError } from '../errors.js';
+import { SeatEventKindEnum, SeatEventRef } from '../seats/schema.js';
+import { maxSeatCount } from '../seats/rules.js';
+import { previewSeatChange } from '../seats/service.js';
+import type { SeatChargeRecord } from './records.js';
+import { type InvoiceLine, listCharges, maxChargesPerQuery, renewDueSubscriptions, upcomingInvoice, type UpcomingInvoice } from './service.js';
+
+const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
+  values: {
+    ADVANCE: { description: 'The billable seats held at a period start, charged for the whole period.' },
+    TRUE_UP: { description: "Seats above the period's high-water mark, charged for the days left." },
+  },
+});
+
+const SeatChargeRef = builder.objectRef<SeatChargeRecord>('SeatCharge').implement({
+  description: 'A charge and everything that explains its amount: quantity × unitPrice × daysRemaining / daysInPeriod.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    customerId: t.exposeString('customerId'),
+    featureCode: t.exposeString('featureCode'),
+    kind: t.field({ type: SeatChargeKindEnum, resolve: (charge) => charge.kind }),
+    quantity: t.exposeInt('quantity', { description: 'Billable seats charged.' }),
+    unitPrice: t.exposeInt('unitPrice', { description: 'Minor units per seat per full period.' }),
+    daysRemaining: t.exposeInt('daysRemaining'),
+    daysInPeriod: t.exposeInt('daysInPeriod'),
+    periodStart: t.expose('periodStart', { type: 'DateTime' }),
+    periodEnd: t.expose('periodEnd', { type: 'DateTime' }),
+    amount: t.expose('amount', { type: 'SafeInt', description: 'Minor units of `currency`.' }),
+    currency: t.exposeString('currency'),
+    eventId: t.exposeID('eventId', { nullable: true, description: 'The seat event that caused it; null for a renewal advance.' }),
+    ts: t.expose('ts', { type: 'DateTime', description: 'When it took effect: the change, or the period start.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    livemode: t.boolean({ resolve: (charge) => charge.mode === 'live' }),
+  }),
+});
+
+builder.objectField(SeatEventRef, 'charge', (t) =>
+  t.field({
+    type: SeatChargeRef,
+    nullable: true,
+    description: 'The charge this change caused; null when it cost nothing.',
+    resolve: (event, _args, ctx) => (event.charge !== undefined ? event.charge : ctx.loaders.chargeByEventId.load(event.id)),
+  }),
+);
+
+const InvoiceLineRef = builder.objectRef<InvoiceLine>('InvoiceLine').implement({
+  fields: (t) => ({
+    kind: t.field({ type: SeatChargeKindEnum, resolve: (line) => line.kind }),
+    featureCode: t.exposeString('featureCode'),
+    quantity: t.exposeInt('quantity'),
+    unitPrice: t.exposeInt('unitPrice'),
+    daysRemaining: t.exposeInt('daysRemaining'),
+    daysInPeriod: t.exposeInt('daysInPeriod'),
+    periodStart: t.expose('periodStart', { type: 'DateTime' }),
+    periodEnd: t.expose('periodEnd', { type: 'DateTime' }),
+    amount: t.expose('amount', { type: 'SafeInt' }),
+    chargeId: t.exposeID('chargeId', { nullable: true, description: 'The recorded charge; null for the advance the renewal will record.' }),
+  }),
+});
+
+const UpcomingInvoiceRef = builder.objectRef<UpcomingInvoice>('UpcomingInvoice').implement({
+  description: "What the next renewal bills: this period's true-ups and the next period's advance at today's balances.",
+  fields: (t) => ({
+    customerId: t.exposeString('customerId'),
+    currency: t.exposeString('currency'),
+    billingDate: t.expose('billingDate', { type: 'DateTime' }),
+    currentPeriodStart: t.field({ type: 'DateTime', resolve: (invoice) => invoice.currentPeriod.start }),
+    currentPeriodEnd: t.field({ type: 'DateTime', resolve: (invoice) => invoice.currentPeriod.end }),
+    nextPeriodStart: t.field({ type: 'DateTime', resolve: (invoice) => invoice.nextPeriod.start }),
+    nextPeriodEnd: t.field({ type: 'DateTime', resolve: (invoice) => invoice.nextPeriod.end }),
+    lines: t.field({ type: [InvoiceLineRef], resolve: (invoice) => invoice.lines }),
+    total: t.expose('total', { type: 'SafeInt' }),
+    livemode: t.boolean({ resolve: (invoice) => invoice.mode === 'live' }),
+  }),
+});
+
+const RenewalSummaryRef = builder.objectRef<{ subscriptions: number; periods: number }>('RenewalSummary').implement({
+  fields: (t) => ({
+    subscriptions: t.exposeInt('subscriptions', { description: 'Subscriptions that rolled into a new period.' }),
+    periods: t.exposeInt('periods', { description: 'Periods entered, each with its advance.' }),
+  }),
+});
+
+type ChargeQuote = Omit<SeatChargeRecord, 'id' | 'eventId' | 'createdAt' | 'customerId' | 'featureCode' | 'mode'>;
+
+const ChargeQuoteRef = builder.objectRef<ChargeQuote>('ChargeQuote').implement({
+  description: 'A charge a change would create.',
+  fields: (t) => ({
+    kind: t.field({ type: SeatChargeKindEnum, resolve: (charge) => charge.kind }),
+    quantity: t.exposeInt('quantity'),
+    unitPrice: t.exposeInt('unitPrice'),
+    daysRemaining: t.exposeInt('daysRemaining'),
+    daysInPeriod: t.exposeInt('daysInPeriod'),
+    periodStart: t.expose('periodStart', { type: 'DateTime' }),
+    periodEnd: t.expose('periodEnd', { type: 'DateTime' }),
+    amount: t.expose('amount', { type: 'SafeInt' }),
+    currency: t.exposeString('currency'),
+    ts: t.expose('ts', { type: 'DateTime' }),
+  }),
+});
+
+type PreviewError = { code: string; type: string; message: string; param: string | null };
+
+const PreviewErrorRef = builder.objectRef<PreviewError>('PreviewError').implement({
+  fields: (t) => ({
+    code: t.exposeString('code'),
+    type: t.exposeString('type'),
+    message: t.exposeString('message'),
+    param: t.exposeString('param', { nullable: true }),
+  }),
+});
+
+type SeatChangePreview = {
+  customerId: string;
+  featureCode: string;
+  kind: 'ADD' | 'REMOVE' | 'SET';
+  count: number;
+  previousBalance: number | null;
+  newBalance: number | null;
+  charge: ChargeQuote | null;
+  error: PreviewError | null;
+  livemode: boolean;
+};
+
+const SeatChangePreviewRef = builder.objectRef<SeatChangePreview>('SeatChangePreview').implement({
+  description: 'What a change would do. Exactly one of newBalance and error is set.',
+  fields: (t) => ({
+    customerId: t.exposeString('customerId'),
+    featureCode: t.exposeString('featureCode'),
+    kind: t.field({ type: SeatEventKindEnum, resolve: (preview) => preview.kind }),
+    count: t.exposeInt('count'),
+    previousBalance: t.exposeInt('previousBalance', { nullable: true }),
+    newBalance: t.exposeInt('newBalance', { nullable: true }),
+    charge: t.field({ type: ChargeQuoteRef, nullable: true, resolve: (preview) => preview.charge }),
+    error: t.field({ type: PreviewErrorRef, nullable: true, resolve: (preview) => preview.error }),
+    livemode: t.exposeBoolean('livemode'),
+  }),
+});
+
+const PreviewSeatChangeInput = builder.inputType('PreviewSeatChangeInput', {
+  fields: (t) => ({
+    customerId: t.string({ validate: customerIdRule }),
+    featureCode: t.string({ validate: featureCodeRule }),
+    kind: t.field({ type: SeatEventKindEnum }),
+    count: t.int({ validate: { min: 0, max: maxSeatCount } }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  seatCharges: t.field({
+    type: [SeatChargeRef],
+    description: `A customer's charges that took effect in [from, to), oldest first (at most ${maxChargesPerQuery}).`,
+    args: {
+      customerId: t.arg.string({ validate: customerIdRule }),
+      from: t.arg({ type: 'DateTime', required: false }),
+      to: t.arg({ type: 'DateTime', required: false }),
+    },
+    resolve: (_root, args, ctx) => listCharges(ctx.em, ctx.tenant, ctx.now(), args),
+  }),
+  upcomingInvoice: t.field({
+    type: UpcomingInvoiceRef,
+    args: { customerId: t.arg.string({ validate: customerIdRule }) },
+    resolve: (_root, args, ctx) => upcomingInvoice(ctx.em, ctx.tenant, ctx.now(), args.customerId),
+  }),
+  previewSeatChange: t.field({
+    type: SeatChangePreviewRef,
+    description: 'What addSeats, removeSeats or setSeats would do now: the new balance and charge, or the error. Writes nothing.',
+    args: { input: t.arg({ type: PreviewSeatChangeInput }) },
+    resolve: async (_root, { input }, ctx) => {
+      const base = { customerId: input.customerId, featureCode: input.featureCode, kind: input.kind, count: input.count, livemode: ctx.tenant.mode === 'live' };
+      if (input.kind !== 'SET' && input.count < 1) {
+        return { ...base, previousBalance: null, newBalance: null, charge: null, error: { code: 'validation_error', type: 'validation_error', message: 'count must be at least 1 to add or remove.', param: 'count' } };
+      }
+      try {
+        const event = await previewSeatChange(ctx.em, ctx.tenant, ctx.now(), input.kind, input);
+        return {
+          ...base,
+          customerId: event.customerId,
+          previousBalance: event.previousBalance,
+          newBalance: event.newBalance,
+          charge: event.charge ?? null,
+          error: null,
+        };
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        return { ...base, previousBalance: null, newBalance: null, charge: null, error: { code: error.code, type: error.type, message: error.message, param: error.param } };
+      }
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  renewDueSubscriptions: t.field({
+    type: RenewalSummaryRef,
+    description: 'Rolls every subscription of this organization and mode whose period has ended, recording advances. Safe to call at any time, from any number of schedulers.',
+    resolve: (_root, _args, ctx) => renewDueSubscriptions(ctx.em, ctx.tenant, ctx.now()),
+  }),
+}));

@@ -1,0 +1,159 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { periodBoundary } from '../src/billing/periods.js';
+import {
+  advanceFor,
+  billableSeats,
+  daysInPeriod,
+  daysRemaining,
+  roundHalfUp,
+  trueUpAmount,
+  trueUpFor,
+  type BillingTerms,
+} from '../src/billing/proration.js';
+
+const at = (iso: string) => new Date(iso);
+const period = (start: string, end: string) => ({ start: at(start), end: at(end) });
+const terms: BillingTerms = { includedSeats: 5, unlimited: false, overageEnabled: true, unitPrice: 2500 };
+
+describe('days of a period', () => {
+  test.each([
+    ['a 28-day February', '2027-02-01T00:00:00Z', '2027-03-01T00:00:00Z', 28],
+    ['a leap-year February', '2028-02-01T00:00:00Z', '2028-03-01T00:00:00Z', 29],
+    ['a 30-day April', '2027-04-01T00:00:00Z', '2027-05-01T00:00:00Z', 30],
+    ['a 31-day March', '2027-03-01T00:00:00Z', '2027-04-01T00:00:00Z', 31],
+    ['a 365-day year', '2027-01-01T00:00:00Z', '2028-01-01T00:00:00Z', 365],
+    ['a 366-day year', '2028-01-01T00:00:00Z', '2029-01-01T00:00:00Z', 366],
+    // Anchored mid-day, a period touches its first and last calendar days in part.
+    ['a mid-day anchor', '2027-04-15T10:00:00Z', '2027-05-15T10:00:00Z', 31],
+  ])('%s has %#: %s to %s', (_name, start, end, days) => {
+    expect(daysInPeriod(period(start, end))).toBe(days);
+  });
+
+  test('days remaining count the day of the change and the last day', () => {
+    const march = period('2027-03-01T00:00:00Z', '2027-04-01T00:00:00Z');
+    expect(daysRemaining(march, at('2027-03-01T00:00:00Z'))).toBe(31);
+    expect(daysRemaining(march, at('2027-03-15T08:00:00Z'))).toBe(17);
+    expect(daysRemaining(march, at('2027-03-31T23:59:59Z'))).toBe(1);
+    expect(daysRemaining(march, at('2027-03-14T23:59:59Z'))).toBe(18);
+  });
+});
+
+describe('amounts', () => {
+  test('the worked examples of the contract', () => {
+    // 1 extra seat, 15 days before the end of a 30-day period, at 2500.
+    const april = period('2027-04-01T00:00:00Z', '2027-05-01T00:00:00Z');
+    expect(daysRemaining(april, at('2027-04-16T09:00:00Z'))).toBe(15);
+    expect(trueUpAmount(1, 2500, 15, 30)).toBe(1250);
+    // 5 extra seats on 15 March in a March period at 5000: 13709.67 rounds to 13710.
+    const march = period('2027-03-01T00:00:00Z', '2027-04-01T00:00:00Z');
+    const { charge } = trueUpFor({ newBalance: 10, highWaterMark: 0, at: at('2027-03-15T12:00:00Z') }, { ...terms, unitPrice: 5000 }, march);
+    expect(charge).toMatchObject({ quantity: 5, daysRemaining: 17, daysInPeriod: 31, amount: 13710 });
+  });
+
+  test.each([
+    ['exactly .5 rounds up', 1n, 2n, 1n],
+    ['below .5 rounds down', 4n, 9n, 0n],
+    ['above .5 rounds up', 5n, 9n, 1n],
+    ['2.5 rounds to 3', 5n, 2n, 3n],
+    ['an exact quotient stays', 10n, 5n, 2n],
+    ['zero', 0n, 7n, 0n],
+  ])('%s', (_name, numerator, denominator, expected) => {
+    expect(roundHalfUp(numerator, denominator)).toBe(expected);
+  });
+
+  test('a half minor unit rounds up in a real charge: 1 seat × 15 × 1/30', () => {
+    expect(trueUpAmount(1, 15, 1, 30)).toBe(1); // 0.5 → 1
+    expect(trueUpAmount(1, 14, 1, 30)).toBe(0); // 0.4666… → 0
+  });
+
+  test('products beyond 2^53 stay exact', () => {
+    // 1,000,000 seats × 2,147,483,647 × 365 / 366 would lose digits in floating point.
+    const exact = (1_000_000n * 2_147_483_647n * 365n * 2n + 366n) / (2n * 366n);
+    expect(trueUpAmount(1_000_000, 2_147_483_647, 365, 366)).toBe(Number(exact));
+  });
+
+  test('changes on the first and on the last day of a period', () => {
+    const feb = period('2027-02-01T00:00:00Z', '2027-03-01T00:00:00Z');
+    const first = trueUpFor({ newBalance: 6, highWaterMark: 0, at: at('2027-02-01T00:00:00Z') }, terms, feb).charge!;
+    expect(first).toMatchObject({ daysRemaining: 28, daysInPeriod: 28, amount: 2500 });
+    const last = trueUpFor({ newBalance: 6, highWaterMark: 0, at: at('2027-02-28T23:59:59Z') }, terms, feb).charge!;
+    expect(last).toMatchObject({ daysRemaining: 1, daysInPeriod: 28, amount: 89 }); // 2500/28 = 89.28…
+  });
+
+  test('unlimited features and features without overage never bill', () => {
+    expect(billableSeats(100, { ...terms, unlimited: true })).toBe(0);
+    expect(billableSeats(100, { ...terms, overageEnabled: false })).toBe(0);
+    expect(billableSeats(3, terms)).toBe(0);
+    expect(billableSeats(8, terms)).toBe(3);
+    expect(advanceFor(8, terms, period('2027-04-01T00:00:00Z', '2027-05-01T00:00:00Z'))).toMatchObject({ kind: 'ADVANCE', quantity: 3, amount: 7500, daysRemaining: 30 });
+    expect(advanceFor(5, terms, period('2027-04-01T00:00:00Z', '2027-05-01T00:00:00Z'))).toBeNull();
+  });
+});
+
+describe('properties', () => {
+  const anchor = fc.date({ min: at('2020-01-01T00:00:00Z'), max: at('2040-01-01T00:00:00Z'), noInvalidDate: true });
+  const monthly = anchor.map((start) => ({ start, end: periodBoundary(start, 'MONTH', 1) }));
+  const within = (p: { start: Date; end: Date }, fraction: number) => new Date(p.start.getTime() + Math.floor(fraction * (p.end.getTime() - p.start.getTime() - 1)));
+  const price = fc.integer({ min: 0, max: 1_000_000 });
+
+  test('a change within the included seats never charges', () => {
+    fc.assert(
+      fc.property(monthly, fc.double({ min: 0, max: 1, noNaN: true }), fc.nat(50), fc.nat(60), price, (p, f, included, seats, unitPrice) => {
+        const t = { ...terms, includedSeats: included, unitPrice };
+        fc.pre(seats <= included);
+        expect(trueUpFor({ newBalance: seats, highWaterMark: 0, at: within(p, f) }, t, p).charge).toBeNull();
+      }),
+    );
+  });
+
+  test('splitting one increase into several within a day charges the same total, up to one minor unit per split', () => {
+    fc.assert(
+      fc.property(monthly, fc.double({ min: 0, max: 1, noNaN: true }), fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 8 }), price, (p, f, steps, unitPrice) => {
+        const t = { ...terms, includedSeats: 0, unitPrice };
+        const when = within(p, f);
+        let mark = 0;
+        let total = 0;
+        for (const step of steps) {
+          const result = trueUpFor({ newBalance: mark + step, highWaterMark: mark, at: when }, t, p);
+          total += result.charge?.amount ?? 0;
+          mark = result.highWaterMark;
+        }
+        const whole = trueUpFor({ newBalance: mark, highWaterMark: 0, at: when }, t, p).charge?.amount ?? 0;
+        expect(Math.abs(total - whole)).toBeLessThanOrEqual(steps.length);
+      }),
+    );
+  });
+
+  test('add, remove and add again to the same level within a period charges once', () => {
+    fc.assert(
+      fc.property(monthly, fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 30 }), price, (p, f, up, down, unitPrice) => {
+        const t = { ...terms, includedSeats: 2, unitPrice };
+        const when = within(p, f);
+        const level = 2 + up;
+        const first = trueUpFor({ newBalance: level, highWaterMark: 0, at: when }, t, p);
+        const lowered = trueUpFor({ newBalance: Math.max(0, level - down), highWaterMark: first.highWaterMark, at: when }, t, p);
+        const again = trueUpFor({ newBalance: level, highWaterMark: lowered.highWaterMark, at: when }, t, p);
+        expect(first.charge).not.toBeNull();
+        expect(lowered.charge).toBeNull();
+        expect(again.charge).toBeNull();
+        expect(again.highWaterMark).toBe(up);
+      }),
+    );
+  });
+
+  test('charges are never negative and never exceed the full-period price', () => {
+    fc.assert(
+      fc.property(monthly, fc.double({ min: 0, max: 1, noNaN: true }), fc.nat(1000), fc.nat(1000), price, (p, f, balance, mark, unitPrice) => {
+        const t = { ...terms, includedSeats: 0, unitPrice };
+        const { charge } = trueUpFor({ newBalance: balance, highWaterMark: mark, at: within(p, f) }, t, p);
+        if (charge) {
+          expect(charge.amount).toBeGreaterThanOrEqual(0);
+          expect(charge.amount).toBeLessThanOrEqual(charge.quantity * unitPrice);
+          expect(charge.daysRemaining).toBeGreaterThanOrEqual(1);
+          expect(charge.daysRemaining).toBeLessThanOrEqual(charge.daysInPeriod);
+        }
+      }),
+    );
+  });
+});

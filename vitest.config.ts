@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   resolve: {
     // Pothos and graphql-yoga must share one graphql module instance (ESM and CJS entry points differ).
-    alias: { graphql: fileURLToPath(new URL('./node_modules/graphql/index.js', import.meta.url)) },
+    // Only the bare specifier: deep imports such as graphql/language/parser must resolve as they are.
+    alias: [{ find: /^graphql$/, replacement: fileURLToPath(new URL('./node_modules/graphql/index.js', import.meta.url)) }],
   },
   test: {
     include: ['test/**/*.test.ts'],

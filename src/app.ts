@@ -3,9 +3,12 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { apiKeyHeader, useApiKeyAuth } from './auth/plugin.js';
 import { Clock } from './clock/service.js';
 import { type Context, createContext } from './context.js';
+import type { Limits } from './config.js';
 import type { Orm } from './db/orm.js';
 import { useContractErrors } from './http/errors.js';
 import { useHealthChecks } from './http/health.js';
+import { documentLimitPlugins, useBodyLimit, useNoIntrospection } from './http/limits.js';
+import { RateLimiter, useRateLimit } from './http/rate-limit.js';
 import { requestIdHeader, type RequestStates } from './http/request-state.js';
 import type { Logger } from './logger.js';
 import { schema } from './schema.js';
@@ -57,11 +60,19 @@ const yogaLogger = (logger: Logger) => {
 };
 
 /** `realNow` replaces the wall clock (tests use it to break time on purpose). */
-export type AppOptions = { orm: Orm; logger: Logger; realNow?: () => number };
+export type AppOptions = {
+  orm: Orm;
+  logger: Logger;
+  limits: Limits;
+  graphiql?: boolean;
+  introspection?: boolean;
+  realNow?: () => number;
+};
 
 /** The whole HTTP surface as a fetch handler; src/server.ts only makes it listen. */
-export function createApp({ orm, logger, realNow = Date.now }: AppOptions) {
+export function createApp({ orm, logger, limits, graphiql = true, introspection = true, realNow = Date.now }: AppOptions) {
   const states: RequestStates = new WeakMap();
+  const limiter = limits.rateLimitPerSecond && limits.rateLimitBurst ? new RateLimiter(limits.rateLimitPerSecond, limits.rateLimitBurst) : null;
   return createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: graphqlPath,
@@ -69,12 +80,21 @@ export function createApp({ orm, logger, realNow = Date.now }: AppOptions) {
     // useContractErrors shapes and masks every error itself, with the request id at hand.
     maskedErrors: false,
     logging: yogaLogger(logger),
-    graphiql: {
+    graphiql: graphiql && {
       title: 'seatgate',
       defaultQuery: exampleOperation,
       headers: JSON.stringify({ [apiKeyHeader]: 'ck_test_...' }),
     },
-    plugins: [useRequestIds(states), useHealthChecks(orm), useApiKeyAuth(orm, states, graphqlPath, logger), useContractErrors(states, logger)],
+    plugins: [
+      useRequestIds(states),
+      useHealthChecks(orm),
+      useRateLimit(limiter, graphqlPath),
+      useApiKeyAuth(orm, states, graphqlPath, logger),
+      useBodyLimit(limits.maxBodyBytes),
+      ...documentLimitPlugins(limits),
+      ...(introspection ? [] : [useNoIntrospection()]),
+      useContractErrors(states, logger),
+    ],
     context: ({ request }) => {
       const state = states.get(request);
       if (!state?.tenant) throw new DomainError('unauthorized', 'Send an API key in the x-api-key header.');

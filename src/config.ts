@@ -5,6 +5,9 @@ const postgresUrl = z
   .url()
   .refine((value) => /^postgres(ql)?:\/\//.test(value), 'must be a postgres:// or postgresql:// URL');
 
+const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+const count = (max: number) => z.coerce.number().int().min(0).max(max);
+
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -16,7 +19,30 @@ const envSchema = z.object({
   // The contract keeps keys at least 24 hours.
   IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().int().min(24).max(24 * 365).default(48),
   TEST_DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/test'),
+  GRAPHIQL: flag.default(true),
+  INTROSPECTION: flag.default(true),
+  MAX_BODY_BYTES: count(10_000_000).default(100_000),
+  MAX_QUERY_DEPTH: count(100).default(10),
+  MAX_ALIASES: count(1000).default(30),
+  MAX_TOKENS: count(100_000).default(5000),
+  MAX_QUERY_COST: count(10_000_000).default(20_000),
+  MAX_DIRECTIVES: count(1000).default(20),
+  RATE_LIMIT_PER_SECOND: count(1_000_000).default(50),
+  RATE_LIMIT_BURST: count(1_000_000).default(200),
 });
+
+/** Abuse limits; 0 turns a limit off. */
+export type Limits = {
+  maxBodyBytes: number;
+  maxQueryDepth: number;
+  maxAliases: number;
+  maxTokens: number;
+  maxQueryCost: number;
+  maxDirectives: number;
+  /** Requests per second each API key may sustain, and how many it may send at once. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+};
 
 export type Config = {
   databaseUrl: string | undefined;
@@ -28,6 +54,9 @@ export type Config = {
   dbPoolMax: number;
   idempotencyKeyTtlHours: number;
   testDatabaseUrl: string;
+  graphiql: boolean;
+  introspection: boolean;
+  limits: Limits;
 };
 
 export class ConfigError extends Error {}
@@ -52,5 +81,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbPoolMax: e.DB_POOL_MAX,
     idempotencyKeyTtlHours: e.IDEMPOTENCY_KEY_TTL_HOURS,
     testDatabaseUrl: e.TEST_DATABASE_URL,
+    graphiql: e.GRAPHIQL,
+    introspection: e.INTROSPECTION,
+    limits: {
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      maxQueryDepth: e.MAX_QUERY_DEPTH,
+      maxAliases: e.MAX_ALIASES,
+      maxTokens: e.MAX_TOKENS,
+      maxQueryCost: e.MAX_QUERY_COST,
+      maxDirectives: e.MAX_DIRECTIVES,
+      rateLimitPerSecond: e.RATE_LIMIT_PER_SECOND,
+      rateLimitBurst: e.RATE_LIMIT_BURST,
+    },
   };
 }

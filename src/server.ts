@@ -24,7 +24,13 @@ async function main(): Promise<void> {
     onError: (error) => logger.error('idempotency key cleanup failed', { error }),
     onDeleted: (count) => count > 0 && logger.info('forgot expired idempotency keys', { count }),
   });
-  const yoga = createApp({ orm: database.orm, logger });
+  const yoga = createApp({
+    orm: database.orm,
+    logger,
+    limits: config.limits,
+    graphiql: config.graphiql,
+    introspection: config.introspection,
+  });
   const server = createServer(yoga);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -40,7 +40,7 @@ describe('over HTTP', () => {
   test('with the database gone, health answers 503 and GraphQL answers internal_error without leaking anything', async () => {
     const logs: string[] = [];
     const orm = await openOrm(inject('databaseUrl'));
-    const yoga = createApp({ orm, logger: createLogger('info', (line) => logs.push(line)) });
+    const yoga = createApp({ orm, logger: createLogger('info', (line) => logs.push(line)), limits: loadConfig({}).limits });
     await orm.close(true);
     const health = await yoga.fetch('http://seatgate.test/healthz');
     expect(health.status).toBe(503);
@@ -63,7 +63,7 @@ describe('unexpected failures', () => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
     const logs: string[] = [];
     // A clock that yields an invalid date makes the database refuse the write: an unexpected error.
-    const broken = createApp({ orm: harness.orm, logger: createLogger('info', (line) => logs.push(line)), realNow: () => Number.NaN });
+    const broken = createApp({ orm: harness.orm, logger: createLogger('info', (line) => logs.push(line)), limits: loadConfig({}).limits, realNow: () => Number.NaN });
     const response = await broken.fetch('http://seatgate.test/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': 'req-broken-clock' },

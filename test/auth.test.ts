@@ -14,6 +14,7 @@ import {
   uniqueName,
   useHarness,
 } from './helpers.js';
+import { schema } from '../src/schema.js';
 import type { Mode } from '../src/tenant.js';
 
 const harness = useHarness();
@@ -85,8 +86,12 @@ async function stateOf(victim: Victim) {
   for (const code of seatFeatures) {
     seats[code] = { current: await balanceOf(harness, victim.customer.id, code), ledger: await ledgerOf(harness, victim.customer.id, code) };
   }
-  const subscriptions = await sql(`select id, status from subscription where customer_id in (?, ?) order by id`, [victim.customer.id, victim.lone.id]);
-  return { seats, subscriptions };
+  const subscriptions = await sql(
+    `select id, status, current_period_start, current_period_end from subscription where customer_id in (?, ?) order by id`,
+    [victim.customer.id, victim.lone.id],
+  );
+  const charges = await sql(`select id, kind, amount from seat_charge where customer_id in (?, ?) order by seq`, [victim.customer.id, victim.lone.id]);
+  return { seats, subscriptions, charges };
 }
 
 function expectUnauthorized(response: GraphQLResponse) {
@@ -183,7 +188,15 @@ describe('tenancy', () => {
     document: string;
     variables: (customerRef: string) => Record<string, unknown>;
     target?: 'lone';
+    /** Puts the victim in the state the operation could disturb, before the intruder acts. */
+    prepare?: (victim: Victim) => Promise<void>;
     refused: (response: GraphQLResponse, victim: Victim) => void;
+  };
+
+  const ownClockOrRefused = (field: string) => (response: GraphQLResponse) => {
+    // A live intruder is refused; a test intruder reaches only its own organization's clock.
+    if (response.errors) expect(response.errors[0]!.extensions.code).toBe('validation_error');
+    else expect(response.data[field].livemode).toBe(false);
   };
 
   const notFound = (name: string, document: string, variables: Operation['variables'], target?: 'lone'): Operation => ({
@@ -210,6 +223,35 @@ describe('tenancy', () => {
       (customerId) => ({ input: { customerId, planCode: 'team', initialSeats: [{ featureCode: 'editor', count: 1 }] } }),
       'lone',
     ),
+    notFound('seatCharges', `query($customerId: String!) { seatCharges(customerId: $customerId) { id amount } }`, (customerId) => ({ customerId })),
+    notFound('upcomingInvoice', `query($customerId: String!) { upcomingInvoice(customerId: $customerId) { total } }`, (customerId) => ({ customerId })),
+    {
+      name: 'previewSeatChange',
+      document: `query($input: PreviewSeatChangeInput!) { previewSeatChange(input: $input) { newBalance charge { amount } error { code param } } }`,
+      variables: (customerId) => ({ input: { customerId, featureCode: 'editor', kind: 'ADD', count: 5 } }),
+      refused: (response) =>
+        expect(response.data.previewSeatChange).toEqual({ newBalance: null, charge: null, error: { code: 'customer_not_found', param: 'customerId' } }),
+    },
+    {
+      name: 'renewDueSubscriptions',
+      document: `mutation { renewDueSubscriptions { subscriptions periods } }`,
+      variables: () => ({}),
+      // The victim's period has ended: only the victim's own tenant may roll it.
+      prepare: async (victim) => {
+        await sql(`update subscription set current_period_start = current_period_start - interval '1 month', current_period_end = now() - interval '1 day' where customer_id = ?`, [victim.customer.id]);
+      },
+      refused: (response) => expect(response.data.renewDueSubscriptions).toEqual({ subscriptions: 0, periods: 0 }),
+    },
+    {
+      name: 'advanceTestClock',
+      document: `mutation { advanceTestClock(input: { days: 40 }) { now livemode } }`,
+      variables: () => ({}),
+      prepare: async (victim) => {
+        await sql(`update subscription set current_period_start = current_period_start - interval '1 month', current_period_end = now() + interval '1 day' where customer_id = ?`, [victim.customer.id]);
+      },
+      refused: ownClockOrRefused('advanceTestClock'),
+    },
+    { name: 'testClock', document: `{ testClock { now livemode } }`, variables: () => ({}), refused: ownClockOrRefused('testClock') },
     {
       name: 'customer',
       document: documents.customer,
@@ -259,6 +301,7 @@ describe('tenancy', () => {
       const intruder = await makeIntruder(victim);
       expect(intruder.mode === victim.mode && intruder.organizationId === victim.organizationId).toBe(false);
       await furnish(intruder.client);
+      await operation.prepare?.(victim);
       const before = await stateOf(victim);
       const target = operation.target === 'lone' ? victim.lone : victim.customer;
       for (const ref of [target.id, target.externalId!]) {
@@ -267,6 +310,14 @@ describe('tenancy', () => {
         expect(await stateOf(victim)).toEqual(before);
       }
     });
+  });
+
+  test('the table covers every query and mutation of the schema', () => {
+    // Catalog creations only ever touch the caller's own tenant; the uniqueness tests below show
+    // the same codes and external ids living side by side in other tenants.
+    const ownTenantOnly = ['createFeature', 'createPlan', 'createCustomer'];
+    const fields = [schema.getQueryType()!, schema.getMutationType()!].flatMap((type) => Object.keys(type.getFields()));
+    expect(fields.filter((field) => !operations.some((op) => op.name === field) && !ownTenantOnly.includes(field))).toEqual([]);
   });
 
   test('a second key of the same organization and mode sees and changes the same data', async () => {

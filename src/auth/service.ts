@@ -49,7 +49,9 @@ export type Authenticated = { tenant: Tenant; testClockOffsetMs: number };
 
 /**
  * The tenant a key belongs to, or null, with the organization's test clock read in the same
- * query. Keys are looked up by their hash, so no comparison runs over the secret itself.
+ * query. Keys are looked up by their SHA-256: no comparison ever runs over the secret itself, and
+ * how long the index takes to miss tells an attacker nothing about any key (a timing attack
+ * would have to find hash prefixes, that is, break SHA-256).
  */
 export async function authenticate(em: EntityManager, key: string | null | undefined): Promise<Authenticated | null> {
   if (!key || !keyPattern.test(key)) return null;

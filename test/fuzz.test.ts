@@ -1,0 +1,155 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { errorCodes } from '../src/errors.js';
+import { schema } from '../src/schema.js';
+import { expectLedgerWhole, seatScenario, useHarness } from './helpers.js';
+
+const harness = useHarness();
+let server: Server;
+let endpoint: string;
+
+beforeAll(async () => {
+  server = createServer(harness.yoga);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const fuzzRuns = 400;
+
+/** Anything a client could send: plausible values to reach deep paths, and junk of every kind. */
+const junk = fc.oneof(
+  fc.jsonValue(),
+  fc.string({ unit: 'binary', maxLength: 300 }),
+  fc.string({ unit: 'grapheme', maxLength: 50 }),
+  fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+  fc.double({ noNaN: true }),
+  fc.constantFrom(null, true, false, '', ' ', '\u0000', 2 ** 31, -(2 ** 31) - 1, 1e300, -0, [], {}),
+);
+const either = <T>(plausible: fc.Arbitrary<T>) => fc.oneof({ weight: 3, arbitrary: plausible }, { weight: 1, arbitrary: junk });
+
+type Refs = { customerId: string; ownId: string; lone: string };
+const field = (refs: Refs) => ({
+  customerId: either(fc.constantFrom(refs.customerId, refs.ownId, refs.lone, 'nobody', 'cus_00000000000000000000000000')),
+  featureCode: either(fc.constantFrom('editor', 'viewer', 'admin', 'auditor', 'ghost')),
+  count: either(fc.integer({ min: -3, max: 40 })),
+  kind: either(fc.constantFrom('ADD', 'REMOVE', 'SET')),
+  key: either(fc.string({ minLength: 1, maxLength: 12 })),
+  date: either(fc.date({ min: new Date('1960-01-01T00:00:00Z'), max: new Date('2080-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString())),
+  days: either(fc.integer({ min: -2, max: 400 })),
+  code: either(fc.stringMatching(/^[a-z0-9_]{1,12}$/)),
+});
+
+/** Every operation of the schema with its variables; a test checks none is missing. */
+function operations(refs: Refs) {
+  const f = field(refs);
+  const seatInput = fc.record({ customerId: f.customerId, featureCode: f.featureCode, count: f.count, idempotencyKey: fc.option(f.key, { nil: undefined }) }, { requiredKeys: [] });
+  const op = (name: string, document: string, variables: fc.Arbitrary<Record<string, unknown>>) => fc.record({ name: fc.constant(name), document: fc.constant(document), variables });
+  const events = 'id kind previousBalance newBalance charge { amount }';
+  return {
+    addSeats: op('addSeats', `mutation($input: AddSeatsInput!) { addSeats(input: $input) { ${events} } }`, fc.record({ input: either(seatInput) })),
+    removeSeats: op('removeSeats', `mutation($input: RemoveSeatsInput!) { removeSeats(input: $input) { ${events} } }`, fc.record({ input: either(seatInput) })),
+    setSeats: op('setSeats', `mutation($input: SetSeatsInput!) { setSeats(input: $input) { ${events} } }`, fc.record({ input: either(seatInput) })),
+    bulkSetSeats: op(
+      'bulkSetSeats',
+      `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { ${events} } }`,
+      fc.record({ input: either(fc.record({ customerId: f.customerId, seats: either(fc.array(either(fc.record({ featureCode: f.featureCode, count: f.count })), { maxLength: 4 })) })) }),
+    ),
+    seatBalance: op('seatBalance', `query($c: String!, $f: String!) { seatBalance(customerId: $c, featureCode: $f) { current asOf } }`, fc.record({ c: f.customerId, f: f.featureCode })),
+    seatBalances: op('seatBalances', `query($c: String!) { seatBalances(customerId: $c) { featureCode current } }`, fc.record({ c: f.customerId })),
+    seatEvents: op(
+      'seatEvents',
+      `query($c: String!, $f: String, $first: Int, $after: String) { seatEvents(customerId: $c, featureCode: $f, first: $first, after: $after) { edges { cursor node { id charge { amount } } } } }`,
+      fc.record({ c: f.customerId, f: fc.option(f.featureCode), first: fc.option(f.count), after: fc.option(either(fc.constantFrom('c2V2OjE', 'c2V2Ojk5OTk5OTk5OTk5OTk5OTk5OTk5'))) }),
+    ),
+    customer: op('customer', `query($id: String!) { customer(id: $id) { id subscription { currentPeriodEnd } seatBalances { current } } }`, fc.record({ id: f.customerId })),
+    customers: op('customers', `query($ids: [String!]!) { customers(ids: $ids) { id seatBalance(featureCode: "editor") { current } } }`, fc.record({ ids: either(fc.array(f.customerId, { maxLength: 5 })) })),
+    features: op('features', `{ features { code } }`, fc.constant({})),
+    plans: op('plans', `{ plans { code seatFeatures { featureCode } } }`, fc.constant({})),
+    seatCharges: op('seatCharges', `query($c: String!, $from: DateTime, $to: DateTime) { seatCharges(customerId: $c, from: $from, to: $to) { amount } }`, fc.record({ c: f.customerId, from: fc.option(f.date), to: fc.option(f.date) })),
+    upcomingInvoice: op('upcomingInvoice', `query($c: String!) { upcomingInvoice(customerId: $c) { total lines { amount } } }`, fc.record({ c: f.customerId })),
+    previewSeatChange: op(
+      'previewSeatChange',
+      `query($input: PreviewSeatChangeInput!) { previewSeatChange(input: $input) { newBalance charge { amount } error { code } } }`,
+      fc.record({ input: either(fc.record({ customerId: f.customerId, featureCode: f.featureCode, kind: f.kind, count: f.count })) }),
+    ),
+    testClock: op('testClock', `{ testClock { now } }`, fc.constant({})),
+    advanceTestClock: op('advanceTestClock', `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`, fc.record({ input: either(fc.record({ to: f.date, days: f.days }, { requiredKeys: [] })) })),
+    renewDueSubscriptions: op('renewDueSubscriptions', `mutation { renewDueSubscriptions { periods } }`, fc.constant({})),
+    createFeature: op('createFeature', `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { code } }`, fc.record({ input: either(fc.record({ code: f.code, name: either(fc.string()), type: either(fc.constant('SEATS')) })) })),
+    createPlan: op(
+      'createPlan',
+      `mutation($input: CreatePlanInput!) { createPlan(input: $input) { code } }`,
+      fc.record({
+        input: either(
+          fc.record({
+            code: f.code,
+            name: either(fc.string()),
+            currency: either(fc.constantFrom('EUR', 'USD', 'XXX', 'eur')),
+            interval: either(fc.constantFrom('MONTH', 'YEAR')),
+            seatFeatures: either(fc.array(fc.record({ featureCode: f.featureCode, includedSeats: f.count, overageEnabled: either(fc.boolean()), unitPrice: f.count }), { maxLength: 3 })),
+          }),
+        ),
+      }),
+    ),
+    createCustomer: op('createCustomer', `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, fc.record({ input: either(fc.record({ name: either(fc.string()), externalId: fc.option(f.code) })) })),
+    createSubscription: op(
+      'createSubscription',
+      `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`,
+      fc.record({ input: either(fc.record({ customerId: f.customerId, planCode: either(fc.constantFrom('team', 'ghost')), startAt: fc.option(f.date), initialSeats: fc.option(fc.array(fc.record({ featureCode: f.featureCode, count: f.count }), { maxLength: 3 })) })) }),
+    ),
+  };
+}
+
+test('every query and mutation is fuzzed', () => {
+  const fuzzed = Object.keys(operations({ customerId: '', ownId: '', lone: '' }));
+  const fields = [schema.getQueryType()!, schema.getMutationType()!].flatMap((type) => Object.keys(type.getFields()));
+  expect(fields.filter((name) => !fuzzed.includes(name))).toEqual([]);
+});
+
+test(`random arguments to every operation (${fuzzRuns} requests) never answer a 5xx or internal_error, and the ledgers stay whole`, async () => {
+  const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
+  const lone = await s.client.ok(`mutation { createCustomer(input: { name: "Lone", externalId: "lone" }) { id } }`);
+  const refs: Refs = { customerId: s.customerId, ownId: s.customer.id, lone: lone.createCustomer.id };
+  const all = Object.values(operations(refs));
+  const request = fc.oneof(
+    { weight: 20, arbitrary: fc.oneof(...all).map((o) => ({ body: JSON.stringify({ query: o.document, variables: o.variables }), name: o.name })) },
+    // Whole bodies and documents of junk.
+    { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((body) => ({ body, name: 'raw body' })) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 200 }).map((query) => ({ body: JSON.stringify({ query }), name: 'raw document' })) },
+    { weight: 1, arbitrary: junk.map((value) => ({ body: JSON.stringify(value), name: 'raw JSON' })) },
+  );
+  const known = new Set(Object.keys(errorCodes));
+  let sent = 0;
+  await fc.assert(
+    fc.asyncProperty(request, fc.option(fc.string({ minLength: 1, maxLength: 20 })), async ({ body, name }, idempotencyKey) => {
+      const response = await fetch(endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': s.key, ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) },
+        body,
+      });
+      sent++;
+      const text = await response.text();
+      expect(response.status, `${name}: ${body} → ${text}`).toBeLessThan(500);
+      const json = JSON.parse(text) as { errors?: { extensions?: { code?: string } }[] };
+      for (const error of json.errors ?? []) {
+        expect(error.extensions?.code, `${name}: ${body} → ${text}`).not.toBe('internal_error');
+        expect(known.has(error.extensions?.code ?? ''), `${name}: ${body} → ${text}`).toBe(true);
+      }
+    }),
+    { numRuns: fuzzRuns },
+  );
+  expect(sent).toBe(fuzzRuns);
+
+  for (const code of ['editor', 'viewer', 'admin']) await expectLedgerWhole(harness, s.customer.id, code);
+  // Customers the fuzzing created and subscribed keep whole ledgers too.
+  const subscribed = await harness.orm.em.fork().getConnection().execute<{ customer_id: string; code: string }[]>(
+    `select b.customer_id, f.code from seat_balance b join feature f on f.id = b.feature_id where b.organization_id = ?`,
+    [s.organizationId],
+  );
+  for (const row of subscribed) await expectLedgerWhole(harness, row.customer_id, row.code);
+});

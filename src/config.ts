@@ -16,6 +16,8 @@ const envSchema = z.object({
   EMBEDDED_PG_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   // The contract keeps keys at least 24 hours.
   IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().int().min(24).max(24 * 365).default(48),
   TEST_DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/test'),
@@ -52,6 +54,9 @@ export type Config = {
   embeddedPgPort: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   dbPoolMax: number;
+  /** How long a request waits for a database connection, and for one statement, before failing. */
+  dbConnectTimeoutMs: number;
+  dbStatementTimeoutMs: number;
   idempotencyKeyTtlHours: number;
   testDatabaseUrl: string;
   graphiql: boolean;
@@ -79,6 +84,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     logLevel: e.LOG_LEVEL,
     dbPoolMax: e.DB_POOL_MAX,
+    dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+    dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     idempotencyKeyTtlHours: e.IDEMPOTENCY_KEY_TTL_HOURS,
     testDatabaseUrl: e.TEST_DATABASE_URL,
     graphiql: e.GRAPHIQL,

@@ -27,7 +27,7 @@ export function useHarness(): Harness {
   const harness = { logs: [] as string[] } as Harness;
   let recording: string[] | null = null;
   beforeAll(async () => {
-    harness.orm = await openOrm(inject('databaseUrl'), 20);
+    harness.orm = await openOrm(inject('databaseUrl'), { poolMax: 20 });
     harness.orm.em.getConnection().getKnex().on('query', (query: { sql: string }) => recording?.push(query.sql));
     const logger: Logger = createLogger('info', (line) => harness.logs.push(line));
     // Tests send bursts through one key; the rate limit has its own tests (test/limits.test.ts).

@@ -15,7 +15,11 @@ export async function startDatabase(config: Config, options: { logger?: Logger; 
   const logger = options.logger ?? createLogger(options.quiet ? 'warn' : config.logLevel);
   const embedded = config.databaseUrl ? null : await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, logger);
   try {
-    const orm = await openOrm(config.databaseUrl ?? embedded!.url, config.dbPoolMax);
+    const orm = await openOrm(config.databaseUrl ?? embedded!.url, {
+      poolMax: config.dbPoolMax,
+      connectTimeoutMs: config.dbConnectTimeoutMs,
+      statementTimeoutMs: config.dbStatementTimeoutMs,
+    });
     await migrate(orm);
     return {
       orm,

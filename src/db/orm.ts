@@ -8,7 +8,11 @@ export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export type Orm = MikroORM;
 
-export function ormOptions(databaseUrl: string, poolMax = 10): Options {
+export type DatabaseTuning = { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number };
+
+export const defaultTuning: DatabaseTuning = { poolMax: 10, connectTimeoutMs: 5000, statementTimeoutMs: 15_000 };
+
+export function ormOptions(databaseUrl: string, tuning: DatabaseTuning = defaultTuning): Options {
   return {
     driver: PostgreSqlDriver,
     clientUrl: databaseUrl,
@@ -16,7 +20,16 @@ export function ormOptions(databaseUrl: string, poolMax = 10): Options {
     baseDir: projectRoot,
     preferTs: true,
     discovery: { warnWhenNoEntities: true },
-    pool: { min: 0, max: poolMax },
+    // With the database gone or stuck, requests fail within these bounds instead of hanging.
+    pool: { min: 0, max: tuning.poolMax, acquireTimeoutMillis: tuning.connectTimeoutMs },
+    driverOptions: {
+      acquireConnectionTimeout: tuning.connectTimeoutMs,
+      connection: {
+        connectionTimeoutMillis: tuning.connectTimeoutMs,
+        statement_timeout: tuning.statementTimeoutMs,
+        query_timeout: tuning.statementTimeoutMs + 1000,
+      },
+    },
     // Requests fork their own EntityManager; touching the global one is a bug we want to hear about.
     allowGlobalContext: false,
     extensions: [Migrator],
@@ -37,8 +50,8 @@ export function ormOptions(databaseUrl: string, poolMax = 10): Options {
   };
 }
 
-export async function openOrm(databaseUrl: string, poolMax?: number): Promise<Orm> {
-  return MikroORM.init(ormOptions(databaseUrl, poolMax));
+export async function openOrm(databaseUrl: string, tuning: Partial<DatabaseTuning> = {}): Promise<Orm> {
+  return MikroORM.init(ormOptions(databaseUrl, { ...defaultTuning, ...tuning }));
 }
 
 export async function migrate(orm: Orm): Promise<void> {

@@ -1,30 +1,10 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, test } from 'vitest';
-import { expectLedgerWhole, ledgerOf, mutations, seatScenario, useHarness } from './helpers.js';
+import { expect, test } from 'vitest';
+import { expectLedgerWhole, ledgerOf, mutations, postGraphQL, seatScenario, useHarness, useHttpServer } from './helpers.js';
 
 const harness = useHarness();
-let server: Server;
-let endpoint: string;
-
-beforeAll(async () => {
-  server = createServer(harness.yoga);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
-});
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
-
-async function post(key: string, query: string, variables: object) {
-  const response = await fetch(endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': key },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
-}
+const server = useHttpServer(harness);
+const post = (key: string, query: string, variables: object) => postGraphQL(server.endpoint, key, query, variables);
 
 type Call = { op: 'addSeats' | 'removeSeats' | 'setSeats'; count: number };
 const kindOf = { addSeats: 'ADD', removeSeats: 'REMOVE', setSeats: 'SET' } as const;

@@ -1,23 +1,11 @@
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { errorCodes } from '../src/errors.js';
 import { schema } from '../src/schema.js';
-import { expectLedgerWhole, seatScenario, useHarness } from './helpers.js';
+import { expectLedgerWhole, seatScenario, useHarness, useHttpServer } from './helpers.js';
 
 const harness = useHarness();
-let server: Server;
-let endpoint: string;
-
-beforeAll(async () => {
-  server = createServer(harness.yoga);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
-});
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+const server = useHttpServer(harness);
 
 const fuzzRuns = 400;
 
@@ -127,7 +115,7 @@ test(`random arguments to every operation (${fuzzRuns} requests) never answer a 
   let sent = 0;
   await fc.assert(
     fc.asyncProperty(request, fc.option(fc.string({ minLength: 1, maxLength: 20 })), async ({ body, name }, idempotencyKey) => {
-      const response = await fetch(endpoint, {
+      const response = await fetch(server.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': s.key, ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) },
         body,

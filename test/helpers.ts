@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { createApiKey } from '../src/auth/service.js';
@@ -212,4 +215,28 @@ export async function expectLedgerWhole(harness: Harness, customerRef: string, f
   }
   expect(await balanceOf(harness, customerRef, featureCode)).toBe(previous);
   return events;
+}
+
+/** The harness's app behind a real HTTP server on a free loopback port, for one file's tests. */
+export function useHttpServer(harness: Harness): { endpoint: string } {
+  const server = { endpoint: '' };
+  let http: Server;
+  beforeAll(async () => {
+    http = createServer(harness.yoga);
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    server.endpoint = `http://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`;
+  });
+  afterAll(() => new Promise<void>((resolve) => http.close(() => resolve())));
+  return server;
+}
+
+/** One GraphQL request over real HTTP. */
+export async function postGraphQL(endpoint: string, key: string, query: string, variables?: object) {
+  const response = await fetch(endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
 }

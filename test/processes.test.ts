@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, expect, inject, test } from 'vitest';
 import { projectRoot } from '../src/db/orm.js';
-import { createCustomerWithSubscription, mutations, seatScenario, useHarness } from './helpers.js';
+import { createCustomerWithSubscription, mutations, postGraphQL, seatScenario, useHarness } from './helpers.js';
 
 const harness = useHarness();
 const children: ChildProcess[] = [];
@@ -34,15 +34,6 @@ async function startServer(): Promise<{ child: ChildProcess; url: string; exited
 afterAll(() => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
 });
-
-async function post(url: string, key: string, query: string, variables: object) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': key },
-    body: JSON.stringify({ query, variables }),
-  });
-  return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
-}
 
 type Entry = { kind: 'ADD' | 'REMOVE' | 'SET'; count: number };
 
@@ -83,7 +74,7 @@ test('two server processes on one database: hot and cold balances under concurre
         c.op === 'bulkSetSeats'
           ? { customerId: c.customerId, seats: c.entries.map(({ featureCode, count }) => ({ featureCode, count })) }
           : { customerId: c.customerId, featureCode: c.entries[0]!.featureCode, count: c.entries[0]!.count };
-      const response = await post(url, s.key, mutations[c.op], { input });
+      const response = await postGraphQL(url, s.key, mutations[c.op], { input });
       if (response.status >= 500) fiveHundreds++;
       if (response.body.errors) {
         expect(['insufficient_seats', 'seat_limit_exceeded']).toContain(response.body.errors[0].extensions.code);
@@ -140,7 +131,7 @@ test('SIGTERM lets in-flight requests finish before the process exits', async ()
   await blocker.query('begin');
   await blocker.query(`select 1 from seat_balance where customer_id = $1 for update`, [s.customer.id]);
 
-  const inFlight = Array.from({ length: 10 }, () => post(server.url, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } }));
+  const inFlight = Array.from({ length: 10 }, () => postGraphQL(server.url, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } }));
   await new Promise((resolve) => setTimeout(resolve, 500));
   server.child.kill('SIGTERM');
   await new Promise((resolve) => setTimeout(resolve, 300));

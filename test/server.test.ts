@@ -1,40 +1,26 @@
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, inject, test } from 'vitest';
 import { createApp } from '../src/app.js';
 import { loadConfig, ConfigError } from '../src/config.js';
 import { openOrm } from '../src/db/orm.js';
 import { createLogger } from '../src/logger.js';
-import { balanceOf, graphql, mutations, seatScenario, useHarness } from './helpers.js';
+import { balanceOf, graphql, mutations, seatScenario, useHarness, useHttpServer } from './helpers.js';
 
 const harness = useHarness();
-
-async function listen(handler: Parameters<typeof createServer>[1]) {
-  const server = createServer(handler);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { base, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}
+const server = useHttpServer(harness);
 
 describe('over HTTP', () => {
   test('/healthz and /readyz answer 200 while the database answers, without a key', async () => {
-    const server = await listen(harness.yoga);
-    try {
-      for (const path of ['/healthz', '/readyz']) {
-        const response = await fetch(`${server.base}${path}`);
-        expect(response.status).toBe(200);
-        expect(await response.json()).toEqual({ status: 'ok', database: true });
-      }
-      const page = await fetch(`${server.base}/graphql`, { headers: { accept: 'text/html' } });
-      expect(page.status).toBe(200);
-      const html = await page.text();
-      expect(html).toContain('seatgate');
-      expect(html).toContain('x-api-key');
-    } finally {
-      await server.close();
+    const base = server.endpoint.replace(/\/graphql$/, '');
+    for (const path of ['/healthz', '/readyz']) {
+      const response = await fetch(`${base}${path}`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ status: 'ok', database: true });
     }
+    const page = await fetch(server.endpoint, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('seatgate');
+    expect(html).toContain('x-api-key');
   });
 
   test('with the database gone, health answers 503 and GraphQL answers internal_error without leaking anything', async () => {

@@ -2,11 +2,8 @@ import type { Mode } from '../tenant.js';
 import type { SeatChargeKind } from './entities.js';
 import type { PlannedCharge } from './proration.js';
 
-/** A charge as callers see it. */
-export type SeatChargeRecord = {
-  id: string;
-  customerId: string;
-  featureCode: string;
+/** What explains a charge's amount: quantity × unitPrice × daysRemaining / daysInPeriod. */
+export type ChargeTerms = {
   kind: SeatChargeKind;
   quantity: number;
   unitPrice: number;
@@ -15,12 +12,30 @@ export type SeatChargeRecord = {
   periodStart: Date;
   periodEnd: Date;
   amount: number;
+};
+
+/** A charge as callers see it. */
+export type SeatChargeRecord = ChargeTerms & {
+  id: string;
+  customerId: string;
+  featureCode: string;
   currency: string;
   eventId: string | null;
   ts: Date;
   createdAt: Date;
   mode: Mode;
 };
+
+export const chargeTerms = (charge: PlannedCharge): ChargeTerms => ({
+  kind: charge.kind,
+  quantity: charge.quantity,
+  unitPrice: charge.unitPrice,
+  daysRemaining: charge.daysRemaining,
+  daysInPeriod: charge.daysInPeriod,
+  periodStart: charge.period.start,
+  periodEnd: charge.period.end,
+  amount: charge.amount,
+});
 
 /** The columns of a seat_charge row, as jsonb_to_recordset reads them in one insert. */
 export type ChargeRow = {

@@ -1,10 +1,11 @@
+import type { ObjectFieldBuilder } from '@pothos/core';
 import { builder } from '../builder.js';
 import { customerIdRule, featureCodeRule } from '../common/validation.js';
 import { DomainError } from '../errors.js';
 import { SeatEventKindEnum, SeatEventRef } from '../seats/schema.js';
 import { maxSeatCount } from '../seats/rules.js';
 import { previewSeatChange } from '../seats/service.js';
-import type { SeatChargeRecord } from './records.js';
+import type { ChargeTerms, SeatChargeRecord } from './records.js';
 import { type InvoiceLine, listCharges, maxChargesPerQuery, renewDueSubscriptions, upcomingInvoice, type UpcomingInvoice } from './service.js';
 
 const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
@@ -14,20 +15,27 @@ const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
   },
 });
 
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The fields that explain an amount, shared by charges, quotes and invoice lines. */
+const chargeTermFields = <Shape extends ChargeTerms>(t: ObjectFieldBuilder<Types, Shape>) => ({
+  kind: t.field({ type: SeatChargeKindEnum, resolve: (charge) => charge.kind }),
+  quantity: t.int({ description: 'Billable seats charged.', resolve: (charge) => charge.quantity }),
+  unitPrice: t.int({ description: 'Minor units per seat per full period.', resolve: (charge) => charge.unitPrice }),
+  daysRemaining: t.int({ resolve: (charge) => charge.daysRemaining }),
+  daysInPeriod: t.int({ resolve: (charge) => charge.daysInPeriod }),
+  periodStart: t.field({ type: 'DateTime', resolve: (charge) => charge.periodStart }),
+  periodEnd: t.field({ type: 'DateTime', resolve: (charge) => charge.periodEnd }),
+  amount: t.field({ type: 'SafeInt', description: 'Minor units of the currency.', resolve: (charge) => charge.amount }),
+});
+
 const SeatChargeRef = builder.objectRef<SeatChargeRecord>('SeatCharge').implement({
   description: 'A charge and everything that explains its amount: quantity × unitPrice × daysRemaining / daysInPeriod.',
   fields: (t) => ({
     id: t.exposeID('id'),
     customerId: t.exposeString('customerId'),
     featureCode: t.exposeString('featureCode'),
-    kind: t.field({ type: SeatChargeKindEnum, resolve: (charge) => charge.kind }),
-    quantity: t.exposeInt('quantity', { description: 'Billable seats charged.' }),
-    unitPrice: t.exposeInt('unitPrice', { description: 'Minor units per seat per full period.' }),
-    daysRemaining: t.exposeInt('daysRemaining'),
-    daysInPeriod: t.exposeInt('daysInPeriod'),
-    periodStart: t.expose('periodStart', { type: 'DateTime' }),
-    periodEnd: t.expose('periodEnd', { type: 'DateTime' }),
-    amount: t.expose('amount', { type: 'SafeInt', description: 'Minor units of `currency`.' }),
+    ...chargeTermFields(t),
     currency: t.exposeString('currency'),
     eventId: t.exposeID('eventId', { nullable: true, description: 'The seat event that caused it; null for a renewal advance.' }),
     ts: t.expose('ts', { type: 'DateTime', description: 'When it took effect: the change, or the period start.' }),
@@ -47,15 +55,8 @@ builder.objectField(SeatEventRef, 'charge', (t) =>
 
 const InvoiceLineRef = builder.objectRef<InvoiceLine>('InvoiceLine').implement({
   fields: (t) => ({
-    kind: t.field({ type: SeatChargeKindEnum, resolve: (line) => line.kind }),
     featureCode: t.exposeString('featureCode'),
-    quantity: t.exposeInt('quantity'),
-    unitPrice: t.exposeInt('unitPrice'),
-    daysRemaining: t.exposeInt('daysRemaining'),
-    daysInPeriod: t.exposeInt('daysInPeriod'),
-    periodStart: t.expose('periodStart', { type: 'DateTime' }),
-    periodEnd: t.expose('periodEnd', { type: 'DateTime' }),
-    amount: t.expose('amount', { type: 'SafeInt' }),
+    ...chargeTermFields(t),
     chargeId: t.exposeID('chargeId', { nullable: true, description: 'The recorded charge; null for the advance the renewal will record.' }),
   }),
 });
@@ -83,19 +84,12 @@ const RenewalSummaryRef = builder.objectRef<{ subscriptions: number; periods: nu
   }),
 });
 
-type ChargeQuote = Omit<SeatChargeRecord, 'id' | 'eventId' | 'createdAt' | 'customerId' | 'featureCode' | 'mode'>;
+type ChargeQuote = ChargeTerms & { currency: string; ts: Date };
 
 const ChargeQuoteRef = builder.objectRef<ChargeQuote>('ChargeQuote').implement({
   description: 'A charge a change would create.',
   fields: (t) => ({
-    kind: t.field({ type: SeatChargeKindEnum, resolve: (charge) => charge.kind }),
-    quantity: t.exposeInt('quantity'),
-    unitPrice: t.exposeInt('unitPrice'),
-    daysRemaining: t.exposeInt('daysRemaining'),
-    daysInPeriod: t.exposeInt('daysInPeriod'),
-    periodStart: t.expose('periodStart', { type: 'DateTime' }),
-    periodEnd: t.expose('periodEnd', { type: 'DateTime' }),
-    amount: t.expose('amount', { type: 'SafeInt' }),
+    ...chargeTermFields(t),
     currency: t.exposeString('currency'),
     ts: t.expose('ts', { type: 'DateTime' }),
   }),

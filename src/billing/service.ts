@@ -5,10 +5,18 @@ import { getCustomer } from '../customers/service.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Mode, Tenant } from '../tenant.js';
-import type { SeatChargeKind } from './entities.js';
 import { type Period, periodContaining } from './periods.js';
-import { advanceFor, billableSeats, type BillingTerms, type PlannedCharge } from './proration.js';
-import { chargeColumns, chargeFromRow, chargeRow, chargeRowColumns, type ChargeRow, type SeatChargeRecord } from './records.js';
+import { advanceFor, billableSeats, type BillingTerms } from './proration.js';
+import {
+  chargeColumns,
+  chargeFromRow,
+  chargeRow,
+  chargeRowColumns,
+  type ChargeRow,
+  type ChargeTerms,
+  chargeTerms,
+  type SeatChargeRecord,
+} from './records.js';
 
 type BalanceTermsRow = {
   feature_id: string;
@@ -19,6 +27,20 @@ type BalanceTermsRow = {
   overage_enabled: boolean;
   unit_price: number;
 };
+
+/** A customer's balances with their plan terms, in feature-id order; locked for update if asked. */
+function balancesWithTerms(em: EntityManager, planId: string, customerId: string, options: { lock: boolean }): Promise<BalanceTermsRow[]> {
+  return em.execute<BalanceTermsRow[]>(
+    `select b.feature_id, f.code as feature_code, b.current, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price
+       from seat_balance b
+       join plan_seat_feature pf on pf.feature_id = b.feature_id and pf.plan_id = ?
+       join feature f on f.id = b.feature_id
+      where b.customer_id = ?
+      order by b.feature_id
+      ${options.lock ? 'for update of b' : ''}`,
+    [planId, customerId],
+  );
+}
 
 const termsOf = (row: BalanceTermsRow): BillingTerms => ({
   includedSeats: row.included_seats,
@@ -45,16 +67,7 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, subsc
     [subscriptionId, tenant.organizationId, tenant.mode],
   );
   if (!subscription || new Date(subscription.current_period_end) > now) return 0;
-  const balances = await tx.execute<BalanceTermsRow[]>(
-    `select b.feature_id, f.code as feature_code, b.current, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price
-       from seat_balance b
-       join plan_seat_feature pf on pf.feature_id = b.feature_id and pf.plan_id = ?
-       join feature f on f.id = b.feature_id
-      where b.customer_id = ?
-      order by b.feature_id
-        for update of b`,
-    [subscription.plan_id, subscription.customer_id],
-  );
+  const balances = await balancesWithTerms(tx, subscription.plan_id, subscription.customer_id, { lock: true });
 
   const anchor = new Date(subscription.start_at);
   let period: Period = { start: new Date(subscription.current_period_start), end: new Date(subscription.current_period_end) };
@@ -158,16 +171,8 @@ export async function chargesByEventIds(em: EntityManager, tenant: Tenant, event
   return new Map(rows.map((row) => [row.event_id as string, chargeFromRow(row, tenant.mode)]));
 }
 
-export type InvoiceLine = {
-  kind: SeatChargeKind;
+export type InvoiceLine = ChargeTerms & {
   featureCode: string;
-  quantity: number;
-  unitPrice: number;
-  daysRemaining: number;
-  daysInPeriod: number;
-  periodStart: Date;
-  periodEnd: Date;
-  amount: number;
   /** The recorded charge; null for the advance the renewal will record. */
   chargeId: string | null;
 };
@@ -184,17 +189,17 @@ export type UpcomingInvoice = {
   mode: Mode;
 };
 
-const lineOf = (charge: PlannedCharge, featureCode: string): InvoiceLine => ({
-  kind: charge.kind,
+const lineOf = (terms: ChargeTerms, featureCode: string, chargeId: string | null): InvoiceLine => ({
+  kind: terms.kind,
+  quantity: terms.quantity,
+  unitPrice: terms.unitPrice,
+  daysRemaining: terms.daysRemaining,
+  daysInPeriod: terms.daysInPeriod,
+  periodStart: terms.periodStart,
+  periodEnd: terms.periodEnd,
+  amount: terms.amount,
   featureCode,
-  quantity: charge.quantity,
-  unitPrice: charge.unitPrice,
-  daysRemaining: charge.daysRemaining,
-  daysInPeriod: charge.daysInPeriod,
-  periodStart: charge.period.start,
-  periodEnd: charge.period.end,
-  amount: charge.amount,
-  chargeId: null,
+  chargeId,
 });
 
 /**
@@ -224,36 +229,20 @@ export async function upcomingInvoice(em: EntityManager, tenant: Tenant, now: Da
       order by ch.seq`,
     [subscription.id, currentPeriod.start],
   );
-  const balances = await em.execute<BalanceTermsRow[]>(
-    `select b.feature_id, f.code as feature_code, b.current, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price
-       from seat_balance b
-       join plan_seat_feature pf on pf.feature_id = b.feature_id and pf.plan_id = ?
-       join feature f on f.id = b.feature_id
-      where b.customer_id = ?
-      order by f.code`,
-    [subscription.plan_id, customer.id],
-  );
+  const balances = await balancesWithTerms(em, subscription.plan_id, customer.id, { lock: false });
+  const advances = balances
+    .flatMap((balance) => {
+      const advance = advanceFor(balance.current, termsOf(balance), nextPeriod);
+      return advance ? [lineOf(chargeTerms(advance), balance.feature_code, null)] : [];
+    })
+    .sort((a, b) => a.featureCode.localeCompare(b.featureCode));
   const lines: InvoiceLine[] = [
     ...trueUps.map((row) => {
       const charge = chargeFromRow(row, tenant.mode);
-      return { ...charge, chargeId: charge.id };
+      return lineOf(charge, charge.featureCode, charge.id);
     }),
-    ...balances.flatMap((balance) => {
-      const advance = advanceFor(balance.current, termsOf(balance), nextPeriod);
-      return advance ? [lineOf(advance, balance.feature_code)] : [];
-    }),
-  ].map(({ kind, featureCode, quantity, unitPrice, daysRemaining, daysInPeriod, periodStart, periodEnd, amount, chargeId }) => ({
-    kind,
-    featureCode,
-    quantity,
-    unitPrice,
-    daysRemaining,
-    daysInPeriod,
-    periodStart,
-    periodEnd,
-    amount,
-    chargeId,
-  }));
+    ...advances,
+  ];
   return {
     customerId: customerDisplayId(customer),
     currency: subscription.currency,

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { isUniqueViolation } from '../db/errors.js';
+import { flushUnique } from '../db/errors.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Tenant } from '../tenant.js';
@@ -25,14 +25,9 @@ const tenantWhere = (tenant: Tenant) => ({ organization: tenant.organizationId, 
 
 export async function createFeature(em: EntityManager, tenant: Tenant, input: CreateFeatureInput): Promise<Feature> {
   const feature = em.create(Feature, { id: newId('feat'), ...tenantWhere(tenant), ...input });
-  try {
-    await em.flush();
-  } catch (error) {
-    if (isUniqueViolation(error, 'feature_tenant_code_unique')) {
-      throw new DomainError('conflict', `A feature with code '${input.code}' already exists.`, { param: 'code' });
-    }
-    throw error;
-  }
+  await flushUnique(em, {
+    feature_tenant_code_unique: () => new DomainError('conflict', `A feature with code '${input.code}' already exists.`, { param: 'code' }),
+  });
   return feature;
 }
 
@@ -71,14 +66,9 @@ export async function createPlan(em: EntityManager, tenant: Tenant, input: Creat
       unitPrice: entry.unitPrice,
     });
   }
-  try {
-    await em.flush();
-  } catch (error) {
-    if (isUniqueViolation(error, 'plan_tenant_code_unique')) {
-      throw new DomainError('conflict', `A plan with code '${input.code}' already exists.`, { param: 'code' });
-    }
-    throw error;
-  }
+  await flushUnique(em, {
+    plan_tenant_code_unique: () => new DomainError('conflict', `A plan with code '${input.code}' already exists.`, { param: 'code' }),
+  });
   return plan;
 }
 

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { isUniqueViolation } from '../db/errors.js';
+import { flushUnique } from '../db/errors.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Tenant } from '../tenant.js';
@@ -20,16 +20,10 @@ export async function createCustomer(em: EntityManager, tenant: Tenant, input: C
     externalId: input.externalId ?? null,
     name: input.name,
   });
-  try {
-    await em.flush();
-  } catch (error) {
-    if (isUniqueViolation(error, 'customer_tenant_external_id_unique')) {
-      throw new DomainError('conflict', `A customer with external id '${input.externalId}' already exists.`, {
-        param: 'externalId',
-      });
-    }
-    throw error;
-  }
+  await flushUnique(em, {
+    customer_tenant_external_id_unique: () =>
+      new DomainError('conflict', `A customer with external id '${input.externalId}' already exists.`, { param: 'externalId' }),
+  });
   return customer;
 }
 

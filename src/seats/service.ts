@@ -119,10 +119,17 @@ async function explainMissingBalances(em: EntityManager, tenant: Tenant, custome
 /** `at` is where the entry sits in the input ('' or 'seats.3.'), so errors name the right field. */
 type Entry = { featureCode: string; kind: SeatEventKind; count: number; at: string };
 
-/** Ends a transaction that must not commit: a preview, or a change that waits for a renewal. */
-class Rollback<T> extends Error {
-  constructor(readonly result: T) {
-    super('rolled back on purpose');
+/** Thrown inside the transaction of a preview, to roll it back and carry out its result. */
+class PreviewRolledBack extends Error {
+  constructor(readonly events: SeatEventRecord[]) {
+    super('preview rolled back');
+  }
+}
+
+/** Thrown when the locked period has ended: the change must wait for the renewal. */
+class RenewalDue extends Error {
+  constructor(readonly customerId: string) {
+    super('renewal due');
   }
 }
 
@@ -152,7 +159,7 @@ async function applyChanges(
       }
       const first = locked[0]!;
       // A change never straddles periods: when the period has ended, renew first (see below).
-      if (now >= first.period.end) throw new Rollback<string>(first.customerId);
+      if (now >= first.period.end) throw new RenewalDue(first.customerId);
       const byCode = new Map(locked.map((row) => [row.featureCode, row]));
       const changes = entries.map((entry): PlannedChange => {
         const row = byCode.get(entry.featureCode)!;
@@ -182,21 +189,20 @@ async function applyChanges(
         },
         changes,
       );
-      if (options.preview) throw new Rollback(events);
+      if (options.preview) throw new PreviewRolledBack(events);
       return events;
+    }).catch((error: unknown) => {
+      if (error instanceof PreviewRolledBack) return error.events;
+      throw error;
     });
   try {
     return await attempt();
   } catch (error) {
-    if (!(error instanceof Rollback)) throw error;
-    if (Array.isArray(error.result)) return error.result as SeatEventRecord[];
-    // The period ended: renewing records its advance in a transaction of its own (locking the
-    // subscription before the balances, as every renewal does), then the change runs in the new period.
-    await renewDueSubscriptions(em, tenant, now, [error.result as string]);
-    return attempt().catch((retryError: unknown) => {
-      if (retryError instanceof Rollback && Array.isArray(retryError.result)) return retryError.result as SeatEventRecord[];
-      throw retryError;
-    });
+    if (!(error instanceof RenewalDue)) throw error;
+    // Renewing records the advance in a transaction of its own (locking the subscription before
+    // the balances, as every renewal does); then the change runs in the new period.
+    await renewDueSubscriptions(em, tenant, now, [error.customerId]);
+    return attempt();
   }
 }
 

@@ -3,7 +3,7 @@ import { periodContaining } from '../billing/periods.js';
 import { findPlanByCode } from '../catalog/service.js';
 import { customerDisplayId } from '../customers/entities.js';
 import { getCustomer } from '../customers/service.js';
-import { isUniqueViolation } from '../db/errors.js';
+import { flushUnique } from '../db/errors.js';
 import { DomainError, validationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { SeatBalance } from '../seats/entities.js';
@@ -98,14 +98,10 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
         asOf: startAt,
       });
     }
-    try {
-      await tx.flush();
-    } catch (error) {
-      if (isUniqueViolation(error, 'subscription_one_active_per_customer') || isUniqueViolation(error, 'seat_balance_pkey')) {
-        throw activeSubscriptionConflict(input.customerId);
-      }
-      throw error;
-    }
+    await flushUnique(tx, {
+      subscription_one_active_per_customer: () => activeSubscriptionConflict(input.customerId),
+      seat_balance_pkey: () => activeSubscriptionConflict(input.customerId),
+    });
     if (changes.length > 0) {
       await appendSeatEvents(
         tx,

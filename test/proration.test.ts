@@ -157,3 +157,9 @@ describe('properties', () => {
     );
   });
 });
+
+test('a change stamped just before its period starts (another process’s clock ran ahead) counts from the first day', () => {
+  const april = period('2027-04-01T00:00:00Z', '2027-05-01T00:00:00Z');
+  const { charge } = trueUpFor({ newBalance: 6, highWaterMark: 0, at: at('2027-03-31T23:59:59.990Z') }, terms, april);
+  expect(charge).toMatchObject({ daysRemaining: 30, daysInPeriod: 30, amount: 2500 });
+});

@@ -57,7 +57,9 @@ export function trueUpFor(
   const billable = billableSeats(change.newBalance, terms);
   if (billable <= change.highWaterMark) return { charge: null, highWaterMark: change.highWaterMark };
   const quantity = billable - change.highWaterMark;
-  const remaining = daysRemaining(period, change.at);
+  // Another process may have entered this period by a clock a little ahead of ours: a change
+  // stamped just before the start counts as made on its first day.
+  const remaining = daysRemaining(period, change.at < period.start ? period.start : change.at);
   const inPeriod = daysInPeriod(period);
   return {
     highWaterMark: billable,

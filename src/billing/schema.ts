@@ -1,7 +1,6 @@
 import type { ObjectFieldBuilder } from '@pothos/core';
 import { builder } from '../builder.js';
 import { customerIdRule, featureCodeRule } from '../common/validation.js';
-import { DomainError } from '../errors.js';
 import { SeatEventKindEnum, SeatEventRef } from '../seats/schema.js';
 import { maxSeatCount } from '../seats/rules.js';
 import { previewSeatChange } from '../seats/service.js';
@@ -163,24 +162,14 @@ builder.queryFields((t) => ({
     description: 'What addSeats, removeSeats or setSeats would do now: the new balance and charge, or the error. Writes nothing.',
     args: { input: t.arg({ type: PreviewSeatChangeInput }) },
     resolve: async (_root, { input }, ctx) => {
+      const preview = await previewSeatChange(ctx.em, ctx.tenant, ctx.now(), input.kind, input);
       const base = { customerId: input.customerId, featureCode: input.featureCode, kind: input.kind, count: input.count, livemode: ctx.tenant.mode === 'live' };
-      if (input.kind !== 'SET' && input.count < 1) {
-        return { ...base, previousBalance: null, newBalance: null, charge: null, error: { code: 'validation_error', type: 'validation_error', message: 'count must be at least 1 to add or remove.', param: 'count' } };
+      if (!preview.ok) {
+        const { code, type, message, param } = preview.error;
+        return { ...base, previousBalance: null, newBalance: null, charge: null, error: { code, type, message, param } };
       }
-      try {
-        const event = await previewSeatChange(ctx.em, ctx.tenant, ctx.now(), input.kind, input);
-        return {
-          ...base,
-          customerId: event.customerId,
-          previousBalance: event.previousBalance,
-          newBalance: event.newBalance,
-          charge: event.charge ?? null,
-          error: null,
-        };
-      } catch (error) {
-        if (!(error instanceof DomainError)) throw error;
-        return { ...base, previousBalance: null, newBalance: null, charge: null, error: { code: error.code, type: error.type, message: error.message, param: error.param } };
-      }
+      const { event } = preview;
+      return { ...base, customerId: event.customerId, previousBalance: event.previousBalance, newBalance: event.newBalance, charge: event.charge ?? null, error: null };
     },
   }),
 }));

@@ -218,12 +218,25 @@ export async function changeSeats(em: EntityManager, tenant: Tenant, now: Date, 
   return event!;
 }
 
-/** What a change would do, computed by the same code and rolled back: nothing is written. */
-export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatEventRecord> {
-  const [event] = await applyChanges(em, tenant, now, input.customerId, [{ featureCode: input.featureCode, kind, count: input.count, at: '' }], {
-    preview: true,
-  });
-  return event!;
+export type SeatChangePreview = { ok: true; event: SeatEventRecord } | { ok: false; error: DomainError };
+
+/**
+ * What a change would do, computed by the same code in a transaction that is rolled back:
+ * the event and charge it would record, or the contract error it would fail with.
+ */
+export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatChangePreview> {
+  if (kind !== 'SET' && input.count < 1) {
+    return { ok: false, error: validationError('count', 'count must be at least 1 to add or remove seats.') };
+  }
+  try {
+    const [event] = await applyChanges(em, tenant, now, input.customerId, [{ featureCode: input.featureCode, kind, count: input.count, at: '' }], {
+      preview: true,
+    });
+    return { ok: true, event: event! };
+  } catch (error) {
+    if (error instanceof DomainError) return { ok: false, error };
+    throw error;
+  }
 }
 
 export async function bulkSetSeats(em: EntityManager, tenant: Tenant, now: Date, input: BulkSetSeatsInput): Promise<SeatEventRecord[]> {

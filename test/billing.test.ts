@@ -286,3 +286,26 @@ test("the README's worked example answers what the README says", async () => {
     ],
   });
 });
+
+test('one bulk set charges each feature that rises above its mark, on its own event', async () => {
+  const s = await seatScenario(harness, {
+    features: [
+      { code: 'editor', includedSeats: 5, overageEnabled: true, unitPrice: 3000 },
+      { code: 'viewer', includedSeats: 1, overageEnabled: true, unitPrice: 700 },
+      { code: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 9999 },
+    ],
+    initialSeats: [],
+  });
+  await moveClock(s.client, { to: '2036-04-01T00:00:00Z' });
+  await subscribe(s.client, 'bulk-co', '2036-04-01T00:00:00Z', []);
+  await moveClock(s.client, { to: '2036-04-21T06:00:00Z' }); // 10 of 30 days remain
+  const { bulkSetSeats } = await s.client.ok(
+    `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { id featureCode charge { quantity amount eventId } } }`,
+    { input: { customerId: 'bulk-co', seats: [{ featureCode: 'viewer', count: 4 }, { featureCode: 'admin', count: 50 }, { featureCode: 'editor', count: 7 }] } },
+  );
+  expect(bulkSetSeats.map((e: any) => [e.featureCode, e.charge && { ...e.charge, eventId: e.charge.eventId === e.id }])).toEqual([
+    ['viewer', { quantity: 3, amount: 700, eventId: true }], // 3 × 700 × 10/30
+    ['admin', null], // unlimited never charges
+    ['editor', { quantity: 2, amount: 2000, eventId: true }], // 2 × 3000 × 10/30
+  ]);
+});

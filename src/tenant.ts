@@ -5,5 +5,3 @@ export type Tenant = {
   organizationId: string;
   mode: Mode;
 };
-
-export const isLive = (tenant: Tenant): boolean => tenant.mode === 'live';

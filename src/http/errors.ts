@@ -9,7 +9,7 @@ export function errorExtensions(code: ErrorCode, param: string | null, details: 
   return { code, type: errorCodes[code].type, param, details };
 }
 
-export function domainGraphQLError(error: DomainError, from?: GraphQLError): GraphQLError {
+function domainGraphQLError(error: DomainError, from?: GraphQLError): GraphQLError {
   return new GraphQLError(error.message, {
     nodes: from?.nodes,
     source: from?.source,
@@ -48,7 +48,7 @@ function paramOfInputError(error: GraphQLError): string | null {
 }
 
 /** What a caller may see of an error: a contract code, never a stack, SQL or internal message. */
-export function toClientError(error: GraphQLError, requestId: string, logger: Logger): GraphQLError {
+function toClientError(error: GraphQLError, requestId: string, logger: Logger): GraphQLError {
   const original = error.originalError;
   if (original instanceof DomainError) return domainGraphQLError(original, error);
   if (isErrorCode(error.extensions?.code) && errorCodes[error.extensions.code as ErrorCode]) return error;

@@ -1,9 +1,20 @@
-import { DomainError } from '../errors.js';
+import { DomainError, validationError } from '../errors.js';
 import type { SeatEventKind } from './entities.js';
 
 export type SeatTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean };
 
 export const maxSeatCount = 1_000_000;
+
+/** A list of per-feature entries may name each feature once; the error names the repeat. */
+export function assertDistinctFeatureCodes(entries: readonly { featureCode: string }[], listField: string): void {
+  const seen = new Set<string>();
+  entries.forEach((entry, index) => {
+    if (seen.has(entry.featureCode)) {
+      throw validationError(`${listField}.${index}.featureCode`, `Feature code '${entry.featureCode}' appears more than once.`);
+    }
+    seen.add(entry.featureCode);
+  });
+}
 
 /**
  * The balance after one change, or the contract error that refuses it. Removing below zero is

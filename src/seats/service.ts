@@ -10,7 +10,7 @@ import { claimIdempotencyKey, type IdempotentCall } from '../idempotency/service
 import type { Mode, Tenant } from '../tenant.js';
 import type { SeatEventKind } from './entities.js';
 import { appendSeatEvents, loadEvents, type PlannedChange, type SeatEventRecord } from './ledger.js';
-import { nextBalance } from './rules.js';
+import { assertDistinctFeatureCodes, nextBalance } from './rules.js';
 
 export type SeatBalanceRecord = {
   customerId: string;
@@ -240,13 +240,7 @@ export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: 
 }
 
 export async function bulkSetSeats(em: EntityManager, tenant: Tenant, now: Date, input: BulkSetSeatsInput): Promise<SeatEventRecord[]> {
-  const seen = new Set<string>();
-  input.seats.forEach((entry, index) => {
-    if (seen.has(entry.featureCode)) {
-      throw validationError(`seats.${index}.featureCode`, `Feature code '${entry.featureCode}' appears more than once.`);
-    }
-    seen.add(entry.featureCode);
-  });
+  assertDistinctFeatureCodes(input.seats, 'seats');
   return applyChanges(
     em,
     tenant,

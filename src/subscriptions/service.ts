@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { periodContaining } from '../billing/periods.js';
-import { findPlanByCode } from '../catalog/service.js';
+import { findFeaturesByCode, findPlanByCode } from '../catalog/service.js';
 import { customerDisplayId } from '../customers/entities.js';
 import { getCustomer } from '../customers/service.js';
 import { flushUnique } from '../db/errors.js';
 import { DomainError, validationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { SeatBalance } from '../seats/entities.js';
-import { nextBalance } from '../seats/rules.js';
+import { assertDistinctFeatureCodes, nextBalance } from '../seats/rules.js';
 import { appendSeatEvents, type PlannedChange } from '../seats/ledger.js';
 import { advanceFor } from '../billing/proration.js';
 import { renewSubscription } from '../billing/service.js';
@@ -32,13 +32,7 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
   const startAt = input.startAt ?? now;
   if (startAt > now) throw validationError('startAt', 'startAt may not lie in the future.');
   const initialSeats = input.initialSeats ?? [];
-  const seen = new Set<string>();
-  initialSeats.forEach((entry, index) => {
-    if (seen.has(entry.featureCode)) {
-      throw validationError(`initialSeats.${index}.featureCode`, `Feature code '${entry.featureCode}' appears more than once.`);
-    }
-    seen.add(entry.featureCode);
-  });
+  assertDistinctFeatureCodes(initialSeats, 'initialSeats');
 
   const customer = await getCustomer(em, tenant, input.customerId);
   const plan = await findPlanByCode(em, tenant, input.planCode);
@@ -52,11 +46,7 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
     const seatTerms = terms.get(entry.featureCode);
     const param = `initialSeats.${index}.featureCode`;
     if (!seatTerms) {
-      const exists = (await em.execute(`select 1 from feature where organization_id = ? and mode = ? and code = ?`, [
-        tenant.organizationId,
-        tenant.mode,
-        entry.featureCode,
-      ])).length > 0;
+      const [exists] = await findFeaturesByCode(em, tenant, [entry.featureCode]);
       throw exists
         ? new DomainError('feature_not_in_plan', `Feature '${entry.featureCode}' is not in plan '${plan.code}'.`, { param })
         : new DomainError('feature_not_found', `No feature with code '${entry.featureCode}'.`, { param });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createYoga, type Plugin } from 'graphql-yoga';
+import { ApiKeyCache, defaultApiKeyCacheMs } from './auth/cache.js';
 import { apiKeyHeader, useApiKeyAuth } from './auth/plugin.js';
 import { Clock } from './clock/service.js';
 import { type Context, createContext } from './context.js';
@@ -12,6 +13,7 @@ import { RateLimiter, useRateLimit } from './http/rate-limit.js';
 import { requestIdHeader, type RequestStates } from './http/request-state.js';
 import type { Logger } from './logger.js';
 import { schema } from './schema.js';
+import { SeatChangeCoalescer } from './seats/coalescer.js';
 import { DomainError } from './errors.js';
 
 export const graphqlPath = '/graphql';
@@ -66,12 +68,19 @@ export type AppOptions = {
   limits: Limits;
   graphiql?: boolean;
   introspection?: boolean;
+  /** How long a looked-up API key is trusted without asking the database again; 0 asks every time. */
+  apiKeyCacheMs?: number;
+  /** The process's seat change coalescer; one is made when not given (tests give their own to watch its queue). */
+  seatChanges?: SeatChangeCoalescer;
   realNow?: () => number;
 };
 
 /** The whole HTTP surface as a fetch handler; src/server.ts only makes it listen. */
-export function createApp({ orm, logger, limits, graphiql = true, introspection = true, realNow = Date.now }: AppOptions) {
+export function createApp(options: AppOptions) {
+  const { orm, logger, limits, graphiql = true, introspection = true, apiKeyCacheMs = defaultApiKeyCacheMs, realNow = Date.now } = options;
   const states: RequestStates = new WeakMap();
+  const keys = new ApiKeyCache(apiKeyCacheMs, realNow);
+  const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger);
   const limiter = limits.rateLimitPerSecond && limits.rateLimitBurst ? new RateLimiter(limits.rateLimitPerSecond, limits.rateLimitBurst) : null;
   return createYoga<Record<string, unknown>, Context>({
     schema,
@@ -89,7 +98,7 @@ export function createApp({ orm, logger, limits, graphiql = true, introspection 
       useRequestIds(states),
       useHealthChecks(orm),
       useRateLimit(limiter, graphqlPath),
-      useApiKeyAuth(orm, states, graphqlPath, logger),
+      useApiKeyAuth(orm, keys, states, graphqlPath, logger),
       useBodyLimit(limits.maxBodyBytes),
       ...documentLimitPlugins(limits),
       ...(introspection ? [] : [useNoIntrospection()]),
@@ -103,8 +112,9 @@ export function createApp({ orm, logger, limits, graphiql = true, introspection 
         tenant: state.tenant,
         requestId: state.requestId,
         logger,
-        clock: new Clock(state.testClockOffsetMs, realNow),
+        clock: new Clock(state.testClockOffsetMs, realNow, (offsetMs) => keys.noteTestClock(state.tenant!.organizationId, offsetMs)),
         idempotencyKeyHeader: request.headers.get('idempotency-key'),
+        seatChanges,
       });
     },
   });

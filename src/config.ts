@@ -20,6 +20,8 @@ const envSchema = z.object({
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   // The contract keeps keys at least 24 hours.
   IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().int().min(24).max(24 * 365).default(48),
+  // How long a server trusts a key it looked up: a revoked key stops working within this time.
+  API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   TEST_DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/test'),
   GRAPHIQL: flag.default(true),
   INTROSPECTION: flag.default(true),
@@ -58,6 +60,7 @@ export type Config = {
   dbConnectTimeoutMs: number;
   dbStatementTimeoutMs: number;
   idempotencyKeyTtlHours: number;
+  apiKeyCacheSeconds: number;
   testDatabaseUrl: string;
   graphiql: boolean;
   introspection: boolean;
@@ -87,6 +90,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dbConnectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
     dbStatementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
     idempotencyKeyTtlHours: e.IDEMPOTENCY_KEY_TTL_HOURS,
+    apiKeyCacheSeconds: e.API_KEY_CACHE_SECONDS,
     testDatabaseUrl: e.TEST_DATABASE_URL,
     graphiql: e.GRAPHIQL,
     introspection: e.INTROSPECTION,

@@ -6,6 +6,7 @@ import type { Clock } from './clock/service.js';
 import type { Orm } from './db/orm.js';
 import type { Logger } from './logger.js';
 import { createSeatLoaders } from './seats/loaders.js';
+import type { SeatChangeWriter } from './seats/service.js';
 import { createSubscriptionLoaders } from './subscriptions/loaders.js';
 import type { Tenant } from './tenant.js';
 
@@ -23,6 +24,8 @@ export type Context = {
   logger: Logger;
   /** The request's Idempotency-Key header, for a request holding one mutation. */
   idempotencyKeyHeader: string | null;
+  /** Where seat changes go: the process's coalescer, which applies them in shared transactions. */
+  seatChanges: SeatChangeWriter;
 };
 
 const createLoaders = (em: EntityManager, tenant: Tenant, now: () => Date) => ({
@@ -40,6 +43,7 @@ export function createContext(options: {
   logger: Logger;
   idempotencyKeyHeader?: string | null;
   clock: Clock;
+  seatChanges: SeatChangeWriter;
 }): Context {
   const em = options.orm.em.fork();
   return {
@@ -51,5 +55,6 @@ export function createContext(options: {
     requestId: options.requestId,
     logger: options.logger,
     idempotencyKeyHeader: options.idempotencyKeyHeader ?? null,
+    seatChanges: options.seatChanges,
   };
 }

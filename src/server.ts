@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     limits: config.limits,
     graphiql: config.graphiql,
     introspection: config.introspection,
+    apiKeyCacheMs: config.apiKeyCacheSeconds * 1000,
   });
   const server = createServer(yoga);
   await new Promise<void>((resolve, reject) => {

@@ -14,6 +14,7 @@ import {
   uniqueName,
   useHarness,
 } from './helpers.js';
+import { defaultApiKeyCacheMs } from '../src/auth/cache.js';
 import { schema } from '../src/schema.js';
 import type { Mode } from '../src/tenant.js';
 
@@ -152,6 +153,8 @@ describe('authentication', () => {
   test('a revoked key answers unauthorized', async () => {
     const victim = await victimIn('test');
     await sql(`update api_key set revoked_at = now() where key_hash = ?`, [sha256(victim.key)]);
+    // The server trusts a key it looked up for at most the cache's lifetime (test/keys.test.ts).
+    harness.passTime(defaultApiKeyCacheMs + 1);
     const before = await stateOf(victim);
     expectUnauthorized(await graphql(harness, victim.key, queries.seatBalances, { customerId: victim.customerId }));
     expectUnauthorized(await graphql(harness, victim.key, mutations.addSeats, { input: { customerId: victim.customerId, featureCode: 'editor', count: 1 } }));

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest';
+import { defaultApiKeyCacheMs } from '../src/auth/cache.js';
 import { expectLedgerWhole, graphql, mutations, newTenant, seatScenario, useHarness, type Client } from './helpers.js';
 
 const harness = useHarness();
@@ -148,6 +149,8 @@ describe('renewals', () => {
     await subscribe(s.client, 'racer', '2033-01-10T00:00:00Z', [{ featureCode: 'editor', count: 9 }]);
     // Move the clock behind the service's back, so that no renewal has run yet.
     await harness.orm.em.fork().getConnection().execute(`update test_clock set offset_ms = offset_ms + ? where organization_id = ?`, [45 * 86_400_000, s.organizationId]);
+    // A clock moved outside this server is seen once its cached key expires.
+    harness.passTime(defaultApiKeyCacheMs + 1);
     const requests = Array.from({ length: 12 }, (_, i) =>
       i % 3 === 0
         ? s.client.run(`mutation { renewDueSubscriptions { subscriptions periods } }`)

@@ -21,25 +21,44 @@ export type Harness = {
   orm: Orm;
   yoga: App;
   logs: string[];
-  /** Counts the SQL statements the ORM's connection pool sends while `work` runs. */
-  countStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[] }>;
+  /** Moves the app's wall clock forward (test clocks move with it), as if `ms` had passed. */
+  passTime(ms: number): void;
+  /**
+   * Records the SQL statements the ORM's connection pool sends while `work` runs, in order, and
+   * grouped by the transaction that sent them.
+   */
+  countStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[]; transactions: string[][] }>;
 };
 
 /** The app on the run's database, for the tests of one file. Logs are captured, not printed. */
 export function useHarness(): Harness {
   const harness = { logs: [] as string[] } as Harness;
-  let recording: string[] | null = null;
+  let recording: { sql: string; transaction?: string }[] | null = null;
   beforeAll(async () => {
     harness.orm = await openOrm(inject('databaseUrl'), { poolMax: 20 });
-    harness.orm.em.getConnection().getKnex().on('query', (query: { sql: string }) => recording?.push(query.sql));
+    harness.orm.em
+      .getConnection()
+      .getKnex()
+      .on('query', (query: { sql: string; __knexTxId?: string }) => recording?.push({ sql: query.sql, transaction: query.__knexTxId }));
     const logger: Logger = createLogger('info', (line) => harness.logs.push(line));
+    let passed = 0;
+    harness.passTime = (ms) => void (passed += ms);
     // Tests send bursts through one key; the rate limit has its own tests (test/limits.test.ts).
-    harness.yoga = createApp({ orm: harness.orm, logger, limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0 } });
+    harness.yoga = createApp({
+      orm: harness.orm,
+      logger,
+      limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0 },
+      realNow: () => Date.now() + passed,
+    });
     harness.countStatements = async (work) => {
       recording = [];
       try {
         const result = await work();
-        return { result, statements: recording };
+        const transactions = new Map<string, string[]>();
+        for (const { sql, transaction } of recording) {
+          if (transaction) transactions.set(transaction, [...(transactions.get(transaction) ?? []), sql]);
+        }
+        return { result, statements: recording.map(({ sql }) => sql), transactions: [...transactions.values()] };
       } finally {
         recording = null;
       }

@@ -4,7 +4,7 @@ import type { Orm } from '../db/orm.js';
 import { errorExtensions, internalError } from '../http/errors.js';
 import type { Logger } from '../logger.js';
 import type { RequestStates } from '../http/request-state.js';
-import { authenticate } from './service.js';
+import type { ApiKeyCache } from './cache.js';
 
 export const apiKeyHeader = 'x-api-key';
 
@@ -12,14 +12,14 @@ export const apiKeyHeader = 'x-api-key';
  * Every GraphQL request needs an API key; without a valid one it is answered 401 before anything
  * is parsed, read or written. The GraphiQL page itself opens without one.
  */
-export function useApiKeyAuth(orm: Orm, states: RequestStates, graphqlPath: string, logger: Logger): Plugin {
+export function useApiKeyAuth(orm: Orm, keys: ApiKeyCache, states: RequestStates, graphqlPath: string, logger: Logger): Plugin {
   return {
     async onRequest({ request, url, endResponse, fetchAPI }) {
       if (url.pathname !== graphqlPath || request.method === 'OPTIONS' || shouldRenderGraphiQL(request)) return;
       const state = states.get(request);
       let authenticated;
       try {
-        authenticated = await authenticate(orm.em.fork(), request.headers.get(apiKeyHeader));
+        authenticated = await keys.authenticate(orm.em.fork(), request.headers.get(apiKeyHeader));
       } catch (error) {
         const requestId = state?.requestId ?? 'unknown';
         logger.error('authentication failed unexpectedly', { requestId, error });

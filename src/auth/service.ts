@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { run } from '../db/prepared.js';
 import { newId } from '../ids.js';
 import type { Mode, Tenant } from '../tenant.js';
 import { ApiKey, Organization } from './entities.js';
+import { KEY_OWNER } from './store.js';
 
 const keyPattern = /^ck_(live|test)_[A-Za-z0-9]{32}$/;
 const base62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -47,26 +49,30 @@ export async function createApiKey(
 
 export type Authenticated = { tenant: Tenant; testClockOffsetMs: number };
 
+/** Whether `key` has the shape of a key at all; anything else is refused without a lookup. */
+export const isApiKeyShaped = (key: string | null | undefined): key is string => !!key && keyPattern.test(key);
+
 /**
  * The tenant a key belongs to, or null, with the organization's test clock read in the same
  * query. Keys are looked up by their SHA-256: no comparison ever runs over the secret itself, and
  * how long the index takes to miss tells an attacker nothing about any key (a timing attack
  * would have to find hash prefixes, that is, break SHA-256).
  */
-export async function authenticate(em: EntityManager, key: string | null | undefined): Promise<Authenticated | null> {
-  if (!key || !keyPattern.test(key)) return null;
-  const rows = await em.getConnection().execute<{ organization_id: string; mode: Mode; offset_ms: string | null }[]>(
-    `select k.organization_id, k.mode, c.offset_ms
-       from api_key k left join test_clock c on c.organization_id = k.organization_id
-      where k.key_hash = ? and k.revoked_at is null`,
-    [hashApiKey(key)],
-  );
-  const row = rows[0];
-  if (!row) return null;
+export async function lookUpApiKey(em: EntityManager, key: string | null | undefined): Promise<Authenticated | null> {
+  if (!isApiKeyShaped(key)) return null;
+  const [owner] = await run(em, KEY_OWNER, { keyHash: hashApiKey(key) });
+  if (!owner) return null;
   return {
-    tenant: { organizationId: row.organization_id, mode: row.mode },
-    testClockOffsetMs: row.mode === 'test' ? Number(row.offset_ms ?? 0) : 0,
+    tenant: { organizationId: owner.organizationId, mode: owner.mode },
+    testClockOffsetMs: owner.mode === 'test' ? owner.testClockOffsetMs : 0,
   };
+}
+
+/** Refuses further use of a key. Servers that remembered it stop accepting it within their cache's lifetime. */
+export async function revokeApiKey(em: EntityManager, key: string): Promise<boolean> {
+  if (!isApiKeyShaped(key)) return false;
+  const revoked = await em.nativeUpdate(ApiKey, { keyHash: hashApiKey(key), revokedAt: null }, { revokedAt: new Date() });
+  return revoked > 0;
 }
 
 export async function countApiKeys(em: EntityManager): Promise<number> {

@@ -39,7 +39,7 @@ export const SeatChargeSchema = new EntitySchema<SeatCharge>({
   tableName: 'seat_charge',
   properties: {
     id: { type: 'text', primary: true },
-    seq: { type: 'bigint', autoincrement: true, unique: 'seat_charge_seq_unique' },
+    seq: { type: new BigIntType('string'), autoincrement: true, unique: 'seat_charge_seq_unique' },
     organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
     mode: { enum: true, items: ['live', 'test'] },
     subscription: { kind: 'm:1', entity: () => Subscription, deleteRule: 'restrict' },

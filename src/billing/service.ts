@@ -1,115 +1,103 @@
+import { LockMode, QueryOrder } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { PlanInterval } from '../catalog/entities.js';
+import type { Customer } from '../customers/entities.js';
 import { customerDisplayId } from '../customers/entities.js';
 import { getCustomer } from '../customers/service.js';
+import { run } from '../db/prepared.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
+import { SeatBalance, type SeatEvent } from '../seats/entities.js';
+import { READ_BALANCES } from '../seats/store.js';
+import { Subscription } from '../subscriptions/entities.js';
+import { ACTIVE_SUBSCRIPTIONS } from '../subscriptions/store.js';
+import type { Feature } from '../catalog/entities.js';
 import type { Mode, Tenant } from '../tenant.js';
+import { SeatCharge } from './entities.js';
 import { type Period, periodContaining } from './periods.js';
-import { advanceFor, billableSeats, type BillingTerms } from './proration.js';
-import {
-  chargeColumns,
-  chargeFromRow,
-  chargeRow,
-  chargeRowColumns,
-  type ChargeRow,
-  type ChargeTerms,
-  chargeTerms,
-  type SeatChargeRecord,
-} from './records.js';
+import { advanceFor, billableSeats, type PlannedCharge } from './proration.js';
+import { type ChargeTerms, chargeTerms, type SeatChargeRecord } from './records.js';
+import { CHARGES_BY_EVENT, CHARGES_OF_CUSTOMER, TRUE_UPS_OF_PERIOD } from './store.js';
 
-type BalanceTermsRow = {
-  feature_id: string;
-  feature_code: string;
-  current: number;
-  included_seats: number;
-  unlimited: boolean;
-  overage_enabled: boolean;
-  unit_price: number;
-};
+type Ref<T> = T | string;
 
-/** A customer's balances with their plan terms, in feature-id order; locked for update if asked. */
-function balancesWithTerms(em: EntityManager, planId: string, customerId: string, options: { lock: boolean }): Promise<BalanceTermsRow[]> {
-  return em.execute<BalanceTermsRow[]>(
-    `select b.feature_id, f.code as feature_code, b.current, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price
-       from seat_balance b
-       join plan_seat_feature pf on pf.feature_id = b.feature_id and pf.plan_id = ?
-       join feature f on f.id = b.feature_id
-      where b.customer_id = ?
-      order by b.feature_id
-      ${options.lock ? 'for update of b' : ''}`,
-    [planId, customerId],
-  );
+/** Adds a charge to the unit of work, with everything that explains its amount. */
+export function recordCharge(
+  em: EntityManager,
+  tenant: Tenant,
+  charge: PlannedCharge,
+  on: { subscription: Ref<Subscription>; customer: Ref<Customer>; feature: Ref<Feature>; event: SeatEvent | null; currency: string; ts: Date },
+): SeatCharge {
+  return em.create(SeatCharge, {
+    id: newId('chg'),
+    organization: tenant.organizationId,
+    mode: tenant.mode,
+    subscription: on.subscription,
+    customer: on.customer,
+    feature: on.feature,
+    event: on.event,
+    kind: charge.kind,
+    quantity: charge.quantity,
+    unitPrice: charge.unitPrice,
+    daysRemaining: charge.daysRemaining,
+    daysInPeriod: charge.daysInPeriod,
+    periodStart: charge.period.start,
+    periodEnd: charge.period.end,
+    amount: charge.amount,
+    currency: on.currency,
+    ts: on.ts,
+  });
 }
-
-const termsOf = (row: BalanceTermsRow): BillingTerms => ({
-  includedSeats: row.included_seats,
-  unlimited: row.unlimited,
-  overageEnabled: row.overage_enabled,
-  unitPrice: row.unit_price,
-});
 
 /**
  * Rolls a subscription whose period has ended into the period containing `now`, recording the
  * advance of every period it enters for the billable seats held then, and resetting each
- * high-water mark to them. Locks the subscription, then its balances, so concurrent renewals
- * wait and find nothing left to do; a unique index keeps one advance per feature and period.
- * Returns the number of periods entered.
+ * high-water mark to them. Returns the number of periods entered.
+ *
+ * The customer's balances are locked first, in the global order of every seat change: a renewal
+ * and a change of one customer queue on the same rows, never on each other's in reverse. The
+ * subscription is read after the lock, so a renewal that waited finds the work done.
  */
-export async function renewSubscription(tx: EntityManager, tenant: Tenant, subscriptionId: string, now: Date): Promise<number> {
-  const [subscription] = await tx.execute<
-    { customer_id: string; plan_id: string; start_at: Date; current_period_start: Date; current_period_end: Date; interval: PlanInterval; currency: string }[]
-  >(
-    `select s.customer_id, s.plan_id, s.start_at, s.current_period_start, s.current_period_end, p.interval, p.currency
-       from subscription s join plan p on p.id = s.plan_id
-      where s.id = ? and s.organization_id = ? and s.mode = ? and s.status = 'ACTIVE'
-        for update of s`,
-    [subscriptionId, tenant.organizationId, tenant.mode],
+export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: { id: string; customerId: string }, now: Date): Promise<number> {
+  const balances = await tx.find(
+    SeatBalance,
+    { customer: due.customerId },
+    { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { feature: QueryOrder.ASC } },
   );
-  if (!subscription || new Date(subscription.current_period_end) > now) return 0;
-  const balances = await balancesWithTerms(tx, subscription.plan_id, subscription.customer_id, { lock: true });
+  const subscription = await tx.findOne(
+    Subscription,
+    { id: due.id, organization: tenant.organizationId, mode: tenant.mode, status: 'ACTIVE' },
+    { populate: ['plan.seatFeatures'], refresh: true },
+  );
+  if (!subscription || subscription.currentPeriodEnd > now) return 0;
+  const termsByFeature = new Map(subscription.plan.seatFeatures.getItems().map((terms) => [terms.feature.id, terms]));
 
-  const anchor = new Date(subscription.start_at);
-  let period: Period = { start: new Date(subscription.current_period_start), end: new Date(subscription.current_period_end) };
-  const charges: ChargeRow[] = [];
+  let period: Period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
   let entered = 0;
   while (period.end <= now) {
-    period = periodContaining(anchor, subscription.interval, period.end);
+    period = periodContaining(subscription.startAt, subscription.plan.interval, period.end);
     entered++;
     for (const balance of balances) {
-      const advance = advanceFor(balance.current, termsOf(balance), period);
-      if (advance) charges.push(chargeRow(advance, { chargeId: newId('chg'), featureId: balance.feature_id, eventId: null }, period.start));
+      const terms = termsByFeature.get(balance.feature.id);
+      const advance = terms ? advanceFor(balance.current, terms, period) : null;
+      if (advance) {
+        recordCharge(tx, tenant, advance, {
+          subscription,
+          customer: due.customerId,
+          feature: balance.feature,
+          event: null,
+          currency: subscription.plan.currency,
+          ts: period.start,
+        });
+      }
     }
   }
-  const marks = balances.map((balance) => ({ featureId: balance.feature_id, mark: billableSeats(balance.current, termsOf(balance)) }));
-  await tx.execute(
-    `with charged as (
-       insert into seat_charge (id, organization_id, mode, subscription_id, customer_id, feature_id, event_id, kind, quantity,
-                                unit_price, days_remaining, days_in_period, period_start, period_end, amount, currency, ts)
-       select ch."chargeId", ?, ?, ?, ?, ch."featureId", ch."eventId", ch.kind, ch.quantity, ch."unitPrice", ch."daysRemaining",
-              ch."daysInPeriod", ch."periodStart", ch."periodEnd", ch.amount, ?, ch.ts
-         from jsonb_to_recordset(?::jsonb) as ch(${chargeRowColumns})
-       on conflict do nothing
-     ), marked as (
-       update seat_balance b set high_water_mark = m.mark
-         from jsonb_to_recordset(?::jsonb) as m("featureId" text, mark int)
-        where b.customer_id = ? and b.feature_id = m."featureId"
-     )
-     update subscription set current_period_start = ?, current_period_end = ? where id = ?`,
-    [
-      tenant.organizationId,
-      tenant.mode,
-      subscriptionId,
-      subscription.customer_id,
-      subscription.currency,
-      JSON.stringify(charges),
-      JSON.stringify(marks),
-      subscription.customer_id,
-      period.start,
-      period.end,
-      subscriptionId,
-    ],
-  );
+  for (const balance of balances) {
+    const terms = termsByFeature.get(balance.feature.id);
+    if (terms) balance.highWaterMark = billableSeats(balance.current, terms);
+  }
+  subscription.currentPeriodStart = period.start;
+  subscription.currentPeriodEnd = period.end;
+  await tx.flush();
   return entered;
 }
 
@@ -120,18 +108,22 @@ export async function renewDueSubscriptions(
   now: Date,
   customerIds?: readonly string[],
 ): Promise<{ subscriptions: number; periods: number }> {
-  const due = await em.execute<{ id: string }[]>(
-    `select id from subscription
-      where organization_id = ? and mode = ? and status = 'ACTIVE' and current_period_end <= ?
-        ${customerIds ? 'and customer_id in (select jsonb_array_elements_text(?::jsonb))' : ''}
-      order by id`,
-    [tenant.organizationId, tenant.mode, now, ...(customerIds ? [JSON.stringify(customerIds)] : [])],
+  const due = await em.find(
+    Subscription,
+    {
+      organization: tenant.organizationId,
+      mode: tenant.mode,
+      status: 'ACTIVE',
+      currentPeriodEnd: { $lte: now },
+      ...(customerIds ? { customer: { $in: [...customerIds] } } : {}),
+    },
+    { fields: ['customer'], orderBy: { id: QueryOrder.ASC }, disableIdentityMap: true },
   );
   let periods = 0;
   let subscriptions = 0;
-  for (const { id } of due) {
+  for (const subscription of due) {
     // One transaction each: a failure leaves the others renewed, and a retry finishes the rest.
-    const entered = await em.transactional((tx) => renewSubscription(tx, tenant, id, now));
+    const entered = await em.transactional((tx) => renewSubscription(tx, tenant, { id: subscription.id, customerId: subscription.customer.id }, now));
     if (entered > 0) subscriptions++;
     periods += entered;
   }
@@ -149,26 +141,13 @@ export async function listCharges(
 ): Promise<SeatChargeRecord[]> {
   const customer = await getCustomer(em, tenant, args.customerId);
   await renewDueSubscriptions(em, tenant, now, [customer.id]);
-  const rows = await em.execute<Record<string, unknown>[]>(
-    `select ${chargeColumns}
-       from seat_charge ch join feature f on f.id = ch.feature_id join customer c on c.id = ch.customer_id
-      where ch.customer_id = ? ${args.from ? 'and ch.ts >= ?' : ''} ${args.to ? 'and ch.ts < ?' : ''}
-      order by ch.ts, ch.seq
-      limit ${maxChargesPerQuery}`,
-    [customer.id, ...(args.from ? [args.from] : []), ...(args.to ? [args.to] : [])],
-  );
-  return rows.map((row) => chargeFromRow(row, tenant.mode));
+  return run(em, CHARGES_OF_CUSTOMER, { customerId: customer.id, from: args.from ?? null, to: args.to ?? null, limit: maxChargesPerQuery });
 }
 
 /** The charge each event caused, for any number of events in one query. */
 export async function chargesByEventIds(em: EntityManager, tenant: Tenant, eventIds: readonly string[]): Promise<Map<string, SeatChargeRecord>> {
-  const rows = await em.execute<Record<string, unknown>[]>(
-    `select ${chargeColumns}
-       from seat_charge ch join feature f on f.id = ch.feature_id join customer c on c.id = ch.customer_id
-      where ch.organization_id = ? and ch.mode = ? and ch.event_id in (select jsonb_array_elements_text(?::jsonb))`,
-    [tenant.organizationId, tenant.mode, JSON.stringify(eventIds)],
-  );
-  return new Map(rows.map((row) => [row.event_id as string, chargeFromRow(row, tenant.mode)]));
+  const charges = await run(em, CHARGES_BY_EVENT, { organizationId: tenant.organizationId, mode: tenant.mode, eventIds: [...eventIds] });
+  return new Map(charges.map((charge) => [charge.eventId!, charge]));
 }
 
 export type InvoiceLine = ChargeTerms & {
@@ -209,43 +188,25 @@ const lineOf = (terms: ChargeTerms, featureCode: string, chargeId: string | null
 export async function upcomingInvoice(em: EntityManager, tenant: Tenant, now: Date, customerRef: string): Promise<UpcomingInvoice> {
   const customer = await getCustomer(em, tenant, customerRef);
   await renewDueSubscriptions(em, tenant, now, [customer.id]);
-  const [subscription] = await em.execute<
-    { id: string; plan_id: string; start_at: Date; current_period_start: Date; current_period_end: Date; interval: PlanInterval; currency: string }[]
-  >(
-    `select s.id, s.plan_id, s.start_at, s.current_period_start, s.current_period_end, p.interval, p.currency
-       from subscription s join plan p on p.id = s.plan_id
-      where s.customer_id = ? and s.status = 'ACTIVE'`,
-    [customer.id],
-  );
+  const scope = { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [customer.id] };
+  const [subscription] = await run(em, ACTIVE_SUBSCRIPTIONS, scope);
   if (!subscription) {
     throw new DomainError('no_active_subscription', `Customer '${customerRef}' has no active subscription.`, { param: 'customerId' });
   }
-  const currentPeriod = { start: new Date(subscription.current_period_start), end: new Date(subscription.current_period_end) };
-  const nextPeriod = periodContaining(new Date(subscription.start_at), subscription.interval, currentPeriod.end);
-  const trueUps = await em.execute<Record<string, unknown>[]>(
-    `select ${chargeColumns}
-       from seat_charge ch join feature f on f.id = ch.feature_id join customer c on c.id = ch.customer_id
-      where ch.subscription_id = ? and ch.period_start = ? and ch.kind = 'TRUE_UP'
-      order by ch.seq`,
-    [subscription.id, currentPeriod.start],
-  );
-  const balances = await balancesWithTerms(em, subscription.plan_id, customer.id, { lock: false });
+  const currentPeriod = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
+  const nextPeriod = periodContaining(subscription.startAt, subscription.plan.interval, currentPeriod.end);
+  const trueUps = await run(em, TRUE_UPS_OF_PERIOD, { subscriptionId: subscription.id, periodStart: currentPeriod.start });
+  const balances = await run(em, READ_BALANCES, scope);
   const advances = balances
     .flatMap((balance) => {
-      const advance = advanceFor(balance.current, termsOf(balance), nextPeriod);
-      return advance ? [lineOf(chargeTerms(advance), balance.feature_code, null)] : [];
+      const advance = advanceFor(balance.current, balance, nextPeriod);
+      return advance ? [lineOf(chargeTerms(advance), balance.featureCode, null)] : [];
     })
     .sort((a, b) => a.featureCode.localeCompare(b.featureCode));
-  const lines: InvoiceLine[] = [
-    ...trueUps.map((row) => {
-      const charge = chargeFromRow(row, tenant.mode);
-      return lineOf(charge, charge.featureCode, charge.id);
-    }),
-    ...advances,
-  ];
+  const lines: InvoiceLine[] = [...trueUps.map((charge) => lineOf(charge, charge.featureCode, charge.id)), ...advances];
   return {
     customerId: customerDisplayId(customer),
-    currency: subscription.currency,
+    currency: subscription.plan.currency,
     billingDate: currentPeriod.end,
     currentPeriod,
     nextPeriod,

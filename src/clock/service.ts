@@ -14,6 +14,8 @@ export class Clock {
   constructor(
     private offsetMs: number,
     private readonly realNow: () => number = Date.now,
+    /** Told of every move, so that the process's other requests see it at once. */
+    private readonly onMove: (offsetMs: number) => void = () => undefined,
   ) {}
 
   now(): Date {
@@ -22,6 +24,7 @@ export class Clock {
 
   moveTo(offsetMs: number): void {
     this.offsetMs = Math.max(this.offsetMs, offsetMs);
+    this.onMove(this.offsetMs);
   }
 
   get realTime(): number {

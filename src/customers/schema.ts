@@ -1,11 +1,10 @@
 import { builder } from '../builder.js';
 import { customerIdRule, nameRule } from '../common/validation.js';
-import type { Customer } from './entities.js';
-import { createCustomer, customerIdPrefix } from './service.js';
+import { createCustomer, customerIdPrefix, type CustomerRecord } from './service.js';
 
 export const maxCustomersPerQuery = 100;
 
-export const CustomerRef = builder.objectRef<Customer>('Customer').implement({
+export const CustomerRef = builder.objectRef<CustomerRecord>('Customer').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     externalId: t.exposeString('externalId', { nullable: true }),
@@ -43,7 +42,7 @@ builder.queryFields((t) => ({
     args: {
       ids: t.arg.stringList({ validate: { maxLength: maxCustomersPerQuery, items: customerIdRule } }),
     },
-    resolve: (_root, { ids }, ctx) => ctx.loaders.customerByRef.loadMany(ids) as Promise<(Customer | null)[]>,
+    resolve: (_root, { ids }, ctx) => ctx.loaders.customerByRef.loadMany(ids) as Promise<(CustomerRecord | null)[]>,
   }),
 }));
 

@@ -1,9 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { flushUnique } from '../db/errors.js';
+import { run } from '../db/prepared.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Tenant } from '../tenant.js';
 import { Customer } from './entities.js';
+import { CUSTOMERS_BY_REF, type CustomerRecord } from './store.js';
+
+export type { CustomerRecord } from './store.js';
 
 export const customerIdPrefix = 'cus_';
 
@@ -12,7 +16,7 @@ export const isOwnCustomerId = (ref: string): boolean => ref.startsWith(customer
 
 export type CreateCustomerInput = { externalId?: string | null; name: string };
 
-export async function createCustomer(em: EntityManager, tenant: Tenant, input: CreateCustomerInput): Promise<Customer> {
+export async function createCustomer(em: EntityManager, tenant: Tenant, input: CreateCustomerInput): Promise<CustomerRecord> {
   const customer = em.create(Customer, {
     id: newId('cus'),
     organization: tenant.organizationId,
@@ -24,21 +28,13 @@ export async function createCustomer(em: EntityManager, tenant: Tenant, input: C
     customer_tenant_external_id_unique: () =>
       new DomainError('conflict', `A customer with external id '${input.externalId}' already exists.`, { param: 'externalId' }),
   });
-  return customer;
+  return { id: customer.id, externalId: customer.externalId ?? null, name: customer.name, createdAt: customer.createdAt, mode: customer.mode };
 }
 
 /** Customers by `cus_` id or external id, in one query; refs that match nothing are absent. */
-export async function findCustomersByRefs(em: EntityManager, tenant: Tenant, refs: readonly string[]): Promise<Map<string, Customer>> {
-  const ownIds = refs.filter(isOwnCustomerId);
-  const externalIds = refs.filter((ref) => !isOwnCustomerId(ref));
-  const or = [
-    ...(ownIds.length ? [{ id: { $in: ownIds } }] : []),
-    ...(externalIds.length ? [{ externalId: { $in: externalIds } }] : []),
-  ];
-  const found = or.length
-    ? await em.find(Customer, { organization: tenant.organizationId, mode: tenant.mode, $or: or })
-    : [];
-  const byRef = new Map<string, Customer>();
+export async function findCustomersByRefs(em: EntityManager, tenant: Tenant, refs: readonly string[]): Promise<Map<string, CustomerRecord>> {
+  const found = refs.length ? await run(em, CUSTOMERS_BY_REF, { organizationId: tenant.organizationId, mode: tenant.mode, refs: [...refs] }) : [];
+  const byRef = new Map<string, CustomerRecord>();
   for (const customer of found) {
     byRef.set(customer.id, customer);
     if (customer.externalId) byRef.set(customer.externalId, customer);
@@ -46,7 +42,7 @@ export async function findCustomersByRefs(em: EntityManager, tenant: Tenant, ref
   return byRef;
 }
 
-export async function getCustomer(em: EntityManager, tenant: Tenant, ref: string): Promise<Customer> {
+export async function getCustomer(em: EntityManager, tenant: Tenant, ref: string): Promise<CustomerRecord> {
   const customer = (await findCustomersByRefs(em, tenant, [ref])).get(ref);
   if (!customer) throw customerNotFound(ref);
   return customer;

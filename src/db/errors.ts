@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { DomainError } from '../errors.js';
 
 /** True when `error` is PostgreSQL refusing a duplicate under the named unique constraint or index. */
-function isUniqueViolation(error: unknown, constraint: string): boolean {
+export function isUniqueViolation(error: unknown, constraint: string): boolean {
   if (!(error instanceof UniqueConstraintViolationException)) return false;
   const cause = error as unknown as { constraint?: string; message: string };
   return cause.constraint === constraint || cause.message.includes(`"${constraint}"`);

@@ -2,10 +2,9 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../errors.js';
 import type { Tenant } from '../tenant.js';
+import { IdempotencyKey } from './entities.js';
 
 export type IdempotentCall = { key: string; operation: string; input: unknown };
-
-export type Claim = { fresh: true } | { fresh: false; eventIds: string[] };
 
 /** JSON with object keys sorted, so equal inputs hash equally whatever their key order. */
 function canonical(value: unknown): string {
@@ -22,43 +21,56 @@ function canonical(value: unknown): string {
 export const requestHash = (call: IdempotentCall): string =>
   createHash('sha256').update(`${call.operation}\n${canonical(call.input)}`).digest('hex');
 
+/** Identifies a key across tenants, as the batch that looks keys up needs. */
+export const claimId = (tenant: Tenant, key: string): string => `${tenant.organizationId}\u0000${tenant.mode}\u0000${key}`;
+
+/** The claims already committed for the given keys, by claimId; one query for a whole batch. */
+export async function findClaims(em: EntityManager, calls: readonly { tenant: Tenant; key: string }[]): Promise<Map<string, IdempotencyKey>> {
+  if (calls.length === 0) return new Map();
+  const found = await em.find(IdempotencyKey, {
+    $or: calls.map(({ tenant, key }) => ({ organization: tenant.organizationId, mode: tenant.mode, key })),
+  });
+  return new Map(found.map((claim) => [claimId({ organizationId: claim.organization.id, mode: claim.mode }, claim.key), claim]));
+}
+
 /**
- * Claims `call.key` inside the caller's transaction. A first call gets `fresh` and must record
- * its events with `recordIdempotentResult` before committing. A repeat of a committed call gets
- * the original event ids; a repeat while the first is still running waits for it (PostgreSQL
- * holds the conflicting insert until the first transaction ends), and if the first failed, the
- * repeat runs afresh. The same key with another operation or input is refused.
+ * What a repeat of a committed call gets: the original event ids, or idempotency_key_mismatch
+ * when the same key came with another operation or input.
  */
-export async function claimIdempotencyKey(tx: EntityManager, tenant: Tenant, call: IdempotentCall): Promise<Claim> {
-  const hash = requestHash(call);
-  const inserted = await tx.execute<unknown[]>(
-    `insert into idempotency_key (organization_id, mode, key, operation, request_hash)
-     values (?, ?, ?, ?, ?) on conflict do nothing returning key`,
-    [tenant.organizationId, tenant.mode, call.key, call.operation, hash],
-  );
-  if (inserted.length > 0) return { fresh: true };
-  const [existing] = await tx.execute<{ operation: string; request_hash: string; event_ids: string[] }[]>(
-    `select operation, request_hash, event_ids from idempotency_key where organization_id = ? and mode = ? and key = ?`,
-    [tenant.organizationId, tenant.mode, call.key],
-  );
-  if (!existing) {
-    // Removed by the cleanup between the two statements: the key is free again, but not in this transaction.
-    throw new DomainError('idempotency_in_progress', 'The idempotency key is being released; retry the request.', { param: 'idempotencyKey' });
-  }
-  if (existing.operation !== call.operation || existing.request_hash !== hash) {
+export function replayOf(claim: IdempotencyKey, call: IdempotentCall): string[] {
+  if (claim.operation !== call.operation || claim.requestHash !== requestHash(call)) {
     throw new DomainError(
       'idempotency_key_mismatch',
-      `Idempotency key '${call.key}' was used for a different ${existing.operation === call.operation ? 'input' : `operation (${existing.operation})`}.`,
+      `Idempotency key '${call.key}' was used for a different ${claim.operation === call.operation ? 'input' : `operation (${claim.operation})`}.`,
       { param: 'idempotencyKey' },
     );
   }
-  return { fresh: false, eventIds: existing.event_ids };
+  return claim.eventIds;
+}
+
+/**
+ * Records the claims of calls that succeeded, in the transaction of their change: a key exists
+ * exactly when its change committed. Created in key order, so two transactions inserting the
+ * same keys queue on them in the same order and cannot deadlock; a concurrent first call makes
+ * this insert wait for it, then fail on the unique key, and the call is retried as a repeat.
+ */
+export function recordClaims(em: EntityManager, claims: { tenant: Tenant; call: IdempotentCall; eventIds: string[] }[]): void {
+  const ordered = [...claims].sort((a, b) => (claimId(a.tenant, a.call.key) < claimId(b.tenant, b.call.key) ? -1 : 1));
+  for (const { tenant, call, eventIds } of ordered) {
+    em.create(IdempotencyKey, {
+      organization: tenant.organizationId,
+      mode: tenant.mode,
+      key: call.key,
+      operation: call.operation,
+      requestHash: requestHash(call),
+      eventIds,
+    });
+  }
 }
 
 /** Keys older than `before` are forgotten; the contract keeps them at least 24 hours. */
 export async function deleteIdempotencyKeysBefore(em: EntityManager, before: Date): Promise<number> {
-  const result = await em.execute<{ affectedRows: number }>(`delete from idempotency_key where created_at < ?`, [before], 'run');
-  return result.affectedRows;
+  return em.nativeDelete(IdempotencyKey, { createdAt: { $lt: before } });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
+import { BigIntType, EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
 import { Organization } from '../auth/entities.js';
 import { Feature } from '../catalog/entities.js';
 import { Customer } from '../customers/entities.js';
@@ -25,7 +25,7 @@ export class SeatBalance {
 export class SeatEvent {
   id!: string;
   /** Insertion order; newest-first paging and cursors use it. */
-  seq!: string;
+  seq!: Opt<string>;
   organization!: Organization;
   mode!: Mode;
   customer!: Customer;
@@ -63,7 +63,7 @@ export const SeatEventSchema = new EntitySchema<SeatEvent>({
   tableName: 'seat_event',
   properties: {
     id: { type: 'text', primary: true },
-    seq: { type: 'bigint', autoincrement: true, unique: 'seat_event_seq_unique' },
+    seq: { type: new BigIntType('string'), autoincrement: true, unique: 'seat_event_seq_unique' },
     organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
     mode: { enum: true, items: ['live', 'test'] },
     customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },

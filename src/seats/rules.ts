@@ -1,3 +1,5 @@
+import type { Period } from '../billing/periods.js';
+import { type BillingTerms, type PlannedCharge, trueUpFor } from '../billing/proration.js';
 import { DomainError, validationError } from '../errors.js';
 import type { SeatEventKind } from './entities.js';
 
@@ -57,4 +59,32 @@ export function nextBalance(
     );
   }
   return next;
+}
+
+/** One change of one balance, as a caller asked for it. `at` prefixes its fields in errors ('' or 'seats.3.'). */
+export type SeatChangeEntry = { featureCode: string; kind: SeatEventKind; count: number; at: string };
+
+/** What one change does to a balance and its period's high-water mark, and what it costs. */
+export type PlannedChange = {
+  previousBalance: number;
+  newBalance: number;
+  highWaterMark: number;
+  charge: PlannedCharge | null;
+};
+
+/**
+ * Decides one change of a balance at `at` in `period`: the new balance under the plan's limits,
+ * and the true-up when billable seats pass the period's high-water mark. Throws the contract
+ * error that refuses it; changes nothing either way.
+ */
+export function planChange(
+  balance: { current: number; highWaterMark: number },
+  entry: SeatChangeEntry,
+  terms: BillingTerms,
+  period: Period,
+  at: Date,
+): PlannedChange {
+  const newBalance = nextBalance(balance.current, entry.kind, entry.count, terms, entry.featureCode, `${entry.at}count`);
+  const priced = trueUpFor({ newBalance, highWaterMark: balance.highWaterMark, at }, terms, period);
+  return { previousBalance: balance.current, newBalance, highWaterMark: priced.highWaterMark, charge: priced.charge };
 }

@@ -2,9 +2,8 @@ import { builder } from '../builder.js';
 import { PageInfo } from '../common/schema.js';
 import type { GraphQLResolveInfo } from 'graphql';
 import { customerIdRule, featureCodeRule, idempotencyKeyRule, isValidIdempotencyKey } from '../common/validation.js';
-import type { Customer } from '../customers/entities.js';
 import { CustomerRef } from '../customers/schema.js';
-import { customerNotFound } from '../customers/service.js';
+import { customerNotFound, type CustomerRecord } from '../customers/service.js';
 import type { Context } from '../context.js';
 import { DomainError, validationError } from '../errors.js';
 import { loadSeatBalance } from './loaders.js';
@@ -111,7 +110,7 @@ function withHeaderKey<T extends { idempotencyKey?: string | null }>(input: T, c
   return { ...input, idempotencyKey: header };
 }
 
-async function customerOrFail(ctx: Context, ref: string): Promise<Customer> {
+async function customerOrFail(ctx: Context, ref: string): Promise<CustomerRecord> {
   const customer = await ctx.loaders.customerByRef.load(ref);
   if (!customer) throw customerNotFound(ref);
   return customer;
@@ -179,22 +178,22 @@ builder.mutationFields((t) => ({
   addSeats: t.field({
     type: SeatEventRef,
     args: { input: t.arg({ type: AddSeatsInput }) },
-    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'ADD', withHeaderKey(input, ctx, info)),
+    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'ADD', withHeaderKey(input, ctx, info)),
   }),
   removeSeats: t.field({
     type: SeatEventRef,
     args: { input: t.arg({ type: RemoveSeatsInput }) },
-    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'REMOVE', withHeaderKey(input, ctx, info)),
+    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'REMOVE', withHeaderKey(input, ctx, info)),
   }),
   setSeats: t.field({
     type: SeatEventRef,
     args: { input: t.arg({ type: SetSeatsInput }) },
-    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.em, ctx.tenant, ctx.now(), 'SET', withHeaderKey(input, ctx, info)),
+    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'SET', withHeaderKey(input, ctx, info)),
   }),
   bulkSetSeats: t.field({
     type: [SeatEventRef],
     description: 'Sets several balances of one customer atomically; returns one event per entry, in order.',
     args: { input: t.arg({ type: BulkSetSeatsInput }) },
-    resolve: (_root, { input }, ctx, info) => bulkSetSeats(ctx.em, ctx.tenant, ctx.now(), withHeaderKey(input, ctx, info)),
+    resolve: (_root, { input }, ctx, info) => bulkSetSeats(ctx.seatChanges, ctx.tenant, ctx.now(), withHeaderKey(input, ctx, info)),
   }),
 }));

@@ -1,16 +1,20 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Period } from '../billing/periods.js';
-import { type BillingTerms, trueUpFor } from '../billing/proration.js';
-import { renewDueSubscriptions } from '../billing/service.js';
+import { chargeRecordOf } from '../billing/records.js';
+import { recordCharge, renewDueSubscriptions } from '../billing/service.js';
+import { PlanSeatFeature } from '../catalog/entities.js';
 import { findFeaturesByCode } from '../catalog/service.js';
 import { customerDisplayId } from '../customers/entities.js';
-import { getCustomer, isOwnCustomerId } from '../customers/service.js';
+import { getCustomer } from '../customers/service.js';
+import { run } from '../db/prepared.js';
 import { DomainError, validationError } from '../errors.js';
-import { claimIdempotencyKey, type IdempotentCall } from '../idempotency/service.js';
+import { newId } from '../ids.js';
+import { claimId, findClaims, type IdempotentCall, recordClaims, replayOf } from '../idempotency/service.js';
+import { ACTIVE_SUBSCRIPTIONS } from '../subscriptions/store.js';
 import type { Mode, Tenant } from '../tenant.js';
-import type { SeatEventKind } from './entities.js';
-import { appendSeatEvents, loadEvents, type PlannedChange, type SeatEventRecord } from './ledger.js';
-import { assertDistinctFeatureCodes, nextBalance } from './rules.js';
+import { SeatBalance, SeatEvent, type SeatEventKind } from './entities.js';
+import { eventRecordOf, loadEvents, type SeatEventRecord } from './ledger.js';
+import { assertDistinctFeatureCodes, planChange, type SeatChangeEntry } from './rules.js';
+import { LOCK_BALANCES, type LockedBalanceRow, READ_BALANCES } from './store.js';
 
 export type SeatBalanceRecord = {
   customerId: string;
@@ -29,253 +33,277 @@ export type BulkSetSeatsInput = {
   idempotencyKey?: string | null;
 };
 
-const operationOf = { ADD: 'addSeats', REMOVE: 'removeSeats', SET: 'setSeats' } as const;
-
-type LockedBalance = BillingTerms & {
-  customerId: string;
-  externalId: string | null;
-  subscriptionId: string;
-  period: Period;
-  currency: string;
-  featureId: string;
-  featureCode: string;
-  current: number;
-  highWaterMark: number;
+/** One caller's change: one entry for add, remove and set; a bulk set's entries apply all or none. */
+export type SeatChangeRequest = {
+  tenant: Tenant;
+  now: Date;
+  customerRef: string;
+  entries: SeatChangeEntry[];
+  idempotency: IdempotentCall | null;
 };
 
-const customerClause = (ref: string) => (isOwnCustomerId(ref) ? 'c.id = ?' : 'c.external_id = ?');
+/** What a batch decided for one request; the last three need work outside its transaction. */
+export type SeatChangeOutcome =
+  | { kind: 'applied'; events: SeatEventRecord[] }
+  | { kind: 'refused'; error: DomainError }
+  | { kind: 'replay'; eventIds: string[] }
+  | { kind: 'unexplained' }
+  | { kind: 'renewalDue'; customerId: string };
 
-/**
- * Locks the balances of `codes` for the customer's active subscription, in feature-id order so
- * that two calls locking several rows cannot deadlock. Rows come back fresh after any wait, with
- * the plan terms and the current period that price the change.
- */
-async function lockBalances(tx: EntityManager, tenant: Tenant, customerRef: string, codes: string[]): Promise<LockedBalance[]> {
-  const rows = await tx.execute<Record<string, unknown>[]>(
-    `select c.id as customer_id, c.external_id, s.id as subscription_id, s.current_period_start, s.current_period_end, p.currency,
-            f.id as feature_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price,
-            b.current, b.high_water_mark
-       from customer c
-       join subscription s on s.customer_id = c.id and s.status = 'ACTIVE'
-       join plan p on p.id = s.plan_id
-       join plan_seat_feature pf on pf.plan_id = s.plan_id
-       join feature f on f.id = pf.feature_id
-       join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
-      where c.organization_id = ? and c.mode = ? and ${customerClause(customerRef)}
-        and f.code in (select jsonb_array_elements_text(?::jsonb))
-      order by f.id
-        for update of b`,
-    [tenant.organizationId, tenant.mode, customerRef, JSON.stringify(codes)],
-  );
-  return rows.map((row) => ({
-    customerId: row.customer_id as string,
-    externalId: row.external_id as string | null,
-    subscriptionId: row.subscription_id as string,
-    period: { start: new Date(row.current_period_start as string), end: new Date(row.current_period_end as string) },
-    currency: row.currency as string,
-    featureId: row.feature_id as string,
-    featureCode: row.feature_code as string,
-    includedSeats: row.included_seats as number,
-    unlimited: row.unlimited as boolean,
-    overageEnabled: row.overage_enabled as boolean,
-    unitPrice: row.unit_price as number,
-    current: row.current as number,
-    highWaterMark: row.high_water_mark as number,
-  }));
+/** Applies seat changes; the coalescer does it for many callers in one transaction. */
+export type SeatChangeWriter = { submit(request: SeatChangeRequest): Promise<SeatEventRecord[]> };
+
+const wantedId = (tenant: Tenant, customerRef: string, featureCode: string) =>
+  `${tenant.organizationId}\u0000${tenant.mode}\u0000${customerRef}\u0000${featureCode}`;
+
+/** Locks every balance the requests name, in one statement; the rows come back in lock order. */
+async function lockBalances(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<Map<string, LockedBalanceRow>> {
+  const wanted = new Map<string, { tenant: Tenant; customerRef: string; featureCode: string }>();
+  for (const { tenant, customerRef, entries } of requests) {
+    for (const { featureCode } of entries) wanted.set(wantedId(tenant, customerRef, featureCode), { tenant, customerRef, featureCode });
+  }
+  const tuples = [...wanted.values()];
+  const rows = await run(tx, LOCK_BALANCES, {
+    organizationIds: tuples.map((t) => t.tenant.organizationId),
+    modes: tuples.map((t) => t.tenant.mode),
+    customerRefs: tuples.map((t) => t.customerRef),
+    featureCodes: tuples.map((t) => t.featureCode),
+  });
+  return new Map(rows.map((row) => [wantedId(row, row.customerRef, row.feature.code), row]));
 }
 
-/** Why some of `codes` have no lockable balance, in the contract's order of checks. */
-async function explainMissingBalances(em: EntityManager, tenant: Tenant, customerRef: string, codes: string[], params: string[]): Promise<DomainError> {
-  const customer = await getCustomer(em, tenant, customerRef);
-  const known = new Set((await findFeaturesByCode(em, tenant, codes)).map((f) => f.code));
-  const unknown = codes.findIndex((code) => !known.has(code));
-  if (unknown >= 0) {
-    return new DomainError('feature_not_found', `No feature with code '${codes[unknown]}'.`, { param: params[unknown] });
-  }
-  const subscribed = await em.execute<unknown[]>(`select 1 from subscription where customer_id = ? and status = 'ACTIVE'`, [customer.id]);
-  if (subscribed.length === 0) {
-    return new DomainError('no_active_subscription', `Customer '${customerRef}' has no active subscription.`, {
-      param: 'customerId',
+/**
+ * Applies a batch of changes, of any tenants and customers, in `tx`'s unit of work: balances are
+ * locked in one ordered statement, each request is decided in arrival order against the balances
+ * its predecessors left, and one flush writes every balance, event, charge and idempotency claim.
+ * Each request passes or fails on its own; a bulk set's entries pass or fail together.
+ */
+export async function applySeatChanges(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<SeatChangeOutcome[]> {
+  const locked = await lockBalances(tx, requests);
+  const keyed = requests.flatMap((request) => (request.idempotency ? [{ tenant: request.tenant, key: request.idempotency.key }] : []));
+  const claims = await findClaims(tx, keyed);
+
+  // By primary key: a `cus_` id and an external id may name the same balance in one batch, and
+  // mapping its row twice would overwrite what the earlier change did.
+  const balances = new Map<string, SeatBalance>();
+  const balanceOf = (row: LockedBalanceRow) => {
+    const id = `${row.customer.id}\u0000${row.feature.id}`;
+    let balance = balances.get(id);
+    if (!balance) balances.set(id, (balance = tx.map(SeatBalance, row.balance)));
+    return balance;
+  };
+  const newClaims: Parameters<typeof recordClaims>[1] = [];
+  const written: { request: number; events: { event: SeatEvent; row: LockedBalanceRow; charge: ReturnType<typeof recordCharge> | null }[] }[] = [];
+
+  const outcomes = requests.map((request, index): SeatChangeOutcome => {
+    const claim = request.idempotency && claims.get(claimId(request.tenant, request.idempotency.key));
+    if (claim) {
+      try {
+        return { kind: 'replay', eventIds: replayOf(claim, request.idempotency!) };
+      } catch (error) {
+        return { kind: 'refused', error: error as DomainError };
+      }
+    }
+    const rows = request.entries.map((entry) => locked.get(wantedId(request.tenant, request.customerRef, entry.featureCode)));
+    if (!rows.every((row) => row !== undefined)) return { kind: 'unexplained' };
+    const { subscription, customer } = rows[0]!;
+    // A change never straddles periods: the renewal runs first, in a transaction of its own.
+    if (request.now >= subscription.periodEnd) return { kind: 'renewalDue', customerId: customer.id };
+
+    const period = { start: subscription.periodStart, end: subscription.periodEnd };
+    let plans;
+    try {
+      plans = request.entries.map((entry, i) => planChange(balanceOf(rows[i]!), entry, rows[i]!.terms, period, request.now));
+    } catch (error) {
+      if (error instanceof DomainError) return { kind: 'refused', error };
+      throw error;
+    }
+    const events = plans.map((plan, i) => {
+      const row = rows[i]!;
+      const entry = request.entries[i]!;
+      const balance = balanceOf(row);
+      balance.current = plan.newBalance;
+      balance.highWaterMark = plan.highWaterMark;
+      balance.asOf = request.now;
+      const event = tx.create(SeatEvent, {
+        id: newId('sev'),
+        organization: request.tenant.organizationId,
+        mode: request.tenant.mode,
+        customer: customer.id,
+        feature: row.feature.id,
+        subscription: subscription.id,
+        kind: entry.kind,
+        quantity: entry.count,
+        previousBalance: plan.previousBalance,
+        newBalance: plan.newBalance,
+        ts: request.now,
+      });
+      const charge = plan.charge
+        ? recordCharge(tx, request.tenant, plan.charge, {
+            subscription: subscription.id,
+            customer: customer.id,
+            feature: row.feature.id,
+            event,
+            currency: subscription.currency,
+            ts: request.now,
+          })
+        : null;
+      return { event, row, charge };
     });
+    if (request.idempotency) {
+      newClaims.push({ tenant: request.tenant, call: request.idempotency, eventIds: events.map(({ event }) => event.id) });
+    }
+    written.push({ request: index, events });
+    return { kind: 'applied', events: [] };
+  });
+
+  recordClaims(tx, newClaims);
+  await tx.flush();
+  for (const { request, events } of written) {
+    outcomes[request] = {
+      kind: 'applied',
+      events: events.map(({ event, row, charge }) => {
+        const names = { customerId: customerDisplayId(row.customer), featureCode: row.feature.code };
+        return eventRecordOf(event, names, charge ? chargeRecordOf(charge, names) : null);
+      }),
+    };
   }
-  const planned = await em.execute<{ code: string }[]>(
-    `select f.code from subscription s
-       join plan_seat_feature pf on pf.plan_id = s.plan_id
-       join feature f on f.id = pf.feature_id
-      where s.customer_id = ? and s.status = 'ACTIVE'`,
-    [customer.id],
-  );
-  const inPlan = new Set(planned.map((row) => row.code));
-  const outside = codes.findIndex((code) => !inPlan.has(code));
-  if (outside >= 0) {
-    return new DomainError('feature_not_in_plan', `Feature '${codes[outside]}' is not in the customer's plan.`, {
-      param: params[outside],
+  return outcomes;
+}
+
+/** Why some balance of a request could not be locked, in the contract's order of checks. */
+async function explainMissingBalances(em: EntityManager, request: SeatChangeRequest): Promise<DomainError> {
+  const { tenant, customerRef, entries } = request;
+  const customer = await getCustomer(em, tenant, customerRef);
+  const codes = entries.map((entry) => entry.featureCode);
+  const known = new Set((await findFeaturesByCode(em, tenant, codes)).map((f) => f.code));
+  const unknown = entries.find((entry) => !known.has(entry.featureCode));
+  if (unknown) {
+    return new DomainError('feature_not_found', `No feature with code '${unknown.featureCode}'.`, { param: `${unknown.at}featureCode` });
+  }
+  const [subscription] = await run(em, ACTIVE_SUBSCRIPTIONS, { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [customer.id] });
+  if (!subscription) {
+    return new DomainError('no_active_subscription', `Customer '${customerRef}' has no active subscription.`, { param: 'customerId' });
+  }
+  const offered = await em.find(PlanSeatFeature, { plan: subscription.plan.id }, { populate: ['feature'] });
+  const inPlan = new Set(offered.map((terms) => terms.feature.code));
+  const outside = entries.find((entry) => !inPlan.has(entry.featureCode));
+  if (outside) {
+    return new DomainError('feature_not_in_plan', `Feature '${outside.featureCode}' is not in the customer's plan.`, {
+      param: `${outside.at}featureCode`,
     });
   }
   // The balance rows appeared between the two reads (a subscription created meanwhile): retryable.
   return new DomainError('conflict', 'The subscription changed during the request; retry it.');
 }
 
-/** `at` is where the entry sits in the input ('' or 'seats.3.'), so errors name the right field. */
-type Entry = { featureCode: string; kind: SeatEventKind; count: number; at: string };
-
-/** Thrown inside the transaction of a preview, to roll it back and carry out its result. */
-class PreviewRolledBack extends Error {
-  constructor(readonly events: SeatEventRecord[]) {
-    super('preview rolled back');
-  }
-}
-
-/** Thrown when the locked period has ended: the change must wait for the renewal. */
-class RenewalDue extends Error {
-  constructor(readonly customerId: string) {
-    super('renewal due');
-  }
-}
-
 /**
- * Applies several changes to one customer's balances atomically: all or none. Each change is
- * priced against the period's high-water mark. With an idempotency key, a repeat returns the
- * original events and changes nothing. With `preview`, everything runs and is rolled back.
+ * Finishes an outcome outside the batch's transaction: the events of an applied change or of a
+ * replay, the error of a refused or unexplained one, or `retry` once a due renewal has run.
  */
-async function applyChanges(
-  em: EntityManager,
-  tenant: Tenant,
-  now: Date,
-  customerRef: string,
-  entries: Entry[],
-  options: { idempotency?: IdempotentCall | null; preview?: boolean } = {},
-): Promise<SeatEventRecord[]> {
-  const codes = entries.map((entry) => entry.featureCode);
-  const attempt = () =>
-    em.transactional(async (tx) => {
-      if (options.idempotency) {
-        const claim = await claimIdempotencyKey(tx, tenant, options.idempotency);
-        if (!claim.fresh) return loadEvents(tx, tenant, claim.eventIds);
-      }
-      const locked = await lockBalances(tx, tenant, customerRef, codes);
-      if (locked.length !== new Set(codes).size) {
-        throw await explainMissingBalances(tx, tenant, customerRef, codes, entries.map((entry) => `${entry.at}featureCode`));
-      }
-      const first = locked[0]!;
-      // A change never straddles periods: when the period has ended, renew first (see below).
-      if (now >= first.period.end) throw new RenewalDue(first.customerId);
-      const byCode = new Map(locked.map((row) => [row.featureCode, row]));
-      const changes = entries.map((entry): PlannedChange => {
-        const row = byCode.get(entry.featureCode)!;
-        const next = nextBalance(row.current, entry.kind, entry.count, row, entry.featureCode, `${entry.at}count`);
-        const priced = trueUpFor({ newBalance: next, highWaterMark: row.highWaterMark, at: now }, row, row.period);
-        return {
-          featureId: row.featureId,
-          featureCode: row.featureCode,
-          kind: entry.kind,
-          quantity: entry.count,
-          previousBalance: row.current,
-          newBalance: next,
-          highWaterMark: priced.highWaterMark,
-          charge: priced.charge,
-        };
-      });
-      const events = await appendSeatEvents(
-        tx,
-        tenant,
-        {
-          customerId: first.customerId,
-          displayId: customerDisplayId({ id: first.customerId, externalId: first.externalId }),
-          subscriptionId: first.subscriptionId,
-          currency: first.currency,
-          ts: now,
-          idempotencyKey: options.idempotency?.key,
-        },
-        changes,
-      );
-      if (options.preview) throw new PreviewRolledBack(events);
-      return events;
-    }).catch((error: unknown) => {
-      if (error instanceof PreviewRolledBack) return error.events;
-      throw error;
-    });
-  try {
-    return await attempt();
-  } catch (error) {
-    if (!(error instanceof RenewalDue)) throw error;
-    // Renewing records the advance in a transaction of its own (locking the subscription before
-    // the balances, as every renewal does); then the change runs in the new period.
-    await renewDueSubscriptions(em, tenant, now, [error.customerId]);
-    return attempt();
+export async function settleOutcome(em: EntityManager, request: SeatChangeRequest, outcome: SeatChangeOutcome): Promise<SeatEventRecord[] | 'retry'> {
+  switch (outcome.kind) {
+    case 'applied':
+      return outcome.events;
+    case 'refused':
+      throw outcome.error;
+    case 'replay':
+      return loadEvents(em, request.tenant, outcome.eventIds);
+    case 'unexplained':
+      throw await explainMissingBalances(em, request);
+    case 'renewalDue':
+      await renewDueSubscriptions(em, request.tenant, request.now, [outcome.customerId]);
+      return 'retry';
   }
 }
+
+const operationOf = { ADD: 'addSeats', REMOVE: 'removeSeats', SET: 'setSeats' } as const;
 
 const idempotentCall = (operation: string, input: { idempotencyKey?: string | null }): IdempotentCall | null => {
   const { idempotencyKey, ...rest } = input;
   return idempotencyKey ? { key: idempotencyKey, operation, input: rest } : null;
 };
 
-export async function changeSeats(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatEventRecord> {
-  const [event] = await applyChanges(em, tenant, now, input.customerId, [{ featureCode: input.featureCode, kind, count: input.count, at: '' }], {
+const singleEntry = (kind: SeatEventKind, input: SeatChangeInput): SeatChangeEntry[] => [
+  { featureCode: input.featureCode, kind, count: input.count, at: '' },
+];
+
+export async function changeSeats(writer: SeatChangeWriter, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatEventRecord> {
+  const [event] = await writer.submit({
+    tenant,
+    now,
+    customerRef: input.customerId,
+    entries: singleEntry(kind, input),
     idempotency: idempotentCall(operationOf[kind], input),
   });
   return event!;
 }
 
+export async function bulkSetSeats(writer: SeatChangeWriter, tenant: Tenant, now: Date, input: BulkSetSeatsInput): Promise<SeatEventRecord[]> {
+  assertDistinctFeatureCodes(input.seats, 'seats');
+  return writer.submit({
+    tenant,
+    now,
+    customerRef: input.customerId,
+    entries: input.seats.map((entry, index) => ({ featureCode: entry.featureCode, kind: 'SET', count: entry.count, at: `seats.${index}.` })),
+    idempotency: idempotentCall('bulkSetSeats', input),
+  });
+}
+
 export type SeatChangePreview = { ok: true; event: SeatEventRecord } | { ok: false; error: DomainError };
 
+/** Thrown inside a preview's transaction, to roll it back and carry its outcome out. */
+class PreviewRolledBack extends Error {
+  constructor(readonly outcome: SeatChangeOutcome) {
+    super('preview rolled back');
+  }
+}
+
 /**
- * What a change would do, computed by the same code in a transaction that is rolled back:
- * the event and charge it would record, or the contract error it would fail with.
+ * What a change would do, computed by the same code in a transaction of its own that is rolled
+ * back: the event and charge it would record, or the contract error it would fail with.
  */
 export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatChangePreview> {
   if (kind !== 'SET' && input.count < 1) {
     return { ok: false, error: validationError('count', 'count must be at least 1 to add or remove seats.') };
   }
+  const request: SeatChangeRequest = { tenant, now, customerRef: input.customerId, entries: singleEntry(kind, input), idempotency: null };
   try {
-    const [event] = await applyChanges(em, tenant, now, input.customerId, [{ featureCode: input.featureCode, kind, count: input.count, at: '' }], {
-      preview: true,
-    });
-    return { ok: true, event: event! };
+    // A due renewal is carried out (as any operation would), and the preview then runs again.
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await em
+        .transactional(async (tx) => {
+          const [outcome] = await applySeatChanges(tx, [request]);
+          throw new PreviewRolledBack(outcome!);
+        })
+        .catch((error: unknown) => {
+          if (error instanceof PreviewRolledBack) return error.outcome;
+          throw error;
+        });
+      const settled = await settleOutcome(em, request, outcome);
+      if (settled !== 'retry') return { ok: true, event: settled[0]! };
+      if (attempt > 0) throw new DomainError('conflict', 'The subscription is renewing; retry the request.');
+    }
   } catch (error) {
     if (error instanceof DomainError) return { ok: false, error };
     throw error;
   }
 }
 
-export async function bulkSetSeats(em: EntityManager, tenant: Tenant, now: Date, input: BulkSetSeatsInput): Promise<SeatEventRecord[]> {
-  assertDistinctFeatureCodes(input.seats, 'seats');
-  return applyChanges(
-    em,
-    tenant,
-    now,
-    input.customerId,
-    input.seats.map((entry, index) => ({ featureCode: entry.featureCode, kind: 'SET', count: entry.count, at: `seats.${index}.` })),
-    { idempotency: idempotentCall('bulkSetSeats', input) },
-  );
-}
-
 /** Every seat balance of the given customers' active subscriptions, zero balances included. */
 export async function readBalances(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, SeatBalanceRecord[]>> {
-  const rows = await em.execute<Record<string, unknown>[]>(
-    `select c.id as customer_id, c.external_id, f.code as feature_code, pf.included_seats, pf.unlimited, b.current, b.as_of
-       from customer c
-       join subscription s on s.customer_id = c.id and s.status = 'ACTIVE'
-       join plan_seat_feature pf on pf.plan_id = s.plan_id
-       join feature f on f.id = pf.feature_id
-       join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
-      where c.organization_id = ? and c.mode = ? and c.id in (select jsonb_array_elements_text(?::jsonb))
-      order by c.id, f.code`,
-    [tenant.organizationId, tenant.mode, JSON.stringify(customerIds)],
-  );
+  const rows = await run(em, READ_BALANCES, { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [...customerIds] });
   const byCustomer = new Map<string, SeatBalanceRecord[]>(customerIds.map((id) => [id, []]));
   for (const row of rows) {
-    byCustomer.get(row.customer_id as string)?.push({
-      customerId: customerDisplayId({ id: row.customer_id as string, externalId: row.external_id as string | null }),
-      featureCode: row.feature_code as string,
-      current: row.current as number,
-      includedSeats: row.included_seats as number,
-      unlimited: row.unlimited as boolean,
-      asOf: new Date(row.as_of as string),
-      mode: tenant.mode,
+    byCustomer.get(row.customer.id)?.push({
+      customerId: customerDisplayId(row.customer),
+      featureCode: row.featureCode,
+      current: row.current,
+      includedSeats: row.includedSeats,
+      unlimited: row.unlimited,
+      asOf: row.asOf,
+      mode: row.mode,
     });
   }
   return byCustomer;
 }
-

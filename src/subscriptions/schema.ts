@@ -3,12 +3,11 @@ import { customerIdRule, featureCodeRule } from '../common/validation.js';
 import { customerDisplayId } from '../customers/entities.js';
 import { CustomerRef } from '../customers/schema.js';
 import { maxSeatCount } from '../seats/rules.js';
-import type { Subscription } from './entities.js';
-import { createSubscription } from './service.js';
+import { createSubscription, type SubscriptionRecord } from './service.js';
 
 const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', { values: ['ACTIVE', 'CANCELED'] as const });
 
-export const PlanSubscriptionRef = builder.objectRef<Subscription>('PlanSubscription').implement({
+export const PlanSubscriptionRef = builder.objectRef<SubscriptionRecord>('PlanSubscription').implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     customerId: t.string({ resolve: (subscription) => customerDisplayId(subscription.customer) }),

@@ -1,18 +1,21 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { periodContaining } from '../billing/periods.js';
+import { advanceFor } from '../billing/proration.js';
+import { recordCharge, renewSubscription } from '../billing/service.js';
+import type { PlanSeatFeature } from '../catalog/entities.js';
 import { findFeaturesByCode, findPlanByCode } from '../catalog/service.js';
-import { customerDisplayId } from '../customers/entities.js';
 import { getCustomer } from '../customers/service.js';
 import { flushUnique } from '../db/errors.js';
+import { run } from '../db/prepared.js';
 import { DomainError, validationError } from '../errors.js';
 import { newId } from '../ids.js';
-import { SeatBalance } from '../seats/entities.js';
+import { SeatBalance, SeatEvent } from '../seats/entities.js';
 import { assertDistinctFeatureCodes, nextBalance } from '../seats/rules.js';
-import { appendSeatEvents, type PlannedChange } from '../seats/ledger.js';
-import { advanceFor } from '../billing/proration.js';
-import { renewSubscription } from '../billing/service.js';
 import type { Tenant } from '../tenant.js';
 import { Subscription } from './entities.js';
+import { ACTIVE_SUBSCRIPTIONS, type SubscriptionRecord } from './store.js';
+
+export type { SubscriptionRecord } from './store.js';
 
 export type CreateSubscriptionInput = {
   customerId: string;
@@ -26,9 +29,10 @@ const activeSubscriptionConflict = (ref: string) =>
 
 /**
  * Subscribes a customer to a plan. Every seat feature of the plan gets a balance (0 unless
- * `initialSeats` says otherwise); each initial count is recorded as a SET event at the start.
+ * `initialSeats` says otherwise); each initial count is recorded as a SET event at the start and
+ * billed in advance for the first period, like every period start. One flush writes it all.
  */
-export async function createSubscription(em: EntityManager, tenant: Tenant, now: Date, input: CreateSubscriptionInput): Promise<Subscription> {
+export async function createSubscription(em: EntityManager, tenant: Tenant, now: Date, input: CreateSubscriptionInput): Promise<SubscriptionRecord> {
   const startAt = input.startAt ?? now;
   if (startAt > now) throw validationError('startAt', 'startAt may not lie in the future.');
   const initialSeats = input.initialSeats ?? [];
@@ -37,33 +41,21 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
   const customer = await getCustomer(em, tenant, input.customerId);
   const plan = await findPlanByCode(em, tenant, input.planCode);
   if (!plan) throw new DomainError('plan_not_found', `No plan with code '${input.planCode}'.`, { param: 'planCode' });
-  const terms = new Map(plan.seatFeatures.getItems().map((terms) => [terms.feature.code, terms]));
+  const offered = new Map(plan.seatFeatures.getItems().map((terms) => [terms.feature.code, terms]));
 
   // The first period runs from the start; if that lies far enough back, renewal catches up below.
   const firstPeriod = periodContaining(startAt, plan.interval, startAt);
-  const changes: PlannedChange[] = [];
+  const initial = new Map<string, { count: number; terms: PlanSeatFeature }>();
   for (const [index, entry] of initialSeats.entries()) {
-    const seatTerms = terms.get(entry.featureCode);
-    const param = `initialSeats.${index}.featureCode`;
-    if (!seatTerms) {
+    const terms = offered.get(entry.featureCode);
+    if (!terms) {
+      const param = `initialSeats.${index}.featureCode`;
       const [exists] = await findFeaturesByCode(em, tenant, [entry.featureCode]);
       throw exists
         ? new DomainError('feature_not_in_plan', `Feature '${entry.featureCode}' is not in plan '${plan.code}'.`, { param })
         : new DomainError('feature_not_found', `No feature with code '${entry.featureCode}'.`, { param });
     }
-    const count = nextBalance(0, 'SET', entry.count, seatTerms, entry.featureCode, `initialSeats.${index}.count`);
-    // Initial seats are billed in advance for the first period, like every period start.
-    const advance = advanceFor(count, seatTerms, firstPeriod);
-    changes.push({
-      featureId: seatTerms.feature.id,
-      featureCode: entry.featureCode,
-      kind: 'SET',
-      quantity: entry.count,
-      previousBalance: 0,
-      newBalance: count,
-      highWaterMark: advance?.quantity ?? 0,
-      charge: advance,
-    });
+    initial.set(entry.featureCode, { count: nextBalance(0, 'SET', entry.count, terms, entry.featureCode, `initialSeats.${index}.count`), terms });
   }
 
   return em.transactional(async (tx) => {
@@ -71,56 +63,66 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
       id: newId('sub'),
       organization: tenant.organizationId,
       mode: tenant.mode,
-      customer,
+      customer: customer.id,
       plan,
       status: 'ACTIVE',
       startAt,
       currentPeriodStart: firstPeriod.start,
       currentPeriodEnd: firstPeriod.end,
     });
-    for (const seatTerms of plan.seatFeatures) {
+    for (const terms of offered.values()) {
+      const count = initial.get(terms.feature.code)?.count ?? 0;
       tx.create(SeatBalance, {
-        customer,
-        feature: seatTerms.feature,
+        customer: customer.id,
+        feature: terms.feature,
         organization: tenant.organizationId,
         mode: tenant.mode,
-        current: 0,
+        current: count,
         asOf: startAt,
+        highWaterMark: advanceFor(count, terms, firstPeriod)?.quantity ?? 0,
       });
+    }
+    for (const entry of initialSeats) {
+      const { count, terms } = initial.get(entry.featureCode)!;
+      const event = tx.create(SeatEvent, {
+        id: newId('sev'),
+        organization: tenant.organizationId,
+        mode: tenant.mode,
+        customer: customer.id,
+        feature: terms.feature,
+        subscription,
+        kind: 'SET',
+        quantity: entry.count,
+        previousBalance: 0,
+        newBalance: count,
+        ts: startAt,
+      });
+      const advance = advanceFor(count, terms, firstPeriod);
+      if (advance) {
+        recordCharge(tx, tenant, advance, { subscription, customer: customer.id, feature: terms.feature, event, currency: plan.currency, ts: startAt });
+      }
     }
     await flushUnique(tx, {
       subscription_one_active_per_customer: () => activeSubscriptionConflict(input.customerId),
       seat_balance_pkey: () => activeSubscriptionConflict(input.customerId),
     });
-    if (changes.length > 0) {
-      await appendSeatEvents(
-        tx,
-        tenant,
-        { customerId: customer.id, displayId: customerDisplayId(customer), subscriptionId: subscription.id, currency: plan.currency, ts: startAt },
-        changes,
-      );
-    }
-    if (firstPeriod.end <= now) {
-      await renewSubscription(tx, tenant, subscription.id, now);
-      const current = periodContaining(startAt, plan.interval, now);
-      subscription.currentPeriodStart = current.start;
-      subscription.currentPeriodEnd = current.end;
-    }
-    return subscription;
+    if (firstPeriod.end <= now) await renewSubscription(tx, tenant, { id: subscription.id, customerId: customer.id }, now);
+    return {
+      id: subscription.id,
+      customer: { id: customer.id, externalId: customer.externalId },
+      plan: { id: plan.id, code: plan.code, currency: plan.currency, interval: plan.interval },
+      status: subscription.status,
+      startAt,
+      currentPeriodStart: subscription.currentPeriodStart,
+      currentPeriodEnd: subscription.currentPeriodEnd,
+      createdAt: subscription.createdAt,
+      mode: tenant.mode,
+    };
   });
 }
 
-/** `refresh` reloads subscriptions this unit of work already holds (after a renewal changed them). */
-export async function findActiveSubscriptions(
-  em: EntityManager,
-  tenant: Tenant,
-  customerIds: readonly string[],
-  options: { refresh?: boolean } = {},
-): Promise<Map<string, Subscription>> {
-  const found = await em.find(
-    Subscription,
-    { organization: tenant.organizationId, mode: tenant.mode, status: 'ACTIVE', customer: { $in: [...customerIds] } },
-    { populate: ['plan', 'customer'], refresh: options.refresh },
-  );
+/** The active subscriptions of the given customers, by customer id, in one query. */
+export async function findActiveSubscriptions(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, SubscriptionRecord>> {
+  const found = await run(em, ACTIVE_SUBSCRIPTIONS, { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [...customerIds] });
   return new Map(found.map((subscription) => [subscription.customer.id, subscription]));
 }

@@ -1,0 +1,64 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Tenant } from '../tenant.js';
+import { type Authenticated, hashApiKey, isApiKeyShaped, lookUpApiKey } from './service.js';
+
+/** The staleness bound README promises: keys and test clocks are at most 5 s out of date. */
+export const defaultApiKeyCacheMs = 5000;
+
+type Entry = { tenant: Tenant; expiresAt: number };
+
+/**
+ * Remembers the keys this process has looked up, so most requests reach the database only for
+ * their work. The staleness rule: a key revoked in the database stops working within `ttlMs`, and
+ * a test clock moved by another process is seen within `ttlMs`; one moved through this process is
+ * seen at once. Unknown and revoked keys are never remembered, so a new key works at once.
+ */
+export class ApiKeyCache {
+  private readonly entries = new Map<string, Entry>();
+  /** Test clock offsets by organization; they only grow, so the largest one seen is the newest. */
+  private readonly testClocks = new Map<string, number>();
+  private readonly lookups = new Map<string, Promise<Authenticated | null>>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  async authenticate(em: EntityManager, key: string | null | undefined): Promise<Authenticated | null> {
+    if (!isApiKeyShaped(key)) return null;
+    const keyHash = hashApiKey(key);
+    const entry = this.entries.get(keyHash);
+    if (entry && entry.expiresAt > this.now()) return this.withClock(entry.tenant);
+    // Concurrent requests with one uncached key share a single lookup.
+    let lookup = this.lookups.get(keyHash);
+    if (!lookup) {
+      lookup = lookUpApiKey(em, key).finally(() => this.lookups.delete(keyHash));
+      this.lookups.set(keyHash, lookup);
+    }
+    const found = await lookup;
+    if (!found) {
+      this.entries.delete(keyHash);
+      return null;
+    }
+    this.remember(keyHash, found);
+    return this.withClock(found.tenant);
+  }
+
+  /** A test clock this process moved: its requests see the new time at once. */
+  noteTestClock(organizationId: string, offsetMs: number): void {
+    this.testClocks.set(organizationId, Math.max(this.testClocks.get(organizationId) ?? 0, offsetMs));
+  }
+
+  private remember(keyHash: string, found: Authenticated): void {
+    if (this.ttlMs <= 0) return;
+    this.entries.delete(keyHash);
+    this.entries.set(keyHash, { tenant: found.tenant, expiresAt: this.now() + this.ttlMs });
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.noteTestClock(found.tenant.organizationId, found.testClockOffsetMs);
+  }
+
+  private withClock(tenant: Tenant): Authenticated {
+    return { tenant, testClockOffsetMs: tenant.mode === 'test' ? (this.testClocks.get(tenant.organizationId) ?? 0) : 0 };
+  }
+}

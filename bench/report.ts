@@ -1,0 +1,251 @@
+import { type BatchSummary, type LedgerTotals, summarizeBatches } from './ledger.js';
+import { type LoadResult, median } from './load.js';
+import { type Scenario, type SystemName, systems } from './scenarios.js';
+
+/** One measured run of one scenario on one system, with the warm-up that preceded it. */
+export type RunRecord = {
+  round: number;
+  scenario: string;
+  system: SystemName;
+  /** Whether this system went first in its round (the order alternates). */
+  first: boolean;
+  warmup: LoadResult;
+  measured: LoadResult;
+  /** seatgate's events per transaction during the measured run (add scenarios only). */
+  batches: number[] | null;
+};
+
+export type Machine = { cpu: string; cores: number; memoryGiB: number; node: string; postgres: string; database: string };
+export type Settings = { rounds: number; seconds: number; warmupSeconds: number };
+export type LedgerChange = Record<SystemName, { before: LedgerTotals; after: LedgerTotals }>;
+
+type Speed = { okPerSecond: number; p50Ms: number; p99Ms: number };
+type Check = { value: number; target: string; met: boolean };
+
+export type ScenarioSummary = {
+  scenario: string;
+  connections: number;
+  speed: Record<SystemName, Speed>;
+  /** Median over rounds of seatgate ÷ baseline within the same round (paired, so drift cancels). */
+  ratio: number;
+  check: Check | null;
+};
+
+export type Correctness = {
+  responses: number;
+  successfulAdds: number;
+  non2xx: number;
+  status5xx: number;
+  graphqlErrors: number;
+  internalErrors: number;
+  socketErrors: number;
+  timeouts: number;
+  balanceIncrease: number;
+  addEventsRecorded: number;
+  /** Balance increase minus successful adds: requests that committed after their run stopped. */
+  difference: number;
+  tolerance: number;
+  lostUpdateCheck: boolean;
+  failureSamples: string[];
+};
+
+export type Report = {
+  machine: Machine;
+  settings: Settings;
+  scenarios: ScenarioSummary[];
+  hot: Record<SystemName, { scaling: number; tailRatio: number }> & { checks: { scaling: Check; tail: Check } };
+  batches: Record<string, BatchSummary>;
+  correctness: Record<SystemName, Correctness>;
+  passed: boolean;
+  runs: RunRecord[];
+};
+
+const ratioTargets: Record<string, { min: number; goal?: number }> = { addSeats: { min: 0.5, goal: 1 }, 'customers(100)': { min: 0.5 } };
+const hot1 = 'hot balance, 1 conn';
+const hot50 = 'hot balance, 50 conns';
+
+const measuredOf = (runs: RunRecord[], scenario: string, system: SystemName) =>
+  runs.filter((run) => run.scenario === scenario && run.system === system).sort((a, b) => a.round - b.round);
+
+/** What `pick` gives for each round (values compared within a round), skipping rounds without one. */
+function perRound(runs: RunRecord[], pick: (round: number) => number | null): number[] {
+  const rounds = [...new Set(runs.map((run) => run.round))];
+  return rounds.map(pick).filter((value): value is number => value !== null && Number.isFinite(value));
+}
+
+function speedOf(runs: RunRecord[]): Speed {
+  return {
+    okPerSecond: median(runs.map((run) => run.measured.okPerSecond)),
+    p50Ms: median(runs.map((run) => run.measured.p50Ms)),
+    p99Ms: median(runs.map((run) => run.measured.p99Ms)),
+  };
+}
+
+function correctnessOf(runs: RunRecord[], scenarios: Scenario[], change: LedgerChange[SystemName]): Correctness {
+  const adding = new Set(scenarios.filter((scenario) => scenario.adds).map((scenario) => scenario.name));
+  const loads = runs.flatMap((run) => [run.warmup, run.measured].map((result) => ({ result, adds: adding.has(run.scenario) })));
+  const sum = (value: (result: LoadResult) => number, onlyAdds = false) =>
+    loads.filter((l) => !onlyAdds || l.adds).reduce((total, l) => total + value(l.result), 0);
+  const successfulAdds = sum((r) => r.ok, true);
+  const balanceIncrease = change.after.balanceSum - change.before.balanceSum;
+  const addEventsRecorded = change.after.addEvents - change.before.addEvents;
+  // A request still in flight when autocannon stopped may commit unseen: one per connection, plus
+  // any that timed out. Fewer seats than successful adds, though, is a lost update.
+  const tolerance = sum((r) => r.connections + r.timeouts, true);
+  const difference = balanceIncrease - successfulAdds;
+  return {
+    responses: sum((r) => r.responses),
+    successfulAdds,
+    non2xx: sum((r) => r.non2xx),
+    status5xx: sum((r) => r.status5xx),
+    graphqlErrors: sum((r) => r.graphqlErrors),
+    internalErrors: sum((r) => r.internalErrors),
+    socketErrors: sum((r) => r.socketErrors),
+    timeouts: sum((r) => r.timeouts),
+    balanceIncrease,
+    addEventsRecorded,
+    difference,
+    tolerance,
+    lostUpdateCheck: difference >= 0 && difference <= tolerance && addEventsRecorded === balanceIncrease,
+    failureSamples: [...new Set(loads.map((l) => l.result.firstFailure).filter((f): f is string => f !== null))].slice(0, 3),
+  };
+}
+
+export function buildReport(machine: Machine, settings: Settings, scenarios: Scenario[], runs: RunRecord[], ledger: LedgerChange): Report {
+  const summaries = scenarios.map((scenario): ScenarioSummary => {
+    const bySystem = { seatgate: measuredOf(runs, scenario.name, 'seatgate'), baseline: measuredOf(runs, scenario.name, 'baseline') };
+    const ratio = median(
+      perRound(runs, (round) => {
+        const s = bySystem.seatgate.find((run) => run.round === round);
+        const b = bySystem.baseline.find((run) => run.round === round);
+        return s && b ? s.measured.okPerSecond / b.measured.okPerSecond : null;
+      }),
+    );
+    const target = ratioTargets[scenario.name];
+    return {
+      scenario: scenario.name,
+      connections: scenario.connections,
+      speed: { seatgate: speedOf(bySystem.seatgate), baseline: speedOf(bySystem.baseline) },
+      ratio,
+      check: target
+        ? { value: ratio, target: `≥ ${target.min}×${target.goal ? ` (goal ${target.goal.toFixed(1)}×)` : ''}`, met: ratio >= target.min }
+        : null,
+    };
+  });
+
+  const hotOf = (system: SystemName) => {
+    const one = measuredOf(runs, hot1, system);
+    const fifty = measuredOf(runs, hot50, system);
+    const paired = (value: (a: LoadResult, b: LoadResult) => number) =>
+      median(
+        perRound(runs, (round) => {
+          const a = one.find((run) => run.round === round);
+          const b = fifty.find((run) => run.round === round);
+          return a && b ? value(a.measured, b.measured) : null;
+        }),
+      );
+    return { scaling: paired((a, b) => b.okPerSecond / a.okPerSecond), tailRatio: paired((_a, b) => b.p99Ms / b.p50Ms) };
+  };
+  const hotSeatgate = hotOf('seatgate');
+
+  const batches: Record<string, BatchSummary> = {};
+  for (const scenario of scenarios.filter((s) => s.adds)) {
+    batches[scenario.name] = summarizeBatches(measuredOf(runs, scenario.name, 'seatgate').flatMap((run) => run.batches ?? []));
+  }
+
+  const correctness = {
+    seatgate: correctnessOf(runs.filter((r) => r.system === 'seatgate'), scenarios, ledger.seatgate),
+    baseline: correctnessOf(runs.filter((r) => r.system === 'baseline'), scenarios, ledger.baseline),
+  };
+  const passed = systems.every((s) => correctness[s].lostUpdateCheck && correctness[s].status5xx === 0 && correctness[s].internalErrors === 0);
+
+  return {
+    machine,
+    settings,
+    scenarios: summaries,
+    hot: {
+      seatgate: hotSeatgate,
+      baseline: hotOf('baseline'),
+      checks: {
+        scaling: { value: hotSeatgate.scaling, target: '≥ 3×', met: hotSeatgate.scaling >= 3 },
+        tail: { value: hotSeatgate.tailRatio, target: '≤ 3', met: hotSeatgate.tailRatio <= 3 },
+      },
+    },
+    batches,
+    correctness,
+    passed,
+    runs,
+  };
+}
+
+const num = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(Math.abs(value) >= 100 ? 0 : digits) : 'n/a');
+const times = (value: number) => (Number.isFinite(value) ? `${value.toFixed(2)}×` : 'n/a');
+const verdict = (check: Check | null) => (check ? `${check.target}: ${check.met ? 'met' : 'missed'}` : '');
+const latency = (speed: Speed) => `${num(speed.p50Ms)} / ${num(speed.p99Ms)}`;
+
+export function markdown(report: Report): string {
+  const { machine, settings } = report;
+  const lines: string[] = [];
+  const row = (cells: (string | number)[]) => lines.push(`| ${cells.join(' | ')} |`);
+
+  lines.push(
+    `## seatgate vs baseline (node:http + pg): medians of ${settings.rounds} interleaved rounds of ${settings.seconds} s (after ${settings.warmupSeconds} s warm-up each)`,
+    '',
+    `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.postgres} (${machine.database})`,
+    '',
+  );
+  row(['scenario', 'conns', 'seatgate req/s', 'baseline req/s', 'ratio', 'target', 'seatgate p50/p99 ms', 'baseline p50/p99 ms']);
+  row(['---', '---:', '---:', '---:', '---:', '---', '---:', '---:']);
+  for (const s of report.scenarios) {
+    row([
+      s.scenario,
+      s.connections,
+      num(s.speed.seatgate.okPerSecond),
+      num(s.speed.baseline.okPerSecond),
+      times(s.ratio),
+      verdict(s.check),
+      latency(s.speed.seatgate),
+      latency(s.speed.baseline),
+    ]);
+  }
+  const hot = report.hot;
+  row(['hot balance scaling: req/s at 50 ÷ at 1 conn', '', times(hot.seatgate.scaling), times(hot.baseline.scaling), '', `seatgate ${verdict(hot.checks.scaling)}`, '', '']);
+  row(['hot balance p99 ÷ p50 at 50 conns', '', num(hot.seatgate.tailRatio, 2), num(hot.baseline.tailRatio, 2), '', `seatgate ${verdict(hot.checks.tail)}`, '', '']);
+  lines.push('', 'req/s counts successful answers only; ratio is the median over rounds of seatgate ÷ baseline in the same round.', '');
+
+  lines.push('Per round, req/s (seatgate | baseline; who went first alternates):', '');
+  for (const s of report.scenarios) {
+    const perSystem = systems.map((system) =>
+      report.runs
+        .filter((run) => run.scenario === s.scenario && run.system === system)
+        .sort((a, b) => a.round - b.round)
+        .map((run) => num(run.measured.okPerSecond))
+        .join(', '),
+    );
+    lines.push(`- ${s.scenario}: ${perSystem[0]} | ${perSystem[1]}`);
+  }
+
+  lines.push('', '### seatgate events per transaction (ledger rows grouped by xmin, measured runs)', '');
+  row(['scenario', 'transactions', 'events', 'mean', 'median', 'p90', 'max']);
+  row(['---', '---:', '---:', '---:', '---:', '---:', '---:']);
+  for (const [scenario, b] of Object.entries(report.batches)) {
+    row([scenario, b.transactions, b.events, num(b.mean, 2), b.median, b.p90, b.max]);
+  }
+
+  lines.push('', '### Correctness (every run, warm-ups included)', '');
+  row(['system', 'responses', 'successful adds', 'non-2xx', '5xx', 'GraphQL errors', 'internal_error', 'socket errors / timeouts', 'lost-update check']);
+  row(['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---']);
+  for (const system of systems) {
+    const c = report.correctness[system];
+    const check =
+      `${c.lostUpdateCheck ? 'pass' : 'FAIL'}: balances +${c.balanceIncrease}, ADD events +${c.addEventsRecorded}, ` +
+      `successful adds ${c.successfulAdds}, difference ${c.difference >= 0 ? '+' : ''}${c.difference} (allowed 0…+${c.tolerance}, requests in flight at stop)`;
+    row([system, c.responses, c.successfulAdds, c.non2xx, c.status5xx, c.graphqlErrors, c.internalErrors, `${c.socketErrors} / ${c.timeouts}`, check]);
+  }
+  for (const system of systems) {
+    for (const sample of report.correctness[system].failureSamples) lines.push('', `${system} answered, e.g.: \`${sample.replace(/`/g, "'")}\``);
+  }
+  const target = '0 lost updates, 0 5xx, 0 internal_error';
+  lines.push('', `**Correctness: ${report.passed ? 'PASS' : 'FAIL'}** (${target}; ratio targets are reported, not enforced)`);
+  return lines.join('\n');
+}

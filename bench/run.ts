@@ -1,0 +1,217 @@
+/**
+ * `npm run bench`: seatgate against a hand-written node:http + pg baseline doing the same work,
+ * on a database made for the run, in interleaved rounds. Prints a markdown report, writes it as
+ * JSON to .data/bench-results.json, and exits non-zero when a correctness check fails.
+ *
+ *   BENCH_SECONDS (8)         length of each measured run
+ *   BENCH_ROUNDS (3, min. 3)  rounds; every scenario runs on both systems in each
+ *   BENCH_WARMUP_SECONDS (2)  warm-up before each measured run
+ *   DATABASE_URL              a server to create the bench database on; unset: embedded PostgreSQL
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { migrate, openOrm } from '../src/db/orm.js';
+import { createLogger } from '../src/logger.js';
+import { freshDatabase } from './database.js';
+import { batchSizes, lastSeq, ledgerTotals } from './ledger.js';
+import { load } from './load.js';
+import { startChild } from './processes.js';
+import { buildReport, type LedgerChange, type Machine, markdown, type RunRecord, type Settings } from './report.js';
+import { scenarios as allScenarios, type SystemName, systems } from './scenarios.js';
+import { createTenant, type Tenant } from './setup.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const resultsFile = path.join(root, '.data', 'bench-results.json');
+
+function numberFromEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  const value = raw === undefined || raw === '' ? fallback : Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got '${raw}'`);
+  if (value < min) {
+    console.error(`${name}=${value} is below ${min}; using ${min}`);
+    return min;
+  }
+  return value;
+}
+
+class Interrupted extends Error {}
+
+const interrupt = new AbortController();
+const checkpoint = () => {
+  if (interrupt.signal.aborted) throw new Interrupted('interrupted');
+};
+
+/** Disposers of everything the run created, undone in reverse order, once. */
+const disposers: { name: string; dispose: () => Promise<void> }[] = [];
+let cleaning: Promise<void> | null = null;
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const { name, dispose } of disposers.reverse()) {
+      try {
+        await dispose();
+      } catch (error) {
+        console.error(`cleanup: could not ${name}:`, error);
+      }
+    }
+  })();
+  return cleaning;
+}
+
+function onSignal(signal: NodeJS.Signals) {
+  if (interrupt.signal.aborted) {
+    // A second Ctrl-C: do not wait for the run to reach a checkpoint.
+    void cleanUp().finally(() => process.exit(130));
+    return;
+  }
+  console.error(`\n${signal}: stopping the benchmark and cleaning up…`);
+  interrupt.abort();
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+// Whatever breaks, the database, the children and the temporary folder must still go.
+process.on('uncaughtException', (error) => {
+  console.error('bench failed:', error);
+  void cleanUp().finally(() => process.exit(interrupt.signal.aborted ? 130 : 1));
+});
+
+const log = (message: string) => console.error(message);
+
+async function machine(db: pg.Pool, where: string): Promise<Machine> {
+  const { rows } = await db.query<{ version: string }>('select version()');
+  const version = rows[0]!.version;
+  return {
+    cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    postgres: version.split(' on ')[0] ?? version,
+    database: where,
+  };
+}
+
+async function main(): Promise<number> {
+  const settings: Settings = {
+    seconds: numberFromEnv('BENCH_SECONDS', 8, 1),
+    rounds: Math.round(numberFromEnv('BENCH_ROUNDS', 3, 3)),
+    warmupSeconds: numberFromEnv('BENCH_WARMUP_SECONDS', 2, 1),
+  };
+  // Our own logs only at warn: the embedded PostgreSQL's chatter is not the report.
+  const logger = createLogger('warn');
+
+  const database = await freshDatabase(process.env.DATABASE_URL || undefined, logger);
+  disposers.push({ name: `remove the bench database (${database.where})`, dispose: database.dispose });
+  log(`bench database: ${database.where}`);
+  checkpoint();
+  const orm = await openOrm(database.url);
+  disposers.push({ name: 'close the ORM', dispose: () => orm.close() });
+  await migrate(orm);
+  const db = new pg.Pool({ connectionString: database.url, max: 2 });
+  // An idle connection dropped by the server (on Ctrl-C PostgreSQL stops too) is not worth a crash.
+  db.on('error', () => undefined);
+  disposers.push({ name: 'close the check pool', dispose: () => db.end() });
+  checkpoint();
+
+  const seatgate = await startChild('seatgate', ['--import', 'tsx', 'src/server.ts'], {
+    cwd: root,
+    // As deployed: NODE_ENV=production turns off graphql-js's development checks on every value.
+    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0', DB_POOL_MAX: '10' },
+    ready: /GraphiQL at (\S+)/,
+  });
+  disposers.push({ name: 'stop seatgate', dispose: seatgate.stop });
+  log(`seatgate at ${seatgate.url}`);
+  checkpoint();
+
+  // Two organizations, so that the two systems never touch the same rows.
+  const suffix = randomBytes(3).toString('hex');
+  const tenants: Record<SystemName, Tenant> = {
+    seatgate: await createTenant(orm, seatgate.url, `bench-seatgate-${suffix}`),
+    baseline: await createTenant(orm, seatgate.url, `bench-baseline-${suffix}`),
+  };
+  log('set up 2 organizations × 200 subscribed customers through the GraphQL API');
+  // Statistics, as any database that has run a while has them: both systems' plans depend on them.
+  await db.query('analyze');
+  checkpoint();
+
+  const baseline = await startChild('baseline', ['--import', 'tsx', 'bench/baseline.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      DATABASE_URL: database.url,
+      BASELINE_ORGANIZATION_ID: tenants.baseline.organizationId,
+      BASELINE_MODE: 'test',
+      PORT: '0',
+      DB_POOL_MAX: '10',
+    },
+    ready: /baseline listening at (\S+)/,
+  });
+  disposers.push({ name: 'stop the baseline', dispose: baseline.stop });
+  log(`baseline at ${baseline.url}`);
+
+  const scenarios = allScenarios({ seatgateUrl: seatgate.url, seatgateKey: tenants.seatgate.key, baselineUrl: baseline.url });
+  const before = { seatgate: await ledgerTotals(db, tenants.seatgate.organizationId), baseline: await ledgerTotals(db, tenants.baseline.organizationId) };
+  const runCount = settings.rounds * scenarios.length * systems.length;
+  log(`${runCount} runs of ${settings.warmupSeconds} + ${settings.seconds} s: about ${Math.ceil((runCount * (settings.warmupSeconds + settings.seconds)) / 60)} min`);
+
+  const runs: RunRecord[] = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    // Alternate who goes first, so neither always meets the database the other just warmed or dirtied.
+    const order: SystemName[] = round % 2 === 1 ? ['seatgate', 'baseline'] : ['baseline', 'seatgate'];
+    for (const scenario of scenarios) {
+      for (const system of order) {
+        checkpoint();
+        const target = scenario.target[system];
+        const warmup = await load(target, scenario.connections, settings.warmupSeconds, interrupt.signal);
+        checkpoint();
+        const organizationId = tenants[system].organizationId;
+        const tracksBatches = system === 'seatgate' && scenario.adds;
+        const seqBefore = tracksBatches ? await lastSeq(db, organizationId) : null;
+        const measured = await load(target, scenario.connections, settings.seconds, interrupt.signal);
+        checkpoint();
+        const batches = seqBefore !== null ? await batchSizes(db, organizationId, seqBefore, await lastSeq(db, organizationId)) : null;
+        runs.push({ round, scenario: scenario.name, system, first: system === order[0], warmup, measured, batches });
+        log(
+          `round ${round}/${settings.rounds}  ${scenario.name.padEnd(22)} ${system.padEnd(8)} ` +
+            `${measured.okPerSecond.toFixed(0).padStart(6)} req/s  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms` +
+            (measured.ok === measured.responses ? '' : `  (${measured.responses - measured.ok} not ok)`),
+        );
+      }
+    }
+  }
+  checkpoint();
+
+  // Let requests that were in flight when the last run stopped commit before counting.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const ledger: LedgerChange = {
+    seatgate: { before: before.seatgate, after: await ledgerTotals(db, tenants.seatgate.organizationId) },
+    baseline: { before: before.baseline, after: await ledgerTotals(db, tenants.baseline.organizationId) },
+  };
+  const report = buildReport(await machine(db, database.where), settings, scenarios, runs, ledger);
+
+  console.log(markdown(report));
+  for (const child of [seatgate, baseline]) {
+    if (child.logs.length === 0) continue;
+    console.log(`\n${child.name} logged (at LOG_LEVEL=warn):\n`);
+    for (const group of child.logs) console.log(`- ${group.count}× ${group.kind}`);
+    console.log(`\n  first: ${child.logs[0]!.first.slice(0, 300)}`);
+  }
+  await mkdir(path.dirname(resultsFile), { recursive: true });
+  await writeFile(resultsFile, `${JSON.stringify({ generatedAt: new Date().toISOString(), ...report, logs: { seatgate: seatgate.logs, baseline: baseline.logs } }, null, 2)}\n`);
+  console.log(`\nResults written to ${path.relative(process.cwd(), resultsFile) || resultsFile}`);
+  return report.passed ? 0 : 1;
+}
+
+main()
+  .catch((error: unknown) => {
+    // After Ctrl-C, whatever failed (the terminal's SIGINT reaches the children too) is no news.
+    if (error instanceof Interrupted || interrupt.signal.aborted) return 130;
+    console.error('bench failed:', error);
+    return 1;
+  })
+  .then(async (code) => {
+    await cleanUp();
+    process.exit(code);
+  });

@@ -1,0 +1,57 @@
+import type { Target } from './load.js';
+import { customerIds, featureCode } from './setup.js';
+
+export const systems = ['seatgate', 'baseline'] as const;
+export type SystemName = (typeof systems)[number];
+
+export type Scenario = {
+  name: string;
+  connections: number;
+  /** Whether each successful request adds one seat (counted for the lost-update check). */
+  adds: boolean;
+  target: Record<SystemName, Target>;
+};
+
+export type Endpoints = { seatgateUrl: string; seatgateKey: string; baselineUrl: string };
+
+const addSeats = `mutation($input: AddSeatsInput!) { addSeats(input: $input) { id newBalance } }`;
+const customers = `query($ids: [String!]!) { customers(ids: $ids) { id seatBalances { featureCode current } } }`;
+const readIds = customerIds.slice(0, 100);
+
+const randomCustomer = () => customerIds[Math.floor(Math.random() * customerIds.length)]!;
+
+function addTargets(endpoints: Endpoints, customer: () => string): Record<SystemName, Target> {
+  return {
+    seatgate: {
+      url: endpoints.seatgateUrl,
+      headers: { 'x-api-key': endpoints.seatgateKey },
+      body: () => JSON.stringify({ query: addSeats, variables: { input: { customerId: customer(), featureCode, count: 1 } } }),
+    },
+    baseline: {
+      url: `${endpoints.baselineUrl}/add`,
+      headers: {},
+      body: () => JSON.stringify({ customerId: customer(), featureCode, count: 1 }),
+    },
+  };
+}
+
+export function scenarios(endpoints: Endpoints): Scenario[] {
+  // The read bodies never change, so they are built once.
+  const readSeatgate = JSON.stringify({ query: customers, variables: { ids: readIds } });
+  const readBaseline = JSON.stringify({ ids: readIds });
+  return [
+    { name: 'addSeats', connections: 10, adds: true, target: addTargets(endpoints, randomCustomer) },
+    // One balance that every request fights over: how the row lock holds up under contention.
+    { name: 'hot balance, 1 conn', connections: 1, adds: true, target: addTargets(endpoints, () => 'c-000') },
+    { name: 'hot balance, 50 conns', connections: 50, adds: true, target: addTargets(endpoints, () => 'c-000') },
+    {
+      name: 'customers(100)',
+      connections: 10,
+      adds: false,
+      target: {
+        seatgate: { url: endpoints.seatgateUrl, headers: { 'x-api-key': endpoints.seatgateKey }, body: () => readSeatgate },
+        baseline: { url: `${endpoints.baselineUrl}/balances`, headers: {}, body: () => readBaseline },
+      },
+    },
+  ];
+}

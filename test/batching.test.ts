@@ -25,8 +25,21 @@ describe('SQL statements per request', () => {
       expect(result.data.customers[n - 1].editor.current).toBe(n === 1 ? 1 : n - 1);
       counts[n] = statements.length;
     }
-    // Customers, active subscriptions (with plans), balances; the API key comes from the server's cache.
-    expect(counts).toEqual({ 1: 3, 10: 3, 100: 3 });
+    // Customers with their balances, then active subscriptions (with plans); the API key comes from the server's cache.
+    expect(counts).toEqual({ 1: 2, 10: 2, 100: 2 });
+
+    // A customer named by both its ids answers twice, each time with its own three balances.
+    const both = await graphql(harness, s.key, balancesQuery, { ids: [s.customer.id, s.customerId, 'nobody'] });
+    expect(both.data.customers.map((c: any) => c && [c.id, c.seatBalances.length])).toEqual([[s.customer.id, 3], [s.customer.id, 3], null]);
+
+    // The shape most clients send, balances only: one statement, whatever the number of customers.
+    for (const n of [1, 100]) {
+      const { result, statements } = await harness.countStatements(() =>
+        graphql(harness, s.key, `query($ids: [String!]!) { customers(ids: $ids) { id seatBalances { featureCode current } } }`, { ids: ids.slice(0, n) }),
+      );
+      expect(result.data.customers[n - 1].seatBalances).toHaveLength(3);
+      expect(statements).toHaveLength(1);
+    }
   });
 
   test('a lone seat change costs BEGIN, one locking read, one insert, one update and COMMIT, whatever the bulk size', async () => {

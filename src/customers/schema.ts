@@ -1,4 +1,7 @@
+import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../builder.js';
+import { selectsAnyOf } from '../common/lookahead.js';
+import type { Context } from '../context.js';
 import { customerIdRule, nameRule } from '../common/validation.js';
 import { createCustomer, customerIdPrefix, type CustomerRecord } from './service.js';
 
@@ -27,13 +30,20 @@ const CreateCustomerInput = builder.inputType('CreateCustomerInput', {
   }),
 });
 
+/**
+ * Reads asked for with their seat balances fetch both in one statement: the shape most queries of
+ * this service take (customers(ids) { seatBalances }).
+ */
+const customerLoader = (ctx: Context, info: GraphQLResolveInfo) =>
+  selectsAnyOf(info, ['seatBalances', 'seatBalance']) ? ctx.loaders.customerWithSeatBalancesByRef : ctx.loaders.customerByRef;
+
 builder.queryFields((t) => ({
   customer: t.field({
     type: CustomerRef,
     nullable: true,
     description: 'A customer by `cus_` id or external id; null when there is none.',
     args: { id: t.arg.string({ validate: customerIdRule }) },
-    resolve: (_root, { id }, ctx) => ctx.loaders.customerByRef.load(id),
+    resolve: (_root, { id }, ctx, info) => customerLoader(ctx, info).load(id),
   }),
   customers: t.field({
     type: [CustomerRef],
@@ -42,7 +52,7 @@ builder.queryFields((t) => ({
     args: {
       ids: t.arg.stringList({ validate: { maxLength: maxCustomersPerQuery, items: customerIdRule } }),
     },
-    resolve: (_root, { ids }, ctx) => ctx.loaders.customerByRef.loadMany(ids) as Promise<(CustomerRecord | null)[]>,
+    resolve: (_root, { ids }, ctx, info) => customerLoader(ctx, info).loadMany(ids) as Promise<(CustomerRecord | null)[]>,
   }),
 }));
 

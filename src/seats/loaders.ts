@@ -2,23 +2,37 @@ import DataLoader from 'dataloader';
 import { DomainError } from '../errors.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Tenant } from '../tenant.js';
-import { readBalances, type SeatBalanceRecord } from './service.js';
+import { type CustomerWithSeatBalances, readBalances, readCustomersWithBalances, type SeatBalanceRecord } from './service.js';
 
-export const createSeatLoaders = (em: EntityManager, tenant: Tenant) => ({
+export const createSeatLoaders = (em: EntityManager, tenant: Tenant) => {
   /** Every balance of a customer's active subscription, for any number of customers in one query. */
-  seatBalancesByCustomerId: new DataLoader<string, SeatBalanceRecord[]>(async (customerIds) => {
+  const seatBalancesByCustomerId = new DataLoader<string, SeatBalanceRecord[]>(async (customerIds) => {
     const found = await readBalances(em, tenant, customerIds);
     return customerIds.map((id) => found.get(id) ?? []);
-  }),
-});
+  });
+  return {
+    seatBalancesByCustomerId,
+    /** Customers by `cus_` id or external id with their balances, in one query; null when there is no such customer. */
+    customerWithSeatBalancesByRef: new DataLoader<string, CustomerWithSeatBalances | null>(async (refs) => {
+      const found = await readCustomersWithBalances(em, tenant, refs);
+      for (const customer of found.values()) seatBalancesByCustomerId.prime(customer.id, customer.seatBalances);
+      return refs.map((ref) => found.get(ref) ?? null);
+    }),
+  };
+};
 
 type ReadLoaders = ReturnType<typeof createSeatLoaders> &
   ReturnType<typeof import('../catalog/loaders.js').createCatalogLoaders> &
   ReturnType<typeof import('../subscriptions/loaders.js').createSubscriptionLoaders>;
 
+/** A customer's balances: those read with it, else through the batched loader. */
+export const seatBalancesOf = (loaders: ReadLoaders, customer: { id: string; seatBalances?: SeatBalanceRecord[] }) =>
+  customer.seatBalances ?? loaders.seatBalancesByCustomerId.load(customer.id);
+
 /** One balance through the batched loaders, or the contract error saying why there is none. */
-export async function loadSeatBalance(loaders: ReadLoaders, customerId: string, featureCode: string): Promise<SeatBalanceRecord> {
-  const balances = await loaders.seatBalancesByCustomerId.load(customerId);
+export async function loadSeatBalance(loaders: ReadLoaders, customer: { id: string; seatBalances?: SeatBalanceRecord[] }, featureCode: string): Promise<SeatBalanceRecord> {
+  const customerId = customer.id;
+  const balances = await seatBalancesOf(loaders, customer);
   const balance = balances.find((b) => b.featureCode === featureCode);
   if (balance) return balance;
   if (!(await loaders.featureByCode.load(featureCode))) {

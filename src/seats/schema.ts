@@ -3,13 +3,13 @@ import { PageInfo } from '../common/schema.js';
 import type { GraphQLResolveInfo } from 'graphql';
 import { customerIdRule, featureCodeRule, idempotencyKeyRule, isValidIdempotencyKey } from '../common/validation.js';
 import { CustomerRef } from '../customers/schema.js';
-import { customerNotFound, type CustomerRecord } from '../customers/service.js';
+import { customerNotFound } from '../customers/service.js';
 import type { Context } from '../context.js';
 import { DomainError, validationError } from '../errors.js';
-import { loadSeatBalance } from './loaders.js';
+import { loadSeatBalance, seatBalancesOf } from './loaders.js';
 import { maxSeatCount } from './rules.js';
 import { encodeCursor, listSeatEvents, type SeatEventPage, type SeatEventRecord } from './ledger.js';
-import { bulkSetSeats, changeSeats, type SeatBalanceRecord } from './service.js';
+import { bulkSetSeats, changeSeats, type CustomerWithSeatBalances, type SeatBalanceRecord } from './service.js';
 
 export const SeatEventKindEnum = builder.enumType('SeatEventKind', { values: ['ADD', 'REMOVE', 'SET'] as const });
 
@@ -110,8 +110,8 @@ function withHeaderKey<T extends { idempotencyKey?: string | null }>(input: T, c
   return { ...input, idempotencyKey: header };
 }
 
-async function customerOrFail(ctx: Context, ref: string): Promise<CustomerRecord> {
-  const customer = await ctx.loaders.customerByRef.load(ref);
+async function customerOrFail(ctx: Context, ref: string): Promise<CustomerWithSeatBalances> {
+  const customer = await ctx.loaders.customerWithSeatBalancesByRef.load(ref);
   if (!customer) throw customerNotFound(ref);
   return customer;
 }
@@ -120,13 +120,13 @@ builder.objectFields(CustomerRef, (t) => ({
   seatBalances: t.field({
     type: [SeatBalanceRef],
     description: "Every seat feature of the customer's plan, zero balances included; empty without an active subscription.",
-    resolve: (customer, _args, ctx) => ctx.loaders.seatBalancesByCustomerId.load(customer.id),
+    resolve: (customer, _args, ctx) => seatBalancesOf(ctx.loaders, customer),
   }),
   seatBalance: t.field({
     type: SeatBalanceRef,
     nullable: true,
     args: { featureCode: t.arg.string({ validate: featureCodeRule }) },
-    resolve: (customer, { featureCode }, ctx) => loadSeatBalance(ctx.loaders, customer.id, featureCode),
+    resolve: (customer, { featureCode }, ctx) => loadSeatBalance(ctx.loaders, customer, featureCode),
   }),
 }));
 
@@ -139,7 +139,7 @@ builder.queryFields((t) => ({
     },
     resolve: async (_root, args, ctx) => {
       const customer = await customerOrFail(ctx, args.customerId);
-      return loadSeatBalance(ctx.loaders, customer.id, args.featureCode);
+      return loadSeatBalance(ctx.loaders, customer, args.featureCode);
     },
   }),
   seatBalances: t.field({
@@ -147,12 +147,13 @@ builder.queryFields((t) => ({
     args: { customerId: t.arg.string({ validate: customerIdRule }) },
     resolve: async (_root, args, ctx) => {
       const customer = await customerOrFail(ctx, args.customerId);
-      if (!(await ctx.loaders.activeSubscriptionByCustomerId.load(customer.id))) {
+      // Balances exist only under an active subscription; none may also mean a plan without seat features.
+      if (customer.seatBalances.length === 0 && !(await ctx.loaders.activeSubscriptionByCustomerId.load(customer.id))) {
         throw new DomainError('no_active_subscription', `Customer '${args.customerId}' has no active subscription.`, {
           param: 'customerId',
         });
       }
-      return ctx.loaders.seatBalancesByCustomerId.load(customer.id);
+      return customer.seatBalances;
     },
   }),
   seatEvents: t.field({

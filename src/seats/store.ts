@@ -1,3 +1,4 @@
+import { customerByRef, type CustomerRecord, parseCustomer } from '../customers/store.js';
 import { read, statement } from '../db/prepared.js';
 import type { Mode } from '../tenant.js';
 import type { SeatEventKind } from './entities.js';
@@ -38,7 +39,7 @@ export const LOCK_BALANCES = statement<
           b.customer_id, b.feature_id, b.current, b.high_water_mark, b.as_of
      from unnest(:organizationIds::text[], :modes::text[], :customerRefs::text[], :featureCodes::text[])
             as w(organization_id, mode, customer_ref, feature_code)
-     join customer c on c.organization_id = w.organization_id and c.mode = w.mode and (c.id = w.customer_ref or c.external_id = w.customer_ref)
+     cross join lateral (${customerByRef('w.organization_id', 'w.mode', 'w.customer_ref')}) c
      join subscription s on s.customer_id = c.id and s.status = 'ACTIVE'
      join plan p on p.id = s.plan_id
      join feature f on f.organization_id = w.organization_id and f.mode = w.mode and f.code = w.feature_code
@@ -90,12 +91,12 @@ export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; cus
   'read_balances',
   `select c.id as customer_id, c.external_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled,
           pf.unit_price, b.current, b.as_of, c.mode
-     from customer c
+     from unnest(:customerIds::text[]) as r(id)
+     join customer c on c.id = r.id and c.organization_id = :organizationId and c.mode = :mode
      join subscription s on s.customer_id = c.id and s.status = 'ACTIVE'
      join plan_seat_feature pf on pf.plan_id = s.plan_id
      join feature f on f.id = pf.feature_id
      join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
-    where c.organization_id = :organizationId and c.mode = :mode and c.id = any(:customerIds::text[])
     order by c.id, f.code`,
   (row) => ({
     customer: { id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) },
@@ -108,6 +109,48 @@ export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; cus
     asOf: read.date(row.as_of),
     mode: row.mode as Mode,
   }),
+);
+
+/** A customer read with its balances: one row per balance, or one row with `balance` null. */
+export type CustomerBalanceRow = { ref: string; customer: CustomerRecord; balance: BalanceRow | null };
+
+/**
+ * Customers by reference with every balance of their active subscriptions, in one statement: the
+ * batched read that most queries of this service make (customers(ids) { seatBalances }).
+ */
+export const CUSTOMERS_WITH_BALANCES = statement<{ organizationId: string; mode: Mode; refs: string[] }, CustomerBalanceRow>(
+  'customers_with_balances',
+  `select r.ref, c.id, c.external_id, c.name, c.created_at, c.mode, x.feature_code, x.included_seats, x.unlimited,
+          x.overage_enabled, x.unit_price, x.current, x.as_of
+     from unnest(:refs::text[]) as r(ref)
+     cross join lateral (${customerByRef(':organizationId::text', ':mode::text', 'r.ref')}) c
+     left join lateral (
+       select f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price, b.current, b.as_of
+         from subscription s
+         join plan_seat_feature pf on pf.plan_id = s.plan_id
+         join feature f on f.id = pf.feature_id
+         join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
+        where s.customer_id = c.id and s.status = 'ACTIVE'
+     ) x on true
+    order by c.id, x.feature_code`,
+  (row) => {
+    const customer = parseCustomer(row);
+    const balance: BalanceRow | null =
+      row.feature_code === null
+        ? null
+        : {
+            customer,
+            featureCode: read.text(row.feature_code),
+            includedSeats: read.int(row.included_seats),
+            unlimited: read.bool(row.unlimited),
+            overageEnabled: read.bool(row.overage_enabled),
+            unitPrice: read.int(row.unit_price),
+            current: read.int(row.current),
+            asOf: read.date(row.as_of),
+            mode: customer.mode,
+          };
+    return { ref: read.text(row.ref), customer, balance };
+  },
 );
 
 /** A recorded event, with the names callers know its customer and feature by. */

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { describe, expect, inject, test } from 'vitest';
 import { createApp } from '../src/app.js';
 import { loadConfig, ConfigError } from '../src/config.js';
@@ -41,6 +43,24 @@ describe('over HTTP', () => {
     expect(body.errors[0].extensions).toMatchObject({ code: 'internal_error', type: 'internal_error', requestId });
     expect(JSON.stringify(body)).not.toMatch(/select|api_key|pool|knex|stack/i);
     expect(logs.some((line) => line.includes(requestId!) && line.includes('"level":"error"'))).toBe(true);
+  });
+});
+
+describe('clients that hang up', () => {
+  test('a request cut off mid-body is no error of ours: nothing is logged at error level', async () => {
+    const s = await seatScenario(harness);
+    const from = harness.logs.length;
+    const { port } = new URL(server.endpoint);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nx-api-key: ${s.key}\r\nx-request-id: req-hung-up\r\nContent-Length: 500\r\n\r\n{"query":`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    const logged = () => harness.logs.slice(from).filter((line) => line.includes('req-hung-up'));
+    for (let i = 0; i < 100 && logged().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(logged().map((line) => JSON.parse(line))).toMatchObject([{ level: 'info', message: 'client went away before the answer' }]);
   });
 });
 

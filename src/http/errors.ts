@@ -47,8 +47,12 @@ function paramOfInputError(error: GraphQLError): string | null {
   return null;
 }
 
-/** What a caller may see of an error: a contract code, never a stack, SQL or internal message. */
-function toClientError(error: GraphQLError, requestId: string, logger: Logger): GraphQLError {
+/**
+ * What a caller may see of an error: a contract code, never a stack, SQL or internal message.
+ * A request whose client hung up fails in unexpected ways (its body stops short); that is the
+ * client's doing, not an outage, so it is logged at info.
+ */
+function toClientError(error: GraphQLError, requestId: string, logger: Logger, clientGone: boolean): GraphQLError {
   const original = error.originalError;
   if (original instanceof DomainError) return domainGraphQLError(original, error);
   if (isErrorCode(error.extensions?.code) && errorCodes[error.extensions.code as ErrorCode]) return error;
@@ -67,7 +71,8 @@ function toClientError(error: GraphQLError, requestId: string, logger: Logger): 
       },
     });
   }
-  logger.error('unexpected error', { requestId, path: error.path?.join('.'), error: original });
+  if (clientGone) logger.info('client went away before the answer', { requestId, error: original?.message });
+  else logger.error('unexpected error', { requestId, path: error.path?.join('.'), error: original });
   return internalError(requestId, error.path);
 }
 
@@ -84,10 +89,11 @@ export function useContractErrors(states: RequestStates, logger: Logger): Plugin
     onResultProcess({ request, result, setResult }) {
       if (Array.isArray(result) || !('errors' in result) || !result.errors?.length) return;
       const requestId = states.get(request)?.requestId ?? 'unknown';
+      const clientGone = request.signal?.aborted === true;
       setResult({
         ...result,
         errors: result.errors.map((error: unknown) =>
-          toClientError(error instanceof GraphQLError ? error : new GraphQLError('wrapped', { originalError: error as Error }), requestId, logger),
+          toClientError(error instanceof GraphQLError ? error : new GraphQLError('wrapped', { originalError: error as Error }), requestId, logger, clientGone),
         ),
       });
     },

@@ -13,8 +13,19 @@ export function newId(prefix: string, now: number = Date.now()): string {
     time = alphabet[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const random = randomBytes(16);
   let tail = '';
-  for (const byte of random) tail += alphabet[byte % 32];
+  for (const byte of randomTail()) tail += alphabet[byte % 32];
   return `${prefix}_${time}${tail}`;
+}
+
+// Random bytes drawn from the system's CSPRNG in blocks: one call per id costs more than the id.
+let pool = Buffer.alloc(0);
+let used = 0;
+function randomTail(): Buffer {
+  if (used + 16 > pool.length) {
+    pool = randomBytes(4096);
+    used = 0;
+  }
+  used += 16;
+  return pool.subarray(used - 16, used);
 }

@@ -3,6 +3,7 @@ import { createApp, graphqlPath } from './app.js';
 import { countApiKeys, createApiKey } from './auth/service.js';
 import { ConfigError, loadConfig } from './config.js';
 import { startDatabase } from './db/database.js';
+import { startRenewalSweeper } from './billing/sweeper.js';
 import { scheduleIdempotencyCleanup } from './idempotency/service.js';
 import { createLogger } from './logger.js';
 
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     onError: (error) => logger.error('idempotency key cleanup failed', { error }),
     onDeleted: (count) => count > 0 && logger.info('forgot expired idempotency keys', { count }),
   });
+  const stopSweeper = startRenewalSweeper(database.orm, logger);
   const yoga = createApp({
     orm: database.orm,
     logger,
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
     server.closeIdleConnections();
     await closed;
     stopCleanup();
+    await stopSweeper();
     await database.stop();
     logger.info('stopped');
     process.exit(0);

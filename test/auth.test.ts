@@ -256,6 +256,14 @@ describe('tenancy', () => {
     },
     { name: 'testClock', document: `{ testClock { now livemode } }`, variables: () => ({}), refused: ownClockOrRefused('testClock') },
     {
+      name: 'deleteTestData',
+      document: `mutation { deleteTestData { customers complete } }`,
+      variables: () => ({}),
+      // A test key deletes its own organization's test data (the intruder's), a live key nothing.
+      refused: (response) =>
+        response.errors ? expect(response.errors[0]!.extensions.code).toBe('validation_error') : expect(response.data.deleteTestData.complete).toBe(true),
+    },
+    {
       name: 'customer',
       document: documents.customer,
       variables: (id) => ({ id }),

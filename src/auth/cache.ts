@@ -15,8 +15,8 @@ type Entry = { tenant: Tenant; expiresAt: number };
  */
 export class ApiKeyCache {
   private readonly entries = new Map<string, Entry>();
-  /** Test clock offsets by organization; they only grow, so the largest one seen is the newest. */
-  private readonly testClocks = new Map<string, number>();
+  /** Test clocks by organization, as last changed; the newest version seen wins. */
+  private readonly testClocks = new Map<string, { offsetMs: number; version: number }>();
   private readonly lookups = new Map<string, Promise<Authenticated | null>>();
 
   constructor(
@@ -45,9 +45,10 @@ export class ApiKeyCache {
     return this.withClock(found.tenant);
   }
 
-  /** A test clock this process moved: its requests see the new time at once. */
-  noteTestClock(organizationId: string, offsetMs: number): void {
-    this.testClocks.set(organizationId, Math.max(this.testClocks.get(organizationId) ?? 0, offsetMs));
+  /** A test clock as it was read or changed; this process's requests see the newest at once. */
+  noteTestClock(organizationId: string, offsetMs: number, version: number): void {
+    const known = this.testClocks.get(organizationId);
+    if (!known || version >= known.version) this.testClocks.set(organizationId, { offsetMs, version });
   }
 
   private remember(keyHash: string, found: Authenticated): void {
@@ -55,10 +56,11 @@ export class ApiKeyCache {
     this.entries.delete(keyHash);
     this.entries.set(keyHash, { tenant: found.tenant, expiresAt: this.now() + this.ttlMs });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.noteTestClock(found.tenant.organizationId, found.testClockOffsetMs);
+    this.noteTestClock(found.tenant.organizationId, found.testClockOffsetMs, found.testClockVersion);
   }
 
   private withClock(tenant: Tenant): Authenticated {
-    return { tenant, testClockOffsetMs: tenant.mode === 'test' ? (this.testClocks.get(tenant.organizationId) ?? 0) : 0 };
+    const clock = tenant.mode === 'test' ? this.testClocks.get(tenant.organizationId) : undefined;
+    return { tenant, testClockOffsetMs: clock?.offsetMs ?? 0, testClockVersion: clock?.version ?? 0 };
   }
 }

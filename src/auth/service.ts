@@ -47,7 +47,7 @@ export async function createApiKey(
   });
 }
 
-export type Authenticated = { tenant: Tenant; testClockOffsetMs: number };
+export type Authenticated = { tenant: Tenant; testClockOffsetMs: number; testClockVersion: number };
 
 /** Whether `key` has the shape of a key at all; anything else is refused without a lookup. */
 export const isApiKeyShaped = (key: string | null | undefined): key is string => !!key && keyPattern.test(key);
@@ -65,6 +65,7 @@ export async function lookUpApiKey(em: EntityManager, key: string | null | undef
   return {
     tenant: { organizationId: owner.organizationId, mode: owner.mode },
     testClockOffsetMs: owner.mode === 'test' ? owner.testClockOffsetMs : 0,
+    testClockVersion: owner.testClockVersion,
   };
 }
 

@@ -1,5 +1,14 @@
 import type { Period } from './periods.js';
 
+/**
+ * The money maxima. A seat's price for one period is at most maxUnitPrice, and a feature's
+ * billable seats cost at most maxAmountPerPeriod in one period; with at most 100 seat features
+ * per plan, every charge, and every invoice (this period's true-ups and the next advance), stays
+ * far below 2^53, so each amount the API returns is exact in its SafeInt scalar.
+ */
+export const maxUnitPrice = 1_000_000_000;
+export const maxAmountPerPeriod = 10_000_000_000_000;
+
 /** Seat terms that decide what is billable. */
 export type BillingTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean; unitPrice: number };
 
@@ -75,6 +84,13 @@ export function trueUpFor(
   };
 }
 
+/** What `seats` billable seats cost for a whole period, exactly (BigInt: the product may pass 2^53). */
+export const periodAmount = (seats: number, unitPrice: number): bigint => BigInt(seats) * BigInt(unitPrice);
+
+/** Whether a balance's billable seats stay within maxAmountPerPeriod. */
+export const withinAmountLimit = (balance: number, terms: BillingTerms): boolean =>
+  periodAmount(billableSeats(balance, terms), terms.unitPrice) <= BigInt(maxAmountPerPeriod);
+
 /** The advance for a whole period: the billable seats held at its start, at full price. */
 export function advanceFor(current: number, terms: BillingTerms, period: Period): PlannedCharge | null {
   const quantity = billableSeats(current, terms);
@@ -86,7 +102,7 @@ export function advanceFor(current: number, terms: BillingTerms, period: Period)
     unitPrice: terms.unitPrice,
     daysRemaining: inPeriod,
     daysInPeriod: inPeriod,
-    amount: quantity * terms.unitPrice,
+    amount: Number(periodAmount(quantity, terms.unitPrice)),
     period,
   };
 }

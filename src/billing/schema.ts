@@ -5,7 +5,17 @@ import { SeatEventKindEnum, SeatEventRef } from '../seats/schema.js';
 import { maxSeatCount } from '../seats/rules.js';
 import { previewSeatChange } from '../seats/service.js';
 import type { ChargeTerms, SeatChargeRecord } from './records.js';
-import { type InvoiceLine, listCharges, maxChargesPerQuery, renewDueSubscriptions, upcomingInvoice, type UpcomingInvoice } from './service.js';
+import {
+  type InvoiceLine,
+  listCharges,
+  maxChargesPerQuery,
+  maxPeriodsPerRenewal,
+  maxRenewalStepsPerCall,
+  renewDueSubscriptions,
+  type RenewalSummary,
+  upcomingInvoice,
+  type UpcomingInvoice,
+} from './service.js';
 
 const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
   values: {
@@ -76,10 +86,13 @@ const UpcomingInvoiceRef = builder.objectRef<UpcomingInvoice>('UpcomingInvoice')
   }),
 });
 
-const RenewalSummaryRef = builder.objectRef<{ subscriptions: number; periods: number }>('RenewalSummary').implement({
+const RenewalSummaryRef = builder.objectRef<RenewalSummary>('RenewalSummary').implement({
   fields: (t) => ({
     subscriptions: t.exposeInt('subscriptions', { description: 'Subscriptions that rolled into a new period.' }),
     periods: t.exposeInt('periods', { description: 'Periods entered, each with its advance.' }),
+    caughtUp: t.exposeBoolean('caughtUp', {
+      description: `False when subscriptions are still behind the clock: one call renews in at most ${maxRenewalStepsPerCall} steps of ${maxPeriodsPerRenewal} periods. Call again, or let the server's renewal sweeper finish.`,
+    }),
   }),
 });
 
@@ -177,7 +190,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   renewDueSubscriptions: t.field({
     type: RenewalSummaryRef,
-    description: 'Rolls every subscription of this organization and mode whose period has ended, recording advances. Safe to call at any time, from any number of schedulers.',
-    resolve: (_root, _args, ctx) => renewDueSubscriptions(ctx.em, ctx.tenant, ctx.now()),
+    description: `Rolls the subscriptions of this organization and mode whose period has ended, recording advances, in at most ${maxRenewalStepsPerCall} steps (see caughtUp). Safe to call at any time, from any number of schedulers; every server process also runs a sweeper that does it.`,
+    resolve: (_root, _args, ctx) => renewDueSubscriptions(ctx.em, ctx.tenant, ctx.now(), undefined, maxRenewalStepsPerCall),
   }),
 }));

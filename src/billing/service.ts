@@ -17,8 +17,42 @@ import { type Period, periodContaining } from './periods.js';
 import { advanceFor, billableSeats, type PlannedCharge } from './proration.js';
 import { type ChargeTerms, chargeTerms, type SeatChargeRecord } from './records.js';
 import { CHARGES_BY_EVENT, CHARGES_OF_CUSTOMER, TRUE_UPS_OF_PERIOD } from './store.js';
+import { PLAN_TERMS, planTermsFrom } from '../catalog/store.js';
 
 type Ref<T> = T | string;
+
+type ChargeData = ReturnType<typeof chargeData>;
+
+/** Rows per insert statement of advances: building one holds the event loop about 5 ms per 100 rows. */
+const rowsPerInsert = 200;
+
+/** A charge's row, with everything that explains its amount. */
+function chargeData(
+  tenant: Tenant,
+  charge: PlannedCharge,
+  on: { subscription: string; customer: string; feature: string; event: string | null; currency: string; ts: Date },
+) {
+  return {
+    id: newId('chg'),
+    organization: tenant.organizationId,
+    mode: tenant.mode,
+    subscription: on.subscription,
+    customer: on.customer,
+    feature: on.feature,
+    event: on.event,
+    kind: charge.kind,
+    quantity: charge.quantity,
+    unitPrice: charge.unitPrice,
+    daysRemaining: charge.daysRemaining,
+    daysInPeriod: charge.daysInPeriod,
+    periodStart: charge.period.start,
+    periodEnd: charge.period.end,
+    amount: charge.amount,
+    currency: on.currency,
+    ts: on.ts,
+    createdAt: new Date(),
+  };
+}
 
 /** Adds a charge to the unit of work, with everything that explains its amount. */
 export function recordCharge(
@@ -49,15 +83,28 @@ export function recordCharge(
 }
 
 /**
- * Rolls a subscription whose period has ended into the period containing `now`, recording the
- * advance of every period it enters for the billable seats held then, and resetting each
- * high-water mark to them. Returns the number of periods entered.
+ * A renewal enters at most this many periods in one transaction (with at most 100 seat
+ * features, at most 1,200 advances in one flush), so a long catch-up after the test clock jumped
+ * years ahead proceeds in bounded steps rather than one unbounded transaction.
+ */
+export const maxPeriodsPerRenewal = 12;
+/** The renewal steps one request may take; the sweeper (billing/sweeper.ts) takes the rest. */
+export const maxRenewalStepsPerRequest = 4;
+/** The steps of one call of the renewDueSubscriptions mutation, or of one clock advance. */
+export const maxRenewalStepsPerCall = 10;
+
+export type Renewal = { entered: number; caughtUp: boolean };
+
+/**
+ * Rolls a subscription whose period has ended towards the period containing `now`, by at most
+ * maxPeriodsPerRenewal periods, recording the advance of every period it enters for the
+ * billable seats held then, and resetting each high-water mark to them.
  *
  * The customer's balances are locked first, in the global order of every seat change: a renewal
  * and a change of one customer queue on the same rows, never on each other's in reverse. The
  * subscription is read after the lock, so a renewal that waited finds the work done.
  */
-export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: { id: string; customerId: string }, now: Date): Promise<number> {
+export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: { id: string; customerId: string }, now: Date): Promise<Renewal> {
   const balances = await tx.find(
     SeatBalance,
     { customer: due.customerId },
@@ -66,31 +113,34 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
   const subscription = await tx.findOne(
     Subscription,
     { id: due.id, organization: tenant.organizationId, mode: tenant.mode, status: 'ACTIVE' },
-    { populate: ['plan.seatFeatures'], refresh: true },
+    { refresh: true },
   );
-  if (!subscription || subscription.currentPeriodEnd > now) return 0;
-  const termsByFeature = new Map(subscription.plan.seatFeatures.getItems().map((terms) => [terms.feature.id, terms]));
+  if (!subscription || subscription.currentPeriodEnd > now) return { entered: 0, caughtUp: true };
+  const { interval, currency, features: termsByFeature } = planTermsFrom(await run(tx, PLAN_TERMS, { planId: subscription.plan.id }));
 
   let period: Period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
   let entered = 0;
-  while (period.end <= now) {
-    period = periodContaining(subscription.startAt, subscription.plan.interval, period.end);
+  // Advances are written as plain rows, not managed entities: nothing changes them afterwards,
+  // and the unit of work's bookkeeping for a thousand of them would hold the event loop. Each
+  // insert is built synchronously, so they go in chunks as they come, the event loop free between.
+  let advances: ChargeData[] = [];
+  while (period.end <= now && entered < maxPeriodsPerRenewal) {
+    period = periodContaining(subscription.startAt, interval, period.end);
     entered++;
     for (const balance of balances) {
-      const terms = termsByFeature.get(balance.feature.id);
-      const advance = terms ? advanceFor(balance.current, terms, period) : null;
+      const featureTerms = termsByFeature.get(balance.feature.id);
+      const advance = featureTerms ? advanceFor(balance.current, featureTerms, period) : null;
       if (advance) {
-        recordCharge(tx, tenant, advance, {
-          subscription,
-          customer: due.customerId,
-          feature: balance.feature,
-          event: null,
-          currency: subscription.plan.currency,
-          ts: period.start,
-        });
+        const on = { subscription: subscription.id, customer: due.customerId, feature: balance.feature.id, event: null, currency, ts: period.start };
+        advances.push(chargeData(tenant, advance, on));
       }
     }
+    if (advances.length >= rowsPerInsert) {
+      await tx.insertMany(SeatCharge, advances);
+      advances = [];
+    }
   }
+  if (advances.length > 0) await tx.insertMany(SeatCharge, advances);
   for (const balance of balances) {
     const terms = termsByFeature.get(balance.feature.id);
     if (terms) balance.highWaterMark = billableSeats(balance.current, terms);
@@ -98,16 +148,22 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
   subscription.currentPeriodStart = period.start;
   subscription.currentPeriodEnd = period.end;
   await tx.flush();
-  return entered;
+  return { entered, caughtUp: period.end > now };
 }
 
-/** Renews every subscription of the tenant (or of the given customers) whose period has ended. */
+export type RenewalSummary = { subscriptions: number; periods: number; caughtUp: boolean };
+
+/**
+ * Renews the subscriptions of the tenant (or of the given customers) whose period has ended, in
+ * at most `maxSteps` renewal transactions; `caughtUp` is false when some are still behind.
+ */
 export async function renewDueSubscriptions(
   em: EntityManager,
   tenant: Tenant,
   now: Date,
   customerIds?: readonly string[],
-): Promise<{ subscriptions: number; periods: number }> {
+  maxSteps = maxRenewalStepsPerRequest,
+): Promise<RenewalSummary> {
   const due = await em.find(
     Subscription,
     {
@@ -117,17 +173,34 @@ export async function renewDueSubscriptions(
       currentPeriodEnd: { $lte: now },
       ...(customerIds ? { customer: { $in: [...customerIds] } } : {}),
     },
-    { fields: ['customer'], orderBy: { id: QueryOrder.ASC }, disableIdentityMap: true },
+    { fields: ['customer'], orderBy: { currentPeriodEnd: QueryOrder.ASC, id: QueryOrder.ASC }, limit: maxSteps + 1, disableIdentityMap: true },
   );
   let periods = 0;
   let subscriptions = 0;
+  let steps = 0;
   for (const subscription of due) {
-    // One transaction each: a failure leaves the others renewed, and a retry finishes the rest.
-    const entered = await em.transactional((tx) => renewSubscription(tx, tenant, { id: subscription.id, customerId: subscription.customer.id }, now));
-    if (entered > 0) subscriptions++;
+    let entered = 0;
+    let caughtUp = false;
+    while (!caughtUp && steps < maxSteps) {
+      // One transaction per step: a failure leaves earlier steps done, and a retry goes on from there.
+      const renewal = await em.transactional((tx) => renewSubscription(tx, tenant, { id: subscription.id, customerId: subscription.customer.id }, now));
+      steps++;
+      entered += renewal.entered;
+      caughtUp = renewal.caughtUp;
+    }
     periods += entered;
+    if (entered > 0) subscriptions++;
+    if (!caughtUp) return { subscriptions, periods, caughtUp: false };
   }
-  return { subscriptions, periods };
+  return { subscriptions, periods, caughtUp: true };
+}
+
+/** Renews what a request needs current; answers `conflict` when a long catch-up is still under way. */
+export async function renewBeforeUse(em: EntityManager, tenant: Tenant, now: Date, customerIds: readonly string[]): Promise<void> {
+  const { caughtUp } = await renewDueSubscriptions(em, tenant, now, customerIds);
+  if (!caughtUp) {
+    throw new DomainError('conflict', 'The subscription is catching up on periods after the clock jumped ahead; retry in a few seconds.');
+  }
 }
 
 export const maxChargesPerQuery = 1000;
@@ -187,7 +260,7 @@ const lineOf = (terms: ChargeTerms, featureCode: string, chargeId: string | null
  */
 export async function upcomingInvoice(em: EntityManager, tenant: Tenant, now: Date, customerRef: string): Promise<UpcomingInvoice> {
   const customer = await getCustomer(em, tenant, customerRef);
-  await renewDueSubscriptions(em, tenant, now, [customer.id]);
+  await renewBeforeUse(em, tenant, now, [customer.id]);
   const scope = { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [customer.id] };
   const [subscription] = await run(em, ACTIVE_SUBSCRIPTIONS, scope);
   if (!subscription) {

@@ -56,3 +56,44 @@ export const TRUE_UPS_OF_PERIOD = statement<{ subscriptionId: string; periodStar
     order by ch.seq`,
   parseCharge,
 );
+
+/** A subscription whose period has ended, with the tenant it renews for and the clock it runs on. */
+export type DueSubscription = { id: string; customerId: string; organizationId: string; mode: Mode; clockOffsetMs: number };
+
+const parseDue = (row: Record<string, unknown>): DueSubscription => ({
+  id: read.text(row.id),
+  customerId: read.text(row.customer_id),
+  organizationId: read.text(row.organization_id),
+  mode: row.mode as Mode,
+  clockOffsetMs: read.bigint(row.offset_ms ?? 0),
+});
+
+/**
+ * For the renewal sweeper: subscriptions of every tenant whose period ended by real time (an
+ * index on the period end serves it), and test subscriptions whose period ended by their
+ * organization's test clock.
+ */
+type DueScope = { now: Date; limit: number; organizationId: string | null };
+
+export const DUE_BY_REAL_TIME = statement<DueScope, DueSubscription>(
+  'due_by_real_time',
+  `select s.id, s.customer_id, s.organization_id, s.mode, case when s.mode = 'test' then c.offset_ms end as offset_ms
+     from subscription s left join test_clock c on c.organization_id = s.organization_id
+    where s.status = 'ACTIVE' and s.current_period_end <= :now::timestamptz
+      and (:organizationId::text is null or s.organization_id = :organizationId::text)
+    order by s.current_period_end
+    limit :limit`,
+  parseDue,
+);
+
+export const DUE_BY_TEST_CLOCK = statement<DueScope, DueSubscription>(
+  'due_by_test_clock',
+  `select s.id, s.customer_id, s.organization_id, s.mode, c.offset_ms
+     from test_clock c
+     join subscription s on s.organization_id = c.organization_id and s.mode = 'test' and s.status = 'ACTIVE'
+    where c.offset_ms > 0 and s.current_period_end <= :now::timestamptz + c.offset_ms * interval '1 millisecond'
+      and (:organizationId::text is null or c.organization_id = :organizationId::text)
+    order by s.current_period_end
+    limit :limit`,
+  parseDue,
+);

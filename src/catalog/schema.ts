@@ -1,3 +1,4 @@
+import { maxUnitPrice } from '../billing/proration.js';
 import { builder } from '../builder.js';
 import { featureCodeRule, nameRule } from '../common/validation.js';
 import type { Feature, Plan, PlanSeatFeature } from './entities.js';
@@ -57,7 +58,7 @@ const PlanSeatFeatureInput = builder.inputType('PlanSeatFeatureInput', {
     includedSeats: t.int({ validate: { min: 0, max: 1_000_000 } }),
     unlimited: t.boolean({ required: false }),
     overageEnabled: t.boolean(),
-    unitPrice: t.int({ validate: { min: 0 } }),
+    unitPrice: t.int({ validate: { min: 0, max: maxUnitPrice } }),
   }),
 });
 

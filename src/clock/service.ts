@@ -1,10 +1,24 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DomainError, validationError } from '../errors.js';
+import { maxRenewalStepsPerCall, renewDueSubscriptions } from '../billing/service.js';
+import { run } from '../db/prepared.js';
+import { validationError } from '../errors.js';
 import type { Tenant } from '../tenant.js';
+import { MOVE_TEST_CLOCK, RESET_TEST_CLOCK, type TestClockState } from './store.js';
+import { SeatCharge } from '../billing/entities.js';
+import { Customer } from '../customers/entities.js';
+import { IdempotencyKey } from '../idempotency/entities.js';
+import { SeatBalance, SeatEvent } from '../seats/entities.js';
+import { Subscription } from '../subscriptions/entities.js';
 
 const msPerDay = 86_400_000;
-/** How far one advance may move the clock; renewals then roll at most a few hundred periods. */
+/** How far one advance may move the clock. */
 export const maxAdvanceDays = 3660;
+/**
+ * The furthest a test clock goes: a year short of the last instant this API represents (the end
+ * of 9999), so that a yearly period started at the clock still ends where it can be stored and
+ * read back.
+ */
+export const maxTestClock = new Date(Date.UTC(9998, 0, 1));
 
 /**
  * The time a request works with. Live mode runs on real time; an organization's test mode runs
@@ -14,17 +28,18 @@ export class Clock {
   constructor(
     private offsetMs: number,
     private readonly realNow: () => number = Date.now,
-    /** Told of every move, so that the process's other requests see it at once. */
-    private readonly onMove: (offsetMs: number) => void = () => undefined,
+    /** Told of every change, so that the process's other requests see it at once. */
+    private readonly onChange: (state: TestClockState) => void = () => undefined,
   ) {}
 
   now(): Date {
     return new Date(this.realNow() + this.offsetMs);
   }
 
-  moveTo(offsetMs: number): void {
-    this.offsetMs = Math.max(this.offsetMs, offsetMs);
-    this.onMove(this.offsetMs);
+  /** The test clock as a committed change left it. */
+  set(state: TestClockState): void {
+    this.offsetMs = state.offsetMs;
+    this.onChange(state);
   }
 
   get realTime(): number {
@@ -44,7 +59,9 @@ export function readTestClock(tenant: Tenant, clock: Clock): Date {
 }
 
 /**
- * Moves the organization's test clock forward, to an instant or by whole days. The offset only
+ * Moves the organization's test clock forward, to an instant or by whole days, and renews what
+ * that ended (at most maxRenewalStepsPerCall steps; the sweeper finishes a longer catch-up).
+ * Returns the new offset, for the caller to give its Clock once that committed. The offset only
  * grows, also when two advances race: the larger one wins.
  */
 export async function advanceTestClock(
@@ -52,7 +69,7 @@ export async function advanceTestClock(
   tenant: Tenant,
   clock: Clock,
   input: { to?: Date | null; days?: number | null },
-): Promise<Date> {
+): Promise<TestClockState> {
   requireTestMode(tenant);
   const hasTo = input.to !== undefined && input.to !== null;
   const hasDays = input.days !== undefined && input.days !== null;
@@ -65,14 +82,53 @@ export async function advanceTestClock(
   if (target.getTime() - current.getTime() > maxAdvanceDays * msPerDay) {
     throw validationError(hasTo ? 'to' : 'days', `The test clock moves at most ${maxAdvanceDays} days at a time.`);
   }
-  const offsetMs = target.getTime() - clock.realTime;
-  const [row] = await em.execute<{ offset_ms: string }[]>(
-    `insert into test_clock (organization_id, offset_ms) values (?, ?)
-     on conflict (organization_id) do update set offset_ms = greatest(test_clock.offset_ms, excluded.offset_ms), updated_at = now()
-     returning offset_ms`,
-    [tenant.organizationId, offsetMs],
-  );
-  if (!row) throw new DomainError('internal_error', 'The test clock did not answer.');
-  clock.moveTo(Number(row.offset_ms));
-  return clock.now();
+  if (target > maxTestClock) {
+    throw validationError(hasTo ? 'to' : 'days', `The test clock goes no further than ${maxTestClock.toISOString()}.`);
+  }
+  // The move and the renewals it triggers commit together: a failed advance moves nothing.
+  return em.transactional(async (tx) => {
+    const [moved] = await run(tx, MOVE_TEST_CLOCK, { organizationId: tenant.organizationId, offsetMs: target.getTime() - clock.realTime });
+    await renewDueSubscriptions(tx, tenant, new Date(clock.realTime + moved!.offsetMs), undefined, maxRenewalStepsPerCall);
+    return moved!;
+  });
+}
+
+/** The customers whose data one deleteTestData call removes; call again until it is complete. */
+export const maxCustomersPerDeletion = 1000;
+
+export type TestDataDeletion = { customers: number; complete: boolean; clock: TestClockState | null };
+
+/**
+ * Deletes the organization's test-mode customers with their subscriptions, balances, ledger and
+ * charges, up to maxCustomersPerDeletion per call, as Stripe's "delete all test data" does. The
+ * call that finds none left also forgets the test idempotency keys and sets the test clock back
+ * to real time. Features and plans stay. Live data is never touched: the ledger's guard lets
+ * test rows go only in this transaction.
+ */
+export async function deleteTestData(em: EntityManager, tenant: Tenant): Promise<TestDataDeletion> {
+  if (tenant.mode !== 'test') {
+    throw validationError(null, 'deleteTestData works only with a ck_test_ key; live data is never deleted.');
+  }
+  return em.transactional(async (tx) => {
+    // Kept by hand: a setting that lives for this transaction only, which MikroORM has no word for.
+    await tx.execute(`set local seatgate.delete_test_data = 'on'`);
+    const scope = { organization: tenant.organizationId, mode: 'test' as const };
+    const customers = await tx.find(Customer, scope, { fields: ['id'], limit: maxCustomersPerDeletion, disableIdentityMap: true });
+    const ids = customers.map((customer) => customer.id);
+    if (ids.length > 0) {
+      const ofCustomers = { ...scope, customer: { $in: ids } };
+      await tx.nativeDelete(SeatCharge, ofCustomers);
+      await tx.nativeDelete(SeatEvent, ofCustomers);
+      await tx.nativeDelete(SeatBalance, ofCustomers);
+      await tx.nativeDelete(Subscription, ofCustomers);
+      await tx.nativeDelete(Customer, { ...scope, id: { $in: ids } });
+    }
+    const complete = ids.length < maxCustomersPerDeletion;
+    let clock: TestClockState | null = null;
+    if (complete) {
+      await tx.nativeDelete(IdempotencyKey, scope);
+      [clock = null] = await run(tx, RESET_TEST_CLOCK, { organizationId: tenant.organizationId });
+    }
+    return { customers: ids.length, complete, clock };
+  });
 }

@@ -1,11 +1,14 @@
 import type { Period } from '../billing/periods.js';
-import { type BillingTerms, type PlannedCharge, trueUpFor } from '../billing/proration.js';
+import { type BillingTerms, maxAmountPerPeriod, type PlannedCharge, trueUpFor, withinAmountLimit } from '../billing/proration.js';
 import { DomainError, validationError } from '../errors.js';
 import type { SeatEventKind } from './entities.js';
 
 export type SeatTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean };
 
+/** The most seats one change may name. */
 export const maxSeatCount = 1_000_000;
+/** The most seats one balance may hold, so that no change can push it past what is stored. */
+export const maxSeatBalance = 10_000_000;
 
 /** A list of per-feature entries may name each feature once; the error names the repeat. */
 export function assertDistinctFeatureCodes(entries: readonly { featureCode: string }[], listField: string): void {
@@ -50,12 +53,30 @@ export function nextBalance(
       next = count;
       break;
   }
+  if (next > current && next > maxSeatBalance) {
+    throw validationError(countParam, `This would take the balance of '${featureCode}' to ${next}; a balance holds at most ${maxSeatBalance} seats.`);
+  }
   const capped = !terms.unlimited && !terms.overageEnabled;
   if (capped && next > current && next > terms.includedSeats) {
     throw new DomainError(
       'seat_limit_exceeded',
       `The plan includes ${terms.includedSeats} seats of '${featureCode}' and allows no overage; ${next} requested.`,
       { param: countParam },
+    );
+  }
+  return next;
+}
+
+/**
+ * nextBalance, and the money bound: a balance whose billable seats would cost more than
+ * maxAmountPerPeriod in one period is refused before anything is written.
+ */
+export function billableBalance(current: number, kind: SeatEventKind, count: number, terms: BillingTerms, featureCode: string, countParam: string): number {
+  const next = nextBalance(current, kind, count, terms, featureCode, countParam);
+  if (next > current && !withinAmountLimit(next, terms)) {
+    throw validationError(
+      countParam,
+      `${next} seats of '${featureCode}' would bill more than ${maxAmountPerPeriod} minor units per period, the most one feature may bill.`,
     );
   }
   return next;
@@ -84,7 +105,7 @@ export function planChange(
   period: Period,
   at: Date,
 ): PlannedChange {
-  const newBalance = nextBalance(balance.current, entry.kind, entry.count, terms, entry.featureCode, `${entry.at}count`);
+  const newBalance = billableBalance(balance.current, entry.kind, entry.count, terms, entry.featureCode, `${entry.at}count`);
   const priced = trueUpFor({ newBalance, highWaterMark: balance.highWaterMark, at }, terms, period);
   return { previousBalance: balance.current, newBalance, highWaterMark: priced.highWaterMark, charge: priced.charge };
 }

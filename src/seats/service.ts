@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { chargeRecordOf } from '../billing/records.js';
-import { recordCharge, renewDueSubscriptions } from '../billing/service.js';
+import { recordCharge, renewBeforeUse } from '../billing/service.js';
 import { PlanSeatFeature } from '../catalog/entities.js';
 import { findFeaturesByCode } from '../catalog/service.js';
 import { customerDisplayId } from '../customers/entities.js';
@@ -53,6 +53,11 @@ export type SeatChangeOutcome =
 /** Applies seat changes; the coalescer does it for many callers in one transaction. */
 export type SeatChangeWriter = { submit(request: SeatChangeRequest): Promise<SeatEventRecord[]> };
 
+const withCustomer = (call: IdempotentCall, customerId: string): IdempotentCall => ({
+  ...call,
+  input: { ...(call.input as Record<string, unknown>), customerId },
+});
+
 const wantedId = (tenant: Tenant, customerRef: string, featureCode: string) =>
   `${tenant.organizationId}\u0000${tenant.mode}\u0000${customerRef}\u0000${featureCode}`;
 
@@ -96,15 +101,17 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
   const written: { request: number; events: { event: SeatEvent; row: LockedBalanceRow; charge: ReturnType<typeof recordCharge> | null }[] }[] = [];
 
   const outcomes = requests.map((request, index): SeatChangeOutcome => {
-    const claim = request.idempotency && claims.get(claimId(request.tenant, request.idempotency.key));
+    const rows = request.entries.map((entry) => locked.get(wantedId(request.tenant, request.customerRef, entry.featureCode)));
+    // Fingerprinted with the customer it names, whatever form of its id the caller sent.
+    const call = request.idempotency && withCustomer(request.idempotency, rows.find((row) => row)?.customer.id ?? request.customerRef);
+    const claim = call && claims.get(claimId(request.tenant, call.key));
     if (claim) {
       try {
-        return { kind: 'replay', eventIds: replayOf(claim, request.idempotency!) };
+        return { kind: 'replay', eventIds: replayOf(claim, call!) };
       } catch (error) {
         return { kind: 'refused', error: error as DomainError };
       }
     }
-    const rows = request.entries.map((entry) => locked.get(wantedId(request.tenant, request.customerRef, entry.featureCode)));
     if (!rows.every((row) => row !== undefined)) return { kind: 'unexplained' };
     const { subscription, customer } = rows[0]!;
     // A change never straddles periods: the renewal runs first, in a transaction of its own.
@@ -150,9 +157,7 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
         : null;
       return { event, row, charge };
     });
-    if (request.idempotency) {
-      newClaims.push({ tenant: request.tenant, call: request.idempotency, eventIds: events.map(({ event }) => event.id) });
-    }
+    if (call) newClaims.push({ tenant: request.tenant, call, eventIds: events.map(({ event }) => event.id) });
     written.push({ request: index, events });
     return { kind: 'applied', events: [] };
   });
@@ -212,7 +217,7 @@ export async function settleOutcome(em: EntityManager, request: SeatChangeReques
     case 'unexplained':
       throw await explainMissingBalances(em, request);
     case 'renewalDue':
-      await renewDueSubscriptions(em, request.tenant, request.now, [outcome.customerId]);
+      await renewBeforeUse(em, request.tenant, request.now, [outcome.customerId]);
       return 'retry';
   }
 }

@@ -39,6 +39,11 @@ export const SubscriptionSchema = new EntitySchema<Subscription>({
       name: 'subscription_one_active_per_customer',
       expression: "create unique index subscription_one_active_per_customer on subscription (customer_id) where status = 'ACTIVE'",
     },
+    {
+      // The renewal sweeper's search for ended periods.
+      name: 'subscription_active_period_end_index',
+      expression: "create index subscription_active_period_end_index on subscription (current_period_end) where status = 'ACTIVE'",
+    },
   ],
   checks: [
     { name: 'subscription_period_check', expression: 'current_period_start < current_period_end' },

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { periodContaining } from '../billing/periods.js';
+import { periodBoundary, periodContaining } from '../billing/periods.js';
 import { advanceFor } from '../billing/proration.js';
 import { recordCharge, renewSubscription } from '../billing/service.js';
 import type { PlanSeatFeature } from '../catalog/entities.js';
@@ -10,7 +10,7 @@ import { run } from '../db/prepared.js';
 import { DomainError, validationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { SeatBalance, SeatEvent } from '../seats/entities.js';
-import { assertDistinctFeatureCodes, nextBalance } from '../seats/rules.js';
+import { assertDistinctFeatureCodes, billableBalance } from '../seats/rules.js';
 import type { Tenant } from '../tenant.js';
 import { Subscription } from './entities.js';
 import { ACTIVE_SUBSCRIPTIONS, type SubscriptionRecord } from './store.js';
@@ -41,6 +41,14 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
   const customer = await getCustomer(em, tenant, input.customerId);
   const plan = await findPlanByCode(em, tenant, input.planCode);
   if (!plan) throw new DomainError('plan_not_found', `No plan with code '${input.planCode}'.`, { param: 'planCode' });
+  // A start further back would make one request record an advance for every period since.
+  const earliest = periodBoundary(now, plan.interval, -1);
+  if (startAt < earliest) {
+    throw validationError(
+      'startAt',
+      `startAt may lie at most one billing period (one ${plan.interval === 'MONTH' ? 'month' : 'year'}) before now: ${earliest.toISOString()} at the earliest.`,
+    );
+  }
   const offered = new Map(plan.seatFeatures.getItems().map((terms) => [terms.feature.code, terms]));
 
   // The first period runs from the start; if that lies far enough back, renewal catches up below.
@@ -55,7 +63,7 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
         ? new DomainError('feature_not_in_plan', `Feature '${entry.featureCode}' is not in plan '${plan.code}'.`, { param })
         : new DomainError('feature_not_found', `No feature with code '${entry.featureCode}'.`, { param });
     }
-    initial.set(entry.featureCode, { count: nextBalance(0, 'SET', entry.count, terms, entry.featureCode, `initialSeats.${index}.count`), terms });
+    initial.set(entry.featureCode, { count: billableBalance(0, 'SET', entry.count, terms, entry.featureCode, `initialSeats.${index}.count`), terms });
   }
 
   return em.transactional(async (tx) => {

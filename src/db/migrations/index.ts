@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261124193609 } from './Migration20261124193609.js';
 import { Migration20261124193909 } from './Migration20261124193909.js';
 import { Migration20261124194352 } from './Migration20261124194352.js';
+import { Migration20261126050000 } from './Migration20261126050000.js';
 
 /**
  * Every migration, in order. Listed statically so that they run the same under tsx, vitest and
@@ -11,4 +12,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124193609', class: Migration20261124193609 },
   { name: 'Migration20261124193909', class: Migration20261124193909 },
   { name: 'Migration20261124194352', class: Migration20261124194352 },
+  { name: 'Migration20261126050000', class: Migration20261126050000 },
 ];

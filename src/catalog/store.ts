@@ -1,0 +1,35 @@
+import type { BillingTerms } from '../billing/proration.js';
+import { read, statement } from '../db/prepared.js';
+import type { PlanInterval } from './entities.js';
+
+/** A plan's period, currency and terms per seat feature, as plain values: plans never change. */
+export type PlanTerms = { interval: PlanInterval; currency: string; features: Map<string, BillingTerms> };
+
+type PlanTermsRow = { interval: PlanInterval; currency: string; featureId: string | null; terms: BillingTerms };
+
+// Kept as plain rows: the renewal reads a plan's hundred terms on every step, and managed
+// entities would only lengthen the flush that follows.
+export const PLAN_TERMS = statement<{ planId: string }, PlanTermsRow>(
+  'plan_terms',
+  `select p.interval, p.currency, pf.feature_id, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price
+     from plan p left join plan_seat_feature pf on pf.plan_id = p.id
+    where p.id = :planId`,
+  (row) => ({
+    interval: row.interval as PlanInterval,
+    currency: read.text(row.currency),
+    featureId: read.nullableText(row.feature_id),
+    terms: {
+      includedSeats: read.int(row.included_seats ?? 0),
+      unlimited: read.bool(row.unlimited ?? false),
+      overageEnabled: read.bool(row.overage_enabled ?? false),
+      unitPrice: read.int(row.unit_price ?? 0),
+    },
+  }),
+);
+
+export const planTermsFrom = (rows: PlanTermsRow[]): PlanTerms => ({
+  interval: rows[0]!.interval,
+  currency: rows[0]!.currency,
+  features: new Map(rows.flatMap((row) => (row.featureId ? [[row.featureId, row.terms]] : []))),
+});
+

@@ -1,0 +1,106 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { periodBoundary } from '../../src/billing/periods.js';
+import { advanceFor, billableSeats, maxAmountPerPeriod, maxUnitPrice, trueUpFor, withinAmountLimit } from '../../src/billing/proration.js';
+import { billableBalance, maxSeatBalance } from '../../src/seats/rules.js';
+import { DomainError } from '../../src/errors.js';
+import { balanceOf, expectLedgerWhole, seatScenario, useHarness } from '../helpers.js';
+
+const harness = useHarness();
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+describe('money is exact within documented maxima', () => {
+  // For any terms and balances the API accepts, every amount is the exact product, and a whole
+  // invoice of 100 features (this period's true-ups and the next advance) stays a safe integer.
+  const accepted = fc
+    .record({
+      includedSeats: fc.integer({ min: 0, max: 1_000_000 }),
+      unitPrice: fc.oneof(fc.integer({ min: 0, max: maxUnitPrice }), fc.constant(maxUnitPrice)),
+      from: fc.integer({ min: 0, max: maxSeatBalance }),
+      to: fc.integer({ min: 0, max: maxSeatBalance }),
+      day: fc.integer({ min: 0, max: 30 }),
+    })
+    .filter(({ includedSeats, unitPrice, to }) => withinAmountLimit(to, { includedSeats, unlimited: false, overageEnabled: true, unitPrice }));
+
+  test('every true-up and advance equals its exact product, below the per-period maximum', () => {
+    fc.assert(
+      fc.property(accepted, ({ includedSeats, unitPrice, from, to, day }) => {
+        const terms = { includedSeats, unlimited: false, overageEnabled: true, unitPrice };
+        const start = new Date('2030-01-01T00:00:00Z');
+        const period = { start, end: periodBoundary(start, 'MONTH', 1) };
+        const mark = Math.min(billableSeats(from, terms), billableSeats(to, terms));
+        const { charge } = trueUpFor({ newBalance: to, highWaterMark: mark, at: new Date(start.getTime() + day * 86_400_000) }, terms, period);
+        if (charge) {
+          const exact = (2n * BigInt(charge.quantity) * BigInt(unitPrice) * BigInt(charge.daysRemaining) + BigInt(charge.daysInPeriod)) / (2n * BigInt(charge.daysInPeriod));
+          expect(BigInt(charge.amount)).toBe(exact);
+          expect(charge.amount).toBeLessThanOrEqual(maxAmountPerPeriod);
+        }
+        const advance = advanceFor(to, terms, period);
+        if (advance) {
+          expect(BigInt(advance.amount)).toBe(BigInt(billableSeats(to, terms)) * BigInt(unitPrice));
+          expect(advance.amount).toBeLessThanOrEqual(maxAmountPerPeriod);
+        }
+        // An invoice at the worst: 100 features, each with true-ups and an advance at the maximum.
+        expect(100n * 2n * BigInt(maxAmountPerPeriod)).toBeLessThan(SAFE);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('the rules refuse, before any write, a balance past the ceiling or a feature billing past the maximum', () => {
+    const terms = { includedSeats: 0, unlimited: false, overageEnabled: true, unitPrice: maxUnitPrice };
+    const perPeriodCap = maxAmountPerPeriod / maxUnitPrice;
+    expect(billableBalance(0, 'SET', perPeriodCap, terms, 'editor', 'count')).toBe(perPeriodCap);
+    const overAmount = () => billableBalance(perPeriodCap, 'ADD', 1, terms, 'editor', 'count');
+    expect(overAmount).toThrow(DomainError);
+    expect(overAmount).toThrow(/per period/);
+    const cheap = { ...terms, unitPrice: 1 };
+    expect(() => billableBalance(maxSeatBalance, 'ADD', 1, cheap, 'editor', 'count')).toThrow(/at most 10000000 seats/);
+    // Lowering always works, even from above a maximum.
+    expect(billableBalance(maxSeatBalance + 5, 'REMOVE', 1, cheap, 'editor', 'count')).toBe(maxSeatBalance + 4);
+  });
+});
+
+describe('through the API', () => {
+  test('a unit price past the maximum is refused naming the field', async () => {
+    const s = await seatScenario(harness);
+    const refused = await s.client.fails(`mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+      input: { code: 'dear', name: 'Dear', currency: 'EUR', interval: 'MONTH', seatFeatures: [{ featureCode: 'editor', includedSeats: 0, overageEnabled: true, unitPrice: maxUnitPrice + 1 }] },
+    });
+    expect(refused.extensions).toMatchObject({ code: 'validation_error', param: 'seatFeatures.0.unitPrice' });
+  });
+
+  test('at the maxima every charge and invoice reads back exact; one seat more is refused and changes nothing', async () => {
+    const s = await seatScenario(harness, { features: [{ code: 'editor', includedSeats: 0, overageEnabled: true, unitPrice: maxUnitPrice }] });
+    const cap = maxAmountPerPeriod / maxUnitPrice;
+    const { setSeats } = await s.client.ok(`mutation($input: SetSeatsInput!) { setSeats(input: $input) { newBalance charge { amount quantity daysRemaining daysInPeriod } } }`, {
+      input: { customerId: s.customerId, featureCode: 'editor', count: cap },
+    });
+    const { quantity, daysRemaining, daysInPeriod, amount } = setSeats.charge;
+    expect(quantity).toBe(cap);
+    expect(BigInt(amount)).toBe((2n * BigInt(cap) * BigInt(maxUnitPrice) * BigInt(daysRemaining) + BigInt(daysInPeriod)) / (2n * BigInt(daysInPeriod)));
+
+    const refused = await s.client.fails(`mutation($input: AddSeatsInput!) { addSeats(input: $input) { id } }`, { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } });
+    expect(refused.extensions).toMatchObject({ code: 'validation_error', param: 'count' });
+    expect(await balanceOf(harness, s.customerId, 'editor')).toBe(cap);
+    expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
+
+    const { upcomingInvoice, seatCharges } = await s.client.ok(
+      `query($c: String!) { upcomingInvoice(customerId: $c) { total lines { amount } } seatCharges(customerId: $c) { amount } }`,
+      { c: s.customerId },
+    );
+    expect(upcomingInvoice.total).toBe(amount + maxAmountPerPeriod);
+    expect(seatCharges).toEqual([{ amount }]);
+  });
+
+  test('a balance stops at its ceiling with validation_error, never a database error', async () => {
+    const s = await seatScenario(harness, { features: [{ code: 'editor', includedSeats: 0, overageEnabled: false, unlimited: true }] });
+    const add = (count: number) => s.client.run(`mutation($input: AddSeatsInput!) { addSeats(input: $input) { newBalance } }`, { input: { customerId: s.customerId, featureCode: 'editor', count } });
+    for (let i = 0; i < maxSeatBalance / 1_000_000; i++) expect((await add(1_000_000)).errors).toBeUndefined();
+    const refused = await add(1);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'validation_error', param: 'count' });
+    expect(await balanceOf(harness, s.customerId, 'editor')).toBe(maxSeatBalance);
+    expect(harness.logs.filter((line) => line.includes('"level":"error"'))).toEqual([]);
+  });
+});

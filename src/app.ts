@@ -8,7 +8,7 @@ import type { Limits } from './config.js';
 import type { Orm } from './db/orm.js';
 import { useContractErrors } from './http/errors.js';
 import { useHealthChecks } from './http/health.js';
-import { documentLimitPlugins, useBodyLimit, useNoIntrospection } from './http/limits.js';
+import { documentLimitPlugins, noIntrospectionPlugins, useBodyLimit, useNoCompressedBodies, useOneMutationPerRequest, useWellFormedStrings } from './http/limits.js';
 import { RateLimiter, useRateLimit } from './http/rate-limit.js';
 import { requestIdHeader, type RequestStates } from './http/request-state.js';
 import type { Logger } from './logger.js';
@@ -99,10 +99,13 @@ export function createApp(options: AppOptions) {
       useHealthChecks(orm),
       useRateLimit(limiter, graphqlPath),
       useApiKeyAuth(orm, keys, states, graphqlPath, logger),
+      useNoCompressedBodies(),
       useBodyLimit(limits.maxBodyBytes),
+      useWellFormedStrings(),
       ...documentLimitPlugins(limits),
-      ...(introspection ? [] : [useNoIntrospection()]),
-      useContractErrors(states, logger),
+      useOneMutationPerRequest(),
+      ...(introspection ? [] : noIntrospectionPlugins()),
+      useContractErrors(states, logger, { hideSuggestions: !introspection }),
     ],
     context: ({ request }) => {
       const state = states.get(request);
@@ -112,7 +115,7 @@ export function createApp(options: AppOptions) {
         tenant: state.tenant,
         requestId: state.requestId,
         logger,
-        clock: new Clock(state.testClockOffsetMs, realNow, (offsetMs) => keys.noteTestClock(state.tenant!.organizationId, offsetMs)),
+        clock: new Clock(state.testClockOffsetMs, realNow, (clock) => keys.noteTestClock(state.tenant!.organizationId, clock.offsetMs, clock.version)),
         idempotencyKeyHeader: request.headers.get('idempotency-key'),
         seatChanges,
       });

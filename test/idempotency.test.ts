@@ -91,8 +91,9 @@ describe('idempotency keys', () => {
       { a: add(s.customerId, 1).input, b: add(s.customerId, 1).input },
       { 'idempotency-key': 'hdr-2' },
     );
-    expect(two.data).toBeNull();
-    expect(two.errors?.[0]?.extensions).toMatchObject({ code: 'validation_error', param: 'Idempotency-Key' });
+    // Refused before it runs, as every request with two mutations is (test/attacks/documents.test.ts).
+    expect(two.data ?? null).toBeNull();
+    expect(two.errors?.[0]?.extensions).toMatchObject({ code: 'validation_error' });
     const contradicting = await graphql(harness, s.key, mutations.addSeats, add(s.customerId, 1, 'arg'), { 'idempotency-key': 'hdr-3' });
     expect(contradicting.errors?.[0]?.extensions).toMatchObject({ code: 'validation_error', param: 'idempotencyKey' });
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(1);

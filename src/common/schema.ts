@@ -13,10 +13,12 @@ const maxYear = 9999;
 function parseDateTime(value: unknown, node?: ValueNode): Date {
   const parts = typeof value === 'string' ? isoDateTime.exec(value) : null;
   const date = parts ? new Date(value as string) : null;
-  const [, year, month, day] = parts ?? [];
-  // Date rolls Feb 30 over into March; a calendar day that does not exist is an error instead.
+  const [, year, month, day, hour, minute, second] = parts ?? [];
+  // Date rolls Feb 30 over into March, and 24:00 into the next day; a calendar day or time of
+  // day that does not exist is an error instead.
   const realDay = date && new Date(Date.UTC(Number(year), Number(month) - 1, Number(day))).getUTCDate() === Number(day);
-  if (!date || Number.isNaN(date.getTime()) || !realDay || Number(month) > 12) {
+  const realTime = Number(hour) <= 23 && Number(minute) <= 59 && (second === undefined || Number(second.slice(1, 3)) <= 59);
+  if (!date || Number.isNaN(date.getTime()) || !realDay || !realTime || Number(month) > 12) {
     throw new GraphQLError('DateTime must be an ISO 8601 string with a time zone, such as 2026-03-15T00:00:00Z.', { nodes: node });
   }
   if (date.getUTCFullYear() < minYear || date.getUTCFullYear() > maxYear) {

@@ -52,7 +52,25 @@ function paramOfInputError(error: GraphQLError): string | null {
  * A request whose client hung up fails in unexpected ways (its body stops short); that is the
  * client's doing, not an outage, so it is logged at info.
  */
-function toClientError(error: GraphQLError, requestId: string, logger: Logger, clientGone: boolean): GraphQLError {
+/**
+ * The GraphQL-over-HTTP statuses: a request refused before execution answers 400 to clients
+ * that accept application/graphql-response+json, and 200 to application/json clients (yoga
+ * skips statuses marked `spec` for them). yoga marks validation errors so, but not variable
+ * coercion errors; statuses of the HTTP layer itself (413, 415) stand for both.
+ */
+function httpOfRequestError(error: GraphQLError): { http?: Record<string, unknown> } {
+  const http = error.extensions?.http as { status?: number; [key: string]: unknown } | undefined;
+  if (error.path) return http ? { http } : {};
+  return { http: !http?.status || http.status === 400 ? { ...http, status: 400, spec: true } : http };
+}
+
+type Shaping = { requestId: string; logger: Logger; clientGone: boolean; hideSuggestions: boolean };
+
+// graphql-js suggests names in variable coercion and enum errors too, outside the validation
+// step graphql-armor's plugin covers.
+const suggestion = / ?Did you mean [^?]*\?/g;
+
+function toClientError(error: GraphQLError, { requestId, logger, clientGone, hideSuggestions }: Shaping): GraphQLError {
   const original = error.originalError;
   if (original instanceof DomainError) return domainGraphQLError(original, error);
   if (isErrorCode(error.extensions?.code) && errorCodes[error.extensions.code as ErrorCode]) return error;
@@ -60,14 +78,15 @@ function toClientError(error: GraphQLError, requestId: string, logger: Logger, c
   if (fromGraphQL) {
     // Parse, validation and coercion failures: the caller sent something the schema refuses.
     const param = paramOfInputError(error);
-    return new GraphQLError(error.message, {
+    const message = hideSuggestions ? error.message.replace(suggestion, '') : error.message;
+    return new GraphQLError(message, {
       nodes: error.nodes,
       source: error.source,
       positions: error.positions,
       path: error.path,
       extensions: {
-        ...errorExtensions('validation_error', param, [{ field: param ?? '', message: error.message }]),
-        ...(error.extensions?.http ? { http: error.extensions.http } : {}),
+        ...errorExtensions('validation_error', param, [{ field: param ?? '', message }]),
+        ...httpOfRequestError(error),
       },
     });
   }
@@ -84,16 +103,20 @@ export function internalError(requestId: string, path?: readonly (string | numbe
 }
 
 /** Rewrites every error of every result into the contract's shape, logging the unexpected ones. */
-export function useContractErrors(states: RequestStates, logger: Logger): Plugin {
+export function useContractErrors(states: RequestStates, logger: Logger, options: { hideSuggestions: boolean }): Plugin {
   return {
     onResultProcess({ request, result, setResult }) {
       if (Array.isArray(result) || !('errors' in result) || !result.errors?.length) return;
-      const requestId = states.get(request)?.requestId ?? 'unknown';
-      const clientGone = request.signal?.aborted === true;
+      const shaping = {
+        requestId: states.get(request)?.requestId ?? 'unknown',
+        logger,
+        clientGone: request.signal?.aborted === true,
+        hideSuggestions: options.hideSuggestions,
+      };
       setResult({
         ...result,
         errors: result.errors.map((error: unknown) =>
-          toClientError(error instanceof GraphQLError ? error : new GraphQLError('wrapped', { originalError: error as Error }), requestId, logger, clientGone),
+          toClientError(error instanceof GraphQLError ? error : new GraphQLError('wrapped', { originalError: error as Error }), shaping),
         ),
       });
     },

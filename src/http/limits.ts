@@ -3,9 +3,11 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { type ASTVisitor, GraphQLError, Kind, NoSchemaIntrospectionCustomRule, OperationTypeNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Limits } from '../config.js';
+import { paramOf } from '../common/validation.js';
 import { errorExtensions } from './errors.js';
 
 /** graphql-armor's document limits (depth, aliases, tokens, cost, directives); 0 turns one off. */
@@ -19,10 +21,103 @@ export function documentLimitPlugins(limits: Limits): Plugin[] {
   return plugins;
 }
 
-export function useNoIntrospection(): Plugin {
+/**
+ * With introspection off, the schema is not to be read off error messages either: graphql-armor
+ * hides the "Did you mean" of validation errors. Variable coercion and enum values suggest too,
+ * outside validation, so the contract error shaping strips those (see http/errors.ts).
+ */
+export function noIntrospectionPlugins(): Plugin[] {
+  return [
+    {
+      onValidate({ addValidationRule }) {
+        addValidationRule(NoSchemaIntrospectionCustomRule);
+      },
+    },
+    blockFieldSuggestionsPlugin({ mask: '' }) as Plugin,
+  ];
+}
+
+/** A request refused before execution; a 400 follows the GraphQL-over-HTTP rules (see http/errors.ts). */
+const requestError = (message: string, param: string | null, status = 400) =>
+  new GraphQLError(message, {
+    extensions: { ...errorExtensions('validation_error', param, [{ field: param ?? '', message }]), http: { status, spec: status === 400 } },
+  });
+
+/**
+ * A document may change state once: a request holding several mutation fields would commit
+ * some and then report only an error, hiding what it did. Several balances of one customer
+ * change atomically through bulkSetSeats.
+ */
+function OneMutationPerRequest(context: ValidationContext): ASTVisitor {
+  const countFields = (set: SelectionSetNode, seen: Set<string>): number =>
+    set.selections.reduce((count, selection) => {
+      if (selection.kind === Kind.FIELD) return count + (selection.name.value === '__typename' ? 0 : 1);
+      if (selection.kind === Kind.INLINE_FRAGMENT) return count + countFields(selection.selectionSet, seen);
+      const fragment = context.getFragment(selection.name.value);
+      if (!fragment || seen.has(fragment.name.value)) return count;
+      return count + countFields(fragment.selectionSet, new Set([...seen, fragment.name.value]));
+    }, 0);
+  return {
+    OperationDefinition(node) {
+      if (node.operation === OperationTypeNode.MUTATION && countFields(node.selectionSet, new Set()) > 1) {
+        context.reportError(
+          new GraphQLError(
+            'A request may hold one mutation field, so that its answer shows everything it changed. Send one request per change, or change several balances of a customer at once with bulkSetSeats.',
+            { nodes: node, extensions: errorExtensions('validation_error', null, null) },
+          ),
+        );
+      }
+    },
+  };
+}
+
+export function useOneMutationPerRequest(): Plugin {
   return {
     onValidate({ addValidationRule }) {
-      addValidationRule(NoSchemaIntrospectionCustomRule);
+      addValidationRule(OneMutationPerRequest);
+    },
+  };
+}
+
+/** The path of the first string in `value` that is not well-formed UTF-16 (a lone surrogate), or null. */
+function illFormedString(value: unknown, path: string[]): string[] | null {
+  if (typeof value === 'string') return value.isWellFormed() ? null : path;
+  if (value === null || typeof value !== 'object') return null;
+  for (const [key, item] of Object.entries(value)) {
+    const found = illFormedString(item, [...path, key]);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * Refuses variables holding lone UTF-16 surrogates, which JSON allows but no text column can
+ * store faithfully: PostgreSQL would keep U+FFFD, so "x\udfff" and "x\ufffd" would name one
+ * customer. (graphql-js already refuses them in literals.)
+ */
+export function useWellFormedStrings(): Plugin {
+  return {
+    onParams({ params }) {
+      const path = illFormedString(params.variables, []);
+      if (path) {
+        const param = paramOf(path.slice(1)) || path[0]!;
+        throw requestError(`${param} holds a lone UTF-16 surrogate; send well-formed Unicode text.`, param);
+      }
+    },
+  };
+}
+
+/**
+ * Compressed bodies are refused with 415 rather than inflated: the size limit guards what is
+ * read, and a small gzip body can inflate a thousandfold.
+ */
+export function useNoCompressedBodies(): Plugin {
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      const encoding = request.headers.get('content-encoding');
+      if (!encoding || encoding.trim().toLowerCase() === 'identity') return;
+      const error = requestError(`Content-Encoding '${encoding}' is not accepted; send the body uncompressed.`, 'Content-Encoding', 415);
+      endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 415 }));
     },
   };
 }

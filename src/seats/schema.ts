@@ -1,6 +1,5 @@
 import { builder } from '../builder.js';
 import { PageInfo } from '../common/schema.js';
-import type { GraphQLResolveInfo } from 'graphql';
 import { customerIdRule, featureCodeRule, idempotencyKeyRule, isValidIdempotencyKey } from '../common/validation.js';
 import { CustomerRef } from '../customers/schema.js';
 import { customerNotFound } from '../customers/service.js';
@@ -94,15 +93,12 @@ const BulkSetSeatsInput = builder.inputType('BulkSetSeatsInput', {
 });
 
 /**
- * The input with the Idempotency-Key header applied: it counts only for a request holding one
- * mutation, must obey the argument's rules, and may not contradict the argument.
+ * The input with the Idempotency-Key header applied (a request holds one mutation at most: see
+ * http/limits.ts); it must obey the argument's rules, and may not contradict the argument.
  */
-function withHeaderKey<T extends { idempotencyKey?: string | null }>(input: T, ctx: Context, info: GraphQLResolveInfo): T {
+function withHeaderKey<T extends { idempotencyKey?: string | null }>(input: T, ctx: Context): T {
   const header = ctx.idempotencyKeyHeader;
   if (header === null) return input;
-  if (info.operation.selectionSet.selections.length !== 1) {
-    throw validationError('Idempotency-Key', 'The Idempotency-Key header applies only to a request holding one mutation.');
-  }
   if (!isValidIdempotencyKey(header)) throw validationError('Idempotency-Key', 'Idempotency-Key must be 1-255 printable characters.');
   if (input.idempotencyKey && input.idempotencyKey !== header) {
     throw validationError('idempotencyKey', 'idempotencyKey differs from the Idempotency-Key header.');
@@ -179,22 +175,22 @@ builder.mutationFields((t) => ({
   addSeats: t.field({
     type: SeatEventRef,
     args: { input: t.arg({ type: AddSeatsInput }) },
-    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'ADD', withHeaderKey(input, ctx, info)),
+    resolve: (_root, { input }, ctx) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'ADD', withHeaderKey(input, ctx)),
   }),
   removeSeats: t.field({
     type: SeatEventRef,
     args: { input: t.arg({ type: RemoveSeatsInput }) },
-    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'REMOVE', withHeaderKey(input, ctx, info)),
+    resolve: (_root, { input }, ctx) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'REMOVE', withHeaderKey(input, ctx)),
   }),
   setSeats: t.field({
     type: SeatEventRef,
     args: { input: t.arg({ type: SetSeatsInput }) },
-    resolve: (_root, { input }, ctx, info) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'SET', withHeaderKey(input, ctx, info)),
+    resolve: (_root, { input }, ctx) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'SET', withHeaderKey(input, ctx)),
   }),
   bulkSetSeats: t.field({
     type: [SeatEventRef],
     description: 'Sets several balances of one customer atomically; returns one event per entry, in order.',
     args: { input: t.arg({ type: BulkSetSeatsInput }) },
-    resolve: (_root, { input }, ctx, info) => bulkSetSeats(ctx.seatChanges, ctx.tenant, ctx.now(), withHeaderKey(input, ctx, info)),
+    resolve: (_root, { input }, ctx) => bulkSetSeats(ctx.seatChanges, ctx.tenant, ctx.now(), withHeaderKey(input, ctx)),
   }),
 }));

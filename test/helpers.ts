@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -6,7 +7,7 @@ import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { createApiKey } from '../src/auth/service.js';
 import { loadConfig } from '../src/config.js';
-import { openOrm, type Orm } from '../src/db/orm.js';
+import { openOrm, type Orm, projectRoot } from '../src/db/orm.js';
 import { createLogger, type Logger } from '../src/logger.js';
 import type { Mode } from '../src/tenant.js';
 
@@ -258,4 +259,37 @@ export async function postGraphQL(endpoint: string, key: string, query: string, 
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
+}
+
+export type ServerProcess = { child: ChildProcess; url: string; exited: Promise<number | null> };
+
+/**
+ * Starts `npm start`'s entry point as processes of their own on the run's database, for one
+ * file's tests; any still running when the file ends are killed.
+ */
+export function useServerProcesses(): (env?: Record<string, string>) => Promise<ServerProcess> {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return async (env = {}) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: projectRoot,
+      env: { ...process.env, DATABASE_URL: inject('databaseUrl'), PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    const exited = once(child, 'exit').then(([code]) => code as number | null);
+    let output = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /GraphiQL at (\S+)/.exec(output);
+        if (match) resolve(match[1]!);
+      });
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      void exited.then((code) => reject(new Error(`server exited with ${code}: ${output}`)));
+    });
+    return { child, url, exited };
+  };
 }

@@ -1,40 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import fc from 'fast-check';
 import pg from 'pg';
-import { afterAll, expect, inject, test } from 'vitest';
-import { projectRoot } from '../src/db/orm.js';
-import { createCustomerWithSubscription, mutations, postGraphQL, seatScenario, useHarness } from './helpers.js';
+import { expect, inject, test } from 'vitest';
+import { createCustomerWithSubscription, mutations, postGraphQL, seatScenario, useHarness, useServerProcesses } from './helpers.js';
 
 const harness = useHarness();
-const children: ChildProcess[] = [];
-
-/** `npm start`'s entry point, as a process of its own on the run's database. */
-async function startServer(): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: projectRoot,
-    env: { ...process.env, DATABASE_URL: inject('databaseUrl'), PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  let output = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /GraphiQL at (\S+)/.exec(output);
-      if (match) resolve(match[1]!);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    void exited.then((code) => reject(new Error(`server exited with ${code}: ${output}`)));
-  });
-  return { child, url, exited };
-}
-
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-});
-
+const startServer = useServerProcesses();
 type Entry = { kind: 'ADD' | 'REMOVE' | 'SET'; count: number };
 
 test('two server processes on one database: hot and cold balances under concurrent traffic lose nothing', async () => {

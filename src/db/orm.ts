@@ -8,9 +8,10 @@ export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export type Orm = MikroORM;
 
-export type DatabaseTuning = { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number };
+/** `applicationName` names the connections in pg_stat_activity. */
+export type DatabaseTuning = { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number; applicationName: string };
 
-export const defaultTuning: DatabaseTuning = { poolMax: 10, connectTimeoutMs: 5000, statementTimeoutMs: 15_000 };
+export const defaultTuning: DatabaseTuning = { poolMax: 10, connectTimeoutMs: 5000, statementTimeoutMs: 15_000, applicationName: 'seatgate' };
 
 export function ormOptions(databaseUrl: string, tuning: DatabaseTuning = defaultTuning): Options {
   return {
@@ -28,6 +29,7 @@ export function ormOptions(databaseUrl: string, tuning: DatabaseTuning = default
         connectionTimeoutMillis: tuning.connectTimeoutMs,
         statement_timeout: tuning.statementTimeoutMs,
         query_timeout: tuning.statementTimeoutMs + 1000,
+        application_name: tuning.applicationName,
       },
     },
     // Requests fork their own EntityManager; touching the global one is a bug we want to hear about.

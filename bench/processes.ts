@@ -10,6 +10,8 @@ export type Child = {
   url: string;
   /** Its log, grouped: a flood of one failure shows as one line with a count. */
   logs: LogGroup[];
+  /** Sends `signal` and resolves with the next line on stdout that matches `pattern`. */
+  query(signal: NodeJS.Signals, pattern: RegExp): Promise<RegExpExecArray>;
   stop(): Promise<void>;
 };
 
@@ -55,6 +57,8 @@ export async function startChild(
     if (tail.length > 20) tail.shift();
   });
 
+  // Lines the child writes after it is ready, for `query`.
+  const listeners = new Set<(line: string) => void>();
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => fail(`did not print its URL within ${startTimeoutMs / 1000} s`), startTimeoutMs);
     const fail = (why: string) => {
@@ -65,6 +69,7 @@ export async function startChild(
     child.once('exit', (code, signal) => fail(`exited before it was ready (${signal ?? `code ${code}`})`));
     child.once('error', (error) => fail(`could not start: ${error.message}`));
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      for (const listener of listeners) listener(line);
       const match = options.ready.exec(line);
       if (match?.[1]) {
         clearTimeout(timer);
@@ -78,6 +83,18 @@ export async function startChild(
     name,
     url,
     logs,
+    query(signal, pattern) {
+      return new Promise((resolve) => {
+        const listener = (line: string) => {
+          const match = pattern.exec(line);
+          if (!match) return;
+          listeners.delete(listener);
+          resolve(match);
+        };
+        listeners.add(listener);
+        child.kill(signal);
+      });
+    },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       // SIGTERM lets seatgate drain and close its pool; SIGKILL only when it does not exit in time.

@@ -1,3 +1,4 @@
+import type { StallRun } from './stall.js';
 import { type BatchSummary, type LedgerTotals, summarizeBatches } from './ledger.js';
 import { type LoadResult, median } from './load.js';
 import { type Scenario, type SystemName, systems } from './scenarios.js';
@@ -49,6 +50,9 @@ export type Correctness = {
   failureSamples: string[];
 };
 
+/** The longest event-loop stall a request may cause (the issue's target). */
+const maxStallMs = 50;
+
 export type Report = {
   machine: Machine;
   settings: Settings;
@@ -57,6 +61,8 @@ export type Report = {
   batches: Record<string, BatchSummary>;
   correctness: Record<SystemName, Correctness>;
   passed: boolean;
+  /** The largest requests the bounds allow, with the longest event-loop stall each caused. */
+  stalls: StallRun[];
   runs: RunRecord[];
 };
 
@@ -111,7 +117,7 @@ function correctnessOf(runs: RunRecord[], scenarios: Scenario[], change: LedgerC
   };
 }
 
-export function buildReport(machine: Machine, settings: Settings, scenarios: Scenario[], runs: RunRecord[], ledger: LedgerChange): Report {
+export function buildReport(machine: Machine, settings: Settings, scenarios: Scenario[], runs: RunRecord[], ledger: LedgerChange, stalls: StallRun[]): Report {
   const summaries = scenarios.map((scenario): ScenarioSummary => {
     const bySystem = { seatgate: measuredOf(runs, scenario.name, 'seatgate'), baseline: measuredOf(runs, scenario.name, 'baseline') };
     const ratio = median(
@@ -174,6 +180,7 @@ export function buildReport(machine: Machine, settings: Settings, scenarios: Sce
     batches,
     correctness,
     passed,
+    stalls,
     runs,
   };
 }
@@ -245,6 +252,13 @@ export function markdown(report: Report): string {
   for (const system of systems) {
     for (const sample of report.correctness[system].failureSamples) lines.push('', `${system} answered, e.g.: \`${sample.replace(/`/g, "'")}\``);
   }
+  lines.push('', '### The largest requests the bounds allow, while another client polls /healthz', '');
+  row(['request', 'request ms', 'longest event-loop stall ms', 'target', 'poller: polls, slowest ms']);
+  row(['---', '---:', '---:', '---', '---:']);
+  for (const stall of report.stalls) {
+    row([stall.request, num(stall.requestMs), num(stall.maxStallMs, 1), `≤ ${maxStallMs}: ${stall.maxStallMs <= maxStallMs ? 'met' : 'missed'}`, `${stall.polls}, ${num(stall.pollerMaxMs, 1)}`]);
+  }
+
   const target = '0 lost updates, 0 5xx, 0 internal_error';
   lines.push('', `**Correctness: ${report.passed ? 'PASS' : 'FAIL'}** (${target}; ratio targets are reported, not enforced)`);
   return lines.join('\n');

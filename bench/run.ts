@@ -23,6 +23,7 @@ import { startChild } from './processes.js';
 import { buildReport, type LedgerChange, type Machine, markdown, type RunRecord, type Settings } from './report.js';
 import { scenarios as allScenarios, type SystemName, systems } from './scenarios.js';
 import { createTenant, type Tenant } from './setup.js';
+import { measureStalls } from './stall.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const resultsFile = path.join(root, '.data', 'bench-results.json');
@@ -115,7 +116,8 @@ async function main(): Promise<number> {
   disposers.push({ name: 'close the check pool', dispose: () => db.end() });
   checkpoint();
 
-  const seatgate = await startChild('seatgate', ['--import', 'tsx', 'src/server.ts'], {
+  // The probe reports the event loop's longest stall on SIGUSR2 (bench/event-loop-probe.ts).
+  const seatgate = await startChild('seatgate', ['--import', 'tsx', '--import', './bench/event-loop-probe.ts', 'src/server.ts'], {
     cwd: root,
     // As deployed: NODE_ENV=production turns off graphql-js's development checks on every value.
     env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0', DB_POOL_MAX: '10' },
@@ -183,13 +185,17 @@ async function main(): Promise<number> {
   }
   checkpoint();
 
+  log('the largest requests the bounds allow, while another client polls');
+  const stalls = await measureStalls(orm, seatgate, `bench-stall-${suffix}`);
+  checkpoint();
+
   // Let requests that were in flight when the last run stopped commit before counting.
   await new Promise((resolve) => setTimeout(resolve, 500));
   const ledger: LedgerChange = {
     seatgate: { before: before.seatgate, after: await ledgerTotals(db, tenants.seatgate.organizationId) },
     baseline: { before: before.baseline, after: await ledgerTotals(db, tenants.baseline.organizationId) },
   };
-  const report = buildReport(await machine(db, database.where), settings, scenarios, runs, ledger);
+  const report = buildReport(await machine(db, database.where), settings, scenarios, runs, ledger, stalls);
 
   console.log(markdown(report));
   for (const child of [seatgate, baseline]) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { StartupError } from './startup.js';
 
 const postgresUrl = z
   .string()
@@ -22,7 +23,7 @@ const envSchema = z.object({
   IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().int().min(24).max(24 * 365).default(48),
   // How long a server trusts a key it looked up: a revoked key stops working within this time.
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
-  TEST_DATABASE_URL: postgresUrl.default('postgres://postgres@127.0.0.1:5432/test'),
+  TEST_DATABASE_URL: postgresUrl.optional(),
   GRAPHIQL: flag.default(true),
   INTROSPECTION: flag.default(true),
   MAX_BODY_BYTES: count(10_000_000).default(100_000),
@@ -61,13 +62,17 @@ export type Config = {
   dbStatementTimeoutMs: number;
   idempotencyKeyTtlHours: number;
   apiKeyCacheSeconds: number;
-  testDatabaseUrl: string;
+  /** The server the tests create their database on; unset, they run on a throwaway embedded PostgreSQL. */
+  testDatabaseUrl: string | undefined;
   graphiql: boolean;
   introspection: boolean;
   limits: Limits;
 };
 
-export class ConfigError extends Error {}
+/** A bad environment variable: one line naming it, printed at start. */
+export class ConfigError extends StartupError {
+  override name = 'ConfigError';
+}
 
 /** Reads and validates the environment once; the only place that touches process.env. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

@@ -1,11 +1,12 @@
 import { createServer } from 'node:http';
 import { createApp, graphqlPath } from './app.js';
 import { countApiKeys, createApiKey } from './auth/service.js';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
 import { startDatabase } from './db/database.js';
 import { startRenewalSweeper } from './billing/sweeper.js';
 import { scheduleIdempotencyCleanup } from './idempotency/service.js';
 import { createLogger } from './logger.js';
+import { StartupError } from './startup.js';
 
 const drainTimeoutMs = 15_000;
 
@@ -36,7 +37,13 @@ async function main(): Promise<void> {
   });
   const server = createServer(yoga);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const where = `${config.host}:${config.port}`;
+      if (error.code === 'EADDRINUSE') reject(new StartupError(`Port ${where} is in use: stop the program using it, or set PORT (0 picks a free port).`));
+      else if (error.code === 'EACCES') reject(new StartupError(`Listening on ${where} is not permitted: set PORT to 1024 or above.`));
+      else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') reject(new StartupError(`HOST ${config.host} is not an address of this machine: set HOST (0.0.0.0 listens on every interface).`));
+      else reject(error);
+    });
     server.listen(config.port, config.host, () => resolve());
   });
   const address = server.address();
@@ -76,10 +83,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-  } else {
-    console.error('seatgate failed to start:', error);
-  }
+  // One line that names the cause and what to do; a stack trace only when asked for.
+  if (error instanceof StartupError) console.error(`seatgate cannot start: ${error.message}`);
+  else console.error(`seatgate failed to start: ${error instanceof Error ? error.message : String(error)}`);
+  if (process.env.LOG_LEVEL === 'debug' && error instanceof Error) console.error(error.stack);
   process.exit(1);
 });

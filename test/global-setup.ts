@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { loadConfig } from '../src/config.js';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate, openOrm } from '../src/db/orm.js';
+import { createLogger } from '../src/logger.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -10,27 +16,52 @@ declare module 'vitest' {
   }
 }
 
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
 /**
- * One throwaway database per run, migrated from scratch: every run proves the migrations, and
- * runs on one server never see each other. Tests isolate their data by tenant (one organization
- * per test), so files may run in parallel on it.
+ * A database of the run's own, migrated from scratch, so every run proves the migrations:
+ * a throwaway database on TEST_DATABASE_URL's server, or, without one, a throwaway embedded
+ * PostgreSQL (nothing needs to be installed). Tests isolate their data by tenant (one
+ * organization per test), so files may run in parallel on it.
  */
 export default async function setup(project: TestProject) {
-  const serverUrl = new URL(loadConfig().testDatabaseUrl);
+  const { teardown, databaseUrl } = await runDatabase(loadConfig().testDatabaseUrl);
+  const orm = await openOrm(databaseUrl);
+  await migrate(orm);
+  await orm.close();
+  project.provide('databaseUrl', databaseUrl);
+  return teardown;
+}
+
+async function runDatabase(serverUrl: string | undefined): Promise<{ databaseUrl: string; teardown: () => Promise<void> }> {
+  if (!serverUrl) {
+    const dir = await mkdtemp(path.join(tmpdir(), 'seatgate-test-'));
+    const embedded = await startEmbeddedPostgres(dir, await freePort(), createLogger('warn'), { throwaway: true });
+    return {
+      databaseUrl: embedded.url,
+      teardown: async () => {
+        await embedded.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
   const name = `seatgate_test_${process.pid}_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl.toString() });
+  const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);
   const databaseUrl = new URL(serverUrl);
   databaseUrl.pathname = `/${name}`;
-
-  const orm = await openOrm(databaseUrl.toString());
-  await migrate(orm);
-  await orm.close();
-  project.provide('databaseUrl', databaseUrl.toString());
-
-  return async () => {
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.end();
+  return {
+    databaseUrl: databaseUrl.toString(),
+    teardown: async () => {
+      await admin.query(`drop database if exists ${name} with (force)`);
+      await admin.end();
+    },
   };
 }

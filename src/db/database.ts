@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startEmbeddedPostgres } from './embedded.js';
+import { StartupError } from '../startup.js';
 import { migrate, openOrm, type Orm } from './orm.js';
 
 export type Database = {
@@ -31,6 +32,24 @@ export async function startDatabase(config: Config, options: { logger?: Logger; 
     };
   } catch (error) {
     await embedded?.stop();
-    throw error;
+    throw config.databaseUrl ? unreachable(config.databaseUrl, error) : error;
   }
+}
+
+/** Why the database at DATABASE_URL cannot be used, in one line (never its password). */
+function unreachable(databaseUrl: string, error: unknown): Error {
+  const { hostname, port, pathname } = new URL(databaseUrl);
+  const where = `${hostname}:${port || 5432}${pathname}`;
+  const { code, message } = error as { code?: string; message?: string };
+  const reasons: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ENOTFOUND: 'unknown host',
+    ETIMEDOUT: 'timed out',
+    '28P01': 'wrong password',
+    '28000': 'access refused',
+    '3D000': 'no such database',
+  };
+  const reason = reasons[code ?? ''] ?? (/timeout/i.test(message ?? '') ? 'timed out' : undefined);
+  if (!reason) return error as Error;
+  return new StartupError(`Cannot use the database at ${where} (${reason}): start PostgreSQL there, or fix DATABASE_URL.`);
 }

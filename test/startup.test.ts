@@ -1,0 +1,86 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { projectRoot } from '../src/db/orm.js';
+
+/** Runs `npm start`'s entry point to its end and returns its exit code and what it wrote to stderr. */
+function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      cwd: projectRoot,
+      env: { ...process.env, DATABASE_URL: '', TEST_DATABASE_URL: '', LOG_LEVEL: 'info', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+/** The lines that are not JSON log lines: what a person reads. */
+const plainLines = (stderr: string) => stderr.split('\n').filter((line) => line.trim() && !line.startsWith('{'));
+
+const listening: Server[] = [];
+const occupiedPort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+    listening.push(server);
+  });
+const folders: string[] = [];
+afterAll(() => {
+  for (const server of listening) server.close();
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true });
+});
+
+describe('every start-up failure is one clear line and a non-zero exit, with no stack trace', () => {
+  test.each([
+    ['bad configuration', async () => ({ PORT: 'eighty' }), /^seatgate cannot start: Invalid configuration: PORT: /],
+    [
+      'a database that cannot be reached',
+      async () => ({ DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:1/seatgate', DB_CONNECT_TIMEOUT_MS: '1000' }),
+      /^seatgate cannot start: Cannot use the database at 127\.0\.0\.1:1\/seatgate \(connection refused\): start PostgreSQL there, or fix DATABASE_URL\.$/,
+    ],
+    ['a data folder that cannot be written', async () => ({ DATA_DIR: '/sys/seatgate-test' }), /^seatgate cannot start: Cannot create the data folder '\/sys\/seatgate-test' \(permission denied\): set DATA_DIR to a folder you can write\.$/],
+  ])('%s', async (_name, environment, line) => {
+    const { code, stderr } = await start(await environment());
+    expect(code).toBe(1);
+    expect(plainLines(stderr)).toEqual([expect.stringMatching(line)]);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(stderr).not.toContain('secret');
+  });
+
+  test('the HTTP port in use', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'seatgate-start-'));
+    folders.push(dataDir);
+    const port = await occupiedPort();
+    const { code, stderr } = await start({ DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), PORT: String(port) });
+    expect(code).toBe(1);
+    expect(plainLines(stderr)).toEqual([`seatgate cannot start: Port 127.0.0.1:${port} is in use: stop the program using it, or set PORT (0 picks a free port).`]);
+  }, 90_000);
+
+  test('the embedded database port taken by another program', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'seatgate-start-'));
+    folders.push(dataDir);
+    const port = await occupiedPort();
+    const { code, stderr } = await start({ DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(port), PORT: '0' });
+    expect(code).toBe(1);
+    expect(plainLines(stderr)).toEqual([
+      `seatgate cannot start: Port ${port} (EMBEDDED_PG_PORT) is taken by another program: stop it, or set EMBEDDED_PG_PORT to a free port.`,
+    ]);
+  }, 90_000);
+});
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });

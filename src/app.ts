@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { ApiKeyCache, defaultApiKeyCacheMs } from './auth/cache.js';
 import { apiKeyHeader, useApiKeyAuth } from './auth/plugin.js';
@@ -89,6 +90,9 @@ export function createApp(options: AppOptions) {
     // useContractErrors shapes and masks every error itself, with the request id at hand.
     maskedErrors: false,
     logging: yogaLogger(logger),
+    // Served whole by seatgate, scripts and editor workers inlined: yoga's default page loads
+    // them from a CDN, and stays blank offline or behind a policy that blocks CDNs.
+    renderGraphiQL,
     graphiql: graphiql && {
       title: 'seatgate',
       defaultQuery: exampleOperation,

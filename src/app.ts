@@ -43,7 +43,7 @@ const requestIdOf = (request: Request): string => {
 function useRequestIds(states: RequestStates): Plugin {
   return {
     onRequest({ request }) {
-      states.set(request, { requestId: requestIdOf(request), tenant: null, testClockOffsetMs: 0 });
+      states.set(request, { requestId: requestIdOf(request), tenant: null, testClock: null });
     },
     onResponse({ request, response }) {
       // yoga's GraphiQL and CORS preflight answers end before our onRequest runs.
@@ -119,7 +119,7 @@ export function createApp(options: AppOptions) {
         tenant: state.tenant,
         requestId: state.requestId,
         logger,
-        clock: new Clock(state.testClockOffsetMs, realNow, (clock) => keys.noteTestClock(state.tenant!.organizationId, clock.offsetMs, clock.version)),
+        clock: new Clock(state.testClock?.frozenAt ?? null, realNow, (clock) => keys.noteTestClock(state.tenant!.organizationId, clock)),
         idempotencyKeyHeader: request.headers.get('idempotency-key'),
         seatChanges,
       });

@@ -150,7 +150,7 @@ describe('renewals', () => {
     await moveClock(s.client, { to: '2033-01-10T00:00:00Z' });
     await subscribe(s.client, 'racer', '2033-01-10T00:00:00Z', [{ featureCode: 'editor', count: 9 }]);
     // Move the clock behind the service's back, so that no renewal has run yet.
-    await harness.orm.em.fork().getConnection().execute(`update test_clock set offset_ms = offset_ms + ? where organization_id = ?`, [45 * 86_400_000, s.organizationId]);
+    await harness.orm.em.fork().getConnection().execute(`update test_clock set frozen_at = frozen_at + interval '45 days' where organization_id = ?`, [s.organizationId]);
     // A clock moved outside this server is seen once its cached key expires.
     harness.passTime(defaultApiKeyCacheMs + 1);
     const requests = Array.from({ length: 12 }, (_, i) =>

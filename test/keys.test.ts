@@ -56,7 +56,7 @@ describe('the API key cache', () => {
     await harness.orm.em
       .fork()
       .getConnection()
-      .execute(`insert into test_clock (organization_id, offset_ms) values (?, ?)`, [tenant.organizationId, 10 * 86_400_000]);
+      .execute(`insert into test_clock (organization_id, frozen_at) values (?, ?)`, [tenant.organizationId, new Date(before + 10 * 86_400_000)]);
     expect((await now()) - before).toBeLessThan(86_400_000);
     harness.passTime(defaultApiKeyCacheMs + 1);
     expect((await now()) - before).toBeGreaterThanOrEqual(10 * 86_400_000);

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { TestClockState } from '../clock/store.js';
 import type { Tenant } from '../tenant.js';
 import { type Authenticated, hashApiKey, isApiKeyShaped, lookUpApiKey } from './service.js';
 
@@ -16,7 +17,7 @@ type Entry = { tenant: Tenant; expiresAt: number };
 export class ApiKeyCache {
   private readonly entries = new Map<string, Entry>();
   /** Test clocks by organization, as last changed; the newest version seen wins. */
-  private readonly testClocks = new Map<string, { offsetMs: number; version: number }>();
+  private readonly testClocks = new Map<string, TestClockState>();
   private readonly lookups = new Map<string, Promise<Authenticated | null>>();
 
   constructor(
@@ -46,9 +47,9 @@ export class ApiKeyCache {
   }
 
   /** A test clock as it was read or changed; this process's requests see the newest at once. */
-  noteTestClock(organizationId: string, offsetMs: number, version: number): void {
+  noteTestClock(organizationId: string, clock: TestClockState): void {
     const known = this.testClocks.get(organizationId);
-    if (!known || version >= known.version) this.testClocks.set(organizationId, { offsetMs, version });
+    if (!known || clock.version >= known.version) this.testClocks.set(organizationId, clock);
   }
 
   private remember(keyHash: string, found: Authenticated): void {
@@ -56,11 +57,10 @@ export class ApiKeyCache {
     this.entries.delete(keyHash);
     this.entries.set(keyHash, { tenant: found.tenant, expiresAt: this.now() + this.ttlMs });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.noteTestClock(found.tenant.organizationId, found.testClockOffsetMs, found.testClockVersion);
+    if (found.testClock) this.noteTestClock(found.tenant.organizationId, found.testClock);
   }
 
   private withClock(tenant: Tenant): Authenticated {
-    const clock = tenant.mode === 'test' ? this.testClocks.get(tenant.organizationId) : undefined;
-    return { tenant, testClockOffsetMs: clock?.offsetMs ?? 0, testClockVersion: clock?.version ?? 0 };
+    return { tenant, testClock: tenant.mode === 'test' ? (this.testClocks.get(tenant.organizationId) ?? null) : null };
   }
 }

@@ -28,7 +28,7 @@ export function useApiKeyAuth(orm: Orm, keys: ApiKeyCache, states: RequestStates
       }
       if (authenticated && state) {
         state.tenant = authenticated.tenant;
-        state.testClockOffsetMs = authenticated.testClockOffsetMs;
+        state.testClock = authenticated.testClock;
         return;
       }
       const message = request.headers.get(apiKeyHeader)

@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { run } from '../db/prepared.js';
 import { newId } from '../ids.js';
 import type { Mode, Tenant } from '../tenant.js';
+import type { TestClockState } from '../clock/store.js';
 import { ApiKey, Organization } from './entities.js';
 import { KEY_OWNER } from './store.js';
 
@@ -47,7 +48,8 @@ export async function createApiKey(
   });
 }
 
-export type Authenticated = { tenant: Tenant; testClockOffsetMs: number; testClockVersion: number };
+/** `testClock`: the organization's test clock for a test key, null for real time. */
+export type Authenticated = { tenant: Tenant; testClock: TestClockState | null };
 
 /** Whether `key` has the shape of a key at all; anything else is refused without a lookup. */
 export const isApiKeyShaped = (key: string | null | undefined): key is string => !!key && keyPattern.test(key);
@@ -64,8 +66,7 @@ export async function lookUpApiKey(em: EntityManager, key: string | null | undef
   if (!owner) return null;
   return {
     tenant: { organizationId: owner.organizationId, mode: owner.mode },
-    testClockOffsetMs: owner.mode === 'test' ? owner.testClockOffsetMs : 0,
-    testClockVersion: owner.testClockVersion,
+    testClock: owner.testClock,
   };
 }
 

@@ -23,7 +23,7 @@ export async function sweepDueRenewals(orm: Orm, logger: Logger, options: { real
     if (seen.has(subscription.id)) continue;
     seen.add(subscription.id);
     const tenant = { organizationId: subscription.organizationId, mode: subscription.mode };
-    const at = new Date(now.getTime() + subscription.clockOffsetMs);
+    const at = subscription.frozenAt ?? now;
     try {
       const renewal = await orm.em.fork().transactional((tx) => renewSubscription(tx, tenant, { id: subscription.id, customerId: subscription.customerId }, at));
       if (renewal.entered > 0) advanced++;

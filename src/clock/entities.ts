@@ -1,13 +1,15 @@
-import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
+import { EntitySchema, type Opt } from '@mikro-orm/core';
 import { Organization } from '../auth/entities.js';
 
 /**
- * An organization's test-mode clock: real time plus an offset that only grows. Live mode always
+ * An organization's test-mode clock. Until it is first advanced it is real time; an advance
+ * stops it at the instant advanced to, where it stays until the next advance. Live mode always
  * runs on real time.
  */
 export class TestClock {
   organization!: Organization;
-  offsetMs: Opt<number> = 0;
+  /** The instant the clock stands at; null: real time. */
+  frozenAt?: Date | null;
   updatedAt: Opt<Date> = new Date();
 }
 
@@ -16,8 +18,7 @@ export const TestClockSchema = new EntitySchema<TestClock>({
   tableName: 'test_clock',
   properties: {
     organization: { kind: 'm:1', entity: () => Organization, primary: true, deleteRule: 'restrict' },
-    offsetMs: { type: new BigIntType('number'), columnType: 'bigint', defaultRaw: '0' },
+    frozenAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
     updatedAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
-  checks: [{ name: 'test_clock_offset_check', expression: 'offset_ms >= 0' }],
 });

@@ -1,26 +1,37 @@
+import { maxPeriodsPerRenewal, maxRenewalStepsPerCall } from '../billing/service.js';
 import { builder } from '../builder.js';
-import { advanceTestClock, deleteTestData, maxAdvanceDays, maxCustomersPerDeletion, readTestClock, type TestDataDeletion } from './service.js';
+import { advanceTestClock, deleteTestData, maxAdvanceDays, maxCustomersPerDeletion, maxTestClock, readTestClock, type TestDataDeletion } from './service.js';
 
 const TestClockRef = builder.objectRef<{ now: Date }>('TestClock').implement({
-  description: "The test-mode clock of the key's organization. It starts at real time, ticks with it, and only moves forward.",
+  description:
+    "The test-mode clock of the key's organization, which every time-dependent rule of its test data reads. It is real time until first advanced; after advanceTestClock it stands still at the instant advanced to until the next advance. It only moves forward.",
   fields: (t) => ({
-    now: t.expose('now', { type: 'DateTime' }),
-    livemode: t.boolean({ resolve: () => false }),
+    now: t.expose('now', { type: 'DateTime', description: 'The instant the clock shows, in UTC.' }),
+    livemode: t.boolean({ description: 'Always false: the clock exists only in test mode.', resolve: () => false }),
   }),
 });
 
 const AdvanceTestClockInput = builder.inputType('AdvanceTestClockInput', {
-  description: 'Either `to` (an instant not before the clock) or `days` (whole days forward).',
+  description: 'Where to move the test clock: exactly one of `to` or `days`.',
+  isOneOf: true,
   fields: (t) => ({
-    to: t.field({ type: 'DateTime', required: false }),
-    days: t.int({ required: false, validate: { min: 1, max: maxAdvanceDays } }),
+    to: t.field({
+      type: 'DateTime',
+      required: false,
+      description: `An instant not before the clock's current one, at most ${maxAdvanceDays} days after it, and not after ${maxTestClock.toISOString()}.`,
+    }),
+    days: t.int({
+      required: false,
+      description: `Whole days forward, 1 to ${maxAdvanceDays}; the clock may not pass ${maxTestClock.toISOString()}.`,
+      validate: { min: 1, max: maxAdvanceDays },
+    }),
   }),
 });
 
 builder.queryFields((t) => ({
   testClock: t.field({
     type: TestClockRef,
-    description: 'Test mode only; a live key answers validation_error.',
+    description: 'The test clock of the key\'s organization. Test keys only: a live key answers validation_error.',
     resolve: (_root, _args, ctx) => ({ now: readTestClock(ctx.tenant, ctx.clock) }),
   }),
 }));
@@ -47,8 +58,8 @@ builder.mutationFields((t) => ({
   }),
   advanceTestClock: t.field({
     type: TestClockRef,
-    description: 'Moves the test clock forward and renews the subscriptions whose periods it ended. Test mode only.',
-    args: { input: t.arg({ type: AdvanceTestClockInput }) },
+    description: `Moves the test clock forward and stops it there, and renews, in the same transaction, the subscriptions whose periods it ended (at most ${maxRenewalStepsPerCall} steps of ${maxPeriodsPerRenewal} periods; the server's sweeper finishes a longer catch-up). A failed advance moves nothing. Test keys only; answers validation_error for a live key, a target before the clock, more than ${maxAdvanceDays} days ahead, or past ${maxTestClock.toISOString()}.`,
+    args: { input: t.arg({ type: AdvanceTestClockInput, description: 'Exactly one of to or days.' }) },
     resolve: async (_root, { input }, ctx) => {
       ctx.clock.set(await advanceTestClock(ctx.em, ctx.tenant, ctx.clock, input));
       return { now: ctx.clock.now() };

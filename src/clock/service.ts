@@ -22,28 +22,26 @@ export const maxTestClock = new Date(Date.UTC(9998, 0, 1));
 
 /**
  * The time a request works with. Live mode runs on real time; an organization's test mode runs
- * on real time plus its test clock's offset, so test clocks tick on after being advanced.
+ * on its test clock: real time until first advanced, then the instant advanced to, standing
+ * still until the next advance (so a test can start a subscription at midnight and see whole
+ * days).
  */
 export class Clock {
   constructor(
-    private offsetMs: number,
+    private frozenAt: Date | null,
     private readonly realNow: () => number = Date.now,
     /** Told of every change, so that the process's other requests see it at once. */
     private readonly onChange: (state: TestClockState) => void = () => undefined,
   ) {}
 
   now(): Date {
-    return new Date(this.realNow() + this.offsetMs);
+    return this.frozenAt ?? new Date(this.realNow());
   }
 
   /** The test clock as a committed change left it. */
   set(state: TestClockState): void {
-    this.offsetMs = state.offsetMs;
+    this.frozenAt = state.frozenAt;
     this.onChange(state);
-  }
-
-  get realTime(): number {
-    return this.realNow();
   }
 }
 
@@ -61,8 +59,8 @@ export function readTestClock(tenant: Tenant, clock: Clock): Date {
 /**
  * Moves the organization's test clock forward, to an instant or by whole days, and renews what
  * that ended (at most maxRenewalStepsPerCall steps; the sweeper finishes a longer catch-up).
- * Returns the new offset, for the caller to give its Clock once that committed. The offset only
- * grows, also when two advances race: the larger one wins.
+ * Returns the clock's new state, for the caller to give its Clock once that committed. The clock
+ * only moves forward, also when two advances race: the later instant wins.
  */
 export async function advanceTestClock(
   em: EntityManager,
@@ -87,8 +85,8 @@ export async function advanceTestClock(
   }
   // The move and the renewals it triggers commit together: a failed advance moves nothing.
   return em.transactional(async (tx) => {
-    const [moved] = await run(tx, MOVE_TEST_CLOCK, { organizationId: tenant.organizationId, offsetMs: target.getTime() - clock.realTime });
-    await renewDueSubscriptions(tx, tenant, new Date(clock.realTime + moved!.offsetMs), undefined, maxRenewalStepsPerCall);
+    const [moved] = await run(tx, MOVE_TEST_CLOCK, { organizationId: tenant.organizationId, frozenAt: target });
+    await renewDueSubscriptions(tx, tenant, moved!.frozenAt!, undefined, maxRenewalStepsPerCall);
     return moved!;
   });
 }

@@ -85,7 +85,7 @@ describe('the renewal sweeper', () => {
          from customer c where c.id = s.customer_id and c.external_id = 'broken' and c.organization_id = ?`,
       [organizationId],
     );
-    await sql(`insert into test_clock (organization_id, offset_ms) values (?, ?)`, [organizationId, 40 * 86_400_000]);
+    await sql(`insert into test_clock (organization_id, frozen_at) values (?, now() + interval '40 days')`, [organizationId]);
     const logs: string[] = [];
     expect(await sweepDueRenewals(harness.orm, createLogger('info', (line) => logs.push(line)), { organizationId })).toBe(1);
     expect(logs.map((line) => JSON.parse(line))).toMatchObject([{ level: 'warn', message: 'a subscription failed to renew; the next sweep tries again' }]);

@@ -14,7 +14,7 @@ describe('the test clock', () => {
   test(`goes no further than ${maxTestClock.toISOString()}: beyond answers validation_error and moves nothing`, async () => {
     const { client, organizationId } = await newTenant(harness);
     // Set the clock five days short of its limit, as a long series of advances would.
-    await sql(`insert into test_clock (organization_id, offset_ms) values (?, ?)`, [organizationId, maxTestClock.getTime() - 5 * msPerDay - Date.now()]);
+    await sql(`insert into test_clock (organization_id, frozen_at) values (?, ?)`, [organizationId, new Date(maxTestClock.getTime() - 5 * msPerDay)]);
     harness.passTime(defaultApiKeyCacheMs + 1);
     const before = (await client.ok(clock)).testClock.now;
     for (const input of [{ days: 10 }, { to: '9998-01-02T00:00:00Z' }, { to: '9999-12-31T00:00:00Z' }]) {
@@ -41,7 +41,7 @@ describe('the test clock', () => {
       expect(failed.errors?.[0]?.extensions.code).toBe('internal_error');
       const after = (await s.client.ok(clock)).testClock.now;
       expect(new Date(after).getTime() - new Date(before).getTime()).toBeLessThan(60_000);
-      const stored = await sql<{ n: string }>(`select count(*) as n from test_clock where organization_id = ? and offset_ms > 0`, [s.organizationId]);
+      const stored = await sql<{ n: string }>(`select count(*) as n from test_clock where organization_id = ? and frozen_at is not null`, [s.organizationId]);
       expect(Number(stored[0]!.n)).toBe(0);
     } finally {
       await sql(`drop trigger fault_${tag} on seat_charge`);

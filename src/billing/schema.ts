@@ -1,5 +1,6 @@
 import type { ObjectFieldBuilder } from '@pothos/core';
 import { builder } from '../builder.js';
+import { describe, formatCount } from '../common/schema.js';
 import { customerIdRule, featureCodeRule } from '../common/validation.js';
 import { SeatEventKindEnum, SeatEventRef } from '../seats/schema.js';
 import { maxSeatCount } from '../seats/rules.js';
@@ -18,6 +19,7 @@ import {
 } from './service.js';
 
 const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
+  description: 'Why a charge was made.',
   values: {
     ADVANCE: { description: 'The billable seats held at a period start, charged for the whole period.' },
     TRUE_UP: { description: "Seats above the period's high-water mark, charged for the days left." },
@@ -28,28 +30,35 @@ type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T
 
 /** The fields that explain an amount, shared by charges, quotes and invoice lines. */
 const chargeTermFields = <Shape extends ChargeTerms>(t: ObjectFieldBuilder<Types, Shape>) => ({
-  kind: t.field({ type: SeatChargeKindEnum, resolve: (charge) => charge.kind }),
+  kind: t.field({ type: SeatChargeKindEnum, description: 'ADVANCE (a period start) or TRUE_UP (a change).', resolve: (charge) => charge.kind }),
   quantity: t.int({ description: 'Billable seats charged.', resolve: (charge) => charge.quantity }),
   unitPrice: t.int({ description: 'Minor units per seat per full period.', resolve: (charge) => charge.unitPrice }),
-  daysRemaining: t.int({ resolve: (charge) => charge.daysRemaining }),
-  daysInPeriod: t.int({ resolve: (charge) => charge.daysInPeriod }),
-  periodStart: t.field({ type: 'DateTime', resolve: (charge) => charge.periodStart }),
-  periodEnd: t.field({ type: 'DateTime', resolve: (charge) => charge.periodEnd }),
-  amount: t.field({ type: 'SafeInt', description: 'Minor units of the currency.', resolve: (charge) => charge.amount }),
+  daysRemaining: t.int({
+    description: "UTC calendar days charged: from the day it took effect through the period's last day, both included; equals daysInPeriod for an advance.",
+    resolve: (charge) => charge.daysRemaining,
+  }),
+  daysInPeriod: t.int({ description: 'UTC calendar days the period touches, first and last included.', resolve: (charge) => charge.daysInPeriod }),
+  periodStart: t.field({ type: 'DateTime', description: describe.periodStart, resolve: (charge) => charge.periodStart }),
+  periodEnd: t.field({ type: 'DateTime', description: describe.periodEnd, resolve: (charge) => charge.periodEnd }),
+  amount: t.field({
+    type: 'SafeInt',
+    description: 'Minor units of the currency: quantity × unitPrice × daysRemaining / daysInPeriod, rounded half up once.',
+    resolve: (charge) => charge.amount,
+  }),
 });
 
 const SeatChargeRef = builder.objectRef<SeatChargeRecord>('SeatCharge').implement({
   description: 'A charge and everything that explains its amount: quantity × unitPrice × daysRemaining / daysInPeriod.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    customerId: t.exposeString('customerId'),
-    featureCode: t.exposeString('featureCode'),
+    id: t.exposeID('id', { description: 'Opaque id, prefixed chg_.' }),
+    customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
+    featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
     ...chargeTermFields(t),
-    currency: t.exposeString('currency'),
+    currency: t.exposeString('currency', { description: describe.currency }),
     eventId: t.exposeID('eventId', { nullable: true, description: 'The seat event that caused it; null for a renewal advance.' }),
     ts: t.expose('ts', { type: 'DateTime', description: 'When it took effect: the change, or the period start.' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    livemode: t.boolean({ resolve: (charge) => charge.mode === 'live' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
+    livemode: t.boolean({ description: describe.livemode, resolve: (charge) => charge.mode === 'live' }),
   }),
 });
 
@@ -63,8 +72,9 @@ builder.objectField(SeatEventRef, 'charge', (t) =>
 );
 
 const InvoiceLineRef = builder.objectRef<InvoiceLine>('InvoiceLine').implement({
+  description: "One charge of an upcoming invoice: a true-up recorded in the current period, or the next period's advance.",
   fields: (t) => ({
-    featureCode: t.exposeString('featureCode'),
+    featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
     ...chargeTermFields(t),
     chargeId: t.exposeID('chargeId', { nullable: true, description: 'The recorded charge; null for the advance the renewal will record.' }),
   }),
@@ -73,20 +83,33 @@ const InvoiceLineRef = builder.objectRef<InvoiceLine>('InvoiceLine').implement({
 const UpcomingInvoiceRef = builder.objectRef<UpcomingInvoice>('UpcomingInvoice').implement({
   description: "What the next renewal bills: this period's true-ups and the next period's advance at today's balances.",
   fields: (t) => ({
-    customerId: t.exposeString('customerId'),
-    currency: t.exposeString('currency'),
-    billingDate: t.expose('billingDate', { type: 'DateTime' }),
-    currentPeriodStart: t.field({ type: 'DateTime', resolve: (invoice) => invoice.currentPeriod.start }),
-    currentPeriodEnd: t.field({ type: 'DateTime', resolve: (invoice) => invoice.currentPeriod.end }),
-    nextPeriodStart: t.field({ type: 'DateTime', resolve: (invoice) => invoice.nextPeriod.start }),
-    nextPeriodEnd: t.field({ type: 'DateTime', resolve: (invoice) => invoice.nextPeriod.end }),
-    lines: t.field({ type: [InvoiceLineRef], resolve: (invoice) => invoice.lines }),
-    total: t.expose('total', { type: 'SafeInt' }),
-    livemode: t.boolean({ resolve: (invoice) => invoice.mode === 'live' }),
+    customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
+    currency: t.exposeString('currency', { description: describe.currency }),
+    billingDate: t.expose('billingDate', { type: 'DateTime', description: 'When the renewal bills: the end of the current period.' }),
+    currentPeriodStart: t.field({
+      type: 'DateTime',
+      description: 'Start of the current period, whose true-ups are billed (inclusive).',
+      resolve: (invoice) => invoice.currentPeriod.start,
+    }),
+    currentPeriodEnd: t.field({ type: 'DateTime', description: 'End of the current period (exclusive).', resolve: (invoice) => invoice.currentPeriod.end }),
+    nextPeriodStart: t.field({
+      type: 'DateTime',
+      description: 'Start of the next period, whose advance is billed (inclusive).',
+      resolve: (invoice) => invoice.nextPeriod.start,
+    }),
+    nextPeriodEnd: t.field({ type: 'DateTime', description: 'End of the next period (exclusive).', resolve: (invoice) => invoice.nextPeriod.end }),
+    lines: t.field({
+      type: [InvoiceLineRef],
+      description: "The current period's true-ups, oldest first, then the next period's advances by feature code; empty when nothing is billable.",
+      resolve: (invoice) => invoice.lines,
+    }),
+    total: t.expose('total', { type: 'SafeInt', description: 'The sum of the lines, in minor units of the currency.' }),
+    livemode: t.boolean({ description: describe.livemode, resolve: (invoice) => invoice.mode === 'live' }),
   }),
 });
 
 const RenewalSummaryRef = builder.objectRef<RenewalSummary>('RenewalSummary').implement({
+  description: 'What one renewDueSubscriptions call did.',
   fields: (t) => ({
     subscriptions: t.exposeInt('subscriptions', { description: 'Subscriptions that rolled into a new period.' }),
     periods: t.exposeInt('periods', { description: 'Periods entered, each with its advance.' }),
@@ -102,19 +125,20 @@ const ChargeQuoteRef = builder.objectRef<ChargeQuote>('ChargeQuote').implement({
   description: 'A charge a change would create.',
   fields: (t) => ({
     ...chargeTermFields(t),
-    currency: t.exposeString('currency'),
-    ts: t.expose('ts', { type: 'DateTime' }),
+    currency: t.exposeString('currency', { description: describe.currency }),
+    ts: t.expose('ts', { type: 'DateTime', description: 'When it would take effect: now.' }),
   }),
 });
 
 type PreviewError = { code: string; type: string; message: string; param: string | null };
 
 const PreviewErrorRef = builder.objectRef<PreviewError>('PreviewError').implement({
+  description: 'The error a change would fail with, as the mutation would answer it in extensions.',
   fields: (t) => ({
-    code: t.exposeString('code'),
-    type: t.exposeString('type'),
-    message: t.exposeString('message'),
-    param: t.exposeString('param', { nullable: true }),
+    code: t.exposeString('code', { description: 'The error code, such as insufficient_seats, seat_limit_exceeded or no_active_subscription.' }),
+    type: t.exposeString('type', { description: 'The class of the code, such as billing_error, not_found_error or validation_error.' }),
+    message: t.exposeString('message', { description: 'What went wrong, for people; match on code, not on this text.' }),
+    param: t.exposeString('param', { nullable: true, description: 'The input field at fault, such as count; null when no single field is.' }),
   }),
 });
 
@@ -133,47 +157,66 @@ type SeatChangePreview = {
 const SeatChangePreviewRef = builder.objectRef<SeatChangePreview>('SeatChangePreview').implement({
   description: 'What a change would do. Exactly one of newBalance and error is set.',
   fields: (t) => ({
-    customerId: t.exposeString('customerId'),
-    featureCode: t.exposeString('featureCode'),
-    kind: t.field({ type: SeatEventKindEnum, resolve: (preview) => preview.kind }),
-    count: t.exposeInt('count'),
-    previousBalance: t.exposeInt('previousBalance', { nullable: true }),
-    newBalance: t.exposeInt('newBalance', { nullable: true }),
-    charge: t.field({ type: ChargeQuoteRef, nullable: true, resolve: (preview) => preview.charge }),
-    error: t.field({ type: PreviewErrorRef, nullable: true, resolve: (preview) => preview.error }),
-    livemode: t.exposeBoolean('livemode'),
+    customerId: t.exposeString('customerId', {
+      description: `${describe.customerIdOut} As given in the input when the preview failed.`,
+    }),
+    featureCode: t.exposeString('featureCode', { description: 'The feature code given in the input.' }),
+    kind: t.field({ type: SeatEventKindEnum, description: 'The change previewed, as given in the input.', resolve: (preview) => preview.kind }),
+    count: t.exposeInt('count', { description: 'The count given in the input.' }),
+    previousBalance: t.exposeInt('previousBalance', { nullable: true, description: 'The balance now; null when the change would fail.' }),
+    newBalance: t.exposeInt('newBalance', { nullable: true, description: 'The balance the change would leave; null when it would fail.' }),
+    charge: t.field({
+      type: ChargeQuoteRef,
+      nullable: true,
+      description: 'The true-up the change would charge; null when it would cost nothing or would fail.',
+      resolve: (preview) => preview.charge,
+    }),
+    error: t.field({
+      type: PreviewErrorRef,
+      nullable: true,
+      description: 'The error the change would fail with; null when it would succeed.',
+      resolve: (preview) => preview.error,
+    }),
+    livemode: t.exposeBoolean('livemode', { description: describe.livemode }),
   }),
 });
 
 const PreviewSeatChangeInput = builder.inputType('PreviewSeatChangeInput', {
+  description: 'A change to preview, as addSeats, removeSeats or setSeats would take it.',
   fields: (t) => ({
-    customerId: t.string({ validate: customerIdRule }),
-    featureCode: t.string({ validate: featureCodeRule }),
-    kind: t.field({ type: SeatEventKindEnum }),
-    count: t.int({ validate: { min: 0, max: maxSeatCount } }),
+    customerId: t.string({ description: describe.customerIdArg, validate: customerIdRule }),
+    featureCode: t.string({ description: `${describe.featureCodeArg} It must be in the customer's plan.`, validate: featureCodeRule }),
+    kind: t.field({ type: SeatEventKindEnum, description: 'The operation: ADD (addSeats), REMOVE (removeSeats) or SET (setSeats).' }),
+    count: t.int({
+      description: `For ADD and REMOVE, the seats to add or remove (1–${formatCount(maxSeatCount)}; 0 gives a validation_error in error). For SET, the new balance (0–${formatCount(maxSeatCount)}).`,
+      validate: { min: 0, max: maxSeatCount },
+    }),
   }),
 });
 
 builder.queryFields((t) => ({
   seatCharges: t.field({
     type: [SeatChargeRef],
-    description: `A customer's charges that took effect in [from, to), oldest first (at most ${maxChargesPerQuery}).`,
+    description: `A customer's charges that took effect in [from, to), oldest first (at most ${formatCount(maxChargesPerQuery)}); renewals already due are recorded first. Errors: validation_error, customer_not_found.`,
     args: {
-      customerId: t.arg.string({ validate: customerIdRule }),
-      from: t.arg({ type: 'DateTime', required: false }),
-      to: t.arg({ type: 'DateTime', required: false }),
+      customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }),
+      from: t.arg({ type: 'DateTime', required: false, description: 'Only charges whose ts is at or after this instant; omitted: from the first.' }),
+      to: t.arg({ type: 'DateTime', required: false, description: 'Only charges whose ts is before this instant; omitted: no end.' }),
     },
     resolve: (_root, args, ctx) => listCharges(ctx.em, ctx.tenant, ctx.now(), args),
   }),
   upcomingInvoice: t.field({
     type: UpcomingInvoiceRef,
-    args: { customerId: t.arg.string({ validate: customerIdRule }) },
+    description:
+      "What the customer's next renewal will bill; a renewal already due is carried out first. Errors: validation_error, customer_not_found, no_active_subscription, conflict (a catch-up after the clock jumped is under way: retry in a few seconds).",
+    args: { customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }) },
     resolve: (_root, args, ctx) => upcomingInvoice(ctx.em, ctx.tenant, ctx.now(), args.customerId),
   }),
   previewSeatChange: t.field({
     type: SeatChangePreviewRef,
-    description: 'What addSeats, removeSeats or setSeats would do now: the new balance and charge, or the error. Writes nothing.',
-    args: { input: t.arg({ type: PreviewSeatChangeInput }) },
+    description:
+      'What addSeats, removeSeats or setSeats would do now: the new balance and charge, or the error. Writes nothing (a renewal already due is carried out first). Only argument rules answer a GraphQL error (validation_error); every other failure is in error.',
+    args: { input: t.arg({ type: PreviewSeatChangeInput, description: 'The change to preview.' }) },
     resolve: async (_root, { input }, ctx) => {
       const preview = await previewSeatChange(ctx.em, ctx.tenant, ctx.now(), input.kind, input);
       const base = { customerId: input.customerId, featureCode: input.featureCode, kind: input.kind, count: input.count, livemode: ctx.tenant.mode === 'live' };

@@ -1,77 +1,115 @@
 import { maxUnitPrice } from '../billing/proration.js';
 import { builder } from '../builder.js';
+import { describe, formatCount } from '../common/schema.js';
 import { featureCodeRule, nameRule } from '../common/validation.js';
 import type { Feature, Plan, PlanSeatFeature } from './entities.js';
 import { createFeature, createPlan, listFeatures, listPlans } from './service.js';
 
 const currencies = new Set(Intl.supportedValuesOf('currency'));
 
-export const FeatureTypeEnum = builder.enumType('FeatureType', { values: ['SEATS'] as const });
-export const PlanIntervalEnum = builder.enumType('PlanInterval', { values: ['MONTH', 'YEAR'] as const });
+export const FeatureTypeEnum = builder.enumType('FeatureType', {
+  description: 'What a feature counts.',
+  values: {
+    SEATS: { description: 'Seats: per-customer balances changed by addSeats, removeSeats, setSeats and bulkSetSeats.' },
+  } as const,
+});
+export const PlanIntervalEnum = builder.enumType('PlanInterval', {
+  description: "How long one billing period lasts, counted in UTC from the subscription's start instant.",
+  values: {
+    MONTH: { description: 'One calendar month; a start on the 29th–31st clamps to the last day of shorter months.' },
+    YEAR: { description: 'One calendar year; a start on 29 February clamps to 28 February in other years.' },
+  } as const,
+});
+
+const codeDescription = '^[a-z0-9_]+$, 1–50 characters, unique per organization and mode.';
+const nameDescription = 'Display name, 1–200 characters.';
 
 export const FeatureRef = builder.objectRef<Feature>('Feature').implement({
+  description: 'Something a plan sells seats of, such as editor. Other operations name it by its code (featureCode).',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    code: t.exposeString('code'),
-    name: t.exposeString('name'),
-    type: t.field({ type: FeatureTypeEnum, resolve: (feature) => feature.type }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    livemode: t.boolean({ resolve: (feature) => feature.mode === 'live' }),
+    id: t.exposeID('id', { description: 'Opaque id, prefixed feat_.' }),
+    code: t.exposeString('code', { description: `The featureCode other operations take: ${codeDescription}` }),
+    name: t.exposeString('name', { description: nameDescription }),
+    type: t.field({ type: FeatureTypeEnum, description: 'What the feature counts: SEATS.', resolve: (feature) => feature.type }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
+    livemode: t.boolean({ description: describe.livemode, resolve: (feature) => feature.mode === 'live' }),
   }),
 });
 
 const PlanSeatFeatureRef = builder.objectRef<PlanSeatFeature>('PlanSeatFeature').implement({
   description: "A plan's terms for one seat feature.",
   fields: (t) => ({
-    featureCode: t.string({ resolve: (terms) => terms.feature.code }),
-    includedSeats: t.exposeInt('includedSeats'),
-    unlimited: t.exposeBoolean('unlimited'),
-    overageEnabled: t.exposeBoolean('overageEnabled'),
-    unitPrice: t.exposeInt('unitPrice', { description: 'Minor units of the plan currency per extra seat per full period.' }),
+    featureCode: t.string({ description: describe.featureCodeOut, resolve: (terms) => terms.feature.code }),
+    includedSeats: t.exposeInt('includedSeats', {
+      description: 'Seats each customer holds at no extra cost, 0–1,000,000; with overage, each seat above them is billed at unitPrice. Ignored when unlimited.',
+    }),
+    unlimited: t.exposeBoolean('unlimited', { description: 'True: balances have no cap from the plan and no seat is ever billed.' }),
+    overageEnabled: t.exposeBoolean('overageEnabled', {
+      description:
+        'True: balances may pass includedSeats, each extra seat billed at unitPrice. False: a change taking a balance above includedSeats answers seat_limit_exceeded, and nothing is billed.',
+    }),
+    unitPrice: t.exposeInt('unitPrice', {
+      description: `Minor units of the plan currency per extra seat per full period, 0–${formatCount(maxUnitPrice)}.`,
+    }),
   }),
 });
 
 export const PlanRef = builder.objectRef<Plan>('Plan').implement({
+  description: 'What a subscription bills: a currency, a period length and per-seat-feature terms. Its terms never change after creation.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    code: t.exposeString('code'),
-    name: t.exposeString('name'),
-    currency: t.exposeString('currency'),
-    interval: t.field({ type: PlanIntervalEnum, resolve: (plan) => plan.interval }),
-    seatFeatures: t.field({ type: [PlanSeatFeatureRef], resolve: (plan) => plan.seatFeatures.getItems() }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    livemode: t.boolean({ resolve: (plan) => plan.mode === 'live' }),
+    id: t.exposeID('id', { description: 'Opaque id, prefixed plan_.' }),
+    code: t.exposeString('code', { description: `The planCode createSubscription takes: ${codeDescription}` }),
+    name: t.exposeString('name', { description: nameDescription }),
+    currency: t.exposeString('currency', { description: describe.currency }),
+    interval: t.field({ type: PlanIntervalEnum, description: 'The length of one billing period.', resolve: (plan) => plan.interval }),
+    seatFeatures: t.field({
+      type: [PlanSeatFeatureRef],
+      description: 'The seat features the plan offers, with their terms; a subscription has one balance for each.',
+      resolve: (plan) => plan.seatFeatures.getItems(),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
+    livemode: t.boolean({ description: describe.livemode, resolve: (plan) => plan.mode === 'live' }),
   }),
 });
 
 const CreateFeatureInput = builder.inputType('CreateFeatureInput', {
+  description: 'A new feature.',
   fields: (t) => ({
-    code: t.string({ validate: featureCodeRule }),
-    name: t.string({ validate: nameRule }),
-    type: t.field({ type: FeatureTypeEnum }),
+    code: t.string({ description: `${codeDescription} A code in use answers conflict.`, validate: featureCodeRule }),
+    name: t.string({ description: nameDescription, validate: nameRule }),
+    type: t.field({ type: FeatureTypeEnum, description: 'SEATS.' }),
   }),
 });
 
 const PlanSeatFeatureInput = builder.inputType('PlanSeatFeatureInput', {
+  description: "A plan's terms for one seat feature.",
   fields: (t) => ({
-    featureCode: t.string({ validate: featureCodeRule }),
-    includedSeats: t.int({ validate: { min: 0, max: 1_000_000 } }),
-    unlimited: t.boolean({ required: false }),
-    overageEnabled: t.boolean(),
-    unitPrice: t.int({ validate: { min: 0, max: maxUnitPrice } }),
+    featureCode: t.string({ description: 'The code of an existing feature (feature_not_found otherwise): ^[a-z0-9_]+$, 1–50 characters.', validate: featureCodeRule }),
+    includedSeats: t.int({ description: 'Seats each customer holds at no extra cost, 0–1,000,000; ignored when unlimited.', validate: { min: 0, max: 1_000_000 } }),
+    unlimited: t.boolean({ required: false, description: 'Optional, default false. True: balances have no cap from the plan and no seat is billed.' }),
+    overageEnabled: t.boolean({
+      description: 'True: balances may pass includedSeats, each extra seat billed at unitPrice. False: raising a balance above includedSeats answers seat_limit_exceeded.',
+    }),
+    unitPrice: t.int({
+      description: `Price of one seat above includedSeats for one full period, in minor units of the plan currency: 0–${formatCount(maxUnitPrice)}.`,
+      validate: { min: 0, max: maxUnitPrice },
+    }),
   }),
 });
 
 const CreatePlanInput = builder.inputType('CreatePlanInput', {
+  description: 'A new plan. Its terms cannot be changed afterwards.',
   fields: (t) => ({
-    code: t.string({ validate: featureCodeRule }),
-    name: t.string({ validate: nameRule }),
+    code: t.string({ description: `${codeDescription} A code in use answers conflict.`, validate: featureCodeRule }),
+    name: t.string({ description: nameDescription, validate: nameRule }),
     currency: t.string({
+      description: 'An ISO 4217 code in upper case, such as EUR; prices and charges are in its minor units.',
       validate: { refine: [(value: string) => currencies.has(value), { message: 'must be an ISO 4217 code such as EUR' }] },
     }),
-    interval: t.field({ type: PlanIntervalEnum }),
+    interval: t.field({ type: PlanIntervalEnum, description: 'The length of one billing period: MONTH or YEAR.' }),
     seatFeatures: t.field({
       type: [PlanSeatFeatureInput],
+      description: 'The seat features the plan offers: at most 100 entries, each feature code once.',
       validate: {
         maxLength: 100,
         refine: [
@@ -84,19 +122,29 @@ const CreatePlanInput = builder.inputType('CreatePlanInput', {
 });
 
 builder.queryFields((t) => ({
-  features: t.field({ type: [FeatureRef], resolve: (_root, _args, ctx) => listFeatures(ctx.em, ctx.tenant) }),
-  plans: t.field({ type: [PlanRef], resolve: (_root, _args, ctx) => listPlans(ctx.em, ctx.tenant) }),
+  features: t.field({
+    type: [FeatureRef],
+    description: "Every feature of the key's organization and mode, ordered by code.",
+    resolve: (_root, _args, ctx) => listFeatures(ctx.em, ctx.tenant) }),
+  plans: t.field({
+    type: [PlanRef],
+    description: "Every plan of the key's organization and mode, ordered by code, with its seat features.",
+    resolve: (_root, _args, ctx) => listPlans(ctx.em, ctx.tenant),
+  }),
 }));
 
 builder.mutationFields((t) => ({
   createFeature: t.field({
     type: FeatureRef,
-    args: { input: t.arg({ type: CreateFeatureInput }) },
+    description: "Creates a feature in the key's organization and mode. Errors: validation_error, conflict (the code is in use).",
+    args: { input: t.arg({ type: CreateFeatureInput, description: 'The feature to create.' }) },
     resolve: (_root, { input }, ctx) => createFeature(ctx.em, ctx.tenant, input),
   }),
   createPlan: t.field({
     type: PlanRef,
-    args: { input: t.arg({ type: CreatePlanInput }) },
+    description:
+      "Creates a plan in the key's organization and mode. Errors: validation_error, feature_not_found (param seatFeatures.N.featureCode), conflict (the code is in use).",
+    args: { input: t.arg({ type: CreatePlanInput, description: 'The plan to create.' }) },
     resolve: (_root, { input }, ctx) => createPlan(ctx.em, ctx.tenant, input),
   }),
 }));

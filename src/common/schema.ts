@@ -1,8 +1,30 @@
 import { GraphQLError, Kind, type ValueNode } from 'graphql';
 import { builder } from '../builder.js';
 
-builder.queryType({});
-builder.mutationType({});
+builder.queryType({
+  description:
+    'Reads. Every request needs an API key in the x-api-key header (unauthorized otherwise) and sees only the data of its organization and mode (live or test). Errors carry extensions.code, type, param (the argument or input field at fault) and details.',
+});
+builder.mutationType({
+  description:
+    'Changes. A request may hold one mutation field (validation_error otherwise); use bulkSetSeats to change several balances of one customer at once. Errors carry extensions.code, type, param (the input field at fault) and details.',
+});
+
+/** One number as a description shows it: 1,000,000. */
+export const formatCount = (value: number): string => value.toLocaleString('en-US');
+
+/** Wording shared by the fields and arguments of every domain schema, so it reads the same everywhere. */
+export const describe = {
+  livemode: 'True for data of live keys (ck_live_…), false for test keys (ck_test_…).',
+  customerIdArg: "The customer: its `cus_` id or its external id (your own), 1–200 characters; customer_not_found when there is none.",
+  customerIdOut: 'The customer: its external id when it has one, else its `cus_` id.',
+  featureCodeArg: 'The code of a seat feature: ^[a-z0-9_]+$, 1–50 characters.',
+  featureCodeOut: 'The code of the seat feature.',
+  currency: 'ISO 4217 code of the plan currency (such as EUR); amounts are in its minor units (cents for EUR).',
+  createdAt: 'When it was created.',
+  periodStart: 'Start of the billing period charged (inclusive).',
+  periodEnd: 'End of the billing period charged (exclusive).',
+} as const;
 
 const isoDateTime = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -56,8 +78,12 @@ builder.scalarType('SafeInt', {
 export const PageInfo = builder
   .objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo')
   .implement({
+    description: 'Where a page of a list ends, and whether another page follows.',
     fields: (t) => ({
-      hasNextPage: t.exposeBoolean('hasNextPage'),
-      endCursor: t.exposeString('endCursor', { nullable: true }),
+      hasNextPage: t.exposeBoolean('hasNextPage', { description: 'True when more items follow this page: pass endCursor as `after` to read them.' }),
+      endCursor: t.exposeString('endCursor', {
+        nullable: true,
+        description: 'The cursor of the last item of this page, to pass as `after` for the next page; null when the page is empty.',
+      }),
     }),
   });

@@ -2,31 +2,38 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../builder.js';
 import { selectsAnyOf } from '../common/lookahead.js';
 import type { Context } from '../context.js';
+import { describe } from '../common/schema.js';
 import { customerIdRule, nameRule } from '../common/validation.js';
 import { createCustomer, customerIdPrefix, type CustomerRecord } from './service.js';
 
 export const maxCustomersPerQuery = 100;
 
 export const CustomerRef = builder.objectRef<CustomerRecord>('Customer').implement({
+  description: 'A customer of your product, holding seat balances through its subscription. Every customerId argument takes its `cus_` id or its external id.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    externalId: t.exposeString('externalId', { nullable: true }),
-    name: t.exposeString('name'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    livemode: t.boolean({ resolve: (customer) => customer.mode === 'live' }),
+    id: t.exposeID('id', { description: 'Our id, generated: `cus_` and an opaque suffix.' }),
+    externalId: t.exposeString('externalId', {
+      nullable: true,
+      description: 'Your own id for the customer, unique per organization and mode; null when none was given. Responses show it as customerId.',
+    }),
+    name: t.exposeString('name', { description: 'Display name, 1–200 characters.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
+    livemode: t.boolean({ description: describe.livemode, resolve: (customer) => customer.mode === 'live' }),
   }),
 });
 
 const CreateCustomerInput = builder.inputType('CreateCustomerInput', {
+  description: 'A new customer.',
   fields: (t) => ({
     externalId: t.string({
       required: false,
+      description: `Optional: your own id for the customer, 1–200 characters, not starting with \`${customerIdPrefix}\`, unique per organization and mode (conflict otherwise). Accepted wherever a customerId is, and shown as customerId in responses.`,
       validate: {
         ...customerIdRule,
         refine: [(value: string) => !value.startsWith(customerIdPrefix), { message: `may not start with '${customerIdPrefix}'` }],
       },
     }),
-    name: t.string({ validate: nameRule }),
+    name: t.string({ description: 'Display name, 1–200 characters.', validate: nameRule }),
   }),
 });
 
@@ -42,7 +49,7 @@ builder.queryFields((t) => ({
     type: CustomerRef,
     nullable: true,
     description: 'A customer by `cus_` id or external id; null when there is none.',
-    args: { id: t.arg.string({ validate: customerIdRule }) },
+    args: { id: t.arg.string({ description: 'Its `cus_` id or its external id, 1–200 characters.', validate: customerIdRule }) },
     resolve: (_root, { id }, ctx, info) => customerLoader(ctx, info).load(id),
   }),
   customers: t.field({
@@ -50,7 +57,10 @@ builder.queryFields((t) => ({
     nullable: { list: false, items: true },
     description: `Customers by \`cus_\` id or external id, in the order asked, null where there is none (at most ${maxCustomersPerQuery}).`,
     args: {
-      ids: t.arg.stringList({ validate: { maxLength: maxCustomersPerQuery, items: customerIdRule } }),
+      ids: t.arg.stringList({
+        description: `At most ${maxCustomersPerQuery} ids, each a \`cus_\` id or an external id of 1–200 characters.`,
+        validate: { maxLength: maxCustomersPerQuery, items: customerIdRule },
+      }),
     },
     resolve: (_root, { ids }, ctx, info) => customerLoader(ctx, info).loadMany(ids) as Promise<(CustomerRecord | null)[]>,
   }),
@@ -59,7 +69,8 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createCustomer: t.field({
     type: CustomerRef,
-    args: { input: t.arg({ type: CreateCustomerInput }) },
+    description: "Creates a customer in the key's organization and mode. Errors: validation_error, conflict (the externalId is in use).",
+    args: { input: t.arg({ type: CreateCustomerInput, description: 'The customer to create.' }) },
     resolve: (_root, { input }, ctx) => createCustomer(ctx.em, ctx.tenant, input),
   }),
 }));

@@ -1,62 +1,83 @@
 import { builder } from '../builder.js';
-import { PageInfo } from '../common/schema.js';
+import { describe, formatCount, PageInfo } from '../common/schema.js';
 import { customerIdRule, featureCodeRule, idempotencyKeyRule, isValidIdempotencyKey } from '../common/validation.js';
 import { CustomerRef } from '../customers/schema.js';
 import { customerNotFound } from '../customers/service.js';
 import type { Context } from '../context.js';
 import { DomainError, validationError } from '../errors.js';
 import { loadSeatBalance, seatBalancesOf } from './loaders.js';
-import { maxSeatCount } from './rules.js';
+import { maxSeatBalance, maxSeatCount } from './rules.js';
 import { encodeCursor, listSeatEvents, type SeatEventPage, type SeatEventRecord } from './ledger.js';
 import { bulkSetSeats, changeSeats, type CustomerWithSeatBalances, type SeatBalanceRecord } from './service.js';
 
-export const SeatEventKindEnum = builder.enumType('SeatEventKind', { values: ['ADD', 'REMOVE', 'SET'] as const });
+export const SeatEventKindEnum = builder.enumType('SeatEventKind', {
+  description: 'What a seat change does to a balance.',
+  values: {
+    ADD: { description: 'Raises the balance by count (addSeats).' },
+    REMOVE: { description: 'Lowers the balance by count (removeSeats).' },
+    SET: { description: 'Makes the balance exactly count (setSeats, bulkSetSeats, and the initialSeats of createSubscription).' },
+  } as const,
+});
+
+const maxBalanceText = formatCount(maxSeatBalance);
+const maxCountText = formatCount(maxSeatCount);
+/** The bounds every raise of a balance is held to, whatever the operation. */
+const raiseLimits = `A balance holds at most ${maxBalanceText} seats, and billable seats × unitPrice at most 10^13 per feature and period: validation_error beyond.`;
+const idempotencyKeyDescription =
+  'Optional, 1–255 printable characters. The change applies at most once per key (per organization and mode, kept 24 hours at least): a repeat returns the original events and records nothing; the same key with another operation or input answers idempotency_key_mismatch. The Idempotency-Key header does the same; if both are given they must be equal.';
+/** The errors every seat change can answer; each operation adds its own. */
+const seatChangeErrors = 'validation_error, customer_not_found, feature_not_found, no_active_subscription, feature_not_in_plan';
+const retryErrors = 'idempotency_key_mismatch, conflict (the subscription is renewing or catching up: retry)';
 
 const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').implement({
+  description: "The seats a customer holds of one seat feature of its plan. It starts at 0 (or the subscription's initialSeats) and equals the newBalance of its latest event.",
   fields: (t) => ({
-    customerId: t.exposeString('customerId'),
-    featureCode: t.exposeString('featureCode'),
-    current: t.exposeInt('current'),
+    customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
+    featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
+    current: t.exposeInt('current', { description: `Seats held now, 0–${maxBalanceText}.` }),
     includedSeats: t.int({
       nullable: true,
       description: 'Seats the plan includes; null when the feature is unlimited.',
       resolve: (balance) => (balance.unlimited ? null : balance.includedSeats),
     }),
-    unlimited: t.exposeBoolean('unlimited'),
+    unlimited: t.exposeBoolean('unlimited', { description: 'True when the plan sets no cap for this feature and bills none of its seats.' }),
     asOf: t.expose('asOf', { type: 'DateTime', description: 'When the balance last changed (the subscription start before any change).' }),
-    livemode: t.boolean({ resolve: (balance) => balance.mode === 'live' }),
+    livemode: t.boolean({ description: describe.livemode, resolve: (balance) => balance.mode === 'live' }),
   }),
 });
 
 export const SeatEventRef = builder.objectRef<SeatEventRecord>('SeatEvent').implement({
   description: 'One change of one balance. The ledger keeps every event forever, unchanged.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    customerId: t.exposeString('customerId'),
-    featureCode: t.exposeString('featureCode'),
-    kind: t.field({ type: SeatEventKindEnum, resolve: (event) => event.kind }),
+    id: t.exposeID('id', { description: 'Opaque id, prefixed sev_. A repeat of an idempotent call returns the same id.' }),
+    customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
+    featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
+    kind: t.field({ type: SeatEventKindEnum, description: 'The change made: ADD, REMOVE or SET.', resolve: (event) => event.kind }),
     count: t.exposeInt('quantity', { description: 'The count asked for: seats added or removed, or the target of a set.' }),
-    previousBalance: t.exposeInt('previousBalance'),
-    newBalance: t.exposeInt('newBalance'),
+    previousBalance: t.exposeInt('previousBalance', { description: "The balance before the change: the newBalance of the balance's previous event (0 for its first)." }),
+    newBalance: t.exposeInt('newBalance', { description: 'The balance after the change; equal to previousBalance for a no-op set.' }),
     ts: t.expose('ts', { type: 'DateTime', description: 'When the change took effect.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was recorded.' }),
-    livemode: t.boolean({ resolve: (event) => event.mode === 'live' }),
+    livemode: t.boolean({ description: describe.livemode, resolve: (event) => event.mode === 'live' }),
   }),
 });
 
 const SeatEventEdgeRef = builder.objectRef<SeatEventRecord>('SeatEventEdge').implement({
+  description: 'One event of a page of the ledger, with its cursor.',
   fields: (t) => ({
-    cursor: t.string({ resolve: (event) => encodeCursor(event.seq) }),
-    node: t.field({ type: SeatEventRef, resolve: (event) => event }),
+    cursor: t.string({ description: 'Opaque; pass it as `after` to page on from the events older than this one.', resolve: (event) => encodeCursor(event.seq) }),
+    node: t.field({ type: SeatEventRef, description: 'The event.', resolve: (event) => event }),
   }),
 });
 
 const SeatEventConnectionRef = builder.objectRef<SeatEventPage>('SeatEventConnection').implement({
+  description: 'One page of a ledger, newest event first.',
   fields: (t) => ({
-    edges: t.field({ type: [SeatEventEdgeRef], resolve: (page) => page.events }),
-    nodes: t.field({ type: [SeatEventRef], resolve: (page) => page.events }),
+    edges: t.field({ type: [SeatEventEdgeRef], description: 'The events of the page with their cursors, newest first.', resolve: (page) => page.events }),
+    nodes: t.field({ type: [SeatEventRef], description: 'The same events as edges, without cursors.', resolve: (page) => page.events }),
     pageInfo: t.field({
       type: PageInfo,
+      description: 'Whether older events follow, and the cursor to read them.',
       resolve: (page) => ({
         hasNextPage: page.hasNextPage,
         endCursor: page.events.length ? encodeCursor(page.events[page.events.length - 1]!.seq) : null,
@@ -65,30 +86,51 @@ const SeatEventConnectionRef = builder.objectRef<SeatEventPage>('SeatEventConnec
   }),
 });
 
-const seatChangeFields = (minCount: number) => (t: PothosInputFieldBuilder) => ({
-  customerId: t.string({ validate: customerIdRule }),
-  featureCode: t.string({ validate: featureCodeRule }),
-  count: t.int({ validate: { min: minCount, max: maxSeatCount } }),
-  idempotencyKey: t.string({ required: false, validate: idempotencyKeyRule }),
+const seatChangeFields = (minCount: number, countDescription: string) => (t: PothosInputFieldBuilder) => ({
+  customerId: t.string({ description: describe.customerIdArg, validate: customerIdRule }),
+  featureCode: t.string({ description: `${describe.featureCodeArg} It must be in the customer's plan.`, validate: featureCodeRule }),
+  count: t.int({ description: countDescription, validate: { min: minCount, max: maxSeatCount } }),
+  idempotencyKey: t.string({ required: false, description: idempotencyKeyDescription, validate: idempotencyKeyRule }),
 });
 type PothosInputFieldBuilder = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
 
-const AddSeatsInput = builder.inputType('AddSeatsInput', { fields: seatChangeFields(1) });
-const RemoveSeatsInput = builder.inputType('RemoveSeatsInput', { fields: seatChangeFields(1) });
-const SetSeatsInput = builder.inputType('SetSeatsInput', { fields: seatChangeFields(0) });
+const AddSeatsInput = builder.inputType('AddSeatsInput', {
+  description: 'Seats to add to one balance.',
+  fields: seatChangeFields(1, `Seats to add, 1–${maxCountText}. ${raiseLimits} Above includedSeats without overage: seat_limit_exceeded.`),
+});
+const RemoveSeatsInput = builder.inputType('RemoveSeatsInput', {
+  description: 'Seats to remove from one balance.',
+  fields: seatChangeFields(1, `Seats to remove, 1–${maxCountText}; more than the balance holds answers insufficient_seats and changes nothing.`),
+});
+const SetSeatsInput = builder.inputType('SetSeatsInput', {
+  description: 'The new value of one balance.',
+  fields: seatChangeFields(
+    0,
+    `The new balance, 0–${maxCountText}. ${raiseLimits} Raising it above includedSeats without overage: seat_limit_exceeded; lowering always works.`,
+  ),
+});
 
 const BulkSeatEntryInput = builder.inputType('BulkSeatEntryInput', {
+  description: 'The new value of one balance in a bulk set.',
   fields: (t) => ({
-    featureCode: t.string({ validate: featureCodeRule }),
-    count: t.int({ validate: { min: 0, max: maxSeatCount } }),
+    featureCode: t.string({ description: `${describe.featureCodeArg} It must be in the customer's plan.`, validate: featureCodeRule }),
+    count: t.int({
+      description: `The new balance, 0–${maxCountText}; the rules of setSeats apply (seat_limit_exceeded, and validation_error past the balance and amount maxima).`,
+      validate: { min: 0, max: maxSeatCount },
+    }),
   }),
 });
 
 const BulkSetSeatsInput = builder.inputType('BulkSetSeatsInput', {
+  description: 'New values for several balances of one customer, applied all or none.',
   fields: (t) => ({
-    customerId: t.string({ validate: customerIdRule }),
-    seats: t.field({ type: [BulkSeatEntryInput], validate: { minLength: 1, maxLength: 100 } }),
-    idempotencyKey: t.string({ required: false, validate: idempotencyKeyRule }),
+    customerId: t.string({ description: describe.customerIdArg, validate: customerIdRule }),
+    seats: t.field({
+      type: [BulkSeatEntryInput],
+      description: "1–100 entries, each feature code once (validation_error naming seats.N.featureCode otherwise). Features not listed keep their balance.",
+      validate: { minLength: 1, maxLength: 100 },
+    }),
+    idempotencyKey: t.string({ required: false, description: idempotencyKeyDescription, validate: idempotencyKeyRule }),
   }),
 });
 
@@ -121,7 +163,9 @@ builder.objectFields(CustomerRef, (t) => ({
   seatBalance: t.field({
     type: SeatBalanceRef,
     nullable: true,
-    args: { featureCode: t.arg.string({ validate: featureCodeRule }) },
+    description:
+      "The customer's balance of one seat feature. feature_not_found, no_active_subscription and feature_not_in_plan fail only this field (null, with the error), not the rest of the query.",
+    args: { featureCode: t.arg.string({ description: describe.featureCodeArg, validate: featureCodeRule }) },
     resolve: (customer, { featureCode }, ctx) => loadSeatBalance(ctx.loaders, customer, featureCode),
   }),
 }));
@@ -129,9 +173,10 @@ builder.objectFields(CustomerRef, (t) => ({
 builder.queryFields((t) => ({
   seatBalance: t.field({
     type: SeatBalanceRef,
+    description: "A customer's balance of one seat feature. Errors: validation_error, customer_not_found, feature_not_found, no_active_subscription, feature_not_in_plan.",
     args: {
-      customerId: t.arg.string({ validate: customerIdRule }),
-      featureCode: t.arg.string({ validate: featureCodeRule }),
+      customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }),
+      featureCode: t.arg.string({ description: describe.featureCodeArg, validate: featureCodeRule }),
     },
     resolve: async (_root, args, ctx) => {
       const customer = await customerOrFail(ctx, args.customerId);
@@ -140,7 +185,9 @@ builder.queryFields((t) => ({
   }),
   seatBalances: t.field({
     type: [SeatBalanceRef],
-    args: { customerId: t.arg.string({ validate: customerIdRule }) },
+    description:
+      "Every seat balance of a customer's plan, zero balances included. Errors: validation_error, customer_not_found, no_active_subscription (Customer.seatBalances answers an empty list instead).",
+    args: { customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }) },
     resolve: async (_root, args, ctx) => {
       const customer = await customerOrFail(ctx, args.customerId);
       // Balances exist only under an active subscription; none may also mean a plan without seat features.
@@ -154,12 +201,21 @@ builder.queryFields((t) => ({
   }),
   seatEvents: t.field({
     type: SeatEventConnectionRef,
-    description: 'The ledger of a customer, newest first.',
+    description:
+      'The ledger of a customer, newest first: every seat event recorded for it. Errors: validation_error, customer_not_found, feature_not_found.',
     args: {
-      customerId: t.arg.string({ validate: customerIdRule }),
-      featureCode: t.arg.string({ required: false, validate: featureCodeRule }),
-      first: t.arg.int({ required: false, validate: { min: 1, max: 100 } }),
-      after: t.arg.string({ required: false, validate: { minLength: 1, maxLength: 100 } }),
+      customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }),
+      featureCode: t.arg.string({
+        required: false,
+        description: 'Only the events of this feature (^[a-z0-9_]+$, 1–50 characters); feature_not_found when no feature has this code. Omitted: every feature.',
+        validate: featureCodeRule,
+      }),
+      first: t.arg.int({ required: false, description: 'Events per page, 1–100; 25 when omitted.', validate: { min: 1, max: 100 } }),
+      after: t.arg.string({
+        required: false,
+        description: 'A cursor from the previous page (pageInfo.endCursor or an edge cursor): the page starts after it. A cursor this API did not return answers validation_error.',
+        validate: { minLength: 1, maxLength: 100 },
+      }),
     },
     resolve: (_root, args, ctx) =>
       listSeatEvents(ctx.em, ctx.tenant, {
@@ -174,23 +230,26 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   addSeats: t.field({
     type: SeatEventRef,
-    args: { input: t.arg({ type: AddSeatsInput }) },
+    description: `Raises one balance by count and records one ADD event, with the true-up charge it causes (SeatEvent.charge). Errors: ${seatChangeErrors}, seat_limit_exceeded, ${retryErrors}.`,
+    args: { input: t.arg({ type: AddSeatsInput, description: 'The balance and the seats to add.' }) },
     resolve: (_root, { input }, ctx) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'ADD', withHeaderKey(input, ctx)),
   }),
   removeSeats: t.field({
     type: SeatEventRef,
-    args: { input: t.arg({ type: RemoveSeatsInput }) },
+    description: `Lowers one balance by count and records one REMOVE event; no credit is given for the rest of the period. Errors: ${seatChangeErrors}, insufficient_seats, ${retryErrors}.`,
+    args: { input: t.arg({ type: RemoveSeatsInput, description: 'The balance and the seats to remove.' }) },
     resolve: (_root, { input }, ctx) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'REMOVE', withHeaderKey(input, ctx)),
   }),
   setSeats: t.field({
     type: SeatEventRef,
-    args: { input: t.arg({ type: SetSeatsInput }) },
+    description: `Makes one balance exactly count and records one SET event, a no-op set included; a raise may cause a true-up charge. Errors: ${seatChangeErrors}, seat_limit_exceeded, ${retryErrors}.`,
+    args: { input: t.arg({ type: SetSeatsInput, description: 'The balance and its new value.' }) },
     resolve: (_root, { input }, ctx) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'SET', withHeaderKey(input, ctx)),
   }),
   bulkSetSeats: t.field({
     type: [SeatEventRef],
-    description: 'Sets several balances of one customer atomically; returns one event per entry, in order.',
-    args: { input: t.arg({ type: BulkSetSeatsInput }) },
+    description: `Sets several balances of one customer atomically; returns one SET event per entry, in order. Any failing entry fails the whole call, which then changes nothing. Errors: ${seatChangeErrors}, seat_limit_exceeded, ${retryErrors}.`,
+    args: { input: t.arg({ type: BulkSetSeatsInput, description: 'The customer and its new balances.' }) },
     resolve: (_root, { input }, ctx) => bulkSetSeats(ctx.seatChanges, ctx.tenant, ctx.now(), withHeaderKey(input, ctx)),
   }),
 }));

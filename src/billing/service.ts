@@ -26,12 +26,10 @@ type ChargeData = ReturnType<typeof chargeData>;
 /** Rows per insert statement of advances: building one holds the event loop about 5 ms per 100 rows. */
 const rowsPerInsert = 200;
 
+type ChargeRefs = { subscription: Ref<Subscription>; customer: Ref<Customer>; feature: Ref<Feature>; event: SeatEvent | null; currency: string; ts: Date };
+
 /** A charge's row, with everything that explains its amount. */
-function chargeData(
-  tenant: Tenant,
-  charge: PlannedCharge,
-  on: { subscription: string; customer: string; feature: string; event: string | null; currency: string; ts: Date },
-) {
+function chargeData(tenant: Tenant, charge: PlannedCharge, on: ChargeRefs) {
   return {
     id: newId('chg'),
     organization: tenant.organizationId,
@@ -55,37 +53,14 @@ function chargeData(
 }
 
 /** Adds a charge to the unit of work, with everything that explains its amount. */
-export function recordCharge(
-  em: EntityManager,
-  tenant: Tenant,
-  charge: PlannedCharge,
-  on: { subscription: Ref<Subscription>; customer: Ref<Customer>; feature: Ref<Feature>; event: SeatEvent | null; currency: string; ts: Date },
-): SeatCharge {
-  return em.create(SeatCharge, {
-    id: newId('chg'),
-    organization: tenant.organizationId,
-    mode: tenant.mode,
-    subscription: on.subscription,
-    customer: on.customer,
-    feature: on.feature,
-    event: on.event,
-    kind: charge.kind,
-    quantity: charge.quantity,
-    unitPrice: charge.unitPrice,
-    daysRemaining: charge.daysRemaining,
-    daysInPeriod: charge.daysInPeriod,
-    periodStart: charge.period.start,
-    periodEnd: charge.period.end,
-    amount: charge.amount,
-    currency: on.currency,
-    ts: on.ts,
-  });
+export function recordCharge(em: EntityManager, tenant: Tenant, charge: PlannedCharge, on: ChargeRefs): SeatCharge {
+  return em.create(SeatCharge, chargeData(tenant, charge, on));
 }
 
 /**
  * A renewal enters at most this many periods in one transaction (with at most 100 seat
- * features, at most 1,200 advances in one flush), so a long catch-up after the test clock jumped
- * years ahead proceeds in bounded steps rather than one unbounded transaction.
+ * features, at most 1,200 advances), so a long catch-up after the test clock jumped years ahead
+ * proceeds in bounded steps rather than one unbounded transaction.
  */
 export const maxPeriodsPerRenewal = 12;
 /** The renewal steps one request may take; the sweeper (billing/sweeper.ts) takes the rest. */

@@ -98,8 +98,12 @@ export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; cus
      join feature f on f.id = pf.feature_id
      join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
     order by c.id, f.code`,
-  (row) => ({
-    customer: { id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) },
+  (row) => parseBalance(row, { id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) }),
+);
+
+function parseBalance(row: Record<string, unknown>, customer: BalanceRow['customer']): BalanceRow {
+  return {
+    customer,
     featureCode: read.text(row.feature_code),
     includedSeats: read.int(row.included_seats),
     unlimited: read.bool(row.unlimited),
@@ -108,8 +112,8 @@ export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; cus
     current: read.int(row.current),
     asOf: read.date(row.as_of),
     mode: row.mode as Mode,
-  }),
-);
+  };
+}
 
 /** A customer read with its balances: one row per balance, or one row with `balance` null. */
 export type CustomerBalanceRow = { ref: string; customer: CustomerRecord; balance: BalanceRow | null };
@@ -135,21 +139,7 @@ export const CUSTOMERS_WITH_BALANCES = statement<{ organizationId: string; mode:
     order by c.id, x.feature_code`,
   (row) => {
     const customer = parseCustomer(row);
-    const balance: BalanceRow | null =
-      row.feature_code === null
-        ? null
-        : {
-            customer,
-            featureCode: read.text(row.feature_code),
-            includedSeats: read.int(row.included_seats),
-            unlimited: read.bool(row.unlimited),
-            overageEnabled: read.bool(row.overage_enabled),
-            unitPrice: read.int(row.unit_price),
-            current: read.int(row.current),
-            asOf: read.date(row.as_of),
-            mode: customer.mode,
-          };
-    return { ref: read.text(row.ref), customer, balance };
+    return { ref: read.text(row.ref), customer, balance: row.feature_code === null ? null : parseBalance(row, customer) };
   },
 );
 

@@ -11,6 +11,20 @@ const sql = <T = any>(query: string, params: unknown[] = []) => harness.orm.em.f
 const msPerDay = 86_400_000;
 
 describe('the test clock', () => {
+  test('stands still once advanced: a subscription started then, without startAt, has whole-day periods', async () => {
+    const s = await seatScenario(harness);
+    await s.client.ok(advance, { input: { to: '2031-03-01T00:00:00Z' } });
+    harness.passTime(20_000); // real time goes on; the test clock does not
+    expect((await s.client.ok(clock)).testClock.now).toBe('2031-03-01T00:00:00.000Z');
+    await s.client.ok(`mutation { createCustomer(input: { name: "Midnight", externalId: "midnight" }) { id } }`);
+    const { createSubscription } = await s.client.ok(`mutation { createSubscription(input: { customerId: "midnight", planCode: "team" }) { currentPeriodStart currentPeriodEnd } }`);
+    expect(createSubscription).toEqual({ currentPeriodStart: '2031-03-01T00:00:00.000Z', currentPeriodEnd: '2031-04-01T00:00:00.000Z' });
+    const { addSeats } = await s.client.ok(mutations.addSeats, { input: { customerId: 'midnight', featureCode: 'editor', count: 6 } });
+    expect(addSeats).toMatchObject({ ts: '2031-03-01T00:00:00.000Z' });
+    // The next advance moves it on from exactly there.
+    expect((await s.client.ok(advance, { input: { days: 1 } })).advanceTestClock.now).toBe('2031-03-02T00:00:00.000Z');
+  });
+
   test(`goes no further than ${maxTestClock.toISOString()}: beyond answers validation_error and moves nothing`, async () => {
     const { client, organizationId } = await newTenant(harness);
     // Set the clock five days short of its limit, as a long series of advances would.

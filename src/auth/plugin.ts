@@ -12,6 +12,9 @@ export const apiKeyHeader = 'x-api-key';
  * Every GraphQL request needs an API key; without a valid one it is answered 401 before anything
  * is parsed, read or written. The GraphiQL page itself opens without one.
  */
+/** Why a request was not authenticated, for both doors. */
+export const unauthorizedMessage = (key: string | null) => (key ? 'The API key is not valid.' : `Send an API key in the ${apiKeyHeader} header.`);
+
 export function useApiKeyAuth(orm: Orm, keys: ApiKeyCache, states: RequestStates, graphqlPath: string, logger: Logger): Plugin {
   return {
     async onRequest({ request, url, endResponse, fetchAPI }) {
@@ -31,10 +34,7 @@ export function useApiKeyAuth(orm: Orm, keys: ApiKeyCache, states: RequestStates
         state.testClock = authenticated.testClock;
         return;
       }
-      const message = request.headers.get(apiKeyHeader)
-        ? 'The API key is not valid.'
-        : `Send an API key in the ${apiKeyHeader} header.`;
-      const error = new GraphQLError(message, { extensions: errorExtensions('unauthorized', null, null) });
+      const error = new GraphQLError(unauthorizedMessage(request.headers.get(apiKeyHeader)), { extensions: errorExtensions('unauthorized', null, null) });
       endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 401 }));
     },
   };

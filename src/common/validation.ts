@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { DomainError, type ErrorDetail } from '../errors.js';
 
 /** Argument paths as callers know them: the input object's own fields, without `input.`. */
@@ -8,14 +8,18 @@ export function paramOf(path: readonly PropertyKey[]): string {
 }
 
 /** plugin-zod's failures become one validation_error naming the first field, listing every problem. */
-export function zodValidationError(error: z.ZodError): DomainError {
-  const details: ErrorDetail[] = error.issues.map((issue) => ({ field: paramOf(issue.path), message: issue.message }));
+export const zodErrorDetails = (error: z.ZodError): ErrorDetail[] => error.issues.map((issue) => ({ field: paramOf(issue.path), message: issue.message }));
+
+/** One validation_error for every problem in `details`, named after the first. */
+export function validationErrorOf(details: ErrorDetail[]): DomainError {
   const first = details[0] ?? { field: '', message: 'Invalid input.' };
   return new DomainError('validation_error', `${first.field || 'input'}: ${first.message}`, {
     param: first.field || null,
     details,
   });
 }
+
+export const zodValidationError = (error: z.ZodError): DomainError => validationErrorOf(zodErrorDetails(error));
 
 // Shared argument rules (SEAT-CONTRACT.md §2–3).
 type StringRule = { minLength: number; maxLength: number; regex?: [RegExp, { message: string }] };
@@ -39,3 +43,9 @@ export const idempotencyKeyRule: StringRule = {
 
 /** The Idempotency-Key header obeys the same rule as the idempotencyKey argument. */
 export const isValidIdempotencyKey = (key: string): boolean => key.length <= 255 && printable.test(key);
+
+/** A string rule as a zod schema, for inputs that do not pass through GraphQL (the REST door). */
+export function zodString(rule: StringRule): z.ZodString {
+  const schema = z.string().min(rule.minLength).max(rule.maxLength);
+  return rule.regex ? schema.regex(rule.regex[0], rule.regex[1].message) : schema;
+}

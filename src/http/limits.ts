@@ -80,7 +80,7 @@ export function useOneMutationPerRequest(): Plugin {
 }
 
 /** The path of the first string in `value` that is not well-formed UTF-16 (a lone surrogate), or null. */
-function illFormedString(value: unknown, path: string[]): string[] | null {
+export function illFormedString(value: unknown, path: string[]): string[] | null {
   if (typeof value === 'string') return value.isWellFormed() ? null : path;
   if (value === null || typeof value !== 'object') return null;
   for (const [key, item] of Object.entries(value)) {
@@ -97,6 +97,11 @@ function illFormedString(value: unknown, path: string[]): string[] | null {
  */
 export function useWellFormedStrings(): Plugin {
   return {
+    onRequest({ url, endResponse, fetchAPI }) {
+      if (!hasMalformedEscapes(url.search)) return;
+      const error = requestError('The query string holds a %-escape that is not UTF-8; send well-formed Unicode text.', null);
+      endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 400 }));
+    },
     onParams({ params }) {
       const path = illFormedString(params.variables, []);
       if (path) {
@@ -107,6 +112,13 @@ export function useWellFormedStrings(): Plugin {
   };
 }
 
+/** Why the body's Content-Encoding is refused (HTTP 415), or null when it is none or identity. */
+export function refusedEncoding(request: Request): string | null {
+  const encoding = request.headers.get('content-encoding');
+  if (!encoding || encoding.trim().toLowerCase() === 'identity') return null;
+  return `Content-Encoding '${encoding}' is not accepted; send the body uncompressed.`;
+}
+
 /**
  * Compressed bodies are refused with 415 rather than inflated: the size limit guards what is
  * read, and a small gzip body can inflate a thousandfold.
@@ -114,9 +126,9 @@ export function useWellFormedStrings(): Plugin {
 export function useNoCompressedBodies(): Plugin {
   return {
     onRequest({ request, endResponse, fetchAPI }) {
-      const encoding = request.headers.get('content-encoding');
-      if (!encoding || encoding.trim().toLowerCase() === 'identity') return;
-      const error = requestError(`Content-Encoding '${encoding}' is not accepted; send the body uncompressed.`, 'Content-Encoding', 415);
+      const refusal = refusedEncoding(request);
+      if (!refusal) return;
+      const error = requestError(refusal, 'Content-Encoding', 415);
       endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 415 }));
     },
   };
@@ -128,13 +140,13 @@ const tooLarge = (maxBytes: number) =>
   });
 
 /** Reads at most `maxBytes` of a body, and stops reading (refusing the request) past that. */
-async function readLimited(request: Request, maxBytes: number): Promise<string> {
+export async function readLimitedBytes(request: Request, maxBytes: number): Promise<Buffer> {
   const declared = Number(request.headers.get('content-length') ?? 0);
   if (declared > maxBytes) throw tooLarge(maxBytes);
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body?.getReader();
-  if (!reader) return '';
+  if (!reader) return Buffer.alloc(0);
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -145,17 +157,42 @@ async function readLimited(request: Request, maxBytes: number): Promise<string> 
     }
     chunks.push(value);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
-/** Refuses request bodies over `maxBytes` (HTTP 413) before yoga's own parser reads them. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Text as sent, or null when it is not UTF-8. A lenient decoding would turn each bad byte into
+ * U+FFFD, and "x\xff" would then name the customer "x\ufffd".
+ */
+export function decodeUtf8(bytes: Uint8Array): string | null {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a query string holds a %-escape that is not UTF-8 (URLSearchParams would read it as U+FFFD). */
+export function hasMalformedEscapes(search: string): boolean {
+  try {
+    decodeURIComponent(search);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Reads POST bodies before yoga's own parser: over `maxBytes` is 413 (0: no limit), not UTF-8 is 400. */
 export function useBodyLimit(maxBytes: number): Plugin {
   return {
     onRequestParse({ requestParser, setRequestParser, fetchAPI }) {
-      if (!maxBytes || !requestParser) return;
+      if (!requestParser) return;
       setRequestParser(async (request) => {
         if (request.method !== 'POST') return requestParser(request);
-        const body = await readLimited(request, maxBytes);
+        const body = decodeUtf8(await readLimitedBytes(request, maxBytes || Infinity));
+        if (body === null) throw requestError('The request body is not valid UTF-8.', null);
         return requestParser(new fetchAPI.Request(request.url, { method: 'POST', headers: request.headers, body }));
       });
     },

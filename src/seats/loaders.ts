@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { customerNotFound } from '../customers/service.js';
 import { DomainError } from '../errors.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Tenant } from '../tenant.js';
@@ -24,6 +25,23 @@ export const createSeatLoaders = (em: EntityManager, tenant: Tenant) => {
 type ReadLoaders = ReturnType<typeof createSeatLoaders> &
   ReturnType<typeof import('../catalog/loaders.js').createCatalogLoaders> &
   ReturnType<typeof import('../subscriptions/loaders.js').createSubscriptionLoaders>;
+
+/** A customer with its balances, or customer_not_found. */
+export async function loadCustomerWithBalances(loaders: ReadLoaders, ref: string): Promise<CustomerWithSeatBalances> {
+  const customer = await loaders.customerWithSeatBalancesByRef.load(ref);
+  if (!customer) throw customerNotFound(ref);
+  return customer;
+}
+
+/** Every balance of a customer's plan, or the contract error saying why there are none. */
+export async function loadSeatBalances(loaders: ReadLoaders, ref: string): Promise<SeatBalanceRecord[]> {
+  const customer = await loadCustomerWithBalances(loaders, ref);
+  // Balances exist only under an active subscription; none may also mean a plan without seat features.
+  if (customer.seatBalances.length === 0 && !(await loaders.activeSubscriptionByCustomerId.load(customer.id))) {
+    throw new DomainError('no_active_subscription', `Customer '${ref}' has no active subscription.`, { param: 'customerId' });
+  }
+  return customer.seatBalances;
+}
 
 /** A customer's balances: those read with it, else through the batched loader. */
 export const seatBalancesOf = (loaders: ReadLoaders, customer: { id: string; seatBalances?: SeatBalanceRecord[] }) =>

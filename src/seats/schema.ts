@@ -2,13 +2,12 @@ import { builder } from '../builder.js';
 import { describe, formatCount, PageInfo } from '../common/schema.js';
 import { customerIdRule, featureCodeRule, idempotencyKeyRule, isValidIdempotencyKey } from '../common/validation.js';
 import { CustomerRef } from '../customers/schema.js';
-import { customerNotFound } from '../customers/service.js';
 import type { Context } from '../context.js';
-import { DomainError, validationError } from '../errors.js';
-import { loadSeatBalance, seatBalancesOf } from './loaders.js';
-import { maxSeatBalance, maxSeatCount } from './rules.js';
+import { validationError } from '../errors.js';
+import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from './loaders.js';
+import { maxBulkEntries, maxSeatBalance, maxSeatCount } from './rules.js';
 import { encodeCursor, listSeatEvents, type SeatEventPage, type SeatEventRecord } from './ledger.js';
-import { bulkSetSeats, changeSeats, type CustomerWithSeatBalances, type SeatBalanceRecord } from './service.js';
+import { bulkSetSeats, changeSeats, type SeatBalanceRecord } from './service.js';
 
 export const SeatEventKindEnum = builder.enumType('SeatEventKind', {
   description: 'What a seat change does to a balance.',
@@ -127,8 +126,8 @@ const BulkSetSeatsInput = builder.inputType('BulkSetSeatsInput', {
     customerId: t.string({ description: describe.customerIdArg, validate: customerIdRule }),
     seats: t.field({
       type: [BulkSeatEntryInput],
-      description: "1–100 entries, each feature code once (validation_error naming seats.N.featureCode otherwise). Features not listed keep their balance.",
-      validate: { minLength: 1, maxLength: 100 },
+      description: `1–${maxBulkEntries} entries, each feature code once (validation_error naming seats.N.featureCode otherwise). Features not listed keep their balance.`,
+      validate: { minLength: 1, maxLength: maxBulkEntries },
     }),
     idempotencyKey: t.string({ required: false, description: idempotencyKeyDescription, validate: idempotencyKeyRule }),
   }),
@@ -146,12 +145,6 @@ function withHeaderKey<T extends { idempotencyKey?: string | null }>(input: T, c
     throw validationError('idempotencyKey', 'idempotencyKey differs from the Idempotency-Key header.');
   }
   return { ...input, idempotencyKey: header };
-}
-
-async function customerOrFail(ctx: Context, ref: string): Promise<CustomerWithSeatBalances> {
-  const customer = await ctx.loaders.customerWithSeatBalancesByRef.load(ref);
-  if (!customer) throw customerNotFound(ref);
-  return customer;
 }
 
 builder.objectFields(CustomerRef, (t) => ({
@@ -179,8 +172,7 @@ builder.queryFields((t) => ({
       featureCode: t.arg.string({ description: describe.featureCodeArg, validate: featureCodeRule }),
     },
     resolve: async (_root, args, ctx) => {
-      const customer = await customerOrFail(ctx, args.customerId);
-      return loadSeatBalance(ctx.loaders, customer, args.featureCode);
+      return loadSeatBalance(ctx.loaders, await loadCustomerWithBalances(ctx.loaders, args.customerId), args.featureCode);
     },
   }),
   seatBalances: t.field({
@@ -189,14 +181,7 @@ builder.queryFields((t) => ({
       "Every seat balance of a customer's plan, zero balances included. Errors: validation_error, customer_not_found, no_active_subscription (Customer.seatBalances answers an empty list instead).",
     args: { customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }) },
     resolve: async (_root, args, ctx) => {
-      const customer = await customerOrFail(ctx, args.customerId);
-      // Balances exist only under an active subscription; none may also mean a plan without seat features.
-      if (customer.seatBalances.length === 0 && !(await ctx.loaders.activeSubscriptionByCustomerId.load(customer.id))) {
-        throw new DomainError('no_active_subscription', `Customer '${args.customerId}' has no active subscription.`, {
-          param: 'customerId',
-        });
-      }
-      return customer.seatBalances;
+      return loadSeatBalances(ctx.loaders, args.customerId);
     },
   }),
   seatEvents: t.field({

@@ -13,6 +13,7 @@ import { documentLimitPlugins, noIntrospectionPlugins, useBodyLimit, useNoCompre
 import { RateLimiter, useRateLimit } from './http/rate-limit.js';
 import { requestIdHeader, type RequestStates } from './http/request-state.js';
 import type { Logger } from './logger.js';
+import { type RestDoorOptions, useRestDoor } from './rest/door.js';
 import { schema } from './schema.js';
 import { SeatChangeCoalescer } from './seats/coalescer.js';
 import { DomainError } from './errors.js';
@@ -73,6 +74,8 @@ export type AppOptions = {
   apiKeyCacheMs?: number;
   /** The process's seat change coalescer; one is made when not given (tests give their own to watch its queue). */
   seatChanges?: SeatChangeCoalescer;
+  /** The origin callers use, for links in answers; unset, each request's own. */
+  publicUrl?: string;
   realNow?: () => number;
 };
 
@@ -83,6 +86,17 @@ export function createApp(options: AppOptions) {
   const keys = new ApiKeyCache(apiKeyCacheMs, realNow);
   const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger);
   const limiter = limits.rateLimitPerSecond && limits.rateLimitBurst ? new RateLimiter(limits.rateLimitPerSecond, limits.rateLimitBurst) : null;
+  // Both doors build the same context for an authenticated request.
+  const contextFor: RestDoorOptions['contextFor'] = ({ tenant, testClock, requestId, idempotencyKey }) =>
+    createContext({
+      orm,
+      tenant,
+      requestId,
+      logger,
+      clock: new Clock(testClock?.frozenAt ?? null, realNow, (clock) => keys.noteTestClock(tenant.organizationId, clock)),
+      idempotencyKeyHeader: idempotencyKey,
+      seatChanges,
+    });
   return createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: graphqlPath,
@@ -90,6 +104,8 @@ export function createApp(options: AppOptions) {
     // useContractErrors shapes and masks every error itself, with the request id at hand.
     maskedErrors: false,
     logging: yogaLogger(logger),
+    // yoga's CORS (any origin, as before), plus the headers a browser client needs to read.
+    cors: { exposedHeaders: [requestIdHeader, 'retry-after', 'allow'] },
     // Served whole by seatgate, scripts and editor workers inlined: yoga's default page loads
     // them from a CDN, and stays blank offline or behind a policy that blocks CDNs.
     renderGraphiQL,
@@ -101,6 +117,7 @@ export function createApp(options: AppOptions) {
     plugins: [
       useRequestIds(states),
       useHealthChecks(orm),
+      useRestDoor({ orm, keys, limiter, states, logger, maxBodyBytes: limits.maxBodyBytes, publicUrl: options.publicUrl, contextFor }),
       useRateLimit(limiter, graphqlPath),
       useApiKeyAuth(orm, keys, states, graphqlPath, logger),
       useNoCompressedBodies(),
@@ -114,15 +131,7 @@ export function createApp(options: AppOptions) {
     context: ({ request }) => {
       const state = states.get(request);
       if (!state?.tenant) throw new DomainError('unauthorized', 'Send an API key in the x-api-key header.');
-      return createContext({
-        orm,
-        tenant: state.tenant,
-        requestId: state.requestId,
-        logger,
-        clock: new Clock(state.testClock?.frozenAt ?? null, realNow, (clock) => keys.noteTestClock(state.tenant!.organizationId, clock)),
-        idempotencyKeyHeader: request.headers.get('idempotency-key'),
-        seatChanges,
-      });
+      return contextFor({ ...state, tenant: state.tenant, idempotencyKey: request.headers.get('idempotency-key') });
     },
   });
 }

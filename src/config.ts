@@ -24,6 +24,12 @@ const envSchema = z.object({
   // How long a server trusts a key it looked up: a revoked key stops working within this time.
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   TEST_DATABASE_URL: postgresUrl.optional(),
+  PUBLIC_URL: z
+    .string()
+    .url()
+    .refine((value) => /^https?:\/\/[^/]+\/?$/.test(value), 'must be an http(s) origin such as https://seats.example.com')
+    .transform((value) => value.replace(/\/$/, ''))
+    .optional(),
   GRAPHIQL: flag.default(true),
   INTROSPECTION: flag.default(true),
   MAX_BODY_BYTES: count(10_000_000).default(100_000),
@@ -64,6 +70,8 @@ export type Config = {
   apiKeyCacheSeconds: number;
   /** The server the tests create their database on; unset, they run on a throwaway embedded PostgreSQL. */
   testDatabaseUrl: string | undefined;
+  /** Where callers reach this server, for links in answers (doc_url); unset, the request's own origin. */
+  publicUrl: string | undefined;
   graphiql: boolean;
   introspection: boolean;
   limits: Limits;
@@ -97,6 +105,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotencyKeyTtlHours: e.IDEMPOTENCY_KEY_TTL_HOURS,
     apiKeyCacheSeconds: e.API_KEY_CACHE_SECONDS,
     testDatabaseUrl: e.TEST_DATABASE_URL,
+    publicUrl: e.PUBLIC_URL,
     graphiql: e.GRAPHIQL,
     introspection: e.INTROSPECTION,
     limits: {

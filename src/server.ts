@@ -34,6 +34,7 @@ async function main(): Promise<void> {
     graphiql: config.graphiql,
     introspection: config.introspection,
     apiKeyCacheMs: config.apiKeyCacheSeconds * 1000,
+    publicUrl: config.publicUrl,
   });
   const server = createServer(yoga);
   await new Promise<void>((resolve, reject) => {

@@ -95,6 +95,35 @@ export async function graphql<T = any>(
   return { ...body, status: response.status };
 }
 
+export type RestResponse<T = any> = { status: number; headers: Headers; body: T };
+
+/**
+ * One call through the REST door. `body` is sent as JSON unless it is a string (sent as is);
+ * the Content-Type is JSON unless `headers` says otherwise.
+ */
+export async function rest<T = any>(
+  app: App,
+  key: string | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<RestResponse<T>> {
+  const response = await app.fetch(`http://seatgate.test${path}`, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(key ? { 'x-api-key': key } : {}), ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not JSON: the test sees the text and its assertions say what was expected.
+  }
+  return { status: response.status, headers: response.headers, body: parsed as T };
+}
+
 export type Client = ReturnType<typeof client>;
 
 function client(harness: Harness, key: string) {

@@ -1,0 +1,179 @@
+import { GraphQLError } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { ApiKeyCache } from '../auth/cache.js';
+import { apiKeyHeader, unauthorizedMessage } from '../auth/plugin.js';
+import type { TestClockState } from '../clock/store.js';
+import { isValidIdempotencyKey, validationErrorOf, zodErrorDetails } from '../common/validation.js';
+import type { Context } from '../context.js';
+import type { Orm } from '../db/orm.js';
+import { DomainError, type ErrorCode, validationError } from '../errors.js';
+import { decodeUtf8, hasMalformedEscapes, illFormedString, readLimitedBytes, refusedEncoding } from '../http/limits.js';
+import { type RateLimiter, rateLimitBucketOf } from '../http/rate-limit.js';
+import type { RequestStates } from '../http/request-state.js';
+import type { Logger } from '../logger.js';
+import type { Tenant } from '../tenant.js';
+import { errorIndex, errorPage } from './docs.js';
+import { parseJson } from './json.js';
+import { openApiDocument } from './openapi.js';
+import { type Route, routes } from './routes.js';
+
+export const restPrefix = '/api/v1';
+export const openApiPath = `${restPrefix}/openapi.json`;
+export const errorDocsPath = '/docs/errors';
+
+export type RestDoorOptions = {
+  orm: Orm;
+  keys: ApiKeyCache;
+  limiter: RateLimiter | null;
+  states: RequestStates;
+  logger: Logger;
+  maxBodyBytes: number;
+  /** The origin callers use, for `doc_url`; unset, each request's own. */
+  publicUrl?: string;
+  /** The request context GraphQL resolvers get, for the same tenant and request. */
+  contextFor(request: { tenant: Tenant; testClock: TestClockState | null; requestId: string; idempotencyKey: string | null }): Context;
+};
+
+/** A failure whose HTTP status or headers are not the code's own (413, 415, 405 with Allow, 429 with Retry-After). */
+class RestFailure extends Error {
+  constructor(
+    readonly error: DomainError,
+    readonly status: number = error.status,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(error.message);
+  }
+}
+
+/** Commet's envelope for a failure, with `doc_url` pointing at seatgate's own page about the code. */
+function failure({ error, status, headers }: RestFailure, origin: string): Response {
+  return Response.json(
+    {
+      success: false,
+      error: { type: error.type, code: error.code, message: error.message, param: error.param, details: error.details, doc_url: `${origin}${errorDocsPath}/${error.code}` },
+    },
+    { status, headers },
+  );
+}
+
+const fail = (code: ErrorCode, message: string, options: { status?: number; headers?: Record<string, string> } = {}) =>
+  new RestFailure(new DomainError(code, message), options.status, options.headers);
+
+const allowedMethods = (methods: string[]) => (methods.includes('GET') ? [...methods, 'HEAD'] : methods).join(', ');
+
+const methodNotAllowed = (request: Request, url: URL, allowed: string) =>
+  fail('method_not_allowed', `${url.pathname} takes ${allowed}, not ${request.method}.`, { headers: { allow: allowed } });
+
+/** The body of a write: a JSON object, within the size limit, of well-formed UTF-8 text. */
+async function bodyOf(request: Request, maxBytes: number): Promise<unknown> {
+  if (!/^application\/json\s*(;|$)/i.test(request.headers.get('content-type') ?? '')) {
+    throw validationError('Content-Type', 'Send the body as JSON, with Content-Type: application/json.');
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await readLimitedBytes(request, maxBytes || Infinity);
+  } catch (error) {
+    if (error instanceof GraphQLError && (error.extensions.http as { status?: number } | undefined)?.status === 413) {
+      throw new RestFailure(validationError(null, error.message), 413);
+    }
+    throw error;
+  }
+  const text = decodeUtf8(bytes);
+  if (text === null) throw fail('invalid_json', 'The body is not valid UTF-8 text.');
+  const body = parseJson(text);
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw validationError(null, 'The body must be a JSON object.');
+  return body;
+}
+
+/** The query string as one value per name; a name given twice is a mistake worth saying. */
+function queryOf(url: URL): Record<string, string> {
+  if (hasMalformedEscapes(url.search)) throw validationError(null, 'The query string holds a %-escape that is not UTF-8; send well-formed Unicode text.');
+  const values: Record<string, string> = {};
+  for (const [name, value] of url.searchParams) {
+    if (Object.hasOwn(values, name)) throw validationError(name, `${name} is given more than once.`);
+    values[name] = value;
+  }
+  return values;
+}
+
+/**
+ * The route's input, or one validation_error listing every problem: each rule broken, then each
+ * field the route does not take (refused, not ignored: a misspelt field must not pass silently).
+ */
+function inputOf<Input>(route: Route<Input>, raw: object): Input {
+  const lone = illFormedString(raw, []);
+  if (lone) throw validationError(lone.join('.'), `${lone.join('.')} holds a lone UTF-16 surrogate; send well-formed Unicode text.`);
+  const parsed = route.input.safeParse(raw);
+  const known = Object.keys(route.input.shape);
+  const unknown = Object.keys(raw)
+    .filter((name) => !known.includes(name))
+    .map((field) => ({
+      field,
+      message:
+        field === 'idempotencyKey'
+          ? 'is not a field here: send the idempotency key in the Idempotency-Key header'
+          : `is not a field of ${route.method} ${route.path}, which takes ${known.join(', ')}`,
+    }));
+  if (parsed.success && unknown.length === 0) return parsed.data;
+  throw validationErrorOf([...(parsed.success ? [] : zodErrorDetails(parsed.error)), ...unknown]);
+}
+
+/**
+ * The Commet-compatible REST door under /api/v1 (SEAT-CONTRACT.md §7), its OpenAPI document,
+ * and the pages `doc_url` points at. It calls the services GraphQL calls, through the same
+ * request context, key cache, rate limiter and coalescer.
+ */
+export function useRestDoor(options: RestDoorOptions): Plugin {
+  const handle = async (request: Request, url: URL, origin: string): Promise<Response> => {
+    const requestId = options.states.get(request)?.requestId ?? 'unknown';
+    const matching = routes.filter((route) => route.path === url.pathname);
+    if (matching.length === 0) return failure(fail('route_not_found', `No route ${url.pathname}; see ${openApiPath}.`), origin);
+    // HEAD is GET without the body (RFC 9110).
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    const route = matching.find((candidate) => candidate.method === method);
+    if (!route) return failure(methodNotAllowed(request, url, allowedMethods(matching.map((candidate) => candidate.method))), origin);
+    try {
+      const refusal = refusedEncoding(request);
+      if (refusal) throw new RestFailure(validationError('Content-Encoding', refusal), 415);
+      const key = request.headers.get(apiKeyHeader);
+      // Limited before the key is checked, as GraphQL does: guessing keys costs budget too.
+      const retryAfter = key && options.limiter ? options.limiter.take(rateLimitBucketOf(key)) : 0;
+      if (retryAfter > 0) throw fail('rate_limited', `Too many requests for this API key; retry in ${retryAfter} s.`, { headers: { 'retry-after': String(retryAfter) } });
+      const authenticated = await options.keys.authenticate(options.orm.em.fork(), key);
+      if (!authenticated) throw fail('unauthorized', unauthorizedMessage(key));
+      const raw = route.from === 'body' ? await bodyOf(request, options.maxBodyBytes) : queryOf(url);
+      const input = inputOf(route, raw as object);
+      const idempotencyKey = route.method === 'GET' ? null : request.headers.get('idempotency-key');
+      if (idempotencyKey !== null && !isValidIdempotencyKey(idempotencyKey)) throw validationError('Idempotency-Key', 'Idempotency-Key must be 1-255 printable characters.');
+      const ctx = options.contextFor({ tenant: authenticated.tenant, testClock: authenticated.testClock, requestId, idempotencyKey });
+      return Response.json({ success: true, data: await route.run(ctx, input, idempotencyKey) });
+    } catch (error) {
+      if (error instanceof RestFailure) return failure(error, origin);
+      if (error instanceof DomainError) return failure(new RestFailure(error), origin);
+      if (request.signal?.aborted) options.logger.info('client went away before the answer', { requestId, error: (error as Error).message });
+      else options.logger.error('unexpected error', { requestId, route: `${route.method} ${route.path}`, error });
+      return failure(fail('internal_error', `An unexpected error occurred. Reference: ${requestId}.`), origin);
+    }
+  };
+
+  /** The documents served beside the routes: read-only, without a key. */
+  const serveDocument = (request: Request, url: URL, origin: string): Response | null => {
+    const isDocs = url.pathname === errorDocsPath || url.pathname.startsWith(`${errorDocsPath}/`);
+    if (url.pathname !== openApiPath && !isDocs) return null;
+    if (request.method !== 'GET' && request.method !== 'HEAD') return failure(methodNotAllowed(request, url, allowedMethods(['GET'])), origin);
+    if (!isDocs) return Response.json(openApiDocument());
+    const code = url.pathname.slice(errorDocsPath.length + 1);
+    const page = code ? errorPage(code) : errorIndex();
+    return new Response(page ?? errorIndex(), { status: page ? 200 : 404, headers: { 'content-type': 'text/html; charset=utf-8' } });
+  };
+
+  return {
+    async onRequest({ request, url, endResponse }) {
+      const origin = options.publicUrl ?? url.origin;
+      const inRest = url.pathname === restPrefix || url.pathname.startsWith(`${restPrefix}/`);
+      const response = serveDocument(request, url, origin) ?? (inRest ? await handle(request, url, origin) : null);
+      if (!response) return;
+      endResponse(request.method === 'HEAD' ? new Response(null, { status: response.status, headers: response.headers }) : response);
+    },
+  };
+}

@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { customerIdRule, featureCodeRule, zodString } from '../common/validation.js';
+import type { Context } from '../context.js';
+import { DomainError } from '../errors.js';
+import type { SeatEventRecord } from '../seats/ledger.js';
+import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances } from '../seats/loaders.js';
+import { maxBulkEntries, maxSeatCount } from '../seats/rules.js';
+import { bulkSetSeats, changeSeats, type SeatBalanceRecord, type SeatChangeInput } from '../seats/service.js';
+
+/**
+ * The Commet-compatible REST door (SEAT-CONTRACT.md §7): one table mapping each route to the
+ * GraphQL operation it twins and the service call both make. A test fails when a GraphQL
+ * operation has neither a route here nor a place in `graphqlOnly`, or a route names no GraphQL
+ * operation: a seat operation cannot be added to one door and forgotten in the other.
+ */
+
+// The same rules as the GraphQL arguments (common/validation.ts), as zod schemas for JSON.
+const customerId = zodString(customerIdRule).describe("The customer: its cus_ id or your own external id.");
+const featureCode = zodString(featureCodeRule).describe('The code of a seat feature.');
+const count = (min: number) => z.number().int().min(min).max(maxSeatCount);
+
+const seatChange = (min: number) =>
+  z.object({ customerId, featureCode, count: count(min).describe(min === 0 ? `The exact balance, 0 to ${maxSeatCount}.` : `Seats, 1 to ${maxSeatCount}.`) });
+
+const timestamp = z.string().describe('An ISO 8601 instant in UTC.');
+const seat = z.object({
+  id: z.string().describe('The seat event, sev_…'),
+  customerId: z.string().describe('The external id when the customer has one, else its cus_ id.'),
+  featureCode: z.string(),
+  previousBalance: z.number().int(),
+  newBalance: z.number().int(),
+  ts: timestamp.describe('When the change took effect.'),
+  createdAt: timestamp.describe('When it was recorded.'),
+  object: z.literal('seat'),
+  livemode: z.boolean(),
+});
+const bulkSeat = seat.omit({ customerId: true }).meta({ id: 'BulkSeat', description: 'One event of a bulk set.' });
+const seatEvent = seat.meta({ id: 'Seat', description: 'The event a seat change recorded.' });
+const balance = z
+  .object({ current: z.number().int(), asOf: timestamp.describe('When the balance last changed.'), object: z.literal('seat'), livemode: z.boolean() })
+  .meta({ id: 'SeatBalance', description: 'One balance.' });
+const balances = z
+  .object({ object: z.literal('seat'), livemode: z.boolean() })
+  .catchall(z.object({ current: z.number().int(), asOf: timestamp }))
+  .meta({ id: 'SeatBalances', description: 'One entry per seat feature of the plan, by feature code.' });
+
+const iso = (date: Date) => date.toISOString();
+const seatOf = (event: SeatEventRecord) => ({
+  id: event.id,
+  customerId: event.customerId,
+  featureCode: event.featureCode,
+  previousBalance: event.previousBalance,
+  newBalance: event.newBalance,
+  ts: iso(event.ts),
+  createdAt: iso(event.createdAt),
+  object: 'seat' as const,
+  livemode: event.mode === 'live',
+});
+const balanceOf = (record: SeatBalanceRecord) => ({ current: record.current, asOf: iso(record.asOf), object: 'seat' as const, livemode: record.mode === 'live' });
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export type Route<Input = any> = {
+  method: Method;
+  path: string;
+  summary: string;
+  /** The GraphQL field doing the same through the same service; idempotency keys are shared under its name. */
+  graphql: string;
+  /** Where the input comes from and the schema that validates it. */
+  from: 'body' | 'query';
+  input: z.ZodObject & z.ZodType<Input>;
+  output: z.ZodType;
+  run(ctx: Context, input: Input, idempotencyKey: string | null): Promise<unknown>;
+};
+
+const change = (kind: 'ADD' | 'REMOVE' | 'SET') => async (ctx: Context, input: SeatChangeInput, idempotencyKey: string | null) =>
+  seatOf(await changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), kind, { ...input, idempotencyKey }));
+
+const route = <Input>(definition: Route<Input>): Route<Input> => definition;
+
+export const routes: Route[] = [
+  route({ method: 'POST', path: '/api/v1/seats', summary: 'Add seats', graphql: 'addSeats', from: 'body', input: seatChange(1), output: seatEvent, run: change('ADD') }),
+  route({ method: 'DELETE', path: '/api/v1/seats', summary: 'Remove seats', graphql: 'removeSeats', from: 'body', input: seatChange(1), output: seatEvent, run: change('REMOVE') }),
+  route({ method: 'POST', path: '/api/v1/seats/remove', summary: 'Remove seats (for clients that cannot send a body with DELETE)', graphql: 'removeSeats', from: 'body', input: seatChange(1), output: seatEvent, run: change('REMOVE') }),
+  route({ method: 'PUT', path: '/api/v1/seats', summary: 'Set seats', graphql: 'setSeats', from: 'body', input: seatChange(0), output: seatEvent, run: change('SET') }),
+  route({
+    method: 'PUT',
+    path: '/api/v1/seats/bulk',
+    summary: 'Set several seat balances of one customer at once: all or none',
+    graphql: 'bulkSetSeats',
+    from: 'body',
+    input: z.object({
+      customerId,
+      seats: z
+        .record(featureCode, count(0))
+        .refine((seats) => Object.keys(seats).length >= 1 && Object.keys(seats).length <= maxBulkEntries, `must name 1 to ${maxBulkEntries} features`)
+        .describe(`Feature code → the exact balance, 0 to ${maxSeatCount}; 1 to ${maxBulkEntries} features.`),
+    }),
+    output: z.array(bulkSeat),
+    run: async (ctx, input, idempotencyKey) => {
+      // The same input as GraphQL's, in the order given: a key sent through either door is one call.
+      const seats = Object.entries(input.seats).map(([code, value]) => ({ featureCode: code, count: value }));
+      const events = await bulkSetSeats(ctx.seatChanges, ctx.tenant, ctx.now(), { customerId: input.customerId, seats, idempotencyKey }).catch(
+        (error: unknown) => {
+          // The service names an entry by its index (seats.1.count); here entries are named by their code.
+          const entry = error instanceof DomainError ? /^seats\.(\d+)\./.exec(error.param ?? '') : null;
+          if (!entry) throw error;
+          const { code, message, details } = error as DomainError;
+          throw new DomainError(code, message, { param: `seats.${seats[Number(entry[1])]!.featureCode}`, details });
+        },
+      );
+      return events.map((event) => {
+        const { customerId: _customerId, ...bulk } = seatOf(event);
+        return bulk;
+      });
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/api/v1/seats/balance',
+    summary: 'One seat balance',
+    graphql: 'seatBalance',
+    from: 'query',
+    input: z.object({ customerId, featureCode }),
+    output: balance,
+    run: async (ctx, input) => balanceOf(await loadSeatBalance(ctx.loaders, await loadCustomerWithBalances(ctx.loaders, input.customerId), input.featureCode)),
+  }),
+  route({
+    method: 'GET',
+    path: '/api/v1/seats/balances',
+    summary: 'Every seat balance of a customer',
+    graphql: 'seatBalances',
+    from: 'query',
+    input: z.object({ customerId }),
+    output: balances,
+    run: async (ctx, input) => {
+      const all = await loadSeatBalances(ctx.loaders, input.customerId);
+      return { object: 'seat', livemode: ctx.tenant.mode === 'live', ...Object.fromEntries(all.map((b) => [b.featureCode, { current: b.current, asOf: iso(b.asOf) }])) };
+    },
+  }),
+];
+
+/** GraphQL operations with no REST route: Commet's seats API has none for them. */
+export const graphqlOnly: Record<string, string> = {
+  seatEvents: 'the ledger; Commet has no ledger route',
+  previewSeatChange: 'previews; Commet has none',
+  seatCharges: 'charges; billing is not part of Commet’s seats API',
+  upcomingInvoice: 'invoices; idem',
+  renewDueSubscriptions: 'renewals; idem',
+  customer: 'customers are read and made through GraphQL',
+  customers: 'idem',
+  createCustomer: 'idem',
+  createSubscription: 'subscriptions are made through GraphQL',
+  features: 'the catalog is kept through GraphQL',
+  plans: 'idem',
+  createFeature: 'idem',
+  createPlan: 'idem',
+  testClock: 'test-mode tools are GraphQL only',
+  advanceTestClock: 'idem',
+  deleteTestData: 'idem',
+};

@@ -27,8 +27,8 @@ const envSchema = z.object({
   PUBLIC_URL: z
     .string()
     .url()
-    .refine((value) => /^https?:\/\/[^/]+\/?$/.test(value), 'must be an http(s) origin such as https://seats.example.com')
-    .transform((value) => value.replace(/\/$/, ''))
+    .refine((value) => /^https?:$/.test(new URL(value).protocol) && new URL(value).origin === value.replace(/\/$/, '').toLowerCase(), 'must be an http(s) origin such as https://seats.example.com, without a path, query or credentials')
+    .transform((value) => new URL(value).origin)
     .optional(),
   GRAPHIQL: flag.default(true),
   INTROSPECTION: flag.default(true),

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { nodeListener } from './http/node-listener.js';
 import { createApp, graphqlPath } from './app.js';
 import { countApiKeys, createApiKey } from './auth/service.js';
 import { loadConfig } from './config.js';
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
     apiKeyCacheMs: config.apiKeyCacheSeconds * 1000,
     publicUrl: config.publicUrl,
   });
-  const server = createServer(yoga);
+  const server = createServer(nodeListener(yoga, config.publicUrl));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const where = `${config.host}:${config.port}`;

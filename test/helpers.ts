@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { createApiKey } from '../src/auth/service.js';
+import { nodeListener } from '../src/http/node-listener.js';
 import { loadConfig } from '../src/config.js';
 import { openOrm, type Orm, projectRoot } from '../src/db/orm.js';
 import { createLogger, type Logger } from '../src/logger.js';
@@ -271,7 +272,7 @@ export function useHttpServer(harness: Harness): { endpoint: string } {
   const server = { endpoint: '' };
   let http: Server;
   beforeAll(async () => {
-    http = createServer(harness.yoga);
+    http = createServer(nodeListener(harness.yoga));
     http.listen(0, '127.0.0.1');
     await once(http, 'listening');
     server.endpoint = `http://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`;

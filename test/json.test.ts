@@ -1,10 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { findJsonProblem, parseJson } from '../src/rest/json.js';
+import { parseJson, scanJson } from '../src/rest/json.js';
+
+const findJsonProblem = (text: string) => scanJson(text).problem;
 
 // The scan behind the REST door's JSON bodies: pure, so checked directly.
 
-describe('findJsonProblem', () => {
+describe('scanJson', () => {
   test('what JSON.stringify writes has no problem (unless it holds a __proto__ key)', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => {
@@ -47,6 +49,15 @@ describe('findJsonProblem', () => {
     expect(findJsonProblem(text)).toEqual(expected);
   });
 
+  test('keeps the written key order of the body and its top-level objects, integer-like keys included', () => {
+    const { keyOrder } = scanJson('{"seats":{"b":1,"10":2,"2":3,"x":{"9":1,"1":1}},"customerId":"c","list":[{"z":1}]}');
+    expect(keyOrder.get('')).toEqual(['seats', 'customerId', 'list']);
+    expect(keyOrder.get('seats')).toEqual(['b', '10', '2', 'x']);
+    // Deeper objects are not needed by any route, so not kept.
+    expect(keyOrder.get('x')).toBeUndefined();
+    expect(parseJson('{"seats":{"b":1,"10":2}}').keyOrder('seats')).toEqual(['b', '10']);
+  });
+
   test('nesting as deep as a body can hold does not overflow the stack', () => {
     const depth = 200_000;
     const text = `${'['.repeat(depth)}1${']'.repeat(depth)}`;
@@ -60,6 +71,6 @@ describe('parseJson', () => {
     expect(() => parseJson('{bad')).toThrow(expect.objectContaining({ code: 'invalid_json' }));
     expect(() => parseJson('  ')).toThrow(expect.objectContaining({ code: 'invalid_json', message: expect.stringMatching(/empty/) }));
     expect(() => parseJson('{"seats":{"editor":1,"editor":2}}')).toThrow(expect.objectContaining({ code: 'validation_error', param: 'seats.editor' }));
-    expect(parseJson('{"a":[1,2]}')).toEqual({ a: [1, 2] });
+    expect(parseJson('{"a":[1,2]}').value).toEqual({ a: [1, 2] });
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { compileErrors, dereference, validate } from '@readme/openapi-parser';
 import type { OpenAPIV3_1 } from 'openapi-types';
 import { describe, expect, test } from 'vitest';
@@ -215,7 +216,9 @@ describe('HEAD and the documents', () => {
     const response = await rest(proxied, s.key, 'GET', `${prefix}/seats/balances?customerId=nobody`);
     expect(response.body.error.doc_url).toBe('https://seats.example.com/docs/errors/customer_not_found');
     expect(loadConfig({ PUBLIC_URL: 'https://seats.example.com/' }).publicUrl).toBe('https://seats.example.com');
-    expect(() => loadConfig({ PUBLIC_URL: 'https://seats.example.com/api' })).toThrow(/PUBLIC_URL/);
+    for (const notAnOrigin of ['https://seats.example.com/api', 'https://seats.example.com?x=1', 'https://u:p@seats.example.com', 'ftp://seats.example.com']) {
+      expect(() => loadConfig({ PUBLIC_URL: notAnOrigin }), notAnOrigin).toThrow(/PUBLIC_URL/);
+    }
   });
 });
 
@@ -468,6 +471,26 @@ describe('over real HTTP', () => {
     // The same door also reads GraphQL's view of the same ledger.
     const read = await graphql(harness, s.key, `query($c: String!) { seatBalance(customerId: $c, featureCode: "editor") { current } }`, { c: s.customerId });
     expect(read.data?.seatBalance.current).toBe(2);
+  });
+
+  test('a Host header no URL can be built from answers 400 in each door\'s shape, not a 500 stack trace', async () => {
+    const { port } = new URL(server.endpoint);
+    const raw = (path: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: evil.example"><script>\r\nConnection: close\r\n\r\n`));
+        let data = '';
+        socket.on('data', (chunk) => (data += chunk));
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+      });
+    for (const [path, shape] of [[`${prefix}/seats/balances?customerId=x`, 'success'], ['/graphql?query={features{code}}', 'errors']] as const) {
+      const answer = await raw(path);
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).not.toMatch(/TypeError|at new URL/);
+      const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+      expect(body).toHaveProperty(shape);
+      expect(JSON.stringify(body)).toContain('"param":"Host"');
+    }
   });
 
   test('openapi.json and a 404 answer over real HTTP', async () => {

@@ -284,6 +284,38 @@ describe('idempotency keys, shared by both doors', () => {
   });
 });
 
+describe('what a plain JS object would get wrong', () => {
+  test('bulk set keeps the written order of codes that look like integers, so one key spans both doors', async () => {
+    const features = ['b', '10', '2'].map((code) => ({ code, includedSeats: 0, overageEnabled: true }));
+    const s = await seatScenario(harness, { features });
+    const key = uniqueName('bulk-order');
+    const viaRest = await rest(harness.yoga, s.key, 'PUT', '/api/v1/seats/bulk', `{"customerId":${JSON.stringify(s.customerId)},"seats":{"b":1,"10":2,"2":3}}`, {
+      'idempotency-key': key,
+    });
+    expect(viaRest.body.data.map((event: { featureCode: string }) => event.featureCode)).toEqual(['b', '10', '2']);
+    const viaGraphQL = await s.client.ok(mutations.bulkSetSeats, {
+      input: { customerId: s.customerId, idempotencyKey: key, seats: [{ featureCode: 'b', count: 1 }, { featureCode: '10', count: 2 }, { featureCode: '2', count: 3 }] },
+    });
+    expect(viaGraphQL.bulkSetSeats.map((event: { id: string }) => event.id)).toEqual(viaRest.body.data.map((event: { id: string }) => event.id));
+  });
+
+  test('all balances keep the envelope when features are coded object or livemode; each is still read one at a time', async () => {
+    const features = ['object', 'livemode', 'editor'].map((code) => ({ code, includedSeats: 0, overageEnabled: true }));
+    const s = await seatScenario(harness, { features, initialSeats: [{ featureCode: 'object', count: 4 }] });
+    const all = await call(s, 'GET', `/api/v1/seats/balances?customerId=${s.customerId}`);
+    expect(all.body.data).toMatchObject({ object: 'seat', livemode: false, editor: { current: 0 } });
+    const one = await call(s, 'GET', `/api/v1/seats/balance?customerId=${s.customerId}&featureCode=object`);
+    expect(one.body.data.current).toBe(4);
+  });
+
+  test('a write takes its input from the body only: a query string is refused, not ignored', async () => {
+    const s = await seatScenario(harness);
+    const response = await call(s, 'POST', `/api/v1/seats?customerId=someone-else`, { customerId: s.customerId, featureCode: 'editor', count: 1 });
+    expect(expectFailure(response, 400, 'validation_error', 'validation_error').param).toBe('customerId');
+    expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
+  });
+});
+
 describe('REST and GraphQL changing one customer at once', () => {
   test('lose nothing: the balance is the sum of the changes and the chain is whole', async () => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 100 }] });

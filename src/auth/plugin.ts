@@ -8,13 +8,13 @@ import type { ApiKeyCache } from './cache.js';
 
 export const apiKeyHeader = 'x-api-key';
 
+/** Why a request was not authenticated, for both doors. */
+export const unauthorizedMessage = (key: string | null) => (key ? 'The API key is not valid.' : `Send an API key in the ${apiKeyHeader} header.`);
+
 /**
  * Every GraphQL request needs an API key; without a valid one it is answered 401 before anything
  * is parsed, read or written. The GraphiQL page itself opens without one.
  */
-/** Why a request was not authenticated, for both doors. */
-export const unauthorizedMessage = (key: string | null) => (key ? 'The API key is not valid.' : `Send an API key in the ${apiKeyHeader} header.`);
-
 export function useApiKeyAuth(orm: Orm, keys: ApiKeyCache, states: RequestStates, graphqlPath: string, logger: Logger): Plugin {
   return {
     async onRequest({ request, url, endResponse, fetchAPI }) {

@@ -8,7 +8,11 @@ export function paramOf(path: readonly PropertyKey[]): string {
 }
 
 /** plugin-zod's failures become one validation_error naming the first field, listing every problem. */
-export const zodErrorDetails = (error: z.ZodError): ErrorDetail[] => error.issues.map((issue) => ({ field: paramOf(issue.path), message: issue.message }));
+/** One detail per problem; a record key breaking its rule says which rule (zod only says "Invalid key"). */
+export const zodErrorDetails = (error: z.ZodError): ErrorDetail[] =>
+  error.issues.flatMap((issue) =>
+    issue.code === 'invalid_key' ? issue.issues.map((inner) => ({ field: paramOf(issue.path), message: inner.message })) : [{ field: paramOf(issue.path), message: issue.message }],
+  );
 
 /** One validation_error for every problem in `details`, named after the first. */
 export function validationErrorOf(details: ErrorDetail[]): DomainError {
@@ -41,8 +45,16 @@ export const idempotencyKeyRule: StringRule = {
   regex: [printable, { message: 'must be printable characters' }],
 };
 
-/** The Idempotency-Key header obeys the same rule as the idempotencyKey argument. */
-export const isValidIdempotencyKey = (key: string): boolean => key.length <= 255 && printable.test(key);
+/** The Idempotency-Key header, which obeys the same rule as the idempotencyKey argument; a bad one is a validation_error. */
+export function checkIdempotencyKeyHeader(header: string | null): string | null {
+  if (header !== null && !(header.length <= idempotencyKeyRule.maxLength && printable.test(header))) {
+    throw new DomainError('validation_error', 'Idempotency-Key must be 1-255 printable characters.', {
+      param: 'Idempotency-Key',
+      details: [{ field: 'Idempotency-Key', message: 'must be 1-255 printable characters' }],
+    });
+  }
+  return header;
+}
 
 /** A string rule as a zod schema, for inputs that do not pass through GraphQL (the REST door). */
 export function zodString(rule: StringRule): z.ZodString {

@@ -79,13 +79,26 @@ export function useOneMutationPerRequest(): Plugin {
   };
 }
 
-/** The path of the first string in `value` that is not well-formed UTF-16 (a lone surrogate), or null. */
-export function illFormedString(value: unknown, path: string[]): string[] | null {
-  if (typeof value === 'string') return value.isWellFormed() ? null : path;
-  if (value === null || typeof value !== 'object') return null;
-  for (const [key, item] of Object.entries(value)) {
-    const found = illFormedString(item, [...path, key]);
-    if (found) return found;
+/**
+ * The path of the first string in `value` that is not well-formed UTF-16 (a lone surrogate), or
+ * null. Iterative, with paths built only for the string found: JSON nested 50,000 deep must
+ * neither overflow the stack nor cost depth × items.
+ */
+export function illFormedString(value: unknown): string[] | null {
+  type Item = { value: unknown; key: string; parent: Item | null };
+  const stack: Item[] = [{ value, key: '', parent: null }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if (typeof item.value === 'string') {
+      if (item.value.isWellFormed()) continue;
+      const path: string[] = [];
+      for (let at: Item | null = item; at?.parent; at = at.parent) path.push(at.key);
+      return path.reverse();
+    }
+    if (item.value === null || typeof item.value !== 'object') continue;
+    // Pushed last to first, so the first field is looked at first.
+    const entries = Object.entries(item.value);
+    for (let i = entries.length - 1; i >= 0; i--) stack.push({ value: entries[i]![1], key: entries[i]![0], parent: item });
   }
   return null;
 }
@@ -99,11 +112,11 @@ export function useWellFormedStrings(): Plugin {
   return {
     onRequest({ url, endResponse, fetchAPI }) {
       if (!hasMalformedEscapes(url.search)) return;
-      const error = requestError('The query string holds a %-escape that is not UTF-8; send well-formed Unicode text.', null);
+      const error = requestError(malformedEscapesMessage, null);
       endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 400 }));
     },
     onParams({ params }) {
-      const path = illFormedString(params.variables, []);
+      const path = illFormedString(params.variables);
       if (path) {
         const param = paramOf(path.slice(1)) || path[0]!;
         throw requestError(`${param} holds a lone UTF-16 surrogate; send well-formed Unicode text.`, param);
@@ -134,15 +147,24 @@ export function useNoCompressedBodies(): Plugin {
   };
 }
 
-const tooLarge = (maxBytes: number) =>
-  new GraphQLError(`The request body exceeds ${maxBytes} bytes.`, {
-    extensions: { ...errorExtensions('validation_error', null, [{ field: '', message: `at most ${maxBytes} bytes` }]), http: { status: 413 } },
+const tooLarge = (error: BodyTooLarge) =>
+  new GraphQLError(error.message, {
+    extensions: { ...errorExtensions('validation_error', null, [{ field: '', message: error.detail }]), http: { status: 413 } },
   });
 
-/** Reads at most `maxBytes` of a body, and stops reading (refusing the request) past that. */
+/** A body over the size limit (HTTP 413); each door answers it in its own shape. */
+export class BodyTooLarge extends Error {
+  readonly detail: string;
+  constructor(readonly maxBytes: number) {
+    super(`The request body exceeds ${maxBytes} bytes.`);
+    this.detail = `at most ${maxBytes} bytes`;
+  }
+}
+
+/** Reads at most `maxBytes` of a body, and stops reading (throwing BodyTooLarge) past that. */
 export async function readLimitedBytes(request: Request, maxBytes: number): Promise<Buffer> {
   const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > maxBytes) throw tooLarge(maxBytes);
+  if (declared > maxBytes) throw new BodyTooLarge(maxBytes);
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body?.getReader();
@@ -153,7 +175,7 @@ export async function readLimitedBytes(request: Request, maxBytes: number): Prom
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel();
-      throw tooLarge(maxBytes);
+      throw new BodyTooLarge(maxBytes);
     }
     chunks.push(value);
   }
@@ -174,6 +196,8 @@ export function decodeUtf8(bytes: Uint8Array): string | null {
   }
 }
 
+export const malformedEscapesMessage = 'The query string holds a %-escape that is not UTF-8; send well-formed Unicode text.';
+
 /** Whether a query string holds a %-escape that is not UTF-8 (URLSearchParams would read it as U+FFFD). */
 export function hasMalformedEscapes(search: string): boolean {
   try {
@@ -191,7 +215,10 @@ export function useBodyLimit(maxBytes: number): Plugin {
       if (!requestParser) return;
       setRequestParser(async (request) => {
         if (request.method !== 'POST') return requestParser(request);
-        const body = decodeUtf8(await readLimitedBytes(request, maxBytes || Infinity));
+        const bytes = await readLimitedBytes(request, maxBytes || Infinity).catch((error: unknown) => {
+          throw error instanceof BodyTooLarge ? tooLarge(error) : error;
+        });
+        const body = decodeUtf8(bytes);
         if (body === null) throw requestError('The request body is not valid UTF-8.', null);
         return requestParser(new fetchAPI.Request(request.url, { method: 'POST', headers: request.headers, body }));
       });

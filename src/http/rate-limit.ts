@@ -38,6 +38,8 @@ export class RateLimiter {
   }
 }
 
+export const rateLimitedMessage = (retryAfter: number) => `Too many requests for this API key; retry in ${retryAfter} s.`;
+
 /** The bucket of an API key: a hash, so the limiter never holds keys. Both doors share it. */
 export const rateLimitBucketOf = (apiKey: string) => createHash('sha256').update(apiKey).digest('hex');
 
@@ -49,7 +51,7 @@ export function useRateLimit(limiter: RateLimiter | null, graphqlPath: string): 
       if (!limiter || !key || url.pathname !== graphqlPath) return;
       const retryAfter = limiter.take(rateLimitBucketOf(key));
       if (retryAfter === 0) return;
-      const error = new GraphQLError(`Too many requests for this API key; retry in ${retryAfter} s.`, {
+      const error = new GraphQLError(rateLimitedMessage(retryAfter), {
         extensions: errorExtensions('rate_limited', null, null),
       });
       endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 429, headers: { 'retry-after': String(retryAfter) } }));

@@ -1,25 +1,23 @@
-import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { ApiKeyCache } from '../auth/cache.js';
 import { apiKeyHeader, unauthorizedMessage } from '../auth/plugin.js';
 import type { TestClockState } from '../clock/store.js';
-import { isValidIdempotencyKey, validationErrorOf, zodErrorDetails } from '../common/validation.js';
+import { checkIdempotencyKeyHeader, validationErrorOf, zodErrorDetails } from '../common/validation.js';
 import type { Context } from '../context.js';
 import type { Orm } from '../db/orm.js';
 import { DomainError, type ErrorCode, validationError } from '../errors.js';
-import { decodeUtf8, hasMalformedEscapes, illFormedString, readLimitedBytes, refusedEncoding } from '../http/limits.js';
-import { type RateLimiter, rateLimitBucketOf } from '../http/rate-limit.js';
+import { BodyTooLarge, decodeUtf8, hasMalformedEscapes, illFormedString, malformedEscapesMessage, readLimitedBytes, refusedEncoding } from '../http/limits.js';
+import { type RateLimiter, rateLimitBucketOf, rateLimitedMessage } from '../http/rate-limit.js';
 import type { RequestStates } from '../http/request-state.js';
 import type { Logger } from '../logger.js';
 import type { Tenant } from '../tenant.js';
 import { errorIndex, errorPage } from './docs.js';
-import { parseJson } from './json.js';
+import { type JsonBody, parseJson } from './json.js';
 import { openApiDocument } from './openapi.js';
-import { type Route, routes } from './routes.js';
+import { restPrefix, type Route, routes } from './routes.js';
 
-export const restPrefix = '/api/v1';
-export const openApiPath = `${restPrefix}/openapi.json`;
-export const errorDocsPath = '/docs/errors';
+const openApiPath = `${restPrefix}/openapi.json`;
+const errorDocsPath = '/docs/errors';
 
 export type RestDoorOptions = {
   orm: Orm;
@@ -65,29 +63,25 @@ const methodNotAllowed = (request: Request, url: URL, allowed: string) =>
   fail('method_not_allowed', `${url.pathname} takes ${allowed}, not ${request.method}.`, { headers: { allow: allowed } });
 
 /** The body of a write: a JSON object, within the size limit, of well-formed UTF-8 text. */
-async function bodyOf(request: Request, maxBytes: number): Promise<unknown> {
+async function bodyOf(request: Request, url: URL, maxBytes: number): Promise<JsonBody> {
+  const query = [...url.searchParams.keys()];
+  if (query.length > 0) throw validationError(query[0]!, `${request.method} ${url.pathname} takes its input in the JSON body, not the query string.`);
   if (!/^application\/json\s*(;|$)/i.test(request.headers.get('content-type') ?? '')) {
     throw validationError('Content-Type', 'Send the body as JSON, with Content-Type: application/json.');
   }
-  let bytes: Uint8Array;
-  try {
-    bytes = await readLimitedBytes(request, maxBytes || Infinity);
-  } catch (error) {
-    if (error instanceof GraphQLError && (error.extensions.http as { status?: number } | undefined)?.status === 413) {
-      throw new RestFailure(validationError(null, error.message), 413);
-    }
-    throw error;
-  }
+  const bytes = await readLimitedBytes(request, maxBytes || Infinity).catch((error: unknown) => {
+    throw error instanceof BodyTooLarge ? new RestFailure(validationError(null, error.message, [{ field: '', message: error.detail }]), 413) : error;
+  });
   const text = decodeUtf8(bytes);
   if (text === null) throw fail('invalid_json', 'The body is not valid UTF-8 text.');
   const body = parseJson(text);
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw validationError(null, 'The body must be a JSON object.');
+  if (body.value === null || typeof body.value !== 'object' || Array.isArray(body.value)) throw validationError(null, 'The body must be a JSON object.');
   return body;
 }
 
 /** The query string as one value per name; a name given twice is a mistake worth saying. */
 function queryOf(url: URL): Record<string, string> {
-  if (hasMalformedEscapes(url.search)) throw validationError(null, 'The query string holds a %-escape that is not UTF-8; send well-formed Unicode text.');
+  if (hasMalformedEscapes(url.search)) throw validationError(null, malformedEscapesMessage);
   const values: Record<string, string> = {};
   for (const [name, value] of url.searchParams) {
     if (Object.hasOwn(values, name)) throw validationError(name, `${name} is given more than once.`);
@@ -101,7 +95,7 @@ function queryOf(url: URL): Record<string, string> {
  * field the route does not take (refused, not ignored: a misspelt field must not pass silently).
  */
 function inputOf<Input>(route: Route<Input>, raw: object): Input {
-  const lone = illFormedString(raw, []);
+  const lone = illFormedString(raw);
   if (lone) throw validationError(lone.join('.'), `${lone.join('.')} holds a lone UTF-16 surrogate; send well-formed Unicode text.`);
   const parsed = route.input.safeParse(raw);
   const known = Object.keys(route.input.shape);
@@ -138,15 +132,14 @@ export function useRestDoor(options: RestDoorOptions): Plugin {
       const key = request.headers.get(apiKeyHeader);
       // Limited before the key is checked, as GraphQL does: guessing keys costs budget too.
       const retryAfter = key && options.limiter ? options.limiter.take(rateLimitBucketOf(key)) : 0;
-      if (retryAfter > 0) throw fail('rate_limited', `Too many requests for this API key; retry in ${retryAfter} s.`, { headers: { 'retry-after': String(retryAfter) } });
+      if (retryAfter > 0) throw fail('rate_limited', rateLimitedMessage(retryAfter), { headers: { 'retry-after': String(retryAfter) } });
       const authenticated = await options.keys.authenticate(options.orm.em.fork(), key);
       if (!authenticated) throw fail('unauthorized', unauthorizedMessage(key));
-      const raw = route.from === 'body' ? await bodyOf(request, options.maxBodyBytes) : queryOf(url);
-      const input = inputOf(route, raw as object);
-      const idempotencyKey = route.method === 'GET' ? null : request.headers.get('idempotency-key');
-      if (idempotencyKey !== null && !isValidIdempotencyKey(idempotencyKey)) throw validationError('Idempotency-Key', 'Idempotency-Key must be 1-255 printable characters.');
+      const body: JsonBody = route.from === 'body' ? await bodyOf(request, url, options.maxBodyBytes) : { value: queryOf(url), keyOrder: () => undefined };
+      const input = inputOf(route, body.value as object);
+      const idempotencyKey = route.method === 'GET' ? null : checkIdempotencyKeyHeader(request.headers.get('idempotency-key'));
       const ctx = options.contextFor({ tenant: authenticated.tenant, testClock: authenticated.testClock, requestId, idempotencyKey });
-      return Response.json({ success: true, data: await route.run(ctx, input, idempotencyKey) });
+      return Response.json({ success: true, data: await route.run(ctx, input, body.keyOrder) });
     } catch (error) {
       if (error instanceof RestFailure) return failure(error, origin);
       if (error instanceof DomainError) return failure(new RestFailure(error), origin);

@@ -1,14 +1,18 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { apiKeyHeader } from '../auth/plugin.js';
+import { idempotencyKeyRule, zodString } from '../common/validation.js';
 import { errorCodes } from '../errors.js';
-import { routes } from './routes.js';
+import { restPrefix, type Route, routes } from './routes.js';
+
+type Code = keyof typeof errorCodes;
 
 const errorEnvelope = z
   .object({
     success: z.literal(false),
     error: z.object({
       type: z.string().describe('The family of the error: validation_error, authentication_error, not_found_error, billing_error, conflict_error, …'),
-      code: z.enum(Object.keys(errorCodes) as [keyof typeof errorCodes, ...(keyof typeof errorCodes)[]]).describe('What went wrong; see doc_url.'),
+      code: z.enum(Object.keys(errorCodes) as [Code, ...Code[]]).describe('What went wrong; see doc_url.'),
       message: z.string().describe('For people: what went wrong and what to do.'),
       param: z.string().nullable().describe('The offending input field, when there is one.'),
       details: z
@@ -20,18 +24,25 @@ const errorEnvelope = z
   })
   .meta({ id: 'Error', description: 'Every failure, with the HTTP status of its code.' });
 
-const statusesOf = (codes: (keyof typeof errorCodes)[]) => [...new Set(codes.map((code) => errorCodes[code].status))].sort();
 
-// The codes each kind of route can answer, for the document's response list.
-const commonCodes: (keyof typeof errorCodes)[] = ['validation_error', 'unauthorized', 'rate_limited', 'internal_error'];
-const seatCodes: (keyof typeof errorCodes)[] = ['customer_not_found', 'feature_not_found', 'no_active_subscription', 'feature_not_in_plan'];
-const writeCodes: (keyof typeof errorCodes)[] = ['insufficient_seats', 'seat_limit_exceeded', 'idempotency_key_mismatch', 'conflict'];
+// The codes each kind of route can answer, and the statuses body routes add for the body itself.
+const commonCodes: Code[] = ['validation_error', 'unauthorized', 'rate_limited', 'internal_error'];
+const lookupCodes = (route: Route): Code[] =>
+  route.graphql === 'seatBalances' ? ['customer_not_found', 'no_active_subscription'] : ['customer_not_found', 'feature_not_found', 'no_active_subscription', 'feature_not_in_plan'];
+const writeCodes: Code[] = ['invalid_json', 'insufficient_seats', 'seat_limit_exceeded', 'idempotency_key_mismatch', 'conflict'];
+const bodyStatuses = { 413: 'validation_error: the body is over MAX_BODY_BYTES', 415: 'validation_error: the body has a Content-Encoding' };
+
+function errorResponses(route: Route) {
+  const codes = [...commonCodes, ...lookupCodes(route), ...(route.from === 'body' ? writeCodes : [])];
+  const byStatus = new Map<number, Code[]>();
+  for (const code of codes) byStatus.set(errorCodes[code].status, [...(byStatus.get(errorCodes[code].status) ?? []), code]);
+  const described: [number, string][] = [...byStatus].map(([status, of]) => [status, of.join(', ')]);
+  if (route.from === 'body') described.push(...Object.entries(bodyStatuses).map(([status, text]): [number, string] => [Number(status), text]));
+  return Object.fromEntries(described.sort(([a], [b]) => a - b).map(([status, description]) => [status, { description, content: { 'application/json': { schema: errorEnvelope } } }]));
+}
 
 const idempotencyKeyHeader = z.object({
-  'Idempotency-Key': z
-    .string()
-    .min(1)
-    .max(255)
+  'Idempotency-Key': zodString(idempotencyKeyRule)
     .optional()
     .describe('Makes the write apply at most once; a retry with the same key and input returns the first result. Shared with GraphQL.'),
 });
@@ -42,23 +53,13 @@ let document: ReturnType<OpenApiGeneratorV31['generateDocument']> | null = null;
 export function openApiDocument() {
   if (document) return document;
   const registry = new OpenAPIRegistry();
-  const apiKey = registry.registerComponent('securitySchemes', 'ApiKeyAuth', { type: 'apiKey', in: 'header', name: 'x-api-key' });
+  const apiKey = registry.registerComponent('securitySchemes', 'ApiKeyAuth', { type: 'apiKey', in: 'header', name: apiKeyHeader });
   for (const route of routes) {
-    const codes = [...commonCodes, ...(route.graphql === 'seatBalances' ? seatCodes.filter((code) => code !== 'feature_not_found' && code !== 'feature_not_in_plan') : seatCodes)];
-    if (route.method !== 'GET') codes.push(...writeCodes);
-    const errorResponses = Object.fromEntries(
-      statusesOf(codes).map((status) => [
-        status,
-        {
-          description: codes.filter((code) => errorCodes[code].status === status).join(', '),
-          content: { 'application/json': { schema: errorEnvelope } },
-        },
-      ]),
-    );
+    const path = route.path.slice(restPrefix.length);
     registry.registerPath({
-      method: route.method.toLowerCase() as 'get' | 'post' | 'put' | 'delete',
-      path: route.path.replace(/^\/api\/v1/, ''),
-      operationId: `${route.method.toLowerCase()}${route.path.replace(/^\/api\/v1/, '').replace(/\/(\w)/g, (_, c: string) => c.toUpperCase())}`,
+      method: route.method.toLowerCase() as Lowercase<Route['method']>,
+      path,
+      operationId: `${route.method.toLowerCase()}${path.replace(/\/(\w)/g, (_, c: string) => c.toUpperCase())}`,
       summary: route.summary,
       description: `Does what the GraphQL field \`${route.graphql}\` does, through the same service and ledger.`,
       security: [{ [apiKey.name]: [] }],
@@ -71,7 +72,7 @@ export function openApiDocument() {
           description: 'Success',
           content: { 'application/json': { schema: z.object({ success: z.literal(true), data: route.output }) } },
         },
-        ...errorResponses,
+        ...errorResponses(route),
       },
     });
   }
@@ -81,9 +82,9 @@ export function openApiDocument() {
       title: 'seatgate seats API (Commet-compatible)',
       version: '1.0.0',
       description:
-        "Commet's seats API, served by seatgate over the same services and ledger as its GraphQL API at /graphql. Authenticate with the x-api-key header.",
+        `Commet's seats API, served by seatgate over the same services and ledger as its GraphQL API at /graphql. Authenticate with the ${apiKeyHeader} header.`,
     },
-    servers: [{ url: '/api/v1' }],
+    servers: [{ url: restPrefix }],
   });
   return document;
 }

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { customerIdRule, featureCodeRule, zodString } from '../common/validation.js';
 import type { Context } from '../context.js';
 import { DomainError } from '../errors.js';
+import type { SeatEventKind } from '../seats/entities.js';
 import type { SeatEventRecord } from '../seats/ledger.js';
 import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances } from '../seats/loaders.js';
-import { maxBulkEntries, maxSeatCount } from '../seats/rules.js';
+import { maxBulkEntries, maxSeatCount, minSeatCount } from '../seats/rules.js';
 import { bulkSetSeats, changeSeats, type SeatBalanceRecord, type SeatChangeInput } from '../seats/service.js';
 
 /**
@@ -17,10 +18,14 @@ import { bulkSetSeats, changeSeats, type SeatBalanceRecord, type SeatChangeInput
 // The same rules as the GraphQL arguments (common/validation.ts), as zod schemas for JSON.
 const customerId = zodString(customerIdRule).describe("The customer: its cus_ id or your own external id.");
 const featureCode = zodString(featureCodeRule).describe('The code of a seat feature.');
-const count = (min: number) => z.number().int().min(min).max(maxSeatCount);
+const count = (kind: SeatEventKind) => z.number().int().min(minSeatCount(kind)).max(maxSeatCount);
 
-const seatChange = (min: number) =>
-  z.object({ customerId, featureCode, count: count(min).describe(min === 0 ? `The exact balance, 0 to ${maxSeatCount}.` : `Seats, 1 to ${maxSeatCount}.`) });
+const seatChange = (kind: SeatEventKind) =>
+  z.object({
+    customerId,
+    featureCode,
+    count: count(kind).describe(kind === 'SET' ? `The exact balance, 0 to ${maxSeatCount}.` : `Seats, 1 to ${maxSeatCount}.`),
+  });
 
 const timestamp = z.string().describe('An ISO 8601 instant in UTC.');
 const seat = z.object({
@@ -60,6 +65,8 @@ const balanceOf = (record: SeatBalanceRecord) => ({ current: record.current, asO
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
+export const restPrefix = '/api/v1';
+
 export type Route<Input = any> = {
   method: Method;
   path: string;
@@ -70,37 +77,51 @@ export type Route<Input = any> = {
   from: 'body' | 'query';
   input: z.ZodObject & z.ZodType<Input>;
   output: z.ZodType;
-  run(ctx: Context, input: Input, idempotencyKey: string | null): Promise<unknown>;
+  /** `keyOrder(field)`: the keys of a top-level object of the body, in the order written. */
+  run(ctx: Context, input: Input, keyOrder: (field: string) => string[] | undefined): Promise<unknown>;
 };
 
-const change = (kind: 'ADD' | 'REMOVE' | 'SET') => async (ctx: Context, input: SeatChangeInput, idempotencyKey: string | null) =>
-  seatOf(await changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), kind, { ...input, idempotencyKey }));
+// The Idempotency-Key header reaches the service through the request context, as for GraphQL.
+const change = (kind: SeatEventKind) => async (ctx: Context, input: SeatChangeInput) =>
+  seatOf(await changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), kind, { ...input, idempotencyKey: ctx.idempotencyKeyHeader }));
 
 const route = <Input>(definition: Route<Input>): Route<Input> => definition;
+const seatsPath = `${restPrefix}/seats`;
 
 export const routes: Route[] = [
-  route({ method: 'POST', path: '/api/v1/seats', summary: 'Add seats', graphql: 'addSeats', from: 'body', input: seatChange(1), output: seatEvent, run: change('ADD') }),
-  route({ method: 'DELETE', path: '/api/v1/seats', summary: 'Remove seats', graphql: 'removeSeats', from: 'body', input: seatChange(1), output: seatEvent, run: change('REMOVE') }),
-  route({ method: 'POST', path: '/api/v1/seats/remove', summary: 'Remove seats (for clients that cannot send a body with DELETE)', graphql: 'removeSeats', from: 'body', input: seatChange(1), output: seatEvent, run: change('REMOVE') }),
-  route({ method: 'PUT', path: '/api/v1/seats', summary: 'Set seats', graphql: 'setSeats', from: 'body', input: seatChange(0), output: seatEvent, run: change('SET') }),
+  route({ method: 'POST', path: seatsPath, summary: 'Add seats', graphql: 'addSeats', from: 'body', input: seatChange('ADD'), output: seatEvent, run: change('ADD') }),
+  route({ method: 'DELETE', path: seatsPath, summary: 'Remove seats', graphql: 'removeSeats', from: 'body', input: seatChange('REMOVE'), output: seatEvent, run: change('REMOVE') }),
+  route({
+    method: 'POST',
+    path: `${seatsPath}/remove`,
+    summary: 'Remove seats (for clients that cannot send a body with DELETE)',
+    graphql: 'removeSeats',
+    from: 'body',
+    input: seatChange('REMOVE'),
+    output: seatEvent,
+    run: change('REMOVE'),
+  }),
+  route({ method: 'PUT', path: seatsPath, summary: 'Set seats', graphql: 'setSeats', from: 'body', input: seatChange('SET'), output: seatEvent, run: change('SET') }),
   route({
     method: 'PUT',
-    path: '/api/v1/seats/bulk',
+    path: `${seatsPath}/bulk`,
     summary: 'Set several seat balances of one customer at once: all or none',
     graphql: 'bulkSetSeats',
     from: 'body',
     input: z.object({
       customerId,
       seats: z
-        .record(featureCode, count(0))
+        .record(featureCode, count('SET'))
         .refine((seats) => Object.keys(seats).length >= 1 && Object.keys(seats).length <= maxBulkEntries, `must name 1 to ${maxBulkEntries} features`)
         .describe(`Feature code → the exact balance, 0 to ${maxSeatCount}; 1 to ${maxBulkEntries} features.`),
     }),
     output: z.array(bulkSeat),
-    run: async (ctx, input, idempotencyKey) => {
-      // The same input as GraphQL's, in the order given: a key sent through either door is one call.
-      const seats = Object.entries(input.seats).map(([code, value]) => ({ featureCode: code, count: value }));
-      const events = await bulkSetSeats(ctx.seatChanges, ctx.tenant, ctx.now(), { customerId: input.customerId, seats, idempotencyKey }).catch(
+    run: async (ctx, input, keyOrder) => {
+      // In the order written (an object would list codes such as "10" first): the same entries
+      // as GraphQL's, so a key sent through either door is one call.
+      const codes = keyOrder('seats') ?? Object.keys(input.seats);
+      const seats = codes.map((code) => ({ featureCode: code, count: input.seats[code]! }));
+      const events = await bulkSetSeats(ctx.seatChanges, ctx.tenant, ctx.now(), { customerId: input.customerId, seats, idempotencyKey: ctx.idempotencyKeyHeader }).catch(
         (error: unknown) => {
           // The service names an entry by its index (seats.1.count); here entries are named by their code.
           const entry = error instanceof DomainError ? /^seats\.(\d+)\./.exec(error.param ?? '') : null;
@@ -117,7 +138,7 @@ export const routes: Route[] = [
   }),
   route({
     method: 'GET',
-    path: '/api/v1/seats/balance',
+    path: `${seatsPath}/balance`,
     summary: 'One seat balance',
     graphql: 'seatBalance',
     from: 'query',
@@ -127,15 +148,16 @@ export const routes: Route[] = [
   }),
   route({
     method: 'GET',
-    path: '/api/v1/seats/balances',
-    summary: 'Every seat balance of a customer',
+    path: `${seatsPath}/balances`,
+    summary: 'Every seat balance of a customer (features coded object or livemode: read them one at a time)',
     graphql: 'seatBalances',
     from: 'query',
     input: z.object({ customerId }),
     output: balances,
     run: async (ctx, input) => {
       const all = await loadSeatBalances(ctx.loaders, input.customerId);
-      return { object: 'seat', livemode: ctx.tenant.mode === 'live', ...Object.fromEntries(all.map((b) => [b.featureCode, { current: b.current, asOf: iso(b.asOf) }])) };
+      // Commet's shape shares one object between the envelope and the codes; the envelope wins.
+      return { ...Object.fromEntries(all.map((b) => [b.featureCode, { current: b.current, asOf: iso(b.asOf) }])), object: 'seat', livemode: ctx.tenant.mode === 'live' };
     },
   }),
 ];

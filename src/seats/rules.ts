@@ -7,6 +7,8 @@ export type SeatTerms = { includedSeats: number; unlimited: boolean; overageEnab
 
 /** The most seats one change may name. */
 export const maxSeatCount = 1_000_000;
+/** The fewest seats a change may name: a set may make a balance 0, an add or remove must move it. */
+export const minSeatCount = (kind: SeatEventKind): number => (kind === 'SET' ? 0 : 1);
 /** The most entries one bulk set may name. */
 export const maxBulkEntries = 100;
 /** The most seats one balance may hold, so that no change can push it past what is stored. */

@@ -1,11 +1,12 @@
 import { builder } from '../builder.js';
 import { describe, formatCount, PageInfo } from '../common/schema.js';
-import { customerIdRule, featureCodeRule, idempotencyKeyRule, isValidIdempotencyKey } from '../common/validation.js';
+import { checkIdempotencyKeyHeader, customerIdRule, featureCodeRule, idempotencyKeyRule } from '../common/validation.js';
 import { CustomerRef } from '../customers/schema.js';
 import type { Context } from '../context.js';
 import { validationError } from '../errors.js';
 import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from './loaders.js';
-import { maxBulkEntries, maxSeatBalance, maxSeatCount } from './rules.js';
+import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from './rules.js';
+import type { SeatEventKind } from './entities.js';
 import { encodeCursor, listSeatEvents, type SeatEventPage, type SeatEventRecord } from './ledger.js';
 import { bulkSetSeats, changeSeats, type SeatBalanceRecord } from './service.js';
 
@@ -85,26 +86,26 @@ const SeatEventConnectionRef = builder.objectRef<SeatEventPage>('SeatEventConnec
   }),
 });
 
-const seatChangeFields = (minCount: number, countDescription: string) => (t: PothosInputFieldBuilder) => ({
+const seatChangeFields = (kind: SeatEventKind, countDescription: string) => (t: PothosInputFieldBuilder) => ({
   customerId: t.string({ description: describe.customerIdArg, validate: customerIdRule }),
   featureCode: t.string({ description: `${describe.featureCodeArg} It must be in the customer's plan.`, validate: featureCodeRule }),
-  count: t.int({ description: countDescription, validate: { min: minCount, max: maxSeatCount } }),
+  count: t.int({ description: countDescription, validate: { min: minSeatCount(kind), max: maxSeatCount } }),
   idempotencyKey: t.string({ required: false, description: idempotencyKeyDescription, validate: idempotencyKeyRule }),
 });
 type PothosInputFieldBuilder = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
 
 const AddSeatsInput = builder.inputType('AddSeatsInput', {
   description: 'Seats to add to one balance.',
-  fields: seatChangeFields(1, `Seats to add, 1–${maxCountText}. ${raiseLimits} Above includedSeats without overage: seat_limit_exceeded.`),
+  fields: seatChangeFields('ADD', `Seats to add, 1–${maxCountText}. ${raiseLimits} Above includedSeats without overage: seat_limit_exceeded.`),
 });
 const RemoveSeatsInput = builder.inputType('RemoveSeatsInput', {
   description: 'Seats to remove from one balance.',
-  fields: seatChangeFields(1, `Seats to remove, 1–${maxCountText}; more than the balance holds answers insufficient_seats and changes nothing.`),
+  fields: seatChangeFields('REMOVE', `Seats to remove, 1–${maxCountText}; more than the balance holds answers insufficient_seats and changes nothing.`),
 });
 const SetSeatsInput = builder.inputType('SetSeatsInput', {
   description: 'The new value of one balance.',
   fields: seatChangeFields(
-    0,
+    'SET',
     `The new balance, 0–${maxCountText}. ${raiseLimits} Raising it above includedSeats without overage: seat_limit_exceeded; lowering always works.`,
   ),
 });
@@ -138,9 +139,8 @@ const BulkSetSeatsInput = builder.inputType('BulkSetSeatsInput', {
  * http/limits.ts); it must obey the argument's rules, and may not contradict the argument.
  */
 function withHeaderKey<T extends { idempotencyKey?: string | null }>(input: T, ctx: Context): T {
-  const header = ctx.idempotencyKeyHeader;
+  const header = checkIdempotencyKeyHeader(ctx.idempotencyKeyHeader);
   if (header === null) return input;
-  if (!isValidIdempotencyKey(header)) throw validationError('Idempotency-Key', 'Idempotency-Key must be 1-255 printable characters.');
   if (input.idempotencyKey && input.idempotencyKey !== header) {
     throw validationError('idempotencyKey', 'idempotencyKey differs from the Idempotency-Key header.');
   }

@@ -13,7 +13,7 @@ import { ACTIVE_SUBSCRIPTIONS } from '../subscriptions/store.js';
 import type { Mode, Tenant } from '../tenant.js';
 import { SeatBalance, SeatEvent, type SeatEventKind } from './entities.js';
 import { eventRecordOf, loadEvents, type SeatEventRecord } from './ledger.js';
-import { assertDistinctFeatureCodes, planChange, type SeatChangeEntry } from './rules.js';
+import { assertDistinctFeatureCodes, minSeatCount, planChange, type SeatChangeEntry } from './rules.js';
 import { type BalanceRow, CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalanceRow, READ_BALANCES } from './store.js';
 
 export type SeatBalanceRecord = {
@@ -269,8 +269,8 @@ class PreviewRolledBack extends Error {
  * back: the event and charge it would record, or the contract error it would fail with.
  */
 export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatChangePreview> {
-  if (kind !== 'SET' && input.count < 1) {
-    return { ok: false, error: validationError('count', 'count must be at least 1 to add or remove seats.') };
+  if (input.count < minSeatCount(kind)) {
+    return { ok: false, error: validationError('count', `count must be at least ${minSeatCount(kind)} to ${kind.toLowerCase()} seats.`) };
   }
   const request: SeatChangeRequest = { tenant, now, customerRef: input.customerId, entries: singleEntry(kind, input), idempotency: null };
   try {

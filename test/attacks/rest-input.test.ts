@@ -429,6 +429,30 @@ describe('bulk set', () => {
   });
 });
 
+describe('nesting as deep as a body can hold', () => {
+  // 49,000 levels fit in the size limit; a recursive walk would overflow the stack (a 500).
+  test('is a validation_error through REST and through GraphQL variables, never internal_error', async () => {
+    const s = await scenario();
+    const deep = `${'['.repeat(49_000)}${']'.repeat(49_000)}`;
+    await unchanged(s, async () => {
+      expectRefusal(await send(s, seatRoutes[0]!, `{"customerId":${deep},"featureCode":"editor","count":1}`), invalid('customerId'));
+      const graphql = await harness.yoga.fetch('http://seatgate.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': s.key },
+        body: `{"query":"mutation($input: AddSeatsInput!) { addSeats(input: $input) { id } }","variables":{"input":{"customerId":${deep},"featureCode":"editor","count":1}}}`,
+      });
+      const body = await graphql.json();
+      expect(body.errors[0].extensions.code).toBe('validation_error');
+    });
+  });
+
+  test('a feature code breaking its rule as a bulk key says which rule', async () => {
+    const s = await scenario();
+    const error = expectRefusal(await send(s, bulkRoute, { customerId: s.customerId, seats: { 'Bad-Code': 1 } }), invalid('seats.Bad-Code'));
+    expect(error.details?.[0]?.message).toMatch(/\^\[a-z0-9_\]\+\$/);
+  });
+});
+
 describe('what JSON.parse and a lenient decoder would settle silently', () => {
   // JSON.parse makes "__proto__" an own key and every object copy (zod's record included) drops
   // it: the entry would vanish and the rest apply.

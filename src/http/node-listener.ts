@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestListener } from 'node:http';
+import { errorCodes } from '../errors.js';
+import { requestIdHeader } from './request-state.js';
+
+const hostProblem = 'The Host header is not a valid host.';
+
+/**
+ * The app as a Node request listener. A Host header no URL can be built from is answered 400
+ * here: the fetch adapter builds each request's URL from it and would answer 500 with a stack
+ * trace before any plugin runs.
+ */
+export function nodeListener(app: RequestListener, publicUrl?: string): RequestListener {
+  return (request, response) => {
+    const host = request.headers.host;
+    if (host === undefined || URL.canParse(`http://${host}`)) return app(request, response);
+    const { type } = errorCodes.validation_error;
+    const details = [{ field: 'Host', message: 'must be a host name or address, with an optional port' }];
+    const body = request.url?.startsWith('/api/')
+      ? { success: false, error: { type, code: 'validation_error', message: hostProblem, param: 'Host', details, doc_url: `${publicUrl ?? ''}/docs/errors/validation_error` } }
+      : { errors: [{ message: hostProblem, extensions: { code: 'validation_error', type, param: 'Host', details } }] };
+    const text = JSON.stringify(body);
+    response.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), [requestIdHeader]: randomUUID(), connection: 'close' });
+    response.end(text);
+  };
+}

@@ -41,6 +41,20 @@ export function scenarios(endpoints: Endpoints): Scenario[] {
   const readBaseline = JSON.stringify({ ids: readIds });
   return [
     { name: 'addSeats', connections: 10, adds: true, target: addTargets(endpoints, randomCustomer) },
+    // The same change through the Commet REST door: the baseline's own request shape.
+    {
+      name: 'POST /api/v1/seats',
+      connections: 10,
+      adds: true,
+      target: {
+        ...addTargets(endpoints, randomCustomer),
+        seatgate: {
+          url: new URL('/api/v1/seats', endpoints.seatgateUrl).href,
+          headers: { 'x-api-key': endpoints.seatgateKey },
+          body: () => JSON.stringify({ customerId: randomCustomer(), featureCode, count: 1 }),
+        },
+      },
+    },
     // One balance that every request fights over: how the row lock holds up under contention.
     { name: 'hot balance, 1 conn', connections: 1, adds: true, target: addTargets(endpoints, () => 'c-000') },
     { name: 'hot balance, 50 conns', connections: 50, adds: true, target: addTargets(endpoints, () => 'c-000') },

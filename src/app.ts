@@ -16,6 +16,7 @@ import type { Logger } from './logger.js';
 import { type RestDoorOptions, useRestDoor } from './rest/door.js';
 import { schema } from './schema.js';
 import { SeatChangeCoalescer } from './seats/coalescer.js';
+import { EventHub } from './events/hub.js';
 import { DomainError } from './errors.js';
 
 export const graphqlPath = '/graphql';
@@ -76,6 +77,8 @@ export type AppOptions = {
   seatChanges?: SeatChangeCoalescer;
   /** The origin callers use, for links in answers; unset, each request's own. */
   publicUrl?: string;
+  /** The process's event hub; one is made when not given, started by the first subscription. */
+  events?: EventHub;
   realNow?: () => number;
 };
 
@@ -85,6 +88,7 @@ export function createApp(options: AppOptions) {
   const states: RequestStates = new WeakMap();
   const keys = new ApiKeyCache(apiKeyCacheMs, realNow);
   const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger);
+  const events = options.events ?? new EventHub(orm, logger);
   const limiter = limits.rateLimitPerSecond && limits.rateLimitBurst ? new RateLimiter(limits.rateLimitPerSecond, limits.rateLimitBurst) : null;
   // Both doors build the same context for an authenticated request.
   const contextFor: RestDoorOptions['contextFor'] = ({ tenant, testClock, requestId, idempotencyKey }) =>
@@ -96,6 +100,7 @@ export function createApp(options: AppOptions) {
       clock: new Clock(testClock?.frozenAt ?? null, realNow, (clock) => keys.noteTestClock(tenant.organizationId, clock)),
       idempotencyKeyHeader: idempotencyKey,
       seatChanges,
+      events,
     });
   return createYoga<Record<string, unknown>, Context>({
     schema,
@@ -116,6 +121,7 @@ export function createApp(options: AppOptions) {
     },
     plugins: [
       useRequestIds(states),
+      { onDispose: () => (options.events ? undefined : events.stop()) },
       useHealthChecks(orm),
       useRestDoor({ orm, keys, limiter, states, logger, maxBodyBytes: limits.maxBodyBytes, publicUrl: options.publicUrl, contextFor }),
       useRateLimit(limiter, graphqlPath),

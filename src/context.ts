@@ -4,6 +4,7 @@ import { createCatalogLoaders } from './catalog/loaders.js';
 import { createCustomerLoaders } from './customers/loaders.js';
 import type { Clock } from './clock/service.js';
 import type { Orm } from './db/orm.js';
+import type { EventHub } from './events/hub.js';
 import type { Logger } from './logger.js';
 import { createSeatLoaders } from './seats/loaders.js';
 import type { SeatChangeWriter } from './seats/service.js';
@@ -26,6 +27,8 @@ export type Context = {
   idempotencyKeyHeader: string | null;
   /** Where seat changes go: the process's coalescer, which applies them in shared transactions. */
   seatChanges: SeatChangeWriter;
+  /** The process's event hub, which subscriptions read. */
+  events: EventHub;
 };
 
 const createLoaders = (em: EntityManager, tenant: Tenant, now: () => Date) => ({
@@ -44,6 +47,7 @@ export function createContext(options: {
   idempotencyKeyHeader?: string | null;
   clock: Clock;
   seatChanges: SeatChangeWriter;
+  events: EventHub;
 }): Context {
   const em = options.orm.em.fork();
   return {
@@ -56,5 +60,6 @@ export function createContext(options: {
     logger: options.logger,
     idempotencyKeyHeader: options.idempotencyKeyHeader ?? null,
     seatChanges: options.seatChanges,
+    events: options.events,
   };
 }

@@ -7,5 +7,6 @@ import './subscriptions/schema.js';
 import './seats/schema.js';
 import './billing/schema.js';
 import './clock/schema.js';
+import './events/schema.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -5,6 +5,7 @@ import { countApiKeys, createApiKey } from './auth/service.js';
 import { loadConfig } from './config.js';
 import { startDatabase } from './db/database.js';
 import { startRenewalSweeper } from './billing/sweeper.js';
+import { EventHub } from './events/hub.js';
 import { scheduleIdempotencyCleanup } from './idempotency/service.js';
 import { createLogger } from './logger.js';
 import { StartupError } from './startup.js';
@@ -28,7 +29,11 @@ async function main(): Promise<void> {
     onDeleted: (count) => count > 0 && logger.info('forgot expired idempotency keys', { count }),
   });
   const stopSweeper = startRenewalSweeper(database.orm, logger);
+  // Started here, not by the first subscription: this process publishes what every process commits.
+  const events = new EventHub(database.orm, logger);
+  await events.start();
   const yoga = createApp({
+    events,
     orm: database.orm,
     logger,
     limits: config.limits,
@@ -73,6 +78,8 @@ async function main(): Promise<void> {
     // Stop accepting, let in-flight requests finish, then close the database.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
+    // Subscriptions would hold their connections open forever; they end, and clients resume elsewhere.
+    await events.stop();
     await closed;
     stopCleanup();
     await stopSweeper();

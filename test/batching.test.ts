@@ -42,14 +42,15 @@ describe('SQL statements per request', () => {
     }
   });
 
-  test('a lone seat change costs BEGIN, one locking read, one insert, one update and COMMIT, whatever the bulk size', async () => {
+  test('a lone seat change costs BEGIN, one locking read, the inserts of its events and their outbox rows, one update and COMMIT, whatever the bulk size', async () => {
     const s = await seatScenario(harness);
     const add = (featureCode: string) => graphql(harness, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode, count: 1 } });
     await add('admin'); // the key is looked up once, then served from the cache
     const single = await harness.countStatements(() => add('admin'));
     expect(single.result.errors).toBeUndefined();
     // The key lookup included: there is none.
-    expect(single.statements.map(firstWord)).toEqual(['begin', 'select', 'insert', 'update', 'commit']);
+    const lone = ['begin', 'select', 'insert outbox_event', 'insert seat_event', 'update seat_balance', 'commit'];
+    expect(single.statements.map(shapeOf)).toEqual(lone);
 
     const bulk = await harness.countStatements(() =>
       graphql(harness, s.key, mutations.bulkSetSeats, {
@@ -57,15 +58,31 @@ describe('SQL statements per request', () => {
       }),
     );
     expect(bulk.result.errors).toBeUndefined();
-    expect(bulk.statements.map(firstWord)).toEqual(['begin', 'select', 'insert', 'update', 'commit']);
+    expect(bulk.statements.map(shapeOf)).toEqual(lone);
 
-    // A charge adds its insert; an idempotency key adds the look-up of claims and the claim itself.
+    // A charge adds its insert (its outbox row shares the outbox insert); an idempotency key adds
+    // the look-up of claims and the claim itself.
     const charged = await harness.countStatements(() =>
       graphql(harness, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 9, idempotencyKey: 'counted' } }),
     );
     expect(charged.result.data.addSeats.newBalance).toBe(10);
-    expect(charged.statements.map(firstWord)).toEqual(['begin', 'select', 'select', 'insert', 'insert', 'insert', 'update', 'commit']);
+    expect(charged.statements.map(shapeOf)).toEqual([
+      'begin',
+      'select',
+      'select',
+      'insert outbox_event',
+      'insert idempotency_key',
+      'insert seat_event',
+      'insert seat_charge',
+      'update seat_balance',
+      'commit',
+    ]);
   });
 });
 
-const firstWord = (sql: string) => sql.trim().split(/[\s;]+/)[0]!.toLowerCase();
+/** A statement's verb, with the table for writes: `insert seat_event`. */
+const shapeOf = (sql: string) => {
+  const [verb, ...rest] = sql.trim().split(/[\s;]+/);
+  const table = /^(insert|update)$/i.test(verb!) ? rest.find((word) => !/^(into)$/i.test(word))!.replaceAll('"', '') : null;
+  return table ? `${verb!.toLowerCase()} ${table}` : verb!.toLowerCase();
+};

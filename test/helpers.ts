@@ -67,6 +67,8 @@ export function useHarness(): Harness {
     };
   });
   afterAll(async () => {
+    // Stops the app's event hub (its LISTEN connection) if a subscription started it.
+    await harness.yoga?.dispose();
     await harness.orm?.close();
   });
   return harness;

@@ -37,8 +37,13 @@ export const chargeTerms = (charge: PlannedCharge): ChargeTerms => ({
   amount: charge.amount,
 });
 
-/** A charge just recorded, as callers see it; `customerId` is the customer's display id. */
-export const chargeRecordOf = (charge: SeatCharge, names: { customerId: string; featureCode: string }): SeatChargeRecord => ({
+type ChargeFields = Pick<
+  SeatCharge,
+  'id' | 'kind' | 'quantity' | 'unitPrice' | 'daysRemaining' | 'daysInPeriod' | 'periodStart' | 'periodEnd' | 'amount' | 'currency' | 'ts' | 'createdAt' | 'mode'
+> & { event?: { id: string } | null };
+
+/** A charge just recorded (an entity, or a row about to be inserted), as callers see it; `customerId` is the customer's display id. */
+export const chargeRecordOf = (charge: ChargeFields, names: { customerId: string; featureCode: string }): SeatChargeRecord => ({
   id: charge.id,
   customerId: names.customerId,
   featureCode: names.featureCode,

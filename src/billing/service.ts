@@ -1,10 +1,12 @@
 import { LockMode, QueryOrder } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Customer } from '../customers/entities.js';
-import { customerDisplayId } from '../customers/entities.js';
+import { Customer, customerDisplayId } from '../customers/entities.js';
 import { getCustomer } from '../customers/service.js';
 import { run } from '../db/prepared.js';
 import { DomainError } from '../errors.js';
+import { OutboxEvent } from '../events/entities.js';
+import { chargeCreatedPayload } from '../events/payloads.js';
+import { outboxRow } from '../events/service.js';
 import { newId } from '../ids.js';
 import { SeatBalance, type SeatEvent } from '../seats/entities.js';
 import { READ_BALANCES } from '../seats/store.js';
@@ -15,7 +17,7 @@ import type { Mode, Tenant } from '../tenant.js';
 import { SeatCharge } from './entities.js';
 import { type Period, periodContaining } from './periods.js';
 import { advanceFor, billableSeats, type PlannedCharge } from './proration.js';
-import { type ChargeTerms, chargeTerms, type SeatChargeRecord } from './records.js';
+import { type ChargeTerms, chargeRecordOf, chargeTerms, type SeatChargeRecord } from './records.js';
 import { CHARGES_BY_EVENT, CHARGES_OF_CUSTOMER, TRUE_UPS_OF_PERIOD } from './store.js';
 import { PLAN_TERMS, planTermsFrom } from '../catalog/store.js';
 
@@ -99,6 +101,15 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
   // and the unit of work's bookkeeping for a thousand of them would hold the event loop. Each
   // insert is built synchronously, so they go in chunks as they come, the event loop free between.
   let advances: ChargeData[] = [];
+  let announced: ReturnType<typeof outboxRow>[] = [];
+  const customer = await tx.findOneOrFail(Customer, due.customerId, { fields: ['externalId'] });
+  const insert = async () => {
+    await tx.insertMany(SeatCharge, advances);
+    // Each advance is told like every charge; same transaction, so both commit or neither.
+    await tx.insertMany(OutboxEvent, announced);
+    advances = [];
+    announced = [];
+  };
   while (period.end <= now && entered < maxPeriodsPerRenewal) {
     period = periodContaining(subscription.startAt, interval, period.end);
     entered++;
@@ -107,15 +118,16 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
       const advance = featureTerms ? advanceFor(balance.current, featureTerms, period) : null;
       if (advance) {
         const on = { subscription: subscription.id, customer: due.customerId, feature: balance.feature.id, event: null, currency, ts: period.start };
-        advances.push(chargeData(tenant, advance, on));
+        const data = chargeData(tenant, advance, on);
+        advances.push(data);
+        const names = { customerId: customerDisplayId({ id: due.customerId, externalId: customer.externalId }), featureCode: featureTerms!.featureCode };
+        const payload = chargeCreatedPayload(chargeRecordOf(data, names));
+        announced.push(outboxRow({ tenant, customerId: due.customerId, featureCode: names.featureCode, type: 'charge.created', payload }));
       }
     }
-    if (advances.length >= rowsPerInsert) {
-      await tx.insertMany(SeatCharge, advances);
-      advances = [];
-    }
+    if (advances.length >= rowsPerInsert) await insert();
   }
-  if (advances.length > 0) await tx.insertMany(SeatCharge, advances);
+  if (advances.length > 0) await insert();
   for (const balance of balances) {
     const terms = termsByFeature.get(balance.feature.id);
     if (terms) balance.highWaterMark = billableSeats(balance.current, terms);

@@ -3,22 +3,23 @@ import { read, statement } from '../db/prepared.js';
 import type { PlanInterval } from './entities.js';
 
 /** A plan's period, currency and terms per seat feature, as plain values: plans never change. */
-export type PlanTerms = { interval: PlanInterval; currency: string; features: Map<string, BillingTerms> };
+export type PlanTerms = { interval: PlanInterval; currency: string; features: Map<string, BillingTerms & { featureCode: string }> };
 
-type PlanTermsRow = { interval: PlanInterval; currency: string; featureId: string | null; terms: BillingTerms };
+type PlanTermsRow = { interval: PlanInterval; currency: string; featureId: string | null; terms: BillingTerms & { featureCode: string } };
 
 // Kept as plain rows: the renewal reads a plan's hundred terms on every step, and managed
 // entities would only lengthen the flush that follows.
 export const PLAN_TERMS = statement<{ planId: string }, PlanTermsRow>(
   'plan_terms',
-  `select p.interval, p.currency, pf.feature_id, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price
-     from plan p left join plan_seat_feature pf on pf.plan_id = p.id
+  `select p.interval, p.currency, pf.feature_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price
+     from plan p left join plan_seat_feature pf on pf.plan_id = p.id left join feature f on f.id = pf.feature_id
     where p.id = :planId`,
   (row) => ({
     interval: row.interval as PlanInterval,
     currency: read.text(row.currency),
     featureId: read.nullableText(row.feature_id),
     terms: {
+      featureCode: read.text(row.feature_code ?? ''),
       includedSeats: read.int(row.included_seats ?? 0),
       unlimited: read.bool(row.unlimited ?? false),
       overageEnabled: read.bool(row.overage_enabled ?? false),

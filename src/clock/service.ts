@@ -5,6 +5,7 @@ import { validationError } from '../errors.js';
 import type { Tenant } from '../tenant.js';
 import { MOVE_TEST_CLOCK, RESET_TEST_CLOCK, type TestClockState } from './store.js';
 import { SeatCharge } from '../billing/entities.js';
+import { OutboxEvent } from '../events/entities.js';
 import { Customer } from '../customers/entities.js';
 import { IdempotencyKey } from '../idempotency/entities.js';
 import { SeatBalance, SeatEvent } from '../seats/entities.js';
@@ -97,8 +98,8 @@ export const maxCustomersPerDeletion = 1000;
 export type TestDataDeletion = { customers: number; complete: boolean; clock: TestClockState | null };
 
 /**
- * Deletes the organization's test-mode customers with their subscriptions, balances, ledger and
- * charges, up to maxCustomersPerDeletion per call, as Stripe's "delete all test data" does. The
+ * Deletes the organization's test-mode customers with their subscriptions, balances, ledger,
+ * charges and outbox events, up to maxCustomersPerDeletion per call, as Stripe's "delete all test data" does. The
  * call that finds none left also forgets the test idempotency keys and sets the test clock back
  * to real time. Features and plans stay. Live data is never touched: the ledger's guard lets
  * test rows go only in this transaction.
@@ -115,6 +116,8 @@ export async function deleteTestData(em: EntityManager, tenant: Tenant): Promise
     const ids = customers.map((customer) => customer.id);
     if (ids.length > 0) {
       const ofCustomers = { ...scope, customer: { $in: ids } };
+      // Their outbox rows go too, with the webhook deliveries that point at them.
+      await tx.nativeDelete(OutboxEvent, ofCustomers);
       await tx.nativeDelete(SeatCharge, ofCustomers);
       await tx.nativeDelete(SeatEvent, ofCustomers);
       await tx.nativeDelete(SeatBalance, ofCustomers);

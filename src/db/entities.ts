@@ -6,6 +6,8 @@ import { SeatChargeSchema } from '../billing/entities.js';
 import { TestClockSchema } from '../clock/entities.js';
 import { IdempotencyKeySchema } from '../idempotency/entities.js';
 import { SeatBalanceSchema, SeatEventSchema } from '../seats/entities.js';
+import { OutboxEventSchema } from '../events/entities.js';
+import { WebhookAttemptSchema, WebhookDeliverySchema, WebhookEndpointSchema } from '../webhooks/entities.js';
 
 export const entities = [
   OrganizationSchema,
@@ -20,4 +22,8 @@ export const entities = [
   IdempotencyKeySchema,
   SeatChargeSchema,
   TestClockSchema,
+  OutboxEventSchema,
+  WebhookEndpointSchema,
+  WebhookDeliverySchema,
+  WebhookAttemptSchema,
 ];

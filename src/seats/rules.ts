@@ -5,6 +5,17 @@ import type { SeatEventKind } from './entities.js';
 
 export type SeatTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean };
 
+/** A feature whose balance may not pass its included seats: no overage, not unlimited. */
+export const isCapped = (terms: SeatTerms): boolean => !terms.unlimited && !terms.overageEnabled;
+
+/** Whether a change took a capped balance to exactly its included seats (a limit_reached event). */
+export const reachesLimit = (terms: SeatTerms, previousBalance: number, newBalance: number): boolean =>
+  isCapped(terms) && newBalance === terms.includedSeats && previousBalance !== newBalance;
+
+/** The balance a change asks for, before any rule: what a refused change wanted. */
+export const requestedBalance = (current: number, kind: SeatEventKind, count: number): number =>
+  kind === 'ADD' ? current + count : kind === 'REMOVE' ? current - count : count;
+
 /** The most seats one change may name. */
 export const maxSeatCount = 1_000_000;
 /** The fewest seats a change may name: a set may make a balance 0, an add or remove must move it. */

@@ -29,7 +29,7 @@ const idempotencyKeyDescription =
 const seatChangeErrors = 'validation_error, customer_not_found, feature_not_found, no_active_subscription, feature_not_in_plan';
 const retryErrors = 'idempotency_key_mismatch, conflict (the subscription is renewing or catching up: retry)';
 
-const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').implement({
+export const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').implement({
   description: "The seats a customer holds of one seat feature of its plan. It starts at 0 (or the subscription's initialSeats) and equals the newBalance of its latest event.",
   fields: (t) => ({
     customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
@@ -46,7 +46,8 @@ const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').imple
   }),
 });
 
-export const SeatEventRef = builder.objectRef<SeatEventRecord>('SeatEvent').implement({
+// Without seq: a live event (events/schema.ts) carries no ledger cursor.
+export const SeatEventRef = builder.objectRef<Omit<SeatEventRecord, 'seq'>>('SeatEvent').implement({
   description: 'One change of one balance. The ledger keeps every event forever, unchanged.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Opaque id, prefixed sev_. A repeat of an idempotent call returns the same id.' }),

@@ -12,8 +12,9 @@ import { claimId, findClaims, type IdempotentCall, recordClaims, replayOf } from
 import { ACTIVE_SUBSCRIPTIONS } from '../subscriptions/store.js';
 import type { Mode, Tenant } from '../tenant.js';
 import { SeatBalance, SeatEvent, type SeatEventKind } from './entities.js';
+import { changeOutbox, limitRefusedOutbox, type OutboxEntry, recordOutbox } from '../events/service.js';
 import { eventRecordOf, loadEvents, type SeatEventRecord } from './ledger.js';
-import { assertDistinctFeatureCodes, minSeatCount, planChange, type SeatChangeEntry } from './rules.js';
+import { assertDistinctFeatureCodes, minSeatCount, planChange, requestedBalance, type SeatChangeEntry } from './rules.js';
 import { type BalanceRow, CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalanceRow, READ_BALANCES } from './store.js';
 
 export type SeatBalanceRecord = {
@@ -98,6 +99,7 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
     return balance;
   };
   const newClaims: Parameters<typeof recordClaims>[1] = [];
+  const outbox: OutboxEntry[] = [];
   const written: { request: number; events: { event: SeatEvent; row: LockedBalanceRow; charge: ReturnType<typeof recordCharge> | null }[] }[] = [];
 
   const outcomes = requests.map((request, index): SeatChangeOutcome => {
@@ -118,12 +120,21 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
     if (request.now >= subscription.periodEnd) return { kind: 'renewalDue', customerId: customer.id };
 
     const period = { start: subscription.periodStart, end: subscription.periodEnd };
-    let plans;
-    try {
-      plans = request.entries.map((entry, i) => planChange(balanceOf(rows[i]!), entry, rows[i]!.terms, period, request.now));
-    } catch (error) {
-      if (error instanceof DomainError) return { kind: 'refused', error };
-      throw error;
+    const plans = [];
+    for (const [i, entry] of request.entries.entries()) {
+      const row = rows[i]!;
+      try {
+        plans.push(planChange(balanceOf(row), entry, row.terms, period, request.now));
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        // A refusal at the limit is news for the back office (a customer wants more seats than
+        // the plan allows), so it is told even though nothing changed.
+        if (error.code === 'seat_limit_exceeded') {
+          const current = balanceOf(row).current;
+          outbox.push(limitRefusedOutbox({ tenant: request.tenant, customer: row.customer, featureCode: row.feature.code, terms: row.terms }, current, requestedBalance(current, entry.kind, entry.count), request.now));
+        }
+        return { kind: 'refused', error };
+      }
     }
     const events = plans.map((plan, i) => {
       const row = rows[i]!;
@@ -155,6 +166,7 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
             ts: request.now,
           })
         : null;
+      outbox.push(...changeOutbox({ tenant: request.tenant, customer: row.customer, featureCode: row.feature.code, terms: row.terms, event, charge }));
       return { event, row, charge };
     });
     if (call) newClaims.push({ tenant: request.tenant, call, eventIds: events.map(({ event }) => event.id) });
@@ -163,6 +175,7 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
   });
 
   recordClaims(tx, newClaims);
+  recordOutbox(tx, outbox);
   await tx.flush();
   for (const { request, events } of written) {
     outcomes[request] = {

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { periodBoundary, periodContaining } from '../billing/periods.js';
 import { advanceFor } from '../billing/proration.js';
 import { recordCharge, renewSubscription } from '../billing/service.js';
+import { changeOutbox, recordOutbox } from '../events/service.js';
 import type { PlanSeatFeature } from '../catalog/entities.js';
 import { findFeaturesByCode, findPlanByCode } from '../catalog/service.js';
 import { getCustomer } from '../customers/service.js';
@@ -106,9 +107,10 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
         ts: startAt,
       });
       const advance = advanceFor(count, terms, firstPeriod);
-      if (advance) {
-        recordCharge(tx, tenant, advance, { subscription, customer: customer.id, feature: terms.feature, event, currency: plan.currency, ts: startAt });
-      }
+      const charge = advance
+        ? recordCharge(tx, tenant, advance, { subscription, customer: customer.id, feature: terms.feature, event, currency: plan.currency, ts: startAt })
+        : null;
+      recordOutbox(tx, changeOutbox({ tenant, customer, featureCode: terms.feature.code, terms, event, charge }));
     }
     await flushUnique(tx, {
       subscription_one_active_per_customer: () => activeSubscriptionConflict(input.customerId),

@@ -1,0 +1,47 @@
+import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
+import { Organization } from '../auth/entities.js';
+import { Customer } from '../customers/entities.js';
+import type { Mode } from '../tenant.js';
+
+export type OutboxEventType = 'seat.changed' | 'charge.created' | 'seat.limit_reached';
+export const outboxEventTypes: readonly OutboxEventType[] = ['seat.changed', 'charge.created', 'seat.limit_reached'];
+
+/**
+ * One thing that happened, written in the transaction that made it happen, so it exists exactly
+ * when the change committed. Subscriptions and webhooks read it, never the tables it describes.
+ */
+export class OutboxEvent {
+  id!: string;
+  /** Insertion order, for the relay to find what it has not published yet. */
+  seq!: Opt<string>;
+  /**
+   * Publication order, given by the relay after commit (one relay at a time): readers follow it,
+   * so an event committed late is never skipped by a reader that is already past its `seq`.
+   */
+  position: string | null = null;
+  organization!: Organization;
+  mode!: Mode;
+  type!: OutboxEventType;
+  customer!: Customer;
+  featureCode!: string;
+  /** The public shape of what happened, as GraphQL and webhooks show it. */
+  payload!: Record<string, unknown>;
+  createdAt: Opt<Date> = new Date();
+}
+
+export const OutboxEventSchema = new EntitySchema<OutboxEvent>({
+  class: OutboxEvent,
+  tableName: 'outbox_event',
+  properties: {
+    id: { type: 'text', primary: true },
+    seq: { type: new BigIntType('string'), autoincrement: true, unique: 'outbox_event_seq_unique' },
+    position: { type: new BigIntType('string'), nullable: true, unique: 'outbox_event_position_unique' },
+    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
+    mode: { enum: true, items: ['live', 'test'] },
+    type: { enum: true, items: ['seat.changed', 'charge.created', 'seat.limit_reached'] },
+    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
+    featureCode: { type: 'text' },
+    payload: { type: 'json' },
+    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
+  },
+});

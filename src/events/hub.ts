@@ -1,0 +1,59 @@
+import type { Orm } from '../db/orm.js';
+import type { Logger } from '../logger.js';
+import { OutboxFeed } from './feed.js';
+import { PgListener } from './listener.js';
+import { OutboxRelay } from './relay.js';
+
+/** How often the relay looks for unpublished rows without being told: a safety net, not the path. */
+const relaySweepMs = 5000;
+
+/**
+ * A process's event machinery on one LISTEN connection: the relay publishes what commits, and
+ * the feed hands what is published to this process's subscribers. PostgreSQL is the only moving
+ * part between processes.
+ */
+export class EventHub {
+  readonly relay: OutboxRelay;
+  readonly feed: OutboxFeed;
+  private readonly listener: PgListener;
+  private starting: Promise<void> | null = null;
+  private sweep: NodeJS.Timeout | null = null;
+
+  constructor(orm: Orm, logger: Logger) {
+    this.relay = new OutboxRelay(orm, logger);
+    this.feed = new OutboxFeed(orm, logger);
+    this.listener = new PgListener(
+      orm.config.get('clientUrl')!,
+      ['seatgate_outbox', 'seatgate_published'],
+      {
+        onNotify: (channel, payload) => (channel === 'seatgate_outbox' ? void this.relay.poke() : this.feed.published(payload || undefined)),
+        // Whatever was sent while the connection was down is read now.
+        onConnect: () => {
+          void this.relay.poke();
+          this.feed.published();
+        },
+      },
+      logger,
+    );
+  }
+
+  /** Starts once, however often it is asked: the first subscription or the server starts it. */
+  start(): Promise<void> {
+    this.starting ??= (async () => {
+      await this.feed.start();
+      await this.listener.start();
+      this.sweep = setInterval(() => void this.relay.poke(), relaySweepMs);
+      this.sweep.unref();
+    })().catch((error: unknown) => {
+      this.starting = null;
+      throw error;
+    });
+    return this.starting;
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweep) clearInterval(this.sweep);
+    this.feed.close();
+    await this.listener.stop();
+  }
+}

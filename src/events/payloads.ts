@@ -1,0 +1,120 @@
+import type { SeatChargeRecord } from '../billing/records.js';
+import type { SeatEventRecord } from '../seats/ledger.js';
+import type { SeatBalanceRecord } from '../seats/service.js';
+import type { Mode } from '../tenant.js';
+
+// The public shapes outbox rows carry: what GraphQL shows of each object (times as ISO strings),
+// so subscriptions and webhooks say the same thing.
+
+export type SeatEventPayload = {
+  id: string;
+  customerId: string;
+  featureCode: string;
+  kind: SeatEventRecord['kind'];
+  count: number;
+  previousBalance: number;
+  newBalance: number;
+  ts: string;
+  createdAt: string;
+  livemode: boolean;
+};
+
+export type SeatBalancePayload = {
+  customerId: string;
+  featureCode: string;
+  current: number;
+  includedSeats: number | null;
+  unlimited: boolean;
+  asOf: string;
+  livemode: boolean;
+};
+
+/** `seat.changed`: the event and the balance it left. */
+export type SeatChangedPayload = { event: SeatEventPayload; balance: SeatBalancePayload };
+
+/** `charge.created`: the charge, as SeatCharge shows it. */
+export type ChargeCreatedPayload = Omit<SeatChargeRecord, 'ts' | 'createdAt' | 'periodStart' | 'periodEnd' | 'mode'> & {
+  ts: string;
+  createdAt: string;
+  periodStart: string;
+  periodEnd: string;
+  livemode: boolean;
+};
+
+/**
+ * `seat.limit_reached`: a balance of a feature without overage reached its included seats
+ * (`reached`, with the event that did it), or a change was refused for going above them
+ * (`refused`, with the balance it asked for).
+ */
+export type LimitReachedPayload = {
+  customerId: string;
+  featureCode: string;
+  includedSeats: number;
+  current: number;
+  reason: 'reached' | 'refused';
+  eventId: string | null;
+  requested: number | null;
+  at: string;
+  livemode: boolean;
+};
+
+const livemode = (mode: Mode) => mode === 'live';
+const iso = (date: Date) => date.toISOString();
+
+export const seatEventPayload = (event: Omit<SeatEventRecord, 'seq' | 'charge'>): SeatEventPayload => ({
+  id: event.id,
+  customerId: event.customerId,
+  featureCode: event.featureCode,
+  kind: event.kind,
+  count: event.quantity,
+  previousBalance: event.previousBalance,
+  newBalance: event.newBalance,
+  ts: iso(event.ts),
+  createdAt: iso(event.createdAt),
+  livemode: livemode(event.mode),
+});
+
+export const seatBalancePayload = (balance: SeatBalanceRecord): SeatBalancePayload => ({
+  customerId: balance.customerId,
+  featureCode: balance.featureCode,
+  current: balance.current,
+  includedSeats: balance.unlimited ? null : balance.includedSeats,
+  unlimited: balance.unlimited,
+  asOf: iso(balance.asOf),
+  livemode: livemode(balance.mode),
+});
+
+export const chargeCreatedPayload = ({ ts, createdAt, periodStart, periodEnd, mode, ...charge }: SeatChargeRecord): ChargeCreatedPayload => ({
+  ...charge,
+  ts: iso(ts),
+  createdAt: iso(createdAt),
+  periodStart: iso(periodStart),
+  periodEnd: iso(periodEnd),
+  livemode: livemode(mode),
+});
+
+const modeOf = (payload: { livemode: boolean }): Mode => (payload.livemode ? 'live' : 'test');
+
+/** A delivered event as the GraphQL SeatEvent type reads it; its charge is loaded if asked for. */
+export const seatEventFromPayload = (payload: SeatEventPayload): Omit<SeatEventRecord, 'seq'> => ({
+  id: payload.id,
+  customerId: payload.customerId,
+  featureCode: payload.featureCode,
+  kind: payload.kind,
+  quantity: payload.count,
+  previousBalance: payload.previousBalance,
+  newBalance: payload.newBalance,
+  ts: new Date(payload.ts),
+  createdAt: new Date(payload.createdAt),
+  mode: modeOf(payload),
+});
+
+export const seatBalanceFromPayload = (payload: SeatBalancePayload): SeatBalanceRecord => ({
+  customerId: payload.customerId,
+  featureCode: payload.featureCode,
+  current: payload.current,
+  includedSeats: payload.includedSeats ?? 0,
+  unlimited: payload.unlimited,
+  asOf: new Date(payload.asOf),
+  mode: modeOf(payload),
+});

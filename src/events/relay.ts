@@ -1,0 +1,67 @@
+import type { Orm } from '../db/orm.js';
+import { run } from '../db/prepared.js';
+import type { Logger } from '../logger.js';
+import { queueDeliveries } from '../webhooks/service.js';
+import { LOCK_PUBLISHER, NOTIFY_PUBLISHED, PUBLISH_PENDING, type PublishedEvent } from './store.js';
+
+/** Rows one publication takes; more wait for the next round, which follows at once. */
+const publishBatch = 1000;
+
+/**
+ * Publishes committed outbox rows: gives them positions in commit order, queues the webhook
+ * deliveries they owe, and tells every process's feed, all in one transaction. Returns how many
+ * it published.
+ */
+export async function publishOutbox(orm: Orm): Promise<PublishedEvent[]> {
+  return orm.em.fork().transactional(async (tx) => {
+    await run(tx, LOCK_PUBLISHER, {});
+    const published = await run(tx, PUBLISH_PENDING, { limit: publishBatch });
+    if (published.length === 0) return [];
+    published.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
+    await queueDeliveries(tx, published);
+    await run(tx, NOTIFY_PUBLISHED, { position: published.at(-1)!.position });
+    return published;
+  });
+}
+
+/**
+ * Runs publications when poked (a notification that outbox rows committed, a reconnect, a
+ * timer), one at a time: a poke during a run makes one more run after it, never a second one
+ * beside it.
+ */
+export class OutboxRelay {
+  private running: Promise<void> | null = null;
+  private again = false;
+  /** Publications this process made, for tests and operators. */
+  published = 0;
+
+  constructor(
+    private readonly orm: Orm,
+    private readonly logger: Logger,
+  ) {}
+
+  poke(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.loop().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        for (;;) {
+          const published = await publishOutbox(this.orm);
+          this.published += published.length;
+          if (published.length < publishBatch) break;
+        }
+      } catch (error) {
+        // Nothing is lost: the rows stay unpublished, and the next poke (the timer's at the latest) takes them.
+        this.logger.error('publishing outbox events failed', { error });
+      }
+    } while (this.again);
+  }
+}

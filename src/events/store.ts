@@ -1,0 +1,94 @@
+import { read, statement } from '../db/prepared.js';
+import type { Mode } from '../tenant.js';
+import type { OutboxEventType } from './entities.js';
+
+/** A published outbox row, as readers get it. */
+export type PublishedEvent = {
+  id: string;
+  position: string;
+  organizationId: string;
+  mode: Mode;
+  type: OutboxEventType;
+  customerId: string;
+  featureCode: string;
+  payload: Record<string, unknown>;
+  createdAt: Date;
+};
+
+const publishedEvent = (row: Record<string, unknown>): PublishedEvent => ({
+  id: read.text(row.id),
+  position: String(row.position),
+  organizationId: read.text(row.organization_id),
+  mode: row.mode as Mode,
+  type: row.type as OutboxEventType,
+  customerId: read.text(row.customer_id),
+  featureCode: read.text(row.feature_code),
+  payload: row.payload as Record<string, unknown>,
+  createdAt: read.date(row.created_at),
+});
+
+const columns = 'id, position, organization_id, mode, type, customer_id, feature_code, payload, created_at';
+
+// Kept by hand: MikroORM has no word for an advisory lock, a window-numbered update, or the
+// prepared plans these run on every notification.
+
+/**
+ * One publisher at a time, held to commit: positions are then handed out in commit order, so a
+ * reader past position P never later meets a smaller one.
+ */
+export const LOCK_PUBLISHER = statement<Record<string, never>, unknown>('outbox_lock_publisher', `select pg_advisory_xact_lock(7305840001)`, () => null);
+
+/** Gives the oldest unpublished rows the next positions, in insertion order. */
+export const PUBLISH_PENDING = statement<{ limit: number }, PublishedEvent>(
+  'outbox_publish_pending',
+  `with pending as (
+     select id, row_number() over (order by seq) as n from outbox_event where position is null order by seq limit :limit
+   ), base as (
+     select coalesce(max(position), 0) as top from outbox_event
+   )
+   update outbox_event o set position = base.top + pending.n
+     from pending, base
+    where o.id = pending.id
+   returning o.${columns.split(', ').join(', o.')}`,
+  publishedEvent,
+);
+
+/** Tells every process's feed what was published; delivered at commit. */
+export const NOTIFY_PUBLISHED = statement<{ position: string }, unknown>(
+  'outbox_notify_published',
+  `select pg_notify('seatgate_published', cast(:position as text))`,
+  () => null,
+);
+
+export const LAST_POSITION = statement<Record<string, never>, string>(
+  'outbox_last_position',
+  `select coalesce(max(position), 0) as position from outbox_event`,
+  (row) => String(row.position),
+);
+
+/** Published rows after a position, of every tenant: what a feed hands its subscribers. */
+export const PUBLISHED_AFTER = statement<{ after: string; upTo: string; limit: number }, PublishedEvent>(
+  'outbox_published_after',
+  `select ${columns} from outbox_event where position > :after and position <= :upTo order by position limit :limit`,
+  publishedEvent,
+);
+
+/** One tenant's published rows after a position: a resuming subscriber's replay. */
+export const TENANT_PUBLISHED_AFTER = statement<
+  { organizationId: string; mode: Mode; customerId: string | null; after: string; upTo: string; limit: number },
+  PublishedEvent
+>(
+  'outbox_tenant_published_after',
+  `select ${columns} from outbox_event
+    where organization_id = :organizationId and mode = :mode and position > :after and position <= :upTo
+      and (cast(:customerId as text) is null or customer_id = :customerId)
+    order by position limit :limit`,
+  publishedEvent,
+);
+
+/** Where one of a tenant's events stands, to resume after it. */
+export const POSITION_OF = statement<{ organizationId: string; mode: Mode; id: string }, { position: string | null }>(
+  'outbox_position_of',
+  `select position from outbox_event where organization_id = :organizationId and mode = :mode and id = :id`,
+  (row) => ({ position: row.position === null ? null : String(row.position) }),
+);

@@ -1,0 +1,151 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { newWebhookSecret, signWebhook, verifyWebhook, webhookHeaders } from '../src/webhooks/signature.js';
+
+// The Standard Webhooks specification's published test vector.
+const vector = {
+  secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+  id: 'msg_p5jXN8AQM9LWM0D4loKWxJek',
+  timestamp: 1614265330,
+  body: '{"test": 2432232314}',
+  signature: 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
+};
+const { secret, id, timestamp, body } = vector;
+const now = timestamp;
+
+describe('signing', () => {
+  test('the specification’s test vector', () => {
+    expect(signWebhook(secret, id, timestamp, body)).toBe(vector.signature);
+  });
+
+  test('the headers of a delivery', () => {
+    expect(webhookHeaders(secret, id, timestamp, body)).toEqual({
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': '1614265330',
+      'webhook-signature': vector.signature,
+    });
+  });
+
+  test('a new secret is whsec_ and 32 random bytes in base64, and signs', () => {
+    const fresh = newWebhookSecret();
+    expect(fresh).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from(fresh.slice('whsec_'.length), 'base64')).toHaveLength(32);
+    expect(newWebhookSecret()).not.toBe(fresh);
+    expect(verifyWebhook(fresh, webhookHeaders(fresh, id, timestamp, body), body, { now })).toBe(true);
+  });
+
+  test.each([
+    ['no prefix', 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+    ['another prefix', 'whsk_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+    ['nothing after the prefix', 'whsec_'],
+    ['characters outside base64', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa!w'],
+    ['base64url characters', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLa-w'],
+    ['a space inside', 'whsec_MfKQ9r8GKYqrTwjU PD8ILPZIo2LaLaSw'],
+    ['missing padding', `whsec_${Buffer.alloc(32, 7).toString('base64').replace(/=+$/, '')}`],
+    ['fewer than 24 bytes', `whsec_${Buffer.alloc(23, 7).toString('base64')}`],
+  ])('a malformed secret throws: %s', (_name, malformed) => {
+    expect(() => signWebhook(malformed, id, timestamp, body)).toThrow(/whsec_/);
+    expect(() => verifyWebhook(malformed, webhookHeaders(secret, id, timestamp, body), body, { now })).toThrow(/whsec_/);
+  });
+
+  test.each([1.5, -1, Number.NaN, 2 ** 53])('a timestamp that is not whole unix seconds throws: %s', (bad) => {
+    expect(() => signWebhook(secret, id, bad, body)).toThrow(RangeError);
+  });
+});
+
+describe('verifying', () => {
+  const headers = webhookHeaders(secret, id, timestamp, body);
+
+  test('a genuine delivery verifies, from a record or from Headers, whatever the case of the names', () => {
+    expect(verifyWebhook(secret, headers, body, { now })).toBe(true);
+    expect(verifyWebhook(secret, new Headers(headers), body, { now })).toBe(true);
+    const shouted = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toUpperCase(), value]));
+    expect(verifyWebhook(secret, shouted, body, { now })).toBe(true);
+  });
+
+  test.each([
+    ['the body', { ...headers }, `${body} `],
+    ['the id', { ...headers, 'webhook-id': 'msg_other' }, body],
+    ['the timestamp', { ...headers, 'webhook-timestamp': String(timestamp + 1) }, body],
+    ['the signature', { ...headers, 'webhook-signature': 'v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OF=' }, body],
+  ])('tampering with %s fails', (_name, tampered, tamperedBody) => {
+    expect(verifyWebhook(secret, tampered, tamperedBody, { now })).toBe(false);
+  });
+
+  test('another secret fails', () => {
+    expect(verifyWebhook(newWebhookSecret(), headers, body, { now })).toBe(false);
+  });
+
+  test.each([
+    ['webhook-id'],
+    ['webhook-timestamp'],
+    ['webhook-signature'],
+  ])('a delivery without %s fails', (name) => {
+    expect(verifyWebhook(secret, { ...headers, [name]: undefined }, body, { now })).toBe(false);
+  });
+
+  test.each([
+    ['a fraction', '1614265330.0'],
+    ['a sign', '+1614265330'],
+    ['words', 'yesterday'],
+    ['nothing', ''],
+  ])('a timestamp written as %s fails', (_name, written) => {
+    expect(verifyWebhook(secret, { ...headers, 'webhook-timestamp': written }, body, { now })).toBe(false);
+  });
+
+  test('the timestamp must be within the tolerance, 5 minutes unless told, either way', () => {
+    expect(verifyWebhook(secret, headers, body, { now: now + 300 })).toBe(true);
+    expect(verifyWebhook(secret, headers, body, { now: now - 300 })).toBe(true);
+    expect(verifyWebhook(secret, headers, body, { now: now + 301 })).toBe(false);
+    expect(verifyWebhook(secret, headers, body, { now: now - 301 })).toBe(false);
+    expect(verifyWebhook(secret, headers, body, { now: now + 600, toleranceSeconds: 600 })).toBe(true);
+    expect(verifyWebhook(secret, headers, body, { now: now + 61, toleranceSeconds: 60 })).toBe(false);
+    // Without `now`, the clock decides: the vector is from 2021.
+    expect(verifyWebhook(secret, headers, body)).toBe(false);
+  });
+
+  test('a fresh delivery verifies by the clock', () => {
+    const current = Math.floor(Date.now() / 1000);
+    expect(verifyWebhook(secret, webhookHeaders(secret, id, current, body), body)).toBe(true);
+  });
+
+  test('any one of several signatures may match, as during a secret rotation', () => {
+    const rotated = newWebhookSecret();
+    const both = `${signWebhook(rotated, id, timestamp, body)} ${vector.signature}`;
+    expect(verifyWebhook(secret, { ...headers, 'webhook-signature': both }, body, { now })).toBe(true);
+    expect(verifyWebhook(rotated, { ...headers, 'webhook-signature': both }, body, { now })).toBe(true);
+    expect(verifyWebhook(secret, { ...headers, 'webhook-signature': `v1,bm90IGl0 v1a,c2lnbmVk ${vector.signature}` }, body, { now })).toBe(true);
+    expect(verifyWebhook(newWebhookSecret(), { ...headers, 'webhook-signature': both }, body, { now })).toBe(false);
+  });
+
+  test('only the v1 scheme counts', () => {
+    const otherScheme = vector.signature.replace(/^v1,/, 'v2,');
+    expect(verifyWebhook(secret, { ...headers, 'webhook-signature': otherScheme }, body, { now })).toBe(false);
+    expect(verifyWebhook(secret, { ...headers, 'webhook-signature': vector.signature.slice('v1,'.length) }, body, { now })).toBe(false);
+  });
+});
+
+describe('properties', () => {
+  const secrets = fc.uint8Array({ minLength: 24, maxLength: 64 }).map((bytes) => `whsec_${Buffer.from(bytes).toString('base64')}`);
+  const ids = fc.string({ minLength: 1, maxLength: 64 });
+  const timestamps = fc.integer({ min: 0, max: 2 ** 40 });
+  const bodies = fc.string({ maxLength: 500, unit: 'binary' });
+
+  test('whatever is signed verifies', () => {
+    fc.assert(
+      fc.property(secrets, ids, timestamps, bodies, (key, messageId, at, payload) => {
+        expect(verifyWebhook(key, webhookHeaders(key, messageId, at, payload), payload, { now: at })).toBe(true);
+      }),
+    );
+  });
+
+  test('a changed body never verifies', () => {
+    fc.assert(
+      fc.property(secrets, ids, timestamps, bodies, bodies, (key, messageId, at, payload, other) => {
+        fc.pre(payload !== other);
+        expect(verifyWebhook(key, webhookHeaders(key, messageId, at, payload), other, { now: at })).toBe(false);
+      }),
+    );
+  });
+});

@@ -17,6 +17,7 @@ export class EventHub {
   readonly feed: OutboxFeed;
   private readonly listener: PgListener;
   private starting: Promise<void> | null = null;
+  private readonly publishedListeners: (() => void)[] = [];
   private sweep: NodeJS.Timeout | null = null;
 
   constructor(orm: Orm, logger: Logger) {
@@ -26,7 +27,11 @@ export class EventHub {
       orm.config.get('clientUrl')!,
       ['seatgate_outbox', 'seatgate_published'],
       {
-        onNotify: (channel, payload) => (channel === 'seatgate_outbox' ? void this.relay.poke() : this.feed.published(payload || undefined)),
+        onNotify: (channel, payload) => {
+          if (channel === 'seatgate_outbox') return void this.relay.poke();
+          this.feed.published(payload || undefined);
+          for (const listener of this.publishedListeners) listener();
+        },
         // Whatever was sent while the connection was down is read now.
         onConnect: () => {
           void this.relay.poke();
@@ -35,6 +40,11 @@ export class EventHub {
       },
       logger,
     );
+  }
+
+  /** Calls `listener` whenever any process published events (the webhook worker wakes on it). */
+  onPublished(listener: () => void): void {
+    this.publishedListeners.push(listener);
   }
 
   /** Starts once, however often it is asked: the first subscription or the server starts it. */

@@ -325,3 +325,71 @@ export function useServerProcesses(): (env?: Record<string, string>) => Promise<
     return { child, url, exited };
   };
 }
+
+/** A GraphQL subscription over SSE, read as it arrives: `take(n)` waits for the next n results. */
+export type SseSubscription<T = any> = { take(count: number, timeoutMs?: number): Promise<T[]>; close(): void; status: number };
+
+export async function subscribe<T = any>(
+  fetchFn: (url: string, init: RequestInit) => Promise<Response>,
+  url: string,
+  key: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<SseSubscription<T>> {
+  const controller = new AbortController();
+  const response = await fetchFn(url, {
+    method: 'POST',
+    signal: controller.signal,
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': key },
+    body: JSON.stringify({ query, variables }),
+  });
+  const received: T[] = [];
+  let wake = (): void => {};
+  let ended = false;
+  void (async () => {
+    if (!response.body || !response.headers.get('content-type')?.startsWith('text/event-stream')) {
+      received.push((await response.json()) as T);
+      ended = true;
+      return wake();
+    }
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+        let end: number;
+        while ((end = text.indexOf('\n\n')) >= 0) {
+          const message = text.slice(0, end);
+          text = text.slice(end + 2);
+          const data = message.split('\n').find((line) => line.startsWith('data: '));
+          if (/^event: next$/m.test(message) && data) received.push(JSON.parse(data.slice(6)) as T);
+          wake();
+        }
+      }
+    } catch {
+      // Aborted by close().
+    }
+    ended = true;
+    wake();
+  })();
+  let taken = 0;
+  return {
+    status: response.status,
+    async take(count, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (received.length < taken + count && !ended && Date.now() < deadline) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, 100);
+        });
+      }
+      const batch = received.slice(taken, taken + count);
+      taken += batch.length;
+      return batch;
+    },
+    close: () => controller.abort(),
+  };
+}

@@ -1,0 +1,201 @@
+import { describe, expect, test } from 'vitest';
+import {
+  createCustomerWithSubscription,
+  graphql,
+  mutations,
+  queries,
+  seatScenario,
+  subscribe,
+  useHarness,
+  useServerProcesses,
+} from './helpers.js';
+
+// The outbox (what each change tells the world) and the subscriptions that read it.
+
+const harness = useHarness();
+const startServer = useServerProcesses();
+
+type Scenario = Awaited<ReturnType<typeof seatScenario>>;
+type OutboxRow = { type: string; feature_code: string; payload: any; position: string | null };
+
+/** A customer's outbox rows, oldest first, straight from the table. */
+async function outboxOf(s: Scenario, customerId = s.customer.id): Promise<OutboxRow[]> {
+  return harness.orm.em
+    .fork()
+    .getConnection()
+    .execute(`select type, feature_code, payload, position from outbox_event where customer_id = ? order by seq`, [customerId]);
+}
+
+const balanceChanged = `subscription($customerId: String!, $featureCode: String, $after: ID) {
+  seatBalanceChanged(customerId: $customerId, featureCode: $featureCode, after: $after) {
+    id balance { customerId featureCode current includedSeats unlimited asOf livemode } event { id kind count previousBalance newBalance }
+  }
+}`;
+const seatEventsOf = `subscription($customerId: String, $after: ID) { seatEvents(customerId: $customerId, after: $after) { id event { id customerId newBalance } } }`;
+
+const fetchApp = (url: string, init: RequestInit) => harness.yoga.fetch(url, init);
+const graphqlUrl = 'http://seatgate.test/graphql';
+const add = (s: Scenario, count: number, featureCode = 'editor', customerId = s.customerId) =>
+  s.client.ok(mutations.addSeats, { input: { customerId, featureCode, count } });
+
+describe('the outbox', () => {
+  test('a change writes its public shape in its own transaction: the event and balance, its charge, a limit reached', async () => {
+    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 5 }] });
+    const before = (await outboxOf(s)).length;
+    const { addSeats } = await add(s, 2);
+    const { seatBalance } = await s.client.ok(queries.seatBalance, { customerId: s.customerId, featureCode: 'editor' });
+    await s.client.ok(mutations.setSeats, { input: { customerId: s.customerId, featureCode: 'viewer', count: 2 } });
+
+    const rows = (await outboxOf(s)).slice(before);
+    expect(rows.map((row) => `${row.type} ${row.feature_code}`)).toEqual([
+      'seat.changed editor',
+      'charge.created editor',
+      'seat.changed viewer',
+      'seat.limit_reached viewer',
+    ]);
+    const { event, balance } = rows[0]!.payload;
+    const { kind, count, previousBalance, newBalance, id, customerId, livemode } = addSeats;
+    expect(event).toMatchObject({ id, customerId, kind, count, previousBalance, newBalance, livemode, ts: addSeats.ts, createdAt: addSeats.createdAt });
+    expect(balance).toEqual(seatBalance);
+    expect(rows[1]!.payload).toMatchObject({ eventId: id, kind: 'TRUE_UP', quantity: 2, currency: 'EUR', livemode: false });
+    expect(rows[3]!.payload).toMatchObject({ customerId: s.customerId, featureCode: 'viewer', includedSeats: 2, current: 2, reason: 'reached', requested: null });
+  });
+
+  test('a refusal at the limit is told; a failed bulk set, a preview and a replay write nothing', async () => {
+    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'viewer', count: 2 }] });
+    const before = (await outboxOf(s)).length;
+    const refused = await s.client.fails(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'viewer', count: 1 } });
+    expect(refused.extensions.code).toBe('seat_limit_exceeded');
+    const afterRefusal = (await outboxOf(s)).slice(before);
+    expect(afterRefusal.map((row) => row.type)).toEqual(['seat.limit_reached']);
+    expect(afterRefusal[0]!.payload).toMatchObject({ reason: 'refused', current: 2, requested: 3, eventId: null });
+
+    const failedBulk = await s.client.fails(mutations.bulkSetSeats, {
+      input: { customerId: s.customerId, seats: [{ featureCode: 'editor', count: 9 }, { featureCode: 'ghost', count: 1 }] },
+    });
+    expect(failedBulk.extensions.code).toBe('feature_not_found');
+    const preview = await graphql(harness, s.key, `query { previewSeatChange(input: { kind: ADD, customerId: "${s.customerId}", featureCode: "editor", count: 40 }) { __typename } }`);
+    expect(preview.errors).toBeUndefined();
+    const key = 'replayed';
+    await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1, idempotencyKey: key } });
+    await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1, idempotencyKey: key } });
+    // Only the refusal and the one applied add.
+    expect((await outboxOf(s)).slice(before).map((row) => row.type)).toEqual(['seat.limit_reached', 'seat.changed']);
+  });
+
+  test('a renewal tells each advance it charges', async () => {
+    const s = await seatScenario(harness);
+    await s.client.ok(`mutation { advanceTestClock(input: { days: 1 }) { now } }`);
+    const customer = await createCustomerWithSubscription(s.client, { initialSeats: [{ featureCode: 'editor', count: 7 }] });
+    await s.client.ok(`mutation { advanceTestClock(input: { days: 62 }) { now } }`);
+    const rows = await outboxOf(s, customer.id);
+    // The start: the initial SET and its advance; then one advance per period entered.
+    expect(rows.map((row) => row.type)).toEqual(['seat.changed', 'charge.created', 'charge.created', 'charge.created']);
+    expect(rows.slice(1).map((row) => [row.payload.kind, row.payload.quantity, row.payload.eventId])).toEqual([
+      ['ADVANCE', 2, rows[0]!.payload.event.id],
+      ['ADVANCE', 2, null],
+      ['ADVANCE', 2, null],
+    ]);
+  });
+});
+
+describe('subscriptions', () => {
+  test('seatBalanceChanged sends each change of the customer, in order, with the balance it left; other customers and features stay out', async () => {
+    const s = await seatScenario(harness);
+    const other = await createCustomerWithSubscription(s.client, {});
+    const all = await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, { customerId: s.customerId });
+    const editorOnly = await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, { customerId: s.customerId, featureCode: 'editor' });
+    expect(all.status).toBe(200);
+    for (const count of [1, 2, 3]) await add(s, count);
+    await add(s, 1, 'viewer');
+    await add(s, 4, 'editor', other.id);
+
+    const received = await all.take(4);
+    expect(received.map((r) => [r.data.seatBalanceChanged.balance.featureCode, r.data.seatBalanceChanged.event.newBalance])).toEqual([
+      ['editor', 1],
+      ['editor', 3],
+      ['editor', 6],
+      ['viewer', 1],
+    ]);
+    expect(received[2].data.seatBalanceChanged.balance).toMatchObject({ customerId: s.customerId, current: 6, includedSeats: 5, unlimited: false, livemode: false });
+    expect((await editorOnly.take(4, 1000)).map((r) => r.data.seatBalanceChanged.event.newBalance)).toEqual([1, 3, 6]);
+    expect(await all.take(1, 500)).toEqual([]);
+    all.close();
+    editorOnly.close();
+  });
+
+  test("another organization's subscriber sees nothing, and cannot name this one's customers or events", async () => {
+    const s = await seatScenario(harness);
+    const stranger = await seatScenario(harness);
+    const watching = await subscribe(fetchApp, graphqlUrl, stranger.key, seatEventsOf, {});
+    await add(s, 2);
+    const mine = await subscribe(fetchApp, graphqlUrl, s.key, seatEventsOf, {});
+    await add(s, 1);
+    const [first] = await mine.take(1);
+    await add(stranger, 1);
+    const theirs = await watching.take(5, 1500);
+    expect(theirs.map((r) => r.data.seatEvents.event.customerId)).toEqual([stranger.customerId]);
+
+    const foreignCustomer = await subscribe(fetchApp, graphqlUrl, stranger.key, balanceChanged, { customerId: s.customer.id });
+    expect((await foreignCustomer.take(1))[0].errors[0].extensions.code).toBe('customer_not_found');
+    const foreignAfter = await subscribe(fetchApp, graphqlUrl, stranger.key, seatEventsOf, { after: first.data.seatEvents.id });
+    expect((await foreignAfter.take(1))[0].errors[0].extensions).toMatchObject({ code: 'validation_error', param: 'after' });
+    mine.close();
+    watching.close();
+  });
+
+  test('a subscriber that reconnects with the last id it saw gets everything since, once, then the live ones', async () => {
+    const s = await seatScenario(harness);
+    const first = await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, { customerId: s.customerId, featureCode: 'editor' });
+    for (let i = 0; i < 3; i++) await add(s, 1);
+    const seen = await first.take(3);
+    first.close();
+    // Missed while away.
+    for (let i = 0; i < 40; i++) await add(s, 1);
+    const resumed = await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, {
+      customerId: s.customerId,
+      featureCode: 'editor',
+      after: seen.at(-1).data.seatBalanceChanged.id,
+    });
+    const replayed = await resumed.take(40);
+    await add(s, 1);
+    const live = await resumed.take(1);
+    expect([...seen, ...replayed, ...live].map((r) => r.data.seatBalanceChanged.event.newBalance)).toEqual(Array.from({ length: 44 }, (_, i) => i + 1));
+    expect(await resumed.take(1, 500)).toEqual([]);
+    resumed.close();
+  });
+
+  test('arguments are checked: an unknown customer, a bad feature code, an id that is not an event', async () => {
+    const s = await seatScenario(harness);
+    const errorOf = async (variables: Record<string, unknown>) => (await (await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, variables)).take(1))[0].errors[0].extensions;
+    expect(await errorOf({ customerId: 'nobody' })).toMatchObject({ code: 'customer_not_found' });
+    expect(await errorOf({ customerId: s.customerId, featureCode: 'Bad-Code' })).toMatchObject({ code: 'validation_error', param: 'featureCode' });
+    expect(await errorOf({ customerId: s.customerId, after: 'evt_nope' })).toMatchObject({ code: 'validation_error', param: 'after' });
+    const unauthenticated = await subscribe(fetchApp, graphqlUrl, 'ck_test_nope', balanceChanged, { customerId: s.customerId });
+    expect(unauthenticated.status).toBe(401);
+  });
+});
+
+describe('across processes', () => {
+  test('a subscriber on process A sees every change made on process B, in order, nothing missing', async () => {
+    const [a, b] = await Promise.all([startServer(), startServer()]);
+    const s = await seatScenario(harness);
+    const onA = await subscribe(fetch, a.url, s.key, balanceChanged, { customerId: s.customerId, featureCode: 'editor' });
+    // Concurrent changes through B: the coalescer batches them, and A must still see each, in ledger order.
+    const changes = 100;
+    const answers = await Promise.all(
+      Array.from({ length: changes }, () =>
+        fetch(b.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': s.key },
+          body: JSON.stringify({ query: mutations.addSeats, variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } } }),
+        }).then((response) => response.json()),
+      ),
+    );
+    expect(answers.filter((answer) => answer.errors)).toEqual([]);
+    const received = await onA.take(changes, 30_000);
+    expect(received.map((r) => r.data.seatBalanceChanged.event.newBalance)).toEqual(Array.from({ length: changes }, (_, i) => i + 1));
+    expect(new Set(received.map((r) => r.data.seatBalanceChanged.id)).size).toBe(changes);
+    onA.close();
+  }, 120_000);
+});

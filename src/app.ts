@@ -35,6 +35,15 @@ mutation AddEditor {
     id kind previousBalance newBalance ts
   }
 }
+
+# Run this, then AddEditor in another tab: each change arrives as it is made.
+subscription WatchEditors {
+  seatBalanceChanged(customerId: "acme-corp", featureCode: "editor") {
+    id
+    balance { current includedSeats }
+    event { kind count }
+  }
+}
 `;
 
 const requestIdOf = (request: Request): string => {

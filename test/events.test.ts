@@ -1,4 +1,6 @@
 import { describe, expect, test } from 'vitest';
+import { publishOutbox } from '../src/events/relay.js';
+import { pruneOutbox } from '../src/events/service.js';
 import {
   createCustomerWithSubscription,
   graphql,
@@ -33,7 +35,7 @@ const balanceChanged = `subscription($customerId: String!, $featureCode: String,
 }`;
 const seatEventsOf = `subscription($customerId: String, $after: ID) { seatEvents(customerId: $customerId, after: $after) { id event { id customerId newBalance } } }`;
 
-const fetchApp = (url: string, init: RequestInit) => harness.yoga.fetch(url, init);
+const fetchApp = async (url: string, init: RequestInit) => harness.yoga.fetch(url, init);
 const graphqlUrl = 'http://seatgate.test/graphql';
 const add = (s: Scenario, count: number, featureCode = 'editor', customerId = s.customerId) =>
   s.client.ok(mutations.addSeats, { input: { customerId, featureCode, count } });
@@ -97,6 +99,20 @@ describe('the outbox', () => {
       ['ADVANCE', 2, null],
     ]);
   });
+});
+
+test('published events are kept seven days, then forgotten', async () => {
+  const s = await seatScenario(harness);
+  await add(s, 1);
+  await publishOutbox(harness.orm);
+  const rows = await outboxOf(s);
+  expect(rows.length).toBeGreaterThan(0);
+  expect(rows.every((row) => row.position !== null)).toBe(true);
+  const sixDaysOn = new Date(Date.now() + 6 * 86_400_000);
+  expect(await pruneOutbox(harness.orm.em.fork(), sixDaysOn, s.organizationId)).toBe(0);
+  const eightDaysOn = new Date(Date.now() + 8 * 86_400_000);
+  expect(await pruneOutbox(harness.orm.em.fork(), eightDaysOn, s.organizationId)).toBe(rows.length);
+  expect(await outboxOf(s)).toEqual([]);
 });
 
 describe('subscriptions', () => {

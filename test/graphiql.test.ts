@@ -94,7 +94,7 @@ test.skipIf(!existsSync(chromiumPath))('a GraphiQL subscription shows a balance 
           if (seatBalance.current < expected) await s.client.ok(`mutation { addSeats(input: { customerId: "${s.customerId}", featureCode: "editor", count: ${expected - seatBalance.current} }) { id } }`);
         }
         return response();
-      }, { timeout: 30_000, intervals: [500] })
+      }, { timeout: 30_000, interval: 500 })
       .toContain(`"current": ${expected}`);
   }
   expect(await response()).toMatch(/"id": "evt_/);

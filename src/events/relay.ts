@@ -9,8 +9,8 @@ const publishBatch = 1000;
 
 /**
  * Publishes committed outbox rows: gives them positions in commit order, queues the webhook
- * deliveries they owe, and tells every process's feed, all in one transaction. Returns how many
- * it published.
+ * deliveries they owe, and tells every process's feed, all in one transaction. Returns what it
+ * published, in position order.
  */
 export async function publishOutbox(orm: Orm): Promise<PublishedEvent[]> {
   return orm.em.fork().transactional(async (tx) => {

@@ -12,7 +12,7 @@ import { reachesLimit, type SeatTerms } from '../seats/rules.js';
 import type { Tenant } from '../tenant.js';
 import { OutboxEvent, type OutboxEventType } from './entities.js';
 import type { EventHub } from './hub.js';
-import { POSITION_OF } from './store.js';
+import { POSITION_OF, PRUNE_PUBLISHED } from './store.js';
 import { type ChargeCreatedPayload, chargeCreatedPayload, type LimitReachedPayload, type SeatChangedPayload, seatBalancePayload, seatEventPayload } from './payloads.js';
 
 export type OutboxEntry = { tenant: Tenant; customerId: string; featureCode: string } & (
@@ -96,4 +96,21 @@ export async function liveEvents(em: EntityManager, hub: EventHub, tenant: Tenan
     { organizationId: tenant.organizationId, mode: tenant.mode, types: request.types, customerId: customer?.id ?? null, featureCode: request.featureCode },
     resumeAfter,
   );
+}
+
+/** How long published events are kept: the window a subscriber can resume in, and webhook history. */
+export const outboxRetentionDays = 7;
+
+/**
+ * Forgets published events older than the retention, in bounded passes; returns how many went.
+ * `organizationId` limits it to one organization (tests share a database).
+ */
+export async function pruneOutbox(em: EntityManager, now: Date, organizationId: string | null = null): Promise<number> {
+  const before = new Date(now.getTime() - outboxRetentionDays * 86_400_000);
+  let pruned = 0;
+  for (;;) {
+    const gone = await run(em, PRUNE_PUBLISHED, { before, limit: 5000, organizationId });
+    pruned += gone.length;
+    if (gone.length < 5000) return pruned;
+  }
 }

@@ -92,3 +92,17 @@ export const POSITION_OF = statement<{ organizationId: string; mode: Mode; id: s
   `select position from outbox_event where organization_id = :organizationId and mode = :mode and id = :id`,
   (row) => ({ position: row.position === null ? null : String(row.position) }),
 );
+
+/**
+ * Forgets published rows written before `before`, at most `limit` at a time (their webhook
+ * deliveries go with them), so one pass never holds many locks for long.
+ */
+export const PRUNE_PUBLISHED = statement<{ before: Date; limit: number; organizationId: string | null }, { id: string }>(
+  'outbox_prune_published',
+  `delete from outbox_event where id in (
+     select id from outbox_event
+      where created_at < :before and position is not null and (:organizationId::text is null or organization_id = :organizationId::text)
+      limit :limit
+   ) returning id`,
+  (row) => ({ id: read.text(row.id) }),
+);

@@ -24,6 +24,7 @@ export class Migration20261126070000 extends Migration {
     this.addSql(`create index "outbox_event_unpublished_index" on "outbox_event" ("seq") where "position" is null;`);
     this.addSql(`create index "outbox_event_tenant_position_index" on "outbox_event" ("organization_id", "mode", "position");`);
     this.addSql(`create index "outbox_event_customer_index" on "outbox_event" ("customer_id");`);
+    this.addSql(`create index "outbox_event_created_at_index" on "outbox_event" ("created_at");`);
     // Wakes every process's relay when outbox rows commit (a notification of a transaction that
     // rolls back is never delivered). Once per statement: a flush of 100 events notifies once.
     this.addSql(`create or replace function seatgate_outbox_written() returns trigger language plpgsql as $$

@@ -104,7 +104,8 @@ describe('the outbox', () => {
 test('published events are kept seven days, then forgotten', async () => {
   const s = await seatScenario(harness);
   await add(s, 1);
-  await publishOutbox(harness.orm);
+  // Other files' rows may be waiting ahead of ours (a publication takes the oldest 1,000 first).
+  while ((await publishOutbox(harness.orm)).length > 0);
   const rows = await outboxOf(s);
   expect(rows.length).toBeGreaterThan(0);
   expect(rows.every((row) => row.position !== null)).toBe(true);

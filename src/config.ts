@@ -40,6 +40,11 @@ const envSchema = z.object({
   MAX_DIRECTIVES: count(1000).default(20),
   RATE_LIMIT_PER_SECOND: count(1_000_000).default(50),
   RATE_LIMIT_BURST: count(1_000_000).default(200),
+  // Webhook deliveries: how long one attempt may take, and how many one process sends at once.
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  // For tests only: multiplies the retry delays (a day of retries in seconds); 1 in production.
+  WEBHOOK_RETRY_SCALE: z.coerce.number().gt(0).max(1).default(1),
 });
 
 /** Abuse limits; 0 turns a limit off. */
@@ -54,6 +59,24 @@ export type Limits = {
   rateLimitPerSecond: number;
   rateLimitBurst: number;
 };
+
+/** How this process's webhook worker sends deliveries. */
+export type WebhookSettings = {
+  /** The most one attempt may take, from the DNS lookup to the last byte read. */
+  timeoutMs: number;
+  /** Deliveries one process sends at the same time. */
+  concurrency: number;
+  /**
+   * How long a claimed delivery stays out of other workers' reach: the timeout plus a margin for
+   * recording the result. A process killed mid-send leaves its claims to others when it ends.
+   */
+  leaseMs: number;
+  /** Multiplies the retry delays; below 1 only in tests, which cannot wait a day. */
+  retryScale: number;
+};
+
+/** What a lease adds to the timeout: time to write the attempt's result after the answer. */
+export const webhookLeaseMarginMs = 5000;
 
 export type Config = {
   databaseUrl: string | undefined;
@@ -75,6 +98,7 @@ export type Config = {
   graphiql: boolean;
   introspection: boolean;
   limits: Limits;
+  webhooks: WebhookSettings;
 };
 
 /** A bad environment variable: one line naming it, printed at start. */
@@ -117,6 +141,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxDirectives: e.MAX_DIRECTIVES,
       rateLimitPerSecond: e.RATE_LIMIT_PER_SECOND,
       rateLimitBurst: e.RATE_LIMIT_BURST,
+    },
+    webhooks: {
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      leaseMs: e.WEBHOOK_TIMEOUT_MS + webhookLeaseMarginMs,
+      retryScale: e.WEBHOOK_RETRY_SCALE,
     },
   };
 }

@@ -10,6 +10,8 @@ export const errorCodes = {
   feature_not_found: { type: 'not_found_error', status: 404, description: 'No feature of your organization and mode has this code.' },
   plan_not_found: { type: 'not_found_error', status: 404, description: 'No plan of your organization and mode has this code.' },
   no_active_subscription: { type: 'not_found_error', status: 404, description: 'The customer has no active subscription, so it holds no seat balances yet. Subscribe it to a plan first.' },
+  webhook_endpoint_not_found: { type: 'not_found_error', status: 404, description: 'No webhook endpoint of your organization and mode has this id. webhookEndpoints lists yours.' },
+  webhook_delivery_not_found: { type: 'not_found_error', status: 404, description: "No webhook delivery of your organization and mode has this id (the webhook-id header the delivery was sent with). webhookDeliveries lists an endpoint's deliveries." },
   route_not_found: { type: 'not_found_error', status: 404, description: 'No REST route has this path. See /api/v1/openapi.json for the routes.' },
   method_not_allowed: { type: 'invalid_request_error', status: 405, description: 'The path exists, but not with this HTTP method. The Allow header lists the methods it takes.' },
   feature_not_in_plan: { type: 'billing_error', status: 400, description: "The feature exists but the customer's plan does not offer it as a seat feature." },

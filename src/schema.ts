@@ -8,5 +8,6 @@ import './seats/schema.js';
 import './billing/schema.js';
 import './clock/schema.js';
 import './events/schema.js';
+import './webhooks/schema.js';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -180,4 +180,10 @@ export const graphqlOnly: Record<string, string> = {
   testClock: 'test-mode tools are GraphQL only',
   advanceTestClock: 'idem',
   deleteTestData: 'idem',
+  webhookEndpoints: 'webhooks are managed through GraphQL; Commet’s seats API has none',
+  webhookDeliveries: 'idem',
+  createWebhookEndpoint: 'idem',
+  disableWebhookEndpoint: 'idem',
+  rotateWebhookSecret: 'idem',
+  redeliverWebhook: 'idem',
 };

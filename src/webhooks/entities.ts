@@ -80,6 +80,7 @@ export const WebhookDeliverySchema = new EntitySchema<WebhookDelivery>({
     completedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
   },
   uniques: [{ name: 'webhook_delivery_endpoint_event_unique', properties: ['endpoint', 'event'] }],
+  indexes: [{ name: 'webhook_delivery_event_index', properties: ['event'] }],
 });
 
 export const WebhookAttemptSchema = new EntitySchema<WebhookAttempt>({

@@ -1,7 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { run } from '../db/prepared.js';
+import { outboxEventTypes, type OutboxEventType } from '../events/entities.js';
 import type { PublishedEvent } from '../events/store.js';
+import { DomainError, validationError } from '../errors.js';
 import { newId } from '../ids.js';
-import { WebhookDelivery, WebhookEndpoint } from './entities.js';
+import type { Tenant } from '../tenant.js';
+import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './entities.js';
+import { newWebhookSecret } from './signature.js';
+import { DELIVERIES_BY_ID, DELIVERY_PAGE, LOCK_TENANT_ENDPOINTS, type WebhookDeliveryRecord } from './store.js';
+import { checkWebhookUrl } from './url.js';
 
 /** Deliveries per insert statement. */
 const rowsPerInsert = 500;
@@ -36,4 +43,175 @@ export async function queueDeliveries(tx: EntityManager, published: readonly Pub
       })),
   );
   for (let i = 0; i < rows.length; i += rowsPerInsert) await tx.insertMany(WebhookDelivery, rows.slice(i, i + rowsPerInsert));
+}
+
+/** Enabled endpoints one tenant may have: each event costs a delivery per endpoint. */
+export const maxEnabledEndpoints = 16;
+export const maxEndpointDescriptionLength = 500;
+/** Deliveries per page of webhookDeliveries, and the default. */
+export const maxDeliveriesPerPage = 100;
+export const defaultDeliveriesPerPage = 25;
+/** The lastError of the pending deliveries an endpoint had when it was disabled. */
+export const endpointDisabledError = 'endpoint disabled';
+
+const scopeOf = (tenant: Tenant) => ({ organization: tenant.organizationId, mode: tenant.mode });
+
+export type CreateEndpointInput = { url: string; events: readonly OutboxEventType[]; description?: string | null };
+
+/** An endpoint with its signing secret, which the caller sees only now. */
+export type EndpointWithSecret = { endpoint: WebhookEndpoint; secret: string };
+
+/**
+ * Creates an endpoint and its signing secret. The URL must pass checkWebhookUrl for the key's
+ * mode (SSRF: https to public hosts; test mode also http to loopback); at most
+ * `maxEnabledEndpoints` may be enabled per organization and mode, counted under a tenant lock so
+ * concurrent creations cannot pass it together.
+ */
+export async function createEndpoint(em: EntityManager, tenant: Tenant, input: CreateEndpointInput): Promise<EndpointWithSecret> {
+  const checked = checkWebhookUrl(input.url, tenant.mode);
+  if (!checked.ok) throw validationError('url', `${checked.message}.`);
+  if (input.events.length === 0) throw validationError('events', 'Name at least one event type.');
+  if (new Set(input.events).size !== input.events.length) throw validationError('events', 'Name each event type once.');
+  const description = input.description ?? '';
+  if (description.length > maxEndpointDescriptionLength) {
+    throw validationError('description', `The description is longer than ${maxEndpointDescriptionLength} characters.`);
+  }
+  // Stored in one order, so an endpoint reads the same however its events were listed.
+  const events = outboxEventTypes.filter((type) => input.events.includes(type));
+  return em.transactional(async (tx) => {
+    await run(tx, LOCK_TENANT_ENDPOINTS, { organizationId: tenant.organizationId, mode: tenant.mode });
+    const enabled = await tx.count(WebhookEndpoint, { ...scopeOf(tenant), disabledAt: null });
+    if (enabled >= maxEnabledEndpoints) {
+      throw validationError(null, `An organization may have at most ${maxEnabledEndpoints} enabled webhook endpoints per mode; disable one first.`);
+    }
+    const secret = newWebhookSecret();
+    const endpoint = tx.create(WebhookEndpoint, {
+      id: newId('we'),
+      ...scopeOf(tenant),
+      url: checked.url.href,
+      events,
+      description,
+      secret,
+      disabledAt: null,
+      createdAt: new Date(),
+    });
+    return { endpoint, secret };
+  });
+}
+
+/** Every endpoint of the tenant, disabled ones included, newest first. */
+export async function listEndpoints(em: EntityManager, tenant: Tenant): Promise<WebhookEndpoint[]> {
+  return em.find(WebhookEndpoint, scopeOf(tenant), { orderBy: { createdAt: 'desc', id: 'desc' } });
+}
+
+/** One of the tenant's endpoints; another tenant's id answers webhook_endpoint_not_found, as an unknown one does. */
+export async function getEndpoint(em: EntityManager, tenant: Tenant, id: string, param = 'id'): Promise<WebhookEndpoint> {
+  const endpoint = await em.findOne(WebhookEndpoint, { id, ...scopeOf(tenant) });
+  if (!endpoint) throw new DomainError('webhook_endpoint_not_found', `No webhook endpoint with id '${id}'.`, { param });
+  return endpoint;
+}
+
+/**
+ * Disables an endpoint for good: no new deliveries are queued for it, and the deliveries it still
+ * had pending end as failed with lastError 'endpoint disabled' in the same transaction. (A
+ * delivery queued by a publication racing this one is failed the same way by the worker that
+ * claims it; an attempt in flight finishes, but its result no longer changes the delivery.)
+ * Disabling a disabled endpoint changes nothing.
+ */
+export async function disableEndpoint(em: EntityManager, tenant: Tenant, id: string): Promise<WebhookEndpoint> {
+  return em.transactional(async (tx) => {
+    const endpoint = await getEndpoint(tx, tenant, id);
+    if (endpoint.disabledAt) return endpoint;
+    const now = new Date();
+    endpoint.disabledAt = now;
+    await tx.nativeUpdate(WebhookDelivery, { endpoint: endpoint.id, status: 'pending' }, { status: 'failed', lastError: endpointDisabledError, completedAt: now });
+    return endpoint;
+  });
+}
+
+/**
+ * Gives an enabled endpoint a new signing secret, returned this once. The old secret stops at
+ * once: every attempt from now on, retries of older deliveries included, is signed with the new
+ * one (an attempt already in flight was signed with the old one).
+ */
+export async function rotateSecret(em: EntityManager, tenant: Tenant, id: string): Promise<EndpointWithSecret> {
+  const endpoint = await getEndpoint(em, tenant, id);
+  if (endpoint.disabledAt) throw new DomainError('conflict', 'The endpoint is disabled and sends nothing; create a new one instead.', { param: 'id' });
+  const secret = newWebhookSecret();
+  endpoint.secret = secret;
+  await em.flush();
+  return { endpoint, secret };
+}
+
+/** One HTTP attempt, as webhookDeliveries shows it. */
+export type WebhookAttemptRecord = { id: string; attemptedAt: Date; statusCode: number | null; latencyMs: number; error: string | null };
+
+export type WebhookDeliveryView = WebhookDeliveryRecord & { attempts: WebhookAttemptRecord[] };
+
+export type WebhookDeliveryPage = { deliveries: WebhookDeliveryView[]; hasNextPage: boolean };
+
+const cursorPattern = /^whd:(msg_[0-9a-z]{26})$/;
+
+/** A page cursor: the delivery the page ends with, which its owner has seen anyway. */
+export const encodeDeliveryCursor = (deliveryId: string): string => Buffer.from(`whd:${deliveryId}`).toString('base64url');
+
+const badCursor = () => validationError('after', 'The cursor is not one this API returned for this endpoint.');
+
+/** Deliveries with their attempts, oldest attempt first: one query for the whole list. */
+async function withAttempts(em: EntityManager, deliveries: WebhookDeliveryRecord[]): Promise<WebhookDeliveryView[]> {
+  if (deliveries.length === 0) return [];
+  const attempts = await em.find(
+    WebhookAttempt,
+    { delivery: { $in: deliveries.map((delivery) => delivery.id) } },
+    { orderBy: { attemptedAt: 'asc', id: 'asc' }, disableIdentityMap: true },
+  );
+  const byDelivery = new Map<string, WebhookAttemptRecord[]>();
+  for (const attempt of attempts) {
+    const list = byDelivery.get(attempt.delivery.id) ?? [];
+    list.push({ id: attempt.id, attemptedAt: attempt.attemptedAt, statusCode: attempt.statusCode, latencyMs: attempt.latencyMs, error: attempt.error });
+    byDelivery.set(attempt.delivery.id, list);
+  }
+  return deliveries.map((delivery) => ({ ...delivery, attempts: byDelivery.get(delivery.id) ?? [] }));
+}
+
+/**
+ * An endpoint's deliveries, newest first, `first` after the cursor, each with its attempts. A
+ * cursor is accepted only for the endpoint it came from: one of another endpoint or tenant
+ * answers validation_error, exactly as a made-up one does, so it tells nothing.
+ */
+export async function listDeliveries(
+  em: EntityManager,
+  tenant: Tenant,
+  args: { endpointId: string; first?: number | null; after?: string | null },
+): Promise<WebhookDeliveryPage> {
+  const first = args.first ?? defaultDeliveriesPerPage;
+  if (!Number.isInteger(first) || first < 1 || first > maxDeliveriesPerPage) throw validationError('first', `first is 1 to ${maxDeliveriesPerPage}.`);
+  const endpoint = await getEndpoint(em, tenant, args.endpointId, 'endpointId');
+  let afterId: string | null = null;
+  if (args.after) {
+    afterId = cursorPattern.exec(Buffer.from(args.after, 'base64url').toString('utf8'))?.[1] ?? null;
+    if (!afterId || (await em.count(WebhookDelivery, { id: afterId, endpoint: endpoint.id })) === 0) throw badCursor();
+  }
+  const rows = await run(em, DELIVERY_PAGE, { organizationId: tenant.organizationId, mode: tenant.mode, endpointId: endpoint.id, afterId, limit: first + 1 });
+  return { deliveries: await withAttempts(em, rows.slice(0, first)), hasNextPage: rows.length > first };
+}
+
+/**
+ * Sends a delivery again, now, under the same id (so the same webhook-id: receivers that
+ * deduplicate see a repeat). Whatever its state, it becomes pending with a fresh retry schedule;
+ * its attempts so far stay listed. An attempt in flight finishes, but no longer settles it.
+ * A delivery of a disabled endpoint answers conflict.
+ */
+export async function redeliver(em: EntityManager, tenant: Tenant, deliveryId: string): Promise<WebhookDeliveryView> {
+  const delivery = await em.findOne(WebhookDelivery, { id: deliveryId, ...scopeOf(tenant) }, { populate: ['endpoint'] });
+  if (!delivery) throw new DomainError('webhook_delivery_not_found', `No webhook delivery with id '${deliveryId}'.`, { param: 'deliveryId' });
+  if (delivery.endpoint.disabledAt) throw new DomainError('conflict', 'The endpoint of this delivery is disabled and sends nothing.', { param: 'deliveryId' });
+  delivery.status = 'pending';
+  delivery.attempts = 0;
+  delivery.nextAttemptAt = new Date();
+  delivery.completedAt = null;
+  await em.flush();
+  const [record] = await run(em, DELIVERIES_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids: [delivery.id] });
+  const [view] = await withAttempts(em, [record!]);
+  return view!;
 }

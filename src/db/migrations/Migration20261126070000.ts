@@ -37,6 +37,8 @@ export class Migration20261126070000 extends Migration {
     this.addSql(`create index "webhook_endpoint_tenant_index" on "webhook_endpoint" ("organization_id", "mode") where "disabled_at" is null;`);
     this.addSql(`create index "webhook_delivery_due_index" on "webhook_delivery" ("next_attempt_at") where "status" = 'pending';`);
     this.addSql(`create index "webhook_delivery_endpoint_index" on "webhook_delivery" ("endpoint_id", "created_at" desc, "id" desc);`);
+    // Pruning an event cascades to its deliveries, and asks whether one is still pending.
+    this.addSql(`create index "webhook_delivery_event_index" on "webhook_delivery" ("event_id");`);
     this.addSql(`alter table "webhook_endpoint" add constraint webhook_endpoint_url_check check (length(url) <= 2048);`);
   }
 

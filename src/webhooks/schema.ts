@@ -1,0 +1,230 @@
+import { builder } from '../builder.js';
+import { describe, PageInfo } from '../common/schema.js';
+import type { OutboxEventType } from '../events/entities.js';
+import type { WebhookDeliveryStatus, WebhookEndpoint } from './entities.js';
+import { retrySchedule } from './retry.js';
+import {
+  createEndpoint,
+  defaultDeliveriesPerPage,
+  disableEndpoint,
+  encodeDeliveryCursor,
+  type EndpointWithSecret,
+  listDeliveries,
+  listEndpoints,
+  maxDeliveriesPerPage,
+  maxEnabledEndpoints,
+  maxEndpointDescriptionLength,
+  redeliver,
+  rotateSecret,
+  type WebhookAttemptRecord,
+  type WebhookDeliveryPage,
+  type WebhookDeliveryView,
+} from './service.js';
+import { maxWebhookUrlLength } from './url.js';
+import { pokeWebhookWorkers } from './worker.js';
+
+const WebhookEventTypeEnum = builder.enumType('WebhookEventType', {
+  description: "What an endpoint can be sent. The delivery body's `type` carries the dotted name given with each value.",
+  values: {
+    SEAT_CHANGED: {
+      value: 'seat.changed',
+      description: "seat.changed: a seat change was recorded. `data` is { event, balance }: the SeatEvent and the SeatBalance it left, as GraphQL shows them.",
+    },
+    CHARGE_CREATED: {
+      value: 'charge.created',
+      description: 'charge.created: a charge was recorded (a true-up, or a renewal advance). `data` is the SeatCharge, as GraphQL shows it.',
+    },
+    SEAT_LIMIT_REACHED: {
+      value: 'seat.limit_reached',
+      description:
+        "seat.limit_reached: a balance of a feature without overage reached its includedSeats (`reason: reached`), or a change was refused with seat_limit_exceeded (`reason: refused`, with the balance it asked for in `requested`).",
+    },
+  } as const satisfies Record<string, { value: OutboxEventType; description: string }>,
+});
+
+const WebhookDeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
+  description: 'Where a delivery stands.',
+  values: {
+    PENDING: { value: 'pending', description: 'Not delivered yet: an attempt is due at nextAttemptAt, or in flight.' },
+    SUCCEEDED: { value: 'succeeded', description: 'The endpoint answered an attempt with a 2xx status.' },
+    FAILED: {
+      value: 'failed',
+      description: 'Given up: every retry failed, the endpoint was disabled (lastError "endpoint disabled"), or its URL is no longer accepted. redeliverWebhook sends it again.',
+    },
+  } as const satisfies Record<string, { value: WebhookDeliveryStatus; description: string }>,
+});
+
+const WebhookEndpointRef = builder.objectRef<WebhookEndpoint>('WebhookEndpoint').implement({
+  description: 'A URL seatgate sends your events to, signed with the endpoint\'s secret (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). The secret is shown only by createWebhookEndpoint and rotateWebhookSecret.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'Opaque id, prefixed we_.' }),
+    url: t.exposeString('url', { description: 'Where deliveries are POSTed, as normalized when registered.' }),
+    events: t.field({
+      type: [WebhookEventTypeEnum],
+      description: 'The event types sent to it.',
+      resolve: (endpoint) => endpoint.events,
+    }),
+    description: t.exposeString('description', { description: 'Your note about it; empty when none was given.' }),
+    enabled: t.boolean({ description: 'False once disabled: it is then sent nothing.', resolve: (endpoint) => endpoint.disabledAt === null }),
+    disabledAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When disableWebhookEndpoint was called; null while enabled.',
+      resolve: (endpoint) => endpoint.disabledAt,
+    }),
+    createdAt: t.field({ type: 'DateTime', description: describe.createdAt, resolve: (endpoint) => endpoint.createdAt }),
+    livemode: t.boolean({ description: `${describe.livemode} An endpoint gets the events of its own mode only.`, resolve: (endpoint) => endpoint.mode === 'live' }),
+  }),
+});
+
+const CreatedWebhookEndpointRef = builder.objectRef<EndpointWithSecret>('CreatedWebhookEndpoint').implement({
+  description: 'An endpoint with its signing secret. This is the only time the secret is shown: store it now.',
+  fields: (t) => ({
+    endpoint: t.field({ type: WebhookEndpointRef, description: 'The endpoint.', resolve: (created) => created.endpoint }),
+    secret: t.exposeString('secret', {
+      description:
+        'The signing secret, whsec_ followed by base64: verify each delivery\'s webhook-signature with it (HMAC-SHA256 over "webhook-id.webhook-timestamp.body", keyed by the base64-decoded part after whsec_). It cannot be read again; rotateWebhookSecret makes a new one.',
+    }),
+  }),
+});
+
+const WebhookAttemptRef = builder.objectRef<WebhookAttemptRecord>('WebhookAttempt').implement({
+  description: 'One HTTP attempt of a delivery.',
+  fields: (t) => ({
+    attemptedAt: t.expose('attemptedAt', { type: 'DateTime', description: 'When the request was started.' }),
+    statusCode: t.exposeInt('statusCode', { nullable: true, description: 'The HTTP status the endpoint answered; null when it did not answer (see error). 2xx counts as delivered.' }),
+    latencyMs: t.exposeInt('latencyMs', { description: 'Milliseconds from the start of the request to the end of the answer (or until seatgate gave up).' }),
+    error: t.exposeString('error', {
+      nullable: true,
+      description: 'Why the attempt failed without an answer (timeout, connection refused, a private address), or that a 3xx redirect was not followed; null when the endpoint answered.',
+    }),
+  }),
+});
+
+const WebhookDeliveryRef = builder.objectRef<WebhookDeliveryView>('WebhookDelivery').implement({
+  description: 'One event owed to one endpoint, with every attempt to send it.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'Opaque id, prefixed msg_: the webhook-id header of every attempt, redeliveries included. Deduplicate on it.' }),
+    eventId: t.exposeID('eventId', { description: 'The event sent, prefixed evt_: the id a GraphQL subscription shows for it.' }),
+    eventType: t.field({ type: WebhookEventTypeEnum, description: 'What happened.', resolve: (delivery) => delivery.eventType }),
+    status: t.field({ type: WebhookDeliveryStatusEnum, description: 'PENDING, SUCCEEDED or FAILED.', resolve: (delivery) => delivery.status }),
+    attemptCount: t.int({ description: 'Attempts made so far: the length of attempts.', resolve: (delivery) => delivery.attempts.length }),
+    nextAttemptAt: t.expose('nextAttemptAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'While PENDING: when the next attempt is due (while one is in flight, when it is given up on and sent again). Null once SUCCEEDED or FAILED.',
+    }),
+    lastStatusCode: t.exposeInt('lastStatusCode', { nullable: true, description: 'The status of the latest answered attempt; null when the latest attempt got no answer, or none was made.' }),
+    lastError: t.exposeString('lastError', { nullable: true, description: 'Why the latest attempt failed, or "endpoint disabled"; null after a success or before any attempt.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was published and the delivery queued.' }),
+    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true, description: 'When it became SUCCEEDED or FAILED; null while PENDING.' }),
+    attempts: t.field({ type: [WebhookAttemptRef], description: 'Every attempt, oldest first.', resolve: (delivery) => delivery.attempts }),
+    livemode: t.boolean({ description: describe.livemode, resolve: (delivery) => delivery.mode === 'live' }),
+  }),
+});
+
+const WebhookDeliveryEdgeRef = builder.objectRef<WebhookDeliveryView>('WebhookDeliveryEdge').implement({
+  description: 'One delivery of a page, with its cursor.',
+  fields: (t) => ({
+    cursor: t.string({ description: 'Opaque; pass it as `after` to page on from the deliveries older than this one.', resolve: (delivery) => encodeDeliveryCursor(delivery.id) }),
+    node: t.field({ type: WebhookDeliveryRef, description: 'The delivery.', resolve: (delivery) => delivery }),
+  }),
+});
+
+const WebhookDeliveryConnectionRef = builder.objectRef<WebhookDeliveryPage>('WebhookDeliveryConnection').implement({
+  description: "One page of an endpoint's deliveries, newest first.",
+  fields: (t) => ({
+    edges: t.field({ type: [WebhookDeliveryEdgeRef], description: 'The deliveries of the page with their cursors, newest first.', resolve: (page) => page.deliveries }),
+    nodes: t.field({ type: [WebhookDeliveryRef], description: 'The same deliveries as edges, without cursors.', resolve: (page) => page.deliveries }),
+    pageInfo: t.field({
+      type: PageInfo,
+      description: 'Whether older deliveries follow, and the cursor to read them.',
+      resolve: (page) => ({ hasNextPage: page.hasNextPage, endCursor: page.deliveries.length ? encodeDeliveryCursor(page.deliveries.at(-1)!.id) : null }),
+    }),
+  }),
+});
+
+const hours = Math.round(retrySchedule.reduce((sum, seconds) => sum + seconds, 0) / 3600);
+
+const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput', {
+  description: 'Where to send which events.',
+  fields: (t) => ({
+    url: t.string({
+      description: `Where to POST deliveries, at most ${maxWebhookUrlLength} characters: https to a public host (live keys), or also http://localhost, http://127.0.0.1 and http://[::1] (test keys). Private and reserved addresses, user names and passwords, and fragments answer validation_error. Redirects are never followed.`,
+    }),
+    events: t.field({
+      type: [WebhookEventTypeEnum],
+      description: 'The event types to send, 1–3 of them, each once.',
+      validate: { minLength: 1, maxLength: 3 },
+    }),
+    description: t.string({
+      required: false,
+      description: `Your note about the endpoint, at most ${maxEndpointDescriptionLength} characters.`,
+      validate: { maxLength: maxEndpointDescriptionLength },
+    }),
+  }),
+});
+
+const idArg = (t: Parameters<Parameters<typeof builder.mutationFields>[0]>[0], description: string) =>
+  t.arg.id({ description, validate: { minLength: 1, maxLength: 100 } });
+
+builder.queryFields((t) => ({
+  webhookEndpoints: t.field({
+    type: [WebhookEndpointRef],
+    description: 'Every webhook endpoint of your organization and mode, disabled ones included, newest first.',
+    resolve: (_root, _args, ctx) => listEndpoints(ctx.em, ctx.tenant),
+  }),
+  webhookDeliveries: t.field({
+    type: WebhookDeliveryConnectionRef,
+    description: "An endpoint's deliveries, newest first, each with every attempt (status code, latency, error). Errors: validation_error, webhook_endpoint_not_found.",
+    args: {
+      endpointId: t.arg.id({ description: 'The endpoint (we_…); webhook_endpoint_not_found when it is not one of yours.', validate: { minLength: 1, maxLength: 100 } }),
+      first: t.arg.int({
+        required: false,
+        description: `Deliveries per page, 1–${maxDeliveriesPerPage}; ${defaultDeliveriesPerPage} when omitted.`,
+        validate: { min: 1, max: maxDeliveriesPerPage },
+      }),
+      after: t.arg.string({
+        required: false,
+        description: 'A cursor from the previous page of this endpoint (pageInfo.endCursor or an edge cursor): the page starts after it. A cursor of another endpoint answers validation_error.',
+        validate: { minLength: 1, maxLength: 200 },
+      }),
+    },
+    resolve: (_root, args, ctx) => listDeliveries(ctx.em, ctx.tenant, { endpointId: String(args.endpointId), first: args.first, after: args.after }),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createWebhookEndpoint: t.field({
+    type: CreatedWebhookEndpointRef,
+    description: `Registers an endpoint and answers its signing secret, shown this once. Each event of a chosen type published from then on is POSTed to it as JSON {"type", "timestamp", "data"}, signed, at least once: retried with exponential backoff for about ${hours} hours while it does not answer 2xx within the timeout. At most ${maxEnabledEndpoints} enabled endpoints per organization and mode. Errors: validation_error (naming url, events or description).`,
+    args: { input: t.arg({ type: CreateWebhookEndpointInput, description: 'The URL, the event types and a note.' }) },
+    resolve: (_root, { input }, ctx) => createEndpoint(ctx.em, ctx.tenant, { url: input.url, events: input.events, description: input.description }),
+  }),
+  disableWebhookEndpoint: t.field({
+    type: WebhookEndpointRef,
+    description:
+      'Stops sending to an endpoint, for good: nothing new is queued for it, and its pending deliveries become FAILED with lastError "endpoint disabled". Calling it again changes nothing. Errors: webhook_endpoint_not_found.',
+    args: { id: idArg(t, 'The endpoint (we_…).') },
+    resolve: (_root, { id }, ctx) => disableEndpoint(ctx.em, ctx.tenant, String(id)),
+  }),
+  rotateWebhookSecret: t.field({
+    type: CreatedWebhookEndpointRef,
+    description:
+      'Gives an endpoint a new signing secret, shown this once. The old secret stops at once: every attempt from now on, retries of older deliveries included, is signed with the new one, so give your receiver the new one right away: deliveries it refuses meanwhile are retried, signed with the new secret (an attempt already in flight carries the old signature). Errors: webhook_endpoint_not_found, conflict (the endpoint is disabled).',
+    args: { id: idArg(t, 'The endpoint (we_…).') },
+    resolve: (_root, { id }, ctx) => rotateSecret(ctx.em, ctx.tenant, String(id)),
+  }),
+  redeliverWebhook: t.field({
+    type: WebhookDeliveryRef,
+    description:
+      'Sends a delivery again now, whatever its status, with the same id (so the same webhook-id) and a fresh retry schedule; it answers the delivery as PENDING. Errors: webhook_delivery_not_found, conflict (its endpoint is disabled).',
+    args: { deliveryId: idArg(t, 'The delivery (msg_…): its id in webhookDeliveries, or the webhook-id header it was sent with.') },
+    resolve: async (_root, { deliveryId }, ctx) => {
+      const delivery = await redeliver(ctx.em, ctx.tenant, String(deliveryId));
+      // This process's worker takes it at once; the others would find it by their timers.
+      pokeWebhookWorkers();
+      return delivery;
+    },
+  }),
+}));

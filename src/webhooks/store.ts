@@ -1,0 +1,188 @@
+import { read, statement } from '../db/prepared.js';
+import type { OutboxEventType } from '../events/entities.js';
+import type { Mode } from '../tenant.js';
+import type { WebhookDeliveryStatus } from './entities.js';
+
+// Kept by hand: MikroORM has no word for SKIP LOCKED in an update's subquery, an update and an
+// insert in one round trip, an advisory lock, or a row-value comparison against a cursor row.
+
+/**
+ * Serializes endpoint creation within one tenant, held to commit, so two concurrent creations
+ * cannot both see 15 enabled endpoints and make 17. A key of its own (two int4 halves: a space
+ * apart from the outbox publisher's single bigint key), so other tenants never wait.
+ */
+export const LOCK_TENANT_ENDPOINTS = statement<{ organizationId: string; mode: Mode }, null>(
+  'webhook_lock_tenant_endpoints',
+  `select pg_advisory_xact_lock(730584, hashtext(cast(:organizationId as text) || '/' || cast(:mode as text)))`,
+  () => null,
+);
+
+/** A delivery a worker has claimed, with all it needs to send it. */
+export type ClaimedDelivery = {
+  id: string;
+  endpointId: string;
+  /** Attempts made, this one included (the claim counts it, so a process that dies mid-send still uses up an attempt). */
+  attempts: number;
+  /** The claim's lease end, also its token: the result is written only while next_attempt_at still holds it. */
+  leasedUntil: Date;
+  mode: Mode;
+  url: string;
+  secret: string;
+  endpointDisabled: boolean;
+  eventType: OutboxEventType;
+  payload: Record<string, unknown>;
+  eventCreatedAt: Date;
+};
+
+/**
+ * Claims up to `limit` due deliveries in one statement: rows another worker is claiming are
+ * skipped, not waited for, and each claimed row's next_attempt_at moves out by the lease, so no
+ * other worker takes it while it is being sent, and a process that dies with it leaves it to
+ * the others once the lease ends. The lease end is cut to milliseconds so that it comes back
+ * from JavaScript's Date unchanged, as the token the result is written under. Oldest due first,
+ * through webhook_delivery_due_index.
+ */
+export const CLAIM_DUE = statement<{ limit: number; leaseMs: number }, ClaimedDelivery>(
+  'webhook_claim_due',
+  `with due as (
+     select id from webhook_delivery
+      where status = 'pending' and next_attempt_at <= now()
+      order by next_attempt_at
+      limit :limit
+      for update skip locked
+   )
+   update webhook_delivery d
+      set next_attempt_at = date_trunc('milliseconds', now() + cast(:leaseMs as integer) * interval '1 millisecond'),
+          attempts = d.attempts + 1
+     from due, webhook_endpoint w, outbox_event o
+    where d.id = due.id and w.id = d.endpoint_id and o.id = d.event_id
+   returning d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.mode, w.url, w.secret, w.disabled_at, o.type, o.payload, o.created_at`,
+  (row) => ({
+    id: read.text(row.id),
+    endpointId: read.text(row.endpoint_id),
+    attempts: read.int(row.attempts),
+    leasedUntil: read.date(row.next_attempt_at),
+    mode: row.mode as Mode,
+    url: read.text(row.url),
+    secret: read.text(row.secret),
+    endpointDisabled: row.disabled_at !== null,
+    eventType: row.type as OutboxEventType,
+    payload: row.payload as Record<string, unknown>,
+    eventCreatedAt: read.date(row.created_at),
+  }),
+);
+
+/** What one attempt came to, and what becomes of its delivery. */
+export type SettleParams = {
+  id: string;
+  leasedUntil: Date;
+  /** succeeded or failed end the delivery; pending schedules the next attempt in retryInMs. */
+  status: WebhookDeliveryStatus;
+  retryInMs: number | null;
+  statusCode: number | null;
+  error: string | null;
+  /** False when nothing was sent (the endpoint was disabled): the delivery ends without an attempt. */
+  recordAttempt: boolean;
+  attemptId: string;
+  attemptedAt: Date;
+  latencyMs: number;
+};
+
+/**
+ * Records an attempt and settles its delivery, in one round trip. The delivery changes only if
+ * the claim still holds (still pending, next_attempt_at still the lease end): a delivery that
+ * was redelivered, disabled or taken over after its lease ran out keeps its newer state. The
+ * attempt is recorded either way, since it was made; `settled` says whether the delivery moved.
+ */
+export const SETTLE = statement<SettleParams, { settled: boolean }>(
+  'webhook_settle',
+  `with settled as (
+     update webhook_delivery
+        set status = cast(:status as text),
+            next_attempt_at = case when cast(:status as text) = 'pending'
+                                   then now() + cast(:retryInMs as double precision) * interval '1 millisecond'
+                                   else next_attempt_at end,
+            completed_at = case when cast(:status as text) = 'pending' then null else now() end,
+            last_status_code = cast(:statusCode as integer),
+            last_error = cast(:error as text)
+      where id = :id and status = 'pending' and next_attempt_at = cast(:leasedUntil as timestamptz)
+     returning id
+   ), recorded as (
+     insert into webhook_attempt (id, delivery_id, attempted_at, status_code, latency_ms, error)
+     select cast(:attemptId as text), cast(:id as text), cast(:attemptedAt as timestamptz), cast(:statusCode as integer),
+            cast(:latencyMs as integer), cast(:error as text)
+      where cast(:recordAttempt as boolean) and exists (select 1 from webhook_delivery where id = :id)
+   )
+   select count(*) > 0 as settled from settled`,
+  (row) => ({ settled: read.bool(row.settled) }),
+);
+
+/** Milliseconds until the next pending delivery is due (negative when one is due now), or null when none is pending. */
+export const NEXT_DUE = statement<Record<string, never>, { waitMs: number | null }>(
+  'webhook_next_due',
+  `select extract(epoch from min(next_attempt_at) - now()) * 1000 as wait_ms from webhook_delivery where status = 'pending'`,
+  (row) => ({ waitMs: row.wait_ms === null ? null : Number(row.wait_ms) }),
+);
+
+/** A delivery as its endpoint's owner reads it. */
+export type WebhookDeliveryRecord = {
+  id: string;
+  endpointId: string;
+  eventId: string;
+  eventType: OutboxEventType;
+  status: WebhookDeliveryStatus;
+  /** When the next attempt is due (the claim's lease end while one is in flight); null once it ended. */
+  nextAttemptAt: Date | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: Date;
+  completedAt: Date | null;
+  mode: Mode;
+};
+
+const deliveryColumns = `d.id, d.endpoint_id, d.event_id, o.type as event_type, d.status,
+  case when d.status = 'pending' then d.next_attempt_at end as next_attempt_at,
+  d.last_status_code, d.last_error, d.created_at, d.completed_at, d.mode`;
+
+const parseDelivery = (row: Record<string, unknown>): WebhookDeliveryRecord => ({
+  id: read.text(row.id),
+  endpointId: read.text(row.endpoint_id),
+  eventId: read.text(row.event_id),
+  eventType: row.event_type as OutboxEventType,
+  status: row.status as WebhookDeliveryStatus,
+  nextAttemptAt: row.next_attempt_at === null ? null : read.date(row.next_attempt_at),
+  lastStatusCode: (row.last_status_code ?? null) as number | null,
+  lastError: read.nullableText(row.last_error),
+  createdAt: read.date(row.created_at),
+  completedAt: row.completed_at === null ? null : read.date(row.completed_at),
+  mode: row.mode as Mode,
+});
+
+/**
+ * One page of an endpoint's deliveries, newest first, strictly after the cursor's delivery (of
+ * the same endpoint). The cursor row is compared in the database, at the precision its times
+ * are stored with, through webhook_delivery_endpoint_index.
+ */
+export const DELIVERY_PAGE = statement<
+  { organizationId: string; mode: Mode; endpointId: string; afterId: string | null; limit: number },
+  WebhookDeliveryRecord
+>(
+  'webhook_delivery_page',
+  `select ${deliveryColumns}
+     from webhook_delivery d join outbox_event o on o.id = d.event_id
+    where d.endpoint_id = :endpointId and d.organization_id = :organizationId and d.mode = :mode
+      and (cast(:afterId as text) is null
+           or (d.created_at, d.id) < (select c.created_at, c.id from webhook_delivery c where c.id = :afterId and c.endpoint_id = :endpointId))
+    order by d.created_at desc, d.id desc
+    limit :limit`,
+  parseDelivery,
+);
+
+/** A tenant's deliveries by id; ids of other tenants match nothing. */
+export const DELIVERIES_BY_ID = statement<{ organizationId: string; mode: Mode; ids: string[] }, WebhookDeliveryRecord>(
+  'webhook_deliveries_by_id',
+  `select ${deliveryColumns}
+     from webhook_delivery d join outbox_event o on o.id = d.event_id
+    where d.id = any(:ids::text[]) and d.organization_id = :organizationId and d.mode = :mode`,
+  parseDelivery,
+);

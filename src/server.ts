@@ -6,9 +6,11 @@ import { loadConfig } from './config.js';
 import { startDatabase } from './db/database.js';
 import { startRenewalSweeper } from './billing/sweeper.js';
 import { EventHub } from './events/hub.js';
+import { scheduleOutboxPruning } from './events/service.js';
 import { scheduleIdempotencyCleanup } from './idempotency/service.js';
 import { createLogger } from './logger.js';
 import { StartupError } from './startup.js';
+import { startWebhookWorker } from './webhooks/worker.js';
 
 const drainTimeoutMs = 15_000;
 
@@ -29,9 +31,16 @@ async function main(): Promise<void> {
     onDeleted: (count) => count > 0 && logger.info('forgot expired idempotency keys', { count }),
   });
   const stopSweeper = startRenewalSweeper(database.orm, logger);
+  const stopPruning = scheduleOutboxPruning(database.orm.em.fork(), {
+    onError: (error) => logger.error('outbox pruning failed', { error }),
+    onPruned: (count) => count > 0 && logger.info('forgot published events past their retention', { count }),
+  });
   // Started here, not by the first subscription: this process publishes what every process commits.
   const events = new EventHub(database.orm, logger);
   await events.start();
+  // Every process sends webhooks; it wakes when any process published events.
+  const webhooks = startWebhookWorker(database.orm, logger, config.webhooks);
+  events.onPublished(() => webhooks.poke());
   const yoga = createApp({
     events,
     orm: database.orm,
@@ -82,7 +91,10 @@ async function main(): Promise<void> {
     await events.stop();
     await closed;
     stopCleanup();
+    stopPruning();
     await stopSweeper();
+    // Sends in flight end within WEBHOOK_TIMEOUT_MS and record their results; none is lost if cut off.
+    await webhooks.stop();
     await database.stop();
     logger.info('stopped');
     process.exit(0);

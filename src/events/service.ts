@@ -114,3 +114,15 @@ export async function pruneOutbox(em: EntityManager, now: Date, organizationId: 
     if (gone.length < 5000) return pruned;
   }
 }
+
+/** Prunes the outbox now and every hour after; returns the function that stops it. */
+export function scheduleOutboxPruning(
+  em: EntityManager,
+  options: { everyMs?: number; onError: (error: unknown) => void; onPruned?: (count: number) => void },
+): () => void {
+  const prune = () => void pruneOutbox(em.fork(), new Date()).then((count) => options.onPruned?.(count), options.onError);
+  prune();
+  const timer = setInterval(prune, options.everyMs ?? 3_600_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,3 +1,7 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { newWebhookSecret, signWebhook, verifyWebhook, webhookHeaders } from '../src/webhooks/signature.js';
@@ -147,5 +151,32 @@ describe('properties', () => {
         expect(verifyWebhook(key, webhookHeaders(key, messageId, at, payload), other, { now: at })).toBe(false);
       }),
     );
+  });
+});
+
+describe("the README's ten lines of Node", () => {
+  /** The README's verify-webhook block, as a module of its own. */
+  async function readmeVerifier(): Promise<(secret: string, headers: Record<string, string>, body: string) => boolean> {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const block = /<!-- verify-webhook[^>]*-->\s*```js\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(block, 'the README has lost its verify-webhook block').toBeDefined();
+    const file = path.join(await mkdtemp(path.join(tmpdir(), 'seatgate-readme-')), 'verify.mjs');
+    await writeFile(file, block!.replace(/^ {2}/gm, ''));
+    return (await import(pathToFileURL(file).href)).verifyWebhook;
+  }
+
+  test('accept what seatgate signs, and refuse a changed body, another secret and a stale timestamp', async () => {
+    const verify = await readmeVerifier();
+    const fresh = Math.floor(Date.now() / 1000);
+    const key = newWebhookSecret();
+    const payload = JSON.stringify({ type: 'seat.changed', data: { n: 'é ✓' } });
+    const headers = webhookHeaders(key, 'msg_readme', fresh, payload);
+    expect(verify(key, headers, payload)).toBe(true);
+    expect(verify(key, headers, payload.replace('é', 'e'))).toBe(false);
+    expect(verify(newWebhookSecret(), headers, payload)).toBe(false);
+    expect(verify(key, webhookHeaders(key, 'msg_readme', fresh - 600, payload), payload)).toBe(false);
+    expect(verify(key, { ...headers, 'webhook-timestamp': '' }, payload)).toBe(false);
+    // Several signatures (a rotation in progress, in the specification's terms): one match suffices.
+    expect(verify(key, { ...headers, 'webhook-signature': `v1,bm90IGl0 ${headers['webhook-signature']}` }, payload)).toBe(true);
   });
 });

@@ -20,7 +20,7 @@ const junk = fc.oneof(
 );
 const either = <T>(plausible: fc.Arbitrary<T>) => fc.oneof({ weight: 3, arbitrary: plausible }, { weight: 1, arbitrary: junk });
 
-type Refs = { customerId: string; ownId: string; lone: string };
+type Refs = { customerId: string; ownId: string; lone: string; endpointId: string };
 const field = (refs: Refs) => ({
   customerId: either(fc.constantFrom(refs.customerId, refs.ownId, refs.lone, 'nobody', 'cus_00000000000000000000000000')),
   featureCode: either(fc.constantFrom('editor', 'viewer', 'admin', 'auditor', 'ghost')),
@@ -30,6 +30,9 @@ const field = (refs: Refs) => ({
   date: either(fc.date({ min: new Date('1960-01-01T00:00:00Z'), max: new Date('2080-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString())),
   days: either(fc.integer({ min: -2, max: 400 })),
   code: either(fc.stringMatching(/^[a-z0-9_]{1,12}$/)),
+  endpointId: either(fc.constantFrom(refs.endpointId, 'we_00000000000000000000000000', 'nobody')),
+  url: either(fc.constantFrom('http://127.0.0.1:9/fuzz', 'https://10.0.0.1/in', 'http://example.com/in', 'https://user:pw@example.com/', `https://example.com/${'a'.repeat(2100)}`)),
+  eventTypes: either(fc.array(either(fc.constantFrom('SEAT_CHANGED', 'CHARGE_CREATED', 'SEAT_LIMIT_REACHED')), { maxLength: 4 })),
 });
 
 /** Every operation of the schema with its variables; a test checks none is missing. */
@@ -85,6 +88,20 @@ function operations(refs: Refs) {
         ),
       }),
     ),
+    webhookEndpoints: op('webhookEndpoints', `{ webhookEndpoints { id url enabled } }`, fc.constant({})),
+    webhookDeliveries: op(
+      'webhookDeliveries',
+      `query($e: ID!, $first: Int, $after: String) { webhookDeliveries(endpointId: $e, first: $first, after: $after) { nodes { id status attempts { statusCode } } pageInfo { endCursor } } }`,
+      fc.record({ e: f.endpointId, first: fc.option(f.count), after: fc.option(either(fc.constantFrom('d2hkOm1zZ18w', 'whd:msg_0'))) }),
+    ),
+    createWebhookEndpoint: op(
+      'createWebhookEndpoint',
+      `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }`,
+      fc.record({ input: either(fc.record({ url: f.url, events: f.eventTypes, description: fc.option(either(fc.string())) }, { requiredKeys: ['url', 'events'] })) }),
+    ),
+    disableWebhookEndpoint: op('disableWebhookEndpoint', `mutation($id: ID!) { disableWebhookEndpoint(id: $id) { enabled } }`, fc.record({ id: f.endpointId })),
+    rotateWebhookSecret: op('rotateWebhookSecret', `mutation($id: ID!) { rotateWebhookSecret(id: $id) { endpoint { id } } }`, fc.record({ id: f.endpointId })),
+    redeliverWebhook: op('redeliverWebhook', `mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { status } }`, fc.record({ id: either(fc.constantFrom('msg_00000000000000000000000000', 'nobody')) })),
     createCustomer: op('createCustomer', `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, fc.record({ input: either(fc.record({ name: either(fc.string()), externalId: fc.option(f.code) })) })),
     createSubscription: op(
       'createSubscription',
@@ -95,7 +112,7 @@ function operations(refs: Refs) {
 }
 
 test('every query and mutation is fuzzed', () => {
-  const fuzzed = Object.keys(operations({ customerId: '', ownId: '', lone: '' }));
+  const fuzzed = Object.keys(operations({ customerId: '', ownId: '', lone: '', endpointId: '' }));
   const fields = [schema.getQueryType()!, schema.getMutationType()!].flatMap((type) => Object.keys(type.getFields()));
   expect(fields.filter((name) => !fuzzed.includes(name))).toEqual([]);
 });
@@ -103,7 +120,8 @@ test('every query and mutation is fuzzed', () => {
 test(`random arguments to every operation (${fuzzRuns} requests) never answer a 5xx or internal_error nor log an error, and the ledgers stay whole`, async () => {
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
   const lone = await s.client.ok(`mutation { createCustomer(input: { name: "Lone", externalId: "lone" }) { id } }`);
-  const refs: Refs = { customerId: s.customerId, ownId: s.customer.id, lone: lone.createCustomer.id };
+  const hook = await s.client.ok(`mutation { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/fuzz", events: [SEAT_CHANGED] }) { endpoint { id } } }`);
+  const refs: Refs = { customerId: s.customerId, ownId: s.customer.id, lone: lone.createCustomer.id, endpointId: hook.createWebhookEndpoint.endpoint.id };
   const all = Object.values(operations(refs));
   const request = fc.oneof(
     { weight: 20, arbitrary: fc.oneof(...all).map((o) => ({ body: JSON.stringify({ query: o.document, variables: o.variables }), name: o.name })) },

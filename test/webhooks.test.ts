@@ -28,7 +28,8 @@ beforeAll(async () => {
   await hub.start();
   // Retries a hundred thousand times faster than in production: the day of retries takes about a second.
   worker = startWebhookWorker(harness.orm, logger, { timeoutMs, concurrency: 8, leaseMs: timeoutMs + webhookLeaseMarginMs, retryScale: 1e-5, pollMs: 500 });
-  hub.onPublished(() => worker.poke());
+  hub.relay.handOffTo(worker);
+  hub.onPublished(({ due }) => due && worker.poke());
 });
 
 afterAll(async () => {
@@ -196,12 +197,22 @@ describe('endpoints', () => {
       [['SEAT_CHANGED', 'SEAT_CHANGED'], undefined, 'events'],
       [[], undefined, 'events'],
       [['SEAT_CHANGED'], 'x'.repeat(501), 'description'],
+      [['SEAT_CHANGED'], 'a\u0000b', 'description'],
     ];
     for (const [events, description, param] of cases) {
       const error = await t.client.fails(ops.create, { input: { url: 'https://example.com/hooks', events, description } });
       expect(error.extensions, JSON.stringify(events)).toMatchObject({ code: 'validation_error', param });
     }
     expect((await t.client.ok(ops.list)).webhookEndpoints).toEqual([]);
+    // PostgreSQL text cannot hold NUL: refused as the customer ids are, never an internal error.
+    for (const [document, variables, param] of [
+      [ops.disable, { id: 'we_\u0000' }, 'id'],
+      [ops.rotate, { id: '\u0000' }, 'id'],
+      [ops.deliveries, { endpointId: '\u0000' }, 'endpointId'],
+      [ops.redeliver, { deliveryId: 'msg_\u0000' }, 'deliveryId'],
+    ] as const) {
+      expect((await t.client.fails(document, variables)).extensions, document).toMatchObject({ code: 'validation_error', param });
+    }
   });
 
   test('at most 16 may be enabled per organization and mode', async () => {

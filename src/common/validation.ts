@@ -37,6 +37,10 @@ export const featureCodeRule: StringRule = {
 const noNul: [RegExp, { message: string }] = [/^[^\u0000]*$/, { message: 'must not contain NUL characters' }];
 export const customerIdRule: StringRule = { minLength: 1, maxLength: 200, regex: noNul };
 export const nameRule: StringRule = { minLength: 1, maxLength: 200, regex: noNul };
+/** An opaque id argument (we_…, msg_…): one not found answers the domain's not-found code. */
+export const opaqueIdRule: StringRule = { minLength: 1, maxLength: 100, regex: noNul };
+/** Free text the caller keeps with a record, as a description. */
+export const noteRule = (maxLength: number): StringRule => ({ minLength: 0, maxLength, regex: noNul });
 // Printable: no control, format, private-use or unassigned code points.
 const printable = /^\P{C}+$/u;
 export const idempotencyKeyRule: StringRule = {

@@ -1,5 +1,6 @@
 import { builder } from '../builder.js';
 import { describe, PageInfo } from '../common/schema.js';
+import { noteRule, opaqueIdRule } from '../common/validation.js';
 import type { OutboxEventType } from '../events/entities.js';
 import type { WebhookDeliveryStatus, WebhookEndpoint } from './entities.js';
 import { retrySchedule } from './retry.js';
@@ -160,13 +161,13 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
     description: t.string({
       required: false,
       description: `Your note about the endpoint, at most ${maxEndpointDescriptionLength} characters.`,
-      validate: { maxLength: maxEndpointDescriptionLength },
+      validate: noteRule(maxEndpointDescriptionLength),
     }),
   }),
 });
 
 const idArg = (t: Parameters<Parameters<typeof builder.mutationFields>[0]>[0], description: string) =>
-  t.arg.id({ description, validate: { minLength: 1, maxLength: 100 } });
+  t.arg.id({ description, validate: opaqueIdRule });
 
 builder.queryFields((t) => ({
   webhookEndpoints: t.field({
@@ -178,7 +179,7 @@ builder.queryFields((t) => ({
     type: WebhookDeliveryConnectionRef,
     description: "An endpoint's deliveries, newest first, each with every attempt (status code, latency, error). Errors: validation_error, webhook_endpoint_not_found.",
     args: {
-      endpointId: t.arg.id({ description: 'The endpoint (we_…); webhook_endpoint_not_found when it is not one of yours.', validate: { minLength: 1, maxLength: 100 } }),
+      endpointId: t.arg.id({ description: 'The endpoint (we_…); webhook_endpoint_not_found when it is not one of yours.', validate: opaqueIdRule }),
       first: t.arg.int({
         required: false,
         description: `Deliveries per page, 1–${maxDeliveriesPerPage}; ${defaultDeliveriesPerPage} when omitted.`,

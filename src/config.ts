@@ -42,7 +42,7 @@ const envSchema = z.object({
   RATE_LIMIT_BURST: count(1_000_000).default(200),
   // Webhook deliveries: how long one attempt may take, and how many one process sends at once.
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
-  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   // For tests only: multiplies the retry delays (a day of retries in seconds); 1 in production.
   WEBHOOK_RETRY_SCALE: z.coerce.number().gt(0).max(1).default(1),
 });

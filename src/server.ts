@@ -38,9 +38,10 @@ async function main(): Promise<void> {
   // Started here, not by the first subscription: this process publishes what every process commits.
   const events = new EventHub(database.orm, logger);
   await events.start();
-  // Every process sends webhooks; it wakes when any process published events.
+  // Every process sends webhooks: those its own publications hand it, and those any process left due.
   const webhooks = startWebhookWorker(database.orm, logger, config.webhooks);
-  events.onPublished(() => webhooks.poke());
+  events.relay.handOffTo(webhooks);
+  events.onPublished(({ due }) => due && webhooks.poke());
   const yoga = createApp({
     events,
     orm: database.orm,

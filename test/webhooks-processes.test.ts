@@ -60,9 +60,11 @@ afterAll(() => {
 
 async function startReceiver(processes: ServerProcess[], reply: (received: Received, response: ServerResponse) => void) {
   const requests: Received[] = [];
+  // Which process opened each connection, asked once per connection (they are kept alive), at
+  // once, while it is certainly open: the lookup takes milliseconds.
+  const senders = new WeakMap<object, number | null>();
   const server = createServer((request, response) => {
-    // Asked at once, while the sender's connection is certainly open.
-    const sender = senderOf(request.socket.remotePort!, port, processes);
+    const sender = senders.get(request.socket) ?? null;
     let body = '';
     request.setEncoding('utf8');
     request.on('data', (chunk: string) => (body += chunk));
@@ -72,6 +74,7 @@ async function startReceiver(processes: ServerProcess[], reply: (received: Recei
       reply(received, response);
     });
   });
+  server.on('connection', (socket) => senders.set(socket, senderOf(socket.remotePort!, port, processes)));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as AddressInfo).port;
@@ -94,8 +97,10 @@ async function deliveryRows(endpointId: string) {
   return harness.orm.em
     .fork()
     .getConnection()
-    .execute<{ id: string; status: string; attempts: number }[]>(
-      `select d.id, d.status, (select count(*)::int from webhook_attempt a where a.delivery_id = d.id) as attempts from webhook_delivery d where d.endpoint_id = ?`,
+    .execute<{ id: string; status: string; attempts: number; outcomes: string[] }[]>(
+      `select d.id, d.status, (select count(*)::int from webhook_attempt a where a.delivery_id = d.id) as attempts,
+              array(select coalesce(a.status_code::text, a.error) from webhook_attempt a where a.delivery_id = d.id order by a.attempted_at) as outcomes
+         from webhook_delivery d where d.endpoint_id = ?`,
       [endpointId],
     );
 }
@@ -133,7 +138,7 @@ test.skipIf(process.platform !== 'linux')(
     });
     const rows = await deliveryRows(endpoint.id);
     // One attempt per delivery, recorded: none was sent twice.
-    expect(rows.map((row) => row.attempts)).toEqual(rows.map(() => 1));
+    expect(rows.map((row) => row.attempts), JSON.stringify(rows.filter((row) => row.attempts !== 1))).toEqual(rows.map(() => 1));
     const ids = receiver.requests.map((request) => request.id);
     expect(ids).toHaveLength(changes);
     expect(new Set(ids)).toEqual(new Set(rows.map((row) => row.id)));

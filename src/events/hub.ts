@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { OutboxFeed } from './feed.js';
 import { PgListener } from './listener.js';
 import { OutboxRelay } from './relay.js';
+import { parsePublishedNotice } from './store.js';
 
 /** How often the relay looks for unpublished rows without being told: a safety net, not the path. */
 const relaySweepMs = 5000;
@@ -17,7 +18,7 @@ export class EventHub {
   readonly feed: OutboxFeed;
   private readonly listener: PgListener;
   private starting: Promise<void> | null = null;
-  private readonly publishedListeners: (() => void)[] = [];
+  private readonly publishedListeners: ((notice: { due: boolean }) => void)[] = [];
   private sweep: NodeJS.Timeout | null = null;
 
   constructor(orm: Orm, logger: Logger) {
@@ -29,8 +30,9 @@ export class EventHub {
       {
         onNotify: (channel, payload) => {
           if (channel === 'seatgate_outbox') return void this.relay.poke();
-          this.feed.published(payload || undefined);
-          for (const listener of this.publishedListeners) listener();
+          const notice = parsePublishedNotice(payload);
+          this.feed.published(notice.position);
+          for (const listener of this.publishedListeners) listener(notice);
         },
         // Whatever was sent while the connection was down is read now.
         onConnect: () => {
@@ -42,8 +44,11 @@ export class EventHub {
     );
   }
 
-  /** Calls `listener` whenever any process published events (the webhook worker wakes on it). */
-  onPublished(listener: () => void): void {
+  /**
+   * Calls `listener` whenever any process published events; `due` says whether it left webhook
+   * deliveries for any worker to claim (the webhook workers wake on those).
+   */
+  onPublished(listener: (notice: { due: boolean }) => void): void {
     this.publishedListeners.push(listener);
   }
 

@@ -1,27 +1,31 @@
 import type { Orm } from '../db/orm.js';
 import { run } from '../db/prepared.js';
 import type { Logger } from '../logger.js';
-import { queueDeliveries } from '../webhooks/service.js';
-import { LOCK_PUBLISHER, NOTIFY_PUBLISHED, PUBLISH_PENDING, type PublishedEvent } from './store.js';
+import { type DeliveryTaker, queueDeliveries } from '../webhooks/service.js';
+import { LOCK_PUBLISHER, NOTIFY_PUBLISHED, PUBLISH_PENDING, type PublishedEvent, publishedNotice } from './store.js';
 
 /** Rows one publication takes; more wait for the next round, which follows at once. */
 const publishBatch = 1000;
 
 /**
  * Publishes committed outbox rows: gives them positions in commit order, queues the webhook
- * deliveries they owe, and tells every process's feed, all in one transaction. Returns what it
- * published, in position order.
+ * deliveries they owe, and tells every process's feed, all in one transaction. Deliveries up to
+ * `taker`'s capacity are claimed for it and handed over once the transaction commits. Returns
+ * what it published, in position order.
  */
-export async function publishOutbox(orm: Orm): Promise<PublishedEvent[]> {
-  return orm.em.fork().transactional(async (tx) => {
+export async function publishOutbox(orm: Orm, taker: DeliveryTaker | null = null): Promise<PublishedEvent[]> {
+  const limit = taker?.capacity() ?? 0;
+  const { published, claimed } = await orm.em.fork().transactional(async (tx) => {
     await run(tx, LOCK_PUBLISHER, {});
     const published = await run(tx, PUBLISH_PENDING, { limit: publishBatch });
-    if (published.length === 0) return [];
+    if (published.length === 0) return { published, claimed: [] };
     published.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
-    await queueDeliveries(tx, published);
-    await run(tx, NOTIFY_PUBLISHED, { position: published.at(-1)!.position });
-    return published;
+    const queued = await queueDeliveries(tx, published, taker && limit > 0 ? { leaseMs: taker.leaseMs, limit } : null);
+    await run(tx, NOTIFY_PUBLISHED, { notice: publishedNotice({ position: published.at(-1)!.position, due: queued.due > 0 }) });
+    return { published, claimed: queued.claimed };
   });
+  if (claimed.length > 0) taker!.take(claimed);
+  return published;
 }
 
 /**
@@ -34,11 +38,17 @@ export class OutboxRelay {
   private again = false;
   /** Publications this process made, for tests and operators. */
   published = 0;
+  /** This process's webhook worker, which takes the deliveries it can send at once from each publication. */
+  private taker: DeliveryTaker | null = null;
 
   constructor(
     private readonly orm: Orm,
     private readonly logger: Logger,
   ) {}
+
+  handOffTo(taker: DeliveryTaker): void {
+    this.taker = taker;
+  }
 
   poke(): Promise<void> {
     if (this.running) {
@@ -54,7 +64,7 @@ export class OutboxRelay {
       this.again = false;
       try {
         for (;;) {
-          const published = await publishOutbox(this.orm);
+          const published = await publishOutbox(this.orm, this.taker);
           this.published += published.length;
           if (published.length < publishBatch) break;
         }

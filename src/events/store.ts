@@ -34,9 +34,16 @@ const columns = 'id, position, organization_id, mode, type, customer_id, feature
 
 /**
  * One publisher at a time, held to commit: positions are then handed out in commit order, so a
- * reader past position P never later meets a smaller one.
+ * reader past position P never later meets a smaller one. It also turns bitmap scans off for
+ * the publication: the unpublished index keeps an entry for each published row until vacuum
+ * comes, and only a plain index scan marks those dead as it passes, so that the next
+ * publication skips them instead of visiting each one's heap page again.
  */
-export const LOCK_PUBLISHER = statement<Record<string, never>, unknown>('outbox_lock_publisher', `select pg_advisory_xact_lock(7305840001)`, () => null);
+export const LOCK_PUBLISHER = statement<Record<string, never>, unknown>(
+  'outbox_lock_publisher',
+  `select pg_advisory_xact_lock(7305840001), set_config('enable_bitmapscan', 'off', true)`,
+  () => null,
+);
 
 /** Gives the oldest unpublished rows the next positions, in insertion order. */
 export const PUBLISH_PENDING = statement<{ limit: number }, PublishedEvent>(
@@ -44,7 +51,7 @@ export const PUBLISH_PENDING = statement<{ limit: number }, PublishedEvent>(
   `with pending as (
      select id, row_number() over (order by seq) as n from outbox_event where position is null order by seq limit :limit
    ), base as (
-     select coalesce(max(position), 0) as top from outbox_event
+     select coalesce(max(position), 0) as top from outbox_event where position is not null
    )
    update outbox_event o set position = base.top + pending.n
      from pending, base
@@ -53,16 +60,30 @@ export const PUBLISH_PENDING = statement<{ limit: number }, PublishedEvent>(
   publishedEvent,
 );
 
-/** Tells every process's feed what was published; delivered at commit. */
-export const NOTIFY_PUBLISHED = statement<{ position: string }, unknown>(
+/**
+ * Tells every process what was published, delivered at commit: the last position, for the
+ * feeds, and whether deliveries were left due for any worker (" due"), so that workers look
+ * only then.
+ */
+export const NOTIFY_PUBLISHED = statement<{ notice: string }, unknown>(
   'outbox_notify_published',
-  `select pg_notify('seatgate_published', cast(:position as text))`,
+  `select pg_notify('seatgate_published', cast(:notice as text))`,
   () => null,
 );
 
+/** What a seatgate_published notification says. */
+export type PublishedNotice = { position: string | undefined; due: boolean };
+
+export const publishedNotice = (notice: { position: string; due: boolean }): string => `${notice.position}${notice.due ? ' due' : ''}`;
+
+export function parsePublishedNotice(payload: string): PublishedNotice {
+  const [position, due] = payload.split(' ');
+  return { position: position || undefined, due: due === 'due' };
+}
+
 export const LAST_POSITION = statement<Record<string, never>, string>(
   'outbox_last_position',
-  `select coalesce(max(position), 0) as position from outbox_event`,
+  `select coalesce(max(position), 0) as position from outbox_event where position is not null`,
   (row) => String(row.position),
 );
 

@@ -7,42 +7,87 @@ import { newId } from '../ids.js';
 import type { Tenant } from '../tenant.js';
 import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './entities.js';
 import { newWebhookSecret } from './signature.js';
-import { DELIVERIES_BY_ID, DELIVERY_PAGE, LOCK_TENANT_ENDPOINTS, type WebhookDeliveryRecord } from './store.js';
+import { type ClaimedDelivery, DELIVERIES_BY_ID, DELIVERY_PAGE, LOCK_TENANT_ENDPOINTS, type WebhookDeliveryRecord } from './store.js';
 import { checkWebhookUrl } from './url.js';
 
 /** Deliveries per insert statement. */
 const rowsPerInsert = 500;
 
 /**
+ * A worker that takes deliveries straight from the publication that queues them, already
+ * claimed for it: no claim statement, and no wait for a poll.
+ */
+export type DeliveryTaker = {
+  /** How long a claim keeps other workers away (WebhookSettings.leaseMs). */
+  readonly leaseMs: number;
+  /** How many deliveries it can start sending now. */
+  capacity(): number;
+  /** Starts sending deliveries claimed for it; called once their publication committed. */
+  take(claimed: ClaimedDelivery[]): void;
+};
+
+/** What a publication queued: deliveries claimed for the publishing process's worker, and how many are left due for any worker. */
+export type QueuedDeliveries = { claimed: ClaimedDelivery[]; due: number };
+
+/**
  * Queues a delivery of each published event to every enabled endpoint of its tenant that asked
  * for its type, in the publishing transaction: an event is owed to its endpoints exactly when
- * it is published. Workers take them from there.
+ * it is published. Up to `handOff.limit` of them are queued already claimed, leased to the
+ * publishing process's worker (it sends them once the transaction commits; if it dies first,
+ * the lease ends and any worker takes them). The rest are due at once, for any worker to claim.
  */
-export async function queueDeliveries(tx: EntityManager, published: readonly PublishedEvent[]): Promise<void> {
+export async function queueDeliveries(
+  tx: EntityManager,
+  published: readonly PublishedEvent[],
+  handOff: { leaseMs: number; limit: number } | null = null,
+): Promise<QueuedDeliveries> {
   const tenants = new Map(published.map((event) => [`${event.organizationId}\u0000${event.mode}`, { organization: event.organizationId, mode: event.mode }]));
   const endpoints = await tx.find(
     WebhookEndpoint,
     { $or: [...tenants.values()], disabledAt: null },
-    { fields: ['id', 'organization', 'mode', 'events'], disableIdentityMap: true },
+    { fields: ['id', 'organization', 'mode', 'events', 'url', 'secret'], disableIdentityMap: true },
   );
-  if (endpoints.length === 0) return;
+  if (endpoints.length === 0) return { claimed: [], due: 0 };
   const now = new Date();
+  // The claim's token, as CLAIM_DUE makes it: whole milliseconds, which a Date keeps exactly.
+  const leasedUntil = new Date(now.getTime() + (handOff?.leaseMs ?? 0));
+  const claimed: ClaimedDelivery[] = [];
   const rows = published.flatMap((event) =>
     endpoints
       .filter((endpoint) => endpoint.organization.id === event.organizationId && endpoint.mode === event.mode && endpoint.events.includes(event.type))
-      .map((endpoint) => ({
-        id: newId('msg'),
-        endpoint: endpoint.id,
-        event: event.id,
-        organization: event.organizationId,
-        mode: event.mode,
-        status: 'pending' as const,
-        attempts: 0,
-        nextAttemptAt: now,
-        createdAt: now,
-      })),
+      .map((endpoint) => {
+        const id = newId('msg');
+        const handedOff = handOff !== null && claimed.length < handOff.limit;
+        if (handedOff) {
+          claimed.push({
+            id,
+            endpointId: endpoint.id,
+            attempts: 1,
+            leasedUntil,
+            mode: event.mode,
+            url: endpoint.url,
+            secret: endpoint.secret,
+            endpointDisabled: false,
+            eventType: event.type,
+            payload: event.payload,
+            eventCreatedAt: event.createdAt,
+          });
+        }
+        return {
+          id,
+          endpoint: endpoint.id,
+          event: event.id,
+          organization: event.organizationId,
+          mode: event.mode,
+          status: 'pending' as const,
+          attempts: handedOff ? 1 : 0,
+          nextAttemptAt: handedOff ? leasedUntil : now,
+          createdAt: now,
+        };
+      }),
   );
   for (let i = 0; i < rows.length; i += rowsPerInsert) await tx.insertMany(WebhookDelivery, rows.slice(i, i + rowsPerInsert));
+  return { claimed, due: rows.length - claimed.length };
 }
 
 /** Enabled endpoints one tenant may have: each event costs a delivery per endpoint. */

@@ -3,8 +3,9 @@ import type { OutboxEventType } from '../events/entities.js';
 import type { Mode } from '../tenant.js';
 import type { WebhookDeliveryStatus } from './entities.js';
 
-// Kept by hand: MikroORM has no word for SKIP LOCKED in an update's subquery, an update and an
-// insert in one round trip, an advisory lock, or a row-value comparison against a cursor row.
+// Kept by hand: MikroORM has no word for SKIP LOCKED in an update's subquery, a batch of
+// conditional updates and inserts in one round trip, an advisory lock, or a row-value
+// comparison against a cursor row.
 
 /**
  * Serializes endpoint creation within one tenant, held to commit, so two concurrent creations
@@ -16,6 +17,16 @@ export const LOCK_TENANT_ENDPOINTS = statement<{ organizationId: string; mode: M
   `select pg_advisory_xact_lock(730584, hashtext(cast(:organizationId as text) || '/' || cast(:mode as text)))`,
   () => null,
 );
+
+/**
+ * A CTE that makes its statement's commit skip the wait for the WAL flush (synchronous_commit
+ * off, for this transaction only); joined in, so that it runs. Claims and results are
+ * bookkeeping of an at-least-once promise: should PostgreSQL itself crash, the last moments of
+ * them may be forgotten, and those deliveries are sent again under the same webhook-id. Nothing
+ * else is at stake, while waiting for a flush per claim and per result made the WAL the
+ * bottleneck of every write, seat changes included. Seat changes and publications still wait.
+ */
+const unflushed = `unflushed as (select set_config('synchronous_commit', 'off', true))`;
 
 /** A delivery a worker has claimed, with all it needs to send it. */
 export type ClaimedDelivery = {
@@ -50,11 +61,11 @@ export const CLAIM_DUE = statement<{ limit: number; leaseMs: number }, ClaimedDe
       order by next_attempt_at
       limit :limit
       for update skip locked
-   )
+   ), ${unflushed}
    update webhook_delivery d
       set next_attempt_at = date_trunc('milliseconds', now() + cast(:leaseMs as integer) * interval '1 millisecond'),
           attempts = d.attempts + 1
-     from due, webhook_endpoint w, outbox_event o
+     from due, webhook_endpoint w, outbox_event o, unflushed
     where d.id = due.id and w.id = d.endpoint_id and o.id = d.event_id
    returning d.id, d.endpoint_id, d.attempts, d.next_attempt_at, d.mode, w.url, w.secret, w.disabled_at, o.type, o.payload, o.created_at`,
   (row) => ({
@@ -73,7 +84,7 @@ export const CLAIM_DUE = statement<{ limit: number; leaseMs: number }, ClaimedDe
 );
 
 /** What one attempt came to, and what becomes of its delivery. */
-export type SettleParams = {
+export type AttemptResult = {
   id: string;
   leasedUntil: Date;
   /** succeeded or failed end the delivery; pending schedules the next attempt in retryInMs. */
@@ -89,33 +100,54 @@ export type SettleParams = {
 };
 
 /**
- * Records an attempt and settles its delivery, in one round trip. The delivery changes only if
- * the claim still holds (still pending, next_attempt_at still the lease end): a delivery that
- * was redelivered, disabled or taken over after its lease ran out keeps its newer state. The
- * attempt is recorded either way, since it was made; `settled` says whether the delivery moved.
+ * Records attempts and settles their deliveries, a batch in one round trip; the results travel
+ * as one JSON array of named fields. A delivery changes only if its claim still holds (still
+ * pending, next_attempt_at still the lease end): one that was redelivered, disabled or taken
+ * over after its lease ran out keeps its newer state. An attempt is recorded either way, since
+ * it was made; `settled` says whether its delivery moved.
  */
-export const SETTLE = statement<SettleParams, { settled: boolean }>(
-  'webhook_settle',
-  `with settled as (
-     update webhook_delivery
-        set status = cast(:status as text),
-            next_attempt_at = case when cast(:status as text) = 'pending'
-                                   then now() + cast(:retryInMs as double precision) * interval '1 millisecond'
-                                   else next_attempt_at end,
-            completed_at = case when cast(:status as text) = 'pending' then null else now() end,
-            last_status_code = cast(:statusCode as integer),
-            last_error = cast(:error as text)
-      where id = :id and status = 'pending' and next_attempt_at = cast(:leasedUntil as timestamptz)
-     returning id
+export const SETTLE_ATTEMPTS = statement<{ results: string }, { id: string; settled: boolean }>(
+  'webhook_settle_attempts',
+  `with result as (
+     select * from jsonb_to_recordset(cast(:results as jsonb)) as r(
+       id text, leased_until timestamptz, status text, retry_in_ms double precision, status_code integer,
+       error text, record_attempt boolean, attempt_id text, attempted_at timestamptz, latency_ms integer)
+   ), ${unflushed}, settled as (
+     update webhook_delivery d
+        set status = r.status,
+            next_attempt_at = case when r.status = 'pending' then now() + r.retry_in_ms * interval '1 millisecond' else d.next_attempt_at end,
+            completed_at = case when r.status = 'pending' then null else now() end,
+            last_status_code = r.status_code,
+            last_error = r.error
+       from result r
+      where d.id = r.id and d.status = 'pending' and d.next_attempt_at = r.leased_until
+     returning d.id
    ), recorded as (
      insert into webhook_attempt (id, delivery_id, attempted_at, status_code, latency_ms, error)
-     select cast(:attemptId as text), cast(:id as text), cast(:attemptedAt as timestamptz), cast(:statusCode as integer),
-            cast(:latencyMs as integer), cast(:error as text)
-      where cast(:recordAttempt as boolean) and exists (select 1 from webhook_delivery where id = :id)
+     select r.attempt_id, r.id, r.attempted_at, r.status_code, r.latency_ms, r.error
+       from result r
+      where r.record_attempt and exists (select 1 from webhook_delivery where id = r.id)
    )
-   select count(*) > 0 as settled from settled`,
-  (row) => ({ settled: read.bool(row.settled) }),
+   select r.id, exists (select 1 from settled s where s.id = r.id) as settled from result r, unflushed`,
+  (row) => ({ id: read.text(row.id), settled: read.bool(row.settled) }),
 );
+
+/** The JSON SETTLE_ATTEMPTS reads: one object per result, named as its columns. */
+export const attemptResultsJson = (results: readonly AttemptResult[]): string =>
+  JSON.stringify(
+    results.map((r) => ({
+      id: r.id,
+      leased_until: r.leasedUntil.toISOString(),
+      status: r.status,
+      retry_in_ms: r.retryInMs,
+      status_code: r.statusCode,
+      error: r.error,
+      record_attempt: r.recordAttempt,
+      attempt_id: r.attemptId,
+      attempted_at: r.attemptedAt.toISOString(),
+      latency_ms: r.latencyMs,
+    })),
+  );
 
 /** Milliseconds until the next pending delivery is due (negative when one is due now), or null when none is pending. */
 export const NEXT_DUE = statement<Record<string, never>, { waitMs: number | null }>(

@@ -9,9 +9,9 @@ import type { Logger } from '../logger.js';
 import type { Mode } from '../tenant.js';
 import type { WebhookDeliveryStatus } from './entities.js';
 import { nextAttemptDelayMs } from './retry.js';
-import { endpointDisabledError } from './service.js';
+import { type DeliveryTaker, endpointDisabledError } from './service.js';
 import { webhookHeaders } from './signature.js';
-import { CLAIM_DUE, type ClaimedDelivery, NEXT_DUE, SETTLE, type SettleParams } from './store.js';
+import { type AttemptResult, attemptResultsJson, CLAIM_DUE, type ClaimedDelivery, NEXT_DUE, SETTLE_ATTEMPTS } from './store.js';
 import { checkWebhookUrl, guardedLookup } from './url.js';
 
 /** Bytes of an answer read at most; the rest is not waited for. Only the status counts. */
@@ -27,7 +27,8 @@ export type WebhookWorkerOptions = WebhookSettings & {
   pollMs?: number;
 };
 
-export type WebhookWorker = { poke(): void; stop(): Promise<void> };
+/** A webhook worker: poked when deliveries may be due; it also takes deliveries claimed for it by this process's publications. */
+export type WebhookWorker = DeliveryTaker & { poke(): void; stop(): Promise<void> };
 
 /** The workers of this process, for a redelivery to wake them at once. */
 const workers = new Set<WebhookWorker>();
@@ -48,14 +49,31 @@ function describeError(error: unknown): string {
   return clip(code && !message?.includes(code) ? `${code}: ${message}` : (message ?? String(error)));
 }
 
+/** Attempts a delivery may make on pooled connections the endpoint had already closed, before it counts as failed. */
+const staleConnectionRetries = 2;
+
+/**
+ * Keep-alive connections, one pool per mode: a connection is reused only for requests of the
+ * mode whose address rules it was opened under, so a test endpoint's loopback connection never
+ * carries a live delivery. A pooled connection stays with the address it was checked against
+ * when it connected; a new one is checked again by guardedLookup.
+ */
+type Agents = Record<Mode, { http: http.Agent; https: https.Agent }>;
+
+function createAgents(concurrency: number): Agents {
+  const options = { keepAlive: true, maxFreeSockets: concurrency, scheduling: 'lifo' as const };
+  const pair = () => ({ http: new http.Agent(options), https: new https.Agent(options) });
+  return { live: pair(), test: pair() };
+}
+
 /**
  * One POST to an endpoint. Never follows a redirect (a 3xx is a failure: following one would let
  * a public host point seatgate at a private one); resolves names through guardedLookup, which
  * refuses private addresses at connect time; gives up after `timeoutMs` from the lookup to the
- * last byte; reads at most maxResponseBytes of the answer, then hangs up. A fresh connection
- * each time (agent: false), so no pooled socket outlives the checks of the request it was made for.
+ * last byte; reads at most maxResponseBytes of the answer, then hangs up. A connection whose
+ * answer was read to its end goes back to the pool.
  */
-function post(url: URL, mode: Mode, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Outcome> {
+function post(url: URL, mode: Mode, agents: Agents, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Outcome & { staleConnection?: boolean }> {
   return new Promise((resolve) => {
     const started = performance.now();
     let statusCode: number | null = null;
@@ -63,30 +81,41 @@ function post(url: URL, mode: Mode, headers: Record<string, string>, body: strin
     // Once the endpoint has answered, only its status counts: a 3xx is refused, anything else stands as it is.
     const answered = () =>
       statusCode !== null && statusCode >= 300 && statusCode < 400 ? `The endpoint answered ${statusCode}; redirects are not followed: register the final URL.` : null;
-    const finish = (error: string | null) => {
+    const finish = (error: string | null, hangUp: boolean, staleConnection = false) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      request.destroy();
-      resolve({ statusCode, error, latencyMs: Math.round(performance.now() - started) });
+      if (hangUp) request.destroy();
+      resolve({ statusCode, error, latencyMs: Math.round(performance.now() - started), staleConnection });
     };
-    const timer = setTimeout(() => finish(statusCode === null ? `No answer within ${timeoutMs} ms.` : answered()), timeoutMs);
-    const request = (url.protocol === 'https:' ? https : http).request(
+    const timer = setTimeout(() => finish(statusCode === null ? `No answer within ${timeoutMs} ms.` : answered(), true), timeoutMs);
+    const secure = url.protocol === 'https:';
+    const request = (secure ? https : http).request(
       url,
-      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, agent: false, lookup: guardedLookup(mode) },
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        agent: secure ? agents[mode].https : agents[mode].http,
+        lookup: guardedLookup(mode),
+      },
       (response) => {
         statusCode = response.statusCode ?? null;
         let read = 0;
         response.on('data', (chunk: Buffer) => {
           read += chunk.length;
-          if (read >= maxResponseBytes) finish(answered());
+          if (read >= maxResponseBytes) finish(answered(), true);
         });
-        // 'close' follows the end, and a connection cut mid-body alike.
-        response.on('close', () => finish(answered()));
-        response.on('error', () => finish(answered()));
+        response.on('end', () => finish(answered(), false));
+        // A connection cut mid-body closes without an end.
+        response.on('close', () => finish(answered(), true));
+        response.on('error', () => finish(answered(), true));
       },
     );
-    request.on('error', (error) => finish(statusCode === null ? describeError(error) : answered()));
+    request.on('error', (error: NodeJS.ErrnoException) => {
+      // A pooled connection the endpoint closed while it sat idle fails before any answer: nothing was received, so it is sent again on another.
+      const stale = statusCode === null && request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE');
+      finish(statusCode === null ? describeError(error) : answered(), true, stale);
+    });
     request.end(body);
   });
 }
@@ -95,31 +124,54 @@ const succeeded = (outcome: Outcome) => outcome.statusCode !== null && outcome.s
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Results written per statement at most. */
+const maxResultsPerSettle = 500;
+/**
+ * How long a result waits for others to share its statement. Results are bookkeeping (the
+ * endpoint already has the delivery), so a moment's delay costs nothing, while a statement per
+ * few results was most of the database work that webhooks added.
+ */
+const settleGatherMs = 10;
+
 /**
  * This process's webhook sender. Every server process runs one; they share the work through the
  * database alone: each claims due deliveries with CLAIM_DUE (FOR UPDATE SKIP LOCKED, and a
  * lease), so no two send one delivery at the same time, and a process that dies mid-send leaves
- * its claims to the others when their leases end. Woken by `poke()` (events were published), by
+ * its claims to the others when their leases end. It takes what this process's publications
+ * hand it, already claimed (`take`); it claims when poked (a publication left deliveries due), by
  * a timer set for the next due delivery, and at least every `pollMs`. At most `concurrency`
- * sends at once. A failure of its own database calls is logged and retried; it never throws.
+ * sends at once, over keep-alive connections. Results are written in batches: those that end
+ * while a write is in flight go together in the next. A failure of its own database calls is
+ * logged and retried; it never throws.
  */
 export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOptions): WebhookWorker {
   const pollMs = options.pollMs ?? 5000;
+  const agents = createAgents(options.concurrency);
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
   let claiming: Promise<void> | null = null;
   let again = false;
+  // The last claim filled every free slot, so more may be due: a send that ends claims again.
+  let saturated = false;
   let timer: NodeJS.Timeout | null = null;
+  let timerDueAt = Number.POSITIVE_INFINITY;
   let failures = 0;
 
   const wakeIn = (ms: number) => {
     if (stopped) return;
     if (timer) clearTimeout(timer);
+    timerDueAt = Date.now() + ms;
     timer = setTimeout(() => {
       timer = null;
+      timerDueAt = Number.POSITIVE_INFINITY;
       poke();
     }, ms);
     timer.unref();
+  };
+
+  /** Moves the timer earlier, never later: a retry was scheduled for `ms` from now. */
+  const wakeBy = (ms: number) => {
+    if (Date.now() + ms < timerDueAt) wakeIn(Math.max(minWaitMs, ms));
   };
 
   function poke(): void {
@@ -138,11 +190,15 @@ export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWor
       try {
         for (;;) {
           const free = options.concurrency - inFlight.size;
-          // A send that ends pokes again.
-          if (free <= 0 || stopped) return;
+          if (stopped) return;
+          if (free <= 0) {
+            saturated = true;
+            return;
+          }
           const claimed = await run(orm.em.fork(), CLAIM_DUE, { limit: free, leaseMs: options.leaseMs });
           for (const delivery of claimed) track(attempt(delivery));
-          if (claimed.length < free) break;
+          saturated = claimed.length === free;
+          if (!saturated) break;
         }
         const [next] = await run(orm.em.fork(), NEXT_DUE, {});
         failures = 0;
@@ -161,78 +217,103 @@ export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWor
     inFlight.add(sending);
     void sending.finally(() => {
       inFlight.delete(sending);
-      poke();
+      if (saturated) poke();
     });
   }
 
   async function attempt(delivery: ClaimedDelivery): Promise<void> {
     const attemptedAt = new Date();
+    const result = (outcome: Outcome, status: WebhookDeliveryStatus, retryInMs: number | null, recordAttempt = true): AttemptResult => ({
+      id: delivery.id,
+      leasedUntil: delivery.leasedUntil,
+      status,
+      retryInMs,
+      statusCode: outcome.statusCode,
+      error: outcome.error,
+      recordAttempt,
+      attemptId: newId('wha'),
+      attemptedAt,
+      latencyMs: outcome.latencyMs,
+    });
     try {
       if (delivery.endpointDisabled) {
         // Queued by a publication that raced the disabling: it ends as disableEndpoint ends the others.
-        return await settle(delivery, { status: 'failed', statusCode: null, error: endpointDisabledError, latencyMs: 0 }, attemptedAt, false);
+        return await settle(result({ statusCode: null, error: endpointDisabledError, latencyMs: 0 }, 'failed', null, false));
       }
       // The URL passed this check when it was registered; rules tighten, and IP literals never reach guardedLookup.
       const checked = checkWebhookUrl(delivery.url, delivery.mode);
-      let outcome: Outcome;
+      let outcome: Outcome & { staleConnection?: boolean };
       if (!checked.ok) {
         outcome = { statusCode: null, error: `The URL is refused: ${checked.message}.`, latencyMs: 0, final: true };
       } else {
         const body = JSON.stringify({ type: delivery.eventType, timestamp: delivery.eventCreatedAt.toISOString(), data: delivery.payload });
         const headers = { ...webhookHeaders(delivery.secret, delivery.id, Math.floor(Date.now() / 1000), body), 'user-agent': webhookUserAgent };
-        outcome = await post(checked.url, delivery.mode, headers, body, options.timeoutMs);
+        let tries = 0;
+        do outcome = await post(checked.url, delivery.mode, agents, headers, body, options.timeoutMs);
+        while (outcome.staleConnection && tries++ < staleConnectionRetries);
       }
-      if (succeeded(outcome)) return await settle(delivery, { ...outcome, status: 'succeeded' }, attemptedAt, true);
+      if (succeeded(outcome)) return await settle(result(outcome, 'succeeded', null));
       const delay = outcome.final ? null : nextAttemptDelayMs(delivery.attempts);
       const retryInMs = delay === null ? null : Math.round(delay * options.retryScale);
-      await settle(delivery, { ...outcome, status: delay === null ? 'failed' : 'pending', retryInMs }, attemptedAt, true);
+      await settle(result(outcome, delay === null ? 'failed' : 'pending', retryInMs));
+      if (retryInMs !== null) wakeBy(retryInMs);
     } catch (error) {
       // A bug, not an endpoint's failure: the lease brings the delivery back.
       logger.error('a webhook attempt failed unexpectedly; the delivery is retried when its lease ends', { deliveryId: delivery.id, error });
     }
   }
 
+  const unsettled: { result: AttemptResult; written: () => void }[] = [];
+  let settling: Promise<void> | null = null;
+
+  /** Queues a result to be written, and resolves once it was (or given up on: the lease then brings the delivery back). */
+  function settle(result: AttemptResult): Promise<void> {
+    return new Promise((written) => {
+      unsettled.push({ result, written });
+      settling ??= writeResults().finally(() => (settling = null));
+    });
+  }
+
   /**
-   * Writes the attempt and its delivery's new state, retrying a failed write while the lease
-   * holds: a result that is never written costs a second send (after the lease), never a loss.
+   * Writes the queued results, a batch per statement, retrying a failed write while the leases
+   * hold: a result that is never written costs a second send (after the lease), never a loss.
    */
-  async function settle(
-    delivery: ClaimedDelivery,
-    result: Outcome & { status: WebhookDeliveryStatus; retryInMs?: number | null },
-    attemptedAt: Date,
-    recordAttempt: boolean,
-  ): Promise<void> {
-    const params: SettleParams = {
-      id: delivery.id,
-      leasedUntil: delivery.leasedUntil,
-      status: result.status,
-      retryInMs: result.retryInMs ?? null,
-      statusCode: result.statusCode,
-      error: result.error,
-      recordAttempt,
-      attemptId: newId('wha'),
-      attemptedAt,
-      latencyMs: result.latencyMs,
-    };
-    for (let tries = 1; ; tries++) {
-      try {
-        const [row] = await run(orm.em.fork(), SETTLE, params);
-        if (!row?.settled) logger.info('a webhook delivery changed while it was being sent; its attempt is recorded, its state kept', { deliveryId: delivery.id });
-        return;
-      } catch (error) {
-        const waitMs = 200 * 2 ** tries;
-        if (tries >= 4 || Date.now() + waitMs >= delivery.leasedUntil.getTime()) {
-          logger.error('could not record a webhook attempt; the delivery is sent again when its lease ends', { deliveryId: delivery.id, error });
-          return;
+  async function writeResults(): Promise<void> {
+    await sleep(settleGatherMs);
+    while (unsettled.length > 0) {
+      const batch = unsettled.splice(0, maxResultsPerSettle);
+      const results = batch.map((item) => item.result);
+      const leaseEnds = Math.min(...results.map((result) => result.leasedUntil.getTime()));
+      for (let tries = 1; ; tries++) {
+        try {
+          const rows = await run(orm.em.fork(), SETTLE_ATTEMPTS, { results: attemptResultsJson(results) });
+          for (const row of rows) {
+            if (!row.settled) logger.info('a webhook delivery changed while it was being sent; its attempt is recorded, its state kept', { deliveryId: row.id });
+          }
+          break;
+        } catch (error) {
+          const waitMs = 200 * 2 ** tries;
+          if (tries >= 4 || Date.now() + waitMs >= leaseEnds) {
+            logger.error('could not record webhook attempts; their deliveries are sent again when their leases end', { deliveryIds: results.map((r) => r.id), error });
+            break;
+          }
+          logger.warn('could not record webhook attempts; retrying', { error, waitMs });
+          await sleep(waitMs);
         }
-        logger.warn('could not record a webhook attempt; retrying', { deliveryId: delivery.id, error, waitMs });
-        await sleep(waitMs);
       }
+      for (const item of batch) item.written();
     }
   }
 
   const worker: WebhookWorker = {
     poke,
+    leaseMs: options.leaseMs,
+    capacity: () => (stopped ? 0 : Math.max(0, options.concurrency - inFlight.size)),
+    take(claimed) {
+      // Handed over as this worker stops: their leases run out, and any worker sends them then.
+      if (stopped) return;
+      for (const delivery of claimed) track(attempt(delivery));
+    },
     async stop() {
       stopped = true;
       workers.delete(worker);
@@ -240,6 +321,10 @@ export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWor
       await claiming;
       // Each send ends within the timeout, then writes its result.
       await Promise.allSettled([...inFlight]);
+      for (const pair of Object.values(agents)) {
+        pair.http.destroy();
+        pair.https.destroy();
+      }
     },
   };
   workers.add(worker);

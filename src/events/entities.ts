@@ -35,7 +35,8 @@ export const OutboxEventSchema = new EntitySchema<OutboxEvent>({
   properties: {
     id: { type: 'text', primary: true },
     seq: { type: new BigIntType('string'), autoincrement: true, unique: 'outbox_event_seq_unique' },
-    position: { type: new BigIntType('string'), nullable: true, unique: 'outbox_event_position_unique' },
+    // Unique where given: a partial index of the migration's.
+    position: { type: new BigIntType('string'), nullable: true },
     organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
     mode: { enum: true, items: ['live', 'test'] },
     type: { enum: true, items: ['seat.changed', 'charge.created', 'seat.limit_reached'] },

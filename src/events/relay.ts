@@ -6,6 +6,13 @@ import { LOCK_PUBLISHER, NOTIFY_PUBLISHED, PUBLISH_PENDING, type PublishedEvent,
 
 /** Rows one publication takes; more wait for the next round, which follows at once. */
 const publishBatch = 1000;
+/**
+ * How long a poke waits for more commits to publish with it. A publication is a transaction of
+ * its own, with its own WAL flush, and every process's relay is woken by every commit: without
+ * a pause, each seat change's commit brought one more. Subscribers and endpoints hear of a
+ * change this much later.
+ */
+const publishGatherMs = 10;
 
 /**
  * Publishes committed outbox rows: gives them positions in commit order, queues the webhook
@@ -60,6 +67,7 @@ export class OutboxRelay {
   }
 
   private async loop(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, publishGatherMs));
     do {
       this.again = false;
       try {

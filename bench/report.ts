@@ -1,3 +1,4 @@
+import type { EventCounts } from './events.js';
 import type { StallRun } from './stall.js';
 import { type BatchSummary, type LedgerTotals, summarizeBatches } from './ledger.js';
 import { type LoadResult, median } from './load.js';
@@ -14,7 +15,12 @@ export type RunRecord = {
   measured: LoadResult;
   /** seatgate's events per transaction during the measured run (add scenarios only). */
   batches: number[] | null;
+  /** What the attached subscribers and webhook endpoint got (scenarios with events only). */
+  events?: RunEvents | null;
 };
+
+/** Notifications and deliveries of one run with events attached, and how they ended. */
+export type RunEvents = EventCounts & { events: number; queued: number; pending: number; failed: number; drainMs: number };
 
 export type Machine = { cpu: string; cores: number; memoryGiB: number; node: string; postgres: string; database: string };
 export type Settings = { rounds: number; seconds: number; warmupSeconds: number };
@@ -63,6 +69,8 @@ export type Report = {
   passed: boolean;
   /** The largest requests the bounds allow, with the longest event-loop stall each caused. */
   stalls: StallRun[];
+  /** addSeats with subscribers and a webhook endpoint attached, against addSeats alone. */
+  events: { ratio: number; check: Check; totals: RunEvents } | null;
   runs: RunRecord[];
 };
 
@@ -163,7 +171,38 @@ export function buildReport(machine: Machine, settings: Settings, scenarios: Sce
     seatgate: correctnessOf(runs.filter((r) => r.system === 'seatgate'), scenarios, ledger.seatgate),
     baseline: correctnessOf(runs.filter((r) => r.system === 'baseline'), scenarios, ledger.baseline),
   };
-  const passed = systems.every((s) => correctness[s].lostUpdateCheck && correctness[s].status5xx === 0 && correctness[s].internalErrors === 0);
+  const withEvents = scenarios.find((scenario) => scenario.events);
+  const eventRuns = withEvents ? measuredOf(runs, withEvents.name, 'seatgate') : [];
+  const plainRuns = measuredOf(runs, 'addSeats', 'seatgate');
+  const eventsRatio = median(
+    perRound(runs, (round) => {
+      const a = eventRuns.find((run) => run.round === round);
+      const b = plainRuns.find((run) => run.round === round);
+      return a && b ? a.measured.okPerSecond / b.measured.okPerSecond : null;
+    }),
+  );
+  const totals = eventRuns.flatMap((run) => (run.events ? [run.events] : [])).reduce<RunEvents | null>(
+    (sum, e) =>
+      sum
+        ? {
+            subscribers: e.subscribers,
+            notifications: sum.notifications + e.notifications,
+            deliveries: sum.deliveries + e.deliveries,
+            distinctDeliveries: sum.distinctDeliveries + e.distinctDeliveries,
+            badSignatures: sum.badSignatures + e.badSignatures,
+            events: sum.events + e.events,
+            queued: sum.queued + e.queued,
+            pending: sum.pending + e.pending,
+            failed: sum.failed + e.failed,
+            drainMs: Math.max(sum.drainMs, e.drainMs),
+          }
+        : e,
+    null,
+  );
+  const events = withEvents && totals ? { ratio: eventsRatio, check: { value: eventsRatio, target: '≥ 0.8×', met: eventsRatio >= 0.8 }, totals } : null;
+  // Every event owed to the endpoint was delivered, none twice under a different id, none failed.
+  const eventsWhole = !totals || (totals.pending === 0 && totals.failed === 0 && totals.distinctDeliveries === totals.queued && totals.badSignatures === 0);
+  const passed = eventsWhole && systems.every((s) => correctness[s].lostUpdateCheck && correctness[s].status5xx === 0 && correctness[s].internalErrors === 0);
 
   return {
     machine,
@@ -181,6 +220,7 @@ export function buildReport(machine: Machine, settings: Settings, scenarios: Sce
     correctness,
     passed,
     stalls,
+    events,
     runs,
   };
 }
@@ -252,6 +292,19 @@ export function markdown(report: Report): string {
   for (const system of systems) {
     for (const sample of report.correctness[system].failureSamples) lines.push('', `${system} answered, e.g.: \`${sample.replace(/`/g, "'")}\``);
   }
+  if (report.events) {
+    const { ratio, check, totals: t } = report.events;
+    lines.push('', `### Events attached: ${t.subscribers} SSE subscribers (each watching one customer's balance) and one webhook endpoint taking every event`, '');
+    row(['', 'value', 'target']);
+    row(['---', '---:', '---']);
+    row(['addSeats + events ÷ addSeats alone (seatgate, same round)', times(ratio), verdict(check)]);
+    row(['outbox events owed to the endpoint (measured runs)', t.queued, '']);
+    row(['deliveries received: distinct webhook-ids / requests', `${t.distinctDeliveries} / ${t.deliveries}`, 'distinct = owed']);
+    row(['deliveries pending / failed when the run was detached', `${t.pending} / ${t.failed}`, '0 / 0']);
+    row(['longest wait for the endpoint to catch up after a run, ms', num(t.drainMs), '']);
+    row(['notifications received by subscribers', t.notifications, '']);
+  }
+
   lines.push('', '### The largest requests the bounds allow, while another client polls /healthz', '');
   row(['request', 'request ms', 'longest event-loop stall ms', 'target', 'poller: polls, slowest ms']);
   row(['---', '---:', '---:', '---', '---:']);

@@ -20,10 +20,11 @@ import { freshDatabase } from './database.js';
 import { batchSizes, lastSeq, ledgerTotals } from './ledger.js';
 import { load } from './load.js';
 import { startChild } from './processes.js';
-import { buildReport, type LedgerChange, type Machine, markdown, type RunRecord, type Settings } from './report.js';
+import { buildReport, type LedgerChange, type Machine, markdown, type RunEvents, type RunRecord, type Settings } from './report.js';
 import { scenarios as allScenarios, type SystemName, systems } from './scenarios.js';
 import { createTenant, type Tenant } from './setup.js';
 import { measureStalls } from './stall.js';
+import { attachEventLoad, type EventLoad } from './events.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const resultsFile = path.join(root, '.data', 'bench-results.json');
@@ -92,6 +93,36 @@ async function machine(db: pg.Pool, where: string): Promise<Machine> {
     postgres: version.split(' on ')[0] ?? version,
     database: where,
   };
+}
+
+/**
+ * Waits for the webhook deliveries of a run to be sent (how long that takes is part of the
+ * figure), then detaches the subscribers and the endpoint and counts what they got.
+ */
+async function detach(db: pg.Pool, attached: EventLoad, organizationId: string): Promise<RunEvents> {
+  const started = performance.now();
+  const counts = async () =>
+    (
+      await db.query<{ pending: string; failed: string; total: string }>(
+        `select count(*) filter (where status = 'pending') as pending, count(*) filter (where status = 'failed') as failed, count(*) as total
+           from webhook_delivery where endpoint_id = $1`,
+        [attached.endpointId],
+      )
+    ).rows[0]!;
+  let delivery = await counts();
+  while (Number(delivery.pending) > 0 && performance.now() - started < 120_000) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    delivery = await counts();
+  }
+  const drainMs = performance.now() - started;
+  const received = await attached.stop();
+  const [{ changes }] = (
+    await db.query<{ changes: string }>(
+      `select count(*) as changes from outbox_event e join webhook_delivery d on d.event_id = e.id where d.endpoint_id = $1 and e.organization_id = $2`,
+      [attached.endpointId, organizationId],
+    )
+  ).rows as [{ changes: string }];
+  return { ...received, queued: Number(delivery.total), pending: Number(delivery.pending), failed: Number(delivery.failed), events: Number(changes), drainMs };
 }
 
 async function main(): Promise<number> {
@@ -166,15 +197,21 @@ async function main(): Promise<number> {
       for (const system of order) {
         checkpoint();
         const target = scenario.target[system];
+        const attached = system === 'seatgate' && scenario.events ? await attachEventLoad(seatgate.url, tenants.seatgate.key, scenario.events.subscribers) : null;
         const warmup = await load(target, scenario.connections, settings.warmupSeconds, interrupt.signal);
         checkpoint();
+        // Statistics of the steady state, for both systems alike: tables the warm-up filled from
+        // empty (the outbox and webhook queues at their first run) would otherwise be planned as
+        // empty until autovacuum's next round, up to a minute later.
+        await db.query('analyze');
         const organizationId = tenants[system].organizationId;
         const tracksBatches = system === 'seatgate' && scenario.adds;
         const seqBefore = tracksBatches ? await lastSeq(db, organizationId) : null;
         const measured = await load(target, scenario.connections, settings.seconds, interrupt.signal);
         checkpoint();
         const batches = seqBefore !== null ? await batchSizes(db, organizationId, seqBefore, await lastSeq(db, organizationId)) : null;
-        runs.push({ round, scenario: scenario.name, system, first: system === order[0], warmup, measured, batches });
+        const events = attached ? await detach(db, attached, organizationId) : null;
+        runs.push({ round, scenario: scenario.name, system, first: system === order[0], warmup, measured, batches, events });
         log(
           `round ${round}/${settings.rounds}  ${scenario.name.padEnd(22)} ${system.padEnd(8)} ` +
             `${measured.okPerSecond.toFixed(0).padStart(6)} req/s  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms` +

@@ -9,6 +9,8 @@ export type Scenario = {
   connections: number;
   /** Whether each successful request adds one seat (counted for the lost-update check). */
   adds: boolean;
+  /** SSE subscribers and a webhook endpoint attached to seatgate while it runs. */
+  events?: { subscribers: number };
   target: Record<SystemName, Target>;
 };
 
@@ -41,6 +43,8 @@ export function scenarios(endpoints: Endpoints): Scenario[] {
   const readBaseline = JSON.stringify({ ids: readIds });
   return [
     { name: 'addSeats', connections: 10, adds: true, target: addTargets(endpoints, randomCustomer) },
+    // The same adds while 100 frontends watch their customer's balance and a webhook endpoint takes every event.
+    { name: 'addSeats + events', connections: 10, adds: true, events: { subscribers: 100 }, target: addTargets(endpoints, randomCustomer) },
     // The same change through the Commet REST door: the baseline's own request shape.
     {
       name: 'POST /api/v1/seats',

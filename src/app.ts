@@ -8,6 +8,7 @@ import { type Context, createContext } from './context.js';
 import type { Limits } from './config.js';
 import type { Orm } from './db/orm.js';
 import { useContractErrors } from './http/errors.js';
+import { type CorsPolicy, corsOptions } from './http/cors.js';
 import { useHealthChecks } from './http/health.js';
 import { documentLimitPlugins, noIntrospectionPlugins, useBodyLimit, useNoCompressedBodies, useOneMutationPerRequest, useWellFormedStrings } from './http/limits.js';
 import { RateLimiter, useRateLimit } from './http/rate-limit.js';
@@ -88,6 +89,8 @@ export type AppOptions = {
   publicUrl?: string;
   /** The process's event hub; one is made when not given, started by the first subscription. */
   events?: EventHub;
+  /** Browser origins allowed to call the API; localhost origins when not given (CORS_ORIGINS). */
+  cors?: CorsPolicy;
   realNow?: () => number;
 };
 
@@ -118,8 +121,8 @@ export function createApp(options: AppOptions) {
     // useContractErrors shapes and masks every error itself, with the request id at hand.
     maskedErrors: false,
     logging: yogaLogger(logger),
-    // yoga's CORS (any origin, as before), plus the headers a browser client needs to read.
-    cors: { exposedHeaders: [requestIdHeader, 'retry-after', 'allow'] },
+    // The configured origins only, with the headers a browser client needs to read.
+    cors: corsOptions(options.cors ?? { anyOrigin: false, origins: [], localhost: true }, [requestIdHeader, 'retry-after', 'allow']),
     // Served whole by seatgate, scripts and editor workers inlined: yoga's default page loads
     // them from a CDN, and stays blank offline or behind a policy that blocks CDNs.
     renderGraphiQL,

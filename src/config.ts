@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CorsPolicy } from './http/cors.js';
 import { StartupError } from './startup.js';
 
 const postgresUrl = z
@@ -8,6 +9,16 @@ const postgresUrl = z
 
 const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 const count = (max: number) => z.coerce.number().int().min(0).max(max);
+
+/** An http(s) origin written as browsers send it: scheme, host, port; no path or credentials. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return /^https?:$/.test(url.protocol) && url.origin === value;
+  } catch {
+    return false;
+  }
+}
 
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
@@ -29,6 +40,16 @@ const envSchema = z.object({
     .url()
     .refine((value) => /^https?:$/.test(new URL(value).protocol) && new URL(value).origin === value.replace(/\/$/, '').toLowerCase(), 'must be an http(s) origin such as https://seats.example.com, without a path, query or credentials')
     .transform((value) => new URL(value).origin)
+    .optional(),
+  NODE_ENV: z.string().optional(),
+  // Browser origins allowed to call the API: "*", or a comma-separated list of http(s) origins.
+  CORS_ORIGINS: z
+    .string()
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .refine(
+      (origins) => (origins.length === 1 && origins[0] === '*') || origins.every(isOrigin),
+      'must be "*" or a comma-separated list of origins such as https://app.example.com,http://localhost:3000 (scheme, host and port only)',
+    )
     .optional(),
   GRAPHIQL: flag.default(true),
   INTROSPECTION: flag.default(true),
@@ -99,6 +120,7 @@ export type Config = {
   introspection: boolean;
   limits: Limits;
   webhooks: WebhookSettings;
+  cors: CorsPolicy;
 };
 
 /** A bad environment variable: one line naming it, printed at start. */
@@ -142,6 +164,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       rateLimitPerSecond: e.RATE_LIMIT_PER_SECOND,
       rateLimitBurst: e.RATE_LIMIT_BURST,
     },
+    // Unset: localhost origins outside production, none in it.
+    cors: e.CORS_ORIGINS
+      ? { anyOrigin: e.CORS_ORIGINS[0] === '*', origins: e.CORS_ORIGINS.filter((origin) => origin !== '*'), localhost: false }
+      : { anyOrigin: false, origins: [], localhost: e.NODE_ENV !== 'production' },
     webhooks: {
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       concurrency: e.WEBHOOK_CONCURRENCY,

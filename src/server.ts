@@ -51,6 +51,7 @@ async function main(): Promise<void> {
     introspection: config.introspection,
     apiKeyCacheMs: config.apiKeyCacheSeconds * 1000,
     publicUrl: config.publicUrl,
+    cors: config.cors,
   });
   const server = createServer(nodeListener(yoga, config.publicUrl));
   await new Promise<void>((resolve, reject) => {

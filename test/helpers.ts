@@ -51,6 +51,8 @@ export function useHarness(): Harness {
       logger,
       limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0 },
       realNow: () => Date.now() + passed,
+      // The frontend origin the CORS tests use (test/cors.test.ts covers the policy itself).
+      cors: { anyOrigin: false, origins: ['https://app.example.com'], localhost: true },
     });
     harness.countStatements = async (work) => {
       recording = [];

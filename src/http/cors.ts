@@ -1,0 +1,36 @@
+import type { CORSOptions } from 'graphql-yoga';
+
+/**
+ * Which browser origins may call the API. `anyOrigin` answers every origin (CORS_ORIGINS=*);
+ * `localhost` admits http(s) origins on localhost, 127.0.0.1 and [::1], whatever their port
+ * (the default outside production, for a frontend on a developer's machine).
+ */
+export type CorsPolicy = { anyOrigin: boolean; origins: readonly string[]; localhost: boolean };
+
+const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+function isLocalhostOrigin(origin: string): boolean {
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && loopbackHosts.has(url.hostname) && url.origin === origin;
+  } catch {
+    return false;
+  }
+}
+
+export const allowsOrigin = (policy: CorsPolicy, origin: string): boolean =>
+  policy.anyOrigin || policy.origins.includes(origin) || (policy.localhost && isLocalhostOrigin(origin));
+
+/**
+ * yoga's `cors` option for a policy. An allowed origin is echoed (with `Vary: Origin`); any
+ * other gets no CORS headers at all, so the browser keeps the answer from it. Never
+ * `Allow-Credentials`: the API authenticates by header, not by cookie.
+ */
+export function corsOptions(policy: CorsPolicy, exposedHeaders: readonly string[]): (request: Request) => CORSOptions {
+  return (request) => {
+    const origin = request.headers.get('origin');
+    if (origin === null || !allowsOrigin(policy, origin)) return false;
+    // '*' makes yoga echo the request's origin and add Vary: Origin.
+    return { origin: '*', credentials: false, exposedHeaders: [...exposedHeaders], maxAge: 600 };
+  };
+}

@@ -9,7 +9,7 @@ import type { Limits } from './config.js';
 import type { Orm } from './db/orm.js';
 import { useContractErrors } from './http/errors.js';
 import { type CorsPolicy, corsOptions } from './http/cors.js';
-import { useHealthChecks } from './http/health.js';
+import { type Lifecycle, useLiveness, useReadiness } from './http/health.js';
 import { documentLimitPlugins, noIntrospectionPlugins, useBodyLimit, useNoCompressedBodies, useOneMutationPerRequest, useWellFormedStrings } from './http/limits.js';
 import { RateLimiter, useRateLimit } from './http/rate-limit.js';
 import { requestIdHeader, type RequestStates } from './http/request-state.js';
@@ -89,6 +89,8 @@ export type AppOptions = {
   publicUrl?: string;
   /** The process's event hub; one is made when not given, started by the first subscription. */
   events?: EventHub;
+  /** Whether the process is draining, for /readyz; the server sets it when it stops. */
+  lifecycle?: Lifecycle;
   /** Browser origins allowed to call the API; localhost origins when not given (CORS_ORIGINS). */
   cors?: CorsPolicy;
   realNow?: () => number;
@@ -134,7 +136,8 @@ export function createApp(options: AppOptions) {
     plugins: [
       useRequestIds(states),
       { onDispose: () => (options.events ? undefined : events.stop()) },
-      useHealthChecks(orm),
+      useLiveness(),
+      useReadiness(orm, options.lifecycle ?? { draining: false }),
       useRestDoor({ orm, keys, limiter, states, logger, maxBodyBytes: limits.maxBodyBytes, publicUrl: options.publicUrl, contextFor }),
       useRateLimit(limiter, graphqlPath),
       useApiKeyAuth(orm, keys, states, graphqlPath, logger),

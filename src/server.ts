@@ -42,6 +42,7 @@ async function main(): Promise<void> {
   const webhooks = startWebhookWorker(database.orm, logger, config.webhooks);
   events.relay.handOffTo(webhooks);
   events.onPublished(({ due }) => due && webhooks.poke());
+  const lifecycle = { draining: false };
   const yoga = createApp({
     events,
     orm: database.orm,
@@ -52,6 +53,7 @@ async function main(): Promise<void> {
     apiKeyCacheMs: config.apiKeyCacheSeconds * 1000,
     publicUrl: config.publicUrl,
     cors: config.cors,
+    lifecycle,
   });
   const server = createServer(nodeListener(yoga, config.publicUrl));
   await new Promise<void>((resolve, reject) => {
@@ -82,6 +84,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info('stopping: draining requests', { signal });
+    // Readiness answers 503 from now on, on connections still open.
+    lifecycle.draining = true;
     setTimeout(() => {
       logger.error('requests did not drain in time; exiting', { afterMs: drainTimeoutMs });
       process.exit(1);

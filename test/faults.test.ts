@@ -69,6 +69,7 @@ test('with the database stopped mid-traffic, requests fail fast with internal_er
   const during = await Promise.all(inFlight);
   const ready = await app.fetch('http://seatgate.test/readyz');
   expect(ready.status).toBe(503);
+  expect((await app.fetch('http://seatgate.test/healthz')).status).toBe(200);
 
   const started = Date.now();
   const down = await Promise.all(Array.from({ length: 5 }, () => add()));
@@ -83,6 +84,7 @@ test('with the database stopped mid-traffic, requests fail fast with internal_er
 
   database = await startEmbeddedPostgres(dataDir, port, logger);
   expect((await app.fetch('http://seatgate.test/readyz')).status).toBe(200);
+  expect((await app.fetch('http://seatgate.test/healthz')).status).toBe(200);
   const after = await add();
   expect(after.body.errors).toBeUndefined();
 

@@ -10,14 +10,29 @@ import { balanceOf, graphql, mutations, seatScenario, useHarness, useHttpServer 
 const harness = useHarness();
 const server = useHttpServer(harness);
 
+describe('probes', () => {
+  test('a draining process is not ready, and still alive', async () => {
+    const lifecycle = { draining: false };
+    const yoga = createApp({ orm: harness.orm, logger: createLogger('silent'), limits: loadConfig({}).limits, lifecycle });
+    expect((await yoga.fetch('http://seatgate.test/readyz')).status).toBe(200);
+    lifecycle.draining = true;
+    const ready = await yoga.fetch('http://seatgate.test/readyz');
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'draining', database: true });
+    expect((await yoga.fetch('http://seatgate.test/healthz')).status).toBe(200);
+    await yoga.dispose();
+  });
+});
+
 describe('over HTTP', () => {
   test('/healthz and /readyz answer 200 while the database answers, without a key', async () => {
     const base = server.endpoint.replace(/\/graphql$/, '');
-    for (const path of ['/healthz', '/readyz']) {
-      const response = await fetch(`${base}${path}`);
-      expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ status: 'ok', database: true });
-    }
+    const live = await fetch(`${base}/healthz`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ok', database: true });
     const page = await fetch(server.endpoint, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     const html = await page.text();
@@ -25,13 +40,16 @@ describe('over HTTP', () => {
     expect(html).toContain('x-api-key');
   });
 
-  test('with the database gone, health answers 503 and GraphQL answers internal_error without leaking anything', async () => {
+  test('with the database gone, readiness answers 503, liveness 200, and GraphQL internal_error without leaking anything', async () => {
     const logs: string[] = [];
     const orm = await openOrm(inject('databaseUrl'));
     const yoga = createApp({ orm, logger: createLogger('info', (line) => logs.push(line)), limits: loadConfig({}).limits });
     await orm.close(true);
-    const health = await yoga.fetch('http://seatgate.test/healthz');
-    expect(health.status).toBe(503);
+    const ready = await yoga.fetch('http://seatgate.test/readyz');
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'unavailable', database: false });
+    // Liveness asks the process only: restarting it would not bring the database back.
+    expect((await yoga.fetch('http://seatgate.test/healthz')).status).toBe(200);
     const response = await yoga.fetch('http://seatgate.test/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': `ck_test_${'a'.repeat(32)}` },

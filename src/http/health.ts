@@ -1,5 +1,8 @@
-import type { Plugin } from 'graphql-yoga';
+import { type Plugin, useReadinessCheck } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
+
+/** What the process says of itself to readiness probes; the server sets `draining` when it stops. */
+export type Lifecycle = { draining: boolean };
 
 async function databaseAnswers(orm: Orm): Promise<boolean> {
   try {
@@ -10,13 +13,30 @@ async function databaseAnswers(orm: Orm): Promise<boolean> {
   }
 }
 
-/** `/healthz` and `/readyz`: 200 while the database answers, 503 otherwise. No key needed. */
-export function useHealthChecks(orm: Orm): Plugin {
+/**
+ * Liveness, `/healthz`: 200 while the process serves requests, from the process alone, so that
+ * a database blip never gets every replica restarted. Kept by hand: yoga's built-in health
+ * check matches any path ending in its endpoint and answers before seatgate's request ids.
+ */
+export function useLiveness(): Plugin {
   return {
-    async onRequest({ url, endResponse, fetchAPI }) {
-      if (url.pathname !== '/healthz' && url.pathname !== '/readyz') return;
-      const ok = await databaseAnswers(orm);
-      endResponse(fetchAPI.Response.json({ status: ok ? 'ok' : 'unavailable', database: ok }, { status: ok ? 200 : 503 }));
+    onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname === '/healthz') endResponse(fetchAPI.Response.json({ status: 'ok' }));
     },
   };
+}
+
+/**
+ * Readiness, `/readyz` (yoga's useReadinessCheck): 200 while the database answers and the
+ * process is not draining, else 503, so a load balancer sends traffic elsewhere meanwhile.
+ */
+export function useReadiness(orm: Orm, lifecycle: Lifecycle): Plugin {
+  return useReadinessCheck({
+    endpoint: '/readyz',
+    async check({ fetchAPI }) {
+      const database = await databaseAnswers(orm);
+      const status = lifecycle.draining ? 'draining' : database ? 'ok' : 'unavailable';
+      return fetchAPI.Response.json({ status, database }, { status: status === 'ok' ? 200 : 503 });
+    },
+  });
 }

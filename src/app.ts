@@ -64,13 +64,22 @@ function useRequestIds(states: RequestStates): Plugin {
   };
 }
 
-const yogaLogger = (logger: Logger) => {
-  const join = (args: unknown[]) => args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))).join(' ');
+/**
+ * yoga's logger, on seatgate's: the strings make the message; an Error goes to the `error` field
+ * (JSON.stringify would write it as {}), anything else to `details`.
+ */
+export const yogaLogger = (logger: Logger) => {
+  const entry = (args: unknown[]): [string, Record<string, unknown>] => {
+    const message = args.filter((arg) => typeof arg === 'string').join(' ');
+    const error = args.find((arg) => arg instanceof Error);
+    const details = args.filter((arg) => typeof arg !== 'string' && !(arg instanceof Error));
+    return [message || (error instanceof Error ? error.message : ''), { ...(error ? { error } : {}), ...(details.length ? { details } : {}) }];
+  };
   return {
-    debug: (...args: unknown[]) => logger.debug(join(args)),
-    info: (...args: unknown[]) => logger.info(join(args)),
-    warn: (...args: unknown[]) => logger.warn(join(args)),
-    error: (...args: unknown[]) => logger.error(join(args)),
+    debug: (...args: unknown[]) => logger.debug(...entry(args)),
+    info: (...args: unknown[]) => logger.info(...entry(args)),
+    warn: (...args: unknown[]) => logger.warn(...entry(args)),
+    error: (...args: unknown[]) => logger.error(...entry(args)),
   };
 };
 

@@ -18,10 +18,16 @@ export function createLogger(level: LogLevel, write: (line: string) => void = (l
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }
 
+/** An error as a log can hold it: name, message, stack, and its causes (a few deep). */
+function serializeError(error: Error, depth = 0): Record<string, unknown> {
+  const cause = error.cause instanceof Error && depth < 3 ? serializeError(error.cause, depth + 1) : error.cause;
+  return { name: error.name, message: error.message, stack: error.stack, ...(cause === undefined ? {} : { cause }) };
+}
+
 function serializeFields(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) {
-    out[key] = value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value;
+    out[key] = value instanceof Error ? serializeError(value) : value;
   }
   return out;
 }

@@ -1,0 +1,19 @@
+import { expect, test } from 'vitest';
+import { yogaLogger } from '../src/app.js';
+import { createLogger } from '../src/logger.js';
+
+test("an error logged through yoga's logger keeps its message, stack and cause", () => {
+  const lines: string[] = [];
+  const logger = yogaLogger(createLogger('debug', (line) => lines.push(line)));
+  logger.error('the executor failed', new Error('boom', { cause: new Error('the root of it') }), { phase: 'execute' });
+  const [entry] = lines.map((line) => JSON.parse(line));
+  expect(entry).toMatchObject({
+    level: 'error',
+    message: 'the executor failed',
+    error: { name: 'Error', message: 'boom', stack: expect.stringContaining('logger.test.ts'), cause: { message: 'the root of it' } },
+    details: [{ phase: 'execute' }],
+  });
+  // An error alone still has a message.
+  logger.warn(new TypeError('no message given'));
+  expect(JSON.parse(lines[1]!)).toMatchObject({ level: 'warn', message: 'no message given', error: { name: 'TypeError' } });
+});

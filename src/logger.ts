@@ -1,6 +1,11 @@
-/** A JSON-lines logger on stderr; small enough that a dependency would not pay for itself. */
-const levels = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 } as const;
-export type LogLevel = keyof typeof levels;
+import pino from 'pino';
+
+/**
+ * JSON lines on stderr through pino: `{"level":"info","time":"…","message":"…", …fields}`.
+ * Errors in fields keep their name, message, stack and causes; keys and secrets never appear.
+ */
+const levels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof levels)[number];
 
 export type Logger = {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -9,25 +14,49 @@ export type Logger = {
   error(message: string, fields?: Record<string, unknown>): void;
 };
 
-export function createLogger(level: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
-  const threshold = levels[level];
-  const log = (at: Exclude<LogLevel, 'silent'>) => (message: string, fields: Record<string, unknown> = {}) => {
-    if (levels[at] < threshold) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: at, message, ...serializeFields(fields) })}\n`);
-  };
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
-}
-
 /** An error as a log can hold it: name, message, stack, and its causes (a few deep). */
 function serializeError(error: Error, depth = 0): Record<string, unknown> {
   const cause = error.cause instanceof Error && depth < 3 ? serializeError(error.cause, depth + 1) : error.cause;
   return { name: error.name, message: error.message, stack: error.stack, ...(cause === undefined ? {} : { cause }) };
 }
 
-function serializeFields(fields: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields)) {
-    out[key] = value instanceof Error ? serializeError(value) : value;
-  }
-  return out;
+/** Wherever a key or a secret could ride along in a log entry, it is replaced. */
+const redactedPaths = [
+  'apiKey',
+  'secret',
+  'signingKey',
+  'authorization',
+  'headers["x-api-key"]',
+  'headers.authorization',
+  '*.apiKey',
+  '*.secret',
+  '*.signingKey',
+  '*.headers["x-api-key"]',
+  '*.headers.authorization',
+];
+
+export function createLogger(level: LogLevel, write?: (line: string) => void): Logger {
+  const logger = pino(
+    {
+      level,
+      base: undefined,
+      messageKey: 'message',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      // Every field that holds an Error, whatever its name.
+      hooks: {
+        logMethod(args, method) {
+          const [fields, ...rest] = args as [Record<string, unknown>, ...unknown[]];
+          if (fields && typeof fields === 'object') {
+            for (const [key, value] of Object.entries(fields)) if (value instanceof Error) fields[key] = serializeError(value);
+          }
+          return method.apply(this, [fields, ...rest] as Parameters<typeof method>);
+        },
+      },
+      redact: { paths: redactedPaths, censor: '[redacted]' },
+    },
+    write ? { write } : pino.destination({ fd: 2, sync: true }),
+  );
+  const log = (at: Exclude<LogLevel, 'silent'>) => (message: string, fields: Record<string, unknown> = {}) => logger[at]({ ...fields }, message);
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }

@@ -9,6 +9,7 @@ import type { Limits } from './config.js';
 import type { Orm } from './db/orm.js';
 import { useContractErrors } from './http/errors.js';
 import { type CorsPolicy, corsOptions } from './http/cors.js';
+import { useAccessLog } from './http/access-log.js';
 import { type Lifecycle, useLiveness, useReadiness } from './http/health.js';
 import { documentLimitPlugins, noIntrospectionPlugins, useBodyLimit, useNoCompressedBodies, useOneMutationPerRequest, useWellFormedStrings } from './http/limits.js';
 import { RateLimiter, useRateLimit } from './http/rate-limit.js';
@@ -55,7 +56,7 @@ const requestIdOf = (request: Request): string => {
 function useRequestIds(states: RequestStates): Plugin {
   return {
     onRequest({ request }) {
-      states.set(request, { requestId: requestIdOf(request), tenant: null, testClock: null });
+      states.set(request, { requestId: requestIdOf(request), startedAt: performance.now(), tenant: null, keyId: null, testClock: null, operation: null, errorCode: null });
     },
     onResponse({ request, response }) {
       // yoga's GraphiQL and CORS preflight answers end before our onRequest runs.
@@ -144,11 +145,12 @@ export function createApp(options: AppOptions) {
     },
     plugins: [
       useRequestIds(states),
+      useAccessLog(states, logger),
       { onDispose: () => (options.events ? undefined : events.stop()) },
       useLiveness(),
       useReadiness(orm, options.lifecycle ?? { draining: false }),
       useRestDoor({ orm, keys, limiter, states, logger, maxBodyBytes: limits.maxBodyBytes, publicUrl: options.publicUrl, contextFor }),
-      useRateLimit(limiter, graphqlPath),
+      useRateLimit(limiter, graphqlPath, states),
       useApiKeyAuth(orm, keys, states, graphqlPath, logger),
       useNoCompressedBodies(),
       useBodyLimit(limits.maxBodyBytes),

@@ -225,7 +225,11 @@ describe('every contract error a route can answer, with its status and envelope,
       expect(error.message).toBe('An unexpected error occurred. Reference: req-rest-broken.');
       expect(response.headers.get('x-request-id')).toBe('req-rest-broken');
     });
-    expect(logs.filter((line) => line.includes('req-rest-broken')).map((line) => JSON.parse(line).level)).toEqual(['error']);
+    // The error, with the request id, then the access-log line naming its code.
+    expect(logs.filter((line) => line.includes('req-rest-broken')).map((line) => JSON.parse(line))).toMatchObject([
+      { level: 'error', requestId: 'req-rest-broken' },
+      { level: 'info', message: 'request', status: 500, errorCode: 'internal_error' },
+    ]);
   });
 });
 

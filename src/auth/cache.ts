@@ -6,7 +6,7 @@ import { type Authenticated, hashApiKey, isApiKeyShaped, lookUpApiKey } from './
 /** The staleness bound README promises: keys and test clocks are at most 5 s out of date. */
 export const defaultApiKeyCacheMs = 5000;
 
-type Entry = { tenant: Tenant; expiresAt: number };
+type Entry = { tenant: Tenant; keyId: string; expiresAt: number };
 
 /**
  * Remembers the keys this process has looked up, so most requests reach the database only for
@@ -30,7 +30,7 @@ export class ApiKeyCache {
     if (!isApiKeyShaped(key)) return null;
     const keyHash = hashApiKey(key);
     const entry = this.entries.get(keyHash);
-    if (entry && entry.expiresAt > this.now()) return this.withClock(entry.tenant);
+    if (entry && entry.expiresAt > this.now()) return this.withClock(entry.tenant, entry.keyId);
     // Concurrent requests with one uncached key share a single lookup.
     let lookup = this.lookups.get(keyHash);
     if (!lookup) {
@@ -43,7 +43,7 @@ export class ApiKeyCache {
       return null;
     }
     this.remember(keyHash, found);
-    return this.withClock(found.tenant);
+    return this.withClock(found.tenant, found.keyId);
   }
 
   /** A test clock as it was read or changed; this process's requests see the newest at once. */
@@ -55,12 +55,12 @@ export class ApiKeyCache {
   private remember(keyHash: string, found: Authenticated): void {
     if (this.ttlMs <= 0) return;
     this.entries.delete(keyHash);
-    this.entries.set(keyHash, { tenant: found.tenant, expiresAt: this.now() + this.ttlMs });
+    this.entries.set(keyHash, { tenant: found.tenant, keyId: found.keyId, expiresAt: this.now() + this.ttlMs });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     if (found.testClock) this.noteTestClock(found.tenant.organizationId, found.testClock);
   }
 
-  private withClock(tenant: Tenant): Authenticated {
-    return { tenant, testClock: tenant.mode === 'test' ? (this.testClocks.get(tenant.organizationId) ?? null) : null };
+  private withClock(tenant: Tenant, keyId: string): Authenticated {
+    return { tenant, keyId, testClock: tenant.mode === 'test' ? (this.testClocks.get(tenant.organizationId) ?? null) : null };
   }
 }

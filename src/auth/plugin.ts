@@ -25,15 +25,18 @@ export function useApiKeyAuth(orm: Orm, keys: ApiKeyCache, states: RequestStates
         authenticated = await keys.authenticate(orm.em.fork(), request.headers.get(apiKeyHeader));
       } catch (error) {
         const requestId = state?.requestId ?? 'unknown';
+        if (state) state.errorCode = 'internal_error';
         logger.error('authentication failed unexpectedly', { requestId, error });
         endResponse(fetchAPI.Response.json({ errors: [internalError(requestId).toJSON()] }, { status: 500 }));
         return;
       }
       if (authenticated && state) {
         state.tenant = authenticated.tenant;
+        state.keyId = authenticated.keyId;
         state.testClock = authenticated.testClock;
         return;
       }
+      if (state) state.errorCode = 'unauthorized';
       const error = new GraphQLError(unauthorizedMessage(request.headers.get(apiKeyHeader)), { extensions: errorExtensions('unauthorized', null, null) });
       endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 401 }));
     },

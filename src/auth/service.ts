@@ -49,7 +49,8 @@ export async function createApiKey(
 }
 
 /** `testClock`: the organization's test clock for a test key, null for real time. */
-export type Authenticated = { tenant: Tenant; testClock: TestClockState | null };
+/** Who a valid key speaks for; `keyId` names the key in logs (never the key itself). */
+export type Authenticated = { tenant: Tenant; keyId: string; testClock: TestClockState | null };
 
 /** Whether `key` has the shape of a key at all; anything else is refused without a lookup. */
 export const isApiKeyShaped = (key: string | null | undefined): key is string => !!key && keyPattern.test(key);
@@ -66,6 +67,7 @@ export async function lookUpApiKey(em: EntityManager, key: string | null | undef
   if (!owner) return null;
   return {
     tenant: { organizationId: owner.organizationId, mode: owner.mode },
+    keyId: owner.keyId,
     testClock: owner.testClock,
   };
 }

@@ -3,15 +3,16 @@ import type { TestClockState } from '../clock/store.js';
 import type { Mode } from '../tenant.js';
 
 /** A key's tenant, with its organization's test clock as stored (none when it was never advanced). */
-export type KeyOwner = { organizationId: string; mode: Mode; testClock: TestClockState | null };
+export type KeyOwner = { keyId: string; organizationId: string; mode: Mode; testClock: TestClockState | null };
 
 /** The tenant of a live key, with its organization's test clock; runs for every key the cache lacks. */
 export const KEY_OWNER = statement<{ keyHash: string }, KeyOwner>(
   'key_owner',
-  `select k.organization_id, k.mode, c.frozen_at, c.updated_at
+  `select k.id, k.organization_id, k.mode, c.frozen_at, c.updated_at
      from api_key k left join test_clock c on c.organization_id = k.organization_id
     where k.key_hash = :keyHash and k.revoked_at is null`,
   (row) => ({
+    keyId: read.text(row.id),
     organizationId: read.text(row.organization_id),
     mode: row.mode as Mode,
     testClock: row.updated_at ? { frozenAt: row.frozen_at ? read.date(row.frozen_at) : null, version: read.date(row.updated_at).getTime() } : null,

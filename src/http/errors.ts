@@ -113,12 +113,12 @@ export function useContractErrors(states: RequestStates, logger: Logger, options
         clientGone: request.signal?.aborted === true,
         hideSuggestions: options.hideSuggestions,
       };
-      setResult({
-        ...result,
-        errors: result.errors.map((error: unknown) =>
-          toClientError(error instanceof GraphQLError ? error : new GraphQLError('wrapped', { originalError: error as Error }), shaping),
-        ),
-      });
+      const errors = result.errors.map((error: unknown) =>
+        toClientError(error instanceof GraphQLError ? error : new GraphQLError('wrapped', { originalError: error as Error }), shaping),
+      );
+      const state = states.get(request);
+      if (state) state.errorCode = String(errors[0]?.extensions.code ?? 'internal_error');
+      setResult({ ...result, errors });
     },
   };
 }

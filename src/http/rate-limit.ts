@@ -1,3 +1,4 @@
+import type { RequestStates } from './request-state.js';
 import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -44,7 +45,7 @@ export const rateLimitedMessage = (retryAfter: number) => `Too many requests for
 export const rateLimitBucketOf = (apiKey: string) => createHash('sha256').update(apiKey).digest('hex');
 
 /** Answers 429 rate_limited, with Retry-After, once a key has spent its bucket. */
-export function useRateLimit(limiter: RateLimiter | null, graphqlPath: string): Plugin {
+export function useRateLimit(limiter: RateLimiter | null, graphqlPath: string, states: RequestStates): Plugin {
   return {
     onRequest({ request, url, endResponse, fetchAPI }) {
       const key = request.headers.get(apiKeyHeader);
@@ -54,6 +55,8 @@ export function useRateLimit(limiter: RateLimiter | null, graphqlPath: string): 
       const error = new GraphQLError(rateLimitedMessage(retryAfter), {
         extensions: errorExtensions('rate_limited', null, null),
       });
+      const state = states.get(request);
+      if (state) state.errorCode = 'rate_limited';
       endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 429, headers: { 'retry-after': String(retryAfter) } }));
     },
   };

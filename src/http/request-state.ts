@@ -1,8 +1,19 @@
 import type { TestClockState } from '../clock/store.js';
 import type { Tenant } from '../tenant.js';
 
-/** What the HTTP plugins learn about a request before GraphQL runs. */
-export type RequestState = { requestId: string; tenant: Tenant | null; testClock: TestClockState | null };
+/** What the HTTP plugins learn about a request, for its context and its access-log line. */
+export type RequestState = {
+  requestId: string;
+  /** performance.now() when it arrived. */
+  startedAt: number;
+  tenant: Tenant | null;
+  keyId: string | null;
+  testClock: TestClockState | null;
+  /** The GraphQL operation it ran, or the REST route's GraphQL twin. */
+  operation: { name: string | null; type: string } | null;
+  /** The contract code of its (first) error, when it failed. */
+  errorCode: string | null;
+};
 
 export type RequestStates = WeakMap<Request, RequestState>;
 

@@ -119,13 +119,20 @@ function inputOf<Input>(route: Route<Input>, raw: object): Input {
  */
 export function useRestDoor(options: RestDoorOptions): Plugin {
   const handle = async (request: Request, url: URL, origin: string): Promise<Response> => {
-    const requestId = options.states.get(request)?.requestId ?? 'unknown';
+    const state = options.states.get(request);
+    const requestId = state?.requestId ?? 'unknown';
+    // Every failure answer, with its code noted for the access log.
+    const answer = (refusal: RestFailure) => {
+      if (state) state.errorCode = refusal.error.code;
+      return failure(refusal, origin);
+    };
     const matching = routes.filter((route) => route.path === url.pathname);
-    if (matching.length === 0) return failure(fail('route_not_found', `No route ${url.pathname}; see ${openApiPath}.`), origin);
+    if (matching.length === 0) return answer(fail('route_not_found', `No route ${url.pathname}; see ${openApiPath}.`));
     // HEAD is GET without the body (RFC 9110).
     const method = request.method === 'HEAD' ? 'GET' : request.method;
     const route = matching.find((candidate) => candidate.method === method);
-    if (!route) return failure(methodNotAllowed(request, url, allowedMethods(matching.map((candidate) => candidate.method))), origin);
+    if (!route) return answer(methodNotAllowed(request, url, allowedMethods(matching.map((candidate) => candidate.method))));
+    if (state) state.operation = { name: route.graphql, type: route.method === 'GET' ? 'query' : 'mutation' };
     try {
       const refusal = refusedEncoding(request);
       if (refusal) throw new RestFailure(validationError('Content-Encoding', refusal), 415);
@@ -135,17 +142,21 @@ export function useRestDoor(options: RestDoorOptions): Plugin {
       if (retryAfter > 0) throw fail('rate_limited', rateLimitedMessage(retryAfter), { headers: { 'retry-after': String(retryAfter) } });
       const authenticated = await options.keys.authenticate(options.orm.em.fork(), key);
       if (!authenticated) throw fail('unauthorized', unauthorizedMessage(key));
+      if (state) {
+        state.tenant = authenticated.tenant;
+        state.keyId = authenticated.keyId;
+      }
       const body: JsonBody = route.from === 'body' ? await bodyOf(request, url, options.maxBodyBytes) : { value: queryOf(url), keyOrder: () => undefined };
       const input = inputOf(route, body.value as object);
       const idempotencyKey = route.method === 'GET' ? null : checkIdempotencyKeyHeader(request.headers.get('idempotency-key'));
       const ctx = options.contextFor({ tenant: authenticated.tenant, testClock: authenticated.testClock, requestId, idempotencyKey });
       return Response.json({ success: true, data: await route.run(ctx, input, body.keyOrder) });
     } catch (error) {
-      if (error instanceof RestFailure) return failure(error, origin);
-      if (error instanceof DomainError) return failure(new RestFailure(error), origin);
+      if (error instanceof RestFailure) return answer(error);
+      if (error instanceof DomainError) return answer(new RestFailure(error));
       if (request.signal?.aborted) options.logger.info('client went away before the answer', { requestId, error: (error as Error).message });
       else options.logger.error('unexpected error', { requestId, route: `${route.method} ${route.path}`, error });
-      return failure(fail('internal_error', `An unexpected error occurred. Reference: ${requestId}.`), origin);
+      return answer(fail('internal_error', `An unexpected error occurred. Reference: ${requestId}.`));
     }
   };
 

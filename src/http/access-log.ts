@@ -1,0 +1,38 @@
+import { getOperationAST } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Logger } from '../logger.js';
+import type { RequestStates } from './request-state.js';
+
+/**
+ * One `request` line per answer, at info: method, path, operation, status, error code,
+ * duration, request id, organization, mode and key id. Never the key: the key id names it.
+ * A subscription's line is written when its stream starts.
+ */
+export function useAccessLog(states: RequestStates, logger: Logger): Plugin {
+  const noteOperation = (args: { contextValue: unknown; document: Parameters<typeof getOperationAST>[0]; operationName?: string | null }) => {
+    const request = (args.contextValue as { request?: Request }).request;
+    const state = request && states.get(request);
+    const operation = getOperationAST(args.document, args.operationName);
+    if (state && operation) state.operation = { name: operation.name?.value ?? null, type: operation.operation };
+  };
+  return {
+    onExecute: ({ args }) => noteOperation(args),
+    onSubscribe: ({ args }) => noteOperation(args),
+    onResponse({ request, response }) {
+      const state = states.get(request);
+      logger.info('request', {
+        requestId: state?.requestId ?? response.headers.get('x-request-id'),
+        method: request.method,
+        path: new URL(request.url).pathname,
+        operationName: state?.operation?.name ?? null,
+        operationType: state?.operation?.type ?? null,
+        status: response.status,
+        errorCode: state?.errorCode ?? null,
+        durationMs: state ? Math.round((performance.now() - state.startedAt) * 10) / 10 : null,
+        organizationId: state?.tenant?.organizationId ?? null,
+        mode: state?.tenant?.mode ?? null,
+        keyId: state?.keyId ?? null,
+      });
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import { expect, test } from 'vitest';
+import { mutations, seatScenario, uniqueName, useHarness } from './helpers.js';
+
+// One access-log line per answer, through both doors, never carrying the key.
+
+const harness = useHarness();
+
+/** The access-log line of a request id, parsed. */
+function lineOf(requestId: string) {
+  const lines = harness.logs.map((line) => JSON.parse(line)).filter((entry) => entry.message === 'request' && entry.requestId === requestId);
+  expect(lines, requestId).toHaveLength(1);
+  return lines[0];
+}
+
+test('GraphQL: operation, status, error code, duration, tenant and key id; never the key', async () => {
+  const s = await seatScenario(harness);
+  const ok = uniqueName('req-ok');
+  const response = await harness.yoga.fetch('http://seatgate.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': ok },
+    body: JSON.stringify({ query: `mutation AddEditor($input: AddSeatsInput!) ${mutations.addSeats.slice(mutations.addSeats.indexOf('{'))}`, variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } } }),
+  });
+  expect(response.status).toBe(200);
+  const entry = lineOf(ok);
+  expect(entry).toMatchObject({ level: 'info', method: 'POST', path: '/graphql', operationName: 'AddEditor', operationType: 'mutation', status: 200, errorCode: null, organizationId: s.organizationId, mode: 'test' });
+  expect(entry.keyId).toEqual(expect.stringMatching(/\S+/));
+  expect(entry.durationMs).toBeGreaterThanOrEqual(0);
+
+  const failed = uniqueName('req-failed');
+  await harness.yoga.fetch('http://seatgate.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': failed },
+    body: JSON.stringify({ query: '{ seatBalances(customerId: "nobody") { current } }' }),
+  });
+  expect(lineOf(failed)).toMatchObject({ operationName: null, operationType: 'query', status: 200, errorCode: 'customer_not_found' });
+
+  const refused = uniqueName('req-refused');
+  await harness.yoga.fetch('http://seatgate.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': `${s.key.slice(0, -1)}x`, 'x-request-id': refused },
+    body: JSON.stringify({ query: '{ features { code } }' }),
+  });
+  expect(lineOf(refused)).toMatchObject({ status: 401, errorCode: 'unauthorized', organizationId: null, keyId: null });
+
+  const secret = s.key.slice('ck_test_'.length);
+  expect(harness.logs.filter((line) => line.includes(secret))).toEqual([]);
+});
+
+test('REST: the route is named by its GraphQL twin, and a refusal by its code', async () => {
+  const s = await seatScenario(harness);
+  const ok = uniqueName('req-rest-ok');
+  const response = await harness.yoga.fetch('http://seatgate.test/api/v1/seats', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': ok },
+    body: JSON.stringify({ customerId: s.customerId, featureCode: 'editor', count: 1 }),
+  });
+  expect(response.status).toBe(200);
+  expect(lineOf(ok)).toMatchObject({ method: 'POST', path: '/api/v1/seats', operationName: 'addSeats', operationType: 'mutation', status: 200, errorCode: null, organizationId: s.organizationId });
+
+  const refused = uniqueName('req-rest-refused');
+  const answer = await harness.yoga.fetch('http://seatgate.test/api/v1/seats', {
+    method: 'DELETE',
+    headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': refused },
+    body: JSON.stringify({ customerId: s.customerId, featureCode: 'editor', count: 50 }),
+  });
+  expect(answer.status).toBe(400);
+  expect(lineOf(refused)).toMatchObject({ status: 400, errorCode: 'insufficient_seats', operationName: 'removeSeats' });
+});

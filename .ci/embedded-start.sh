@@ -50,6 +50,6 @@ stop_smoke .data/start-2.log
 # No password or temp file of the embedded database is left behind.
 if ls /tmp/pg-password-* .data/.initdb-password-* 2>/dev/null | grep -q .; then echo "a password file was left behind"; exit 1; fi
 # The cluster of this throwaway clone goes; a root run in a private folder keeps it in /var/tmp/seatgate.
-cluster=$(grep -o '"creating the embedded PostgreSQL cluster","dir":"[^"]*"' .data/start-1.log | sed 's/.*"dir":"//; s/"$//')
+cluster=$(grep -F '"creating the embedded PostgreSQL cluster"' .data/start-1.log | grep -o '"dir":"[^"]*"' | sed 's/.*"dir":"//; s/"$//' || true)
 case "$cluster" in /var/tmp/seatgate/clusters/*) rm -rf "$cluster" ;; esac
 echo "embedded start: ok"

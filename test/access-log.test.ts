@@ -5,6 +5,14 @@ import { mutations, seatScenario, uniqueName, useHarness } from './helpers.js';
 
 const harness = useHarness();
 
+/** A JSON request to the app, under a request id of the test's choosing. */
+const send = (path: string, method: string, key: string, requestId: string, body: unknown) =>
+  harness.yoga.fetch(`http://seatgate.test${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', 'x-api-key': key, 'x-request-id': requestId },
+    body: JSON.stringify(body),
+  });
+
 /** The access-log line of a request id, parsed. */
 function lineOf(requestId: string) {
   const lines = harness.logs.map((line) => JSON.parse(line)).filter((entry) => entry.message === 'request' && entry.requestId === requestId);
@@ -15,10 +23,9 @@ function lineOf(requestId: string) {
 test('GraphQL: operation, status, error code, duration, tenant and key id; never the key', async () => {
   const s = await seatScenario(harness);
   const ok = uniqueName('req-ok');
-  const response = await harness.yoga.fetch('http://seatgate.test/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': ok },
-    body: JSON.stringify({ query: `mutation AddEditor($input: AddSeatsInput!) ${mutations.addSeats.slice(mutations.addSeats.indexOf('{'))}`, variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } } }),
+  const response = await send('/graphql', 'POST', s.key, ok, {
+    query: `mutation AddEditor($input: AddSeatsInput!) ${mutations.addSeats.slice(mutations.addSeats.indexOf('{'))}`,
+    variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } },
   });
   expect(response.status).toBe(200);
   const entry = lineOf(ok);
@@ -27,19 +34,11 @@ test('GraphQL: operation, status, error code, duration, tenant and key id; never
   expect(entry.durationMs).toBeGreaterThanOrEqual(0);
 
   const failed = uniqueName('req-failed');
-  await harness.yoga.fetch('http://seatgate.test/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': failed },
-    body: JSON.stringify({ query: '{ seatBalances(customerId: "nobody") { current } }' }),
-  });
+  await send('/graphql', 'POST', s.key, failed, { query: '{ seatBalances(customerId: "nobody") { current } }' });
   expect(lineOf(failed)).toMatchObject({ operationName: null, operationType: 'query', status: 200, errorCode: 'customer_not_found' });
 
   const refused = uniqueName('req-refused');
-  await harness.yoga.fetch('http://seatgate.test/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': `${s.key.slice(0, -1)}x`, 'x-request-id': refused },
-    body: JSON.stringify({ query: '{ features { code } }' }),
-  });
+  await send('/graphql', 'POST', `${s.key.slice(0, -1)}x`, refused, { query: '{ features { code } }' });
   expect(lineOf(refused)).toMatchObject({ status: 401, errorCode: 'unauthorized', organizationId: null, keyId: null });
 
   const secret = s.key.slice('ck_test_'.length);
@@ -49,20 +48,12 @@ test('GraphQL: operation, status, error code, duration, tenant and key id; never
 test('REST: the route is named by its GraphQL twin, and a refusal by its code', async () => {
   const s = await seatScenario(harness);
   const ok = uniqueName('req-rest-ok');
-  const response = await harness.yoga.fetch('http://seatgate.test/api/v1/seats', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': ok },
-    body: JSON.stringify({ customerId: s.customerId, featureCode: 'editor', count: 1 }),
-  });
+  const response = await send('/api/v1/seats', 'POST', s.key, ok, { customerId: s.customerId, featureCode: 'editor', count: 1 });
   expect(response.status).toBe(200);
   expect(lineOf(ok)).toMatchObject({ method: 'POST', path: '/api/v1/seats', operationName: 'addSeats', operationType: 'mutation', status: 200, errorCode: null, organizationId: s.organizationId });
 
   const refused = uniqueName('req-rest-refused');
-  const answer = await harness.yoga.fetch('http://seatgate.test/api/v1/seats', {
-    method: 'DELETE',
-    headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': refused },
-    body: JSON.stringify({ customerId: s.customerId, featureCode: 'editor', count: 50 }),
-  });
+  const answer = await send('/api/v1/seats', 'DELETE', s.key, refused, { customerId: s.customerId, featureCode: 'editor', count: 50 });
   expect(answer.status).toBe(400);
   expect(lineOf(refused)).toMatchObject({ status: 400, errorCode: 'insufficient_seats', operationName: 'removeSeats' });
 });

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SeatCharge } from '../billing/entities.js';
 import { chargeRecordOf } from '../billing/records.js';
 import { customerDisplayId } from '../customers/entities.js';
+import { every } from '../common/schedule.js';
 import { getCustomer } from '../customers/service.js';
 import { run } from '../db/prepared.js';
 import { validationError } from '../errors.js';
@@ -120,9 +121,5 @@ export function scheduleOutboxPruning(
   em: EntityManager,
   options: { everyMs?: number; onError: (error: unknown) => void; onPruned?: (count: number) => void },
 ): () => void {
-  const prune = () => void pruneOutbox(em.fork(), new Date()).then((count) => options.onPruned?.(count), options.onError);
-  prune();
-  const timer = setInterval(prune, options.everyMs ?? 3_600_000);
-  timer.unref();
-  return () => clearInterval(timer);
+  return every(options.everyMs ?? 3_600_000, async () => options.onPruned?.(await pruneOutbox(em.fork(), new Date())), options.onError);
 }

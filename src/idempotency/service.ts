@@ -1,7 +1,8 @@
+import { every } from '../common/schedule.js';
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../errors.js';
-import type { Tenant } from '../tenant.js';
+import { type Tenant, tenantWhere } from '../tenant.js';
 import { IdempotencyKey } from './entities.js';
 
 export type IdempotentCall = { key: string; operation: string; input: unknown };
@@ -28,7 +29,7 @@ export const claimId = (tenant: Tenant, key: string): string => `${tenant.organi
 export async function findClaims(em: EntityManager, calls: readonly { tenant: Tenant; key: string }[]): Promise<Map<string, IdempotencyKey>> {
   if (calls.length === 0) return new Map();
   const found = await em.find(IdempotencyKey, {
-    $or: calls.map(({ tenant, key }) => ({ organization: tenant.organizationId, mode: tenant.mode, key })),
+    $or: calls.map(({ tenant, key }) => ({ ...tenantWhere(tenant), key })),
   });
   return new Map(found.map((claim) => [claimId({ organizationId: claim.organization.id, mode: claim.mode }, claim.key), claim]));
 }
@@ -81,12 +82,9 @@ export function scheduleIdempotencyCleanup(
   em: EntityManager,
   options: { ttlHours: number; everyMs?: number; onError: (error: unknown) => void; onDeleted?: (count: number) => void },
 ): () => void {
-  const run = () => {
-    const before = new Date(Date.now() - options.ttlHours * 3_600_000);
-    deleteIdempotencyKeysBefore(em.fork(), before).then((count) => options.onDeleted?.(count), options.onError);
-  };
-  run();
-  const timer = setInterval(run, options.everyMs ?? 3_600_000);
-  timer.unref();
-  return () => clearInterval(timer);
+  return every(
+    options.everyMs ?? 3_600_000,
+    async () => options.onDeleted?.(await deleteIdempotencyKeysBefore(em.fork(), new Date(Date.now() - options.ttlHours * 3_600_000))),
+    options.onError,
+  );
 }

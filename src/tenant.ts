@@ -5,3 +5,6 @@ export type Tenant = {
   organizationId: string;
   mode: Mode;
 };
+
+/** An entity query's (or new entity's) tenant columns. */
+export const tenantWhere = (tenant: Tenant) => ({ organization: tenant.organizationId, mode: tenant.mode });

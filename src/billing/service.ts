@@ -13,7 +13,7 @@ import { READ_BALANCES } from '../seats/store.js';
 import { Subscription } from '../subscriptions/entities.js';
 import { ACTIVE_SUBSCRIPTIONS } from '../subscriptions/store.js';
 import type { Feature } from '../catalog/entities.js';
-import type { Mode, Tenant } from '../tenant.js';
+import { type Mode, type Tenant, tenantWhere } from '../tenant.js';
 import { SeatCharge } from './entities.js';
 import { type Period, periodContaining } from './periods.js';
 import { advanceFor, billableSeats, type PlannedCharge } from './proration.js';
@@ -89,7 +89,7 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
   );
   const subscription = await tx.findOne(
     Subscription,
-    { id: due.id, organization: tenant.organizationId, mode: tenant.mode, status: 'ACTIVE' },
+    { id: due.id, ...tenantWhere(tenant), status: 'ACTIVE' },
     { refresh: true },
   );
   if (!subscription || subscription.currentPeriodEnd > now) return { entered: 0, caughtUp: true };

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { flushUnique } from '../db/errors.js';
 import { DomainError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { Tenant } from '../tenant.js';
+import { type Tenant, tenantWhere } from '../tenant.js';
 import { Feature, type FeatureType, Plan, type PlanInterval, PlanSeatFeature } from './entities.js';
 
 export type CreateFeatureInput = { code: string; name: string; type: FeatureType };
@@ -20,8 +20,6 @@ export type CreatePlanInput = {
     unitPrice: number;
   }[];
 };
-
-const tenantWhere = (tenant: Tenant) => ({ organization: tenant.organizationId, mode: tenant.mode });
 
 export async function createFeature(em: EntityManager, tenant: Tenant, input: CreateFeatureInput): Promise<Feature> {
   const feature = em.create(Feature, { id: newId('feat'), ...tenantWhere(tenant), ...input });

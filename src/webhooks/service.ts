@@ -4,7 +4,7 @@ import { outboxEventTypes, type OutboxEventType } from '../events/entities.js';
 import type { PublishedEvent } from '../events/store.js';
 import { DomainError, validationError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { Tenant } from '../tenant.js';
+import { type Tenant, tenantWhere } from '../tenant.js';
 import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './entities.js';
 import { newWebhookSecret } from './signature.js';
 import { type ClaimedDelivery, DELIVERIES_BY_ID, DELIVERY_PAGE, LOCK_TENANT_ENDPOINTS, type WebhookDeliveryRecord } from './store.js';
@@ -99,8 +99,6 @@ export const defaultDeliveriesPerPage = 25;
 /** The lastError of the pending deliveries an endpoint had when it was disabled. */
 export const endpointDisabledError = 'endpoint disabled';
 
-const scopeOf = (tenant: Tenant) => ({ organization: tenant.organizationId, mode: tenant.mode });
-
 export type CreateEndpointInput = { url: string; events: readonly OutboxEventType[]; description?: string | null };
 
 /** An endpoint with its signing secret, which the caller sees only now. */
@@ -125,14 +123,14 @@ export async function createEndpoint(em: EntityManager, tenant: Tenant, input: C
   const events = outboxEventTypes.filter((type) => input.events.includes(type));
   return em.transactional(async (tx) => {
     await run(tx, LOCK_TENANT_ENDPOINTS, { organizationId: tenant.organizationId, mode: tenant.mode });
-    const enabled = await tx.count(WebhookEndpoint, { ...scopeOf(tenant), disabledAt: null });
+    const enabled = await tx.count(WebhookEndpoint, { ...tenantWhere(tenant), disabledAt: null });
     if (enabled >= maxEnabledEndpoints) {
       throw validationError(null, `An organization may have at most ${maxEnabledEndpoints} enabled webhook endpoints per mode; disable one first.`);
     }
     const secret = newWebhookSecret();
     const endpoint = tx.create(WebhookEndpoint, {
       id: newId('we'),
-      ...scopeOf(tenant),
+      ...tenantWhere(tenant),
       url: checked.url.href,
       events,
       description,
@@ -146,12 +144,12 @@ export async function createEndpoint(em: EntityManager, tenant: Tenant, input: C
 
 /** Every endpoint of the tenant, disabled ones included, newest first. */
 export async function listEndpoints(em: EntityManager, tenant: Tenant): Promise<WebhookEndpoint[]> {
-  return em.find(WebhookEndpoint, scopeOf(tenant), { orderBy: { createdAt: 'desc', id: 'desc' } });
+  return em.find(WebhookEndpoint, tenantWhere(tenant), { orderBy: { createdAt: 'desc', id: 'desc' } });
 }
 
 /** One of the tenant's endpoints; another tenant's id answers webhook_endpoint_not_found, as an unknown one does. */
 export async function getEndpoint(em: EntityManager, tenant: Tenant, id: string, param = 'id'): Promise<WebhookEndpoint> {
-  const endpoint = await em.findOne(WebhookEndpoint, { id, ...scopeOf(tenant) });
+  const endpoint = await em.findOne(WebhookEndpoint, { id, ...tenantWhere(tenant) });
   if (!endpoint) throw new DomainError('webhook_endpoint_not_found', `No webhook endpoint with id '${id}'.`, { param });
   return endpoint;
 }
@@ -248,7 +246,7 @@ export async function listDeliveries(
  * A delivery of a disabled endpoint answers conflict.
  */
 export async function redeliver(em: EntityManager, tenant: Tenant, deliveryId: string): Promise<WebhookDeliveryView> {
-  const delivery = await em.findOne(WebhookDelivery, { id: deliveryId, ...scopeOf(tenant) }, { populate: ['endpoint'] });
+  const delivery = await em.findOne(WebhookDelivery, { id: deliveryId, ...tenantWhere(tenant) }, { populate: ['endpoint'] });
   if (!delivery) throw new DomainError('webhook_delivery_not_found', `No webhook delivery with id '${deliveryId}'.`, { param: 'deliveryId' });
   if (delivery.endpoint.disabledAt) throw new DomainError('conflict', 'The endpoint of this delivery is disabled and sends nothing.', { param: 'deliveryId' });
   delivery.status = 'pending';

@@ -1,4 +1,5 @@
 import type { CORSOptions } from 'graphql-yoga';
+import { loopbackHostnames } from '../common/hosts.js';
 
 /**
  * Which browser origins may call the API. `anyOrigin` answers every origin (CORS_ORIGINS=*);
@@ -7,12 +8,10 @@ import type { CORSOptions } from 'graphql-yoga';
  */
 export type CorsPolicy = { anyOrigin: boolean; origins: readonly string[]; localhost: boolean };
 
-const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
-
 function isLocalhostOrigin(origin: string): boolean {
   try {
     const url = new URL(origin);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && loopbackHosts.has(url.hostname) && url.origin === origin;
+    return (url.protocol === 'http:' || url.protocol === 'https:') && loopbackHostnames.has(url.hostname) && url.origin === origin;
   } catch {
     return false;
   }

@@ -1,5 +1,6 @@
 import dns from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { loopbackHostnames } from '../common/hosts.js';
 import type { Mode } from '../tenant.js';
 
 /**
@@ -65,7 +66,6 @@ export const isPublicAddress = (address: string): boolean => isIP(address) !== 0
 
 const isLoopbackAddress = (address: string): boolean => isIP(address) !== 0 && loopback.check(address, addressType(address));
 
-const testModeLoopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
 const localNames = ['localhost', 'local', 'internal'];
 
 const refused = (message: WebhookUrlProblem) => ({ ok: false as const, message });
@@ -79,7 +79,7 @@ export function checkWebhookUrl(raw: string, mode: Mode): { ok: true; url: URL }
   } catch {
     return refused('The URL is not a valid absolute URL');
   }
-  const loopbackAllowed = mode === 'test' && testModeLoopbackHosts.has(url.hostname);
+  const loopbackAllowed = mode === 'test' && loopbackHostnames.has(url.hostname);
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopbackAllowed)) {
     return refused(mode === 'test' ? 'The URL must use https (http only for localhost, 127.0.0.1 and [::1])' : 'The URL must use https');
   }

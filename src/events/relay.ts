@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Orm } from '../db/orm.js';
 import { run } from '../db/prepared.js';
 import type { Logger } from '../logger.js';
@@ -67,7 +68,7 @@ export class OutboxRelay {
   }
 
   private async loop(): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, publishGatherMs));
+    await sleep(publishGatherMs);
     do {
       this.again = false;
       try {

@@ -1,7 +1,7 @@
 import { getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../logger.js';
-import type { RequestStates } from './request-state.js';
+import { requestIdHeader, type RequestStates } from './request-state.js';
 
 /**
  * One `request` line per answer, at info: method, path, operation, status, error code,
@@ -21,7 +21,7 @@ export function useAccessLog(states: RequestStates, logger: Logger): Plugin {
     onResponse({ request, response }) {
       const state = states.get(request);
       logger.info('request', {
-        requestId: state?.requestId ?? response.headers.get('x-request-id'),
+        requestId: state?.requestId ?? response.headers.get(requestIdHeader),
         method: request.method,
         path: new URL(request.url).pathname,
         operationName: state?.operation?.name ?? null,

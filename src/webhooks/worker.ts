@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { WebhookSettings } from '../config.js';
 import type { Orm } from '../db/orm.js';
 import { run } from '../db/prepared.js';
@@ -121,8 +122,6 @@ function post(url: URL, mode: Mode, agents: Agents, headers: Record<string, stri
 }
 
 const succeeded = (outcome: Outcome) => outcome.statusCode !== null && outcome.statusCode >= 200 && outcome.statusCode < 300;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Results written per statement at most. */
 const maxResultsPerSettle = 500;

@@ -10,6 +10,7 @@ import {
   subscribe,
   useHarness,
   useServerProcesses,
+  type SeatScenario,
 } from './helpers.js';
 
 // The outbox (what each change tells the world) and the subscriptions that read it.
@@ -17,11 +18,10 @@ import {
 const harness = useHarness();
 const startServer = useServerProcesses();
 
-type Scenario = Awaited<ReturnType<typeof seatScenario>>;
 type OutboxRow = { type: string; feature_code: string; payload: any; position: string | null };
 
 /** A customer's outbox rows, oldest first, straight from the table. */
-async function outboxOf(s: Scenario, customerId = s.customer.id): Promise<OutboxRow[]> {
+async function outboxOf(s: SeatScenario, customerId = s.customer.id): Promise<OutboxRow[]> {
   return harness.orm.em
     .fork()
     .getConnection()
@@ -37,7 +37,7 @@ const seatEventsOf = `subscription($customerId: String, $after: ID) { seatEvents
 
 const fetchApp = async (url: string, init: RequestInit) => harness.yoga.fetch(url, init);
 const graphqlUrl = 'http://seatgate.test/graphql';
-const add = (s: Scenario, count: number, featureCode = 'editor', customerId = s.customerId) =>
+const add = (s: SeatScenario, count: number, featureCode = 'editor', customerId = s.customerId) =>
   s.client.ok(mutations.addSeats, { input: { customerId, featureCode, count } });
 
 describe('the outbox', () => {

@@ -395,3 +395,6 @@ export async function subscribe<T = any>(
     close: () => controller.abort(),
   };
 }
+
+/** What seatScenario sets up: a tenant with a catalog and one subscribed customer. */
+export type SeatScenario = Awaited<ReturnType<typeof seatScenario>>;

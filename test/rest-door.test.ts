@@ -10,20 +10,19 @@ import { createLogger } from '../src/logger.js';
 import { graphqlOnly, type Route, routes } from '../src/rest/routes.js';
 import { schema } from '../src/schema.js';
 import { maxSeatCount } from '../src/seats/rules.js';
-import { balanceOf, graphql, type RestResponse, rest, seatScenario, useHarness, useHttpServer } from './helpers.js';
+import { balanceOf, graphql, type RestResponse, rest, seatScenario, useHarness, useHttpServer, type SeatScenario } from './helpers.js';
 
 const harness = useHarness();
 const server = useHttpServer(harness);
 
 const origin = 'http://seatgate.test';
 const prefix = '/api/v1';
-type Scenario = Awaited<ReturnType<typeof seatScenario>>;
 
 const inputFields = (route: Route) => Object.keys(route.input.shape);
 const routeName = (route: Route) => `${route.method} ${route.path}`;
 
 /** A valid call of `route` for the scenario's customer, on the `editor` balance. */
-function callOf(route: Route, s: Scenario): { path: string; body?: unknown } {
+function callOf(route: Route, s: SeatScenario): { path: string; body?: unknown } {
   if (route.from === 'query') {
     const query = new URLSearchParams({ customerId: s.customerId, ...(inputFields(route).includes('featureCode') ? { featureCode: 'editor' } : {}) });
     return { path: `${route.path}?${query}` };
@@ -32,7 +31,7 @@ function callOf(route: Route, s: Scenario): { path: string; body?: unknown } {
   return { path: route.path, body: { customerId: s.customerId, featureCode: 'editor', count: 1 } };
 }
 
-function call(app: App, key: string | null, route: Route, s: Scenario, headers: Record<string, string> = {}) {
+function call(app: App, key: string | null, route: Route, s: SeatScenario, headers: Record<string, string> = {}) {
   const { path, body } = callOf(route, s);
   return rest(app, key, route.method, path, body, headers);
 }
@@ -410,7 +409,7 @@ describe('rate limit (shared with GraphQL, per key)', () => {
   // A slow refill (one request per 100 s) so a slow run never earns a token back mid-test.
   const limitedApp = () =>
     createApp({ orm: harness.orm, logger: createLogger('silent'), limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0.01, rateLimitBurst: 2 } });
-  const balances = (s: Scenario) => `${prefix}/seats/balances?customerId=${encodeURIComponent(s.customerId)}`;
+  const balances = (s: SeatScenario) => `${prefix}/seats/balances?customerId=${encodeURIComponent(s.customerId)}`;
   const expectLimited = (response: RestResponse) => {
     expectFailure(response, 'rate_limited');
     const retryAfter = response.headers.get('retry-after');

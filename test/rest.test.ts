@@ -14,14 +14,14 @@ import {
   seatScenario,
   uniqueName,
   useHarness,
+  type SeatScenario,
 } from './helpers.js';
 
 // The REST door (SEAT-CONTRACT.md §7) checked against the GraphQL view of the same ledger.
 
 const harness = useHarness();
 
-type Scenario = Awaited<ReturnType<typeof seatScenario>>;
-const call = (s: Scenario, method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+const call = (s: SeatScenario, method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
   rest(harness.yoga, s.key, method, path, body, headers);
 
 const writes = [
@@ -32,7 +32,7 @@ const writes = [
 ] as const;
 
 /** The newest events of a balance, as GraphQL shows them. */
-async function eventsOf(s: Scenario, featureCode: string, first = 1) {
+async function eventsOf(s: SeatScenario, featureCode: string, first = 1) {
   const data = await s.client.ok(queries.seatEvents, { customerId: s.customerId, featureCode, first });
   return data.seatEvents.edges.map((edge: { node: Record<string, unknown> }) => edge.node);
 }
@@ -149,7 +149,7 @@ test('every success body is exactly what the OpenAPI document promises: the outp
 });
 
 describe('every contract error a route can answer, with its status and envelope, changing nothing', () => {
-  const body = (s: Scenario, fields: Partial<{ customerId: string; featureCode: string; count: number }> = {}) => ({
+  const body = (s: SeatScenario, fields: Partial<{ customerId: string; featureCode: string; count: number }> = {}) => ({
     customerId: s.customerId,
     featureCode: 'editor',
     count: 1,
@@ -157,7 +157,7 @@ describe('every contract error a route can answer, with its status and envelope,
   });
 
   /** Runs `work` and checks that no balance or event of the scenario's customer changed. */
-  async function changesNothing(s: Scenario, work: () => Promise<void>) {
+  async function changesNothing(s: SeatScenario, work: () => Promise<void>) {
     const before = await Promise.all(['editor', 'viewer'].map((code) => ledgerOf(harness, s.customerId, code)));
     await work();
     const after = await Promise.all(['editor', 'viewer'].map((code) => ledgerOf(harness, s.customerId, code)));
@@ -234,7 +234,7 @@ describe('every contract error a route can answer, with its status and envelope,
 });
 
 describe('idempotency keys, shared by both doors', () => {
-  const add = (s: Scenario, count: number) => ({ customerId: s.customerId, featureCode: 'editor', count });
+  const add = (s: SeatScenario, count: number) => ({ customerId: s.customerId, featureCode: 'editor', count });
 
   test('a REST retry answers the first event and records nothing; another body with the key is refused', async () => {
     const s = await seatScenario(harness);

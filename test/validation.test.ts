@@ -7,11 +7,11 @@ import {
   queries,
   seatScenario,
   useHarness,
+  type SeatScenario,
 } from './helpers.js';
 
 const harness = useHarness();
 
-type Scenario = Awaited<ReturnType<typeof seatScenario>>;
 type Args = Record<string, unknown>;
 type Via = 'variables' | 'literal';
 type SeatOp = 'addSeats' | 'removeSeats' | 'setSeats';
@@ -87,7 +87,7 @@ function scenario() {
   });
 }
 
-async function bareCustomer(s: Scenario): Promise<string> {
+async function bareCustomer(s: SeatScenario): Promise<string> {
   const { createCustomer } = await s.client.ok(`mutation { createCustomer(input: {name: "Bare"}) { id } }`);
   return createCustomer.id;
 }
@@ -99,7 +99,7 @@ async function tenantRows(organizationId: string) {
 }
 
 /** Balances, ledger lengths (each ledger checked whole) and the tenant's row counts. */
-async function stateOf(s: Scenario) {
+async function stateOf(s: SeatScenario) {
   const seats: Record<string, { balance: number; events: number }> = {};
   for (const code of SEAT_CODES) {
     const events = await expectLedgerWhole(harness, s.customerId, code);
@@ -121,7 +121,7 @@ function expectValidationError(error: GraphQLErrorShape, param?: string) {
 }
 
 /** The call fails with one validation_error and leaves the tenant exactly as it was. */
-async function expectRefused(s: Scenario, [document, variables]: [string, Args?], param?: string) {
+async function expectRefused(s: SeatScenario, [document, variables]: [string, Args?], param?: string) {
   const before = await stateOf(s);
   const error = await s.client.fails(document, variables);
   expectValidationError(error, param);
@@ -215,7 +215,7 @@ const bulkCases: BulkCase[] = [
   { name: 'idempotencyKey with a newline', input: { idempotencyKey: 'key\n' }, param: 'idempotencyKey' },
 ];
 
-const validBulkInput = (s: Scenario) => ({
+const validBulkInput = (s: SeatScenario) => ({
   customerId: s.customerId,
   seats: [
     { featureCode: 'editor', count: 4 },
@@ -226,7 +226,7 @@ const validBulkInput = (s: Scenario) => ({
 type CallCase = {
   name: string;
   op: OperationName;
-  args: (s: Scenario) => Args | Promise<Args>;
+  args: (s: SeatScenario) => Args | Promise<Args>;
   param: string;
   /**
    * No field can be named for the literal form: graphql-js reports some literal errors without a
@@ -291,7 +291,7 @@ const planInput = (override: Args = {}) => ({
 });
 const planSeat = (override: Args) => ({ seatFeatures: [{ featureCode: 'editor', includedSeats: 1, overageEnabled: true, unitPrice: 100, ...override }] });
 const featureInput = (code: unknown) => ({ input: { code, name: 'Feature', type: enumValue('SEATS') } });
-const subscriptionInput = async (s: Scenario, override: Args) => ({
+const subscriptionInput = async (s: SeatScenario, override: Args) => ({
   input: { customerId: await bareCustomer(s), planCode: 'team', ...override },
 });
 

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type ErrorCode, errorCodes, isErrorCode } from '../../src/errors.js';
-import { balanceOf, createCustomerWithSubscription, ledgerOf, rest, type RestResponse, seatScenario, useHarness, useHttpServer } from '../helpers.js';
+import { balanceOf, createCustomerWithSubscription, ledgerOf, rest, type RestResponse, seatScenario, useHarness, useHttpServer, type SeatScenario } from '../helpers.js';
 
 const harness = useHarness();
 const server = useHttpServer(harness);
@@ -13,7 +13,6 @@ const maxBodyBytes = loadConfig({}).limits.maxBodyBytes;
 const origin = 'http://seatgate.test';
 const planFeatures = ['editor', 'viewer', 'admin'] as const;
 
-type Scenario = Awaited<ReturnType<typeof seatScenario>>;
 type WriteRoute = { name: string; method: string; path: string; min: number };
 
 const seatRoutes: WriteRoute[] = [
@@ -39,13 +38,13 @@ const scenario = () =>
   });
 
 /** A body that would succeed on `route` for the scenario's customer, to break one piece at a time. */
-const validBody = (s: Scenario, route: WriteRoute): Record<string, unknown> =>
+const validBody = (s: SeatScenario, route: WriteRoute): Record<string, unknown> =>
   route === bulkRoute ? { customerId: s.customerId, seats: { editor: 1 } } : { customerId: s.customerId, featureCode: 'editor', count: 1 };
 
-const send = (s: Scenario, route: WriteRoute, body: unknown, headers?: Record<string, string>) => rest(harness.yoga, s.key, route.method, route.path, body, headers);
+const send = (s: SeatScenario, route: WriteRoute, body: unknown, headers?: Record<string, string>) => rest(harness.yoga, s.key, route.method, route.path, body, headers);
 
 /** A body given as bytes, with exactly the headers given (no Content-Type is added). */
-async function sendBytes(s: Scenario, route: WriteRoute, bytes: Uint8Array, headers: Record<string, string> = {}): Promise<RestResponse> {
+async function sendBytes(s: SeatScenario, route: WriteRoute, bytes: Uint8Array, headers: Record<string, string> = {}): Promise<RestResponse> {
   const response = await harness.yoga.fetch(`${origin}${route.path}`, { method: route.method, headers: { 'x-api-key': s.key, ...headers }, body: bytes });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: JSON.parse(text) };
@@ -67,7 +66,7 @@ function overHttp(method: string, path: string, headers: Record<string, string>,
 }
 
 /** Every balance of the scenario's customer and how many events its ledger holds. */
-async function stateOf(s: Scenario) {
+async function stateOf(s: SeatScenario) {
   const state: Record<string, { balance: number; events: number }> = {};
   for (const code of planFeatures) {
     state[code] = { balance: await balanceOf(harness, s.customerId, code), events: (await ledgerOf(harness, s.customerId, code)).length };
@@ -76,7 +75,7 @@ async function stateOf(s: Scenario) {
 }
 
 /** Runs `attack` and checks it left every balance and ledger of the scenario's customer as they were. */
-async function unchanged<T>(s: Scenario, attack: () => Promise<T>): Promise<T> {
+async function unchanged<T>(s: SeatScenario, attack: () => Promise<T>): Promise<T> {
   const before = await stateOf(s);
   const result = await attack();
   expect(await stateOf(s)).toEqual(before);
@@ -257,7 +256,7 @@ describe('headers of a write', () => {
 
 describe('the body size limit', () => {
   /** An add for the scenario's customer, padded with a field to exactly `bytes` bytes of UTF-8. */
-  const paddedAdd = (s: Scenario, bytes: number, unit = 'x') => {
+  const paddedAdd = (s: SeatScenario, bytes: number, unit = 'x') => {
     const shell = (pad: string) => JSON.stringify({ customerId: s.customerId, featureCode: 'editor', count: 1, pad });
     const room = bytes - Buffer.byteLength(shell(''));
     const unitBytes = Buffer.byteLength(unit);
@@ -287,7 +286,7 @@ describe('the body size limit', () => {
 });
 
 describe('query strings of the reads', () => {
-  const read = (s: Scenario, path: string) => rest(harness.yoga, s.key, 'GET', path);
+  const read = (s: SeatScenario, path: string) => rest(harness.yoga, s.key, 'GET', path);
 
   test('a parameter given twice is named, even when both values agree', async () => {
     const s = await scenario();
@@ -534,7 +533,7 @@ describe('property: nothing a client sends breaks the door or changes a balance'
   };
 
   /** Sends `numRuns` values of `arbitrary` through `attack` to a fresh scenario: each answer is judged, nothing changes, nothing is logged as an error. */
-  async function fuzz<T>(arbitrary: (s: Scenario) => fc.Arbitrary<T>, attack: (s: Scenario, value: T) => Promise<RestResponse>, judge = expectJunkRefused) {
+  async function fuzz<T>(arbitrary: (s: SeatScenario) => fc.Arbitrary<T>, attack: (s: SeatScenario, value: T) => Promise<RestResponse>, judge = expectJunkRefused) {
     const s = await scenario();
     const logged = harness.logs.length;
     let sent = 0;
@@ -595,10 +594,10 @@ describe('property: nothing a client sends breaks the door or changes a balance'
   });
 
   test.each(readRoutes)('$name: arbitrary strings as query values and as the raw query', async ({ path, params }) => {
-    const value = (s: Scenario) => fc.oneof(fc.string({ unit: 'binary', maxLength: 220 }), fc.constant(s.customerId), fc.constantFrom(...planFeatures));
+    const value = (s: SeatScenario) => fc.oneof(fc.string({ unit: 'binary', maxLength: 220 }), fc.constant(s.customerId), fc.constantFrom(...planFeatures));
     // Values that would name the real customer's real balance are a valid read, not junk.
-    const real = (s: Scenario, chosen: string[]) => chosen[0] === s.customerId && (params.length === 1 || (planFeatures as readonly string[]).includes(chosen[1]!));
-    const queries = (s: Scenario) =>
+    const real = (s: SeatScenario, chosen: string[]) => chosen[0] === s.customerId && (params.length === 1 || (planFeatures as readonly string[]).includes(chosen[1]!));
+    const queries = (s: SeatScenario) =>
       fc.oneof(
         fc
           .tuple(...params.map(() => value(s)))

@@ -12,13 +12,14 @@ import { type CorsPolicy, corsOptions } from './http/cors.js';
 import { useAccessLog } from './http/access-log.js';
 import { type Lifecycle, useLiveness, useReadiness } from './http/health.js';
 import { documentLimitPlugins, noIntrospectionPlugins, useBodyLimit, useNoCompressedBodies, useOneMutationPerRequest, useWellFormedStrings } from './http/limits.js';
-import { RateLimiter, useRateLimit } from './http/rate-limit.js';
+import { exposedHeaders, RequestGate, useRateLimitHeaders } from './http/gate.js';
 import { requestIdHeader, type RequestStates } from './http/request-state.js';
 import type { Logger } from './logger.js';
 import { type RestDoorOptions, useRestDoor } from './rest/door.js';
 import { schema } from './schema.js';
 import { SeatChangeCoalescer } from './seats/coalescer.js';
 import { EventHub } from './events/hub.js';
+import { SharedRateLimiter } from './ratelimits/service.js';
 import { DomainError } from './errors.js';
 
 export const graphqlPath = '/graphql';
@@ -56,7 +57,7 @@ const requestIdOf = (request: Request): string => {
 function useRequestIds(states: RequestStates): Plugin {
   return {
     onRequest({ request }) {
-      states.set(request, { requestId: requestIdOf(request), startedAt: performance.now(), tenant: null, keyId: null, testClock: null, operation: null, errorCode: null });
+      states.set(request, { requestId: requestIdOf(request), startedAt: performance.now(), tenant: null, keyId: null, testClock: null, operation: null, errorCode: null, rateLimit: null, retryAfterSeconds: null });
     },
     onResponse({ request, response }) {
       // yoga's GraphiQL and CORS preflight answers end before our onRequest runs.
@@ -103,6 +104,8 @@ export type AppOptions = {
   lifecycle?: Lifecycle;
   /** Browser origins allowed to call the API; localhost origins when not given (CORS_ORIGINS). */
   cors?: CorsPolicy;
+  /** Proxies trusted to append the client's address to X-Forwarded-For (TRUST_PROXY); 0 when not given. */
+  trustProxy?: number;
   realNow?: () => number;
 };
 
@@ -113,7 +116,14 @@ export function createApp(options: AppOptions) {
   const keys = new ApiKeyCache(apiKeyCacheMs, realNow);
   const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger);
   const events = options.events ?? new EventHub(orm, logger);
-  const limiter = limits.rateLimitPerSecond && limits.rateLimitBurst ? new RateLimiter(limits.rateLimitPerSecond, limits.rateLimitBurst) : null;
+  const policy = (perSecond: number, burst: number) => (perSecond > 0 && burst > 0 ? { perSecond, burst } : null);
+  const policies = {
+    perKey: policy(limits.rateLimitPerSecond, limits.rateLimitBurst),
+    authFailuresPerAddress: policy(limits.authFailuresPerMinute / 60, limits.authFailureBurst),
+    trustProxy: options.trustProxy ?? 0,
+  };
+  const limiter = policies.perKey || policies.authFailuresPerAddress ? new SharedRateLimiter(orm.em) : null;
+  const gate = new RequestGate(orm, keys, limiter, policies, logger, realNow);
   // Both doors build the same context for an authenticated request.
   const contextFor: RestDoorOptions['contextFor'] = ({ tenant, testClock, requestId, idempotencyKey }) =>
     createContext({
@@ -134,7 +144,7 @@ export function createApp(options: AppOptions) {
     maskedErrors: false,
     logging: yogaLogger(logger),
     // The configured origins only, with the headers a browser client needs to read.
-    cors: corsOptions(options.cors ?? { anyOrigin: false, origins: [], localhost: true }, [requestIdHeader, 'retry-after', 'allow']),
+    cors: corsOptions(options.cors ?? { anyOrigin: false, origins: [], localhost: true }, [requestIdHeader, ...exposedHeaders]),
     // Served whole by seatgate, scripts and editor workers inlined: yoga's default page loads
     // them from a CDN, and stays blank offline or behind a policy that blocks CDNs.
     renderGraphiQL,
@@ -149,9 +159,9 @@ export function createApp(options: AppOptions) {
       { onDispose: () => (options.events ? undefined : events.stop()) },
       useLiveness(),
       useReadiness(orm, options.lifecycle ?? { draining: false }),
-      useRestDoor({ orm, keys, limiter, states, logger, maxBodyBytes: limits.maxBodyBytes, publicUrl: options.publicUrl, contextFor }),
-      useRateLimit(limiter, graphqlPath, states),
-      useApiKeyAuth(orm, keys, states, graphqlPath, logger),
+      useRateLimitHeaders(states),
+      useRestDoor({ gate, states, logger, maxBodyBytes: limits.maxBodyBytes, publicUrl: options.publicUrl, contextFor }),
+      useApiKeyAuth(gate, states, graphqlPath, logger),
       useNoCompressedBodies(),
       useBodyLimit(limits.maxBodyBytes),
       useWellFormedStrings(),

@@ -61,6 +61,13 @@ const envSchema = z.object({
   MAX_DIRECTIVES: count(1000).default(20),
   RATE_LIMIT_PER_SECOND: count(1_000_000).default(50),
   RATE_LIMIT_BURST: count(1_000_000).default(200),
+  // Requests with a missing or invalid key, per client address (an IPv6 client by its /64).
+  AUTH_FAILURES_PER_MINUTE: count(1_000_000).default(30),
+  AUTH_FAILURE_BURST: count(1_000_000).default(20),
+  // How many proxies in front of seatgate append to X-Forwarded-For; 0 (or false) trusts none.
+  TRUST_PROXY: z
+    .union([z.enum(['true', 'false']).transform((value) => (value === 'true' ? 1 : 0)), z.coerce.number().int().min(0).max(10)])
+    .default(0),
   // Webhook deliveries: how long one attempt may take, and how many one process sends at once.
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
@@ -79,6 +86,9 @@ export type Limits = {
   /** Requests per second each API key may sustain, and how many it may send at once. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
+  /** Requests with a missing or invalid key each client address may send per minute, and at once. */
+  authFailuresPerMinute: number;
+  authFailureBurst: number;
 };
 
 /** How this process's webhook worker sends deliveries. */
@@ -119,6 +129,8 @@ export type Config = {
   graphiql: boolean;
   introspection: boolean;
   limits: Limits;
+  /** Proxies trusted to append the client's address to X-Forwarded-For. */
+  trustProxy: number;
   webhooks: WebhookSettings;
   cors: CorsPolicy;
 };
@@ -163,7 +175,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxDirectives: e.MAX_DIRECTIVES,
       rateLimitPerSecond: e.RATE_LIMIT_PER_SECOND,
       rateLimitBurst: e.RATE_LIMIT_BURST,
+      authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,
+      authFailureBurst: e.AUTH_FAILURE_BURST,
     },
+    trustProxy: e.TRUST_PROXY,
     // Unset: localhost origins outside production, none in it.
     cors: e.CORS_ORIGINS
       ? { anyOrigin: e.CORS_ORIGINS[0] === '*', origins: e.CORS_ORIGINS.filter((origin) => origin !== '*'), localhost: false }

@@ -8,6 +8,7 @@ import { startRenewalSweeper } from './billing/sweeper.js';
 import { EventHub } from './events/hub.js';
 import { scheduleOutboxPruning } from './events/service.js';
 import { scheduleIdempotencyCleanup } from './idempotency/service.js';
+import { scheduleRateLimitPruning } from './ratelimits/service.js';
 import { createLogger } from './logger.js';
 import { StartupError } from './startup.js';
 import { startWebhookWorker } from './webhooks/worker.js';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     onError: (error) => logger.error('idempotency key cleanup failed', { error }),
     onDeleted: (count) => count > 0 && logger.info('forgot expired idempotency keys', { count }),
   });
+  const stopRateLimitPruning = scheduleRateLimitPruning(database.orm.em.fork(), (error) => logger.error('rate limit pruning failed', { error }));
   const stopSweeper = startRenewalSweeper(database.orm, logger);
   const stopPruning = scheduleOutboxPruning(database.orm.em.fork(), {
     onError: (error) => logger.error('outbox pruning failed', { error }),
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
     apiKeyCacheMs: config.apiKeyCacheSeconds * 1000,
     publicUrl: config.publicUrl,
     cors: config.cors,
+    trustProxy: config.trustProxy,
     lifecycle,
   });
   const server = createServer(nodeListener(yoga, config.publicUrl));
@@ -98,6 +101,7 @@ async function main(): Promise<void> {
     await closed;
     stopCleanup();
     stopPruning();
+    stopRateLimitPruning();
     await stopSweeper();
     // Sends in flight end within WEBHOOK_TIMEOUT_MS and record their results; none is lost if cut off.
     await webhooks.stop();

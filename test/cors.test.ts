@@ -52,7 +52,7 @@ describe('answers', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('access-control-allow-origin')).toBe(allowed);
     expect(response.headers.get('vary')).toMatch(/Origin/);
-    expect(response.headers.get('access-control-expose-headers')).toBe('x-request-id, retry-after, allow');
+    expect(response.headers.get('access-control-expose-headers')).toBe('x-request-id, allow, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after');
     expect(response.headers.get('access-control-allow-credentials')).toBeNull();
   });
 

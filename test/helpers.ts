@@ -45,11 +45,12 @@ export function useHarness(): Harness {
     const logger: Logger = createLogger('info', (line) => harness.logs.push(line));
     let passed = 0;
     harness.passTime = (ms) => void (passed += ms);
-    // Tests send bursts through one key; the rate limit has its own tests (test/limits.test.ts).
+    // Tests send bursts through one key, and bad keys on purpose; the limits have their own tests
+    // (test/limits.test.ts, test/rate-limit.test.ts).
     harness.yoga = createApp({
       orm: harness.orm,
       logger,
-      limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0 },
+      limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0, authFailuresPerMinute: 0 },
       realNow: () => Date.now() + passed,
       // The frontend origin the CORS tests use (test/cors.test.ts covers the policy itself).
       cors: { anyOrigin: false, origins: ['https://app.example.com'], localhost: true },
@@ -309,7 +310,7 @@ export function useServerProcesses(): (env?: Record<string, string>) => Promise<
   return async (env = {}) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: projectRoot,
-      env: { ...process.env, DATABASE_URL: inject('databaseUrl'), PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0', ...env },
+      env: { ...process.env, DATABASE_URL: inject('databaseUrl'), PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0', AUTH_FAILURES_PER_MINUTE: '0', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { createApp, type AppOptions } from '../src/app.js';
 import { loadConfig, type Limits } from '../src/config.js';
-import { RateLimiter } from '../src/http/rate-limit.js';
+import fc from 'fast-check';
+import { decisionsOf, type RatePolicy } from '../src/ratelimits/service.js';
 import { createLogger } from '../src/logger.js';
 import { balanceOf, mutations, seatScenario, useHarness } from './helpers.js';
 
@@ -95,16 +96,49 @@ describe('rate limit per API key', () => {
     expect((await post(app, b.key, query)).status).toBe(200);
   });
 
-  test('buckets refill at the configured rate', () => {
-    let now = 0;
-    const limiter = new RateLimiter(2, 4, () => now);
-    expect([1, 2, 3, 4, 5].map(() => limiter.take('k'))).toEqual([0, 0, 0, 0, 1]);
-    now += 500; // one token back
-    expect(limiter.take('k')).toBe(0);
-    expect(limiter.take('k')).toBe(1);
-    now += 10_000; // refills up to the burst, not beyond
-    expect([1, 2, 3, 4, 5].map(() => limiter.take('k'))).toEqual([0, 0, 0, 0, 1]);
-    expect(limiter.take('other')).toBe(0);
+  test('a bucket passes its burst, then one request per interval, and refills only up to its burst', async () => {
+    const s = await seatScenario(harness);
+    const app = appWith({ rateLimitPerSecond: 0.01, rateLimitBurst: 4 });
+    const query = { query: '{ features { code } }' };
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await post(app, s.key, query));
+    expect(answers.map(({ status }) => status)).toEqual([200, 200, 200, 200, 429]);
+    expect(answers.map(({ headers }) => headers.get('ratelimit-remaining'))).toEqual(['3', '2', '1', '0', '0']);
+    // One request per 100 s: the refused one waits about that long.
+    expect(Number(answers[4]!.headers.get('retry-after'))).toBeGreaterThan(90);
+    expect(Number(answers[4]!.headers.get('retry-after'))).toBeLessThanOrEqual(100);
+  });
+});
+
+describe('rate decisions (GCRA arithmetic)', () => {
+  const policy: RatePolicy = { perSecond: 2, burst: 4 };
+
+  test('a fresh bucket grants its burst; the rest wait for one interval past the debt', () => {
+    // As the database leaves a fresh bucket after 6 wanted at t=0: 4 granted, full at 2 s.
+    const decisions = decisionsOf({ nowMs: 0, fullAt: 2000, granted: 4 }, 6, policy);
+    expect(decisions.map(({ allowed }) => allowed)).toEqual([true, true, true, true, false, false]);
+    expect(decisions.map(({ remaining }) => remaining)).toEqual([3, 2, 1, 0, 0, 0]);
+    expect(decisions.map(({ resetSeconds }) => resetSeconds)).toEqual([1, 1, 2, 2, 2, 2]);
+    expect(decisions.slice(4).map(({ retryAfterSeconds }) => retryAfterSeconds)).toEqual([1, 1]);
+    expect(decisions.every(({ limit }) => limit === 4)).toBe(true);
+  });
+
+  test('remaining never exceeds the burst nor goes below zero, and grants count down by one', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 100_000 }), (burst, perSecondTenths, wanted, debtMs) => {
+        const p = { perSecond: perSecondTenths / 10, burst };
+        const granted = Math.min(wanted, Math.max(0, Math.floor((burst * (1000 / p.perSecond) - debtMs) / (1000 / p.perSecond))));
+        const fullAt = debtMs + granted * (1000 / p.perSecond);
+        const decisions = decisionsOf({ nowMs: 0, fullAt, granted }, wanted, p);
+        expect(decisions.filter(({ allowed }) => allowed)).toHaveLength(granted);
+        for (const d of decisions) {
+          expect(d.remaining).toBeGreaterThanOrEqual(0);
+          expect(d.remaining).toBeLessThan(burst);
+          if (!d.allowed) expect(d.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+        }
+        for (let i = 1; i < granted; i++) expect(decisions[i]!.remaining).toBe(decisions[i - 1]!.remaining - 1);
+      }),
+    );
   });
 });
 

@@ -397,7 +397,7 @@ describe('headers', () => {
     expect(viaRest.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     // A browser client can read the request id, Retry-After and Allow, through either door.
     for (const response of [viaRest, viaGraphql]) {
-      expect(response.headers.get('access-control-expose-headers')?.split(/,\s*/).sort()).toEqual(['allow', 'retry-after', 'x-request-id']);
+      expect(response.headers.get('access-control-expose-headers')?.split(/,\s*/).sort()).toEqual(['allow', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after', 'x-request-id']);
     }
     // Failures are readable cross-origin too, or a browser client could not show the error.
     const failed = await rest(harness.yoga, null, 'GET', `${prefix}/nope`, undefined, headers);

@@ -46,6 +46,13 @@ export class ApiKeyCache {
     return this.withClock(found.tenant, found.keyId);
   }
 
+  /** The key as this process last found it, without asking the database; null when not known here. */
+  known(key: string | null | undefined): Authenticated | null {
+    if (!isApiKeyShaped(key)) return null;
+    const entry = this.entries.get(hashApiKey(key));
+    return entry && entry.expiresAt > this.now() ? this.withClock(entry.tenant, entry.keyId) : null;
+  }
+
   /** A test clock as it was read or changed; this process's requests see the newest at once. */
   noteTestClock(organizationId: string, clock: TestClockState): void {
     const known = this.testClocks.get(organizationId);

@@ -1,10 +1,9 @@
 import { GraphQLError } from 'graphql';
 import { type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
-import type { Orm } from '../db/orm.js';
 import { errorExtensions, internalError } from '../http/errors.js';
-import type { Logger } from '../logger.js';
+import type { RequestGate, ServerContext } from '../http/gate.js';
 import type { RequestStates } from '../http/request-state.js';
-import type { ApiKeyCache } from './cache.js';
+import type { Logger } from '../logger.js';
 
 export const apiKeyHeader = 'x-api-key';
 
@@ -12,17 +11,17 @@ export const apiKeyHeader = 'x-api-key';
 export const unauthorizedMessage = (key: string | null) => (key ? 'The API key is not valid.' : `Send an API key in the ${apiKeyHeader} header.`);
 
 /**
- * Every GraphQL request needs an API key; without a valid one it is answered 401 before anything
- * is parsed, read or written. The GraphiQL page itself opens without one.
+ * Every GraphQL request needs an API key and budget left; without them it is answered 401 or 429
+ * before anything is parsed, read or written. The GraphiQL page itself opens without one.
  */
-export function useApiKeyAuth(orm: Orm, keys: ApiKeyCache, states: RequestStates, graphqlPath: string, logger: Logger): Plugin {
+export function useApiKeyAuth(gate: RequestGate, states: RequestStates, graphqlPath: string, logger: Logger): Plugin {
   return {
-    async onRequest({ request, url, endResponse, fetchAPI }) {
+    async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (url.pathname !== graphqlPath || request.method === 'OPTIONS' || shouldRenderGraphiQL(request)) return;
       const state = states.get(request);
-      let authenticated;
+      let admission;
       try {
-        authenticated = await keys.authenticate(orm.em.fork(), request.headers.get(apiKeyHeader));
+        admission = await gate.admit(request, serverContext as ServerContext);
       } catch (error) {
         const requestId = state?.requestId ?? 'unknown';
         if (state) state.errorCode = 'internal_error';
@@ -30,15 +29,21 @@ export function useApiKeyAuth(orm: Orm, keys: ApiKeyCache, states: RequestStates
         endResponse(fetchAPI.Response.json({ errors: [internalError(requestId).toJSON()] }, { status: 500 }));
         return;
       }
-      if (authenticated && state) {
-        state.tenant = authenticated.tenant;
-        state.keyId = authenticated.keyId;
-        state.testClock = authenticated.testClock;
+      if (state) state.rateLimit = admission.quota;
+      if (admission.ok) {
+        if (state) {
+          state.tenant = admission.authenticated.tenant;
+          state.keyId = admission.authenticated.keyId;
+          state.testClock = admission.authenticated.testClock;
+        }
         return;
       }
-      if (state) state.errorCode = 'unauthorized';
-      const error = new GraphQLError(unauthorizedMessage(request.headers.get(apiKeyHeader)), { extensions: errorExtensions('unauthorized', null, null) });
-      endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: 401 }));
+      if (state) {
+        state.errorCode = admission.code;
+        state.retryAfterSeconds = admission.retryAfterSeconds;
+      }
+      const error = new GraphQLError(admission.message, { extensions: errorExtensions(admission.code, null, null) });
+      endResponse(fetchAPI.Response.json({ errors: [error.toJSON()] }, { status: admission.status }));
     },
   };
 }

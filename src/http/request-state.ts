@@ -1,4 +1,5 @@
 import type { TestClockState } from '../clock/store.js';
+import type { RateDecision } from '../ratelimits/service.js';
 import type { Tenant } from '../tenant.js';
 
 /** What the HTTP plugins learn about a request, for its context and its access-log line. */
@@ -13,6 +14,10 @@ export type RequestState = {
   operation: { name: string | null; type: string } | null;
   /** The contract code of its (first) error, when it failed. */
   errorCode: string | null;
+  /** Its bucket's state after it, for the RateLimit-* headers; null when no limit applied. */
+  rateLimit: RateDecision | null;
+  /** When it was refused for its rate, the seconds to wait (Retry-After). */
+  retryAfterSeconds: number | null;
 };
 
 export type RequestStates = WeakMap<Request, RequestState>;

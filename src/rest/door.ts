@@ -1,13 +1,10 @@
 import type { Plugin } from 'graphql-yoga';
-import type { ApiKeyCache } from '../auth/cache.js';
-import { apiKeyHeader, unauthorizedMessage } from '../auth/plugin.js';
 import type { TestClockState } from '../clock/store.js';
 import { checkIdempotencyKeyHeader, validationErrorOf, zodErrorDetails } from '../common/validation.js';
 import type { Context } from '../context.js';
-import type { Orm } from '../db/orm.js';
 import { DomainError, type ErrorCode, validationError } from '../errors.js';
 import { BodyTooLarge, decodeUtf8, hasMalformedEscapes, illFormedString, malformedEscapesMessage, readLimitedBytes, refusedEncoding } from '../http/limits.js';
-import { type RateLimiter, rateLimitBucketOf, rateLimitedMessage } from '../http/rate-limit.js';
+import type { RequestGate, ServerContext } from '../http/gate.js';
 import type { RequestStates } from '../http/request-state.js';
 import type { Logger } from '../logger.js';
 import type { Tenant } from '../tenant.js';
@@ -20,9 +17,8 @@ const openApiPath = `${restPrefix}/openapi.json`;
 const errorDocsPath = '/docs/errors';
 
 export type RestDoorOptions = {
-  orm: Orm;
-  keys: ApiKeyCache;
-  limiter: RateLimiter | null;
+  /** Checks the API key and takes its rate-limit budget, as for GraphQL. */
+  gate: RequestGate;
   states: RequestStates;
   logger: Logger;
   maxBodyBytes: number;
@@ -115,10 +111,10 @@ function inputOf<Input>(route: Route<Input>, raw: object): Input {
 /**
  * The Commet-compatible REST door under /api/v1 (SEAT-CONTRACT.md §7), its OpenAPI document,
  * and the pages `doc_url` points at. It calls the services GraphQL calls, through the same
- * request context, key cache, rate limiter and coalescer.
+ * request context, gate (API keys and rate limits) and coalescer.
  */
 export function useRestDoor(options: RestDoorOptions): Plugin {
-  const handle = async (request: Request, url: URL, origin: string): Promise<Response> => {
+  const handle = async (request: Request, url: URL, origin: string, serverContext: ServerContext): Promise<Response> => {
     const state = options.states.get(request);
     const requestId = state?.requestId ?? 'unknown';
     // Every failure answer, with its code noted for the access log.
@@ -136,12 +132,13 @@ export function useRestDoor(options: RestDoorOptions): Plugin {
     try {
       const refusal = refusedEncoding(request);
       if (refusal) throw new RestFailure(validationError('Content-Encoding', refusal), 415);
-      const key = request.headers.get(apiKeyHeader);
-      // Limited before the key is checked, as GraphQL does: guessing keys costs budget too.
-      const retryAfter = key && options.limiter ? options.limiter.take(rateLimitBucketOf(key)) : 0;
-      if (retryAfter > 0) throw fail('rate_limited', rateLimitedMessage(retryAfter), { headers: { 'retry-after': String(retryAfter) } });
-      const authenticated = await options.keys.authenticate(options.orm.em.fork(), key);
-      if (!authenticated) throw fail('unauthorized', unauthorizedMessage(key));
+      const admission = await options.gate.admit(request, serverContext);
+      if (state) state.rateLimit = admission.quota;
+      if (!admission.ok) {
+        if (state) state.retryAfterSeconds = admission.retryAfterSeconds;
+        throw fail(admission.code, admission.message, { status: admission.status });
+      }
+      const authenticated = admission.authenticated;
       if (state) {
         state.tenant = authenticated.tenant;
         state.keyId = authenticated.keyId;
@@ -172,10 +169,10 @@ export function useRestDoor(options: RestDoorOptions): Plugin {
   };
 
   return {
-    async onRequest({ request, url, endResponse }) {
+    async onRequest({ request, url, endResponse, serverContext }) {
       const origin = options.publicUrl ?? url.origin;
       const inRest = url.pathname === restPrefix || url.pathname.startsWith(`${restPrefix}/`);
-      const response = serveDocument(request, url, origin) ?? (inRest ? await handle(request, url, origin) : null);
+      const response = serveDocument(request, url, origin) ?? (inRest ? await handle(request, url, origin, serverContext as ServerContext) : null);
       if (!response) return;
       endResponse(request.method === 'HEAD' ? new Response(null, { status: response.status, headers: response.headers }) : response);
     },

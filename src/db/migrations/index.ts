@@ -5,6 +5,7 @@ import { Migration20261124194352 } from './Migration20261124194352.js';
 import { Migration20261126050000 } from './Migration20261126050000.js';
 import { Migration20261126060000 } from './Migration20261126060000.js';
 import { Migration20261126070000 } from './Migration20261126070000.js';
+import { Migration20261126100000 } from './Migration20261126100000.js';
 
 /**
  * Every migration, in order. Listed statically so that they run the same under tsx, vitest and
@@ -17,4 +18,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126050000', class: Migration20261126050000 },
   { name: 'Migration20261126060000', class: Migration20261126060000 },
   { name: 'Migration20261126070000', class: Migration20261126070000 },
+  { name: 'Migration20261126100000', class: Migration20261126100000 },
 ];

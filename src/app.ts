@@ -10,6 +10,7 @@ import type { Orm } from './db/orm.js';
 import { useContractErrors } from './http/errors.js';
 import { type CorsPolicy, corsOptions } from './http/cors.js';
 import { useAccessLog } from './http/access-log.js';
+import { type Metrics, useMetricsEndpoint } from './http/metrics.js';
 import { type Lifecycle, useLiveness, useReadiness } from './http/health.js';
 import { documentLimitPlugins, noIntrospectionPlugins, useBodyLimit, useNoCompressedBodies, useOneMutationPerRequest, useWellFormedStrings } from './http/limits.js';
 import { exposedHeaders, RequestGate, useRateLimitHeaders } from './http/gate.js';
@@ -104,6 +105,10 @@ export type AppOptions = {
   lifecycle?: Lifecycle;
   /** Browser origins allowed to call the API; localhost origins when not given (CORS_ORIGINS). */
   cors?: CorsPolicy;
+  /** The process's metrics; none are kept when not given. */
+  metrics?: Metrics;
+  /** Serves the metrics at /metrics on this port to callers holding this bearer token (METRICS_TOKEN). */
+  metricsToken?: string | null;
   /** Proxies trusted to append the client's address to X-Forwarded-For (TRUST_PROXY); 0 when not given. */
   trustProxy?: number;
   realNow?: () => number;
@@ -114,7 +119,7 @@ export function createApp(options: AppOptions) {
   const { orm, logger, limits, graphiql = true, introspection = true, apiKeyCacheMs = defaultApiKeyCacheMs, realNow = Date.now } = options;
   const states: RequestStates = new WeakMap();
   const keys = new ApiKeyCache(apiKeyCacheMs, realNow);
-  const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger);
+  const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger, options.metrics?.seatChanges);
   const events = options.events ?? new EventHub(orm, logger);
   const policy = (perSecond: number, burst: number) => (perSecond > 0 && burst > 0 ? { perSecond, burst } : null);
   const policies = {
@@ -156,6 +161,8 @@ export function createApp(options: AppOptions) {
     plugins: [
       useRequestIds(states),
       useAccessLog(states, logger),
+      ...(options.metrics ? options.metrics.plugins(states) : []),
+      ...(options.metrics && options.metricsToken ? [useMetricsEndpoint(options.metrics.registry, options.metricsToken)] : []),
       { onDispose: () => (options.events ? undefined : events.stop()) },
       useLiveness(),
       useReadiness(orm, options.lifecycle ?? { draining: false }),

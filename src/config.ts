@@ -68,6 +68,10 @@ const envSchema = z.object({
   TRUST_PROXY: z
     .union([z.enum(['true', 'false']).transform((value) => (value === 'true' ? 1 : 0)), z.coerce.number().int().min(0).max(10)])
     .default(0),
+  // Prometheus metrics at /metrics: on a port of their own, or on the API port behind a bearer
+  // token (or both); with neither, none are kept.
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (a random token, e.g. openssl rand -hex 32)').optional(),
   // Webhook deliveries: how long one attempt may take, and how many one process sends at once.
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
@@ -131,6 +135,9 @@ export type Config = {
   limits: Limits;
   /** Proxies trusted to append the client's address to X-Forwarded-For. */
   trustProxy: number;
+  /** Where /metrics is served: its own port, and the bearer token it asks for; both null, nowhere. */
+  metricsPort: number | null;
+  metricsToken: string | null;
   webhooks: WebhookSettings;
   cors: CorsPolicy;
 };
@@ -179,6 +186,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       authFailureBurst: e.AUTH_FAILURE_BURST,
     },
     trustProxy: e.TRUST_PROXY,
+    metricsPort: e.METRICS_PORT ?? null,
+    metricsToken: e.METRICS_TOKEN ?? null,
     // Unset: localhost origins outside production, none in it.
     cors: e.CORS_ORIGINS
       ? { anyOrigin: e.CORS_ORIGINS[0] === '*', origins: e.CORS_ORIGINS.filter((origin) => origin !== '*'), localhost: false }

@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { nodeListener } from './http/node-listener.js';
 import { createApp, graphqlPath } from './app.js';
 import { countApiKeys, createApiKey } from './auth/service.js';
@@ -9,7 +9,9 @@ import { EventHub } from './events/hub.js';
 import { scheduleOutboxPruning } from './events/service.js';
 import { scheduleIdempotencyCleanup } from './idempotency/service.js';
 import { scheduleRateLimitPruning } from './ratelimits/service.js';
+import { createMetrics, metricsListener } from './http/metrics.js';
 import { createLogger } from './logger.js';
+import { schema } from './schema.js';
 import { StartupError } from './startup.js';
 import { startWebhookWorker } from './webhooks/worker.js';
 
@@ -45,7 +47,11 @@ async function main(): Promise<void> {
   events.relay.handOffTo(webhooks);
   events.onPublished(({ due }) => due && webhooks.poke());
   const lifecycle = { draining: false };
+  const metrics = config.metricsPort !== null || config.metricsToken !== null ? createMetrics(database.orm, schema, logger) : undefined;
   const yoga = createApp({
+    metrics,
+    // On the API port only when no port of their own is set.
+    metricsToken: config.metricsPort === null ? config.metricsToken : null,
     events,
     orm: database.orm,
     logger,
@@ -59,21 +65,15 @@ async function main(): Promise<void> {
     lifecycle,
   });
   const server = createServer(nodeListener(yoga, config.publicUrl));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const where = `${config.host}:${config.port}`;
-      if (error.code === 'EADDRINUSE') reject(new StartupError(`Port ${where} is in use: stop the program using it, or set PORT (0 picks a free port).`));
-      else if (error.code === 'EACCES') reject(new StartupError(`Listening on ${where} is not permitted: set PORT to 1024 or above.`));
-      else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') reject(new StartupError(`HOST ${config.host} is not an address of this machine: set HOST (0.0.0.0 listens on every interface).`));
-      else reject(error);
-    });
-    server.listen(config.port, config.host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}${graphqlPath}`;
+  const url = `${await listen(server, config.port, config.host, 'PORT')}${graphqlPath}`;
   logger.info('listening', { url, embeddedDatabase: database.embedded });
   console.log(`seatgate is listening: GraphiQL at ${url}`);
+  const metricsServer = metrics && config.metricsPort !== null ? createServer(metricsListener(metrics.registry, config.metricsToken)) : null;
+  if (metricsServer) {
+    const metricsUrl = `${await listen(metricsServer, config.metricsPort!, config.host, 'METRICS_PORT')}/metrics`;
+    logger.info('serving metrics', { url: metricsUrl });
+    console.log(`Prometheus metrics at ${metricsUrl}`);
+  }
   if (developmentKey) {
     console.log(
       `Created organization "development" with a test API key (shown once, keep it):\n\n  ${developmentKey}\n\n` +
@@ -95,6 +95,7 @@ async function main(): Promise<void> {
     }, drainTimeoutMs).unref();
     // Stop accepting, let in-flight requests finish, then close the database.
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    metricsServer?.close();
     server.closeIdleConnections();
     // Subscriptions would hold their connections open forever; they end, and clients resume elsewhere.
     await events.stop();
@@ -111,6 +112,23 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', (signal) => void stop(signal));
   process.on('SIGTERM', (signal) => void stop(signal));
+}
+
+/** Listens on host:port, and answers the server's base URL; a port that cannot be had is a StartupError naming `setting`. */
+async function listen(server: Server, port: number, host: string, setting: string): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const where = `${host}:${port}`;
+      if (error.code === 'EADDRINUSE') reject(new StartupError(`Port ${where} is in use: stop the program using it, or set ${setting} (0 picks a free port).`));
+      else if (error.code === 'EACCES') reject(new StartupError(`Listening on ${where} is not permitted: set ${setting} to 1024 or above.`));
+      else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') reject(new StartupError(`HOST ${host} is not an address of this machine: set HOST (0.0.0.0 listens on every interface).`));
+      else reject(error);
+    });
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
 }
 
 main().catch((error: unknown) => {

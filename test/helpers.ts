@@ -296,7 +296,8 @@ export async function postGraphQL(endpoint: string, key: string, query: string, 
   return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
 }
 
-export type ServerProcess = { child: ChildProcess; url: string; exited: Promise<number | null> };
+/** A server process: its GraphQL URL, and what it has printed so far. */
+export type ServerProcess = { child: ChildProcess; url: string; exited: Promise<number | null>; output(): string };
 
 /**
  * Starts `npm start`'s entry point as processes of their own on the run's database, for one
@@ -325,7 +326,7 @@ export function useServerProcesses(): (env?: Record<string, string>) => Promise<
       child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
       void exited.then((code) => reject(new Error(`server exited with ${code}: ${output}`)));
     });
-    return { child, url, exited };
+    return { child, url, exited, output: () => output };
   };
 }
 

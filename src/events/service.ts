@@ -13,7 +13,7 @@ import { reachesLimit, type SeatTerms } from '../seats/rules.js';
 import type { Tenant } from '../tenant.js';
 import { OutboxEvent, type OutboxEventType } from './entities.js';
 import type { EventHub } from './hub.js';
-import { POSITION_OF, PRUNE_PUBLISHED } from './store.js';
+import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.js';
 import { type ChargeCreatedPayload, chargeCreatedPayload, type LimitReachedPayload, type SeatChangedPayload, seatBalancePayload, seatEventPayload } from './payloads.js';
 
 export type OutboxEntry = { tenant: Tenant; customerId: string; featureCode: string } & (
@@ -122,4 +122,10 @@ export function scheduleOutboxPruning(
   options: { everyMs?: number; onError: (error: unknown) => void; onPruned?: (count: number) => void },
 ): () => void {
   return every(options.everyMs ?? 3_600_000, async () => options.onPruned?.(await pruneOutbox(em.fork(), new Date())), options.onError);
+}
+
+/** The relay's backlog, for metrics: unpublished rows and the age of the oldest, in seconds. */
+export async function outboxBacklog(em: EntityManager): Promise<{ unpublished: number; oldestSeconds: number }> {
+  const [backlog] = await run(em, OUTBOX_BACKLOG, {});
+  return backlog!;
 }

@@ -129,3 +129,11 @@ export const PRUNE_PUBLISHED = statement<{ before: Date; limit: number; organiza
    ) returning id`,
   (row) => ({ id: read.text(row.id) }),
 );
+
+/** What the relay has yet to publish: how many rows, and how long the oldest has waited. */
+export const OUTBOX_BACKLOG = statement<Record<string, never>, { unpublished: number; oldestSeconds: number }>(
+  'outbox_backlog',
+  `select count(*)::int as unpublished, coalesce(extract(epoch from clock_timestamp() - min(created_at)), 0) as oldest_seconds
+     from outbox_event where position is null`,
+  (row) => ({ unpublished: read.int(row.unpublished), oldestSeconds: Number(row.oldest_seconds) }),
+);

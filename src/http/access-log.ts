@@ -1,6 +1,7 @@
-import { getOperationAST } from 'graphql';
+import { type DocumentNode, getOperationAST, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../logger.js';
+import { operationLabel } from './metrics.js';
 import { requestIdHeader, type RequestStates } from './request-state.js';
 
 /**
@@ -9,11 +10,11 @@ import { requestIdHeader, type RequestStates } from './request-state.js';
  * A subscription's line is written when its stream starts.
  */
 export function useAccessLog(states: RequestStates, logger: Logger): Plugin {
-  const noteOperation = (args: { contextValue: unknown; document: Parameters<typeof getOperationAST>[0]; operationName?: string | null }) => {
+  const noteOperation = (args: { schema: GraphQLSchema; contextValue: unknown; document: DocumentNode; operationName?: string | null }) => {
     const request = (args.contextValue as { request?: Request }).request;
     const state = request && states.get(request);
     const operation = getOperationAST(args.document, args.operationName);
-    if (state && operation) state.operation = { name: operation.name?.value ?? null, type: operation.operation };
+    if (state && operation) state.operation = { name: operation.name?.value ?? null, type: operation.operation, field: operationLabel(args.schema, args.document, args.operationName) };
   };
   return {
     onExecute: ({ args }) => noteOperation(args),

@@ -10,8 +10,11 @@ export type RequestState = {
   tenant: Tenant | null;
   keyId: string | null;
   testClock: TestClockState | null;
-  /** The GraphQL operation it ran, or the REST route's GraphQL twin. */
-  operation: { name: string | null; type: string } | null;
+  /**
+   * The GraphQL operation it ran (the client's name for it, and the root field it selects), or
+   * the REST route's GraphQL twin.
+   */
+  operation: { name: string | null; type: string; field: string } | null;
   /** The contract code of its (first) error, when it failed. */
   errorCode: string | null;
   /** Its bucket's state after it, for the RateLimit-* headers; null when no limit applied. */

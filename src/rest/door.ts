@@ -128,7 +128,7 @@ export function useRestDoor(options: RestDoorOptions): Plugin {
     const method = request.method === 'HEAD' ? 'GET' : request.method;
     const route = matching.find((candidate) => candidate.method === method);
     if (!route) return answer(methodNotAllowed(request, url, allowedMethods(matching.map((candidate) => candidate.method))));
-    if (state) state.operation = { name: route.graphql, type: route.method === 'GET' ? 'query' : 'mutation' };
+    if (state) state.operation = { name: route.graphql, type: route.method === 'GET' ? 'query' : 'mutation', field: route.graphql };
     try {
       const refusal = refusedEncoding(request);
       if (refusal) throw new RestFailure(validationError('Content-Encoding', refusal), 415);

@@ -16,6 +16,9 @@ type Pending = {
 /** What a process's batches have looked like, for the benchmark and operators. */
 export type CoalescerStats = { batches: number; changes: number; largestBatch: number; failedBatches: number };
 
+/** Told of each batch's size and of each change applied, for metrics. */
+export type SeatChangeObserver = { batch(size: number): void; applied(events: readonly SeatEventRecord[]): void };
+
 /**
  * Bounds one transaction's work, and how long its flush holds the event loop (about 0.2 ms per
  * entry); a bulk set counts one per entry and may fill a batch alone.
@@ -41,6 +44,7 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
   constructor(
     private readonly orm: Orm,
     private readonly logger: Logger,
+    private readonly observer: SeatChangeObserver | null = null,
   ) {}
 
   /** Changes waiting for the next transaction. */
@@ -96,6 +100,7 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
     this.stats.batches++;
     this.stats.changes += batch.length;
     this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    this.observer?.batch(batch.length);
     let outcomes: SeatChangeOutcome[];
     try {
       outcomes = await this.orm.em.fork().transactional((tx) => applySeatChanges(tx, batch.map((pending) => pending.request)));
@@ -130,6 +135,7 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
 
   /** Finishes an outcome outside the transaction, without holding up the next batch. */
   private async settle(pending: Pending, outcome: SeatChangeOutcome): Promise<void> {
+    if (outcome.kind === 'applied') this.observer?.applied(outcome.events);
     try {
       const settled = await settleOutcome(this.orm.em.fork(), pending.request, outcome);
       if (settled !== 'retry') return pending.resolve(settled);

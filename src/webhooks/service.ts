@@ -7,7 +7,7 @@ import { newId } from '../ids.js';
 import { type Tenant, tenantWhere } from '../tenant.js';
 import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './entities.js';
 import { newWebhookSecret } from './signature.js';
-import { type ClaimedDelivery, DELIVERIES_BY_ID, DELIVERY_PAGE, LOCK_TENANT_ENDPOINTS, type WebhookDeliveryRecord } from './store.js';
+import { type ClaimedDelivery, DELIVERIES_BY_ID, DELIVERY_PAGE, LOCK_TENANT_ENDPOINTS, PENDING_DELIVERIES, type WebhookDeliveryRecord } from './store.js';
 import { checkWebhookUrl } from './url.js';
 
 /** Deliveries per insert statement. */
@@ -257,4 +257,10 @@ export async function redeliver(em: EntityManager, tenant: Tenant, deliveryId: s
   const [record] = await run(em, DELIVERIES_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids: [delivery.id] });
   const [view] = await withAttempts(em, [record!]);
   return view!;
+}
+
+/** Deliveries still to be sent or retried, in every tenant, for metrics. */
+export async function pendingDeliveries(em: EntityManager): Promise<number> {
+  const [row] = await run(em, PENDING_DELIVERIES, {});
+  return row!.pending;
 }

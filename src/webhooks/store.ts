@@ -156,6 +156,13 @@ export const NEXT_DUE = statement<Record<string, never>, { waitMs: number | null
   (row) => ({ waitMs: row.wait_ms === null ? null : Number(row.wait_ms) }),
 );
 
+/** Deliveries still to be sent or retried, in every tenant. */
+export const PENDING_DELIVERIES = statement<Record<string, never>, { pending: number }>(
+  'webhook_pending_deliveries',
+  `select count(*)::int as pending from webhook_delivery where status = 'pending'`,
+  (row) => ({ pending: read.int(row.pending) }),
+);
+
 /** A delivery as its endpoint's owner reads it. */
 export type WebhookDeliveryRecord = {
   id: string;

@@ -4,8 +4,9 @@ import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
-import { type ASTVisitor, GraphQLError, Kind, NoSchemaIntrospectionCustomRule, OperationTypeNode, type SelectionSetNode, type ValidationContext } from 'graphql';
+import { type ASTVisitor, GraphQLError, Kind, OperationTypeNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import type { Limits } from '../config.js';
 import { paramOf } from '../common/validation.js';
 import { errorExtensions } from './errors.js';
@@ -22,19 +23,12 @@ export function documentLimitPlugins(limits: Limits): Plugin[] {
 }
 
 /**
- * With introspection off, the schema is not to be read off error messages either: graphql-armor
- * hides the "Did you mean" of validation errors. Variable coercion and enum values suggest too,
- * outside validation, so the contract error shaping strips those (see http/errors.ts).
+ * Introspection off (yoga's plugin), and the schema not to be read off error messages either:
+ * graphql-armor hides the "Did you mean" of validation errors. Variable coercion and enum values
+ * suggest too, outside validation, so the contract error shaping strips those (see http/errors.ts).
  */
 export function noIntrospectionPlugins(): Plugin[] {
-  return [
-    {
-      onValidate({ addValidationRule }) {
-        addValidationRule(NoSchemaIntrospectionCustomRule);
-      },
-    },
-    blockFieldSuggestionsPlugin({ mask: '' }) as Plugin,
-  ];
+  return [useDisableIntrospection(), blockFieldSuggestionsPlugin({ mask: '' }) as Plugin];
 }
 
 /** A request refused before execution; a 400 follows the GraphQL-over-HTTP rules (see http/errors.ts). */
@@ -208,7 +202,10 @@ export function hasMalformedEscapes(search: string): boolean {
   }
 }
 
-/** Reads POST bodies before yoga's own parser: over `maxBytes` is 413 (0: no limit), not UTF-8 is 400. */
+/**
+ * Reads POST bodies before yoga's own parser: over `maxBytes` is 413 (0: no limit), not UTF-8 is 400.
+ * Kept by hand: neither yoga, envelop nor graphql-armor limits the size of a request body.
+ */
 export function useBodyLimit(maxBytes: number): Plugin {
   return {
     onRequestParse({ requestParser, setRequestParser, fetchAPI }) {

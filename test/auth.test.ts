@@ -276,6 +276,18 @@ describe('tenancy', () => {
       refused: (response) => expect(response).toEqual({ data: { customers: [null, null] }, status: 200 }),
     },
     {
+      name: 'node',
+      document: `query($id: ID!) { node(id: $id) { __typename id } }`,
+      variables: (id) => ({ id }),
+      refused: (response) => expect(response).toEqual({ data: { node: null }, status: 200 }),
+    },
+    {
+      name: 'nodes',
+      document: `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`,
+      variables: (id) => ({ ids: [id, id] }),
+      refused: (response) => expect(response).toEqual({ data: { nodes: [null, null] }, status: 200 }),
+    },
+    {
       name: 'features',
       document: documents.features,
       variables: () => ({}),

@@ -31,6 +31,7 @@ const field = (refs: Refs) => ({
   days: either(fc.integer({ min: -2, max: 400 })),
   code: either(fc.stringMatching(/^[a-z0-9_]{1,12}$/)),
   endpointId: either(fc.constantFrom(refs.endpointId, 'we_00000000000000000000000000', 'nobody')),
+  nodeId: either(fc.constantFrom(refs.ownId, refs.lone, refs.endpointId, refs.customerId, 'sev_00000000000000000000000000', 'xyz_00000000000000000000000000', 'nobody')),
   url: either(fc.constantFrom('http://127.0.0.1:9/fuzz', 'https://10.0.0.1/in', 'http://example.com/in', 'https://user:pw@example.com/', `https://example.com/${'a'.repeat(2100)}`)),
   eventTypes: either(fc.array(either(fc.constantFrom('SEAT_CHANGED', 'CHARGE_CREATED', 'SEAT_LIMIT_REACHED')), { maxLength: 4 })),
 });
@@ -54,9 +55,18 @@ function operations(refs: Refs) {
     seatBalances: op('seatBalances', `query($c: String!) { seatBalances(customerId: $c) { featureCode current } }`, fc.record({ c: f.customerId })),
     seatEvents: op(
       'seatEvents',
-      `query($c: String!, $f: String, $first: Int, $after: String) { seatEvents(customerId: $c, featureCode: $f, first: $first, after: $after) { edges { cursor node { id charge { amount } } } } }`,
-      fc.record({ c: f.customerId, f: fc.option(f.featureCode), first: fc.option(f.count), after: fc.option(either(fc.constantFrom('c2V2OjE', 'c2V2Ojk5OTk5OTk5OTk5OTk5OTk5OTk5'))) }),
+      `query($c: String!, $f: String, $first: Int, $after: String, $last: Int, $before: String) { seatEvents(customerId: $c, featureCode: $f, first: $first, after: $after, last: $last, before: $before) { edges { cursor node { id charge { amount } } } pageInfo { hasPreviousPage startCursor } } }`,
+      fc.record({
+        c: f.customerId,
+        f: fc.option(f.featureCode),
+        first: fc.option(f.count),
+        after: fc.option(either(fc.constantFrom('c2V2OjE', 'c2V2Ojk5OTk5OTk5OTk5OTk5OTk5OTk5', 'bGVkZ2VyLnYyOnNldl8wMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA'))),
+        last: fc.option(f.count),
+        before: fc.option(either(fc.constantFrom('c2V2OjE', 'bGVkZ2VyLnYyOnNldl8wMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA'))),
+      }),
     ),
+    node: op('node', `query($id: ID!) { node(id: $id) { __typename id ... on Customer { seatBalances { current } } ... on SeatEvent { charge { amount } } } }`, fc.record({ id: f.nodeId })),
+    nodes: op('nodes', `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, fc.record({ ids: either(fc.array(f.nodeId, { maxLength: 5 })) })),
     customer: op('customer', `query($id: String!) { customer(id: $id) { id subscription { currentPeriodEnd } seatBalances { current } } }`, fc.record({ id: f.customerId })),
     customers: op('customers', `query($ids: [String!]!) { customers(ids: $ids) { id seatBalance(featureCode: "editor") { current } } }`, fc.record({ ids: either(fc.array(f.customerId, { maxLength: 5 })) })),
     features: op('features', `{ features { code } }`, fc.constant({})),
@@ -91,8 +101,14 @@ function operations(refs: Refs) {
     webhookEndpoints: op('webhookEndpoints', `{ webhookEndpoints { id url enabled } }`, fc.constant({})),
     webhookDeliveries: op(
       'webhookDeliveries',
-      `query($e: ID!, $first: Int, $after: String) { webhookDeliveries(endpointId: $e, first: $first, after: $after) { nodes { id status attempts { statusCode } } pageInfo { endCursor } } }`,
-      fc.record({ e: f.endpointId, first: fc.option(f.count), after: fc.option(either(fc.constantFrom('d2hkOm1zZ18w', 'whd:msg_0'))) }),
+      `query($e: ID!, $first: Int, $after: String, $last: Int, $before: String) { webhookDeliveries(endpointId: $e, first: $first, after: $after, last: $last, before: $before) { nodes { id status attempts { statusCode } } pageInfo { endCursor startCursor } } }`,
+      fc.record({
+        e: f.endpointId,
+        first: fc.option(f.count),
+        after: fc.option(either(fc.constantFrom('d2hkOm1zZ18w', 'whd:msg_0'))),
+        last: fc.option(f.count),
+        before: fc.option(either(fc.constantFrom('d2hkOm1zZ18w', 'd2hkOm1zZ18wMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA'))),
+      }),
     ),
     createWebhookEndpoint: op(
       'createWebhookEndpoint',

@@ -2,12 +2,17 @@ import DataLoader from 'dataloader';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Tenant } from '../tenant.js';
 import type { SeatChargeRecord } from './records.js';
-import { chargesByEventIds } from './service.js';
+import { chargesByEventIds, chargesById } from './service.js';
 
 export const createBillingLoaders = (em: EntityManager, tenant: Tenant) => ({
   /** The charge an event caused, or null; one query for every event of a request. */
   chargeByEventId: new DataLoader<string, SeatChargeRecord | null>(async (eventIds) => {
     const found = await chargesByEventIds(em, tenant, eventIds);
     return eventIds.map((id) => found.get(id) ?? null);
+  }),
+  /** By chg_ id (node(id:)); null when the tenant has no such charge. */
+  chargeById: new DataLoader<string, SeatChargeRecord | null>(async (ids) => {
+    const found = await chargesById(em, tenant, ids);
+    return ids.map((id) => found.get(id) ?? null);
   }),
 });

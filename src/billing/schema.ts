@@ -1,5 +1,6 @@
 import type { ObjectFieldBuilder } from '@pothos/core';
 import { builder } from '../builder.js';
+import { loadAll } from '../common/relay.js';
 import { describe, formatCount } from '../common/schema.js';
 import { customerIdRule, featureCodeRule } from '../common/validation.js';
 import { SeatEventKindEnum, SeatEventRef } from '../seats/schema.js';
@@ -47,20 +48,24 @@ const chargeTermFields = <Shape extends ChargeTerms>(t: ObjectFieldBuilder<Types
   }),
 });
 
-const SeatChargeRef = builder.objectRef<SeatChargeRecord>('SeatCharge').implement({
-  description: 'A charge and everything that explains its amount: quantity × unitPrice × daysRemaining / daysInPeriod.',
-  fields: (t) => ({
-    id: t.exposeID('id', { description: 'Opaque id, prefixed chg_.' }),
-    customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
-    featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
-    ...chargeTermFields(t),
-    currency: t.exposeString('currency', { description: describe.currency }),
-    eventId: t.exposeID('eventId', { nullable: true, description: 'The seat event that caused it; null for a renewal advance.' }),
-    ts: t.expose('ts', { type: 'DateTime', description: 'When it took effect: the change, or the period start.' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
-    livemode: t.boolean({ description: describe.livemode, resolve: (charge) => charge.mode === 'live' }),
-  }),
-});
+const SeatChargeRef = builder
+  .nodeRef<SeatChargeRecord>('SeatCharge', {
+    id: { resolve: (charge) => charge.id, description: 'Opaque id, prefixed chg_. Also its global id (node(id:)).' },
+    loadMany: (ids, ctx) => loadAll(ctx.loaders.chargeById, ids),
+  })
+  .implement({
+    description: 'A charge and everything that explains its amount: quantity × unitPrice × daysRemaining / daysInPeriod.',
+    fields: (t) => ({
+      customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
+      featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
+      ...chargeTermFields(t),
+      currency: t.exposeString('currency', { description: describe.currency }),
+      eventId: t.exposeID('eventId', { nullable: true, description: 'The seat event that caused it; null for a renewal advance.' }),
+      ts: t.expose('ts', { type: 'DateTime', description: 'When it took effect: the change, or the period start.' }),
+      createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
+      livemode: t.boolean({ description: describe.livemode, resolve: (charge) => charge.mode === 'live' }),
+    }),
+  });
 
 builder.objectField(SeatEventRef, 'charge', (t) =>
   t.field({

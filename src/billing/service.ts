@@ -18,7 +18,7 @@ import { SeatCharge } from './entities.js';
 import { type Period, periodContaining } from './periods.js';
 import { advanceFor, billableSeats, type PlannedCharge } from './proration.js';
 import { type ChargeTerms, chargeRecordOf, chargeTerms, type SeatChargeRecord } from './records.js';
-import { CHARGES_BY_EVENT, CHARGES_OF_CUSTOMER, TRUE_UPS_OF_PERIOD } from './store.js';
+import { CHARGES_BY_EVENT, CHARGES_BY_ID, CHARGES_OF_CUSTOMER, TRUE_UPS_OF_PERIOD } from './store.js';
 import { PLAN_TERMS, planTermsFrom } from '../catalog/store.js';
 
 type Ref<T> = T | string;
@@ -208,6 +208,12 @@ export async function listCharges(
 export async function chargesByEventIds(em: EntityManager, tenant: Tenant, eventIds: readonly string[]): Promise<Map<string, SeatChargeRecord>> {
   const charges = await run(em, CHARGES_BY_EVENT, { organizationId: tenant.organizationId, mode: tenant.mode, eventIds: [...eventIds] });
   return new Map(charges.map((charge) => [charge.eventId!, charge]));
+}
+
+/** Charges by id, in one query; ids the tenant has none of are absent. */
+export async function chargesById(em: EntityManager, tenant: Tenant, ids: readonly string[]): Promise<Map<string, SeatChargeRecord>> {
+  const charges = await run(em, CHARGES_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids: [...ids] });
+  return new Map(charges.map((charge) => [charge.id, charge]));
 }
 
 export type InvoiceLine = ChargeTerms & {

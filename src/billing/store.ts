@@ -48,6 +48,15 @@ export const CHARGES_BY_EVENT = statement<{ organizationId: string; mode: Mode; 
   parseCharge,
 );
 
+/** Charges by id (node(id:)); ids of other tenants match nothing. */
+export const CHARGES_BY_ID = statement<{ organizationId: string; mode: Mode; ids: string[] }, SeatChargeRecord>(
+  'charges_by_id',
+  `select ${chargeColumns}
+     from ${chargeJoins}
+    where ch.id = any(:ids::text[]) and ch.organization_id = :organizationId and ch.mode = :mode`,
+  parseCharge,
+);
+
 export const TRUE_UPS_OF_PERIOD = statement<{ subscriptionId: string; periodStart: Date }, SeatChargeRecord>(
   'true_ups_of_period',
   `select ${chargeColumns}

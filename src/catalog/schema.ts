@@ -1,5 +1,6 @@
 import { maxUnitPrice } from '../billing/proration.js';
 import { builder } from '../builder.js';
+import { loadAll } from '../common/relay.js';
 import { describe, formatCount } from '../common/schema.js';
 import { featureCodeRule, nameRule } from '../common/validation.js';
 import type { Feature, Plan, PlanSeatFeature } from './entities.js';
@@ -24,17 +25,21 @@ export const PlanIntervalEnum = builder.enumType('PlanInterval', {
 const codeDescription = '^[a-z0-9_]+$, 1–50 characters, unique per organization and mode.';
 const nameDescription = 'Display name, 1–200 characters.';
 
-export const FeatureRef = builder.objectRef<Feature>('Feature').implement({
-  description: 'Something a plan sells seats of, such as editor. Other operations name it by its code (featureCode).',
-  fields: (t) => ({
-    id: t.exposeID('id', { description: 'Opaque id, prefixed feat_.' }),
-    code: t.exposeString('code', { description: `The featureCode other operations take: ${codeDescription}` }),
-    name: t.exposeString('name', { description: nameDescription }),
-    type: t.field({ type: FeatureTypeEnum, description: 'What the feature counts: SEATS.', resolve: (feature) => feature.type }),
-    createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
-    livemode: t.boolean({ description: describe.livemode, resolve: (feature) => feature.mode === 'live' }),
-  }),
-});
+export const FeatureRef = builder
+  .nodeRef<Feature>('Feature', {
+    id: { resolve: (feature) => feature.id, description: 'Opaque id, prefixed feat_. Also its global id (node(id:)).' },
+    loadMany: (ids, ctx) => loadAll(ctx.loaders.featureById, ids),
+  })
+  .implement({
+    description: 'Something a plan sells seats of, such as editor. Other operations name it by its code (featureCode).',
+    fields: (t) => ({
+      code: t.exposeString('code', { description: `The featureCode other operations take: ${codeDescription}` }),
+      name: t.exposeString('name', { description: nameDescription }),
+      type: t.field({ type: FeatureTypeEnum, description: 'What the feature counts: SEATS.', resolve: (feature) => feature.type }),
+      createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
+      livemode: t.boolean({ description: describe.livemode, resolve: (feature) => feature.mode === 'live' }),
+    }),
+  });
 
 const PlanSeatFeatureRef = builder.objectRef<PlanSeatFeature>('PlanSeatFeature').implement({
   description: "A plan's terms for one seat feature.",
@@ -54,23 +59,27 @@ const PlanSeatFeatureRef = builder.objectRef<PlanSeatFeature>('PlanSeatFeature')
   }),
 });
 
-export const PlanRef = builder.objectRef<Plan>('Plan').implement({
-  description: 'What a subscription bills: a currency, a period length and per-seat-feature terms. Its terms never change after creation.',
-  fields: (t) => ({
-    id: t.exposeID('id', { description: 'Opaque id, prefixed plan_.' }),
-    code: t.exposeString('code', { description: `The planCode createSubscription takes: ${codeDescription}` }),
-    name: t.exposeString('name', { description: nameDescription }),
-    currency: t.exposeString('currency', { description: describe.currency }),
-    interval: t.field({ type: PlanIntervalEnum, description: 'The length of one billing period.', resolve: (plan) => plan.interval }),
-    seatFeatures: t.field({
-      type: [PlanSeatFeatureRef],
-      description: 'The seat features the plan offers, with their terms; a subscription has one balance for each.',
-      resolve: (plan) => plan.seatFeatures.getItems(),
+export const PlanRef = builder
+  .nodeRef<Plan>('Plan', {
+    id: { resolve: (plan) => plan.id, description: 'Opaque id, prefixed plan_. Also its global id (node(id:)).' },
+    loadMany: (ids, ctx) => loadAll(ctx.loaders.planById, ids),
+  })
+  .implement({
+    description: 'What a subscription bills: a currency, a period length and per-seat-feature terms. Its terms never change after creation.',
+    fields: (t) => ({
+      code: t.exposeString('code', { description: `The planCode createSubscription takes: ${codeDescription}` }),
+      name: t.exposeString('name', { description: nameDescription }),
+      currency: t.exposeString('currency', { description: describe.currency }),
+      interval: t.field({ type: PlanIntervalEnum, description: 'The length of one billing period.', resolve: (plan) => plan.interval }),
+      seatFeatures: t.field({
+        type: [PlanSeatFeatureRef],
+        description: 'The seat features the plan offers, with their terms; a subscription has one balance for each.',
+        resolve: (plan) => plan.seatFeatures.getItems(),
+      }),
+      createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
+      livemode: t.boolean({ description: describe.livemode, resolve: (plan) => plan.mode === 'live' }),
     }),
-    createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
-    livemode: t.boolean({ description: describe.livemode, resolve: (plan) => plan.mode === 'live' }),
-  }),
-});
+  });
 
 const CreateFeatureInput = builder.inputType('CreateFeatureInput', {
   description: 'A new feature.',

@@ -37,6 +37,10 @@ export async function findFeaturesByCode(em: EntityManager, tenant: Tenant, code
   return em.find(Feature, { ...tenantWhere(tenant), code: { $in: [...codes] } });
 }
 
+export async function findFeaturesById(em: EntityManager, tenant: Tenant, ids: readonly string[]): Promise<Feature[]> {
+  return em.find(Feature, { ...tenantWhere(tenant), id: { $in: [...ids] } });
+}
+
 export async function createPlan(em: EntityManager, tenant: Tenant, input: CreatePlanInput): Promise<Plan> {
   const codes = input.seatFeatures.map((entry) => entry.featureCode);
   const features = new Map((await findFeaturesByCode(em, tenant, codes)).map((f) => [f.code, f]));
@@ -72,6 +76,11 @@ export async function createPlan(em: EntityManager, tenant: Tenant, input: Creat
 
 export async function listPlans(em: EntityManager, tenant: Tenant): Promise<Plan[]> {
   return em.find(Plan, tenantWhere(tenant), { populate: ['seatFeatures.feature'], orderBy: { code: 'asc' } });
+}
+
+/** Plans by id with their seat features; ids of other tenants match nothing. */
+export async function findPlansById(em: EntityManager, tenant: Tenant, ids: readonly string[]): Promise<Plan[]> {
+  return em.find(Plan, { ...tenantWhere(tenant), id: { $in: [...ids] } }, { populate: ['seatFeatures.feature'] });
 }
 
 export async function findPlanByCode(em: EntityManager, tenant: Tenant, code: string): Promise<Plan | null> {

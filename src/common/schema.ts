@@ -1,5 +1,9 @@
-import { GraphQLError, Kind, type ValueNode } from 'graphql';
+import { resolveNodes } from '@pothos/plugin-relay';
+import { GraphQLError, type GraphQLResolveInfo, Kind, type ValueNode } from 'graphql';
 import { builder } from '../builder.js';
+import type { Context } from '../context.js';
+import { maxNodesPerQuery, parseGlobalId } from './relay.js';
+import { opaqueIdRule } from './validation.js';
 
 builder.queryType({
   description:
@@ -75,15 +79,38 @@ builder.scalarType('SafeInt', {
   },
 });
 
-export const PageInfo = builder
-  .objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo')
-  .implement({
-    description: 'Where a page of a list ends, and whether another page follows.',
-    fields: (t) => ({
-      hasNextPage: t.exposeBoolean('hasNextPage', { description: 'True when more items follow this page: pass endCursor as `after` to read them.' }),
-      endCursor: t.exposeString('endCursor', {
-        nullable: true,
-        description: 'The cursor of the last item of this page, to pass as `after` for the next page; null when the page is empty.',
+/** Relay's PageInfo, shared by every connection; its descriptions are set in src/builder.ts. */
+export const PageInfo = builder.pageInfoRef();
+
+const nodeTypes = 'a customer (cus_), feature (feat_), plan (plan_), subscription (sub_), seat event (sev_), charge (chg_), webhook endpoint (we_) or webhook delivery (msg_)';
+
+/**
+ * Nodes by global id, in the order asked, through the loaders of their types: ids of one type
+ * are read in one batch, scoped to the caller's organization and mode. An id of another tenant,
+ * an unknown one, and one no object can have (no known prefix) all answer null alike.
+ */
+async function loadNodes(ctx: Context, info: GraphQLResolveInfo, ids: readonly string[]): Promise<unknown[]> {
+  return Promise.all(await resolveNodes(builder, ctx, info, ids.map(parseGlobalId)));
+}
+
+builder.queryFields((t) => ({
+  node: t.field({
+    type: builder.nodeInterfaceRef(),
+    nullable: true,
+    description: `Any object by its global id (its \`id\` field): ${nodeTypes}. Null when your organization and mode have no such object, whether it does not exist or belongs to another organization or mode. Errors: validation_error (an empty id, or one over ${opaqueIdRule.maxLength} characters).`,
+    args: { id: t.arg.id({ description: `The object's \`id\`, such as cus_… or sev_…, at most ${opaqueIdRule.maxLength} characters.`, validate: opaqueIdRule }) },
+    resolve: async (_root, { id }, ctx, info) => (await loadNodes(ctx, info, [String(id)]))[0] ?? null,
+  }),
+  nodes: t.field({
+    type: [builder.nodeInterfaceRef()],
+    nullable: { list: false, items: true },
+    description: `Objects by global id, in the order asked, null where your organization and mode have no such object (at most ${maxNodesPerQuery} ids): ${nodeTypes}. Ids of one type are read together, so a hundred cost what one does. Errors: validation_error.`,
+    args: {
+      ids: t.arg.idList({
+        description: `At most ${maxNodesPerQuery} ids, each an object's \`id\` of at most ${opaqueIdRule.maxLength} characters.`,
+        validate: { maxLength: maxNodesPerQuery, items: opaqueIdRule },
       }),
-    }),
-  });
+    },
+    resolve: (_root, { ids }, ctx, info) => loadNodes(ctx, info, ids.map(String)),
+  }),
+}));

@@ -2,25 +2,31 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../builder.js';
 import { selectsAnyOf } from '../common/lookahead.js';
 import type { Context } from '../context.js';
+import { loadAll } from '../common/relay.js';
 import { describe } from '../common/schema.js';
 import { customerIdRule, nameRule } from '../common/validation.js';
 import { createCustomer, customerIdPrefix, type CustomerRecord } from './service.js';
 
 export const maxCustomersPerQuery = 100;
 
-export const CustomerRef = builder.objectRef<CustomerRecord>('Customer').implement({
-  description: 'A customer of your product, holding seat balances through its subscription. Every customerId argument takes its `cus_` id or its external id.',
-  fields: (t) => ({
-    id: t.exposeID('id', { description: 'Our id, generated: `cus_` and an opaque suffix.' }),
-    externalId: t.exposeString('externalId', {
-      nullable: true,
-      description: 'Your own id for the customer, unique per organization and mode; null when none was given. Responses show it as customerId.',
+export const CustomerRef = builder
+  .nodeRef<CustomerRecord>('Customer', {
+    id: { resolve: (customer) => customer.id, description: 'Our id, generated: `cus_` and an opaque suffix. Also its global id (node(id:)).' },
+    // A global id is always a cus_ id, so the loader every customerId argument uses serves it.
+    loadMany: (ids, ctx) => loadAll(ctx.loaders.customerByRef, ids),
+  })
+  .implement({
+    description: 'A customer of your product, holding seat balances through its subscription. Every customerId argument takes its `cus_` id or its external id.',
+    fields: (t) => ({
+      externalId: t.exposeString('externalId', {
+        nullable: true,
+        description: 'Your own id for the customer, unique per organization and mode; null when none was given. Responses show it as customerId.',
+      }),
+      name: t.exposeString('name', { description: 'Display name, 1–200 characters.' }),
+      createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
+      livemode: t.boolean({ description: describe.livemode, resolve: (customer) => customer.mode === 'live' }),
     }),
-    name: t.exposeString('name', { description: 'Display name, 1–200 characters.' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
-    livemode: t.boolean({ description: describe.livemode, resolve: (customer) => customer.mode === 'live' }),
-  }),
-});
+  });
 
 const CreateCustomerInput = builder.inputType('CreateCustomerInput', {
   description: 'A new customer.',

@@ -186,4 +186,6 @@ export const graphqlOnly: Record<string, string> = {
   disableWebhookEndpoint: 'idem',
   rotateWebhookSecret: 'idem',
   redeliverWebhook: 'idem',
+  node: 'Relay refetching by global id, for client caches; Commet has nothing like it',
+  nodes: 'idem',
 };

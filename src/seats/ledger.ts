@@ -4,14 +4,22 @@ import { findFeaturesByCode } from '../catalog/service.js';
 import { customerDisplayId } from '../customers/entities.js';
 import { getCustomer } from '../customers/service.js';
 import { run } from '../db/prepared.js';
-import { DomainError, validationError } from '../errors.js';
+import { type Connection, type ConnectionArgs, connectionOf, type CursorKind, foreignCursor, pageRequest } from '../common/relay.js';
+import { DomainError } from '../errors.js';
 import type { Mode, Tenant } from '../tenant.js';
 import type { SeatEvent, SeatEventKind } from './entities.js';
-import { EVENTS_BY_ID, EVENTS_OF_BALANCE, EVENTS_OF_CUSTOMER, type EventRow } from './store.js';
+import {
+  EVENTS_BY_ID,
+  EVENTS_OF_BALANCE,
+  EVENTS_OF_BALANCE_BACKWARD,
+  EVENTS_OF_CUSTOMER,
+  EVENTS_OF_CUSTOMER_BACKWARD,
+  type EventPageRow,
+  type EventRow,
+} from './store.js';
 
 export type SeatEventRecord = {
   id: string;
-  seq: string;
   customerId: string;
   featureCode: string;
   kind: SeatEventKind;
@@ -32,7 +40,6 @@ export const eventRecordOf = (
   charge: SeatChargeRecord | null,
 ): SeatEventRecord => ({
   id: event.id,
-  seq: String(event.seq),
   customerId: names.customerId,
   featureCode: names.featureCode,
   kind: event.kind,
@@ -47,43 +54,59 @@ export const eventRecordOf = (
 
 const eventRecordFromRow = ({ customer, ...row }: EventRow): SeatEventRecord => ({ ...row, customerId: customerDisplayId(customer) });
 
-export type SeatEventPage = { events: SeatEventRecord[]; hasNextPage: boolean };
+/** Cursors of a ledger: the event's own sev_ id (the v1 cursors held a table-wide sequence number). */
+export const seatEventCursor: CursorKind = { tag: 'ledger.v2', idPrefix: 'sev' };
 
-const maxBigint = 2n ** 63n - 1n;
+/** Events per page of seatEvents, and the default. */
+export const maxSeatEventsPerPage = 100;
+export const defaultSeatEventsPerPage = 25;
 
-export const encodeCursor = (seq: string): string => Buffer.from(`sev:${seq}`).toString('base64url');
-
-function decodeCursor(cursor: string): string {
-  const match = /^sev:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match || BigInt(match[1]!) > maxBigint) throw validationError('after', 'The cursor is not one this API returned.');
-  return match[1]!;
-}
-
-/** A customer's ledger, newest first, `first` events after the cursor. */
+/**
+ * A customer's ledger, newest first: `first` events after the `after` cursor, or the `last`
+ * events before the `before` cursor, in one statement whatever the page (the customer, and the
+ * feature when filtered, are read first). A cursor names an event of this very list; one of
+ * another customer, feature filter, organization or mode answers validation_error.
+ */
 export async function listSeatEvents(
   em: EntityManager,
   tenant: Tenant,
-  args: { customerId: string; featureCode?: string | null; first: number; after?: string | null },
-): Promise<SeatEventPage> {
-  const beforeSeq = args.after ? decodeCursor(args.after) : String(maxBigint);
+  args: ConnectionArgs & { customerId: string; featureCode?: string | null },
+): Promise<Connection<SeatEventRecord>> {
+  const request = pageRequest(args, seatEventCursor, { default: defaultSeatEventsPerPage, max: maxSeatEventsPerPage });
   const customer = await getCustomer(em, tenant, args.customerId);
-  const page = { customerId: customer.id, beforeSeq, limit: args.first + 1 };
-  let rows: EventRow[];
+  const page = {
+    organizationId: tenant.organizationId,
+    mode: tenant.mode,
+    customerId: customer.id,
+    afterId: request.afterId,
+    beforeId: request.beforeId,
+    limit: request.limit,
+  };
+  let rows: EventPageRow[];
   if (args.featureCode) {
     const [feature] = await findFeaturesByCode(em, tenant, [args.featureCode]);
     if (!feature) {
       throw new DomainError('feature_not_found', `No feature with code '${args.featureCode}'.`, { param: 'featureCode' });
     }
-    rows = await run(em, EVENTS_OF_BALANCE, { ...page, featureId: feature.id });
+    rows = await run(em, request.backward ? EVENTS_OF_BALANCE_BACKWARD : EVENTS_OF_BALANCE, { ...page, featureId: feature.id });
   } else {
-    rows = await run(em, EVENTS_OF_CUSTOMER, page);
+    rows = await run(em, request.backward ? EVENTS_OF_CUSTOMER_BACKWARD : EVENTS_OF_CUSTOMER, page);
   }
-  return { events: rows.slice(0, args.first).map(eventRecordFromRow), hasNextPage: rows.length > args.first };
+  const verdict = rows[0]!;
+  if (request.afterId && !verdict.afterFound) throw foreignCursor('after');
+  if (request.beforeId && !verdict.beforeFound) throw foreignCursor('before');
+  const events = rows.flatMap((row) => (row.event ? [eventRecordFromRow(row.event)] : []));
+  return connectionOf(events, request, seatEventCursor, (event) => event.id);
+}
+
+/** The tenant's events among `ids`, by id, as they were recorded; ids of other tenants are absent. */
+export async function findEventsById(em: EntityManager, tenant: Tenant, ids: readonly string[]): Promise<Map<string, SeatEventRecord>> {
+  const rows = await run(em, EVENTS_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids: [...ids] });
+  return new Map(rows.map((row) => [row.id, eventRecordFromRow(row)]));
 }
 
 /** Events by id, in the order of `ids`, as they were recorded. */
 export async function loadEvents(em: EntityManager, tenant: Tenant, ids: string[]): Promise<SeatEventRecord[]> {
-  const rows = await run(em, EVENTS_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids });
-  const byId = new Map(rows.map((row) => [row.id, eventRecordFromRow(row)]));
+  const byId = await findEventsById(em, tenant, ids);
   return ids.map((id) => byId.get(id)!);
 }

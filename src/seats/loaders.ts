@@ -3,6 +3,7 @@ import { customerNotFound } from '../customers/service.js';
 import { DomainError } from '../errors.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Tenant } from '../tenant.js';
+import { findEventsById, type SeatEventRecord } from './ledger.js';
 import { type CustomerWithSeatBalances, readBalances, readCustomersWithBalances, type SeatBalanceRecord } from './service.js';
 
 export const createSeatLoaders = (em: EntityManager, tenant: Tenant) => {
@@ -18,6 +19,11 @@ export const createSeatLoaders = (em: EntityManager, tenant: Tenant) => {
       const found = await readCustomersWithBalances(em, tenant, refs);
       for (const customer of found.values()) seatBalancesByCustomerId.prime(customer.id, customer.seatBalances);
       return refs.map((ref) => found.get(ref) ?? null);
+    }),
+    /** By sev_ id (node(id:)); null when the tenant has no such event. */
+    seatEventById: new DataLoader<string, SeatEventRecord | null>(async (ids) => {
+      const found = await findEventsById(em, tenant, ids);
+      return ids.map((id) => found.get(id) ?? null);
     }),
   };
 };

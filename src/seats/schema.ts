@@ -1,5 +1,6 @@
 import { builder } from '../builder.js';
-import { describe, formatCount, PageInfo } from '../common/schema.js';
+import { type Connection, loadAll, nodesOf } from '../common/relay.js';
+import { describe, formatCount } from '../common/schema.js';
 import { checkIdempotencyKeyHeader, customerIdRule, featureCodeRule, idempotencyKeyRule } from '../common/validation.js';
 import { CustomerRef } from '../customers/schema.js';
 import type { Context } from '../context.js';
@@ -7,7 +8,7 @@ import { validationError } from '../errors.js';
 import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from './loaders.js';
 import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from './rules.js';
 import type { SeatEventKind } from './entities.js';
-import { encodeCursor, listSeatEvents, type SeatEventPage, type SeatEventRecord } from './ledger.js';
+import { defaultSeatEventsPerPage, listSeatEvents, maxSeatEventsPerPage, type SeatEventRecord } from './ledger.js';
 import { bulkSetSeats, changeSeats, type SeatBalanceRecord } from './service.js';
 
 export const SeatEventKindEnum = builder.enumType('SeatEventKind', {
@@ -46,46 +47,55 @@ export const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance'
   }),
 });
 
-// Without seq: a live event (events/schema.ts) carries no ledger cursor.
-export const SeatEventRef = builder.objectRef<Omit<SeatEventRecord, 'seq'>>('SeatEvent').implement({
-  description: 'One change of one balance. The ledger keeps every event forever, unchanged.',
-  fields: (t) => ({
-    id: t.exposeID('id', { description: 'Opaque id, prefixed sev_. A repeat of an idempotent call returns the same id.' }),
-    customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
-    featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
-    kind: t.field({ type: SeatEventKindEnum, description: 'The change made: ADD, REMOVE or SET.', resolve: (event) => event.kind }),
-    count: t.exposeInt('quantity', { description: 'The count asked for: seats added or removed, or the target of a set.' }),
-    previousBalance: t.exposeInt('previousBalance', { description: "The balance before the change: the newBalance of the balance's previous event (0 for its first)." }),
-    newBalance: t.exposeInt('newBalance', { description: 'The balance after the change; equal to previousBalance for a no-op set.' }),
-    ts: t.expose('ts', { type: 'DateTime', description: 'When the change took effect.' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was recorded.' }),
-    livemode: t.boolean({ description: describe.livemode, resolve: (event) => event.mode === 'live' }),
-  }),
-});
+export const SeatEventRef = builder
+  .nodeRef<SeatEventRecord>('SeatEvent', {
+    id: {
+      resolve: (event) => event.id,
+      description: 'Opaque id, prefixed sev_. A repeat of an idempotent call returns the same id. Also its global id (node(id:)).',
+    },
+    loadMany: (ids, ctx) => loadAll(ctx.loaders.seatEventById, ids),
+  })
+  .implement({
+    description: 'One change of one balance. The ledger keeps every event forever, unchanged.',
+    fields: (t) => ({
+      customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
+      featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
+      kind: t.field({ type: SeatEventKindEnum, description: 'The change made: ADD, REMOVE or SET.', resolve: (event) => event.kind }),
+      count: t.exposeInt('quantity', { description: 'The count asked for: seats added or removed, or the target of a set.' }),
+      previousBalance: t.exposeInt('previousBalance', { description: "The balance before the change: the newBalance of the balance's previous event (0 for its first)." }),
+      newBalance: t.exposeInt('newBalance', { description: 'The balance after the change; equal to previousBalance for a no-op set.' }),
+      ts: t.expose('ts', { type: 'DateTime', description: 'When the change took effect.' }),
+      createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was recorded.' }),
+      livemode: t.boolean({ description: describe.livemode, resolve: (event) => event.mode === 'live' }),
+    }),
+  });
 
-const SeatEventEdgeRef = builder.objectRef<SeatEventRecord>('SeatEventEdge').implement({
-  description: 'One event of a page of the ledger, with its cursor.',
-  fields: (t) => ({
-    cursor: t.string({ description: 'Opaque; pass it as `after` to page on from the events older than this one.', resolve: (event) => encodeCursor(event.seq) }),
-    node: t.field({ type: SeatEventRef, description: 'The event.', resolve: (event) => event }),
-  }),
-});
-
-const SeatEventConnectionRef = builder.objectRef<SeatEventPage>('SeatEventConnection').implement({
-  description: 'One page of a ledger, newest event first.',
-  fields: (t) => ({
-    edges: t.field({ type: [SeatEventEdgeRef], description: 'The events of the page with their cursors, newest first.', resolve: (page) => page.events }),
-    nodes: t.field({ type: [SeatEventRef], description: 'The same events as edges, without cursors.', resolve: (page) => page.events }),
-    pageInfo: t.field({
-      type: PageInfo,
-      description: 'Whether older events follow, and the cursor to read them.',
-      resolve: (page) => ({
-        hasNextPage: page.hasNextPage,
-        endCursor: page.events.length ? encodeCursor(page.events[page.events.length - 1]!.seq) : null,
+const SeatEventConnectionRef = builder.connectionObject(
+  {
+    type: SeatEventRef,
+    name: 'SeatEventConnection',
+    description: 'One page of a ledger, newest event first, whichever way it was paged.',
+    edgesField: { description: 'The events of the page with their cursors, newest first.' },
+    fields: (t) => ({
+      nodes: t.field({
+        type: [SeatEventRef],
+        description: 'The same events as edges, without cursors.',
+        // Every page is built by connectionOf, with its edges as a plain array.
+        resolve: (page) => nodesOf(page as Connection<SeatEventRecord>),
       }),
     }),
-  }),
-});
+  },
+  {
+    name: 'SeatEventEdge',
+    description: 'One event of a page of the ledger, with its cursor.',
+    nodeField: { description: 'The event.' },
+    fields: (t) => ({
+      cursor: t.exposeString('cursor', {
+        description: 'Opaque, and valid for this list only: pass it as `after` (with first) to read the events older than this one, or as `before` (with last) to read the newer ones.',
+      }),
+    }),
+  },
+);
 
 const seatChangeFields = (kind: SeatEventKind, countDescription: string) => (t: PothosInputFieldBuilder) => ({
   customerId: t.string({ description: describe.customerIdArg, validate: customerIdRule }),
@@ -187,8 +197,7 @@ builder.queryFields((t) => ({
   }),
   seatEvents: t.field({
     type: SeatEventConnectionRef,
-    description:
-      'The ledger of a customer, newest first: every seat event recorded for it. Errors: validation_error, customer_not_found, feature_not_found.',
+    description: `The ledger of a customer, newest first: every seat event recorded for it, ${defaultSeatEventsPerPage} per page unless first or last says otherwise. Page forwards (to older events) with first and after, backwards (to newer ones) with last and before; pages are newest first either way. Errors: validation_error (first and last together, a size out of range, or a cursor not of this list), customer_not_found, feature_not_found.`,
     args: {
       customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }),
       featureCode: t.arg.string({
@@ -196,20 +205,30 @@ builder.queryFields((t) => ({
         description: 'Only the events of this feature (^[a-z0-9_]+$, 1–50 characters); feature_not_found when no feature has this code. Omitted: every feature.',
         validate: featureCodeRule,
       }),
-      first: t.arg.int({ required: false, description: 'Events per page, 1–100; 25 when omitted.', validate: { min: 1, max: 100 } }),
+      first: t.arg.int({
+        required: false,
+        description: `Forward paging: how many events to read, 1–${maxSeatEventsPerPage}, going older from \`after\` (from the newest when after is omitted); ${defaultSeatEventsPerPage} when neither first nor last is given. Not with last (validation_error).`,
+        validate: { min: 1, max: maxSeatEventsPerPage },
+      }),
       after: t.arg.string({
         required: false,
-        description: 'A cursor from the previous page (pageInfo.endCursor or an edge cursor): the page starts after it. A cursor this API did not return answers validation_error.',
+        description:
+          'A cursor of this list (an edge cursor or pageInfo.endCursor): the page holds only events older than it. A cursor this API did not return, or one of another customer, feature filter, organization or mode, answers validation_error.',
+        validate: { minLength: 1, maxLength: 100 },
+      }),
+      last: t.arg.int({
+        required: false,
+        description: `Backward paging: how many events to read, 1–${maxSeatEventsPerPage}, going newer from \`before\` (from the oldest when before is omitted); the page is still shown newest first. Not with first (validation_error).`,
+        validate: { min: 1, max: maxSeatEventsPerPage },
+      }),
+      before: t.arg.string({
+        required: false,
+        description:
+          'A cursor of this list (an edge cursor or pageInfo.startCursor): the page holds only events newer than it. A cursor this API did not return, or one of another customer, feature filter, organization or mode, answers validation_error.',
         validate: { minLength: 1, maxLength: 100 },
       }),
     },
-    resolve: (_root, args, ctx) =>
-      listSeatEvents(ctx.em, ctx.tenant, {
-        customerId: args.customerId,
-        featureCode: args.featureCode,
-        first: args.first ?? 25,
-        after: args.after,
-      }),
+    resolve: (_root, args, ctx) => listSeatEvents(ctx.em, ctx.tenant, args),
   }),
 }));
 

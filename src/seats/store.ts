@@ -146,7 +146,6 @@ export const CUSTOMERS_WITH_BALANCES = statement<{ organizationId: string; mode:
 /** A recorded event, with the names callers know its customer and feature by. */
 export type EventRow = {
   id: string;
-  seq: string;
   customer: { id: string; externalId: string | null };
   featureCode: string;
   kind: SeatEventKind;
@@ -164,7 +163,6 @@ const eventJoins = `seat_event e join feature f on f.id = e.feature_id join cust
 
 const parseEvent = (row: Record<string, unknown>): EventRow => ({
   id: read.text(row.id),
-  seq: String(row.seq),
   customer: { id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) },
   featureCode: read.text(row.feature_code),
   kind: row.kind as SeatEventKind,
@@ -176,25 +174,55 @@ const parseEvent = (row: Record<string, unknown>): EventRow => ({
   mode: row.mode as Mode,
 });
 
-/** A page of a customer's ledger, newest first, strictly before `beforeSeq`. */
-export const EVENTS_OF_CUSTOMER = statement<{ customerId: string; beforeSeq: string; limit: number }, EventRow>(
-  'events_of_customer',
-  `select ${eventColumns} from ${eventJoins}
-    where e.customer_id = :customerId and e.seq < :beforeSeq::bigint
-    order by e.seq desc
-    limit :limit`,
-  parseEvent,
-);
+/** A row of a ledger page: whether each cursor named an event of the list, and one event of the page (null when it is empty). */
+export type EventPageRow = { afterFound: boolean; beforeFound: boolean; event: EventRow | null };
 
-/** The same page restricted to one balance, with an index of its own. */
-export const EVENTS_OF_BALANCE = statement<{ customerId: string; featureId: string; beforeSeq: string; limit: number }, EventRow>(
-  'events_of_balance',
-  `select ${eventColumns} from ${eventJoins}
-    where e.customer_id = :customerId and e.feature_id = :featureId and e.seq < :beforeSeq::bigint
-    order by e.seq desc
-    limit :limit`,
-  parseEvent,
-);
+type EventPageParams = {
+  organizationId: string;
+  mode: Mode;
+  customerId: string;
+  featureId?: string;
+  /** The events the cursors name (sev_ ids), or null. */
+  afterId: string | null;
+  beforeId: string | null;
+  limit: number;
+};
+
+/**
+ * One page of a customer's ledger (or of one balance of it), between the events the cursors
+ * name: newest first from `after` (forward), or oldest first from `before` (backward). Each cursor
+ * is looked up in the same statement, among the list's own events only (this organization, mode,
+ * customer and, filtered, feature), so a cursor of any other list is not found: the row says so,
+ * and the caller refuses it. The first row always comes, so the verdict comes with an empty page
+ * too. Ordering key and bounds are the ledger's own column, read through
+ * seat_event_customer_seq_index (or _customer_feature_seq_index) from the cursor on: no offset.
+ */
+const eventPage = (name: string, { byFeature, backward }: { byFeature: boolean; backward: boolean }) => {
+  const ofList = (alias: string) => `${alias}.customer_id = :customerId${byFeature ? ` and ${alias}.feature_id = :featureId` : ''}`;
+  const cursor = (param: string) =>
+    `(select c.seq from seat_event c where c.id = cast(:${param} as text) and c.organization_id = :organizationId and c.mode = :mode and ${ofList('c')})`;
+  const order = backward ? 'asc' : 'desc';
+  return statement<EventPageParams, EventPageRow>(
+    name,
+    `select b.after_seq is not null as after_found, b.before_seq is not null as before_found, page.*
+       from (select ${cursor('afterId')} as after_seq, ${cursor('beforeId')} as before_seq) b
+       left join lateral (
+         select ${eventColumns} from ${eventJoins}
+          where ${ofList('e')}
+            and e.seq < coalesce(b.after_seq, 9223372036854775807) and e.seq > coalesce(b.before_seq, 0)
+          order by e.seq ${order}
+          limit :limit
+       ) page on true
+      order by page.seq ${order}`,
+    (row) => ({ afterFound: read.bool(row.after_found), beforeFound: read.bool(row.before_found), event: row.id === null ? null : parseEvent(row) }),
+  );
+};
+
+export const EVENTS_OF_CUSTOMER = eventPage('events_of_customer', { byFeature: false, backward: false });
+export const EVENTS_OF_CUSTOMER_BACKWARD = eventPage('events_of_customer_backward', { byFeature: false, backward: true });
+/** The same pages restricted to one balance, with an index of its own. */
+export const EVENTS_OF_BALANCE = eventPage('events_of_balance', { byFeature: true, backward: false });
+export const EVENTS_OF_BALANCE_BACKWARD = eventPage('events_of_balance_backward', { byFeature: true, backward: true });
 
 export const EVENTS_BY_ID = statement<{ organizationId: string; mode: Mode; ids: string[] }, EventRow>(
   'events_by_id',

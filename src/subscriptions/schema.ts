@@ -1,4 +1,5 @@
 import { builder } from '../builder.js';
+import { loadAll } from '../common/relay.js';
 import { describe, formatCount } from '../common/schema.js';
 import { customerIdRule, featureCodeRule } from '../common/validation.js';
 import { customerDisplayId } from '../customers/entities.js';
@@ -16,27 +17,31 @@ const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', {
   } as const,
 });
 
-export const PlanSubscriptionRef = builder.objectRef<SubscriptionRecord>('PlanSubscription').implement({
-  description:
-    'A customer on a plan, billed period by period. A customer has at most one active subscription; its plan fixes which seat features have balances.',
-  fields: (t) => ({
-    id: t.exposeID('id', { description: 'Opaque id, prefixed sub_.' }),
-    customerId: t.string({ description: describe.customerIdOut, resolve: (subscription) => customerDisplayId(subscription.customer) }),
-    planCode: t.string({ description: 'The code of its plan.', resolve: (subscription) => subscription.plan.code }),
-    status: t.field({ type: SubscriptionStatusEnum, description: 'ACTIVE while in force.', resolve: (subscription) => subscription.status }),
-    startAt: t.expose('startAt', {
-      type: 'DateTime',
-      description: 'When it began; every period boundary is counted from this instant (same day of month and time of day, UTC).',
+export const PlanSubscriptionRef = builder
+  .nodeRef<SubscriptionRecord>('PlanSubscription', {
+    id: { resolve: (subscription) => subscription.id, description: 'Opaque id, prefixed sub_. Also its global id (node(id:)).' },
+    loadMany: (ids, ctx) => loadAll(ctx.loaders.subscriptionById, ids),
+  })
+  .implement({
+    description:
+      'A customer on a plan, billed period by period. A customer has at most one active subscription; its plan fixes which seat features have balances.',
+    fields: (t) => ({
+      customerId: t.string({ description: describe.customerIdOut, resolve: (subscription) => customerDisplayId(subscription.customer) }),
+      planCode: t.string({ description: 'The code of its plan.', resolve: (subscription) => subscription.plan.code }),
+      status: t.field({ type: SubscriptionStatusEnum, description: 'ACTIVE while in force.', resolve: (subscription) => subscription.status }),
+      startAt: t.expose('startAt', {
+        type: 'DateTime',
+        description: 'When it began; every period boundary is counted from this instant (same day of month and time of day, UTC).',
+      }),
+      currentPeriodStart: t.expose('currentPeriodStart', { type: 'DateTime', description: 'Start of the current billing period (inclusive).' }),
+      currentPeriodEnd: t.expose('currentPeriodEnd', {
+        type: 'DateTime',
+        description: 'End of the current billing period (exclusive): the subscription renews then, and the next period is billed in advance.',
+      }),
+      createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
+      livemode: t.boolean({ description: describe.livemode, resolve: (subscription) => subscription.mode === 'live' }),
     }),
-    currentPeriodStart: t.expose('currentPeriodStart', { type: 'DateTime', description: 'Start of the current billing period (inclusive).' }),
-    currentPeriodEnd: t.expose('currentPeriodEnd', {
-      type: 'DateTime',
-      description: 'End of the current billing period (exclusive): the subscription renews then, and the next period is billed in advance.',
-    }),
-    createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
-    livemode: t.boolean({ description: describe.livemode, resolve: (subscription) => subscription.mode === 'live' }),
-  }),
-});
+  });
 
 const InitialSeatsInput = builder.inputType('InitialSeatsInput', {
   description: 'The starting balance of one seat feature.',

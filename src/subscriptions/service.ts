@@ -14,7 +14,7 @@ import { SeatBalance, SeatEvent } from '../seats/entities.js';
 import { assertDistinctFeatureCodes, billableBalance } from '../seats/rules.js';
 import type { Tenant } from '../tenant.js';
 import { Subscription } from './entities.js';
-import { ACTIVE_SUBSCRIPTIONS, type SubscriptionRecord } from './store.js';
+import { ACTIVE_SUBSCRIPTIONS, SUBSCRIPTIONS_BY_ID, type SubscriptionRecord } from './store.js';
 
 export type { SubscriptionRecord } from './store.js';
 
@@ -135,4 +135,10 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
 export async function findActiveSubscriptions(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, SubscriptionRecord>> {
   const found = await run(em, ACTIVE_SUBSCRIPTIONS, { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [...customerIds] });
   return new Map(found.map((subscription) => [subscription.customer.id, subscription]));
+}
+
+/** Subscriptions by id, any status, in one query; ids the tenant has none of are absent. */
+export async function findSubscriptionsById(em: EntityManager, tenant: Tenant, ids: readonly string[]): Promise<Map<string, SubscriptionRecord>> {
+  const found = await run(em, SUBSCRIPTIONS_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids: [...ids] });
+  return new Map(found.map((subscription) => [subscription.id, subscription]));
 }

@@ -16,26 +16,40 @@ export type SubscriptionRecord = {
   mode: Mode;
 };
 
+const subscriptionColumns = `s.id, s.customer_id, c.external_id, s.plan_id, p.code as plan_code, p.currency, p.interval, s.status,
+          s.start_at, s.current_period_start, s.current_period_end, s.created_at, s.mode`;
+const subscriptionJoins = `subscription s
+     join customer c on c.id = s.customer_id
+     join plan p on p.id = s.plan_id`;
+
+const parseSubscription = (row: Record<string, unknown>): SubscriptionRecord => ({
+  id: read.text(row.id),
+  customer: { id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) },
+  plan: { id: read.text(row.plan_id), code: read.text(row.plan_code), currency: read.text(row.currency), interval: row.interval as PlanInterval },
+  status: row.status as SubscriptionStatus,
+  startAt: read.date(row.start_at),
+  currentPeriodStart: read.date(row.current_period_start),
+  currentPeriodEnd: read.date(row.current_period_end),
+  createdAt: read.date(row.created_at),
+  mode: row.mode as Mode,
+});
+
 // Read for up to a hundred customers per request, joined with customer and plan: kept prepared so
 // the join is planned once per connection.
 export const ACTIVE_SUBSCRIPTIONS = statement<{ organizationId: string; mode: Mode; customerIds: string[] }, SubscriptionRecord>(
   'active_subscriptions',
-  `select s.id, s.customer_id, c.external_id, s.plan_id, p.code as plan_code, p.currency, p.interval, s.status,
-          s.start_at, s.current_period_start, s.current_period_end, s.created_at, s.mode
-     from subscription s
-     join customer c on c.id = s.customer_id
-     join plan p on p.id = s.plan_id
+  `select ${subscriptionColumns}
+     from ${subscriptionJoins}
     where s.organization_id = :organizationId and s.mode = :mode and s.status = 'ACTIVE'
       and s.customer_id = any(:customerIds::text[])`,
-  (row) => ({
-    id: read.text(row.id),
-    customer: { id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) },
-    plan: { id: read.text(row.plan_id), code: read.text(row.plan_code), currency: read.text(row.currency), interval: row.interval as PlanInterval },
-    status: row.status as SubscriptionStatus,
-    startAt: read.date(row.start_at),
-    currentPeriodStart: read.date(row.current_period_start),
-    currentPeriodEnd: read.date(row.current_period_end),
-    createdAt: read.date(row.created_at),
-    mode: row.mode as Mode,
-  }),
+  parseSubscription,
+);
+
+/** Subscriptions by id, whatever their status (node(id:)); ids of other tenants match nothing. */
+export const SUBSCRIPTIONS_BY_ID = statement<{ organizationId: string; mode: Mode; ids: string[] }, SubscriptionRecord>(
+  'subscriptions_by_id',
+  `select ${subscriptionColumns}
+     from ${subscriptionJoins}
+    where s.id = any(:ids::text[]) and s.organization_id = :organizationId and s.mode = :mode`,
+  parseSubscription,
 );

@@ -1,14 +1,15 @@
 import { builder } from '../builder.js';
-import { describe, PageInfo } from '../common/schema.js';
+import { type Connection, loadAll, nodesOf } from '../common/relay.js';
+import { describe } from '../common/schema.js';
 import { noteRule, opaqueIdRule } from '../common/validation.js';
 import type { OutboxEventType } from '../events/entities.js';
 import type { WebhookDeliveryStatus, WebhookEndpoint } from './entities.js';
+import { webhookLoaders } from './loaders.js';
 import { retrySchedule } from './retry.js';
 import {
   createEndpoint,
   defaultDeliveriesPerPage,
   disableEndpoint,
-  encodeDeliveryCursor,
   type EndpointWithSecret,
   listDeliveries,
   listEndpoints,
@@ -18,7 +19,6 @@ import {
   redeliver,
   rotateSecret,
   type WebhookAttemptRecord,
-  type WebhookDeliveryPage,
   type WebhookDeliveryView,
 } from './service.js';
 import { maxWebhookUrlLength } from './url.js';
@@ -55,28 +55,32 @@ const WebhookDeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
   } as const satisfies Record<string, { value: WebhookDeliveryStatus; description: string }>,
 });
 
-const WebhookEndpointRef = builder.objectRef<WebhookEndpoint>('WebhookEndpoint').implement({
-  description: 'A URL seatgate sends your events to, signed with the endpoint\'s secret (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). The secret is shown only by createWebhookEndpoint and rotateWebhookSecret.',
-  fields: (t) => ({
-    id: t.exposeID('id', { description: 'Opaque id, prefixed we_.' }),
-    url: t.exposeString('url', { description: 'Where deliveries are POSTed, as normalized when registered.' }),
-    events: t.field({
-      type: [WebhookEventTypeEnum],
-      description: 'The event types sent to it.',
-      resolve: (endpoint) => endpoint.events,
+const WebhookEndpointRef = builder
+  .nodeRef<WebhookEndpoint>('WebhookEndpoint', {
+    id: { resolve: (endpoint) => endpoint.id, description: 'Opaque id, prefixed we_. Also its global id (node(id:)).' },
+    loadMany: (ids, ctx) => loadAll(webhookLoaders(ctx).endpointById, ids),
+  })
+  .implement({
+    description: 'A URL seatgate sends your events to, signed with the endpoint\'s secret (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). The secret is shown only by createWebhookEndpoint and rotateWebhookSecret.',
+    fields: (t) => ({
+      url: t.exposeString('url', { description: 'Where deliveries are POSTed, as normalized when registered.' }),
+      events: t.field({
+        type: [WebhookEventTypeEnum],
+        description: 'The event types sent to it.',
+        resolve: (endpoint) => endpoint.events,
+      }),
+      description: t.exposeString('description', { description: 'Your note about it; empty when none was given.' }),
+      enabled: t.boolean({ description: 'False once disabled: it is then sent nothing.', resolve: (endpoint) => endpoint.disabledAt === null }),
+      disabledAt: t.field({
+        type: 'DateTime',
+        nullable: true,
+        description: 'When disableWebhookEndpoint was called; null while enabled.',
+        resolve: (endpoint) => endpoint.disabledAt,
+      }),
+      createdAt: t.field({ type: 'DateTime', description: describe.createdAt, resolve: (endpoint) => endpoint.createdAt }),
+      livemode: t.boolean({ description: `${describe.livemode} An endpoint gets the events of its own mode only.`, resolve: (endpoint) => endpoint.mode === 'live' }),
     }),
-    description: t.exposeString('description', { description: 'Your note about it; empty when none was given.' }),
-    enabled: t.boolean({ description: 'False once disabled: it is then sent nothing.', resolve: (endpoint) => endpoint.disabledAt === null }),
-    disabledAt: t.field({
-      type: 'DateTime',
-      nullable: true,
-      description: 'When disableWebhookEndpoint was called; null while enabled.',
-      resolve: (endpoint) => endpoint.disabledAt,
-    }),
-    createdAt: t.field({ type: 'DateTime', description: describe.createdAt, resolve: (endpoint) => endpoint.createdAt }),
-    livemode: t.boolean({ description: `${describe.livemode} An endpoint gets the events of its own mode only.`, resolve: (endpoint) => endpoint.mode === 'live' }),
-  }),
-});
+  });
 
 const CreatedWebhookEndpointRef = builder.objectRef<EndpointWithSecret>('CreatedWebhookEndpoint').implement({
   description: 'An endpoint with its signing secret. This is the only time the secret is shown: store it now.',
@@ -102,48 +106,61 @@ const WebhookAttemptRef = builder.objectRef<WebhookAttemptRecord>('WebhookAttemp
   }),
 });
 
-const WebhookDeliveryRef = builder.objectRef<WebhookDeliveryView>('WebhookDelivery').implement({
-  description: 'One event owed to one endpoint, with every attempt to send it.',
-  fields: (t) => ({
-    id: t.exposeID('id', { description: 'Opaque id, prefixed msg_: the webhook-id header of every attempt, redeliveries included. Deduplicate on it.' }),
-    eventId: t.exposeID('eventId', { description: 'The event sent, prefixed evt_: the id a GraphQL subscription shows for it.' }),
-    eventType: t.field({ type: WebhookEventTypeEnum, description: 'What happened.', resolve: (delivery) => delivery.eventType }),
-    status: t.field({ type: WebhookDeliveryStatusEnum, description: 'PENDING, SUCCEEDED or FAILED.', resolve: (delivery) => delivery.status }),
-    attemptCount: t.int({ description: 'Attempts made so far: the length of attempts.', resolve: (delivery) => delivery.attempts.length }),
-    nextAttemptAt: t.expose('nextAttemptAt', {
-      type: 'DateTime',
-      nullable: true,
-      description: 'While PENDING: when the next attempt is due (while one is in flight, when it is given up on and sent again). Null once SUCCEEDED or FAILED.',
+const WebhookDeliveryRef = builder
+  .nodeRef<WebhookDeliveryView>('WebhookDelivery', {
+    id: {
+      resolve: (delivery) => delivery.id,
+      description: 'Opaque id, prefixed msg_: the webhook-id header of every attempt, redeliveries included. Deduplicate on it. Also its global id (node(id:)).',
+    },
+    loadMany: (ids, ctx) => loadAll(webhookLoaders(ctx).deliveryById, ids),
+  })
+  .implement({
+    description: 'One event owed to one endpoint, with every attempt to send it.',
+    fields: (t) => ({
+      eventId: t.exposeID('eventId', { description: 'The event sent, prefixed evt_: the id a GraphQL subscription shows for it.' }),
+      eventType: t.field({ type: WebhookEventTypeEnum, description: 'What happened.', resolve: (delivery) => delivery.eventType }),
+      status: t.field({ type: WebhookDeliveryStatusEnum, description: 'PENDING, SUCCEEDED or FAILED.', resolve: (delivery) => delivery.status }),
+      attemptCount: t.int({ description: 'Attempts made so far: the length of attempts.', resolve: (delivery) => delivery.attempts.length }),
+      nextAttemptAt: t.expose('nextAttemptAt', {
+        type: 'DateTime',
+        nullable: true,
+        description: 'While PENDING: when the next attempt is due (while one is in flight, when it is given up on and sent again). Null once SUCCEEDED or FAILED.',
+      }),
+      lastStatusCode: t.exposeInt('lastStatusCode', { nullable: true, description: 'The status of the latest answered attempt; null when the latest attempt got no answer, or none was made.' }),
+      lastError: t.exposeString('lastError', { nullable: true, description: 'Why the latest attempt failed, or "endpoint disabled"; null after a success or before any attempt.' }),
+      createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was published and the delivery queued.' }),
+      completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true, description: 'When it became SUCCEEDED or FAILED; null while PENDING.' }),
+      attempts: t.field({ type: [WebhookAttemptRef], description: 'Every attempt, oldest first.', resolve: (delivery) => delivery.attempts }),
+      livemode: t.boolean({ description: describe.livemode, resolve: (delivery) => delivery.mode === 'live' }),
     }),
-    lastStatusCode: t.exposeInt('lastStatusCode', { nullable: true, description: 'The status of the latest answered attempt; null when the latest attempt got no answer, or none was made.' }),
-    lastError: t.exposeString('lastError', { nullable: true, description: 'Why the latest attempt failed, or "endpoint disabled"; null after a success or before any attempt.' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was published and the delivery queued.' }),
-    completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true, description: 'When it became SUCCEEDED or FAILED; null while PENDING.' }),
-    attempts: t.field({ type: [WebhookAttemptRef], description: 'Every attempt, oldest first.', resolve: (delivery) => delivery.attempts }),
-    livemode: t.boolean({ description: describe.livemode, resolve: (delivery) => delivery.mode === 'live' }),
-  }),
-});
+  });
 
-const WebhookDeliveryEdgeRef = builder.objectRef<WebhookDeliveryView>('WebhookDeliveryEdge').implement({
-  description: 'One delivery of a page, with its cursor.',
-  fields: (t) => ({
-    cursor: t.string({ description: 'Opaque; pass it as `after` to page on from the deliveries older than this one.', resolve: (delivery) => encodeDeliveryCursor(delivery.id) }),
-    node: t.field({ type: WebhookDeliveryRef, description: 'The delivery.', resolve: (delivery) => delivery }),
-  }),
-});
-
-const WebhookDeliveryConnectionRef = builder.objectRef<WebhookDeliveryPage>('WebhookDeliveryConnection').implement({
-  description: "One page of an endpoint's deliveries, newest first.",
-  fields: (t) => ({
-    edges: t.field({ type: [WebhookDeliveryEdgeRef], description: 'The deliveries of the page with their cursors, newest first.', resolve: (page) => page.deliveries }),
-    nodes: t.field({ type: [WebhookDeliveryRef], description: 'The same deliveries as edges, without cursors.', resolve: (page) => page.deliveries }),
-    pageInfo: t.field({
-      type: PageInfo,
-      description: 'Whether older deliveries follow, and the cursor to read them.',
-      resolve: (page) => ({ hasNextPage: page.hasNextPage, endCursor: page.deliveries.length ? encodeDeliveryCursor(page.deliveries.at(-1)!.id) : null }),
+const WebhookDeliveryConnectionRef = builder.connectionObject(
+  {
+    type: WebhookDeliveryRef,
+    name: 'WebhookDeliveryConnection',
+    description: "One page of an endpoint's deliveries, newest first, whichever way it was paged.",
+    edgesField: { description: 'The deliveries of the page with their cursors, newest first.' },
+    fields: (t) => ({
+      nodes: t.field({
+        type: [WebhookDeliveryRef],
+        description: 'The same deliveries as edges, without cursors.',
+        // Every page is built by connectionOf, with its edges as a plain array.
+        resolve: (page) => nodesOf(page as Connection<WebhookDeliveryView>),
+      }),
     }),
-  }),
-});
+  },
+  {
+    name: 'WebhookDeliveryEdge',
+    description: 'One delivery of a page, with its cursor.',
+    nodeField: { description: 'The delivery.' },
+    fields: (t) => ({
+      cursor: t.exposeString('cursor', {
+        description: 'Opaque, and valid for this endpoint only: pass it as `after` (with first) to read the deliveries older than this one, or as `before` (with last) to read the newer ones.',
+      }),
+    }),
+  },
+);
 
 const hours = Math.round(retrySchedule.reduce((sum, seconds) => sum + seconds, 0) / 3600);
 
@@ -177,21 +194,31 @@ builder.queryFields((t) => ({
   }),
   webhookDeliveries: t.field({
     type: WebhookDeliveryConnectionRef,
-    description: "An endpoint's deliveries, newest first, each with every attempt (status code, latency, error). Errors: validation_error, webhook_endpoint_not_found.",
+    description: `An endpoint's deliveries, newest first, each with every attempt (status code, latency, error); ${defaultDeliveriesPerPage} per page unless first or last says otherwise. Page forwards (to older deliveries) with first and after, backwards (to newer ones) with last and before. Errors: validation_error (first and last together, a size out of range, or a cursor not of this endpoint), webhook_endpoint_not_found.`,
     args: {
       endpointId: t.arg.id({ description: 'The endpoint (we_…); webhook_endpoint_not_found when it is not one of yours.', validate: opaqueIdRule }),
       first: t.arg.int({
         required: false,
-        description: `Deliveries per page, 1–${maxDeliveriesPerPage}; ${defaultDeliveriesPerPage} when omitted.`,
+        description: `Forward paging: how many deliveries to read, 1–${maxDeliveriesPerPage}, going older from \`after\` (from the newest when after is omitted); ${defaultDeliveriesPerPage} when neither first nor last is given. Not with last (validation_error).`,
         validate: { min: 1, max: maxDeliveriesPerPage },
       }),
       after: t.arg.string({
         required: false,
-        description: 'A cursor from the previous page of this endpoint (pageInfo.endCursor or an edge cursor): the page starts after it. A cursor of another endpoint answers validation_error.',
+        description: 'A cursor of this endpoint (an edge cursor or pageInfo.endCursor): the page holds only deliveries older than it. A cursor of another endpoint answers validation_error.',
+        validate: { minLength: 1, maxLength: 200 },
+      }),
+      last: t.arg.int({
+        required: false,
+        description: `Backward paging: how many deliveries to read, 1–${maxDeliveriesPerPage}, going newer from \`before\` (from the oldest when before is omitted); the page is still shown newest first. Not with first (validation_error).`,
+        validate: { min: 1, max: maxDeliveriesPerPage },
+      }),
+      before: t.arg.string({
+        required: false,
+        description: 'A cursor of this endpoint (an edge cursor or pageInfo.startCursor): the page holds only deliveries newer than it. A cursor of another endpoint answers validation_error.',
         validate: { minLength: 1, maxLength: 200 },
       }),
     },
-    resolve: (_root, args, ctx) => listDeliveries(ctx.em, ctx.tenant, { endpointId: String(args.endpointId), first: args.first, after: args.after }),
+    resolve: (_root, args, ctx) => listDeliveries(ctx.em, ctx.tenant, { ...args, endpointId: String(args.endpointId) }),
   }),
 }));
 

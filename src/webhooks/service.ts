@@ -2,12 +2,21 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { run } from '../db/prepared.js';
 import { outboxEventTypes, type OutboxEventType } from '../events/entities.js';
 import type { PublishedEvent } from '../events/store.js';
+import { type Connection, type ConnectionArgs, connectionOf, type CursorKind, foreignCursor, pageRequest } from '../common/relay.js';
 import { DomainError, validationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { type Tenant, tenantWhere } from '../tenant.js';
 import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './entities.js';
 import { newWebhookSecret } from './signature.js';
-import { type ClaimedDelivery, DELIVERIES_BY_ID, DELIVERY_PAGE, LOCK_TENANT_ENDPOINTS, PENDING_DELIVERIES, type WebhookDeliveryRecord } from './store.js';
+import {
+  type ClaimedDelivery,
+  DELIVERIES_BY_ID,
+  DELIVERY_PAGE,
+  DELIVERY_PAGE_BACKWARD,
+  LOCK_TENANT_ENDPOINTS,
+  PENDING_DELIVERIES,
+  type WebhookDeliveryRecord,
+} from './store.js';
 import { checkWebhookUrl } from './url.js';
 
 /** Deliveries per insert statement. */
@@ -154,6 +163,12 @@ export async function getEndpoint(em: EntityManager, tenant: Tenant, id: string,
   return endpoint;
 }
 
+/** The tenant's endpoints among `ids`, by id (node(id:)); ids of other tenants are absent. */
+export async function findEndpointsById(em: EntityManager, tenant: Tenant, ids: readonly string[]): Promise<Map<string, WebhookEndpoint>> {
+  const endpoints = await em.find(WebhookEndpoint, { id: { $in: [...ids] }, ...tenantWhere(tenant) });
+  return new Map(endpoints.map((endpoint) => [endpoint.id, endpoint]));
+}
+
 /**
  * Disables an endpoint for good: no new deliveries are queued for it, and the deliveries it still
  * had pending end as failed with lastError 'endpoint disabled' in the same transaction. (A
@@ -191,14 +206,8 @@ export type WebhookAttemptRecord = { id: string; attemptedAt: Date; statusCode: 
 
 export type WebhookDeliveryView = WebhookDeliveryRecord & { attempts: WebhookAttemptRecord[] };
 
-export type WebhookDeliveryPage = { deliveries: WebhookDeliveryView[]; hasNextPage: boolean };
-
-const cursorPattern = /^whd:(msg_[0-9a-z]{26})$/;
-
-/** A page cursor: the delivery the page ends with, which its owner has seen anyway. */
-export const encodeDeliveryCursor = (deliveryId: string): string => Buffer.from(`whd:${deliveryId}`).toString('base64url');
-
-const badCursor = () => validationError('after', 'The cursor is not one this API returned for this endpoint.');
+/** Cursors of an endpoint's deliveries: the delivery's own msg_ id (its webhook-id), which its owner sees anyway. */
+export const deliveryCursor: CursorKind = { tag: 'whd', idPrefix: 'msg' };
 
 /** Deliveries with their attempts, oldest attempt first: one query for the whole list. */
 async function withAttempts(em: EntityManager, deliveries: WebhookDeliveryRecord[]): Promise<WebhookDeliveryView[]> {
@@ -218,25 +227,38 @@ async function withAttempts(em: EntityManager, deliveries: WebhookDeliveryRecord
 }
 
 /**
- * An endpoint's deliveries, newest first, `first` after the cursor, each with its attempts. A
- * cursor is accepted only for the endpoint it came from: one of another endpoint or tenant
- * answers validation_error, exactly as a made-up one does, so it tells nothing.
+ * An endpoint's deliveries, newest first, each with its attempts: `first` after the `after`
+ * cursor, or the `last` before the `before` cursor. A cursor is accepted only for the endpoint
+ * it came from: one of another endpoint or tenant answers validation_error, exactly as a
+ * made-up one does, so it tells nothing. The endpoint, the page with its cursors, and the
+ * attempts: three statements, whatever the page.
  */
 export async function listDeliveries(
   em: EntityManager,
   tenant: Tenant,
-  args: { endpointId: string; first?: number | null; after?: string | null },
-): Promise<WebhookDeliveryPage> {
-  const first = args.first ?? defaultDeliveriesPerPage;
-  if (!Number.isInteger(first) || first < 1 || first > maxDeliveriesPerPage) throw validationError('first', `first is 1 to ${maxDeliveriesPerPage}.`);
+  args: ConnectionArgs & { endpointId: string },
+): Promise<Connection<WebhookDeliveryView>> {
+  const request = pageRequest(args, deliveryCursor, { default: defaultDeliveriesPerPage, max: maxDeliveriesPerPage });
   const endpoint = await getEndpoint(em, tenant, args.endpointId, 'endpointId');
-  let afterId: string | null = null;
-  if (args.after) {
-    afterId = cursorPattern.exec(Buffer.from(args.after, 'base64url').toString('utf8'))?.[1] ?? null;
-    if (!afterId || (await em.count(WebhookDelivery, { id: afterId, endpoint: endpoint.id })) === 0) throw badCursor();
-  }
-  const rows = await run(em, DELIVERY_PAGE, { organizationId: tenant.organizationId, mode: tenant.mode, endpointId: endpoint.id, afterId, limit: first + 1 });
-  return { deliveries: await withAttempts(em, rows.slice(0, first)), hasNextPage: rows.length > first };
+  const rows = await run(em, request.backward ? DELIVERY_PAGE_BACKWARD : DELIVERY_PAGE, {
+    organizationId: tenant.organizationId,
+    mode: tenant.mode,
+    endpointId: endpoint.id,
+    afterId: request.afterId,
+    beforeId: request.beforeId,
+    limit: request.limit,
+  });
+  const verdict = rows[0]!;
+  if (request.afterId && !verdict.afterFound) throw foreignCursor('after');
+  if (request.beforeId && !verdict.beforeFound) throw foreignCursor('before');
+  const deliveries = rows.flatMap((row) => (row.delivery ? [row.delivery] : []));
+  return connectionOf(await withAttempts(em, deliveries), request, deliveryCursor, (delivery) => delivery.id);
+}
+
+/** The tenant's deliveries among `ids`, with their attempts, by id (node(id:)): two statements for any number. */
+export async function findDeliveriesById(em: EntityManager, tenant: Tenant, ids: readonly string[]): Promise<Map<string, WebhookDeliveryView>> {
+  const records = await run(em, DELIVERIES_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids: [...ids] });
+  return new Map((await withAttempts(em, records)).map((delivery) => [delivery.id, delivery]));
 }
 
 /**

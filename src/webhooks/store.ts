@@ -197,25 +197,44 @@ const parseDelivery = (row: Record<string, unknown>): WebhookDeliveryRecord => (
   mode: row.mode as Mode,
 });
 
+/** A row of a page of deliveries: whether each cursor named a delivery of the list, and one delivery (null when the page is empty). */
+export type DeliveryPageRow = { afterFound: boolean; beforeFound: boolean; delivery: WebhookDeliveryRecord | null };
+
+type DeliveryPageParams = { organizationId: string; mode: Mode; endpointId: string; afterId: string | null; beforeId: string | null; limit: number };
+
 /**
- * One page of an endpoint's deliveries, newest first, strictly after the cursor's delivery (of
- * the same endpoint). The cursor row is compared in the database, at the precision its times
- * are stored with, through webhook_delivery_endpoint_index.
+ * One page of an endpoint's deliveries between the deliveries the cursors name: newest first from
+ * `after` (forward), or oldest first from `before` (backward). Each cursor is looked up in the same
+ * statement among this endpoint's deliveries of this tenant only, so a cursor of another endpoint
+ * or tenant is not found: the row says so, and the caller refuses it. The first row always comes,
+ * so the verdict comes with an empty page too. Rows are compared with the cursor's in the
+ * database, at the precision times are stored with, through webhook_delivery_endpoint_index.
  */
-export const DELIVERY_PAGE = statement<
-  { organizationId: string; mode: Mode; endpointId: string; afterId: string | null; limit: number },
-  WebhookDeliveryRecord
->(
-  'webhook_delivery_page',
-  `select ${deliveryColumns}
-     from webhook_delivery d join outbox_event o on o.id = d.event_id
-    where d.endpoint_id = :endpointId and d.organization_id = :organizationId and d.mode = :mode
-      and (cast(:afterId as text) is null
-           or (d.created_at, d.id) < (select c.created_at, c.id from webhook_delivery c where c.id = :afterId and c.endpoint_id = :endpointId))
-    order by d.created_at desc, d.id desc
-    limit :limit`,
-  parseDelivery,
-);
+const deliveryPage = (name: string, backward: boolean) => {
+  const cursor = (alias: string, param: string) =>
+    `left join webhook_delivery ${alias} on ${alias}.id = cast(:${param} as text) and ${alias}.endpoint_id = :endpointId and ${alias}.organization_id = :organizationId and ${alias}.mode = :mode`;
+  const order = backward ? 'asc' : 'desc';
+  return statement<DeliveryPageParams, DeliveryPageRow>(
+    name,
+    `select b.after_at is not null as after_found, b.before_at is not null as before_found, page.*
+       from (select a.created_at as after_at, a.id as after_id, z.created_at as before_at, z.id as before_id
+               from (select 1) one ${cursor('a', 'afterId')} ${cursor('z', 'beforeId')}) b
+       left join lateral (
+         select ${deliveryColumns}
+           from webhook_delivery d join outbox_event o on o.id = d.event_id
+          where d.endpoint_id = :endpointId and d.organization_id = :organizationId and d.mode = :mode
+            and (d.created_at, d.id) < (coalesce(b.after_at, 'infinity'), coalesce(b.after_id, ''))
+            and (d.created_at, d.id) > (coalesce(b.before_at, '-infinity'), coalesce(b.before_id, ''))
+          order by d.created_at ${order}, d.id ${order}
+          limit :limit
+       ) page on true
+      order by page.created_at ${order}, page.id ${order}`,
+    (row) => ({ afterFound: read.bool(row.after_found), beforeFound: read.bool(row.before_found), delivery: row.id === null ? null : parseDelivery(row) }),
+  );
+};
+
+export const DELIVERY_PAGE = deliveryPage('webhook_delivery_page', false);
+export const DELIVERY_PAGE_BACKWARD = deliveryPage('webhook_delivery_page_backward', true);
 
 /** A tenant's deliveries by id; ids of other tenants match nothing. */
 export const DELIVERIES_BY_ID = statement<{ organizationId: string; mode: Mode; ids: string[] }, WebhookDeliveryRecord>(

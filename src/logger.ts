@@ -55,7 +55,9 @@ export function createLogger(level: LogLevel, write?: (line: string) => void): L
       },
       redact: { paths: redactedPaths, censor: '[redacted]' },
     },
-    write ? { write } : pino.destination({ fd: 2, sync: true }),
+    // Asynchronous: lines written while a write is under way go out together with the next one,
+    // instead of a system call per access-log line; pino flushes what is left when the process exits.
+    write ? { write } : pino.destination({ fd: 2, sync: false }),
   );
   const log = (at: Exclude<LogLevel, 'silent'>) => (message: string, fields: Record<string, unknown> = {}) => logger[at]({ ...fields }, message);
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };

@@ -94,18 +94,22 @@ export class RequestGate {
       }
       return { ok: false, code: 'unauthorized', status: 401, message: unauthorizedMessage(key), quota, retryAfterSeconds: null };
     }
-    const quota = this.policies.perKey ? await this.take(`key:${authenticated.keyId}`, this.policies.perKey) : null;
+    const quota = this.policies.perKey ? await this.take(`key:${authenticated.keyId}`, this.policies.perKey, true) : null;
     if (quota && !quota.allowed) {
       return { ok: false, code: 'rate_limited', status: 429, message: rateLimitedMessage(quota.retryAfterSeconds), quota, retryAfterSeconds: quota.retryAfterSeconds };
     }
     return { ok: true, authenticated, quota };
   }
 
-  /** A limiter that cannot reach its table lets requests through: they need the database anyway, and fail there. */
-  private async take(bucket: string, policy: RatePolicy): Promise<RateDecision | null> {
+  /**
+   * A key's requests may go on before the take is answered while its budget is ample (a busy key
+   * would otherwise wait a round trip each); failed authentications always wait. A limiter that
+   * cannot reach its table lets requests through: they need the database anyway, and fail there.
+   */
+  private async take(bucket: string, policy: RatePolicy, early = false): Promise<RateDecision | null> {
     if (!this.limiter) return null;
     try {
-      return await this.limiter.take({ bucket, policy });
+      return await this.limiter.take({ bucket, policy, early });
     } catch (error) {
       this.logger.warn('rate limit not checked: its table did not answer', { error });
       return null;

@@ -47,18 +47,35 @@ export function decisionsOf(taken: Pick<TakenBucket, 'fullAt' | 'granted' | 'now
   });
 }
 
-type Take = { bucket: string; policy: RatePolicy };
+/** `early`: the request may go on before the database answers, while its bucket has budget to spare. */
+type Take = { bucket: string; policy: RatePolicy; early?: boolean };
+
+/** What this process last learned of a bucket, and how many requests it let through since without waiting. */
+type Known = { decision: RateDecision; at: number; unconfirmed: number };
+
+/** How long a bucket's last answer may stand in for the database's, when it had budget to spare. */
+const knownForMs = 1000;
 
 /**
  * Rate limits shared by every process on one database: buckets live in an unlogged table, and
  * the takes of concurrent requests in this process go out as one statement, so a fleet of N
  * processes allows the configured rate once, not N times, for one round trip per batch.
+ *
+ * Every request is taken from its bucket. An `early` one waits for the answer only when the bucket is low:
+ * while the last answer (under a second old) left more than a quarter of the burst, minus what
+ * this process has let through since, the request goes on at once and its take is counted in
+ * the background. A fleet may so overshoot by what its processes admit within one round trip.
  */
 export class SharedRateLimiter {
-  readonly take: (take: Take) => Promise<RateDecision>;
+  private readonly takeNow: (take: Take) => Promise<RateDecision>;
+  private readonly known = new Map<string, Known>();
 
-  constructor(em: EntityManager) {
-    this.take = coalesced(async (takes: Take[]) => {
+  constructor(
+    em: EntityManager,
+    private readonly now: () => number = Date.now,
+    private readonly maxKnown = 10_000,
+  ) {
+    this.takeNow = coalesced(async (takes: Take[]) => {
       const wanted = new Map<string, { policy: RatePolicy; count: number }>();
       for (const { bucket, policy } of takes) {
         const entry = wanted.get(bucket) ?? { policy, count: 0 };
@@ -72,6 +89,32 @@ export class SharedRateLimiter {
       // Each bucket's decisions go to its requests in arrival order.
       return takes.map(({ bucket }) => decided.get(bucket)!.shift()!);
     });
+  }
+
+  async take(take: Take): Promise<RateDecision> {
+    const taken = this.takeNow(take);
+    const known = this.known.get(take.bucket);
+    if (take.early && known && this.now() - known.at < knownForMs && known.decision.remaining - known.unconfirmed > take.policy.burst / 4) {
+      known.unconfirmed += 1;
+      const remaining = known.decision.remaining - known.unconfirmed;
+      void taken.then(
+        (decision) => this.learn(take.bucket, decision, 1),
+        () => (known.unconfirmed -= 1),
+      );
+      return { ...known.decision, allowed: true, remaining, retryAfterSeconds: 0 };
+    }
+    const decision = await taken;
+    this.learn(take.bucket, decision, 0);
+    return decision;
+  }
+
+  /** Keeps a bucket's newest answer; `confirmed` of the requests let through early are now in it. */
+  private learn(bucket: string, decision: RateDecision, confirmed: number): void {
+    const known = this.known.get(bucket);
+    const unconfirmed = Math.max(0, (known?.unconfirmed ?? 0) - confirmed);
+    this.known.delete(bucket);
+    this.known.set(bucket, { decision, at: this.now(), unconfirmed });
+    if (this.known.size > this.maxKnown) this.known.delete(this.known.keys().next().value!);
   }
 }
 

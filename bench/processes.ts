@@ -12,6 +12,9 @@ export type Child = {
   logs: LogGroup[];
   /** Sends `signal` and resolves with the next line on stdout that matches `pattern`. */
   query(signal: NodeJS.Signals, pattern: RegExp): Promise<RegExpExecArray>;
+  /** Freezes it (SIGSTOP) or lets it run again (SIGCONT): an idle seatgate still wakes for every commit. */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 };
 
@@ -42,13 +45,15 @@ function exited(child: ChildProcess): Promise<void> {
 export async function startChild(
   name: string,
   args: string[],
-  options: { cwd: string; env: NodeJS.ProcessEnv; ready: RegExp },
+  options: { cwd: string; env: NodeJS.ProcessEnv; ready: RegExp; logFile?: number },
 ): Promise<Child> {
   // stdin stays an open pipe: the baseline exits when it closes, that is, when the runner dies.
-  const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A child logging every request writes to a file, as to a log shipper: the runner, which also
+  // generates the load, would spend its own CPU reading the lines.
+  const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', options.logFile ?? 'pipe'] });
   const logs: LogGroup[] = [];
   const tail: string[] = [];
-  createInterface({ input: child.stderr! }).on('line', (line) => {
+  if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => {
     const kind = logs.length < maxLogGroups ? kindOf(line) : 'more kinds';
     const group = logs.find((g) => g.kind === kind);
     if (group) group.count++;
@@ -95,8 +100,12 @@ export async function startChild(
         child.kill(signal);
       });
     },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      // A frozen process would take SIGTERM only once thawed.
+      child.kill('SIGCONT');
       // SIGTERM lets seatgate drain and close its pool; SIGKILL only when it does not exit in time.
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);

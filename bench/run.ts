@@ -9,7 +9,8 @@
  *   DATABASE_URL              a server to create the bench database on; unset: embedded PostgreSQL
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,7 @@ import { batchSizes, lastSeq, ledgerTotals } from './ledger.js';
 import { load } from './load.js';
 import { startChild } from './processes.js';
 import { buildReport, type LedgerChange, type Machine, markdown, type RunEvents, type RunRecord, type Settings } from './report.js';
-import { scenarios as allScenarios, type SystemName, systems } from './scenarios.js';
+import { scenarios as allScenarios, operableScenario, type SystemName, systems } from './scenarios.js';
 import { createTenant, type Tenant } from './setup.js';
 import { measureStalls } from './stall.js';
 import { attachEventLoad, type EventLoad } from './events.js';
@@ -148,11 +149,68 @@ async function main(): Promise<number> {
   const seatgate = await startChild('seatgate', ['--import', 'tsx', '--import', './bench/event-loop-probe.ts', 'src/server.ts'], {
     cwd: root,
     // As deployed: NODE_ENV=production turns off graphql-js's development checks on every value.
-    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0', DB_POOL_MAX: '10' },
+    // Bare: warnings only, no metrics, no rate limits; the operable twin below has them all.
+    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0', AUTH_FAILURES_PER_MINUTE: '0', DB_POOL_MAX: '10' },
     ready: /GraphiQL at (\S+)/,
   });
   disposers.push({ name: 'stop seatgate', dispose: seatgate.stop });
   log(`seatgate at ${seatgate.url}`);
+  checkpoint();
+
+  // As run in production: an access-log line per request (to a file, as to a log shipper),
+  // metrics scraped every 5 s, and every request's budget taken from the shared table (a budget
+  // too large to refuse anything, so both servers do the same work).
+  const operableLog = path.join(await mkdtemp(path.join(os.tmpdir(), 'seatgate-bench-')), 'operable.log');
+  const operableLogFd = openSync(operableLog, 'a');
+  const metricsToken = randomBytes(24).toString('hex');
+  const operable = await startChild('seatgate (operable)', ['--import', 'tsx', 'src/server.ts'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      DATABASE_URL: database.url,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      METRICS_TOKEN: metricsToken,
+      RATE_LIMIT_PER_SECOND: '1000000',
+      RATE_LIMIT_BURST: '1000000',
+      DB_POOL_MAX: '10',
+    },
+    ready: /GraphiQL at (\S+)/,
+    logFile: operableLogFd,
+  });
+  disposers.push({
+    name: 'stop the operable seatgate',
+    dispose: async () => {
+      await operable.stop();
+      closeSync(operableLogFd);
+      await rm(path.dirname(operableLog), { recursive: true });
+    },
+  });
+  // Frozen but for its own runs: every seatgate process wakes for each commit of any other (its
+  // relay publishes what any process writes), so two running at once would slow each other.
+  // A process is frozen only between transactions: frozen inside one, it would hold its row and
+  // advisory locks, and the other would wait on them.
+  const freeze = async (child: typeof seatgate) => {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      child.pause();
+      const { rows } = await db.query<{ busy: number }>(
+        `select count(*)::int as busy from pg_stat_activity where application_name = 'seatgate' and state in ('active', 'idle in transaction')`,
+      );
+      if (rows[0]!.busy === 0) return;
+      child.resume();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`${child.name} never came to rest between transactions`);
+  };
+  await freeze(operable);
+  let operableRunning = false;
+  const scraper = setInterval(() => {
+    if (!operableRunning) return;
+    void fetch(new URL('/metrics', operable.url), { headers: { authorization: `Bearer ${metricsToken}` } }).then((response) => response.text(), () => undefined);
+  }, 5000);
+  disposers.push({ name: 'stop scraping', dispose: async () => clearInterval(scraper) });
+  log(`operable seatgate at ${operable.url}, logging to ${operableLog}`);
   checkpoint();
 
   // Two organizations, so that the two systems never touch the same rows.
@@ -181,7 +239,7 @@ async function main(): Promise<number> {
   disposers.push({ name: 'stop the baseline', dispose: baseline.stop });
   log(`baseline at ${baseline.url}`);
 
-  const scenarios = allScenarios({ seatgateUrl: seatgate.url, seatgateKey: tenants.seatgate.key, baselineUrl: baseline.url });
+  const scenarios = allScenarios({ seatgateUrl: seatgate.url, seatgateKey: tenants.seatgate.key, baselineUrl: baseline.url, operableUrl: operable.url });
   const before = { seatgate: await ledgerTotals(db, tenants.seatgate.organizationId), baseline: await ledgerTotals(db, tenants.baseline.organizationId) };
   const runCount = settings.rounds * scenarios.length * systems.length;
   log(`${runCount} runs of ${settings.warmupSeconds} + ${settings.seconds} s: about ${Math.ceil((runCount * (settings.warmupSeconds + settings.seconds)) / 60)} min`);
@@ -194,6 +252,14 @@ async function main(): Promise<number> {
       for (const system of order) {
         checkpoint();
         const target = scenario.target[system];
+        operableRunning = system === 'seatgate' && scenario.name === operableScenario;
+        if (operableRunning) {
+          await freeze(seatgate);
+          operable.resume();
+        } else {
+          await freeze(operable);
+          seatgate.resume();
+        }
         const attached = system === 'seatgate' && scenario.events ? await attachEventLoad(seatgate.url, tenants.seatgate.key, scenario.events.subscribers) : null;
         const warmup = await load(target, scenario.connections, settings.warmupSeconds, interrupt.signal);
         checkpoint();
@@ -219,6 +285,8 @@ async function main(): Promise<number> {
   }
   checkpoint();
 
+  await freeze(operable);
+  seatgate.resume();
   log('the largest requests the bounds allow, while another client polls');
   const stalls = await measureStalls(orm, seatgate, `bench-stall-${suffix}`);
   checkpoint();
@@ -229,7 +297,13 @@ async function main(): Promise<number> {
     seatgate: { before: before.seatgate, after: await ledgerTotals(db, tenants.seatgate.organizationId) },
     baseline: { before: before.baseline, after: await ledgerTotals(db, tenants.baseline.organizationId) },
   };
-  const report = buildReport(await machine(db, database.where), settings, scenarios, runs, ledger, stalls);
+  const operableLines = (await readFile(operableLog, 'utf8')).split('\n').filter(Boolean);
+  const operableLogs = {
+    lines: operableLines.length,
+    requests: operableLines.filter((line) => line.includes('"message":"request"')).length,
+    warnings: operableLines.filter((line) => /"level":"(warn|error)"/.test(line)).length,
+  };
+  const report = buildReport(await machine(db, database.where), settings, scenarios, runs, ledger, stalls, operableLogs);
 
   console.log(markdown(report));
   for (const child of [seatgate, baseline]) {

@@ -14,7 +14,8 @@ export type Scenario = {
   target: Record<SystemName, Target>;
 };
 
-export type Endpoints = { seatgateUrl: string; seatgateKey: string; baselineUrl: string };
+/** `operableUrl`: a second seatgate as run in production, with info logs, metrics and shared rate limits. */
+export type Endpoints = { seatgateUrl: string; seatgateKey: string; baselineUrl: string; operableUrl: string };
 
 const addSeats = `mutation($input: AddSeatsInput!) { addSeats(input: $input) { id newBalance } }`;
 const customers = `query($ids: [String!]!) { customers(ids: $ids) { id seatBalances { featureCode current } } }`;
@@ -37,12 +38,22 @@ function addTargets(endpoints: Endpoints, customer: () => string): Record<System
   };
 }
 
+export const operableScenario = 'addSeats, logs + metrics + limits';
+
 export function scenarios(endpoints: Endpoints): Scenario[] {
   // The read bodies never change, so they are built once.
   const readSeatgate = JSON.stringify({ query: customers, variables: { ids: readIds } });
   const readBaseline = JSON.stringify({ ids: readIds });
   return [
     { name: 'addSeats', connections: 10, adds: true, target: addTargets(endpoints, randomCustomer) },
+    // The same adds on a seatgate that logs every request, keeps metrics (scraped every 5 s) and
+    // takes every request's budget from the shared rate-limit table.
+    {
+      name: operableScenario,
+      connections: 10,
+      adds: true,
+      target: { ...addTargets(endpoints, randomCustomer), seatgate: { ...addTargets(endpoints, randomCustomer).seatgate, url: endpoints.operableUrl } },
+    },
     // The same adds while 100 frontends watch their customer's balance and a webhook endpoint takes every event.
     { name: 'addSeats + events', connections: 10, adds: true, events: { subscribers: 100 }, target: addTargets(endpoints, randomCustomer) },
     // The same change through the Commet REST door: the baseline's own request shape.

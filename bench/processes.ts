@@ -7,6 +7,7 @@ export type LogGroup = { kind: string; count: number; first: string };
 /** A server running as a child process, with what it wrote to stderr (its log) kept in brief. */
 export type Child = {
   name: string;
+  pid: number;
   url: string;
   /** Its log, grouped: a flood of one failure shows as one line with a count. */
   logs: LogGroup[];
@@ -86,6 +87,7 @@ export async function startChild(
 
   return {
     name,
+    pid: child.pid!,
     url,
     logs,
     query(signal, pattern) {

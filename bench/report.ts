@@ -17,6 +17,8 @@ export type RunRecord = {
   batches: number[] | null;
   /** What the attached subscribers and webhook endpoint got (scenarios with events only). */
   events?: RunEvents | null;
+  /** CPU time of the seatgate process and of PostgreSQL during the measured run (seatgate only). */
+  cpu?: { serverMs: number; postgresMs: number } | null;
 };
 
 /** Notifications and deliveries of one run with events attached, and how they ended. */
@@ -72,7 +74,7 @@ export type Report = {
   /** addSeats with subscribers and a webhook endpoint attached, against addSeats alone. */
   events: { ratio: number; check: Check; totals: RunEvents } | null;
   /** addSeats on a seatgate with access logs, metrics and shared rate limits, against the bare one. */
-  operability: { ratio: number; check: Check; logs: OperableLogs };
+  operability: { ratio: number; check: Check; cpu: { bareMs: number; operableMs: number; ratio: number; check: Check }; logs: OperableLogs };
   runs: RunRecord[];
 };
 
@@ -198,7 +200,25 @@ export function buildReport(
     );
   const eventsRatio = againstPlain(eventRuns);
   const operableRatio = againstPlain(measuredOf(runs, operableScenario, 'seatgate'));
-  const operability = { ratio: operableRatio, check: { value: operableRatio, target: '≥ 0.9×', met: operableRatio >= 0.9 }, logs: operableLogs };
+  // CPU per successful request, seatgate's process and PostgreSQL together: what a request costs
+  // the machine, far steadier than throughput on a machine shared with other work.
+  const cpuPerRequest = (run: RunRecord) => (run.cpu && run.measured.ok > 0 ? (run.cpu.serverMs + run.cpu.postgresMs) / run.measured.ok : null);
+  const cpuOf = (name: string) => median(measuredOf(runs, name, 'seatgate').flatMap((run) => cpuPerRequest(run) ?? []));
+  const operableRuns = measuredOf(runs, operableScenario, 'seatgate');
+  const cpuRatio = median(
+    perRound(runs, (round) => {
+      const a = operableRuns.find((run) => run.round === round);
+      const b = plainRuns.find((run) => run.round === round);
+      const [x, y] = [a && cpuPerRequest(a), b && cpuPerRequest(b)];
+      return x && y ? x / y : null;
+    }),
+  );
+  const operability = {
+    ratio: operableRatio,
+    check: { value: operableRatio, target: '≥ 0.9×', met: operableRatio >= 0.9 },
+    cpu: { bareMs: cpuOf('addSeats'), operableMs: cpuOf(operableScenario), ratio: cpuRatio, check: { value: cpuRatio, target: '≤ 1.1×', met: cpuRatio <= 1.1 } },
+    logs: operableLogs,
+  };
   const totals = eventRuns.flatMap((run) => (run.events ? [run.events] : [])).reduce<RunEvents | null>(
     (sum, e) =>
       sum
@@ -329,6 +349,8 @@ export function markdown(report: Report): string {
   row(['', 'value', 'target']);
   row(['---', '---:', '---']);
   row(['addSeats with logs + metrics + limits ÷ addSeats bare (seatgate, same round)', times(operability.ratio), verdict(operability.check)]);
+  row(['CPU per addSeats, seatgate + PostgreSQL, ms: bare / with logs + metrics + limits', `${num(operability.cpu.bareMs, 2)} / ${num(operability.cpu.operableMs, 2)}`, '']);
+  row(['CPU per addSeats with logs + metrics + limits ÷ bare (same round)', times(operability.cpu.ratio), verdict(operability.cpu.check)]);
   row(['log lines written by the operable seatgate: all / access lines / warn or error', `${operability.logs.lines} / ${operability.logs.requests} / ${operability.logs.warnings}`, '']);
 
   lines.push('', '### The largest requests the bounds allow, while another client polls /healthz', '');

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,12 +21,13 @@ import { createLogger } from '../src/logger.js';
 import { freshDatabase } from './database.js';
 import { batchSizes, lastSeq, ledgerTotals } from './ledger.js';
 import { load } from './load.js';
-import { startChild } from './processes.js';
+import { type Child, startChild } from './processes.js';
 import { buildReport, type LedgerChange, type Machine, markdown, type RunEvents, type RunRecord, type Settings } from './report.js';
 import { scenarios as allScenarios, operableScenario, type SystemName, systems } from './scenarios.js';
 import { createTenant, type Tenant } from './setup.js';
 import { measureStalls } from './stall.js';
 import { attachEventLoad, type EventLoad } from './events.js';
+import { cpuMeter } from './cpu.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const resultsFile = path.join(root, '.data', 'bench-results.json');
@@ -82,6 +84,18 @@ process.on('uncaughtException', (error) => {
 });
 
 const log = (message: string) => console.error(message);
+
+/** A port free now, for a server started later (and again) on the same address. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 async function machine(db: pg.Pool, where: string): Promise<Machine> {
   const { rows } = await db.query<{ version: string }>('select version()');
@@ -159,39 +173,44 @@ async function main(): Promise<number> {
 
   // As run in production: an access-log line per request (to a file, as to a log shipper),
   // metrics scraped every 5 s, and every request's budget taken from the shared table (a budget
-  // too large to refuse anything, so both servers do the same work).
+  // too large to refuse anything, so both servers do the same work). Started afresh for each of
+  // its runs, and the bare one frozen meanwhile: every seatgate process wakes for each commit of
+  // any other (its relay publishes what any process writes), so two running at once would slow
+  // each other, and one frozen for long would wake to a backlog of notifications.
   const operableLog = path.join(await mkdtemp(path.join(os.tmpdir(), 'seatgate-bench-')), 'operable.log');
   const operableLogFd = openSync(operableLog, 'a');
   const metricsToken = randomBytes(24).toString('hex');
-  const operable = await startChild('seatgate (operable)', ['--import', 'tsx', 'src/server.ts'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      DATABASE_URL: database.url,
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      METRICS_TOKEN: metricsToken,
-      RATE_LIMIT_PER_SECOND: '1000000',
-      RATE_LIMIT_BURST: '1000000',
-      DB_POOL_MAX: '10',
-    },
-    ready: /GraphiQL at (\S+)/,
-    logFile: operableLogFd,
-  });
+  const operablePort = await freePort();
+  const operableWarmupSeconds = 8;
+  let operable: Child | null = null;
+  const startOperable = () =>
+    startChild('seatgate (operable)', ['--import', 'tsx', 'src/server.ts'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        DATABASE_URL: database.url,
+        PORT: String(operablePort),
+        LOG_LEVEL: 'info',
+        METRICS_TOKEN: metricsToken,
+        RATE_LIMIT_PER_SECOND: '1000000',
+        RATE_LIMIT_BURST: '1000000',
+        DB_POOL_MAX: '10',
+      },
+      ready: /GraphiQL at (\S+)/,
+      logFile: operableLogFd,
+    });
   disposers.push({
     name: 'stop the operable seatgate',
     dispose: async () => {
-      await operable.stop();
+      await operable?.stop();
       closeSync(operableLogFd);
       await rm(path.dirname(operableLog), { recursive: true });
     },
   });
-  // Frozen but for its own runs: every seatgate process wakes for each commit of any other (its
-  // relay publishes what any process writes), so two running at once would slow each other.
-  // A process is frozen only between transactions: frozen inside one, it would hold its row and
-  // advisory locks, and the other would wait on them.
-  const freeze = async (child: typeof seatgate) => {
+  // Frozen only between transactions: frozen inside one, it would hold its row and advisory
+  // locks, and the other would wait on them.
+  const freeze = async (child: Child) => {
     for (let attempt = 0; attempt < 100; attempt++) {
       child.pause();
       const { rows } = await db.query<{ busy: number }>(
@@ -203,14 +222,12 @@ async function main(): Promise<number> {
     }
     throw new Error(`${child.name} never came to rest between transactions`);
   };
-  await freeze(operable);
-  let operableRunning = false;
   const scraper = setInterval(() => {
-    if (!operableRunning) return;
+    if (!operable) return;
     void fetch(new URL('/metrics', operable.url), { headers: { authorization: `Bearer ${metricsToken}` } }).then((response) => response.text(), () => undefined);
   }, 5000);
   disposers.push({ name: 'stop scraping', dispose: async () => clearInterval(scraper) });
-  log(`operable seatgate at ${operable.url}, logging to ${operableLog}`);
+  log(`operable seatgate: started for its runs on port ${operablePort}, logging to ${operableLog}`);
   checkpoint();
 
   // Two organizations, so that the two systems never touch the same rows.
@@ -239,7 +256,7 @@ async function main(): Promise<number> {
   disposers.push({ name: 'stop the baseline', dispose: baseline.stop });
   log(`baseline at ${baseline.url}`);
 
-  const scenarios = allScenarios({ seatgateUrl: seatgate.url, seatgateKey: tenants.seatgate.key, baselineUrl: baseline.url, operableUrl: operable.url });
+  const scenarios = allScenarios({ seatgateUrl: seatgate.url, seatgateKey: tenants.seatgate.key, baselineUrl: baseline.url, operableUrl: `http://127.0.0.1:${operablePort}/graphql` });
   const before = { seatgate: await ledgerTotals(db, tenants.seatgate.organizationId), baseline: await ledgerTotals(db, tenants.baseline.organizationId) };
   const runCount = settings.rounds * scenarios.length * systems.length;
   log(`${runCount} runs of ${settings.warmupSeconds} + ${settings.seconds} s: about ${Math.ceil((runCount * (settings.warmupSeconds + settings.seconds)) / 60)} min`);
@@ -252,16 +269,14 @@ async function main(): Promise<number> {
       for (const system of order) {
         checkpoint();
         const target = scenario.target[system];
-        operableRunning = system === 'seatgate' && scenario.name === operableScenario;
-        if (operableRunning) {
+        if (system === 'seatgate' && scenario.name === operableScenario) {
           await freeze(seatgate);
-          operable.resume();
-        } else {
-          await freeze(operable);
-          seatgate.resume();
+          operable = await startOperable();
         }
         const attached = system === 'seatgate' && scenario.events ? await attachEventLoad(seatgate.url, tenants.seatgate.key, scenario.events.subscribers) : null;
-        const warmup = await load(target, scenario.connections, settings.warmupSeconds, interrupt.signal);
+        // A process just started runs cold code, and compiles it on threads of its own (counted in its
+        // CPU time): the operable one warms up longer, as the bare one has been warm for minutes.
+        const warmup = await load(target, scenario.connections, settings.warmupSeconds + (operable ? operableWarmupSeconds : 0), interrupt.signal);
         checkpoint();
         // Statistics of the steady state, for both systems alike: tables the warm-up filled from
         // empty (the outbox and webhook queues at their first run) would otherwise be planned as
@@ -270,11 +285,18 @@ async function main(): Promise<number> {
         const organizationId = tenants[system].organizationId;
         const tracksBatches = system === 'seatgate' && scenario.adds;
         const seqBefore = tracksBatches ? await lastSeq(db, organizationId) : null;
+        const meter = system === 'seatgate' ? await cpuMeter((operable ?? seatgate).pid) : null;
         const measured = await load(target, scenario.connections, settings.seconds, interrupt.signal);
+        const cpu = meter ? await meter() : null;
         checkpoint();
         const batches = seqBefore !== null ? await batchSizes(db, organizationId, seqBefore, await lastSeq(db, organizationId)) : null;
         const events = attached ? await detach(db, attached, organizationId) : null;
-        runs.push({ round, scenario: scenario.name, system, first: system === order[0], warmup, measured, batches, events });
+        if (operable) {
+          await operable.stop();
+          operable = null;
+          seatgate.resume();
+        }
+        runs.push({ round, scenario: scenario.name, system, first: system === order[0], warmup, measured, batches, events, cpu });
         log(
           `round ${round}/${settings.rounds}  ${scenario.name.padEnd(22)} ${system.padEnd(8)} ` +
             `${measured.okPerSecond.toFixed(0).padStart(6)} req/s  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms` +
@@ -285,8 +307,6 @@ async function main(): Promise<number> {
   }
   checkpoint();
 
-  await freeze(operable);
-  seatgate.resume();
   log('the largest requests the bounds allow, while another client polls');
   const stalls = await measureStalls(orm, seatgate, `bench-stall-${suffix}`);
   checkpoint();

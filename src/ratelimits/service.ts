@@ -99,13 +99,18 @@ export class SharedRateLimiter {
       const remaining = known.decision.remaining - known.unconfirmed;
       void taken.then(
         (decision) => this.learn(take.bucket, decision, 1),
-        () => (known.unconfirmed -= 1),
+        () => this.forget(take.bucket),
       );
       return { ...known.decision, allowed: true, remaining, retryAfterSeconds: 0 };
     }
     const decision = await taken;
     this.learn(take.bucket, decision, 0);
     return decision;
+  }
+
+  /** A take that failed tells nothing: the bucket is asked again next time. */
+  private forget(bucket: string): void {
+    this.known.delete(bucket);
   }
 
   /** Keeps a bucket's newest answer; `confirmed` of the requests let through early are now in it. */

@@ -114,3 +114,42 @@ builder.queryFields((t) => ({
     resolve: (_root, { ids }, ctx, info) => loadNodes(ctx, info, ids.map(String)),
   }),
 }));
+
+type QueryFieldBuilder = Parameters<Parameters<typeof builder.queryFields>[0]>[0];
+
+/** A list paged both ways and shown newest first, as its paging arguments describe it. */
+export type PagedList = {
+  /** What the list holds, plural: "events". */
+  noun: string;
+  max: number;
+  defaultSize: number;
+  /** Whose cursors the list takes: "this endpoint". */
+  cursorOf: string;
+  /** What a cursor of another list answers, said in a sentence. */
+  foreignCursor: string;
+  cursorMaxLength: number;
+};
+
+/** first/after/last/before of a connection: forwards to older items, backwards to newer ones. */
+export function pagingArgs(t: QueryFieldBuilder, list: PagedList) {
+  const cursor = (endCursor: 'endCursor' | 'startCursor', than: 'older' | 'newer') =>
+    t.arg.string({
+      required: false,
+      description: `A cursor of ${list.cursorOf} (an edge cursor or pageInfo.${endCursor}): the page holds only ${list.noun} ${than} than it. ${list.foreignCursor}`,
+      validate: { minLength: 1, maxLength: list.cursorMaxLength },
+    });
+  return {
+    first: t.arg.int({
+      required: false,
+      description: `Forward paging: how many ${list.noun} to read, 1–${list.max}, going older from \`after\` (from the newest when after is omitted); ${list.defaultSize} when neither first nor last is given. Not with last (validation_error).`,
+      validate: { min: 1, max: list.max },
+    }),
+    after: cursor('endCursor', 'older'),
+    last: t.arg.int({
+      required: false,
+      description: `Backward paging: how many ${list.noun} to read, 1–${list.max}, going newer from \`before\` (from the oldest when before is omitted); the page is still shown newest first. Not with first (validation_error).`,
+      validate: { min: 1, max: list.max },
+    }),
+    before: cursor('startCursor', 'newer'),
+  };
+}

@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
 import { type Connection, loadAll, nodesOf } from '../common/relay.js';
-import { describe, formatCount } from '../common/schema.js';
+import { describe, formatCount, pagingArgs } from '../common/schema.js';
 import { checkIdempotencyKeyHeader, customerIdRule, featureCodeRule, idempotencyKeyRule } from '../common/validation.js';
 import { CustomerRef } from '../customers/schema.js';
 import type { Context } from '../context.js';
@@ -205,27 +205,13 @@ builder.queryFields((t) => ({
         description: 'Only the events of this feature (^[a-z0-9_]+$, 1–50 characters); feature_not_found when no feature has this code. Omitted: every feature.',
         validate: featureCodeRule,
       }),
-      first: t.arg.int({
-        required: false,
-        description: `Forward paging: how many events to read, 1–${maxSeatEventsPerPage}, going older from \`after\` (from the newest when after is omitted); ${defaultSeatEventsPerPage} when neither first nor last is given. Not with last (validation_error).`,
-        validate: { min: 1, max: maxSeatEventsPerPage },
-      }),
-      after: t.arg.string({
-        required: false,
-        description:
-          'A cursor of this list (an edge cursor or pageInfo.endCursor): the page holds only events older than it. A cursor this API did not return, or one of another customer, feature filter, organization or mode, answers validation_error.',
-        validate: { minLength: 1, maxLength: 100 },
-      }),
-      last: t.arg.int({
-        required: false,
-        description: `Backward paging: how many events to read, 1–${maxSeatEventsPerPage}, going newer from \`before\` (from the oldest when before is omitted); the page is still shown newest first. Not with first (validation_error).`,
-        validate: { min: 1, max: maxSeatEventsPerPage },
-      }),
-      before: t.arg.string({
-        required: false,
-        description:
-          'A cursor of this list (an edge cursor or pageInfo.startCursor): the page holds only events newer than it. A cursor this API did not return, or one of another customer, feature filter, organization or mode, answers validation_error.',
-        validate: { minLength: 1, maxLength: 100 },
+      ...pagingArgs(t, {
+        noun: 'events',
+        max: maxSeatEventsPerPage,
+        defaultSize: defaultSeatEventsPerPage,
+        cursorOf: 'this list',
+        foreignCursor: 'A cursor this API did not return, or one of another customer, feature filter, organization or mode, answers validation_error.',
+        cursorMaxLength: 100,
       }),
     },
     resolve: (_root, args, ctx) => listSeatEvents(ctx.em, ctx.tenant, args),

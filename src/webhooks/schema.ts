@@ -1,6 +1,6 @@
 import { builder } from '../builder.js';
 import { type Connection, loadAll, nodesOf } from '../common/relay.js';
-import { describe } from '../common/schema.js';
+import { describe, pagingArgs } from '../common/schema.js';
 import { noteRule, opaqueIdRule } from '../common/validation.js';
 import type { OutboxEventType } from '../events/entities.js';
 import type { WebhookDeliveryStatus, WebhookEndpoint } from './entities.js';
@@ -197,25 +197,13 @@ builder.queryFields((t) => ({
     description: `An endpoint's deliveries, newest first, each with every attempt (status code, latency, error); ${defaultDeliveriesPerPage} per page unless first or last says otherwise. Page forwards (to older deliveries) with first and after, backwards (to newer ones) with last and before. Errors: validation_error (first and last together, a size out of range, or a cursor not of this endpoint), webhook_endpoint_not_found.`,
     args: {
       endpointId: t.arg.id({ description: 'The endpoint (we_…); webhook_endpoint_not_found when it is not one of yours.', validate: opaqueIdRule }),
-      first: t.arg.int({
-        required: false,
-        description: `Forward paging: how many deliveries to read, 1–${maxDeliveriesPerPage}, going older from \`after\` (from the newest when after is omitted); ${defaultDeliveriesPerPage} when neither first nor last is given. Not with last (validation_error).`,
-        validate: { min: 1, max: maxDeliveriesPerPage },
-      }),
-      after: t.arg.string({
-        required: false,
-        description: 'A cursor of this endpoint (an edge cursor or pageInfo.endCursor): the page holds only deliveries older than it. A cursor of another endpoint answers validation_error.',
-        validate: { minLength: 1, maxLength: 200 },
-      }),
-      last: t.arg.int({
-        required: false,
-        description: `Backward paging: how many deliveries to read, 1–${maxDeliveriesPerPage}, going newer from \`before\` (from the oldest when before is omitted); the page is still shown newest first. Not with first (validation_error).`,
-        validate: { min: 1, max: maxDeliveriesPerPage },
-      }),
-      before: t.arg.string({
-        required: false,
-        description: 'A cursor of this endpoint (an edge cursor or pageInfo.startCursor): the page holds only deliveries newer than it. A cursor of another endpoint answers validation_error.',
-        validate: { minLength: 1, maxLength: 200 },
+      ...pagingArgs(t, {
+        noun: 'deliveries',
+        max: maxDeliveriesPerPage,
+        defaultSize: defaultDeliveriesPerPage,
+        cursorOf: 'this endpoint',
+        foreignCursor: 'A cursor of another endpoint answers validation_error.',
+        cursorMaxLength: 200,
       }),
     },
     resolve: (_root, args, ctx) => listDeliveries(ctx.em, ctx.tenant, { ...args, endpointId: String(args.endpointId) }),

@@ -107,6 +107,14 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   });
 
+  test('a scrape reads the database twice: the outbox backlog once for both of its gauges, and the pending deliveries', async () => {
+    const { scrape } = appWithMetrics();
+    const { statements } = await harness.countStatements(() => scrape());
+    expect(statements.filter((sql) => sql.includes('from outbox_event where position is null'))).toHaveLength(1);
+    expect(statements.filter((sql) => sql.includes('from webhook_delivery'))).toHaveLength(1);
+    expect(statements).toHaveLength(2);
+  });
+
   test('without metrics configured, /metrics is not served', async () => {
     const response = await harness.yoga.fetch('http://seatgate.test/metrics', { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(404);

@@ -113,8 +113,11 @@ export function createMetrics(orm: Orm, schema: GraphQLSchema, logger: Logger): 
         }
       },
     });
-  backlogGauge('seatgate_outbox_unpublished_events', 'Committed events the relay has not yet published, fleet-wide.', async () => (await outboxBacklog(orm.em.fork())).unpublished);
-  backlogGauge('seatgate_outbox_lag_seconds', 'Age of the oldest unpublished event, fleet-wide: how far subscribers and webhooks lag behind commits.', async () => (await outboxBacklog(orm.em.fork())).oldestSeconds);
+  // Both outbox gauges are collected in the same scrape: they share one read of the backlog.
+  let backlogRead: ReturnType<typeof outboxBacklog> | null = null;
+  const backlog = () => (backlogRead ??= outboxBacklog(orm.em.fork()).finally(() => (backlogRead = null)));
+  backlogGauge('seatgate_outbox_unpublished_events', 'Committed events the relay has not yet published, fleet-wide.', async () => (await backlog()).unpublished);
+  backlogGauge('seatgate_outbox_lag_seconds', 'Age of the oldest unpublished event, fleet-wide: how far subscribers and webhooks lag behind commits.', async () => (await backlog()).oldestSeconds);
   backlogGauge('seatgate_webhook_deliveries_pending', 'Webhook deliveries waiting to be sent or retried, fleet-wide.', () => pendingDeliveries(orm.em.fork()));
 
   const labelsOf = (params: { document?: DocumentNode; operationName?: string; operationType?: OperationTypeNode }) => ({

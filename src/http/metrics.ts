@@ -192,7 +192,8 @@ function holdsToken(authorization: string | null | undefined, token: string): bo
   return given !== undefined && timingSafeEqual(digest(given), digest(token));
 }
 
-const unauthorizedScrape = () => new Response('Send the metrics token as Authorization: Bearer <METRICS_TOKEN>.\n', { status: 401, headers: { 'www-authenticate': 'Bearer' } });
+const unauthorizedScrapeMessage = 'Send the metrics token as Authorization: Bearer <METRICS_TOKEN>.\n';
+const unauthorizedScrape = () => new Response(unauthorizedScrapeMessage, { status: 401, headers: { 'www-authenticate': 'Bearer' } });
 
 /** `/metrics` on the API port, for callers holding METRICS_TOKEN only. */
 export function useMetricsEndpoint(registry: Registry, token: string): Plugin {
@@ -210,7 +211,7 @@ export function metricsListener(registry: Registry, token: string | null): Reque
   return (request, response) => {
     const send = (status: number, body: string, headers: Record<string, string>) => response.writeHead(status, headers).end(body);
     if (new URL(request.url ?? '/', 'http://metrics').pathname !== '/metrics') return void send(404, 'Not found: metrics are at /metrics.\n', { 'content-type': 'text/plain' });
-    if (token !== null && !holdsToken(request.headers.authorization, token)) return void send(401, 'Send the metrics token as Authorization: Bearer <METRICS_TOKEN>.\n', { 'www-authenticate': 'Bearer' });
+    if (token !== null && !holdsToken(request.headers.authorization, token)) return void send(401, unauthorizedScrapeMessage, { 'www-authenticate': 'Bearer' });
     registry.metrics().then(
       (text) => send(200, text, { 'content-type': registry.contentType }),
       () => send(500, 'Metrics could not be collected.\n', { 'content-type': 'text/plain' }),

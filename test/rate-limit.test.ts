@@ -81,8 +81,13 @@ describe('a key budget shared by the fleet', () => {
 
   test('another key keeps its own budget', async () => {
     const [spent, fresh] = [await seatScenario(harness), await seatScenario(harness)];
-    await Promise.all(Array.from({ length: burst * 2 }, () => call(a.url, spent.key)));
-    expect((await call(a.url, spent.key)).status).toBe(429);
+    // The bucket refills at 20/s while calls are answered, so spend it until it refuses (a slow machine needs more calls).
+    let refused = false;
+    for (let round = 0; round < 10 && !refused; round++) {
+      const answers = await Promise.all(Array.from({ length: burst * 2 }, () => call(a.url, spent.key)));
+      refused = answers.some(({ status }) => status === 429);
+    }
+    expect(refused).toBe(true);
     const other = await call(b.url, fresh.key);
     expect(other.status).toBe(200);
     expect(other.header('ratelimit-remaining')).toBe(String(burst - 1));

@@ -1,6 +1,7 @@
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ZodPlugin from '@pothos/plugin-zod';
+import NodeIdsPlugin from './common/node-ids.js';
 import type { Context } from './context.js';
 import { decodeGlobalId } from './common/relay.js';
 import { zodValidationError } from './common/validation.js';
@@ -15,7 +16,7 @@ export const builder = new SchemaBuilder<{
   DefaultEdgesNullability: { list: false; items: false };
   DefaultNodeNullability: false;
 }>({
-  plugins: [RelayPlugin, ZodPlugin],
+  plugins: [RelayPlugin, ZodPlugin, NodeIdsPlugin],
   defaultInputFieldRequiredness: true,
   defaultFieldNullability: false,
   zod: { validationError: zodValidationError },

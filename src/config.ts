@@ -53,7 +53,8 @@ const envSchema = z.object({
     .optional(),
   GRAPHIQL: flag.default(true),
   INTROSPECTION: flag.default(true),
-  MAX_BODY_BYTES: count(10_000_000).default(100_000),
+  // Always a limit: 0 does not turn it off.
+  MAX_BODY_BYTES: count(10_000_000).min(1).default(100_000),
   MAX_QUERY_DEPTH: count(100).default(10),
   MAX_ALIASES: count(1000).default(30),
   MAX_TOKENS: count(100_000).default(5000),

@@ -203,8 +203,9 @@ export function hasMalformedEscapes(search: string): boolean {
 }
 
 /**
- * Reads POST bodies before yoga's own parser: over `maxBytes` is 413 (0: no limit), not UTF-8 is 400.
- * Kept by hand: neither yoga, envelop nor graphql-armor limits the size of a request body.
+ * Reads POST bodies before yoga's own parser: over `maxBytes` is 413, not UTF-8 is 400.
+ * Kept by hand: yoga's maxRequestBodySize answers in its own error shape, reads every body through
+ * an extra stream, and decodes bad UTF-8 leniently; envelop and graphql-armor have no such limit.
  */
 export function useBodyLimit(maxBytes: number): Plugin {
   return {
@@ -212,7 +213,7 @@ export function useBodyLimit(maxBytes: number): Plugin {
       if (!requestParser) return;
       setRequestParser(async (request) => {
         if (request.method !== 'POST') return requestParser(request);
-        const bytes = await readLimitedBytes(request, maxBytes || Infinity).catch((error: unknown) => {
+        const bytes = await readLimitedBytes(request, maxBytes).catch((error: unknown) => {
           throw error instanceof BodyTooLarge ? tooLarge(error) : error;
         });
         const body = decodeUtf8(bytes);

@@ -65,7 +65,7 @@ async function bodyOf(request: Request, url: URL, maxBytes: number): Promise<Jso
   if (!/^application\/json\s*(;|$)/i.test(request.headers.get('content-type') ?? '')) {
     throw validationError('Content-Type', 'Send the body as JSON, with Content-Type: application/json.');
   }
-  const bytes = await readLimitedBytes(request, maxBytes || Infinity).catch((error: unknown) => {
+  const bytes = await readLimitedBytes(request, maxBytes).catch((error: unknown) => {
     throw error instanceof BodyTooLarge ? new RestFailure(validationError(null, error.message, [{ field: '', message: error.detail }]), 413) : error;
   });
   const text = decodeUtf8(bytes);

@@ -100,6 +100,10 @@ async function main(): Promise<void> {
     // Subscriptions would hold their connections open forever; they end, and clients resume elsewhere.
     await events.stop();
     await closed;
+    // A last publication, for the commits of the last requests (the listener that would have been
+    // told of them is closed): they go out now rather than with the next process, and the pool
+    // never closes under a running publication.
+    await events.relay.poke();
     stopCleanup();
     stopPruning();
     stopRateLimitPruning();

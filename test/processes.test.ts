@@ -113,4 +113,8 @@ test('SIGTERM lets in-flight requests finish before the process exits', async ()
   expect(responses.map((r) => [r.status, r.body.errors])).toEqual(Array.from({ length: 10 }, () => [200, undefined]));
   expect(responses.map((r) => r.body.data.addSeats.newBalance).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   expect(await server.exited).toBe(0);
+  // The changes answered while draining were published before the pool closed, and nothing failed.
+  const unpublished = await harness.orm.em.fork().getConnection().execute<{ count: string }[]>(`select count(*) from outbox_event where customer_id = ? and position is null`, [s.customer.id]);
+  expect(Number(unpublished[0]!.count)).toBe(0);
+  expect(server.output()).not.toMatch(/"level":"(error|fatal)"/);
 }, 60_000);

@@ -135,6 +135,11 @@ export const CUSTOMERS_WITH_BALANCES = statement<{ organizationId: string; mode:
          join feature f on f.id = pf.feature_id
          join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
         where s.customer_id = c.id and s.status = 'ACTIVE'
+        -- A fence: the balances of one customer at a time, by index. Flattened, the plan PostgreSQL
+        -- makes for 100 known refs (each connection's first five calls) hashes every subscription
+        -- of the tenant against every balance: 39 ms instead of 3 on 200 customers, and worse as
+        -- the tenant grows.
+        offset 0
      ) x on true
     order by c.id, x.feature_code`,
   (row) => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { maxJsonDepth, tooDeeplyNested } from '../src/http/limits.js';
 import { parseJson, scanJson } from '../src/rest/json.js';
 
 const findJsonProblem = (text: string) => scanJson(text).problem;
@@ -72,5 +73,27 @@ describe('parseJson', () => {
     expect(() => parseJson('  ')).toThrow(expect.objectContaining({ code: 'invalid_json', message: expect.stringMatching(/empty/) }));
     expect(() => parseJson('{"seats":{"editor":1,"editor":2}}')).toThrow(expect.objectContaining({ code: 'validation_error', param: 'seats.editor' }));
     expect(parseJson('{"a":[1,2]}').value).toEqual({ a: [1, 2] });
+  });
+});
+
+describe('tooDeeplyNested', () => {
+  const nest = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+  test('allows maxJsonDepth levels, and names the top-level key past them', () => {
+    expect(tooDeeplyNested(`{"a":${nest(maxJsonDepth - 1)}}`)).toBeNull();
+    expect(tooDeeplyNested(`{"a":1,"b" : ${nest(maxJsonDepth)},"c":2}`)).toBe('b');
+    expect(tooDeeplyNested(nest(maxJsonDepth + 1))).toBe('');
+    expect(tooDeeplyNested(`{"a\\"b":{"c":${nest(maxJsonDepth)}}}`)).toBe('a"b');
+  });
+
+  test('brackets inside strings do not count, and any text ends the pass, JSON or not', () => {
+    expect(tooDeeplyNested(`{"a":"${'['.repeat(1000)}"}`)).toBeNull();
+    expect(tooDeeplyNested(`{"a":"${'['.repeat(1000)}`)).toBeNull();
+    expect(tooDeeplyNested(`${'{'.repeat(maxJsonDepth)}"x\\`)).toBeNull();
+    expect(tooDeeplyNested(`[{"a":1},${nest(maxJsonDepth)}]`)).toBe('');
+  });
+
+  test('a body nested past the limit is refused naming its field, before it is parsed', () => {
+    expect(() => parseJson(`{"customerId":${nest(49_000)},"count":1}`)).toThrow(expect.objectContaining({ code: 'validation_error', param: 'customerId' }));
   });
 });

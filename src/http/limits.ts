@@ -176,6 +176,49 @@ export async function readLimitedBytes(request: Request, maxBytes: number): Prom
   return Buffer.concat(chunks);
 }
 
+/** JSON bodies nest no deeper than this: the deepest any door needs is a handful of levels. */
+export const maxJsonDepth = 32;
+
+/**
+ * Where a body nests deeper than maxJsonDepth: the top-level key it does so under ('' when none),
+ * or null. One pass over any text, valid JSON or not, before JSON.parse: refused only after
+ * parsing and scanning, a body 49,000 levels deep (it fits in the size limit) held the event
+ * loop for 60 ms or more.
+ */
+export function tooDeeplyNested(text: string): string | null {
+  let depth = 0;
+  let key: [number, number] | null = null;
+  let lastString: [number, number] | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const start = i;
+      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+      lastString = depth === 1 ? [start, i + 1] : null;
+    } else if (c === 0x3a) {
+      if (lastString) key = lastString;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxJsonDepth) return key ? keyText(text.slice(...key)) : '';
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    } else if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) {
+      lastString = null;
+    }
+  }
+  return null;
+}
+
+function keyText(literal: string): string {
+  try {
+    return JSON.parse(literal) as string;
+  } catch {
+    return '';
+  }
+}
+
+/** The refusal of a body tooDeeplyNested found `under` (a top-level key, or '' for the body itself). */
+export const tooDeeplyNestedMessage = (under: string) => `${under || 'The body'} nests more than ${maxJsonDepth} levels of arrays and objects.`;
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -218,6 +261,7 @@ export function useBodyLimit(maxBytes: number): Plugin {
         });
         const body = decodeUtf8(bytes);
         if (body === null) throw requestError('The request body is not valid UTF-8.', null);
+        if (tooDeeplyNested(body) !== null) throw requestError(tooDeeplyNestedMessage(''), null);
         return requestParser(new fetchAPI.Request(request.url, { method: 'POST', headers: request.headers, body }));
       });
     },

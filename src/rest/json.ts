@@ -1,4 +1,5 @@
 import { DomainError, validationError } from '../errors.js';
+import { tooDeeplyNested, tooDeeplyNestedMessage } from '../http/limits.js';
 
 /**
  * JSON.parse settles silently what a billing API must not: a key given twice (the last wins), a
@@ -78,6 +79,8 @@ export type JsonBody = { value: unknown; keyOrder(field: string): string[] | und
 
 /** A JSON body, or the contract error saying what is wrong with it. */
 export function parseJson(text: string): JsonBody {
+  const deep = tooDeeplyNested(text);
+  if (deep !== null) throw validationError(deep || null, tooDeeplyNestedMessage(deep));
   let value: unknown;
   try {
     value = JSON.parse(text);

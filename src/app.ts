@@ -148,7 +148,7 @@ export function createApp(options: AppOptions) {
     // useContractErrors shapes and masks every error itself, with the request id at hand.
     maskedErrors: false,
     // useBodyLimit reads bodies with the configured cap and answers in the contract's shape; yoga's
-    // own limit would pipe every body through a TransformStream as well (a tenth of the CPU of a
+    // own limit would pipe every body through a TransformStream as well (a third of the CPU of a
     // small request: stream setup, and an abort with a DOMException at its end).
     maxRequestBodySize: false,
     logging: yogaLogger(logger),

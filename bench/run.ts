@@ -23,7 +23,7 @@ import { batchSizes, lastSeq, ledgerTotals } from './ledger.js';
 import { load } from './load.js';
 import { type Child, startChild } from './processes.js';
 import { buildReport, type LedgerChange, type Machine, markdown, type RunEvents, type RunRecord, type Settings } from './report.js';
-import { scenarios as allScenarios, operableScenario, type SystemName, systems } from './scenarios.js';
+import { scenarios as allScenarios, type SystemName, systems, type TwinKind } from './scenarios.js';
 import { createTenant, type Tenant } from './setup.js';
 import { measureStalls } from './stall.js';
 import { attachEventLoad, type EventLoad } from './events.js';
@@ -171,41 +171,39 @@ async function main(): Promise<number> {
   log(`seatgate at ${seatgate.url}`);
   checkpoint();
 
-  // As run in production: an access-log line per request (to a file, as to a log shipper),
-  // metrics scraped every 5 s, and every request's budget taken from the shared table (a budget
-  // too large to refuse anything, so both servers do the same work). Started afresh for each of
-  // its runs, and the bare one frozen meanwhile: every seatgate process wakes for each commit of
-  // any other (its relay publishes what any process writes), so two running at once would slow
-  // each other, and one frozen for long would wake to a backlog of notifications.
-  const operableLog = path.join(await mkdtemp(path.join(os.tmpdir(), 'seatgate-bench-')), 'operable.log');
-  const operableLogFd = openSync(operableLog, 'a');
+  // Twins: a seatgate started afresh for each run of a twin scenario, bare or as run in
+  // production (an access-log line per request, to a file as to a log shipper; metrics scraped
+  // every 5 s; every request's budget taken from the shared table, a budget too large to refuse
+  // anything, so both do the same work). The long-running one is frozen meanwhile: every seatgate
+  // process wakes for each commit of any other (its relay publishes what any process writes), so
+  // two running at once would slow each other, and one frozen for long would wake to a backlog
+  // of notifications.
+  const twinLog = path.join(await mkdtemp(path.join(os.tmpdir(), 'seatgate-bench-')), 'fresh.log');
+  const twinLogFd = openSync(twinLog, 'a');
   const metricsToken = randomBytes(24).toString('hex');
-  const operablePort = await freePort();
-  const operableWarmupSeconds = 8;
-  let operable: Child | null = null;
-  const startOperable = () =>
-    startChild('seatgate (operable)', ['--import', 'tsx', 'src/server.ts'], {
+  const twinPort = await freePort();
+  const twinWarmupSeconds = 8;
+  let twin: { kind: TwinKind; child: Child } | null = null;
+  const twinEnv: Record<TwinKind, NodeJS.ProcessEnv> = {
+    bare: { LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0', AUTH_FAILURES_PER_MINUTE: '0' },
+    operable: { LOG_LEVEL: 'info', METRICS_TOKEN: metricsToken, RATE_LIMIT_PER_SECOND: '1000000', RATE_LIMIT_BURST: '1000000' },
+  };
+  const startTwin = async (kind: TwinKind) => ({
+    kind,
+    child: await startChild(`seatgate (${kind}, fresh)`, ['--import', 'tsx', 'src/server.ts'], {
       cwd: root,
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        DATABASE_URL: database.url,
-        PORT: String(operablePort),
-        LOG_LEVEL: 'info',
-        METRICS_TOKEN: metricsToken,
-        RATE_LIMIT_PER_SECOND: '1000000',
-        RATE_LIMIT_BURST: '1000000',
-        DB_POOL_MAX: '10',
-      },
+      env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: database.url, PORT: String(twinPort), DB_POOL_MAX: '10', ...twinEnv[kind] },
       ready: /GraphiQL at (\S+)/,
-      logFile: operableLogFd,
-    });
+      // Both write to the file, so both pay for what they log the same way.
+      logFile: twinLogFd,
+    }),
+  });
   disposers.push({
-    name: 'stop the operable seatgate',
+    name: 'stop the fresh seatgate',
     dispose: async () => {
-      await operable?.stop();
-      closeSync(operableLogFd);
-      await rm(path.dirname(operableLog), { recursive: true });
+      await twin?.child.stop();
+      closeSync(twinLogFd);
+      await rm(path.dirname(twinLog), { recursive: true });
     },
   });
   // Frozen only between transactions: frozen inside one, it would hold its row and advisory
@@ -223,11 +221,11 @@ async function main(): Promise<number> {
     throw new Error(`${child.name} never came to rest between transactions`);
   };
   const scraper = setInterval(() => {
-    if (!operable) return;
-    void fetch(new URL('/metrics', operable.url), { headers: { authorization: `Bearer ${metricsToken}` } }).then((response) => response.text(), () => undefined);
+    if (twin?.kind !== 'operable') return;
+    void fetch(new URL('/metrics', twin.child.url), { headers: { authorization: `Bearer ${metricsToken}` } }).then((response) => response.text(), () => undefined);
   }, 5000);
   disposers.push({ name: 'stop scraping', dispose: async () => clearInterval(scraper) });
-  log(`operable seatgate: started for its runs on port ${operablePort}, logging to ${operableLog}`);
+  log(`fresh seatgate: started for each twin run on port ${twinPort}, logging to ${twinLog}`);
   checkpoint();
 
   // Two organizations, so that the two systems never touch the same rows.
@@ -256,7 +254,7 @@ async function main(): Promise<number> {
   disposers.push({ name: 'stop the baseline', dispose: baseline.stop });
   log(`baseline at ${baseline.url}`);
 
-  const scenarios = allScenarios({ seatgateUrl: seatgate.url, seatgateKey: tenants.seatgate.key, baselineUrl: baseline.url, operableUrl: `http://127.0.0.1:${operablePort}/graphql` });
+  const scenarios = allScenarios({ seatgateUrl: seatgate.url, seatgateKey: tenants.seatgate.key, baselineUrl: baseline.url, twinUrl: `http://127.0.0.1:${twinPort}/graphql` });
   const before = { seatgate: await ledgerTotals(db, tenants.seatgate.organizationId), baseline: await ledgerTotals(db, tenants.baseline.organizationId) };
   const runCount = settings.rounds * scenarios.length * systems.length;
   log(`${runCount} runs of ${settings.warmupSeconds} + ${settings.seconds} s: about ${Math.ceil((runCount * (settings.warmupSeconds + settings.seconds)) / 60)} min`);
@@ -269,14 +267,14 @@ async function main(): Promise<number> {
       for (const system of order) {
         checkpoint();
         const target = scenario.target[system];
-        if (system === 'seatgate' && scenario.name === operableScenario) {
+        if (system === 'seatgate' && scenario.twin) {
           await freeze(seatgate);
-          operable = await startOperable();
+          twin = await startTwin(scenario.twin);
         }
         const attached = system === 'seatgate' && scenario.events ? await attachEventLoad(seatgate.url, tenants.seatgate.key, scenario.events.subscribers) : null;
-        // A process just started runs cold code, and compiles it on threads of its own (counted in its
-        // CPU time): the operable one warms up longer, as the bare one has been warm for minutes.
-        const warmup = await load(target, scenario.connections, settings.warmupSeconds + (operable ? operableWarmupSeconds : 0), interrupt.signal);
+        // A process just started runs cold code, and compiles it on threads of its own (counted in
+        // its CPU time): a twin warms up longer.
+        const warmup = await load(target, scenario.connections, settings.warmupSeconds + (twin ? twinWarmupSeconds : 0), interrupt.signal);
         checkpoint();
         // Statistics of the steady state, for both systems alike: tables the warm-up filled from
         // empty (the outbox and webhook queues at their first run) would otherwise be planned as
@@ -285,15 +283,15 @@ async function main(): Promise<number> {
         const organizationId = tenants[system].organizationId;
         const tracksBatches = system === 'seatgate' && scenario.adds;
         const seqBefore = tracksBatches ? await lastSeq(db, organizationId) : null;
-        const meter = system === 'seatgate' ? await cpuMeter((operable ?? seatgate).pid) : null;
+        const meter = system === 'seatgate' ? await cpuMeter((twin?.child ?? seatgate).pid) : null;
         const measured = await load(target, scenario.connections, settings.seconds, interrupt.signal);
         const cpu = meter ? await meter() : null;
         checkpoint();
         const batches = seqBefore !== null ? await batchSizes(db, organizationId, seqBefore, await lastSeq(db, organizationId)) : null;
         const events = attached ? await detach(db, attached, organizationId) : null;
-        if (operable) {
-          await operable.stop();
-          operable = null;
+        if (twin) {
+          await twin.child.stop();
+          twin = null;
           seatgate.resume();
         }
         runs.push({ round, scenario: scenario.name, system, first: system === order[0], warmup, measured, batches, events, cpu });
@@ -317,7 +315,7 @@ async function main(): Promise<number> {
     seatgate: { before: before.seatgate, after: await ledgerTotals(db, tenants.seatgate.organizationId) },
     baseline: { before: before.baseline, after: await ledgerTotals(db, tenants.baseline.organizationId) },
   };
-  const operableLines = (await readFile(operableLog, 'utf8')).split('\n').filter(Boolean);
+  const operableLines = (await readFile(twinLog, 'utf8')).split('\n').filter(Boolean);
   const operableLogs = {
     lines: operableLines.length,
     requests: operableLines.filter((line) => line.includes('"message":"request"')).length,

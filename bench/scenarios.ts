@@ -11,11 +11,19 @@ export type Scenario = {
   adds: boolean;
   /** SSE subscribers and a webhook endpoint attached to seatgate while it runs. */
   events?: { subscribers: number };
+  /** Run on a seatgate process started for this run (at `twinUrl`), bare or as in production, instead of the long-running one. */
+  twin?: TwinKind;
   target: Record<SystemName, Target>;
 };
 
-/** `operableUrl`: a second seatgate as run in production, with info logs, metrics and shared rate limits. */
-export type Endpoints = { seatgateUrl: string; seatgateKey: string; baselineUrl: string; operableUrl: string };
+/**
+ * A seatgate started afresh for one run: `bare` as the long-running one (warnings only, no
+ * metrics, no rate limits), `operable` as run in production (info logs, metrics, shared limits).
+ */
+export type TwinKind = 'bare' | 'operable';
+
+/** `twinUrl`: where the seatgate started for a twin scenario's run listens. */
+export type Endpoints = { seatgateUrl: string; seatgateKey: string; baselineUrl: string; twinUrl: string };
 
 const addSeats = `mutation($input: AddSeatsInput!) { addSeats(input: $input) { id newBalance } }`;
 const customers = `query($ids: [String!]!) { customers(ids: $ids) { id seatBalances { featureCode current } } }`;
@@ -38,7 +46,14 @@ function addTargets(endpoints: Endpoints, customer: () => string): Record<System
   };
 }
 
+const onTwin = (endpoints: Endpoints): Record<SystemName, Target> => {
+  const targets = addTargets(endpoints, randomCustomer);
+  return { ...targets, seatgate: { ...targets.seatgate, url: endpoints.twinUrl } };
+};
+
 export const operableScenario = 'addSeats, logs + metrics + limits';
+/** What the operable twin is measured against: the same fresh start, without the three. */
+export const freshBareScenario = 'addSeats, fresh process';
 
 export function scenarios(endpoints: Endpoints): Scenario[] {
   // The read bodies never change, so they are built once.
@@ -46,14 +61,12 @@ export function scenarios(endpoints: Endpoints): Scenario[] {
   const readBaseline = JSON.stringify({ ids: readIds });
   return [
     { name: 'addSeats', connections: 10, adds: true, target: addTargets(endpoints, randomCustomer) },
-    // The same adds on a seatgate that logs every request, keeps metrics (scraped every 5 s) and
-    // takes every request's budget from the shared rate-limit table.
-    {
-      name: operableScenario,
-      connections: 10,
-      adds: true,
-      target: { ...addTargets(endpoints, randomCustomer), seatgate: { ...addTargets(endpoints, randomCustomer).seatgate, url: endpoints.operableUrl } },
-    },
+    // The cost of running as in production, as two processes started alike: a fresh process runs
+    // cold code and compiles it on threads of its own, which a long-running one did long ago. The
+    // second logs every request, keeps metrics (scraped every 5 s) and takes every request's
+    // budget from the shared rate-limit table.
+    { name: freshBareScenario, connections: 10, adds: true, twin: 'bare', target: onTwin(endpoints) },
+    { name: operableScenario, connections: 10, adds: true, twin: 'operable', target: onTwin(endpoints) },
     // The same adds while 100 frontends watch their customer's balance and a webhook endpoint takes every event.
     { name: 'addSeats + events', connections: 10, adds: true, events: { subscribers: 100 }, target: addTargets(endpoints, randomCustomer) },
     // The same change through the Commet REST door: the baseline's own request shape.

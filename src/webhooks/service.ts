@@ -13,6 +13,7 @@ import {
   DELIVERIES_BY_ID,
   DELIVERY_PAGE,
   DELIVERY_PAGE_BACKWARD,
+  ENABLED_ENDPOINTS_OF_TENANTS,
   LOCK_TENANT_ENDPOINTS,
   PENDING_DELIVERIES,
   type WebhookDeliveryRecord,
@@ -50,12 +51,8 @@ export async function queueDeliveries(
   published: readonly PublishedEvent[],
   handOff: { leaseMs: number; limit: number } | null = null,
 ): Promise<QueuedDeliveries> {
-  const tenants = new Map(published.map((event) => [`${event.organizationId}\u0000${event.mode}`, { organization: event.organizationId, mode: event.mode }]));
-  const endpoints = await tx.find(
-    WebhookEndpoint,
-    { $or: [...tenants.values()], disabledAt: null },
-    { fields: ['id', 'organization', 'mode', 'events', 'url', 'secret'], disableIdentityMap: true },
-  );
+  const tenants = [...new Map(published.map((event) => [`${event.organizationId}\u0000${event.mode}`, event])).values()];
+  const endpoints = await run(tx, ENABLED_ENDPOINTS_OF_TENANTS, { organizationIds: tenants.map((event) => event.organizationId), modes: tenants.map((event) => event.mode) });
   if (endpoints.length === 0) return { claimed: [], due: 0 };
   const now = new Date();
   // The claim's token, as CLAIM_DUE makes it: whole milliseconds, which a Date keeps exactly.
@@ -63,7 +60,7 @@ export async function queueDeliveries(
   const claimed: ClaimedDelivery[] = [];
   const rows = published.flatMap((event) =>
     endpoints
-      .filter((endpoint) => endpoint.organization.id === event.organizationId && endpoint.mode === event.mode && endpoint.events.includes(event.type))
+      .filter((endpoint) => endpoint.organizationId === event.organizationId && endpoint.mode === event.mode && endpoint.events.includes(event.type))
       .map((endpoint) => {
         const id = newId('msg');
         const handedOff = handOff !== null && claimed.length < handOff.limit;

@@ -18,6 +18,29 @@ export const LOCK_TENANT_ENDPOINTS = statement<{ organizationId: string; mode: M
   () => null,
 );
 
+/** An enabled endpoint, as a publication needs it to owe and send deliveries. */
+export type EndpointTarget = { id: string; organizationId: string; mode: Mode; events: OutboxEventType[]; url: string; secret: string };
+
+/**
+ * The enabled endpoints of the tenants a publication touches. It runs in every publication, one
+ * per write transaction, so it is prepared: as a MikroORM find it was planned on each call, and
+ * building and hydrating the query took 4% of the CPU of an `addSeats`.
+ */
+export const ENABLED_ENDPOINTS_OF_TENANTS = statement<{ organizationIds: string[]; modes: Mode[] }, EndpointTarget>(
+  'webhook_enabled_endpoints_of_tenants',
+  `select e.id, e.organization_id, e.mode, e.events, e.url, e.secret
+     from unnest(:organizationIds::text[], :modes::text[]) as t(organization_id, mode)
+     join webhook_endpoint e on e.organization_id = t.organization_id and e.mode = t.mode and e.disabled_at is null`,
+  (row) => ({
+    id: read.text(row.id),
+    organizationId: read.text(row.organization_id),
+    mode: row.mode as Mode,
+    events: row.events as OutboxEventType[],
+    url: read.text(row.url),
+    secret: read.text(row.secret),
+  }),
+);
+
 /**
  * A CTE that makes its statement's commit skip the wait for the WAL flush (synchronous_commit
  * off, for this transaction only); joined in, so that it runs. Claims and results are

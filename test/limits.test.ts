@@ -108,6 +108,22 @@ describe('rate limit per API key', () => {
     expect(Number(answers[4]!.headers.get('retry-after'))).toBeGreaterThan(90);
     expect(Number(answers[4]!.headers.get('retry-after'))).toBeLessThanOrEqual(100);
   });
+
+  test('requests let through before the database answers are all counted: a burst of 40 allows exactly 40', async () => {
+    const s = await seatScenario(harness);
+    // One request per 1,000 s: nothing refills during the test.
+    const app = appWith({ rateLimitPerSecond: 0.001, rateLimitBurst: 40 });
+    const query = { query: '{ features { code } }' };
+    const statuses: number[] = [];
+    // One at a time, then many at once, with pauses longer than the counting window between.
+    for (let i = 0; i < 12; i++) statuses.push((await post(app, s.key, query)).status);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    statuses.push(...(await Promise.all(Array.from({ length: 12 }, () => post(app, s.key, query)))).map(({ status }) => status));
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    for (let i = 0; i < 26; i++) statuses.push((await post(app, s.key, query)).status);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(40);
+    expect(statuses.slice(40)).toEqual(Array.from({ length: 10 }, () => 429));
+  });
 });
 
 describe('rate decisions (GCRA arithmetic)', () => {

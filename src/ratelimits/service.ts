@@ -50,11 +50,20 @@ export function decisionsOf(taken: Pick<TakenBucket, 'fullAt' | 'granted' | 'now
 /** `early`: the request may go on before the database answers, while its bucket has budget to spare. */
 type Take = { bucket: string; policy: RatePolicy; early?: boolean };
 
+/** Requests a bucket counts at once: one, or those let through early since its last count. */
+type Count = { bucket: string; policy: RatePolicy; count: number };
+
 /** What this process last learned of a bucket, and how many requests it let through since without waiting. */
 type Known = { decision: RateDecision; at: number; unconfirmed: number };
 
 /** How long a bucket's last answer may stand in for the database's, when it had budget to spare. */
 const knownForMs = 1000;
+/**
+ * How long the requests let through early wait to be counted, together: one statement per
+ * this long, where counting each at once cost about one per request (requests that arrive
+ * spread out make small batches).
+ */
+const countEarlyEveryMs = 25;
 
 /**
  * Rate limits shared by every process on one database: buckets live in an unlogged table, and
@@ -63,49 +72,75 @@ const knownForMs = 1000;
  *
  * Every request is taken from its bucket. An `early` one waits for the answer only when the bucket is low:
  * while the last answer (under a second old) left more than a quarter of the burst, minus what
- * this process has let through since, the request goes on at once and its take is counted in
- * the background. A fleet may so overshoot by what its processes admit within one round trip.
+ * this process has let through since, the request goes on at once, and it is counted in the
+ * background with the others let through within 25 ms. A fleet may so overshoot by what its
+ * processes admit within 25 ms and one round trip.
  */
 export class SharedRateLimiter {
-  private readonly takeNow: (take: Take) => Promise<RateDecision>;
+  private readonly countNow: (count: Count) => Promise<RateDecision>;
   private readonly known = new Map<string, Known>();
+  /** Requests let through early and not yet counted, by bucket. */
+  private readonly uncounted = new Map<string, Count>();
+  private countTimer: NodeJS.Timeout | null = null;
 
   constructor(
     em: EntityManager,
     private readonly now: () => number = Date.now,
     private readonly maxKnown = 10_000,
   ) {
-    this.takeNow = coalesced(async (takes: Take[]) => {
+    this.countNow = coalesced(async (counts: Count[]) => {
       const wanted = new Map<string, { policy: RatePolicy; count: number }>();
-      for (const { bucket, policy } of takes) {
+      for (const { bucket, policy, count } of counts) {
         const entry = wanted.get(bucket) ?? { policy, count: 0 };
-        entry.count += 1;
+        entry.count += count;
         wanted.set(bucket, entry);
       }
       const rows = await run(em.fork(), TAKE_FROM_BUCKETS, {
         takes: JSON.stringify([...wanted].map(([bucket, { policy, count }]) => ({ bucket, wanted: count, interval_ms: intervalMs(policy), burst: policy.burst }))),
       });
       const decided = new Map(rows.map((row) => [row.bucket, decisionsOf(row, wanted.get(row.bucket)!.count, wanted.get(row.bucket)!.policy)]));
-      // Each bucket's decisions go to its requests in arrival order.
-      return takes.map(({ bucket }) => decided.get(bucket)!.shift()!);
+      // Each bucket's decisions go to its requests in arrival order; a count answers with its last.
+      return counts.map(({ bucket, count }) => decided.get(bucket)!.splice(0, count).at(-1)!);
     });
   }
 
   async take(take: Take): Promise<RateDecision> {
-    const taken = this.takeNow(take);
     const known = this.known.get(take.bucket);
     if (take.early && known && this.now() - known.at < knownForMs && known.decision.remaining - known.unconfirmed > take.policy.burst / 4) {
       known.unconfirmed += 1;
-      const remaining = known.decision.remaining - known.unconfirmed;
-      void taken.then(
-        (decision) => this.learn(take.bucket, decision, 1),
-        () => this.forget(take.bucket),
-      );
-      return { ...known.decision, allowed: true, remaining, retryAfterSeconds: 0 };
+      this.countLater(take);
+      return { ...known.decision, allowed: true, remaining: known.decision.remaining - known.unconfirmed, retryAfterSeconds: 0 };
     }
-    const decision = await taken;
-    this.learn(take.bucket, decision, 0);
-    return decision;
+    // Counted after the requests of its bucket let through before it and not yet counted.
+    const uncounted = this.uncounted.get(take.bucket)?.count ?? 0;
+    this.uncounted.delete(take.bucket);
+    try {
+      const decision = await this.countNow({ bucket: take.bucket, policy: take.policy, count: uncounted + 1 });
+      this.learn(take.bucket, decision, uncounted);
+      return decision;
+    } catch (error) {
+      this.forget(take.bucket);
+      throw error;
+    }
+  }
+
+  private countLater({ bucket, policy }: Take): void {
+    const uncounted = this.uncounted.get(bucket);
+    if (uncounted) uncounted.count += 1;
+    else this.uncounted.set(bucket, { bucket, policy, count: 1 });
+    this.countTimer ??= setTimeout(() => this.countUncounted(), countEarlyEveryMs).unref();
+  }
+
+  private countUncounted(): void {
+    this.countTimer = null;
+    const counts = [...this.uncounted.values()];
+    this.uncounted.clear();
+    for (const count of counts) {
+      this.countNow(count).then(
+        (decision) => this.learn(count.bucket, decision, count.count),
+        () => this.forget(count.bucket),
+      );
+    }
   }
 
   /** A take that failed tells nothing: the bucket is asked again next time. */

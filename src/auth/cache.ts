@@ -26,7 +26,8 @@ export class ApiKeyCache {
     private readonly maxEntries = 10_000,
   ) {}
 
-  async authenticate(em: EntityManager, key: string | null | undefined): Promise<Authenticated | null> {
+  /** `fork` gives the EntityManager of a lookup, made only when the key is not known here. */
+  async authenticate(fork: () => EntityManager, key: string | null | undefined): Promise<Authenticated | null> {
     if (!isApiKeyShaped(key)) return null;
     const keyHash = hashApiKey(key);
     const entry = this.entries.get(keyHash);
@@ -34,7 +35,7 @@ export class ApiKeyCache {
     // Concurrent requests with one uncached key share a single lookup.
     let lookup = this.lookups.get(keyHash);
     if (!lookup) {
-      lookup = lookUpApiKey(em, key).finally(() => this.lookups.delete(keyHash));
+      lookup = lookUpApiKey(fork(), key).finally(() => this.lookups.delete(keyHash));
       this.lookups.set(keyHash, lookup);
     }
     const found = await lookup;

@@ -81,7 +81,7 @@ export class RequestGate {
     const address = this.policies.authFailuresPerAddress ? clientAddress(request, serverContext, this.policies.trustProxy) : null;
     const bucket = address === null ? null : addressBucket(address);
     const blockedFor = bucket === null ? 0 : (this.blockedUntil.get(bucket) ?? 0) - this.now();
-    const authenticated = blockedFor > 0 ? this.keys.known(key) : await this.keys.authenticate(this.orm.em.fork(), key);
+    const authenticated = blockedFor > 0 ? this.keys.known(key) : await this.keys.authenticate(() => this.orm.em.fork(), key);
     if (!authenticated) {
       if (blockedFor > 0) {
         const retryAfterSeconds = Math.max(1, Math.ceil(blockedFor / 1000));

@@ -259,11 +259,16 @@ async function main(): Promise<number> {
   const runCount = settings.rounds * scenarios.length * systems.length;
   log(`${runCount} runs of ${settings.warmupSeconds} + ${settings.seconds} s: about ${Math.ceil((runCount * (settings.warmupSeconds + settings.seconds)) / 60)} min`);
 
+  const twinIndexes = scenarios.flatMap((scenario, index) => (scenario.twin ? [index] : []));
+  const twinsSwapped = scenarios.map((scenario, index) =>
+    scenario.twin ? scenarios[twinIndexes[twinIndexes.length - 1 - twinIndexes.indexOf(index)]!]! : scenario,
+  );
   const runs: RunRecord[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     // Alternate who goes first, so neither always meets the database the other just warmed or dirtied.
     const order: SystemName[] = round % 2 === 1 ? ['seatgate', 'baseline'] : ['baseline', 'seatgate'];
-    for (const scenario of scenarios) {
+    // The two fresh processes swap places too: the second meets a database the first just wrote to.
+    for (const scenario of round % 2 === 1 ? scenarios : twinsSwapped) {
       for (const system of order) {
         checkpoint();
         const target = scenario.target[system];

@@ -39,7 +39,8 @@ async function databaseOnServer(serverUrl: string): Promise<BenchDatabase> {
   };
 }
 
-function freePort(): Promise<number> {
+/** A port free now, for a server started later (and again) on the same address. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

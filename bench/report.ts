@@ -188,32 +188,27 @@ export function buildReport(
   };
   const withEvents = scenarios.find((scenario) => scenario.events);
   const eventRuns = withEvents ? measuredOf(runs, withEvents.name, 'seatgate') : [];
-  // seatgate's throughput in a variant of addSeats over that of `plain`, median of the rounds.
-  const against = (plain: string) => (variantRuns: RunRecord[]) =>
+  const operableRuns = measuredOf(runs, operableScenario, 'seatgate');
+  const bareRuns = measuredOf(runs, freshBareScenario, 'seatgate');
+  // The median over rounds of value(a run of `variant`) ÷ value(the run of `plain` in its round).
+  const pairedRatio = (variant: RunRecord[], plain: RunRecord[], value: (run: RunRecord) => number | null) =>
     median(
       perRound(runs, (round) => {
-        const a = variantRuns.find((run) => run.round === round);
-        const b = measuredOf(runs, plain, 'seatgate').find((run) => run.round === round);
-        return a && b ? a.measured.okPerSecond / b.measured.okPerSecond : null;
+        const a = variant.find((run) => run.round === round);
+        const b = plain.find((run) => run.round === round);
+        const [x, y] = [a && value(a), b && value(b)];
+        return x != null && y != null ? x / y : null;
       }),
     );
-  const eventsRatio = against('addSeats')(eventRuns);
-  // The operable process against a bare one started and warmed up the same way.
-  const operableRatio = against(freshBareScenario)(measuredOf(runs, operableScenario, 'seatgate'));
-  const bareRuns = measuredOf(runs, freshBareScenario, 'seatgate');
+  const throughput = (run: RunRecord) => run.measured.okPerSecond;
   // CPU per successful request, seatgate's process and PostgreSQL together: what a request costs
   // the machine, far steadier than throughput on a machine shared with other work.
   const cpuPerRequest = (run: RunRecord) => (run.cpu && run.measured.ok > 0 ? (run.cpu.serverMs + run.cpu.postgresMs) / run.measured.ok : null);
   const cpuOf = (name: string) => median(measuredOf(runs, name, 'seatgate').flatMap((run) => cpuPerRequest(run) ?? []));
-  const operableRuns = measuredOf(runs, operableScenario, 'seatgate');
-  const cpuRatio = median(
-    perRound(runs, (round) => {
-      const a = operableRuns.find((run) => run.round === round);
-      const b = bareRuns.find((run) => run.round === round);
-      const [x, y] = [a && cpuPerRequest(a), b && cpuPerRequest(b)];
-      return x && y ? x / y : null;
-    }),
-  );
+  const eventsRatio = pairedRatio(eventRuns, measuredOf(runs, 'addSeats', 'seatgate'), throughput);
+  // The operable process against a bare one started and warmed up the same way.
+  const operableRatio = pairedRatio(operableRuns, bareRuns, throughput);
+  const cpuRatio = pairedRatio(operableRuns, bareRuns, cpuPerRequest);
   const operability = {
     ratio: operableRatio,
     check: { value: operableRatio, target: '≥ 0.9×', met: operableRatio >= 0.9 },

@@ -11,14 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate, openOrm } from '../src/db/orm.js';
 import { createLogger } from '../src/logger.js';
-import { freshDatabase } from './database.js';
+import { freePort, freshDatabase } from './database.js';
 import { batchSizes, lastSeq, ledgerTotals } from './ledger.js';
 import { load } from './load.js';
 import { type Child, startChild } from './processes.js';
@@ -84,18 +83,6 @@ process.on('uncaughtException', (error) => {
 });
 
 const log = (message: string) => console.error(message);
-
-/** A port free now, for a server started later (and again) on the same address. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function machine(db: pg.Pool, where: string): Promise<Machine> {
   const { rows } = await db.query<{ version: string }>('select version()');
@@ -259,10 +246,9 @@ async function main(): Promise<number> {
   const runCount = settings.rounds * scenarios.length * systems.length;
   log(`${runCount} runs of ${settings.warmupSeconds} + ${settings.seconds} s: about ${Math.ceil((runCount * (settings.warmupSeconds + settings.seconds)) / 60)} min`);
 
-  const twinIndexes = scenarios.flatMap((scenario, index) => (scenario.twin ? [index] : []));
-  const twinsSwapped = scenarios.map((scenario, index) =>
-    scenario.twin ? scenarios[twinIndexes[twinIndexes.length - 1 - twinIndexes.indexOf(index)]!]! : scenario,
-  );
+  // Even rounds run the twin scenarios in reverse order, in the same places.
+  const twinsReversed = scenarios.filter((scenario) => scenario.twin).reverse();
+  const twinsSwapped = scenarios.map((scenario) => (scenario.twin ? twinsReversed.shift()! : scenario));
   const runs: RunRecord[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     // Alternate who goes first, so neither always meets the database the other just warmed or dirtied.

@@ -31,9 +31,17 @@ export async function createCustomer(em: EntityManager, tenant: Tenant, input: C
   return { id: customer.id, externalId: customer.externalId ?? null, name: customer.name, createdAt: customer.createdAt, mode: customer.mode };
 }
 
+/** A batch of references split by what each names: our `cus_` id, or else the caller's external id. */
+export function refsByKind(refs: Iterable<string>): { ids: string[]; externalIds: string[] } {
+  const ids: string[] = [];
+  const externalIds: string[] = [];
+  for (const ref of refs) (isOwnCustomerId(ref) ? ids : externalIds).push(ref);
+  return { ids, externalIds };
+}
+
 /** Customers by `cus_` id or external id, in one query; refs that match nothing are absent. */
 export async function findCustomersByRefs(em: EntityManager, tenant: Tenant, refs: readonly string[]): Promise<Map<string, CustomerRecord>> {
-  const found = refs.length ? await run(em, CUSTOMERS_BY_REF, { organizationId: tenant.organizationId, mode: tenant.mode, refs: [...refs] }) : [];
+  const found = refs.length ? await run(em, CUSTOMERS_BY_REF, { organizationId: tenant.organizationId, mode: tenant.mode, ...refsByKind(refs) }) : [];
   const byRef = new Map<string, CustomerRecord>();
   for (const customer of found) {
     byRef.set(customer.id, customer);

@@ -14,12 +14,25 @@ export const customerByRef = (organizationId: string, mode: string, ref: string)
   union all
   select id, external_id, name, created_at, mode from customer where organization_id = ${organizationId} and mode = ${mode} and external_id = ${ref}`;
 
-// Batched reads resolve up to a hundred refs per request, driven by the refs so each is an index lookup.
-export const CUSTOMERS_BY_REF = statement<{ organizationId: string; mode: Mode; refs: string[] }, CustomerRecord>(
+/**
+ * The customers a batch of references names, as SQL to select from: `cus_` ids and external ids,
+ * each list joined to its own index. Which list a reference belongs to is decided by its prefix
+ * (`refsByKind`). Joined rather than compared with `= any(...)`: PostgreSQL compares a parameter
+ * array element by element with every row it scans, and cannot hash it.
+ */
+export const customersNamedBy = (organizationId: string, mode: string, ids: string, externalIds: string) => `
+  select id, external_id, name, created_at, mode from customer join unnest(${ids}) as r(ref) on id = r.ref
+   where organization_id = ${organizationId} and mode = ${mode}
+  union all
+  select id, external_id, name, created_at, mode from customer join unnest(${externalIds}) as r(ref) on external_id = r.ref
+   where organization_id = ${organizationId} and mode = ${mode}`;
+
+export type CustomerRefParams = { organizationId: string; mode: Mode; ids: string[]; externalIds: string[] };
+
+// Batched reads resolve up to a hundred refs per request.
+export const CUSTOMERS_BY_REF = statement<CustomerRefParams, CustomerRecord>(
   'customers_by_ref',
-  `select c.id, c.external_id, c.name, c.created_at, c.mode
-     from unnest(:refs::text[]) as r(ref)
-     cross join lateral (${customerByRef(':organizationId::text', ':mode::text', 'r.ref')}) c`,
+  customersNamedBy(':organizationId::text', ':mode::text', ':ids::text[]', ':externalIds::text[]'),
   (row) => parseCustomer(row),
 );
 

@@ -4,7 +4,7 @@ import { recordCharge, renewBeforeUse } from '../billing/service.js';
 import { PlanSeatFeature } from '../catalog/entities.js';
 import { findFeaturesByCode } from '../catalog/service.js';
 import { customerDisplayId } from '../customers/entities.js';
-import { type CustomerRecord, getCustomer } from '../customers/service.js';
+import { type CustomerRecord, getCustomer, refsByKind } from '../customers/service.js';
 import { run } from '../db/prepared.js';
 import { DomainError, validationError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -331,17 +331,16 @@ export type CustomerWithSeatBalances = CustomerRecord & { seatBalances: SeatBala
 
 /** Customers by `cus_` id or external id with all their balances, in one query; unknown refs are absent. */
 export async function readCustomersWithBalances(em: EntityManager, tenant: Tenant, refs: readonly string[]): Promise<Map<string, CustomerWithSeatBalances>> {
-  const rows = await run(em, CUSTOMERS_WITH_BALANCES, { organizationId: tenant.organizationId, mode: tenant.mode, refs: [...new Set(refs)] });
-  const byId = new Map<string, CustomerWithSeatBalances>();
+  const rows = await run(em, CUSTOMERS_WITH_BALANCES, { organizationId: tenant.organizationId, mode: tenant.mode, ...refsByKind(new Set(refs)) });
   const byRef = new Map<string, CustomerWithSeatBalances>();
-  for (const { ref, customer, balance } of rows) {
-    let found = byId.get(customer.id);
+  for (const { customer, balance } of rows) {
+    let found = byRef.get(customer.id);
     if (!found) {
       // Spelled out: an object spread is several times slower, and this runs for every customer read.
       const { id, externalId, name, createdAt, mode } = customer;
-      byId.set(id, (found = { id, externalId, name, createdAt, mode, seatBalances: [] }));
+      byRef.set(id, (found = { id, externalId, name, createdAt, mode, seatBalances: [] }));
+      if (externalId !== null) byRef.set(externalId, found);
     }
-    byRef.set(ref, found);
     // A customer named by both its ids comes back twice; each balance is kept once.
     if (balance && !found.seatBalances.some((known) => known.featureCode === balance.featureCode)) found.seatBalances.push(balanceRecordOf(balance));
   }

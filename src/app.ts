@@ -10,6 +10,7 @@ import type { Orm } from './db/orm.js';
 import { useContractErrors } from './http/errors.js';
 import { type CorsPolicy, corsOptions } from './http/cors.js';
 import { useAccessLog } from './http/access-log.js';
+import { useCompiledExecution } from './http/compiled-execution.js';
 import { type Metrics, useMetricsEndpoint } from './http/metrics.js';
 import { type Lifecycle, useLiveness, useReadiness } from './http/health.js';
 import { documentLimitPlugins, noIntrospectionPlugins, useBodyLimit, useNoCompressedBodies, useOneMutationPerRequest, useWellFormedStrings } from './http/limits.js';
@@ -109,6 +110,8 @@ export type AppOptions = {
   metrics?: Metrics;
   /** Serves the metrics at /metrics on this port to callers holding this bearer token (METRICS_TOKEN). */
   metricsToken?: string | null;
+  /** Runs of a document on the standard executor before it is compiled (1; tests compile at once). */
+  interpretedRuns?: number;
   /** Proxies trusted to append the client's address to X-Forwarded-For (TRUST_PROXY); 0 when not given. */
   trustProxy?: number;
   realNow?: () => number;
@@ -179,6 +182,7 @@ export function createApp(options: AppOptions) {
       ...documentLimitPlugins(limits),
       useOneMutationPerRequest(),
       ...(introspection ? [] : noIntrospectionPlugins()),
+      useCompiledExecution(logger, { interpretedRuns: options.interpretedRuns }),
       useContractErrors(states, logger, { hideSuggestions: !introspection }),
     ],
     context: ({ request }) => {

@@ -54,6 +54,8 @@ export function useHarness(): Harness {
       realNow: () => Date.now() + passed,
       // The frontend origin the CORS tests use (test/cors.test.ts covers the policy itself).
       cors: { anyOrigin: false, origins: ['https://app.example.com'], localhost: true },
+      // Every operation compiled from its first run, so every test covers the compiled path.
+      interpretedRuns: 0,
     });
     harness.countStatements = async (work) => {
       recording = [];

@@ -9,15 +9,12 @@ export function errorExtensions(code: ErrorCode, param: string | null, details: 
   return { code, type: errorCodes[code].type, param, details };
 }
 
-function domainGraphQLError(error: DomainError, from?: GraphQLError): GraphQLError {
-  return new GraphQLError(error.message, {
-    nodes: from?.nodes,
-    source: from?.source,
-    positions: from?.positions,
-    path: from?.path,
-    extensions: errorExtensions(error.code, error.param, error.details),
-  });
-}
+/** A contract-shaped copy of `from`: its message and extensions replaced, its place in the document kept. */
+const reshaped = (from: GraphQLError | undefined, message: string, extensions: GraphQLError['extensions']): GraphQLError =>
+  new GraphQLError(message, { nodes: from?.nodes, source: from?.source, positions: from?.positions, path: from?.path, extensions });
+
+const domainGraphQLError = (error: DomainError, from?: GraphQLError): GraphQLError =>
+  reshaped(from, error.message, errorExtensions(error.code, error.param, error.details));
 
 /**
  * The field a GraphQL-level input error is about, read from graphql-js's messages: variable
@@ -79,16 +76,7 @@ function toClientError(error: GraphQLError, { requestId, logger, clientGone, hid
     // Parse, validation and coercion failures: the caller sent something the schema refuses.
     const param = paramOfInputError(error);
     const message = hideSuggestions ? error.message.replace(suggestion, '') : error.message;
-    return new GraphQLError(message, {
-      nodes: error.nodes,
-      source: error.source,
-      positions: error.positions,
-      path: error.path,
-      extensions: {
-        ...errorExtensions('validation_error', param, [{ field: param ?? '', message }]),
-        ...httpOfRequestError(error),
-      },
-    });
+    return reshaped(error, message, { ...errorExtensions('validation_error', param, [{ field: param ?? '', message }]), ...httpOfRequestError(error) });
   }
   if (clientGone) logger.info('client went away before the answer', { requestId, error: original?.message });
   else logger.error('unexpected error', { requestId, path: error.path?.join('.'), error: original });

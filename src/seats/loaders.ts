@@ -16,8 +16,8 @@ export const createSeatLoaders = (em: EntityManager, tenant: Tenant) => {
     seatBalancesByCustomerId,
     /** Customers by `cus_` id or external id with their balances, in one query; null when there is no such customer. */
     customerWithSeatBalancesByRef: new DataLoader<string, CustomerWithSeatBalances | null>(async (refs) => {
+      // Not primed into seatBalancesByCustomerId: the customers carry their balances (seatBalancesOf).
       const found = await readCustomersWithBalances(em, tenant, refs);
-      for (const customer of found.values()) seatBalancesByCustomerId.prime(customer.id, customer.seatBalances);
       return refs.map((ref) => found.get(ref) ?? null);
     }),
     /** By sev_ id (node(id:)); null when the tenant has no such event. */

@@ -1,4 +1,4 @@
-import { read, statement } from '../db/prepared.js';
+import { epochMs, read, statement } from '../db/prepared.js';
 import type { Mode } from '../tenant.js';
 
 /** A customer as callers see it; reads build these straight from rows, without entities. */
@@ -21,10 +21,10 @@ export const customerByRef = (organizationId: string, mode: string, ref: string)
  * array element by element with every row it scans, and cannot hash it.
  */
 export const customersNamedBy = (organizationId: string, mode: string, ids: string, externalIds: string) => `
-  select id, external_id, name, created_at, mode from customer join unnest(${ids}) as r(ref) on id = r.ref
+  select id, external_id, name, ${epochMs('created_at', 'created_at')}, mode from customer join unnest(${ids}) as r(ref) on id = r.ref
    where organization_id = ${organizationId} and mode = ${mode}
   union all
-  select id, external_id, name, created_at, mode from customer join unnest(${externalIds}) as r(ref) on external_id = r.ref
+  select id, external_id, name, ${epochMs('created_at', 'created_at')}, mode from customer join unnest(${externalIds}) as r(ref) on external_id = r.ref
    where organization_id = ${organizationId} and mode = ${mode}`;
 
 export type CustomerRefParams = { organizationId: string; mode: Mode; ids: string[]; externalIds: string[] };

@@ -63,6 +63,13 @@ export async function run<Params extends Record<string, unknown>, Row>(em: Entit
   }
 }
 
+/**
+ * A timestamp selected as milliseconds since the epoch (truncated, as Date keeps them), for
+ * statements that return many: pg parses a timestamp's text in about 0.6 µs, a number in a tenth of
+ * that, and a hundred customers with their balances carry two hundred. `read.date` takes either.
+ */
+export const epochMs = (column: string, as: string) => `floor(extract(epoch from ${column}) * 1000)::float8 as ${as}`;
+
 /** Column readers for `parse`: PostgreSQL's bigint arrives as a string, timestamps as Date or text. */
 export const read = {
   text: (value: unknown): string => value as string,
@@ -70,5 +77,5 @@ export const read = {
   int: (value: unknown): number => value as number,
   bigint: (value: unknown): number => Number(value),
   bool: (value: unknown): boolean => value as boolean,
-  date: (value: unknown): Date => (value instanceof Date ? value : new Date(value as string)),
+  date: (value: unknown): Date => (value instanceof Date ? value : new Date(value as string | number)),
 };

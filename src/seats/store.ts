@@ -1,5 +1,5 @@
 import { customerByRef, type CustomerRecord, type CustomerRefParams, customersNamedBy, parseCustomer } from '../customers/store.js';
-import { read, statement } from '../db/prepared.js';
+import { epochMs, read, statement } from '../db/prepared.js';
 import type { Mode } from '../tenant.js';
 import type { SeatEventKind } from './entities.js';
 
@@ -95,7 +95,7 @@ export type PricedBalanceRow = BalanceRow & BalanceTerms;
 export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; customerIds: string[] }, PricedBalanceRow>(
   'read_balances',
   `select c.id as customer_id, c.external_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled,
-          pf.unit_price, b.current, b.as_of, c.mode
+          pf.unit_price, b.current, ${epochMs('b.as_of', 'as_of')}, c.mode
      from unnest(:customerIds::text[]) as r(id)
      join customer c on c.id = r.id and c.organization_id = :organizationId and c.mode = :mode
      join subscription s on s.customer_id = c.id and s.status = 'ACTIVE'
@@ -133,7 +133,8 @@ export const CUSTOMERS_WITH_BALANCES = statement<CustomerRefParams, CustomerBala
   'customers_with_balances',
   // Flat joins: for a hundred customers of a large tenant PostgreSQL probes the indexes, and for a
   // small one it hashes the few rows there are (twice as fast as probing each customer's).
-  `select c.id, c.external_id, c.name, c.created_at, c.mode, f.code as feature_code, pf.included_seats, pf.unlimited, b.current, b.as_of
+  `select c.id, c.external_id, c.name, c.created_at, c.mode, f.code as feature_code, pf.included_seats, pf.unlimited, b.current,
+          ${epochMs('b.as_of', 'as_of')}
      from (${customersNamedBy(':organizationId::text', ':mode::text', ':ids::text[]', ':externalIds::text[]')}) c
      left join (
        subscription s

@@ -131,18 +131,22 @@ export type CustomerBalanceRow = { customer: CustomerRecord; balance: BalanceRow
  */
 export const CUSTOMERS_WITH_BALANCES = statement<CustomerRefParams, CustomerBalanceRow>(
   'customers_with_balances',
-  // Flat joins: for a hundred customers of a large tenant PostgreSQL probes the indexes, and for a
-  // small one it hashes the few rows there are (twice as fast as probing each customer's).
-  `select c.id, c.external_id, c.name, c.created_at, c.mode, f.code as feature_code, pf.included_seats, pf.unlimited, b.current,
-          ${epochMs('b.as_of', 'as_of')}
+  `select c.id, c.external_id, c.name, c.created_at, c.mode, x.feature_code, x.included_seats, x.unlimited, x.current, x.as_of
      from (${customersNamedBy(':organizationId::text', ':mode::text', ':ids::text[]', ':externalIds::text[]')}) c
-     left join (
-       subscription s
-       join plan_seat_feature pf on pf.plan_id = s.plan_id
-       join feature f on f.id = pf.feature_id
-       join seat_balance b on b.customer_id = s.customer_id and b.feature_id = pf.feature_id
-     ) on s.customer_id = c.id and s.status = 'ACTIVE'
-    order by c.id, f.code`,
+     left join lateral (
+       select f.code as feature_code, pf.included_seats, pf.unlimited, b.current, ${epochMs('b.as_of', 'as_of')}
+         from subscription s
+         join plan_seat_feature pf on pf.plan_id = s.plan_id
+         join feature f on f.id = pf.feature_id
+         join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
+        where s.customer_id = c.id and s.status = 'ACTIVE'
+        -- A fence: the balances of one customer at a time, by index, so a customer costs the
+        -- same however many are asked for. Flattened, the one plan made for any number of refs
+        -- hashes all the tenant's subscriptions and balances: on a small tenant 15% cheaper
+        -- for a hundred refs, and 40-60% dearer for one, the commonest read.
+        offset 0
+     ) x on true
+    order by c.id, x.feature_code`,
   (row) => {
     const customer = parseCustomer(row);
     return { customer, balance: row.feature_code === null ? null : parseBalance(row, customer) };

@@ -15,17 +15,9 @@ import { SeatBalance, SeatEvent, type SeatEventKind } from './entities.js';
 import { changeOutbox, limitRefusedOutbox, type OutboxEntry, recordOutbox } from '../events/service.js';
 import { eventRecordOf, loadEvents, type SeatEventRecord } from './ledger.js';
 import { assertDistinctFeatureCodes, minSeatCount, planChange, requestedBalance, type SeatChangeEntry } from './rules.js';
-import { type BalanceRow, CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalanceRow, READ_BALANCES } from './store.js';
+import { type BalanceRow, CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalanceRow, READ_BALANCES, type SeatBalanceRecord } from './store.js';
 
-export type SeatBalanceRecord = {
-  customerId: string;
-  featureCode: string;
-  current: number;
-  includedSeats: number;
-  unlimited: boolean;
-  asOf: Date;
-  mode: Mode;
-};
+export type { SeatBalanceRecord } from './store.js';
 
 export type SeatChangeInput = { customerId: string; featureCode: string; count: number; idempotencyKey?: string | null };
 export type BulkSetSeatsInput = {
@@ -334,15 +326,13 @@ export async function readCustomersWithBalances(em: EntityManager, tenant: Tenan
   const rows = await run(em, CUSTOMERS_WITH_BALANCES, { organizationId: tenant.organizationId, mode: tenant.mode, ...refsByKind(new Set(refs)) });
   const byRef = new Map<string, CustomerWithSeatBalances>();
   for (const { customer, balance } of rows) {
-    let found = byRef.get(customer.id);
-    if (!found) {
-      // Spelled out: an object spread is several times slower, and this runs for every customer read.
-      const { id, externalId, name, createdAt, mode } = customer;
-      byRef.set(id, (found = { id, externalId, name, createdAt, mode, seatBalances: [] }));
-      if (externalId !== null) byRef.set(externalId, found);
+    const found = byRef.get(customer.id) ?? customer;
+    if (found === customer) {
+      byRef.set(customer.id, customer);
+      if (customer.externalId !== null) byRef.set(customer.externalId, customer);
     }
     // A customer named by both its ids comes back twice; each balance is kept once.
-    if (balance && !found.seatBalances.some((known) => known.featureCode === balance.featureCode)) found.seatBalances.push(balanceRecordOf(balance));
+    if (balance && !found.seatBalances.some((known) => known.featureCode === balance.featureCode)) found.seatBalances.push(balance);
   }
   return byRef;
 }

@@ -122,8 +122,22 @@ function parseBalance(row: Record<string, unknown>, customer: BalanceRow['custom
   };
 }
 
-/** A customer read with its balances: one row per balance, or one row with `balance` null. */
-export type CustomerBalanceRow = { customer: CustomerRecord; balance: BalanceRow | null };
+/** A balance as the API shows it. */
+export type SeatBalanceRecord = {
+  customerId: string;
+  featureCode: string;
+  current: number;
+  includedSeats: number;
+  unlimited: boolean;
+  asOf: Date;
+  mode: Mode;
+};
+
+/**
+ * A customer read with its balances: one row per balance, or one row with `balance` null. Each
+ * row's customer is a new object, to which the reader adds the balances of its other rows.
+ */
+export type CustomerBalanceRow = { customer: CustomerRecord & { seatBalances: SeatBalanceRecord[] }; balance: SeatBalanceRecord | null };
 
 /**
  * Customers by reference with every balance of their active subscriptions, in one statement: the
@@ -148,8 +162,23 @@ export const CUSTOMERS_WITH_BALANCES = statement<CustomerRefParams, CustomerBala
      ) x on true
     order by c.id, x.feature_code`,
   (row) => {
-    const customer = parseCustomer(row);
-    return { customer, balance: row.feature_code === null ? null : parseBalance(row, customer) };
+    // Built in their final shape, fields spelled out (a spread is several times slower): a
+    // hundred customers per request.
+    const { id, externalId, name, createdAt, mode } = parseCustomer(row);
+    const customer = { id, externalId, name, createdAt, mode, seatBalances: [] as SeatBalanceRecord[] };
+    const balance: SeatBalanceRecord | null =
+      row.feature_code === null
+        ? null
+        : {
+            customerId: externalId ?? id,
+            featureCode: read.text(row.feature_code),
+            current: read.int(row.current),
+            includedSeats: read.int(row.included_seats),
+            unlimited: read.bool(row.unlimited),
+            asOf: read.date(row.as_of),
+            mode,
+          };
+    return { customer, balance };
   },
 );
 

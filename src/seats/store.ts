@@ -77,9 +77,9 @@ export const LOCK_BALANCES = statement<
   }),
 );
 
-/** A balance as reads return it, with what bounds it. */
-export type BalanceRow = {
-  customer: { id: string; externalId: string | null };
+/** A balance as the API shows it. */
+export type SeatBalanceRecord = {
+  customerId: string;
   featureCode: string;
   current: number;
   includedSeats: number;
@@ -87,6 +87,9 @@ export type BalanceRow = {
   asOf: Date;
   mode: Mode;
 };
+
+/** A balance as reads return it, with both ids of its customer. */
+export type BalanceRow = Omit<SeatBalanceRecord, 'customerId'> & { customer: { id: string; externalId: string | null } };
 
 /** A balance with all its plan terms, prices included, for what bills it. */
 export type PricedBalanceRow = BalanceRow & BalanceTerms;
@@ -121,17 +124,6 @@ function parseBalance(row: Record<string, unknown>, customer: BalanceRow['custom
     mode: row.mode as Mode,
   };
 }
-
-/** A balance as the API shows it. */
-export type SeatBalanceRecord = {
-  customerId: string;
-  featureCode: string;
-  current: number;
-  includedSeats: number;
-  unlimited: boolean;
-  asOf: Date;
-  mode: Mode;
-};
 
 /**
  * A customer read with its balances: one row per balance, or one row with `balance` null. Each

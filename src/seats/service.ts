@@ -10,7 +10,7 @@ import { DomainError, validationError } from '../errors.js';
 import { newId } from '../ids.js';
 import { claimId, findClaims, type IdempotentCall, recordClaims, replayOf } from '../idempotency/service.js';
 import { ACTIVE_SUBSCRIPTIONS } from '../subscriptions/store.js';
-import type { Mode, Tenant } from '../tenant.js';
+import type { Tenant } from '../tenant.js';
 import { SeatBalance, SeatEvent, type SeatEventKind } from './entities.js';
 import { changeOutbox, limitRefusedOutbox, type OutboxEntry, recordOutbox } from '../events/service.js';
 import { eventRecordOf, loadEvents, type SeatEventRecord } from './ledger.js';

@@ -185,10 +185,14 @@ export function createApp(options: AppOptions) {
       useCompiledExecution(logger, { interpretedRuns: options.interpretedRuns }),
       useContractErrors(states, logger, { hideSuggestions: !introspection }),
     ],
-    context: ({ request }) => {
-      const state = states.get(request);
+    context: (initial) => {
+      const state = states.get(initial.request);
       if (!state?.tenant) throw new DomainError('unauthorized', 'Send an API key in the x-api-key header.');
-      return contextFor({ ...state, tenant: state.tenant, idempotencyKey: request.headers.get('idempotency-key') });
+      const context = contextFor({ ...state, tenant: state.tenant, idempotencyKey: initial.request.headers.get('idempotency-key') });
+      // Defined on yoga's own context, getters kept: yoga would merge a returned context with
+      // Object.assign, which reads `em` and so forks every request's unit of work up front.
+      Object.defineProperties(initial, Object.getOwnPropertyDescriptors(context));
+      return {} as Context;
     },
   });
 }

@@ -1,18 +1,17 @@
 import DataLoader from 'dataloader';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Tenant } from '../tenant.js';
+import type { RequestScope } from '../context.js';
 import type { SeatChargeRecord } from './records.js';
 import { chargesByEventIds, chargesById } from './service.js';
 
-export const createBillingLoaders = (em: EntityManager, tenant: Tenant) => ({
+export const createBillingLoaders = (scope: RequestScope) => ({
   /** The charge an event caused, or null; one query for every event of a request. */
   chargeByEventId: new DataLoader<string, SeatChargeRecord | null>(async (eventIds) => {
-    const found = await chargesByEventIds(em, tenant, eventIds);
+    const found = await chargesByEventIds(scope.em, scope.tenant, eventIds);
     return eventIds.map((id) => found.get(id) ?? null);
   }),
   /** By chg_ id (node(id:)); null when the tenant has no such charge. */
   chargeById: new DataLoader<string, SeatChargeRecord | null>(async (ids) => {
-    const found = await chargesById(em, tenant, ids);
+    const found = await chargesById(scope.em, scope.tenant, ids);
     return ids.map((id) => found.get(id) ?? null);
   }),
 });

@@ -1,15 +1,14 @@
 import DataLoader from 'dataloader';
+import type { RequestScope } from '../context.js';
 import { customerNotFound } from '../customers/service.js';
 import { DomainError } from '../errors.js';
-import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Tenant } from '../tenant.js';
 import { findEventsById, type SeatEventRecord } from './ledger.js';
 import { type CustomerWithSeatBalances, readBalances, readCustomersWithBalances, type SeatBalanceRecord } from './service.js';
 
-export const createSeatLoaders = (em: EntityManager, tenant: Tenant) => {
+export const createSeatLoaders = (scope: RequestScope) => {
   /** Every balance of a customer's active subscription, for any number of customers in one query. */
   const seatBalancesByCustomerId = new DataLoader<string, SeatBalanceRecord[]>(async (customerIds) => {
-    const found = await readBalances(em, tenant, customerIds);
+    const found = await readBalances(scope.em, scope.tenant, customerIds);
     return customerIds.map((id) => found.get(id) ?? []);
   });
   return {
@@ -17,12 +16,12 @@ export const createSeatLoaders = (em: EntityManager, tenant: Tenant) => {
     /** Customers by `cus_` id or external id with their balances, in one query; null when there is no such customer. */
     customerWithSeatBalancesByRef: new DataLoader<string, CustomerWithSeatBalances | null>(async (refs) => {
       // Not primed into seatBalancesByCustomerId: the customers carry their balances (seatBalancesOf).
-      const found = await readCustomersWithBalances(em, tenant, refs);
+      const found = await readCustomersWithBalances(scope.em, scope.tenant, refs);
       return refs.map((ref) => found.get(ref) ?? null);
     }),
     /** By sev_ id (node(id:)); null when the tenant has no such event. */
     seatEventById: new DataLoader<string, SeatEventRecord | null>(async (ids) => {
-      const found = await findEventsById(em, tenant, ids);
+      const found = await findEventsById(scope.em, scope.tenant, ids);
       return ids.map((id) => found.get(id) ?? null);
     }),
   };

@@ -264,8 +264,8 @@ export async function upcomingInvoice(em: EntityManager, tenant: Tenant, now: Da
   const trueUps = await run(em, TRUE_UPS_OF_PERIOD, { subscriptionId: subscription.id, periodStart: currentPeriod.start });
   const balances = await run(em, READ_BALANCES, scope);
   const advances = balances
-    .flatMap((balance) => {
-      const advance = advanceFor(balance.current, balance, nextPeriod);
+    .flatMap(({ balance, terms }) => {
+      const advance = advanceFor(balance.current, terms, nextPeriod);
       return advance ? [lineOf(chargeTerms(advance), balance.featureCode, null)] : [];
     })
     .sort((a, b) => a.featureCode.localeCompare(b.featureCode));

@@ -15,7 +15,7 @@ import { SeatBalance, SeatEvent, type SeatEventKind } from './entities.js';
 import { changeOutbox, limitRefusedOutbox, type OutboxEntry, recordOutbox } from '../events/service.js';
 import { eventRecordOf, loadEvents, type SeatEventRecord } from './ledger.js';
 import { assertDistinctFeatureCodes, minSeatCount, planChange, requestedBalance, type SeatChangeEntry } from './rules.js';
-import { type BalanceRow, CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalanceRow, READ_BALANCES, type SeatBalanceRecord } from './store.js';
+import { CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalanceRow, READ_BALANCES, type SeatBalanceRecord } from './store.js';
 
 export type { SeatBalanceRecord } from './store.js';
 
@@ -300,21 +300,11 @@ export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: 
   }
 }
 
-const balanceRecordOf = (row: BalanceRow): SeatBalanceRecord => ({
-  customerId: customerDisplayId(row.customer),
-  featureCode: row.featureCode,
-  current: row.current,
-  includedSeats: row.includedSeats,
-  unlimited: row.unlimited,
-  asOf: row.asOf,
-  mode: row.mode,
-});
-
 /** Every seat balance of the given customers' active subscriptions, zero balances included. */
 export async function readBalances(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, SeatBalanceRecord[]>> {
   const rows = await run(em, READ_BALANCES, { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [...customerIds] });
   const byCustomer = new Map<string, SeatBalanceRecord[]>(customerIds.map((id) => [id, []]));
-  for (const row of rows) byCustomer.get(row.customer.id)?.push(balanceRecordOf(row));
+  for (const { customerRowId, balance } of rows) byCustomer.get(customerRowId)?.push(balance);
   return byCustomer;
 }
 

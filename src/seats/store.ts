@@ -1,3 +1,4 @@
+import { customerDisplayId } from '../customers/entities.js';
 import { customerByRef, type CustomerRecord, type CustomerRefParams, customersNamedBy, parseCustomer } from '../customers/store.js';
 import { epochMs, read, statement } from '../db/prepared.js';
 import type { Mode } from '../tenant.js';
@@ -5,6 +6,13 @@ import type { SeatEventKind } from './entities.js';
 
 /** A balance with the plan terms that bound and price it. */
 export type BalanceTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean; unitPrice: number };
+
+const parseTerms = (row: Record<string, unknown>): BalanceTerms => ({
+  includedSeats: read.int(row.included_seats),
+  unlimited: read.bool(row.unlimited),
+  overageEnabled: read.bool(row.overage_enabled),
+  unitPrice: read.int(row.unit_price),
+});
 
 /** One locked balance of a batch, with all a change needs to be decided and priced. */
 export type LockedBalanceRow = {
@@ -59,12 +67,7 @@ export const LOCK_BALANCES = statement<
       currency: read.text(row.currency),
     },
     feature: { id: read.text(row.feature_id), code: read.text(row.feature_code) },
-    terms: {
-      includedSeats: read.int(row.included_seats),
-      unlimited: read.bool(row.unlimited),
-      overageEnabled: read.bool(row.overage_enabled),
-      unitPrice: read.int(row.unit_price),
-    },
+    terms: parseTerms(row),
     balance: {
       customer_id: row.customer_id,
       feature_id: row.feature_id,
@@ -88,11 +91,21 @@ export type SeatBalanceRecord = {
   mode: Mode;
 };
 
-/** A balance as reads return it, with both ids of its customer. */
-export type BalanceRow = Omit<SeatBalanceRecord, 'customerId'> & { customer: { id: string; externalId: string | null } };
+/** A balance row's record; `customer` gives the id the API shows (customerDisplayId). */
+function parseBalance(row: Record<string, unknown>, customer: { id: string; externalId: string | null }, mode: Mode): SeatBalanceRecord {
+  return {
+    customerId: customerDisplayId(customer),
+    featureCode: read.text(row.feature_code),
+    current: read.int(row.current),
+    includedSeats: read.int(row.included_seats),
+    unlimited: read.bool(row.unlimited),
+    asOf: read.date(row.as_of),
+    mode,
+  };
+}
 
-/** A balance with all its plan terms, prices included, for what bills it. */
-export type PricedBalanceRow = BalanceRow & BalanceTerms;
+/** A balance of READ_BALANCES, under its customer's own id, with all its plan terms for what bills it. */
+export type PricedBalanceRow = { customerRowId: string; balance: SeatBalanceRecord; terms: BalanceTerms };
 
 /** Every balance of the given customers' active subscriptions, one query for any number of them. */
 export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; customerIds: string[] }, PricedBalanceRow>(
@@ -106,24 +119,11 @@ export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; cus
      join feature f on f.id = pf.feature_id
      join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
     order by c.id, f.code`,
-  (row) => ({
-    ...parseBalance(row, { id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) }),
-    overageEnabled: read.bool(row.overage_enabled),
-    unitPrice: read.int(row.unit_price),
-  }),
+  (row) => {
+    const customer = { id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) };
+    return { customerRowId: customer.id, balance: parseBalance(row, customer, row.mode as Mode), terms: parseTerms(row) };
+  },
 );
-
-function parseBalance(row: Record<string, unknown>, customer: BalanceRow['customer']): BalanceRow {
-  return {
-    customer,
-    featureCode: read.text(row.feature_code),
-    current: read.int(row.current),
-    includedSeats: read.int(row.included_seats),
-    unlimited: read.bool(row.unlimited),
-    asOf: read.date(row.as_of),
-    mode: row.mode as Mode,
-  };
-}
 
 /**
  * A customer read with its balances: one row per balance, or one row with `balance` null. Each
@@ -158,18 +158,7 @@ export const CUSTOMERS_WITH_BALANCES = statement<CustomerRefParams, CustomerBala
     // hundred customers per request.
     const { id, externalId, name, createdAt, mode } = parseCustomer(row);
     const customer = { id, externalId, name, createdAt, mode, seatBalances: [] as SeatBalanceRecord[] };
-    const balance: SeatBalanceRecord | null =
-      row.feature_code === null
-        ? null
-        : {
-            customerId: externalId ?? id,
-            featureCode: read.text(row.feature_code),
-            current: read.int(row.current),
-            includedSeats: read.int(row.included_seats),
-            unlimited: read.bool(row.unlimited),
-            asOf: read.date(row.as_of),
-            mode,
-          };
+    const balance = row.feature_code === null ? null : parseBalance(row, customer, mode);
     return { customer, balance };
   },
 );

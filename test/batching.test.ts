@@ -40,6 +40,26 @@ describe('SQL statements per request', () => {
       expect(result.data.customers[n - 1].seatBalances).toHaveLength(3);
       expect(statements).toHaveLength(1);
     }
+
+    // Fields of one document that name customers share that statement.
+    const together = await harness.countStatements(() =>
+      graphql(
+        harness,
+        s.key,
+        `query($one: String!, $ids: [String!]!) {
+          one: customer(id: $one) { externalId seatBalances { current } }
+          many: customers(ids: $ids) { externalId seatBalances { current } }
+          again: customers(ids: [$one, "nobody"]) { externalId }
+        }`,
+        { one: ids[5], ids: ids.slice(0, 3) },
+      ),
+    );
+    expect(together.result.errors).toBeUndefined();
+    expect(together.result.data.one.seatBalances.map((b: any) => b.current).sort()).toEqual([0, 0, 5]);
+    expect(together.result.data.many.map((c: any) => [c.externalId, c.seatBalances.length])).toEqual(ids.slice(0, 3).map((id) => [id, 3]));
+    expect(together.result.data.again).toEqual([{ externalId: ids[5] }, null]);
+    // One for the customers read with balances, one for those read without.
+    expect(together.statements).toHaveLength(2);
   });
 
   test('a lone seat change costs BEGIN, one locking read, the inserts of its events and their outbox rows, one update and COMMIT, whatever the bulk size', async () => {

@@ -2,7 +2,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from '../builder.js';
 import { selectsAnyOf } from '../common/lookahead.js';
 import type { Context } from '../context.js';
-import { loadAll } from '../common/relay.js';
+import { loadOne, type RefListLoader } from '../common/list-loader.js';
 import { describe } from '../common/schema.js';
 import { customerIdRule, nameRule } from '../common/validation.js';
 import { createCustomer, customerIdPrefix, type CustomerRecord } from './service.js';
@@ -13,7 +13,7 @@ export const CustomerRef = builder
   .nodeRef<CustomerRecord>('Customer', {
     id: { resolve: (customer) => customer.id, description: 'Our id, generated: `cus_` and an opaque suffix. Also its global id (node(id:)).' },
     // A global id is always a cus_ id, so the loader every customerId argument uses serves it.
-    loadMany: (ids, ctx) => loadAll(ctx.loaders.customerByRef, ids),
+    loadMany: (ids, ctx) => ctx.loaders.customersByRefs.load(ids),
   })
   .implement({
     description: 'A customer of your product, holding seat balances through its subscription. Every customerId argument takes its `cus_` id or its external id.',
@@ -47,8 +47,8 @@ const CreateCustomerInput = builder.inputType('CreateCustomerInput', {
  * Reads asked for with their seat balances fetch both in one statement: the shape most queries of
  * this service take (customers(ids) { seatBalances }).
  */
-const customerLoader = (ctx: Context, info: GraphQLResolveInfo) =>
-  selectsAnyOf(info, ['seatBalances', 'seatBalance']) ? ctx.loaders.customerWithSeatBalancesByRef : ctx.loaders.customerByRef;
+const customersLoader = (ctx: Context, info: GraphQLResolveInfo): RefListLoader<CustomerRecord> =>
+  selectsAnyOf(info, ['seatBalances', 'seatBalance']) ? ctx.loaders.customersWithSeatBalancesByRefs : ctx.loaders.customersByRefs;
 
 builder.queryFields((t) => ({
   customer: t.field({
@@ -56,7 +56,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'A customer by `cus_` id or external id; null when there is none.',
     args: { id: t.arg.string({ description: 'Its `cus_` id or its external id, 1–200 characters.', validate: customerIdRule }) },
-    resolve: (_root, { id }, ctx, info) => customerLoader(ctx, info).load(id),
+    resolve: (_root, { id }, ctx, info) => loadOne(customersLoader(ctx, info), id),
   }),
   customers: t.field({
     type: [CustomerRef],
@@ -68,7 +68,7 @@ builder.queryFields((t) => ({
         validate: { maxLength: maxCustomersPerQuery, items: customerIdRule },
       }),
     },
-    resolve: (_root, { ids }, ctx, info) => customerLoader(ctx, info).loadMany(ids) as Promise<(CustomerRecord | null)[]>,
+    resolve: (_root, { ids }, ctx, info) => customersLoader(ctx, info).load(ids),
   }),
 }));
 

@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { RequestScope } from '../context.js';
+import { loadOne, refListLoader } from '../common/list-loader.js';
 import { customerNotFound } from '../customers/service.js';
 import { DomainError } from '../errors.js';
 import { findEventsById, type SeatEventRecord } from './ledger.js';
@@ -13,12 +14,12 @@ export const createSeatLoaders = (scope: RequestScope) => {
   });
   return {
     seatBalancesByCustomerId,
-    /** Customers by `cus_` id or external id with their balances, in one query; null when there is no such customer. */
-    customerWithSeatBalancesByRef: new DataLoader<string, CustomerWithSeatBalances | null>(async (refs) => {
-      // Not primed into seatBalancesByCustomerId: the customers carry their balances (seatBalancesOf).
-      const found = await readCustomersWithBalances(scope.em, scope.tenant, refs);
-      return refs.map((ref) => found.get(ref) ?? null);
-    }),
+    /**
+     * Customers by lists of `cus_` ids or external ids, with their balances, in one query; null for
+     * each ref the tenant has no customer for. Not primed into seatBalancesByCustomerId: the
+     * customers carry their balances (seatBalancesOf).
+     */
+    customersWithSeatBalancesByRefs: refListLoader<CustomerWithSeatBalances>((refs) => readCustomersWithBalances(scope.em, scope.tenant, refs)),
     /** By sev_ id (node(id:)); null when the tenant has no such event. */
     seatEventById: new DataLoader<string, SeatEventRecord | null>(async (ids) => {
       const found = await findEventsById(scope.em, scope.tenant, ids);
@@ -33,7 +34,7 @@ type ReadLoaders = ReturnType<typeof createSeatLoaders> &
 
 /** A customer with its balances, or customer_not_found. */
 export async function loadCustomerWithBalances(loaders: ReadLoaders, ref: string): Promise<CustomerWithSeatBalances> {
-  const customer = await loaders.customerWithSeatBalancesByRef.load(ref);
+  const customer = await loadOne(loaders.customersWithSeatBalancesByRefs, ref);
   if (!customer) throw customerNotFound(ref);
   return customer;
 }

@@ -25,7 +25,7 @@ export async function sweepDueRenewals(orm: Orm, logger: Logger, options: { real
     const tenant = { organizationId: subscription.organizationId, mode: subscription.mode };
     const at = subscription.frozenAt ?? now;
     try {
-      const renewal = await orm.em.fork().transactional((tx) => renewSubscription(tx, tenant, { id: subscription.id, customerId: subscription.customerId }, at));
+      const renewal = await orm.em.transactional((tx) => renewSubscription(tx, tenant, { id: subscription.id, customerId: subscription.customerId }, at));
       if (renewal.entered > 0) advanced++;
     } catch (error) {
       logger.warn('a subscription failed to renew; the next sweep tries again', { subscriptionId: subscription.id, error });

@@ -23,7 +23,7 @@ const publishGatherMs = 10;
  */
 export async function publishOutbox(orm: Orm, taker: DeliveryTaker | null = null): Promise<PublishedEvent[]> {
   const limit = taker?.capacity() ?? 0;
-  const { published, claimed } = await orm.em.fork().transactional(async (tx) => {
+  const { published, claimed } = await orm.em.transactional(async (tx) => {
     await run(tx, LOCK_PUBLISHER, {});
     const published = await run(tx, PUBLISH_PENDING, { limit: publishBatch });
     if (published.length === 0) return { published, claimed: [] };

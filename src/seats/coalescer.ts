@@ -103,7 +103,7 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
     this.observer?.batch(batch.length);
     let outcomes: SeatChangeOutcome[];
     try {
-      outcomes = await this.orm.em.fork().transactional((tx) => applySeatChanges(tx, batch.map((pending) => pending.request)));
+      outcomes = await this.orm.em.transactional((tx) => applySeatChanges(tx, batch.map((pending) => pending.request)));
     } catch (error) {
       if (batch.length === 1) return this.runAlone(batch[0]!, error);
       this.stats.failedBatches++;
@@ -124,7 +124,7 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
     for (let attempt = failure === undefined ? 0 : 1; attempt < 3; attempt++) {
       if (attempt > 0 && !(pending.request.idempotency && isClaimConflict(error))) break;
       try {
-        const [outcome] = await this.orm.em.fork().transactional((tx) => applySeatChanges(tx, [pending.request]));
+        const [outcome] = await this.orm.em.transactional((tx) => applySeatChanges(tx, [pending.request]));
         return this.settle(pending, outcome!);
       } catch (caught) {
         error = caught;
@@ -137,7 +137,7 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
   private async settle(pending: Pending, outcome: SeatChangeOutcome): Promise<void> {
     if (outcome.kind === 'applied') this.observer?.applied(outcome.events);
     try {
-      const settled = await settleOutcome(this.orm.em.fork(), pending.request, outcome);
+      const settled = await settleOutcome(() => this.orm.em.fork(), pending.request, outcome);
       if (settled !== 'retry') return pending.resolve(settled);
       if (++pending.renewals > maxRenewalsPerChange) throw new DomainError('conflict', 'The subscription kept renewing under this change; retry it.');
       this.enqueue(pending);

@@ -210,19 +210,24 @@ async function explainMissingBalances(em: EntityManager, request: SeatChangeRequ
 /**
  * Finishes an outcome outside the batch's transaction: the events of an applied change or of a
  * replay, the error of a refused or unexplained one, or `retry` once a due renewal has run.
+ * `em` is asked for only by the outcomes that read: most changes are applied and need none.
  */
-export async function settleOutcome(em: EntityManager, request: SeatChangeRequest, outcome: SeatChangeOutcome): Promise<SeatEventRecord[] | 'retry'> {
+export async function settleOutcome(
+  em: () => EntityManager,
+  request: SeatChangeRequest,
+  outcome: SeatChangeOutcome,
+): Promise<SeatEventRecord[] | 'retry'> {
   switch (outcome.kind) {
     case 'applied':
       return outcome.events;
     case 'refused':
       throw outcome.error;
     case 'replay':
-      return loadEvents(em, request.tenant, outcome.eventIds);
+      return loadEvents(em(), request.tenant, outcome.eventIds);
     case 'unexplained':
-      throw await explainMissingBalances(em, request);
+      throw await explainMissingBalances(em(), request);
     case 'renewalDue':
-      await renewBeforeUse(em, request.tenant, request.now, [outcome.customerId]);
+      await renewBeforeUse(em(), request.tenant, request.now, [outcome.customerId]);
       return 'retry';
   }
 }
@@ -290,7 +295,7 @@ export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: 
           if (error instanceof PreviewRolledBack) return error.outcome;
           throw error;
         });
-      const settled = await settleOutcome(em, request, outcome);
+      const settled = await settleOutcome(() => em, request, outcome);
       if (settled !== 'retry') return { ok: true, event: settled[0]! };
       if (attempt > 0) throw new DomainError('conflict', 'The subscription is renewing; retry the request.');
     }

@@ -58,8 +58,8 @@ const requestIdOf = (request: Request): string => {
 
 function useRequestIds(states: RequestStates): Plugin {
   return {
-    onRequest({ request }) {
-      states.set(request, { requestId: requestIdOf(request), startedAt: performance.now(), tenant: null, keyId: null, testClock: null, operation: null, errorCode: null, rateLimit: null, retryAfterSeconds: null });
+    onRequest({ request, url }) {
+      states.set(request, { requestId: requestIdOf(request), startedAt: performance.now(), path: url.pathname, tenant: null, keyId: null, testClock: null, operation: null, errorCode: null, rateLimit: null, retryAfterSeconds: null });
     },
     onResponse({ request, response }) {
       // yoga's GraphiQL and CORS preflight answers end before our onRequest runs.
@@ -79,12 +79,11 @@ export const yogaLogger = (logger: Logger) => {
     const details = args.filter((arg) => typeof arg !== 'string' && !(arg instanceof Error));
     return [message || (error instanceof Error ? error.message : ''), { ...(error ? { error } : {}), ...(details.length ? { details } : {}) }];
   };
-  return {
-    debug: (...args: unknown[]) => logger.debug(...entry(args)),
-    info: (...args: unknown[]) => logger.info(...entry(args)),
-    warn: (...args: unknown[]) => logger.warn(...entry(args)),
-    error: (...args: unknown[]) => logger.error(...entry(args)),
+  // yoga writes a few debug lines per request: at other levels they cost nothing to skip.
+  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
+    if (logger.enabled(level)) logger[level](...entry(args));
   };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 };
 
 /** `realNow` replaces the wall clock (tests use it to break time on purpose). */

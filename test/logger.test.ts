@@ -28,4 +28,8 @@ test('keys and secrets never reach the log, wherever they ride', () => {
   // Below the level, nothing is written at all.
   logger.debug('not shown');
   expect(lines).toHaveLength(1);
+  // Flat lines (the access log's) are redacted by name too.
+  logger.flat('request', { apiKey: key, secret: 'whsec_c2VjcmV0', authorization: `Bearer ${key}`, keyId: 'key_1' });
+  expect(lines[1]).not.toMatch(/ck_test_|whsec_|Bearer/);
+  expect(JSON.parse(lines[1]!)).toMatchObject({ level: 'info', message: 'request', apiKey: '[redacted]', secret: '[redacted]', keyId: 'key_1' });
 });

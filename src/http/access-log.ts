@@ -21,10 +21,10 @@ export function useAccessLog(states: RequestStates, logger: Logger): Plugin {
     onSubscribe: ({ args }) => noteOperation(args),
     onResponse({ request, response }) {
       const state = states.get(request);
-      logger.info('request', {
+      logger.flat('request', {
         requestId: state?.requestId ?? response.headers.get(requestIdHeader),
         method: request.method,
-        path: new URL(request.url).pathname,
+        path: state?.path ?? new URL(request.url).pathname,
         operationName: state?.operation?.name ?? null,
         operationType: state?.operation?.type ?? null,
         status: response.status,

@@ -18,8 +18,24 @@ import type { RequestState, RequestStates } from './request-state.js';
  * label takes at most as many values as the schema has root fields.
  */
 export function operationLabel(schema: GraphQLSchema, document: DocumentNode | undefined, operationName?: string | null): string {
+  if (!document) return 'invalid';
+  // Each request asks three times (two metrics and the access log) of a document parsed once.
+  let byName = labels.get(document);
+  if (!byName) labels.set(document, (byName = new Map()));
+  const known = byName.get(operationName ?? null);
+  if (known !== undefined) return known;
+  const label = labelOf(schema, document, operationName);
+  // Not the names a document lacks: a client could make up any number of them.
+  if (label !== 'invalid') byName.set(operationName ?? null, label);
+  return label;
+}
+
+/** Labels by document (yoga's parser caches it) and operation name. */
+const labels = new WeakMap<DocumentNode, Map<string | null, string>>();
+
+function labelOf(schema: GraphQLSchema, document: DocumentNode, operationName?: string | null): string {
   // envelop names an unnamed operation 'Anonymous'; graphql-js finds it by no name.
-  const operation = document && (getOperationAST(document, operationName) ?? getOperationAST(document));
+  const operation = getOperationAST(document, operationName) ?? getOperationAST(document);
   if (!operation) return 'invalid';
   const rootType = operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
   const names = new Set<string>();
@@ -171,7 +187,8 @@ export function createMetrics(orm: Orm, schema: GraphQLSchema, logger: Logger): 
       }) as Plugin,
       {
         onResponse({ request, response }) {
-          observeAnswer(states.get(request), new URL(request.url).pathname, response.status);
+          const state = states.get(request);
+          observeAnswer(state, state?.path ?? new URL(request.url).pathname, response.status);
         },
       },
     ],

@@ -7,6 +7,8 @@ export type RequestState = {
   requestId: string;
   /** performance.now() when it arrived. */
   startedAt: number;
+  /** Its URL's path. */
+  path: string;
   tenant: Tenant | null;
   keyId: string | null;
   testClock: TestClockState | null;

@@ -29,6 +29,8 @@ import { attachEventLoad, type EventLoad } from './events.js';
 import { cpuMeter } from './cpu.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+/** seatgate's node flags, as `npm start` gives them (package.json). */
+const seatgateFlags = ['--max-semi-space-size=32', '--import', 'tsx'];
 const resultsFile = path.join(root, '.data', 'bench-results.json');
 
 function numberFromEnv(name: string, fallback: number, min: number): number {
@@ -147,7 +149,7 @@ async function main(): Promise<number> {
   checkpoint();
 
   // The probe reports the event loop's longest stall on SIGUSR2 (bench/event-loop-probe.ts).
-  const seatgate = await startChild('seatgate', ['--import', 'tsx', '--import', './bench/event-loop-probe.ts', 'src/server.ts'], {
+  const seatgate = await startChild('seatgate', [...seatgateFlags, '--import', './bench/event-loop-probe.ts', 'src/server.ts'], {
     cwd: root,
     // As deployed: NODE_ENV=production turns off graphql-js's development checks on every value.
     // Bare: warnings only, no metrics, no rate limits; the operable twin below has them all.
@@ -177,7 +179,7 @@ async function main(): Promise<number> {
   };
   const startTwin = async (kind: TwinKind) => ({
     kind,
-    child: await startChild(`seatgate (${kind}, fresh)`, ['--import', 'tsx', 'src/server.ts'], {
+    child: await startChild(`seatgate (${kind}, fresh)`, [...seatgateFlags, 'src/server.ts'], {
       cwd: root,
       env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: database.url, PORT: String(twinPort), DB_POOL_MAX: '10', ...twinEnv[kind] },
       ready: /GraphiQL at (\S+)/,

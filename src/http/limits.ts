@@ -262,8 +262,25 @@ export function useBodyLimit(maxBytes: number): Plugin {
         const body = decodeUtf8(bytes);
         if (body === null) throw requestError('The request body is not valid UTF-8.', null);
         if (tooDeeplyNested(body) !== null) throw requestError(tooDeeplyNestedMessage(''), null);
-        return requestParser(new fetchAPI.Request(request.url, { method: 'POST', headers: request.headers, body }));
+        return requestParser(readBody(request, body, () => new fetchAPI.Request(request.url, { method: 'POST', headers: request.headers, body })));
       });
     },
   };
+}
+
+/**
+ * The request as yoga's parsers see it, its body already read: JSON and text answer from the
+ * text at hand, and only a form (multipart or urlencoded) is read from a new Request. A new
+ * Request for every body cost a URL parse, a copy of the headers and a second read.
+ */
+function readBody(request: Request, body: string, rebuilt: () => Request): Request {
+  return {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    json: async () => JSON.parse(body) as unknown,
+    text: async () => body,
+    formData: () => rebuilt().formData(),
+    arrayBuffer: () => rebuilt().arrayBuffer(),
+  } as Request;
 }

@@ -2,7 +2,7 @@ import { type DocumentNode, getOperationAST, type GraphQLSchema } from 'graphql'
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../logger.js';
 import { operationLabel } from './metrics.js';
-import { requestIdHeader, type RequestStates } from './request-state.js';
+import { pathOf, requestIdHeader, type RequestStates } from './request-state.js';
 
 /**
  * One `request` line per answer, at info: method, path, operation, status, error code,
@@ -24,7 +24,7 @@ export function useAccessLog(states: RequestStates, logger: Logger): Plugin {
       logger.flat('request', {
         requestId: state?.requestId ?? response.headers.get(requestIdHeader),
         method: request.method,
-        path: state?.path ?? new URL(request.url).pathname,
+        path: pathOf(request, state),
         operationName: state?.operation?.name ?? null,
         operationType: state?.operation?.type ?? null,
         status: response.status,

@@ -10,7 +10,7 @@ import { outboxBacklog } from '../events/service.js';
 import type { Logger } from '../logger.js';
 import type { SeatEventRecord } from '../seats/ledger.js';
 import { pendingDeliveries } from '../webhooks/service.js';
-import type { RequestState, RequestStates } from './request-state.js';
+import { pathOf, type RequestState, type RequestStates } from './request-state.js';
 
 /**
  * The `operation` label: the root field an operation selects, or `multiple`, or `invalid` for a
@@ -188,7 +188,7 @@ export function createMetrics(orm: Orm, schema: GraphQLSchema, logger: Logger): 
       {
         onResponse({ request, response }) {
           const state = states.get(request);
-          observeAnswer(state, state?.path ?? new URL(request.url).pathname, response.status);
+          observeAnswer(state, pathOf(request, state), response.status);
         },
       },
     ],

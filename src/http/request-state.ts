@@ -27,4 +27,7 @@ export type RequestState = {
 
 export type RequestStates = WeakMap<Request, RequestState>;
 
+/** A request's path: noted when it arrived, else (answers yoga gives before our onRequest) read from its URL. */
+export const pathOf = (request: Request, state: RequestState | undefined): string => state?.path ?? new URL(request.url).pathname;
+
 export const requestIdHeader = 'x-request-id';

@@ -3,27 +3,29 @@ import type { RequestScope } from '../context.js';
 import { renewDueSubscriptions } from '../billing/service.js';
 import { findActiveSubscriptions, findSubscriptionsById, type SubscriptionRecord } from './service.js';
 
-export const createSubscriptionLoaders = (scope: RequestScope, now: () => Date) => ({
-  /** Active subscriptions, renewed first when their period has ended, so periods are never stale. */
-  activeSubscriptionByCustomerId: new DataLoader<string, SubscriptionRecord | null>(async (customerIds) => {
-    let found = await findActiveSubscriptions(scope.em, scope.tenant, customerIds);
-    const at = now();
-    const due = [...found.values()].filter((subscription) => subscription.currentPeriodEnd <= at);
-    if (due.length > 0) {
-      await renewDueSubscriptions(scope.em, scope.tenant, at, due.map((subscription) => subscription.customer.id));
-      found = await findActiveSubscriptions(scope.em, scope.tenant, customerIds);
-    }
-    return customerIds.map((id) => found.get(id) ?? null);
-  }),
-  /** By sub_ id, any status (node(id:)); active ones whose period has ended are renewed first, as above. */
-  subscriptionById: new DataLoader<string, SubscriptionRecord | null>(async (ids) => {
-    let found = await findSubscriptionsById(scope.em, scope.tenant, ids);
+export const createSubscriptionLoaders = (scope: RequestScope, now: () => Date) => {
+  /**
+   * What `find` reads, with the active subscriptions among it whose period has ended renewed
+   * first and read again, so periods are never stale.
+   */
+  const renewedFirst = async (find: () => Promise<Map<string, SubscriptionRecord>>) => {
+    const found = await find();
     const at = now();
     const due = [...found.values()].filter((subscription) => subscription.status === 'ACTIVE' && subscription.currentPeriodEnd <= at);
-    if (due.length > 0) {
-      await renewDueSubscriptions(scope.em, scope.tenant, at, due.map((subscription) => subscription.customer.id));
-      found = await findSubscriptionsById(scope.em, scope.tenant, ids);
-    }
-    return ids.map((id) => found.get(id) ?? null);
-  }),
-});
+    if (due.length === 0) return found;
+    await renewDueSubscriptions(scope.em, scope.tenant, at, due.map((subscription) => subscription.customer.id));
+    return find();
+  };
+  return {
+    /** Active subscriptions, renewed first when their period has ended. */
+    activeSubscriptionByCustomerId: new DataLoader<string, SubscriptionRecord | null>(async (customerIds) => {
+      const found = await renewedFirst(() => findActiveSubscriptions(scope.em, scope.tenant, customerIds));
+      return customerIds.map((id) => found.get(id) ?? null);
+    }),
+    /** By sub_ id, any status (node(id:)); active ones whose period has ended are renewed first. */
+    subscriptionById: new DataLoader<string, SubscriptionRecord | null>(async (ids) => {
+      const found = await renewedFirst(() => findSubscriptionsById(scope.em, scope.tenant, ids));
+      return ids.map((id) => found.get(id) ?? null);
+    }),
+  };
+};

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pg from 'pg';
 import { afterAll, beforeAll, expect, inject } from 'vitest';
 import { createApp, type App } from '../src/app.js';
 import { createApiKey } from '../src/auth/service.js';
@@ -272,6 +273,49 @@ export async function expectLedgerWhole(harness: Harness, customerRef: string, f
   }
   expect(await balanceOf(harness, customerRef, featureCode)).toBe(previous);
   return events;
+}
+
+/**
+ * Holds the rows `query` locks, from a connection of its own, until released: a transaction that
+ * reaches them waits inside PostgreSQL, where `waiters` counts it.
+ */
+export async function holdRows(query: string, params: unknown[]) {
+  const client = new pg.Client({ connectionString: inject('databaseUrl') });
+  await client.connect();
+  await client.query('begin');
+  expect((await client.query(query, params)).rowCount).toBeGreaterThan(0);
+  const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid');
+  const pid = rows[0]!.pid;
+  return {
+    /** How many other sessions wait for this one, directly or through one another. */
+    async waiters(): Promise<number> {
+      const counted = await client.query<{ n: string }>(
+        `with recursive blocked(pid) as (
+           select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))
+           union
+           select a.pid from pg_stat_activity a join blocked b on b.pid = any(pg_blocking_pids(a.pid))
+         ) select count(*) as n from blocked`,
+        [pid],
+      );
+      return Number(counted.rows[0]!.n);
+    },
+    async release(): Promise<void> {
+      await client.query('commit');
+      await client.end();
+    },
+  };
+}
+
+/** Holds every seat balance of one customer (by its cus_ id). */
+export const holdBalancesOf = (customerId: string) => holdRows(`select 1 from seat_balance where customer_id = $1 for update`, [customerId]);
+
+/** Waits until `condition` holds, polling; throws naming `what` after a generous deadline. No assertion depends on how long it took. */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** The harness's app behind a real HTTP server on a free loopback port, for one file's tests. */

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { mutations, postGraphQL, seatScenario, useHarness, useServerProcesses } from './helpers.js';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { SeatChangeCoalescer } from '../src/seats/coalescer.js';
+import { graphql, holdBalancesOf, mutations, postGraphQL, seatScenario, useHarness, useServerProcesses, waitUntil } from './helpers.js';
 
 // Seat changes and renewals are the two writers of balances. Each takes a customer's balance
 // locks in one order; if they took them in different orders, a bulk set over several features
@@ -113,3 +117,47 @@ test('bulk sets over several features racing renewals of the same customers, on 
   b.child.kill('SIGTERM');
   expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0]);
 }, 180_000);
+
+test('a clock advance takes customers in the order seat changes lock them: a batch over two customers waits behind it instead of deadlocking', async () => {
+  // An app of its own, so the test can see its coalescer's queue and failed batches.
+  const logger = createLogger('warn', () => {});
+  const coalescer = new SeatChangeCoalescer(harness.orm, logger);
+  const app = createApp({ orm: harness.orm, logger, limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0 }, seatChanges: coalescer });
+  const send = (key: string, query: string, variables?: Record<string, unknown>) => graphql({ ...harness, yoga: app }, key, query, variables);
+
+  const s = await seatScenario(harness);
+  const ids: string[] = [];
+  for (const name of ['x', 'y', 'z']) {
+    const { createCustomer } = await s.client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, { input: { name } });
+    ids.push(createCustomer.id);
+  }
+  const [idX, idY, idZ] = ids as [string, string, string];
+  // Subscribed y, z, x: renewals that went by period end would take y, then z, then x.
+  for (const customerId of [idY, idZ, idX]) {
+    await s.client.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
+      input: { customerId, planCode: 'team', initialSeats: [{ featureCode: 'editor', count: 1 }] },
+    });
+  }
+  // Another organization's change keeps the coalescer busy while x's and y's changes queue behind it.
+  const other = await seatScenario(harness);
+  const holdOther = await holdBalancesOf(other.customer.id);
+  const busy = send(other.key, mutations.addSeats, { input: { customerId: other.customerId, featureCode: 'editor', count: 1 } });
+  await waitUntil(async () => (await holdOther.waiters()) === 1, "the other organization's change to wait");
+  const changes = [idX, idY].map((customerId) => send(s.key, mutations.addSeats, { input: { customerId, featureCode: 'editor', count: 1 } }));
+  await waitUntil(() => coalescer.queued === 2, "x's and y's changes to queue as one batch");
+
+  // The advance renews every customer in one transaction; z is held, so it stops there.
+  const holdZ = await holdBalancesOf(idZ);
+  const advance = send(s.key, `mutation { advanceTestClock(input: { days: 31 }) { now } }`);
+  await waitUntil(async () => (await holdZ.waiters()) === 1, 'the advance to wait for z');
+  // The batch of x and y now runs, and waits for what the advance holds.
+  await holdOther.release();
+  await waitUntil(async () => (await holdZ.waiters()) === 2, 'the batch to wait behind the advance');
+  await holdZ.release();
+
+  const answers = [await busy, await advance, ...(await Promise.all(changes))];
+  expect(answers.map((answer) => answer.errors ?? null)).toEqual([null, null, null, null]);
+  // Had the advance taken x after y, PostgreSQL would have broken a deadlock by failing the
+  // batch (retried one by one) or the advance (an internal_error).
+  expect(coalescer.stats.failedBatches).toBe(0);
+});

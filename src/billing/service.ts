@@ -160,7 +160,10 @@ export async function renewDueSubscriptions(
       currentPeriodEnd: { $lte: now },
       ...(customerIds ? { customer: { $in: [...customerIds] } } : {}),
     },
-    { fields: ['customer'], orderBy: { currentPeriodEnd: QueryOrder.ASC, id: QueryOrder.ASC }, limit: maxSteps + 1, disableIdentityMap: true },
+    // In customer order, the order seat changes lock balances in: a caller's transaction (a clock
+    // advance) holds each customer's locks until it commits, so any other order could deadlock
+    // with a batch of changes over several of them.
+    { fields: ['customer'], orderBy: { customer: QueryOrder.ASC }, limit: maxSteps + 1, disableIdentityMap: true },
   );
   let periods = 0;
   let subscriptions = 0;

@@ -9,7 +9,6 @@ import { type ErrorCode, errorCodes } from '../src/errors.js';
 import { createLogger } from '../src/logger.js';
 import { graphqlOnly, type Route, routes } from '../src/rest/routes.js';
 import { schema } from '../src/schema.js';
-import { maxSeatCount } from '../src/seats/rules.js';
 import { balanceOf, graphql, type RestResponse, rest, seatScenario, useHarness, useHttpServer, type SeatScenario } from './helpers.js';
 
 const harness = useHarness();
@@ -139,8 +138,9 @@ describe('OpenAPI document', () => {
     const bodyOf = (method: 'post' | 'put' | 'delete', path: string) =>
       ((resolved.paths![path]![method]!.requestBody as OpenAPIV3_1.RequestBodyObject).content['application/json']!.schema as OpenAPIV3_1.SchemaObject).properties!;
     const count = bodyOf('post', '/seats').count as OpenAPIV3_1.SchemaObject;
-    expect(count).toMatchObject({ type: 'integer', minimum: 1, maximum: maxSeatCount });
-    expect(bodyOf('put', '/seats').count).toMatchObject({ type: 'integer', minimum: 0, maximum: maxSeatCount });
+    // The contract's bounds (SEAT-CONTRACT.md §3: count 1…1,000,000, 0 for a set), not the code's constant.
+    expect(count).toMatchObject({ type: 'integer', minimum: 1, maximum: 1_000_000 });
+    expect(bodyOf('put', '/seats').count).toMatchObject({ type: 'integer', minimum: 0, maximum: 1_000_000 });
     const featureCode = bodyOf('post', '/seats').featureCode as OpenAPIV3_1.SchemaObject;
 
     // A body built from the document's own example bounds: just inside is a valid request,

@@ -1,0 +1,342 @@
+import { describe, expect, test } from 'vitest';
+import { routes } from '../src/rest/routes.js';
+import { createCustomerWithSubscription, mutations, rest, seatScenario, uniqueName, useHarness } from './helpers.js';
+
+// The same idempotency key with anything else answers idempotency_key_mismatch and changes
+// nothing: every field of every keyed mutation changed on its own, through both doors, and every
+// other operation. The tables below are what a new field or mutation adds a row to; the first
+// tests fail while one is missing.
+
+const harness = useHarness();
+
+const initialSeats = [
+  { featureCode: 'editor', count: 6 },
+  { featureCode: 'viewer', count: 1 },
+  { featureCode: 'admin', count: 4 },
+];
+
+/**
+ * seatScenario's catalog (editor: 5 included, overage at 2500; viewer: capped at 2; admin:
+ * unlimited) with seats held, and a second customer on the same plan: what a changed customerId
+ * points at. The first calls below raise editor past its mark, so they record charges too.
+ */
+async function keyedScenario() {
+  const s = await seatScenario(harness, { initialSeats });
+  const other = await createCustomerWithSubscription(s.client, { externalId: uniqueName('other'), initialSeats });
+  return { ...s, otherCustomerId: other.externalId! };
+}
+type KeyedScenario = Awaited<ReturnType<typeof keyedScenario>>;
+
+/** Everything a call could change for the organization: balances with their ledger lengths, charges, outbox rows and claimed keys. */
+async function stateOf(s: KeyedScenario) {
+  const connection = harness.orm.em.fork().getConnection();
+  const balances = await connection.execute(
+    `select c.external_id as customer, f.code as feature, b.current,
+            (select count(*)::int from seat_event e where e.customer_id = b.customer_id and e.feature_id = b.feature_id) as events
+       from seat_balance b join customer c on c.id = b.customer_id join feature f on f.id = b.feature_id
+      where b.organization_id = ? order by c.external_id, f.code`,
+    [s.organizationId],
+  );
+  const [counts] = await connection.execute(
+    `select (select count(*)::int from seat_charge where organization_id = ?) as charges,
+            (select count(*)::int from outbox_event where organization_id = ?) as outbox,
+            (select count(*)::int from idempotency_key where organization_id = ?) as keys`,
+    [s.organizationId, s.organizationId, s.organizationId],
+  );
+  return { balances, ...counts };
+}
+
+type Input = Record<string, any>;
+/** One changed field: the path it sets, a label when the path alone does not say how, and the new value. */
+type FieldChange = { field: string; label?: string; to: (input: Input, s: KeyedScenario) => unknown };
+
+/** A copy of `input` with the value at a dotted path replaced. */
+function withChange(input: Input, path: string, value: unknown): Input {
+  const copy = structuredClone(input);
+  const keys = path.split('.');
+  let target: any = copy;
+  for (const key of keys.slice(0, -1)) target = target[key];
+  target[keys.at(-1)!] = value;
+  return copy;
+}
+
+const anotherCustomer: FieldChange = { field: 'customerId', label: 'another customer', to: (_input, s) => s.otherCustomerId };
+
+// ---- GraphQL: every mutation taking an idempotencyKey. ----
+
+type KeyedMutation = 'addSeats' | 'removeSeats' | 'setSeats' | 'bulkSetSeats';
+
+const graphqlTable: { mutation: KeyedMutation; input: (s: KeyedScenario) => Input; changes: FieldChange[] }[] = [
+  {
+    mutation: 'addSeats',
+    input: (s) => ({ customerId: s.customerId, featureCode: 'editor', count: 2 }),
+    changes: [anotherCustomer, { field: 'featureCode', to: () => 'admin' }, { field: 'count', to: () => 3 }],
+  },
+  {
+    mutation: 'removeSeats',
+    input: (s) => ({ customerId: s.customerId, featureCode: 'editor', count: 1 }),
+    changes: [anotherCustomer, { field: 'featureCode', to: () => 'admin' }, { field: 'count', to: () => 2 }],
+  },
+  {
+    mutation: 'setSeats',
+    input: (s) => ({ customerId: s.customerId, featureCode: 'editor', count: 9 }),
+    changes: [anotherCustomer, { field: 'featureCode', to: () => 'admin' }, { field: 'count', to: () => 8 }],
+  },
+  {
+    mutation: 'bulkSetSeats',
+    input: (s) => ({ customerId: s.customerId, seats: [{ featureCode: 'editor', count: 9 }, { featureCode: 'viewer', count: 2 }] }),
+    changes: [
+      anotherCustomer,
+      { field: 'seats.0.featureCode', to: () => 'admin' },
+      { field: 'seats.0.count', to: () => 10 },
+      { field: 'seats.1.featureCode', to: () => 'admin' },
+      { field: 'seats.1.count', to: () => 0 },
+      // The events come back in the order given, so another order is another call.
+      { field: 'seats', label: 'in another order', to: (input) => [...input.seats].reverse() },
+      { field: 'seats', label: 'one entry more', to: (input) => [...input.seats, { featureCode: 'admin', count: 5 }] },
+      { field: 'seats', label: 'one entry fewer', to: (input) => input.seats.slice(0, 1) },
+    ],
+  },
+];
+
+const typeRef = 'kind name ofType { kind name ofType { kind name ofType { kind name } } }';
+/** The named type under NON_NULL and LIST wrappers, and whether a list was among them. */
+function unwrap(type: { kind: string; name: string | null; ofType: any }): { name: string; list: boolean } {
+  let list = false;
+  while (type.name === null) {
+    if (type.kind === 'LIST') list = true;
+    type = type.ofType;
+  }
+  return { name: type.name, list };
+}
+
+describe('the tables cover every keyed mutation and field', () => {
+  test('GraphQL: each mutation whose input takes an idempotencyKey has a row, and each of its fields a change', async () => {
+    const s = await seatScenario(harness);
+    const inputFieldsOf = async (name: string): Promise<{ name: string; type: any }[]> =>
+      (await s.client.ok(`query($name: String!) { __type(name: $name) { inputFields { name type { ${typeRef} } } } }`, { name })).__type.inputFields ?? [];
+    const { __type } = await s.client.ok(`{ __type(name: "Mutation") { fields { name args { name type { ${typeRef} } } } } }`);
+    const keyed = new Map<string, { name: string; list: boolean; type: string }[]>();
+    for (const field of __type.fields as { name: string; args: { name: string; type: any }[] }[]) {
+      for (const arg of field.args) {
+        const fields = await inputFieldsOf(unwrap(arg.type).name);
+        if (!fields.some((f) => f.name === 'idempotencyKey')) continue;
+        keyed.set(
+          field.name,
+          fields.map((f) => ({ name: f.name, list: unwrap(f.type).list, type: unwrap(f.type).name })),
+        );
+      }
+    }
+    expect([...keyed.keys()].sort()).toEqual(graphqlTable.map((row) => row.mutation).sort());
+
+    for (const row of graphqlTable) {
+      const changed = new Set(row.changes.map((change) => change.field));
+      for (const field of keyed.get(row.mutation)!.filter((f) => f.name !== 'idempotencyKey')) {
+        expect(changed, `${row.mutation}.${field.name}`).toContain(field.name);
+        // A list of input objects: each field of an entry is changed on its own too.
+        const entryFields = field.list ? await inputFieldsOf(field.type) : [];
+        for (const entryField of entryFields) {
+          expect([...changed].some((path) => new RegExp(`^${field.name}\\.\\d+\\.${entryField.name}$`).test(path)), `${row.mutation}.${field.name}.N.${entryField.name}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  test('REST: each write route has a row, and each field of its body a change', () => {
+    const writes = routes.filter((route) => route.method !== 'GET');
+    expect(writes.map((route) => `${route.method} ${route.path}`).sort()).toEqual(restTable.map((row) => `${row.method} ${row.path}`).sort());
+    for (const row of restTable) {
+      const route = writes.find((candidate) => candidate.method === row.method && candidate.path === row.path)!;
+      expect(row.operation).toBe(route.graphql);
+      const roots = new Set(row.changes.map((change) => change.field.split('.')[0]));
+      for (const field of Object.keys(route.input.shape)) expect(roots, `${row.method} ${row.path} ${field}`).toContain(field);
+    }
+  });
+});
+
+const graphqlCases = graphqlTable.flatMap((row) =>
+  row.changes.map((change) => ({ ...row, change, name: `${row.mutation}: ${change.field}${change.label ? ` (${change.label})` : ''}` })),
+);
+
+const MISMATCH = { code: 'idempotency_key_mismatch', type: 'conflict_error', param: 'idempotencyKey' };
+
+describe('GraphQL: the same key with one field changed', () => {
+  test.each(graphqlCases)('$name', async ({ mutation, input, change }) => {
+    const s = await keyedScenario();
+    const key = uniqueName('fields');
+    const original = input(s);
+    const first = await s.client.ok(mutations[mutation], { input: { ...original, idempotencyKey: key } });
+    const before = await stateOf(s);
+
+    const changed = withChange(original, change.field, change.to(original, s));
+    // Compared as sent: a change of order is a change.
+    expect(JSON.stringify(changed)).not.toBe(JSON.stringify(original));
+    const refused = await s.client.fails(mutations[mutation], { input: { ...changed, idempotencyKey: key } });
+    expect(refused.extensions).toMatchObject(MISMATCH);
+    expect(await stateOf(s)).toEqual(before);
+
+    // The key still belongs to its own call: the unchanged repeat answers the original events.
+    const again = await s.client.ok(mutations[mutation], { input: { ...original, idempotencyKey: key } });
+    expect(again).toEqual(first);
+    expect(await stateOf(s)).toEqual(before);
+  });
+
+  test.each(graphqlTable)('$mutation: the customer named by its cus_ id is the same call, a repeat', async ({ mutation, input }) => {
+    const s = await keyedScenario();
+    const key = uniqueName('same-customer');
+    const original = input(s);
+    const first = await s.client.ok(mutations[mutation], { input: { ...original, idempotencyKey: key } });
+    const before = await stateOf(s);
+    const again = await s.client.ok(mutations[mutation], { input: { ...original, customerId: s.customer.id, idempotencyKey: key } });
+    expect(again).toEqual(first);
+    expect(await stateOf(s)).toEqual(before);
+  });
+});
+
+/** The input of `to` for the change `from` made: the same customer, feature and count as far as the operation takes them. */
+function sameChangeAs(from: Input, to: KeyedMutation): Input {
+  const entries: { featureCode: string; count: number }[] = from.seats ?? [{ featureCode: from.featureCode, count: from.count }];
+  if (to === 'bulkSetSeats') return { customerId: from.customerId, seats: entries };
+  return { customerId: from.customerId, featureCode: entries[0]!.featureCode, count: Math.max(1, entries[0]!.count) };
+}
+
+const operationPairs = graphqlTable.flatMap((first) =>
+  graphqlTable.filter((then) => then.mutation !== first.mutation).map((then) => ({ first, then: then.mutation, name: `${first.mutation} then ${then.mutation}` })),
+);
+
+describe('GraphQL: the same key on another operation', () => {
+  test.each(operationPairs)('$name', async ({ first, then }) => {
+    const s = await keyedScenario();
+    const key = uniqueName('operation');
+    const original = first.input(s);
+    await s.client.ok(mutations[first.mutation], { input: { ...original, idempotencyKey: key } });
+    const before = await stateOf(s);
+    const refused = await s.client.fails(mutations[then], { input: { ...sameChangeAs(original, then), idempotencyKey: key } });
+    expect(refused.extensions).toMatchObject(MISMATCH);
+    expect(await stateOf(s)).toEqual(before);
+  });
+});
+
+// ---- REST: every write route, the key in the Idempotency-Key header. ----
+
+const restTable: { method: string; path: string; operation: KeyedMutation; body: (s: KeyedScenario) => Input; changes: FieldChange[] }[] = [
+  ...(
+    [
+      ['POST', '/api/v1/seats', 'addSeats', 2],
+      ['DELETE', '/api/v1/seats', 'removeSeats', 1],
+      ['POST', '/api/v1/seats/remove', 'removeSeats', 1],
+      ['PUT', '/api/v1/seats', 'setSeats', 9],
+    ] as const
+  ).map(([method, path, operation, count]) => ({
+    method,
+    path,
+    operation,
+    body: (s: KeyedScenario) => ({ customerId: s.customerId, featureCode: 'editor', count }),
+    changes: [anotherCustomer, { field: 'featureCode', to: () => 'admin' }, { field: 'count', to: () => count + 1 }],
+  })),
+  {
+    method: 'PUT',
+    path: '/api/v1/seats/bulk',
+    operation: 'bulkSetSeats',
+    body: (s) => ({ customerId: s.customerId, seats: { editor: 9, viewer: 2 } }),
+    changes: [
+      anotherCustomer,
+      { field: 'seats.editor', to: () => 10 },
+      { field: 'seats.viewer', to: () => 0 },
+      { field: 'seats', label: 'editor replaced by admin', to: () => ({ admin: 9, viewer: 2 }) },
+      // Entries apply and answer in the order written, so another order is another call.
+      { field: 'seats', label: 'in another order', to: () => ({ viewer: 2, editor: 9 }) },
+      { field: 'seats', label: 'one entry more', to: () => ({ editor: 9, viewer: 2, admin: 5 }) },
+      { field: 'seats', label: 'one entry fewer', to: () => ({ editor: 9 }) },
+    ],
+  },
+];
+
+/** The GraphQL input of the call a REST body makes: the same key spans both doors. */
+function graphqlInputOf(operation: KeyedMutation, body: Input): Input {
+  if (operation !== 'bulkSetSeats') return body;
+  return { customerId: body.customerId, seats: Object.entries(body.seats).map(([featureCode, count]) => ({ featureCode, count })) };
+}
+
+const restCases = restTable.flatMap((row) =>
+  (['REST', 'GraphQL'] as const).flatMap((firstDoor) =>
+    row.changes.map((change) => ({
+      ...row,
+      change,
+      firstDoor,
+      name: `${row.method} ${row.path}, first through ${firstDoor}: ${change.field}${change.label ? ` (${change.label})` : ''}`,
+    })),
+  ),
+);
+
+function expectRestMismatch(response: { status: number; body: any }) {
+  expect(response.status, JSON.stringify(response.body)).toBe(409);
+  expect(response.body).toMatchObject({ success: false, error: { code: 'idempotency_key_mismatch', type: 'conflict_error' } });
+}
+
+describe('REST: the same key with one field changed', () => {
+  test.each(restCases)('$name', async ({ method, path, operation, body, change, firstDoor }) => {
+    const s = await keyedScenario();
+    const key = uniqueName('rest-fields');
+    const headers = { 'idempotency-key': key };
+    const original = body(s);
+    if (firstDoor === 'REST') {
+      const first = await rest(harness.yoga, s.key, method, path, original, headers);
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+    } else {
+      await s.client.ok(mutations[operation], { input: { ...graphqlInputOf(operation, original), idempotencyKey: key } });
+    }
+    const before = await stateOf(s);
+
+    const changed = withChange(original, change.field, change.to(original, s));
+    // Compared as sent: a change of order is a change.
+    expect(JSON.stringify(changed)).not.toBe(JSON.stringify(original));
+    expectRestMismatch(await rest(harness.yoga, s.key, method, path, changed, headers));
+    expect(await stateOf(s)).toEqual(before);
+
+    const again = await rest(harness.yoga, s.key, method, path, original, headers);
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(await stateOf(s)).toEqual(before);
+  });
+
+  test.each(restTable)('$method $path: the customer by its cus_ id, or the body’s fields in another order, is a repeat', async ({ method, path, body }) => {
+    const s = await keyedScenario();
+    const headers = { 'idempotency-key': uniqueName('rest-same') };
+    const original = body(s);
+    const first = await rest(harness.yoga, s.key, method, path, original, headers);
+    expect(first.status).toBe(200);
+    const before = await stateOf(s);
+    const byCusId = await rest(harness.yoga, s.key, method, path, { ...original, customerId: s.customer.id }, headers);
+    expect(byCusId.body).toEqual(first.body);
+    const reordered = Object.fromEntries(Object.entries(original).reverse());
+    expect(JSON.stringify(reordered)).not.toBe(JSON.stringify(original));
+    const again = await rest(harness.yoga, s.key, method, path, reordered, headers);
+    expect(again.body).toEqual(first.body);
+    expect(await stateOf(s)).toEqual(before);
+  });
+});
+
+/** A body for `row` making the same change as `from` did, as far as its operation takes one. */
+function sameBodyAs(from: Input, row: (typeof restTable)[number]): Input {
+  const [featureCode, count] = from.seats ? Object.entries(from.seats)[0]! : [from.featureCode, from.count];
+  if (row.operation === 'bulkSetSeats') return { customerId: from.customerId, seats: from.seats ?? { [featureCode]: count } };
+  return { customerId: from.customerId, featureCode, count: Math.max(1, count as number) };
+}
+
+const restOperationPairs = restTable.flatMap((first) =>
+  restTable
+    .filter((then) => then.operation !== first.operation)
+    .map((then) => ({ first, then, name: `${first.method} ${first.path} then ${then.method} ${then.path}` })),
+);
+
+describe('REST: the same key on another operation', () => {
+  test.each(restOperationPairs)('$name', async ({ first, then }) => {
+    const s = await keyedScenario();
+    const headers = { 'idempotency-key': uniqueName('rest-operation') };
+    const original = first.body(s);
+    expect((await rest(harness.yoga, s.key, first.method, first.path, original, headers)).status).toBe(200);
+    const before = await stateOf(s);
+    expectRestMismatch(await rest(harness.yoga, s.key, then.method, then.path, sameBodyAs(original, then), headers));
+    expect(await stateOf(s)).toEqual(before);
+  });
+});

@@ -17,10 +17,17 @@ import { startWebhookWorker } from './webhooks/worker.js';
 
 const drainTimeoutMs = 15_000;
 
+/**
+ * What start-up has started so far, newest last. If start-up fails, these stop before the exit,
+ * newest first: an embedded PostgreSQL started for this run would otherwise outlive it.
+ */
+const startedSoFar: (() => unknown)[] = [];
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const database = await startDatabase(config, { logger });
+  startedSoFar.push(() => database.stop());
 
   let developmentKey: string | null = null;
   // A newcomer on the embedded database gets a working key at once; never on a given database.
@@ -39,11 +46,14 @@ async function main(): Promise<void> {
     onError: (error) => logger.error('outbox pruning failed', { error }),
     onPruned: (count) => count > 0 && logger.info('forgot published events past their retention', { count }),
   });
+  startedSoFar.push(stopCleanup, stopRateLimitPruning, stopSweeper, stopPruning);
   // Started here, not by the first subscription: this process publishes what every process commits.
   const events = new EventHub(database.orm, logger);
+  startedSoFar.push(() => events.stop());
   await events.start();
   // Every process sends webhooks: those its own publications hand it, and those any process left due.
   const webhooks = startWebhookWorker(database.orm, logger, config.webhooks);
+  startedSoFar.push(() => webhooks.stop());
   events.relay.handOffTo(webhooks);
   events.onPublished(({ due }) => due && webhooks.poke());
   const lifecycle = { draining: false };
@@ -66,6 +76,10 @@ async function main(): Promise<void> {
   });
   const server = createServer(nodeListener(yoga, config.publicUrl));
   const url = `${await listen(server, config.port, config.host, 'PORT')}${graphqlPath}`;
+  startedSoFar.push(() => {
+    server.close();
+    server.closeAllConnections();
+  });
   logger.info('listening', { url, embeddedDatabase: database.embedded });
   console.log(`seatgate is listening: GraphiQL at ${url}`);
   const metricsServer = metrics && config.metricsPort !== null ? createServer(metricsListener(metrics.registry, config.metricsToken)) : null;
@@ -135,10 +149,11 @@ async function listen(server: Server, port: number, host: string, setting: strin
   return `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   // One line that names the cause and what to do; a stack trace only when asked for.
   if (error instanceof StartupError) console.error(`seatgate cannot start: ${error.message}`);
   else console.error(`seatgate failed to start: ${error instanceof Error ? error.message : String(error)}`);
   if (process.env.LOG_LEVEL === 'debug' && error instanceof Error) console.error(error.stack);
+  for (const stop of startedSoFar.reverse()) await Promise.resolve().then(stop).catch(() => undefined);
   process.exit(1);
 });

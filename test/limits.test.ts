@@ -1,10 +1,11 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { createApp, type AppOptions } from '../src/app.js';
 import { loadConfig, type Limits } from '../src/config.js';
 import fc from 'fast-check';
 import { decisionsOf, type RatePolicy } from '../src/ratelimits/service.js';
 import { createLogger } from '../src/logger.js';
 import { balanceOf, mutations, seatScenario, useHarness } from './helpers.js';
+import { limiterNow } from './limiter-clock.js';
 
 const harness = useHarness();
 const defaults = loadConfig({}).limits;
@@ -86,7 +87,8 @@ describe('rate limit per API key', () => {
   test('past its burst a key answers 429 rate_limited with Retry-After; other keys go on', async () => {
     const a = await seatScenario(harness);
     const b = await seatScenario(harness);
-    const app = appWith({ rateLimitPerSecond: 1, rateLimitBurst: 3 });
+    // One request per 1,000 s: nothing refills during the test.
+    const app = appWith({ rateLimitPerSecond: 0.001, rateLimitBurst: 3 });
     const query = { query: '{ features { code } }' };
     for (let i = 0; i < 3; i++) expect((await post(app, a.key, query)).status).toBe(200);
     const limited = await post(app, a.key, query);
@@ -98,28 +100,42 @@ describe('rate limit per API key', () => {
 
   test('a bucket passes its burst, then one request per interval, and refills only up to its burst', async () => {
     const s = await seatScenario(harness);
+    // One request per 100 s: none comes back within a test.
     const app = appWith({ rateLimitPerSecond: 0.01, rateLimitBurst: 4 });
     const query = { query: '{ features { code } }' };
     const answers = [];
+    const from = await limiterNow(harness);
     for (let i = 0; i < 5; i++) answers.push(await post(app, s.key, query));
+    const elapsedMs = (await limiterNow(harness)) - from;
     expect(answers.map(({ status }) => status)).toEqual([200, 200, 200, 200, 429]);
     expect(answers.map(({ headers }) => headers.get('ratelimit-remaining'))).toEqual(['3', '2', '1', '0', '0']);
-    // One request per 100 s: the refused one waits about that long.
-    expect(Number(answers[4]!.headers.get('retry-after'))).toBeGreaterThan(90);
+    // The refused one waits one interval from the first request, less what has passed since on the limiter's clock.
+    expect(Number(answers[4]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(Math.ceil((100_000 - elapsedMs) / 1000));
     expect(Number(answers[4]!.headers.get('retry-after'))).toBeLessThanOrEqual(100);
   });
 
   test('requests let through before the database answers are all counted: a burst of 40 allows exactly 40', async () => {
     const s = await seatScenario(harness);
     // One request per 1,000 s: nothing refills during the test.
-    const app = appWith({ rateLimitPerSecond: 0.001, rateLimitBurst: 40 });
+    const policy: RatePolicy = { perSecond: 0.001, burst: 40 };
+    const app = appWith({ rateLimitPerSecond: policy.perSecond, rateLimitBurst: policy.burst });
     const query = { query: '{ features { code } }' };
     const statuses: number[] = [];
-    // One at a time, then many at once, with pauses longer than the counting window between.
+    /** The requests the database has counted against the tenant's key: its bucket's debt, in intervals. */
+    const counted = async () => {
+      const rows = await harness.orm.em.fork().getConnection().execute<{ debt: string }[]>(
+        `select b.full_at - extract(epoch from clock_timestamp()) * 1000 as debt
+           from rate_limit_bucket b join api_key k on b.bucket = 'key:' || k.id where k.organization_id = ?`,
+        [s.organizationId],
+      );
+      return rows.length === 0 ? 0 : Math.ceil(Number(rows[0]!.debt) / (1000 / policy.perSecond));
+    };
+    // One at a time, then many at once, each time until the database has counted them all: those
+    // let through early are counted in the background, with no later request to carry their count.
     for (let i = 0; i < 12; i++) statuses.push((await post(app, s.key, query)).status);
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await vi.waitFor(async () => expect(await counted()).toBe(12), { timeout: 30_000, interval: 20 });
     statuses.push(...(await Promise.all(Array.from({ length: 12 }, () => post(app, s.key, query)))).map(({ status }) => status));
-    await new Promise((resolve) => setTimeout(resolve, 60));
+    await vi.waitFor(async () => expect(await counted()).toBe(24), { timeout: 30_000, interval: 20 });
     for (let i = 0; i < 26; i++) statuses.push((await post(app, s.key, query)).status);
     expect(statuses.filter((status) => status === 200)).toHaveLength(40);
     expect(statuses.slice(40)).toEqual(Array.from({ length: 10 }, () => 429));

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import pg from 'pg';
-import { expect, inject, test } from 'vitest';
-import { createCustomerWithSubscription, mutations, postGraphQL, seatScenario, useHarness, useServerProcesses } from './helpers.js';
+import { expect, inject, test, vi } from 'vitest';
+import { balanceOf, createCustomerWithSubscription, mutations, postGraphQL, seatScenario, useHarness, useServerProcesses } from './helpers.js';
 
 const harness = useHarness();
 const startServer = useServerProcesses();
@@ -93,28 +93,46 @@ test('two server processes on one database: hot and cold balances under concurre
 }, 180_000);
 
 test('SIGTERM lets in-flight requests finish before the process exits', async () => {
-  const server = await startServer();
+  // Connections enough for every request below to wait inside PostgreSQL at once; logs at info, to see it drain.
+  const server = await startServer({ DB_POOL_MAX: '20', LOG_LEVEL: 'info' });
   const s = await seatScenario(harness);
-  // Hold the balance's row lock, so the requests below wait inside the server.
+  const customerIds: string[] = [];
+  for (let i = 0; i < 10; i++) customerIds.push((await s.client.ok(`mutation { createCustomer(input: { name: "Acme" }) { id } }`)).createCustomer.id);
+  // Lock the customers' rows, so that each request below, subscribing one of them, waits inside
+  // PostgreSQL on a connection of its own, where the test can count it.
   const blocker = new pg.Client({ connectionString: inject('databaseUrl') });
   await blocker.connect();
   await blocker.query('begin');
-  await blocker.query(`select 1 from seat_balance where customer_id = $1 for update`, [s.customer.id]);
+  expect((await blocker.query(`select 1 from customer where id = any($1) for update`, [customerIds])).rowCount).toBe(customerIds.length);
+  const { rows } = await blocker.query<{ pid: number }>('select pg_backend_pid() as pid');
+  const waitingForBlocker = async () => {
+    const [row] = await harness.orm.em.fork().getConnection().execute<{ count: string }[]>(`select count(*) from pg_stat_activity where ? = any(pg_blocking_pids(pid))`, [rows[0]!.pid]);
+    return Number(row!.count);
+  };
 
-  const inFlight = Array.from({ length: 10 }, () => postGraphQL(server.url, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } }));
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  const subscribe = `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`;
+  const inFlight = customerIds.map((customerId, i) =>
+    postGraphQL(server.url, s.key, subscribe, { input: { customerId, planCode: 'team', initialSeats: [{ featureCode: 'editor', count: i + 1 }] } }),
+  );
+  await vi.waitFor(async () => expect(await waitingForBlocker()).toBe(customerIds.length), { timeout: 30_000, interval: 20 });
   server.child.kill('SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  expect(server.child.exitCode).toBeNull(); // still draining
+  await vi.waitFor(() => expect(server.output()).toContain('"message":"stopping: draining requests"'), { timeout: 30_000, interval: 20 });
+  // Draining, with every request still waiting: the process has not exited.
+  expect(server.child.exitCode).toBeNull();
+  expect(await waitingForBlocker()).toBe(customerIds.length);
   await blocker.query('commit');
   await blocker.end();
 
   const responses = await Promise.all(inFlight);
-  expect(responses.map((r) => [r.status, r.body.errors])).toEqual(Array.from({ length: 10 }, () => [200, undefined]));
-  expect(responses.map((r) => r.body.data.addSeats.newBalance).sort((x, y) => x - y)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  expect(responses.map((r) => [r.status, r.body.errors])).toEqual(customerIds.map(() => [200, undefined]));
+  for (const [i, customerId] of customerIds.entries()) expect(await balanceOf(harness, customerId, 'editor')).toBe(i + 1);
   expect(await server.exited).toBe(0);
   // The changes answered while draining were published before the pool closed, and nothing failed.
-  const unpublished = await harness.orm.em.fork().getConnection().execute<{ count: string }[]>(`select count(*) from outbox_event where customer_id = ? and position is null`, [s.customer.id]);
-  expect(Number(unpublished[0]!.count)).toBe(0);
+  const [outbox] = await harness.orm.em.fork().getConnection().execute<{ changes: string; unpublished: string }[]>(
+    `select count(*) filter (where type = 'seat.changed') as changes, count(*) filter (where position is null) as unpublished
+       from outbox_event where customer_id in (?)`,
+    [customerIds],
+  );
+  expect([Number(outbox!.changes), Number(outbox!.unpublished)]).toEqual([customerIds.length, 0]);
   expect(server.output()).not.toMatch(/"level":"(error|fatal)"/);
 }, 60_000);

@@ -1,9 +1,11 @@
 import { once } from 'node:events';
-import { connect } from 'node:net';
-import { describe, expect, inject, test } from 'vitest';
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import { describe, expect, inject, test, vi } from 'vitest';
 import { createApp } from '../src/app.js';
 import { loadConfig, ConfigError } from '../src/config.js';
 import { openOrm } from '../src/db/orm.js';
+import { nodeListener } from '../src/http/node-listener.js';
 import { createLogger } from '../src/logger.js';
 import { balanceOf, graphql, mutations, seatScenario, useHarness, useHttpServer } from './helpers.js';
 
@@ -68,17 +70,25 @@ describe('clients that hang up', () => {
   test('a request cut off mid-body is no error of ours: nothing is logged at error level', async () => {
     const s = await seatScenario(harness);
     const from = harness.logs.length;
-    const { port } = new URL(server.endpoint);
-    const socket = connect(Number(port), '127.0.0.1');
-    await once(socket, 'connect');
-    socket.write(
-      `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nx-api-key: ${s.key}\r\nx-request-id: req-hung-up\r\nContent-Length: 500\r\n\r\n{"query":`,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    socket.destroy();
-    const logged = () => harness.logs.slice(from).filter((line) => line.includes('req-hung-up') && JSON.parse(line).message !== 'request');
-    for (let i = 0; i < 100 && logged().length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(logged().map((line) => JSON.parse(line))).toMatchObject([{ level: 'info', message: 'client went away before the answer' }]);
+    // A server of its own, to hear when the request has reached the app.
+    const http = createServer(nodeListener(harness.yoga));
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    try {
+      const socket = connect((http.address() as AddressInfo).port, '127.0.0.1');
+      await once(socket, 'connect');
+      const arrived = once(http, 'request');
+      socket.write(
+        `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nx-api-key: ${s.key}\r\nx-request-id: req-hung-up\r\nContent-Length: 500\r\n\r\n{"query":`,
+      );
+      await arrived;
+      socket.destroy();
+      const logged = () => harness.logs.slice(from).filter((line) => line.includes('req-hung-up') && JSON.parse(line).message !== 'request');
+      await vi.waitFor(() => expect(logged()).not.toHaveLength(0), { timeout: 30_000, interval: 20 });
+      expect(logged().map((line) => JSON.parse(line))).toMatchObject([{ level: 'info', message: 'client went away before the answer' }]);
+    } finally {
+      http.close();
+    }
   });
 });
 

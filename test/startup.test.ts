@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -34,6 +34,27 @@ const occupiedPort = () =>
     listening.push(server);
   });
 const folders: string[] = [];
+/**
+ * A data folder of the test's own. Run as root, PostgreSQL runs as the postgres user: a folder
+ * it can enter keeps the cluster inside, so it goes when the folder does (else it would be left
+ * in the shared root, /var/tmp/seatgate).
+ */
+const dataFolder = () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'seatgate-start-'));
+  chmodSync(dir, 0o755);
+  folders.push(dir);
+  return dir;
+};
+/** Whether nothing accepts connections on 127.0.0.1:port. */
+const refuses = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
 afterAll(() => {
   for (const server of listening) server.close();
   for (const folder of folders) rmSync(folder, { recursive: true, force: true });
@@ -56,18 +77,23 @@ describe('every start-up failure is one clear line and a non-zero exit, with no 
     expect(stderr).not.toContain('secret');
   });
 
-  test('the HTTP port in use', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'seatgate-start-'));
-    folders.push(dataDir);
+  // Both fail after the embedded database started; the metrics port, after the HTTP server listens too.
+  test.each([
+    ['the HTTP port in use', 'PORT'],
+    ['the metrics port in use', 'METRICS_PORT'],
+  ])('%s: the embedded database this run started is stopped before the exit', async (_name, setting) => {
     const port = await occupiedPort();
-    const { code, stderr } = await start({ DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), PORT: String(port) });
+    const databasePort = await freePort();
+    const { code, stderr } = await start({ DATA_DIR: dataFolder(), EMBEDDED_PG_PORT: String(databasePort), PORT: '0', [setting]: String(port) });
     expect(code).toBe(1);
-    expect(plainLines(stderr)).toEqual([`seatgate cannot start: Port 127.0.0.1:${port} is in use: stop the program using it, or set PORT (0 picks a free port).`]);
+    expect(plainLines(stderr)).toEqual([`seatgate cannot start: Port 127.0.0.1:${port} is in use: stop the program using it, or set ${setting} (0 picks a free port).`]);
+    expect(stderr).toContain('"message":"embedded PostgreSQL started"');
+    // Nothing of it is left running: its port refuses connections.
+    expect(await refuses(databasePort)).toBe(true);
   }, 90_000);
 
   test('the embedded database port taken by another program', async () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'seatgate-start-'));
-    folders.push(dataDir);
+    const dataDir = dataFolder();
     const port = await occupiedPort();
     const { code, stderr } = await start({ DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(port), PORT: '0' });
     expect(code).toBe(1);

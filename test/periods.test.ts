@@ -39,6 +39,12 @@ describe('periodContaining', () => {
     expect(periodContaining(anchor, 'MONTH', anchor).start).toEqual(anchor);
   });
 
+  test('refuses an instant before the anchor: no period of the subscription contains it', () => {
+    const anchor = at('2027-01-31T00:00:00Z');
+    expect(() => periodContaining(anchor, 'MONTH', at('2027-01-30T23:59:59.999Z'))).toThrow(/before the anchor/);
+    expect(() => periodContaining(anchor, 'YEAR', at('2026-06-01T00:00:00Z'))).toThrow(RangeError);
+  });
+
   test('always returns consecutive boundaries that contain the instant', () => {
     const instant = fc.date({ min: at('2000-01-01T00:00:00Z'), max: at('2100-01-01T00:00:00Z'), noInvalidDate: true });
     fc.assert(

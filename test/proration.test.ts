@@ -6,9 +6,11 @@ import {
   billableSeats,
   daysInPeriod,
   daysRemaining,
+  maxAmountPerPeriod,
   roundHalfUp,
   trueUpAmount,
   trueUpFor,
+  withinAmountLimit,
   type BillingTerms,
 } from '../src/billing/proration.js';
 
@@ -48,7 +50,7 @@ describe('amounts', () => {
     // 5 extra seats on 15 March in a March period at 5000: 13709.67 rounds to 13710.
     const march = period('2027-03-01T00:00:00Z', '2027-04-01T00:00:00Z');
     const { charge } = trueUpFor({ newBalance: 10, highWaterMark: 0, at: at('2027-03-15T12:00:00Z') }, { ...terms, unitPrice: 5000 }, march);
-    expect(charge).toMatchObject({ quantity: 5, daysRemaining: 17, daysInPeriod: 31, amount: 13710 });
+    expect(charge).toMatchObject({ kind: 'TRUE_UP', quantity: 5, daysRemaining: 17, daysInPeriod: 31, amount: 13710 });
   });
 
   test.each([
@@ -60,6 +62,22 @@ describe('amounts', () => {
     ['zero', 0n, 7n, 0n],
   ])('%s', (_name, numerator, denominator, expected) => {
     expect(roundHalfUp(numerator, denominator)).toBe(expected);
+  });
+
+  test.each([
+    ['a negative numerator', -1n, 2n],
+    ['a zero denominator', 1n, 0n],
+    ['a negative denominator', 1n, -2n],
+  ])('rounding refuses %s', (_name, numerator, denominator) => {
+    expect(() => roundHalfUp(numerator, denominator)).toThrow(/non-negative numerator and a positive denominator/);
+  });
+
+  test('billable seats may cost up to maxAmountPerPeriod in one period, not one minor unit more', () => {
+    // 1000 × 10^10 is exactly the bound; 1001 seats pass it.
+    const bound = { ...terms, includedSeats: 5, unitPrice: maxAmountPerPeriod / 1000 };
+    expect(withinAmountLimit(5 + 1000, bound)).toBe(true);
+    expect(withinAmountLimit(5 + 1001, bound)).toBe(false);
+    expect(withinAmountLimit(5 + 1001, { ...bound, overageEnabled: false })).toBe(true);
   });
 
   test('a half minor unit rounds up in a real charge: 1 seat × 15 × 1/30', () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -55,6 +55,11 @@ describe('signing', () => {
 
   test.each([1.5, -1, Number.NaN, 2 ** 53])('a timestamp that is not whole unix seconds throws: %s', (bad) => {
     expect(() => signWebhook(secret, id, bad, body)).toThrow(RangeError);
+    expect(() => signWebhook(secret, id, bad, body)).toThrow(/whole number of unix seconds/);
+  });
+
+  test('the epoch itself is a whole number of unix seconds', () => {
+    expect(verifyWebhook(secret, webhookHeaders(secret, id, 0, body), body, { now: 0 })).toBe(true);
   });
 });
 
@@ -87,6 +92,20 @@ describe('verifying', () => {
     ['webhook-signature'],
   ])('a delivery without %s fails', (name) => {
     expect(verifyWebhook(secret, { ...headers, [name]: undefined }, body, { now })).toBe(false);
+    const { [name]: _left, ...without } = headers;
+    expect(verifyWebhook(secret, without, body, { now })).toBe(false);
+  });
+
+  test('a missing webhook-id is not read as the text "undefined"', () => {
+    const overUndefined = webhookHeaders(secret, 'undefined', timestamp, body);
+    expect(verifyWebhook(secret, overUndefined, body, { now })).toBe(true);
+    expect(verifyWebhook(secret, { ...overUndefined, 'webhook-id': undefined }, body, { now })).toBe(false);
+  });
+
+  test('a header given as a list (a repeated header in Node) is not taken', () => {
+    // node:http gives repeated headers as arrays; which one to trust is ambiguous, so none is.
+    expect(verifyWebhook(secret, { ...headers, 'webhook-id': [id] }, body, { now })).toBe(false);
+    expect(verifyWebhook(secret, { ...headers, 'webhook-signature': [vector.signature] }, body, { now })).toBe(false);
   });
 
   test.each([
@@ -160,9 +179,15 @@ describe("the README's ten lines of Node", () => {
     const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
     const block = /<!-- verify-webhook[^>]*-->\s*```js\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(block, 'the README has lost its verify-webhook block').toBeDefined();
-    const file = path.join(await mkdtemp(path.join(tmpdir(), 'seatgate-readme-')), 'verify.mjs');
-    await writeFile(file, block!.replace(/^ {2}/gm, ''));
-    return (await import(pathToFileURL(file).href)).verifyWebhook;
+    const folder = await mkdtemp(path.join(tmpdir(), 'seatgate-readme-'));
+    const file = path.join(folder, 'verify.mjs');
+    try {
+      await writeFile(file, block!.replace(/^ {2}/gm, ''));
+      return (await import(pathToFileURL(file).href)).verifyWebhook;
+    } finally {
+      // Once imported, the module lives in memory: its file is not needed, and no run leaves it behind.
+      await rm(folder, { recursive: true, force: true });
+    }
   }
 
   test('accept what seatgate signs, and refuse a changed body, another secret and a stale timestamp', async () => {

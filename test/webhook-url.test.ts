@@ -140,6 +140,9 @@ describe('URLs in test mode', () => {
     ['http to another loopback address', 'http://127.0.0.2/', notHttps],
     ['http to a .localhost name', 'http://app.localhost/', notHttps],
     ['http to IPv4-mapped loopback', 'http://[::ffff:127.0.0.1]/', notHttps],
+    // Loopback lifts the https rule for http only, not for any scheme.
+    ['ftp to localhost', 'ftp://localhost/hooks', notHttps],
+    ['ws to 127.0.0.1', 'ws://127.0.0.1:8080/hooks', notHttps],
     ['https to another loopback address', 'https://127.0.0.2/', notPublic],
     ['https to a private address', 'https://192.168.0.10/', notPublic],
     ['credentials on localhost', 'http://user:pw@localhost/', /user name or password/],
@@ -287,6 +290,18 @@ describe('the guarded DNS lookup', () => {
   test('an IPv4 address given as the name is checked too', async () => {
     await expect(lookup(guardedLookup('live'), '10.0.0.1')).rejects.toMatchObject({ code: 'ESSRF' });
     await expect(lookup(guardedLookup('live'), '8.8.8.8')).resolves.toEqual({ address: '8.8.8.8', family: 4 });
+  });
+
+  test('test mode allows loopback only: private addresses stay refused', async () => {
+    for (const address of ['10.0.0.1', '192.168.1.1', '169.254.169.254', '::ffff:10.0.0.1']) {
+      await expect(lookup(guardedLookup('test'), address)).rejects.toMatchObject({ code: 'ESSRF' });
+    }
+    await expect(lookup(guardedLookup('test'), '127.0.0.2')).resolves.toEqual({ address: '127.0.0.2', family: 4 });
+  });
+
+  test("a name that does not resolve fails with the resolver's own error", async () => {
+    // Not a valid host name, so the resolver refuses it without asking any DNS server.
+    await expect(lookup(guardedLookup('live'), 'not a host name')).rejects.toMatchObject({ code: 'ENOTFOUND' });
   });
 
   test('http.request uses it, in both callback shapes: test mode reaches a local receiver, live mode is refused before connecting', async () => {

@@ -10,7 +10,11 @@ export type EventCounts = { subscribers: number; notifications: number; deliveri
 export type EventLoad = { endpointId: string; stop(): Promise<EventCounts> };
 
 async function graphql(url: string, key: string, query: string, variables: Record<string, unknown> = {}) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await response.json()) as { data?: any; errors?: unknown[] };
   if (body.errors) throw new Error(`events setup failed: ${JSON.stringify(body.errors)}`);
   return body.data;
@@ -23,7 +27,11 @@ async function graphql(url: string, key: string, query: string, variables: Recor
  */
 export async function attachEventLoad(seatgateUrl: string, key: string, subscribers: number): Promise<EventLoad> {
   let notifications = 0;
-  const receiver = await startChild('webhook receiver', ['--import', 'tsx', 'bench/receiver.ts'], { cwd: root, env: process.env, ready: /receiver listening at (\S+)/ });
+  const receiver = await startChild('webhook receiver', ['--import', 'tsx', 'bench/receiver.ts'], {
+    cwd: root,
+    env: process.env,
+    ready: /receiver listening at (\S+)/,
+  });
   const hook = `${receiver.url}/hook`;
   const { createWebhookEndpoint } = await graphql(
     seatgateUrl,

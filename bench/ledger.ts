@@ -15,9 +15,7 @@ export async function ledgerTotals(db: pg.Pool, organizationId: string): Promise
 
 /** The newest ledger position of a tenant (seq is a bigint: kept as text). */
 export async function lastSeq(db: pg.Pool, organizationId: string): Promise<string> {
-  const { rows } = await db.query<{ seq: string }>(`select coalesce(max(seq), 0)::text as seq from seat_event where organization_id = $1`, [
-    organizationId,
-  ]);
+  const { rows } = await db.query<{ seq: string }>(`select coalesce(max(seq), 0)::text as seq from seat_event where organization_id = $1`, [organizationId]);
   return rows[0]!.seq;
 }
 

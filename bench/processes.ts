@@ -54,14 +54,15 @@ export async function startChild(
   const child = spawn(process.execPath, args, { cwd: options.cwd, env: options.env, stdio: ['pipe', 'pipe', options.logFile ?? 'pipe'] });
   const logs: LogGroup[] = [];
   const tail: string[] = [];
-  if (child.stderr) createInterface({ input: child.stderr }).on('line', (line) => {
-    const kind = logs.length < maxLogGroups ? kindOf(line) : 'more kinds';
-    const group = logs.find((g) => g.kind === kind);
-    if (group) group.count++;
-    else logs.push({ kind, count: 1, first: line });
-    tail.push(line);
-    if (tail.length > 20) tail.shift();
-  });
+  if (child.stderr)
+    createInterface({ input: child.stderr }).on('line', (line) => {
+      const kind = logs.length < maxLogGroups ? kindOf(line) : 'more kinds';
+      const group = logs.find((g) => g.kind === kind);
+      if (group) group.count++;
+      else logs.push({ kind, count: 1, first: line });
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+    });
 
   // Lines the child writes after it is ready, for `query`.
   const listeners = new Set<(line: string) => void>();

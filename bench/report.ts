@@ -156,9 +156,7 @@ export function buildReport(
       connections: scenario.connections,
       speed: { seatgate: speedOf(bySystem.seatgate), baseline: speedOf(bySystem.baseline) },
       ratio,
-      check: target
-        ? { value: ratio, target: `≥ ${target.min}×${target.goal ? ` (goal ${target.goal.toFixed(1)}×)` : ''}`, met: ratio >= target.min }
-        : null,
+      check: target ? { value: ratio, target: `≥ ${target.min}×${target.goal ? ` (goal ${target.goal.toFixed(1)}×)` : ''}`, met: ratio >= target.min } : null,
     };
   });
 
@@ -183,8 +181,16 @@ export function buildReport(
   }
 
   const correctness = {
-    seatgate: correctnessOf(runs.filter((r) => r.system === 'seatgate'), scenarios, ledger.seatgate),
-    baseline: correctnessOf(runs.filter((r) => r.system === 'baseline'), scenarios, ledger.baseline),
+    seatgate: correctnessOf(
+      runs.filter((r) => r.system === 'seatgate'),
+      scenarios,
+      ledger.seatgate,
+    ),
+    baseline: correctnessOf(
+      runs.filter((r) => r.system === 'baseline'),
+      scenarios,
+      ledger.baseline,
+    ),
   };
   const withEvents = scenarios.find((scenario) => scenario.events);
   const eventRuns = withEvents ? measuredOf(runs, withEvents.name, 'seatgate') : [];
@@ -212,27 +218,34 @@ export function buildReport(
   const operability = {
     ratio: operableRatio,
     check: { value: operableRatio, target: '≥ 0.9×', met: operableRatio >= 0.9 },
-    cpu: { bareMs: cpuOf(freshBareScenario), operableMs: cpuOf(operableScenario), ratio: cpuRatio, check: { value: cpuRatio, target: '≤ 1.1×', met: cpuRatio <= 1.1 } },
+    cpu: {
+      bareMs: cpuOf(freshBareScenario),
+      operableMs: cpuOf(operableScenario),
+      ratio: cpuRatio,
+      check: { value: cpuRatio, target: '≤ 1.1×', met: cpuRatio <= 1.1 },
+    },
     logs: operableLogs,
   };
-  const totals = eventRuns.flatMap((run) => (run.events ? [run.events] : [])).reduce<RunEvents | null>(
-    (sum, e) =>
-      sum
-        ? {
-            subscribers: e.subscribers,
-            notifications: sum.notifications + e.notifications,
-            deliveries: sum.deliveries + e.deliveries,
-            distinctDeliveries: sum.distinctDeliveries + e.distinctDeliveries,
-            badSignatures: sum.badSignatures + e.badSignatures,
-            events: sum.events + e.events,
-            queued: sum.queued + e.queued,
-            pending: sum.pending + e.pending,
-            failed: sum.failed + e.failed,
-            drainMs: Math.max(sum.drainMs, e.drainMs),
-          }
-        : e,
-    null,
-  );
+  const totals = eventRuns
+    .flatMap((run) => (run.events ? [run.events] : []))
+    .reduce<RunEvents | null>(
+      (sum, e) =>
+        sum
+          ? {
+              subscribers: e.subscribers,
+              notifications: sum.notifications + e.notifications,
+              deliveries: sum.deliveries + e.deliveries,
+              distinctDeliveries: sum.distinctDeliveries + e.distinctDeliveries,
+              badSignatures: sum.badSignatures + e.badSignatures,
+              events: sum.events + e.events,
+              queued: sum.queued + e.queued,
+              pending: sum.pending + e.pending,
+              failed: sum.failed + e.failed,
+              drainMs: Math.max(sum.drainMs, e.drainMs),
+            }
+          : e,
+      null,
+    );
   const events = withEvents && totals ? { ratio: eventsRatio, check: { value: eventsRatio, target: '≥ 0.8×', met: eventsRatio >= 0.8 }, totals } : null;
   // Every event owed to the endpoint was delivered, none twice under a different id, none failed.
   const eventsWhole = !totals || (totals.pending === 0 && totals.failed === 0 && totals.distinctDeliveries === totals.queued && totals.badSignatures === 0);
@@ -291,8 +304,26 @@ export function markdown(report: Report): string {
     ]);
   }
   const hot = report.hot;
-  row(['hot balance scaling: req/s at 50 ÷ at 1 conn', '', times(hot.seatgate.scaling), times(hot.baseline.scaling), '', `seatgate ${verdict(hot.checks.scaling)}`, '', '']);
-  row(['hot balance p99 ÷ p50 at 50 conns', '', num(hot.seatgate.tailRatio, 2), num(hot.baseline.tailRatio, 2), '', `seatgate ${verdict(hot.checks.tail)}`, '', '']);
+  row([
+    'hot balance scaling: req/s at 50 ÷ at 1 conn',
+    '',
+    times(hot.seatgate.scaling),
+    times(hot.baseline.scaling),
+    '',
+    `seatgate ${verdict(hot.checks.scaling)}`,
+    '',
+    '',
+  ]);
+  row([
+    'hot balance p99 ÷ p50 at 50 conns',
+    '',
+    num(hot.seatgate.tailRatio, 2),
+    num(hot.baseline.tailRatio, 2),
+    '',
+    `seatgate ${verdict(hot.checks.tail)}`,
+    '',
+    '',
+  ]);
   lines.push('', 'req/s counts successful answers only; ratio is the median over rounds of seatgate ÷ baseline in the same round.', '');
 
   lines.push('Per round, req/s (seatgate | baseline; who went first alternates):', '');
@@ -329,7 +360,11 @@ export function markdown(report: Report): string {
   }
   if (report.events) {
     const { ratio, check, totals: t } = report.events;
-    lines.push('', `### Events attached: ${t.subscribers} SSE subscribers (each watching one customer's balance) and one webhook endpoint taking every event`, '');
+    lines.push(
+      '',
+      `### Events attached: ${t.subscribers} SSE subscribers (each watching one customer's balance) and one webhook endpoint taking every event`,
+      '',
+    );
     row(['', 'value', 'target']);
     row(['---', '---:', '---']);
     row(['addSeats + events ÷ addSeats alone (seatgate, same round)', times(ratio), verdict(check)]);
@@ -345,15 +380,29 @@ export function markdown(report: Report): string {
   row(['', 'value', 'target']);
   row(['---', '---:', '---']);
   row(['addSeats with logs + metrics + limits ÷ addSeats bare (two fresh processes, same round)', times(operability.ratio), verdict(operability.check)]);
-  row(['CPU per addSeats, fresh seatgate + PostgreSQL, ms: bare / with logs + metrics + limits', `${num(operability.cpu.bareMs, 2)} / ${num(operability.cpu.operableMs, 2)}`, '']);
+  row([
+    'CPU per addSeats, fresh seatgate + PostgreSQL, ms: bare / with logs + metrics + limits',
+    `${num(operability.cpu.bareMs, 2)} / ${num(operability.cpu.operableMs, 2)}`,
+    '',
+  ]);
   row(['CPU per addSeats with logs + metrics + limits ÷ bare (same round)', times(operability.cpu.ratio), verdict(operability.cpu.check)]);
-  row(['log lines written by the fresh seatgates: all / access lines / warn or error', `${operability.logs.lines} / ${operability.logs.requests} / ${operability.logs.warnings}`, '']);
+  row([
+    'log lines written by the fresh seatgates: all / access lines / warn or error',
+    `${operability.logs.lines} / ${operability.logs.requests} / ${operability.logs.warnings}`,
+    '',
+  ]);
 
   lines.push('', '### The largest requests the bounds allow, while another client polls /healthz', '');
   row(['request', 'request ms', 'longest event-loop stall ms', 'target', 'poller: polls, slowest ms']);
   row(['---', '---:', '---:', '---', '---:']);
   for (const stall of report.stalls) {
-    row([stall.request, num(stall.requestMs), num(stall.maxStallMs, 1), `≤ ${maxStallMs}: ${stall.maxStallMs <= maxStallMs ? 'met' : 'missed'}`, `${stall.polls}, ${num(stall.pollerMaxMs, 1)}`]);
+    row([
+      stall.request,
+      num(stall.requestMs),
+      num(stall.maxStallMs, 1),
+      `≤ ${maxStallMs}: ${stall.maxStallMs <= maxStallMs ? 'met' : 'missed'}`,
+      `${stall.polls}, ${num(stall.pollerMaxMs, 1)}`,
+    ]);
   }
 
   const target = '0 lost updates, 0 5xx, 0 internal_error';

@@ -123,7 +123,14 @@ async function detach(db: pg.Pool, attached: EventLoad, organizationId: string):
   }
   const drainMs = performance.now() - started;
   const received = await attached.stop();
-  return { ...received, queued: Number(delivery.total), pending: Number(delivery.pending), failed: Number(delivery.failed), events: Number(delivery.total), drainMs };
+  return {
+    ...received,
+    queued: Number(delivery.total),
+    pending: Number(delivery.pending),
+    failed: Number(delivery.failed),
+    events: Number(delivery.total),
+    drainMs,
+  };
 }
 
 async function main(): Promise<number> {
@@ -153,7 +160,16 @@ async function main(): Promise<number> {
     cwd: root,
     // As deployed: NODE_ENV=production turns off graphql-js's development checks on every value.
     // Bare: warnings only, no metrics, no rate limits; the operable twin below has them all.
-    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0', AUTH_FAILURES_PER_MINUTE: '0', DB_POOL_MAX: '10' },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      DATABASE_URL: database.url,
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      RATE_LIMIT_PER_SECOND: '0',
+      AUTH_FAILURES_PER_MINUTE: '0',
+      DB_POOL_MAX: '10',
+    },
     ready: /GraphiQL at (\S+)/,
   });
   disposers.push({ name: 'stop seatgate', dispose: seatgate.stop });
@@ -211,7 +227,10 @@ async function main(): Promise<number> {
   };
   const scraper = setInterval(() => {
     if (twin?.kind !== 'operable') return;
-    void fetch(new URL('/metrics', twin.child.url), { headers: { authorization: `Bearer ${metricsToken}` } }).then((response) => response.text(), () => undefined);
+    void fetch(new URL('/metrics', twin.child.url), { headers: { authorization: `Bearer ${metricsToken}` } }).then(
+      (response) => response.text(),
+      () => undefined,
+    );
   }, 5000);
   disposers.push({ name: 'stop scraping', dispose: async () => clearInterval(scraper) });
   log(`fresh seatgate: started for each twin run on port ${twinPort}, logging to ${twinLog}`);
@@ -243,10 +262,17 @@ async function main(): Promise<number> {
   disposers.push({ name: 'stop the baseline', dispose: baseline.stop });
   log(`baseline at ${baseline.url}`);
 
-  const scenarios = allScenarios({ seatgateUrl: seatgate.url, seatgateKey: tenants.seatgate.key, baselineUrl: baseline.url, twinUrl: `http://127.0.0.1:${twinPort}/graphql` });
+  const scenarios = allScenarios({
+    seatgateUrl: seatgate.url,
+    seatgateKey: tenants.seatgate.key,
+    baselineUrl: baseline.url,
+    twinUrl: `http://127.0.0.1:${twinPort}/graphql`,
+  });
   const before = { seatgate: await ledgerTotals(db, tenants.seatgate.organizationId), baseline: await ledgerTotals(db, tenants.baseline.organizationId) };
   const runCount = settings.rounds * scenarios.length * systems.length;
-  log(`${runCount} runs of ${settings.warmupSeconds} + ${settings.seconds} s: about ${Math.ceil((runCount * (settings.warmupSeconds + settings.seconds)) / 60)} min`);
+  log(
+    `${runCount} runs of ${settings.warmupSeconds} + ${settings.seconds} s: about ${Math.ceil((runCount * (settings.warmupSeconds + settings.seconds)) / 60)} min`,
+  );
 
   // Even rounds run the twin scenarios in reverse order, in the same places.
   const twinsReversed = scenarios.filter((scenario) => scenario.twin).reverse();
@@ -264,7 +290,8 @@ async function main(): Promise<number> {
           await freeze(seatgate);
           twin = await startTwin(scenario.twin);
         }
-        const attached = system === 'seatgate' && scenario.events ? await attachEventLoad(seatgate.url, tenants.seatgate.key, scenario.events.subscribers) : null;
+        const attached =
+          system === 'seatgate' && scenario.events ? await attachEventLoad(seatgate.url, tenants.seatgate.key, scenario.events.subscribers) : null;
         // A process just started runs cold code, and compiles it on threads of its own (counted in
         // its CPU time): a twin warms up longer.
         const warmup = await load(target, scenario.connections, settings.warmupSeconds + (twin ? twinWarmupSeconds : 0), interrupt.signal);
@@ -324,7 +351,10 @@ async function main(): Promise<number> {
     console.log(`\n  first: ${child.logs[0]!.first.slice(0, 300)}`);
   }
   await mkdir(path.dirname(resultsFile), { recursive: true });
-  await writeFile(resultsFile, `${JSON.stringify({ generatedAt: new Date().toISOString(), ...report, logs: { seatgate: seatgate.logs, baseline: baseline.logs } }, null, 2)}\n`);
+  await writeFile(
+    resultsFile,
+    `${JSON.stringify({ generatedAt: new Date().toISOString(), ...report, logs: { seatgate: seatgate.logs, baseline: baseline.logs } }, null, 2)}\n`,
+  );
   console.log(`\nResults written to ${path.relative(process.cwd(), resultsFile) || resultsFile}`);
   return report.passed ? 0 : 1;
 }

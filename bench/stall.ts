@@ -8,7 +8,11 @@ export type StallRun = { request: string; requestMs: number; maxStallMs: number;
 const features = Array.from({ length: 100 }, (_, i) => `f${i}`);
 
 async function graphql(url: string, key: string, query: string, variables: Record<string, unknown> = {}) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ query, variables }) });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await response.json()) as { data?: unknown; errors?: unknown[] };
   if (body.errors) throw new Error(`stall request failed: ${JSON.stringify(body.errors)}`);
   return body.data;
@@ -44,7 +48,13 @@ export async function measureStalls(orm: Orm, seatgate: Child, name: string): Pr
   const run = (query: string, variables?: Record<string, unknown>) => graphql(seatgate.url, key, query, variables);
   for (const code of features) await run(`mutation($i: CreateFeatureInput!) { createFeature(input: $i) { id } }`, { i: { code, name: code, type: 'SEATS' } });
   await run(`mutation($i: CreatePlanInput!) { createPlan(input: $i) { id } }`, {
-    i: { code: 'wide', name: 'Wide', currency: 'EUR', interval: 'MONTH', seatFeatures: features.map((featureCode) => ({ featureCode, includedSeats: 1, overageEnabled: true, unitPrice: 100 })) },
+    i: {
+      code: 'wide',
+      name: 'Wide',
+      currency: 'EUR',
+      interval: 'MONTH',
+      seatFeatures: features.map((featureCode) => ({ featureCode, includedSeats: 1, overageEnabled: true, unitPrice: 100 })),
+    },
   });
   const subscribe = async (externalId: string) => {
     await run(`mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }`, { i: { name: externalId, externalId } });
@@ -58,12 +68,24 @@ export async function measureStalls(orm: Orm, seatgate: Child, name: string): Pr
     ['createSubscription with 100 initial seats, each billed in advance', () => subscribe('big')],
     [
       'bulkSetSeats of 100 entries, each a true-up',
-      () => run(`mutation($i: BulkSetSeatsInput!) { bulkSetSeats(input: $i) { id } }`, { i: { customerId: 'big', seats: features.map((featureCode) => ({ featureCode, count: 9 })) } }),
+      () =>
+        run(`mutation($i: BulkSetSeatsInput!) { bulkSetSeats(input: $i) { id } }`, {
+          i: { customerId: 'big', seats: features.map((featureCode) => ({ featureCode, count: 9 })) },
+        }),
     ],
     // The REST door reads JSON text itself: the costliest bodies within the size limit.
-    ['PUT /api/v1/seats/bulk of 100 entries', () => rest('PUT', '/api/v1/seats/bulk', JSON.stringify({ customerId: 'big', seats: Object.fromEntries(features.map((code) => [code, 11])) }), 200)],
-    ['POST /api/v1/seats, a 99,900-digit count (refused)', () => rest('POST', '/api/v1/seats', `{"customerId":"big","featureCode":"f0","count":1${'0'.repeat(99_900)}1}`, 400)],
-    ['POST /api/v1/seats, a customerId nested 49,000 deep (refused)', () => rest('POST', '/api/v1/seats', `{"customerId":${'['.repeat(49_000)}${']'.repeat(49_000)},"featureCode":"f0","count":1}`, 400)],
+    [
+      'PUT /api/v1/seats/bulk of 100 entries',
+      () => rest('PUT', '/api/v1/seats/bulk', JSON.stringify({ customerId: 'big', seats: Object.fromEntries(features.map((code) => [code, 11])) }), 200),
+    ],
+    [
+      'POST /api/v1/seats, a 99,900-digit count (refused)',
+      () => rest('POST', '/api/v1/seats', `{"customerId":"big","featureCode":"f0","count":1${'0'.repeat(99_900)}1}`, 400),
+    ],
+    [
+      'POST /api/v1/seats, a customerId nested 49,000 deep (refused)',
+      () => rest('POST', '/api/v1/seats', `{"customerId":${'['.repeat(49_000)}${']'.repeat(49_000)},"featureCode":"f0","count":1}`, 400),
+    ],
     // Last: the subscriptions it leaves years behind would refuse the changes above.
     ['advanceTestClock by 3660 days: 10 renewal steps of 12 periods × 100 features', () => run(`mutation { advanceTestClock(input: { days: 3660 }) { now } }`)],
   ];

@@ -13,7 +13,14 @@ import { useAccessLog } from './http/access-log.js';
 import { useCompiledExecution } from './http/compiled-execution.js';
 import { type Metrics, useMetricsEndpoint } from './http/metrics.js';
 import { type Lifecycle, useLiveness, useReadiness } from './http/health.js';
-import { documentLimitPlugins, noIntrospectionPlugins, useBodyLimit, useNoCompressedBodies, useOneMutationPerRequest, useWellFormedStrings } from './http/limits.js';
+import {
+  documentLimitPlugins,
+  noIntrospectionPlugins,
+  useBodyLimit,
+  useNoCompressedBodies,
+  useOneMutationPerRequest,
+  useWellFormedStrings,
+} from './http/limits.js';
 import { exposedHeaders, RequestGate, useRateLimitHeaders } from './http/gate.js';
 import { requestIdHeader, type RequestStates } from './http/request-state.js';
 import type { Logger } from './logger.js';
@@ -59,7 +66,18 @@ const requestIdOf = (request: Request): string => {
 function useRequestIds(states: RequestStates): Plugin {
   return {
     onRequest({ request, url }) {
-      states.set(request, { requestId: requestIdOf(request), startedAt: performance.now(), path: url.pathname, tenant: null, keyId: null, testClock: null, operation: null, errorCode: null, rateLimit: null, retryAfterSeconds: null });
+      states.set(request, {
+        requestId: requestIdOf(request),
+        startedAt: performance.now(),
+        path: url.pathname,
+        tenant: null,
+        keyId: null,
+        testClock: null,
+        operation: null,
+        errorCode: null,
+        rateLimit: null,
+        retryAfterSeconds: null,
+      });
     },
     onResponse({ request, response }) {
       // yoga's GraphiQL and CORS preflight answers end before our onRequest runs.
@@ -80,9 +98,11 @@ export const yogaLogger = (logger: Logger) => {
     return [message || (error instanceof Error ? error.message : ''), { ...(error ? { error } : {}), ...(details.length ? { details } : {}) }];
   };
   // yoga writes a few debug lines per request: at other levels they cost nothing to skip.
-  const at = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => {
-    if (logger.enabled(level)) logger[level](...entry(args));
-  };
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]) => {
+      if (logger.enabled(level)) logger[level](...entry(args));
+    };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 };
 

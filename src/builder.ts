@@ -40,13 +40,19 @@ export const builder = new SchemaBuilder<{
       description: 'Where a page lies in its list: whether items come before and after it, and the cursors of its first and last items to page on from.',
     },
     hasNextPageFieldOptions: {
-      description: 'True when items follow this page in the list: pass endCursor as `after` (with first) to read them. Paging backwards (last), true whenever `before` was given.',
+      description:
+        'True when items follow this page in the list: pass endCursor as `after` (with first) to read them. Paging backwards (last), true whenever `before` was given.',
     },
     hasPreviousPageFieldOptions: {
-      description: 'True when items come before this page in the list: pass startCursor as `before` (with last) to read them. Paging forwards (first), true whenever `after` was given.',
+      description:
+        'True when items come before this page in the list: pass startCursor as `before` (with last) to read them. Paging forwards (first), true whenever `after` was given.',
     },
-    startCursorFieldOptions: { description: "The cursor of the page's first item, to pass as `before` (with last) for the page before it; null when the page is empty." },
-    endCursorFieldOptions: { description: "The cursor of the page's last item, to pass as `after` (with first) for the page after it; null when the page is empty." },
+    startCursorFieldOptions: {
+      description: "The cursor of the page's first item, to pass as `before` (with last) for the page before it; null when the page is empty.",
+    },
+    endCursorFieldOptions: {
+      description: "The cursor of the page's last item, to pass as `after` (with first) for the page after it; null when the page is empty.",
+    },
     pageInfoFieldOptions: { description: 'Where this page lies in the list, and the cursors to page on from its ends.' },
     cursorFieldOptions: { description: `Opaque; ${cursorUse}` },
     edgesFieldOptions: { nullable: { list: false, items: false } },

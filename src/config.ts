@@ -31,21 +31,34 @@ const envSchema = z.object({
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(15_000),
   // The contract keeps keys at least 24 hours.
-  IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().int().min(24).max(24 * 365).default(48),
+  IDEMPOTENCY_KEY_TTL_HOURS: z.coerce
+    .number()
+    .int()
+    .min(24)
+    .max(24 * 365)
+    .default(48),
   // How long a server trusts a key it looked up: a revoked key stops working within this time.
   API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   TEST_DATABASE_URL: postgresUrl.optional(),
   PUBLIC_URL: z
     .string()
     .url()
-    .refine((value) => /^https?:$/.test(new URL(value).protocol) && new URL(value).origin === value.replace(/\/$/, '').toLowerCase(), 'must be an http(s) origin such as https://seats.example.com, without a path, query or credentials')
+    .refine(
+      (value) => /^https?:$/.test(new URL(value).protocol) && new URL(value).origin === value.replace(/\/$/, '').toLowerCase(),
+      'must be an http(s) origin such as https://seats.example.com, without a path, query or credentials',
+    )
     .transform((value) => new URL(value).origin)
     .optional(),
   NODE_ENV: z.string().optional(),
   // Browser origins allowed to call the API: "*", or a comma-separated list of http(s) origins.
   CORS_ORIGINS: z
     .string()
-    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    )
     .refine(
       (origins) => (origins.length === 1 && origins[0] === '*') || origins.every(isOrigin),
       'must be "*" or a comma-separated list of origins such as https://app.example.com,http://localhost:3000 (scheme, host and port only)',
@@ -66,9 +79,7 @@ const envSchema = z.object({
   AUTH_FAILURES_PER_MINUTE: count(1_000_000).default(30),
   AUTH_FAILURE_BURST: count(1_000_000).default(20),
   // How many proxies in front of seatgate append to X-Forwarded-For; 0 (or false) trusts none.
-  TRUST_PROXY: z
-    .union([z.enum(['true', 'false']).transform((value) => (value === 'true' ? 1 : 0)), z.coerce.number().int().min(0).max(10)])
-    .default(0),
+  TRUST_PROXY: z.union([z.enum(['true', 'false']).transform((value) => (value === 'true' ? 1 : 0)), z.coerce.number().int().min(0).max(10)]).default(0),
   // Prometheus metrics at /metrics: on a port of their own, or on the API port behind a bearer
   // token (or both); with neither, none are kept.
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),

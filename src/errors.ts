@@ -3,25 +3,88 @@
  * turns it into `extensions`, and anything that is not a DomainError is masked as internal_error.
  */
 export const errorCodes = {
-  validation_error: { type: 'validation_error', status: 400, description: 'The request is malformed or an argument breaks its rule. `param` names the field and `details` lists every problem; fix them and send it again.' },
-  invalid_json: { type: 'validation_error', status: 400, description: 'The body is not JSON (REST door). Send a JSON object with Content-Type: application/json.' },
-  unauthorized: { type: 'authentication_error', status: 401, description: 'The x-api-key header is missing, malformed, unknown or revoked. Send a live or test key of your organization.' },
-  customer_not_found: { type: 'not_found_error', status: 404, description: 'No customer of your organization and mode has this id: neither a cus_ id nor an external id matches.' },
+  validation_error: {
+    type: 'validation_error',
+    status: 400,
+    description:
+      'The request is malformed or an argument breaks its rule. `param` names the field and `details` lists every problem; fix them and send it again.',
+  },
+  invalid_json: {
+    type: 'validation_error',
+    status: 400,
+    description: 'The body is not JSON (REST door). Send a JSON object with Content-Type: application/json.',
+  },
+  unauthorized: {
+    type: 'authentication_error',
+    status: 401,
+    description: 'The x-api-key header is missing, malformed, unknown or revoked. Send a live or test key of your organization.',
+  },
+  customer_not_found: {
+    type: 'not_found_error',
+    status: 404,
+    description: 'No customer of your organization and mode has this id: neither a cus_ id nor an external id matches.',
+  },
   feature_not_found: { type: 'not_found_error', status: 404, description: 'No feature of your organization and mode has this code.' },
   plan_not_found: { type: 'not_found_error', status: 404, description: 'No plan of your organization and mode has this code.' },
-  no_active_subscription: { type: 'not_found_error', status: 404, description: 'The customer has no active subscription, so it holds no seat balances yet. Subscribe it to a plan first.' },
-  webhook_endpoint_not_found: { type: 'not_found_error', status: 404, description: 'No webhook endpoint of your organization and mode has this id. webhookEndpoints lists yours.' },
-  webhook_delivery_not_found: { type: 'not_found_error', status: 404, description: "No webhook delivery of your organization and mode has this id (the webhook-id header the delivery was sent with). webhookDeliveries lists an endpoint's deliveries." },
+  no_active_subscription: {
+    type: 'not_found_error',
+    status: 404,
+    description: 'The customer has no active subscription, so it holds no seat balances yet. Subscribe it to a plan first.',
+  },
+  webhook_endpoint_not_found: {
+    type: 'not_found_error',
+    status: 404,
+    description: 'No webhook endpoint of your organization and mode has this id. webhookEndpoints lists yours.',
+  },
+  webhook_delivery_not_found: {
+    type: 'not_found_error',
+    status: 404,
+    description:
+      "No webhook delivery of your organization and mode has this id (the webhook-id header the delivery was sent with). webhookDeliveries lists an endpoint's deliveries.",
+  },
   route_not_found: { type: 'not_found_error', status: 404, description: 'No REST route has this path. See /api/v1/openapi.json for the routes.' },
-  method_not_allowed: { type: 'invalid_request_error', status: 405, description: 'The path exists, but not with this HTTP method. The Allow header lists the methods it takes.' },
+  method_not_allowed: {
+    type: 'invalid_request_error',
+    status: 405,
+    description: 'The path exists, but not with this HTTP method. The Allow header lists the methods it takes.',
+  },
   feature_not_in_plan: { type: 'billing_error', status: 400, description: "The feature exists but the customer's plan does not offer it as a seat feature." },
-  insufficient_seats: { type: 'billing_error', status: 400, description: 'Removing this many seats would take the balance below zero. Nothing was changed; read the balance and remove at most that many.' },
-  seat_limit_exceeded: { type: 'billing_error', status: 400, description: "The plan includes a fixed number of these seats and allows no overage; this change would go above it. Lowering always works." },
-  idempotency_key_mismatch: { type: 'conflict_error', status: 409, description: 'This idempotency key was already used for another operation or other input. Use a new key for a new call.' },
-  idempotency_in_progress: { type: 'conflict_error', status: 409, description: 'A call with this idempotency key is still running. Retry in a moment to get its result.' },
-  conflict: { type: 'conflict_error', status: 409, description: 'The request conflicts with the current state: a code or external id already taken, a second active subscription, or a subscription still catching up on periods. The message says which; some are worth retrying.' },
-  rate_limited: { type: 'rate_limit_error', status: 429, description: 'This API key sent more requests than its limit allows. Wait the seconds of the Retry-After header.' },
-  internal_error: { type: 'internal_error', status: 500, description: 'Something failed on our side. Nothing was half-written; quote the reference in the message when you report it.' },
+  insufficient_seats: {
+    type: 'billing_error',
+    status: 400,
+    description: 'Removing this many seats would take the balance below zero. Nothing was changed; read the balance and remove at most that many.',
+  },
+  seat_limit_exceeded: {
+    type: 'billing_error',
+    status: 400,
+    description: 'The plan includes a fixed number of these seats and allows no overage; this change would go above it. Lowering always works.',
+  },
+  idempotency_key_mismatch: {
+    type: 'conflict_error',
+    status: 409,
+    description: 'This idempotency key was already used for another operation or other input. Use a new key for a new call.',
+  },
+  idempotency_in_progress: {
+    type: 'conflict_error',
+    status: 409,
+    description: 'A call with this idempotency key is still running. Retry in a moment to get its result.',
+  },
+  conflict: {
+    type: 'conflict_error',
+    status: 409,
+    description:
+      'The request conflicts with the current state: a code or external id already taken, a second active subscription, or a subscription still catching up on periods. The message says which; some are worth retrying.',
+  },
+  rate_limited: {
+    type: 'rate_limit_error',
+    status: 429,
+    description: 'This API key sent more requests than its limit allows. Wait the seconds of the Retry-After header.',
+  },
+  internal_error: {
+    type: 'internal_error',
+    status: 500,
+    description: 'Something failed on our side. Nothing was half-written; quote the reference in the message when you report it.',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

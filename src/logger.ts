@@ -67,7 +67,10 @@ export function createLogger(level: LogLevel, write?: (line: string) => void): L
     // instead of a system call per access-log line; pino flushes what is left when the process exits.
     write ? { write } : pino.destination({ fd: 2, sync: false }),
   );
-  const log = (at: Exclude<LogLevel, 'silent'>) => (message: string, fields: Record<string, unknown> = {}) => logger[at]({ ...fields }, message);
+  const log =
+    (at: Exclude<LogLevel, 'silent'>) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      logger[at]({ ...fields }, message);
   const flat = logger.child({}, { redact: { paths: redactedPaths.filter((path) => !path.startsWith('*.')), censor: '[redacted]' } });
   return {
     debug: log('debug'),

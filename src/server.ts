@@ -139,7 +139,8 @@ async function listen(server: Server, port: number, host: string, setting: strin
       const where = `${host}:${port}`;
       if (error.code === 'EADDRINUSE') reject(new StartupError(`Port ${where} is in use: stop the program using it, or set ${setting} (0 picks a free port).`));
       else if (error.code === 'EACCES') reject(new StartupError(`Listening on ${where} is not permitted: set ${setting} to 1024 or above.`));
-      else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') reject(new StartupError(`HOST ${host} is not an address of this machine: set HOST (0.0.0.0 listens on every interface).`));
+      else if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND')
+        reject(new StartupError(`HOST ${host} is not an address of this machine: set HOST (0.0.0.0 listens on every interface).`));
       else reject(error);
     });
     server.listen(port, host, () => resolve());
@@ -154,6 +155,9 @@ main().catch(async (error: unknown) => {
   if (error instanceof StartupError) console.error(`seatgate cannot start: ${error.message}`);
   else console.error(`seatgate failed to start: ${error instanceof Error ? error.message : String(error)}`);
   if (process.env.LOG_LEVEL === 'debug' && error instanceof Error) console.error(error.stack);
-  for (const stop of startedSoFar.reverse()) await Promise.resolve().then(stop).catch(() => undefined);
+  for (const stop of startedSoFar.reverse())
+    await Promise.resolve()
+      .then(stop)
+      .catch(() => undefined);
   process.exit(1);
 });

@@ -29,7 +29,17 @@ test('GraphQL: operation, status, error code, duration, tenant and key id; never
   });
   expect(response.status).toBe(200);
   const entry = lineOf(ok);
-  expect(entry).toMatchObject({ level: 'info', method: 'POST', path: '/graphql', operationName: 'AddEditor', operationType: 'mutation', status: 200, errorCode: null, organizationId: s.organizationId, mode: 'test' });
+  expect(entry).toMatchObject({
+    level: 'info',
+    method: 'POST',
+    path: '/graphql',
+    operationName: 'AddEditor',
+    operationType: 'mutation',
+    status: 200,
+    errorCode: null,
+    organizationId: s.organizationId,
+    mode: 'test',
+  });
   expect(entry.keyId).toEqual(expect.stringMatching(/\S+/));
   expect(entry.durationMs).toBeGreaterThanOrEqual(0);
 
@@ -51,7 +61,15 @@ test('REST: the route is named by its GraphQL twin, and a refusal by its code', 
   const ok = uniqueName('req-rest-ok');
   const response = await send('/api/v1/seats', 'POST', s.key, ok, { customerId: s.customerId, featureCode: 'editor', count: 1 });
   expect(response.status).toBe(200);
-  expect(lineOf(ok)).toMatchObject({ method: 'POST', path: '/api/v1/seats', operationName: 'addSeats', operationType: 'mutation', status: 200, errorCode: null, organizationId: s.organizationId });
+  expect(lineOf(ok)).toMatchObject({
+    method: 'POST',
+    path: '/api/v1/seats',
+    operationName: 'addSeats',
+    operationType: 'mutation',
+    status: 200,
+    errorCode: null,
+    organizationId: s.organizationId,
+  });
 
   const refused = uniqueName('req-rest-refused');
   const answer = await send('/api/v1/seats', 'DELETE', s.key, refused, { customerId: s.customerId, featureCode: 'editor', count: 50 });

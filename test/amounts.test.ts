@@ -265,7 +265,18 @@ describe('a true-up worth exactly k + 1/2 minor units', () => {
     await moveClockTo(at);
     const { previewSeatChange } = await client.ok(preview, { input: { customerId: CUSTOMER, featureCode: FEATURE, kind: 'SET', count: 1 } });
     const { charge } = await seats(client, 'setSeats', 1);
-    const expected = { kind: 'TRUE_UP', quantity: 1, unitPrice: 1414, daysRemaining: 1, daysInPeriod: 28, amount: 51, currency: 'EUR', ts: at, periodStart: startAt, periodEnd: '2030-03-01T00:00:00.000Z' };
+    const expected = {
+      kind: 'TRUE_UP',
+      quantity: 1,
+      unitPrice: 1414,
+      daysRemaining: 1,
+      daysInPeriod: 28,
+      amount: 51,
+      currency: 'EUR',
+      ts: at,
+      periodStart: startAt,
+      periodEnd: '2030-03-01T00:00:00.000Z',
+    };
     expect(charge).toEqual({ ...expected, eventId: expect.stringMatching(/^sev_/) });
     expect(previewSeatChange.charge).toEqual(expected);
   });

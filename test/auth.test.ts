@@ -87,10 +87,10 @@ async function stateOf(victim: Victim) {
   for (const code of seatFeatures) {
     seats[code] = { current: await balanceOf(harness, victim.customer.id, code), ledger: await ledgerOf(harness, victim.customer.id, code) };
   }
-  const subscriptions = await sql(
-    `select id, status, current_period_start, current_period_end from subscription where customer_id in (?, ?) order by id`,
-    [victim.customer.id, victim.lone.id],
-  );
+  const subscriptions = await sql(`select id, status, current_period_start, current_period_end from subscription where customer_id in (?, ?) order by id`, [
+    victim.customer.id,
+    victim.lone.id,
+  ]);
   const charges = await sql(`select id, kind, amount from seat_charge where customer_id in (?, ?) order by seq`, [victim.customer.id, victim.lone.id]);
   return { seats, subscriptions, charges };
 }
@@ -218,7 +218,13 @@ describe('tenancy', () => {
     notFound('removeSeats', mutations.removeSeats, (customerId) => ({ input: { customerId, featureCode: 'editor', count: 1 } })),
     notFound('setSeats', mutations.setSeats, (customerId) => ({ input: { customerId, featureCode: 'editor', count: 0 } })),
     notFound('bulkSetSeats', mutations.bulkSetSeats, (customerId) => ({
-      input: { customerId, seats: [{ featureCode: 'editor', count: 0 }, { featureCode: 'viewer', count: 3 }] },
+      input: {
+        customerId,
+        seats: [
+          { featureCode: 'editor', count: 0 },
+          { featureCode: 'viewer', count: 3 },
+        ],
+      },
     })),
     notFound(
       'createSubscription',
@@ -241,7 +247,10 @@ describe('tenancy', () => {
       variables: () => ({}),
       // The victim's period has ended: only the victim's own tenant may roll it.
       prepare: async (victim) => {
-        await sql(`update subscription set current_period_start = current_period_start - interval '1 month', current_period_end = now() - interval '1 day' where customer_id = ?`, [victim.customer.id]);
+        await sql(
+          `update subscription set current_period_start = current_period_start - interval '1 month', current_period_end = now() - interval '1 day' where customer_id = ?`,
+          [victim.customer.id],
+        );
       },
       refused: (response) => expect(response.data.renewDueSubscriptions).toEqual({ subscriptions: 0, periods: 0 }),
     },
@@ -250,7 +259,10 @@ describe('tenancy', () => {
       document: `mutation { advanceTestClock(input: { days: 40 }) { now livemode } }`,
       variables: () => ({}),
       prepare: async (victim) => {
-        await sql(`update subscription set current_period_start = current_period_start - interval '1 month', current_period_end = now() + interval '1 day' where customer_id = ?`, [victim.customer.id]);
+        await sql(
+          `update subscription set current_period_start = current_period_start - interval '1 month', current_period_end = now() + interval '1 day' where customer_id = ?`,
+          [victim.customer.id],
+        );
       },
       refused: ownClockOrRefused('advanceTestClock'),
     },
@@ -341,9 +353,18 @@ describe('tenancy', () => {
     const ownTenantOnly = ['createFeature', 'createPlan', 'createCustomer'];
     // Webhook endpoints and deliveries are reached by their own ids, not a customer's: test/webhooks.test.ts
     // tries each of these with another organization's key and with the same organization's other mode.
-    const testedWithWebhooks = ['webhookEndpoints', 'webhookDeliveries', 'createWebhookEndpoint', 'disableWebhookEndpoint', 'rotateWebhookSecret', 'redeliverWebhook'];
+    const testedWithWebhooks = [
+      'webhookEndpoints',
+      'webhookDeliveries',
+      'createWebhookEndpoint',
+      'disableWebhookEndpoint',
+      'rotateWebhookSecret',
+      'redeliverWebhook',
+    ];
     const fields = [schema.getQueryType()!, schema.getMutationType()!].flatMap((type) => Object.keys(type.getFields()));
-    expect(fields.filter((field) => !operations.some((op) => op.name === field) && !ownTenantOnly.includes(field) && !testedWithWebhooks.includes(field))).toEqual([]);
+    expect(
+      fields.filter((field) => !operations.some((op) => op.name === field) && !ownTenantOnly.includes(field) && !testedWithWebhooks.includes(field)),
+    ).toEqual([]);
   });
 
   test('a second key of the same organization and mode sees and changes the same data', async () => {
@@ -371,7 +392,13 @@ describe('livemode', () => {
       await s.client.ok(documents.bulkSetSeats, { input: { customerId: s.customerId, seats: [{ featureCode: 'viewer', count: 1 }] } }),
       await s.client.ok(documents.createFeature, { input: { code: 'extra', name: 'Extra', type: 'SEATS' } }),
       await s.client.ok(documents.createPlan, {
-        input: { code: 'solo', name: 'Solo', currency: 'EUR', interval: 'YEAR', seatFeatures: [{ featureCode: 'extra', includedSeats: 1, overageEnabled: false, unitPrice: 0 }] },
+        input: {
+          code: 'solo',
+          name: 'Solo',
+          currency: 'EUR',
+          interval: 'YEAR',
+          seatFeatures: [{ featureCode: 'extra', includedSeats: 1, overageEnabled: false, unitPrice: 0 }],
+        },
       }),
     ];
     const { createCustomer } = await s.client.ok(documents.createCustomer, { input: { name: 'Solo' } });
@@ -479,7 +506,9 @@ describe('keys are stored hashed', () => {
       expect(String(value), column).not.toContain(secret);
     }
 
-    const tables = await sql<{ table_name: string }>(`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`);
+    const tables = await sql<{ table_name: string }>(
+      `select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
+    );
     for (const { table_name } of tables) {
       const rows = await sql(`select 1 from "${table_name}" as t where t::text like ? limit 1`, [`%${secret}%`]);
       expect(rows, table_name).toEqual([]);

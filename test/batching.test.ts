@@ -12,7 +12,10 @@ describe('SQL statements per request', () => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 1 }] });
     const ids = [s.customerId];
     while (ids.length < 100) {
-      const customer = await createCustomerWithSubscription(s.client, { externalId: `c-${ids.length}`, initialSeats: [{ featureCode: 'editor', count: ids.length }] });
+      const customer = await createCustomerWithSubscription(s.client, {
+        externalId: `c-${ids.length}`,
+        initialSeats: [{ featureCode: 'editor', count: ids.length }],
+      });
       ids.push(customer.externalId ?? customer.id);
     }
 

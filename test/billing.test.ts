@@ -58,7 +58,16 @@ describe('charges through three renewals', () => {
 
     await moveClock(c, { days: 10 }); // Feb 10: 19 days remain (Feb 10..28).
     const up = await seats('addSeats', 3); // 10 seats: billable 5, mark 2 → 3 × 3000 × 19/29 = 5896.55
-    expect(up.charge).toMatchObject({ kind: 'TRUE_UP', quantity: 3, unitPrice: 3000, daysRemaining: 19, daysInPeriod: 29, amount: 5897, currency: 'EUR', eventId: up.id });
+    expect(up.charge).toMatchObject({
+      kind: 'TRUE_UP',
+      quantity: 3,
+      unitPrice: 3000,
+      daysRemaining: 19,
+      daysInPeriod: 29,
+      amount: 5897,
+      currency: 'EUR',
+      eventId: up.id,
+    });
     expect((await seats('removeSeats', 4)).charge).toBeNull(); // 6: no credit, the mark stays at 5
     expect((await seats('addSeats', 2)).charge).toBeNull(); // 8: billable 3, under the mark
     const set = await seats('setSeats', 12); // billable 7: 2 over the mark → 2 × 3000 × 19/29 = 3931.03
@@ -119,7 +128,12 @@ describe('charges through three renewals', () => {
     await s.client.ok(change('setSeats'), { input: { customerId: 'capped-co', featureCode: 'editor', count: 6 } });
     await moveClock(s.client, { days: 40 });
     const list = async (from?: string, to?: string) =>
-      (await s.client.ok(`query($c: String!, $from: DateTime, $to: DateTime) { seatCharges(customerId: $c, from: $from, to: $to) { kind featureCode amount ts } }`, { c: 'capped-co', from, to })).seatCharges;
+      (
+        await s.client.ok(
+          `query($c: String!, $from: DateTime, $to: DateTime) { seatCharges(customerId: $c, from: $from, to: $to) { kind featureCode amount ts } }`,
+          { c: 'capped-co', from, to },
+        )
+      ).seatCharges;
     expect((await list()).map((ch: any) => [ch.kind, ch.featureCode, ch.amount])).toEqual([
       ['TRUE_UP', 'editor', 3000],
       ['ADVANCE', 'editor', 3000],
@@ -150,7 +164,10 @@ describe('renewals', () => {
     await moveClock(s.client, { to: '2033-01-10T00:00:00Z' });
     await subscribe(s.client, 'racer', '2033-01-10T00:00:00Z', [{ featureCode: 'editor', count: 9 }]);
     // Move the clock behind the service's back, so that no renewal has run yet.
-    await harness.orm.em.fork().getConnection().execute(`update test_clock set frozen_at = frozen_at + interval '45 days' where organization_id = ?`, [s.organizationId]);
+    await harness.orm.em
+      .fork()
+      .getConnection()
+      .execute(`update test_clock set frozen_at = frozen_at + interval '45 days' where organization_id = ?`, [s.organizationId]);
     // A clock moved outside this server is seen once its cached key expires.
     harness.passTime(defaultApiKeyCacheMs + 1);
     const requests = Array.from({ length: 12 }, (_, i) =>
@@ -179,11 +196,22 @@ describe('previews', () => {
     await subscribe(s.client, 'previewed', '2034-03-01T00:00:00Z', [{ featureCode: 'editor', count: 5 }]);
     await moveClock(s.client, { to: '2034-03-15T10:00:00Z' });
     const input = { customerId: 'previewed', featureCode: 'editor', count: 5 };
-    const before = await harness.orm.em.fork().getConnection().execute(`select (select count(*) from seat_event) as events, (select count(*) from seat_charge) as charges`);
+    const before = await harness.orm.em
+      .fork()
+      .getConnection()
+      .execute(`select (select count(*) from seat_event) as events, (select count(*) from seat_charge) as charges`);
     const { previewSeatChange } = await s.client.ok(preview, { input: { ...input, kind: 'ADD' } });
     // The contract's second worked example, at 3000: 5 × 3000 × 17/31 = 8225.81.
-    expect(previewSeatChange).toMatchObject({ previousBalance: 5, newBalance: 10, error: null, charge: { kind: 'TRUE_UP', quantity: 5, daysRemaining: 17, daysInPeriod: 31, amount: 8226 } });
-    const after = await harness.orm.em.fork().getConnection().execute(`select (select count(*) from seat_event) as events, (select count(*) from seat_charge) as charges`);
+    expect(previewSeatChange).toMatchObject({
+      previousBalance: 5,
+      newBalance: 10,
+      error: null,
+      charge: { kind: 'TRUE_UP', quantity: 5, daysRemaining: 17, daysInPeriod: 31, amount: 8226 },
+    });
+    const after = await harness.orm.em
+      .fork()
+      .getConnection()
+      .execute(`select (select count(*) from seat_event) as events, (select count(*) from seat_charge) as charges`);
     expect(after).toEqual(before);
 
     const { addSeats } = await s.client.ok(change('addSeats'), { input });
@@ -196,7 +224,10 @@ describe('previews', () => {
 
   test('a preview of an invalid change answers the real change’s error code and changes nothing', async () => {
     const s = await billingScenario();
-    await subscribe(s.client, 'refused', new Date(Date.now() - 60_000).toISOString(), [{ featureCode: 'editor', count: 1 }, { featureCode: 'viewer', count: 2 }]);
+    await subscribe(s.client, 'refused', new Date(Date.now() - 60_000).toISOString(), [
+      { featureCode: 'editor', count: 1 },
+      { featureCode: 'viewer', count: 2 },
+    ]);
     for (const [kind, featureCode, count, op] of [
       ['REMOVE', 'editor', 2, 'removeSeats'],
       ['ADD', 'viewer', 1, 'addSeats'],
@@ -251,7 +282,11 @@ describe('append-only ledger', () => {
     const s = await billingScenario();
     await subscribe(s.client, `ledger-${table}`, new Date(Date.now() - 1000).toISOString(), [{ featureCode: 'editor', count: 8 }]);
     const connection = harness.orm.em.fork().getConnection();
-    for (const sql of [`update ${table} set created_at = now() where organization_id = ?`, `delete from ${table} where organization_id = ?`, `truncate ${table} cascade`]) {
+    for (const sql of [
+      `update ${table} set created_at = now() where organization_id = ?`,
+      `delete from ${table} where organization_id = ?`,
+      `truncate ${table} cascade`,
+    ]) {
       await expect(connection.execute(sql, sql.includes('?') ? [s.organizationId] : [])).rejects.toThrow(/append-only/);
     }
     // Without cascade, the foreign keys between the two refuse first.
@@ -306,7 +341,16 @@ test('one bulk set charges each feature that rises above its mark, on its own ev
   await moveClock(s.client, { to: '2036-04-21T06:00:00Z' }); // 10 of 30 days remain
   const { bulkSetSeats } = await s.client.ok(
     `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { id featureCode charge { quantity amount eventId } } }`,
-    { input: { customerId: 'bulk-co', seats: [{ featureCode: 'viewer', count: 4 }, { featureCode: 'admin', count: 50 }, { featureCode: 'editor', count: 7 }] } },
+    {
+      input: {
+        customerId: 'bulk-co',
+        seats: [
+          { featureCode: 'viewer', count: 4 },
+          { featureCode: 'admin', count: 50 },
+          { featureCode: 'editor', count: 7 },
+        ],
+      },
+    },
   );
   expect(bulkSetSeats.map((e: any) => [e.featureCode, e.charge && { ...e.charge, eventId: e.charge.eventId === e.id }])).toEqual([
     ['viewer', { quantity: 3, amount: 700, eventId: true }], // 3 × 700 × 10/30

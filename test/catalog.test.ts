@@ -23,10 +23,7 @@ describe('features and plans', () => {
     const again = await client.fails(createFeature, { input: { code: 'editor', name: 'Other', type: 'SEATS' } });
     expect(again.extensions).toMatchObject({ code: 'conflict', type: 'conflict_error', param: 'code' });
 
-    const { createPlan: created } = await client.ok(
-      createPlan,
-      plan([{ featureCode: 'editor', includedSeats: 5, overageEnabled: true, unitPrice: 2500 }]),
-    );
+    const { createPlan: created } = await client.ok(createPlan, plan([{ featureCode: 'editor', includedSeats: 5, overageEnabled: true, unitPrice: 2500 }]));
     expect(created).toMatchObject({
       code: 'team',
       currency: 'EUR',
@@ -59,10 +56,13 @@ describe('customers', () => {
     const duplicate = await client.fails(createCustomer, { input: { name: 'Other', externalId } });
     expect(duplicate.extensions).toMatchObject({ code: 'conflict', param: 'externalId' });
 
-    const byBoth = await client.ok(`query($a: String!, $b: String!) { a: customer(id: $a) { id } b: customer(id: $b) { id } none: customer(id: "nope") { id } }`, {
-      a: customer.id,
-      b: externalId,
-    });
+    const byBoth = await client.ok(
+      `query($a: String!, $b: String!) { a: customer(id: $a) { id } b: customer(id: $b) { id } none: customer(id: "nope") { id } }`,
+      {
+        a: customer.id,
+        b: externalId,
+      },
+    );
     expect(byBoth).toEqual({ a: { id: customer.id }, b: { id: customer.id }, none: null });
   });
 });
@@ -76,7 +76,15 @@ describe('subscriptions', () => {
     const now = () => new Date(clock.now).getTime();
     const startAt = '2030-01-31T10:00:00.000Z';
     const { createSubscription: subscription } = await s.client.ok(createSubscription, {
-      input: { customerId: customer.id, planCode: 'team', startAt, initialSeats: [{ featureCode: 'editor', count: 7 }, { featureCode: 'viewer', count: 0 }] },
+      input: {
+        customerId: customer.id,
+        planCode: 'team',
+        startAt,
+        initialSeats: [
+          { featureCode: 'editor', count: 7 },
+          { featureCode: 'viewer', count: 0 },
+        ],
+      },
     });
     expect(subscription).toMatchObject({ customerId: customer.id, planCode: 'team', status: 'ACTIVE', startAt, livemode: false });
     expect(subscription.id).toMatch(/^sub_/);
@@ -103,13 +111,25 @@ describe('subscriptions', () => {
     ['initial seats of an unknown feature', { initialSeats: [{ featureCode: 'ghost', count: 1 }] }, 'feature_not_found', 'initialSeats.0.featureCode'],
     ['initial seats outside the plan', { initialSeats: [{ featureCode: 'auditor', count: 1 }] }, 'feature_not_in_plan', 'initialSeats.0.featureCode'],
     ['initial seats over a hard limit', { initialSeats: [{ featureCode: 'viewer', count: 3 }] }, 'seat_limit_exceeded', 'initialSeats.0.count'],
-    ['a feature listed twice', { initialSeats: [{ featureCode: 'editor', count: 1 }, { featureCode: 'editor', count: 2 }] }, 'validation_error', 'initialSeats.1.featureCode'],
+    [
+      'a feature listed twice',
+      {
+        initialSeats: [
+          { featureCode: 'editor', count: 1 },
+          { featureCode: 'editor', count: 2 },
+        ],
+      },
+      'validation_error',
+      'initialSeats.1.featureCode',
+    ],
   ])('%s is refused and creates nothing', async (_name, override, code, param) => {
     const s = await seatScenario(harness);
     const { createCustomer: customer } = await s.client.ok(createCustomer, { input: { name: 'Gamma' } });
     const error = await s.client.fails(createSubscription, { input: { customerId: customer.id, planCode: 'team', ...override } });
     expect(error.extensions).toMatchObject({ code, param });
-    const { customer: after } = await s.client.ok(`query($id: String!) { customer(id: $id) { subscription { id } seatBalances { current } } }`, { id: customer.id });
+    const { customer: after } = await s.client.ok(`query($id: String!) { customer(id: $id) { subscription { id } seatBalances { current } } }`, {
+      id: customer.id,
+    });
     expect(after).toEqual({ subscription: null, seatBalances: [] });
   });
 

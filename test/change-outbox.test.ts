@@ -41,7 +41,9 @@ const doors: Door[] = [
       name: `GraphQL ${graphqlOp[op]}`,
       op,
       async send(s, [change]) {
-        const data = await s.client.ok(mutations[graphqlOp[op]], { input: { customerId: s.customerId, featureCode: change!.featureCode, count: change!.count } });
+        const data = await s.client.ok(mutations[graphqlOp[op]], {
+          input: { customerId: s.customerId, featureCode: change!.featureCode, count: change!.count },
+        });
         return [data[graphqlOp[op]].id];
       },
     }),
@@ -50,7 +52,9 @@ const doors: Door[] = [
     name: 'GraphQL bulkSetSeats',
     op: 'bulk',
     async send(s, changes) {
-      const data = await s.client.ok(mutations.bulkSetSeats, { input: { customerId: s.customerId, seats: changes.map(({ featureCode, count }) => ({ featureCode, count })) } });
+      const data = await s.client.ok(mutations.bulkSetSeats, {
+        input: { customerId: s.customerId, seats: changes.map(({ featureCode, count }) => ({ featureCode, count })) },
+      });
       return data.bulkSetSeats.map((event: { id: string }) => event.id);
     },
   },
@@ -97,7 +101,12 @@ const changesOf: Record<Door['op'], (Change & { before: number; after: number })
 
 describe('each applied change writes one seat.changed outbox row with the event it answered', () => {
   test.each(doors)('$name', async (door) => {
-    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 4 }, { featureCode: 'viewer', count: 1 }] });
+    const s = await seatScenario(harness, {
+      initialSeats: [
+        { featureCode: 'editor', count: 4 },
+        { featureCode: 'viewer', count: 1 },
+      ],
+    });
     const before = await lastSeq(s);
     const changes = changesOf[door.op];
     const eventIds = await door.send(s, changes);
@@ -135,9 +144,15 @@ describe('a removal reaches subscribers and webhook receivers, through either do
     await s.client.ok(`mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }`, {
       input: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, events: ['SEAT_CHANGED'] },
     });
-    const stream = await subscribe(fetch, server.url, s.key, `subscription($customerId: String) { seatEvents(customerId: $customerId) { id event { id kind newBalance } } }`, {
-      customerId: s.customerId,
-    });
+    const stream = await subscribe(
+      fetch,
+      server.url,
+      s.key,
+      `subscription($customerId: String) { seatEvents(customerId: $customerId) { id event { id kind newBalance } } }`,
+      {
+        customerId: s.customerId,
+      },
+    );
     expect(stream.status).toBe(200);
 
     const viaGraphQL = await postGraphQL(server.url, s.key, mutations.removeSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 2 } });
@@ -165,7 +180,12 @@ describe('a removal reaches subscribers and webhook receivers, through either do
     const initial = events[0]?.kind === 'SET' ? [[events[0].id, 'SET', 6]] : [];
     expect(events.map((event) => [event.id, event.kind, event.newBalance])).toEqual([...initial, [removals[0], 'REMOVE', 4], [removals[1], 'REMOVE', 3]]);
     await vi.waitFor(() => expect(received.filter(({ data }) => removals.includes(data.event.id))).toHaveLength(2), { timeout: 60_000, interval: 50 });
-    expect(received.filter(({ data }) => removals.includes(data.event.id)).map(({ type, data }) => [type, data.event.kind]).sort()).toEqual([
+    expect(
+      received
+        .filter(({ data }) => removals.includes(data.event.id))
+        .map(({ type, data }) => [type, data.event.kind])
+        .sort(),
+    ).toEqual([
       ['seat.changed', 'REMOVE'],
       ['seat.changed', 'REMOVE'],
     ]);

@@ -4,14 +4,7 @@ import { type App, createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { SeatChangeCoalescer } from '../src/seats/coalescer.js';
-import {
-  createCustomerWithSubscription,
-  expectLedgerWhole,
-  type GraphQLResponse,
-  mutations,
-  seatScenario,
-  useHarness,
-} from './helpers.js';
+import { createCustomerWithSubscription, expectLedgerWhole, type GraphQLResponse, mutations, seatScenario, useHarness } from './helpers.js';
 
 const harness = useHarness();
 
@@ -97,7 +90,11 @@ async function eventsPerTransaction(organizationId: string, ids: string[]): Prom
   return rows.map((row) => Number(row.n)).sort((a, b) => b - a);
 }
 
-const firstWord = (statement: string) => statement.trim().split(/[\s;]+/)[0]!.toLowerCase();
+const firstWord = (statement: string) =>
+  statement
+    .trim()
+    .split(/[\s;]+/)[0]!
+    .toLowerCase();
 
 /** A scenario with `count` more subscribed customers, all with the default catalog. */
 async function manyCustomers(count: number, initialSeats: { featureCode: string; count: number }[] = []) {
@@ -192,14 +189,29 @@ function mixedCalls(customers: string[], ownIds: Map<string, string>, count: num
       calls.push({ op: 'addSeats', customerId, entries: [{ featureCode, kind: 'ADD', count: 1 + pick(3) }] });
     } else if (roll < 35) {
       // More than any balance here can hold: must fail, and change nothing.
-      calls.push({ op: 'removeSeats', customerId, entries: [{ featureCode: 'editor', kind: 'REMOVE', count: 999_999 }], refusal: { code: 'insufficient_seats', must: true } });
+      calls.push({
+        op: 'removeSeats',
+        customerId,
+        entries: [{ featureCode: 'editor', kind: 'REMOVE', count: 999_999 }],
+        refusal: { code: 'insufficient_seats', must: true },
+      });
     } else if (roll < 45) {
-      calls.push({ op: 'removeSeats', customerId, entries: [{ featureCode: 'editor', kind: 'REMOVE', count: 1 }], refusal: { code: 'insufficient_seats', must: false } });
+      calls.push({
+        op: 'removeSeats',
+        customerId,
+        entries: [{ featureCode: 'editor', kind: 'REMOVE', count: 1 }],
+        refusal: { code: 'insufficient_seats', must: false },
+      });
     } else if (roll < 60) {
       const featureCode = ['editor', 'viewer', 'admin'][pick(3)]!;
       const target = pick(5);
       // viewer allows no overage: raising it past its 2 seats is refused.
-      calls.push({ op: 'setSeats', customerId, entries: [{ featureCode, kind: 'SET', count: target }], ...(featureCode === 'viewer' && target > 2 ? { refusal: { code: 'seat_limit_exceeded', must: false } } : {}) });
+      calls.push({
+        op: 'setSeats',
+        customerId,
+        entries: [{ featureCode, kind: 'SET', count: target }],
+        ...(featureCode === 'viewer' && target > 2 ? { refusal: { code: 'seat_limit_exceeded', must: false } } : {}),
+      });
     } else if (roll < 80) {
       const poisoned = pick(3) === 0;
       const entries = (
@@ -216,7 +228,12 @@ function mixedCalls(customers: string[], ownIds: Map<string, string>, count: num
       const original = keyed[pick(keyed.length)]!;
       calls.push({ ...original });
     } else {
-      const call: Call = { op: 'addSeats', customerId, entries: [{ featureCode: 'editor', kind: 'ADD', count: 1 + pick(2) }], idempotencyKey: `k-${keyed.length}` };
+      const call: Call = {
+        op: 'addSeats',
+        customerId,
+        entries: [{ featureCode: 'editor', kind: 'ADD', count: 1 + pick(2) }],
+        idempotencyKey: `k-${keyed.length}`,
+      };
       keyed.push(call);
       calls.push(call);
     }
@@ -233,7 +250,12 @@ describe('300 concurrent changes over 20 customers', () => {
   test('each caller gets its own answer, failures change nothing, ledgers chain and replay to the balances', async () => {
     const s = await manyCustomers(20, [{ featureCode: 'editor', count: 6 }]);
     const calls = mixedCalls(s.customers, s.ownIds, 300);
-    const displayId = new Map([...s.ownIds].flatMap(([external, own]) => [[external, external], [own, external]]));
+    const displayId = new Map(
+      [...s.ownIds].flatMap(([external, own]) => [
+        [external, external],
+        [own, external],
+      ]),
+    );
     const responses = await Promise.all(calls.map((call) => send(main.app, s.key, mutations[call.op], { input: inputOf(call) })));
 
     const byEventId = new Map<string, Entry>();
@@ -265,7 +287,16 @@ describe('300 concurrent changes over 20 customers', () => {
 
     // Replay the ledger: every event after the initial ones belongs to a call that succeeded, and
     // applying those calls in ledger order gives each event's balances, each true-up, and the balance.
-    const ledger = await sql<{ id: string; customer_id: string; code: string; kind: string; quantity: number; previous_balance: number; new_balance: number; charged: number | null }>(
+    const ledger = await sql<{
+      id: string;
+      customer_id: string;
+      code: string;
+      kind: string;
+      quantity: number;
+      previous_balance: number;
+      new_balance: number;
+      charged: number | null;
+    }>(
       `select e.id, e.customer_id, f.code, e.kind, e.quantity, e.previous_balance, e.new_balance, ch.quantity as charged
          from seat_event e join feature f on f.id = e.feature_id left join seat_charge ch on ch.event_id = e.id and ch.kind = 'TRUE_UP'
         where e.organization_id = ? order by e.seq`,
@@ -420,9 +451,9 @@ describe('idempotency keys in batches', () => {
     const first = send(main.app, s.key, mutations.addSeats, { input: { customerId: held, featureCode: 'admin', count: 1, idempotencyKey: 'shared' } });
     await waitFor(async () => (await hold.waiters()) === 1, 'the first call to wait');
     let secondDone = false;
-    const second = send(other.app, s.key, mutations.addSeats, { input: { customerId: free, featureCode: 'admin', count: 1, idempotencyKey: 'shared' } }).finally(
-      () => (secondDone = true),
-    );
+    const second = send(other.app, s.key, mutations.addSeats, {
+      input: { customerId: free, featureCode: 'admin', count: 1, idempotencyKey: 'shared' },
+    }).finally(() => (secondDone = true));
     // The second call, on a customer nothing holds, waits on the first one's claim.
     await waitFor(async () => secondDone || (await hold.waiters()) === 2, 'the second call to wait or finish');
     await hold.release();

@@ -13,7 +13,11 @@ let s: SeatScenario;
 let eventId: string;
 
 beforeAll(async () => {
-  deployed = createApp({ orm: harness.orm, logger: createLogger('silent'), limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0, authFailuresPerMinute: 0 } });
+  deployed = createApp({
+    orm: harness.orm,
+    logger: createLogger('silent'),
+    limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0, authFailuresPerMinute: 0 },
+  });
   s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
   await createCustomerWithSubscription(s.client, { externalId: `${s.customerId}-2` });
   const { addSeats } = await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 3 } });

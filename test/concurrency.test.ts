@@ -40,11 +40,14 @@ test('200 concurrent add/remove/set calls on one balance serialize: nothing lost
 
   // Replaying the successful calls in ledger order from the initial balance gives every event's
   // balances and the final balance: no update was lost or applied twice.
-  const ledger = await harness.orm.em.fork().getConnection().execute<{ id: string; kind: string; quantity: number; previous_balance: number; new_balance: number }[]>(
-    `select e.id, e.kind, e.quantity, e.previous_balance, e.new_balance from seat_event e join customer c on c.id = e.customer_id
+  const ledger = await harness.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ id: string; kind: string; quantity: number; previous_balance: number; new_balance: number }[]>(
+      `select e.id, e.kind, e.quantity, e.previous_balance, e.new_balance from seat_event e join customer c on c.id = e.customer_id
       where c.external_id = ? order by e.seq`,
-    [s.customerId],
-  );
+      [s.customerId],
+    );
   expect(ledger).toHaveLength(1 + succeeded.size);
   let balance = 20;
   for (const event of ledger.slice(1)) {

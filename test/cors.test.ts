@@ -33,12 +33,16 @@ describe('CORS_ORIGINS', () => {
     expect(loadConfig({ CORS_ORIGINS: '*', NODE_ENV: 'production' }).cors).toMatchObject({ anyOrigin: true });
   });
 
-  test.each(['https://app.example.com/', 'https://app.example.com/path', 'app.example.com', 'ftp://files.example.com', 'https://u:p@app.example.com', '*,https://app.example.com'])(
-    'refuses %s, naming the variable',
-    (value) => {
-      expect(() => loadConfig({ CORS_ORIGINS: value })).toThrow(/CORS_ORIGINS/);
-    },
-  );
+  test.each([
+    'https://app.example.com/',
+    'https://app.example.com/path',
+    'app.example.com',
+    'ftp://files.example.com',
+    'https://u:p@app.example.com',
+    '*,https://app.example.com',
+  ])('refuses %s, naming the variable', (value) => {
+    expect(() => loadConfig({ CORS_ORIGINS: value })).toThrow(/CORS_ORIGINS/);
+  });
 });
 
 describe('answers', () => {
@@ -52,7 +56,9 @@ describe('answers', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('access-control-allow-origin')).toBe(allowed);
     expect(response.headers.get('vary')).toMatch(/Origin/);
-    expect(response.headers.get('access-control-expose-headers')).toBe('x-request-id, allow, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after');
+    expect(response.headers.get('access-control-expose-headers')).toBe(
+      'x-request-id, allow, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after',
+    );
     expect(response.headers.get('access-control-allow-credentials')).toBeNull();
   });
 
@@ -71,7 +77,11 @@ describe('answers', () => {
   test.each(['/graphql', '/api/v1/seats'])('the preflight of %s allows the configured origin only', async (path) => {
     const ok = await preflight(path, allowed);
     expect(ok.status).toBe(204);
-    expect(accessControl(ok)).toMatchObject({ 'access-control-allow-origin': allowed, 'access-control-allow-methods': 'POST', 'access-control-max-age': '600' });
+    expect(accessControl(ok)).toMatchObject({
+      'access-control-allow-origin': allowed,
+      'access-control-allow-methods': 'POST',
+      'access-control-max-age': '600',
+    });
     expect(ok.headers.get('access-control-allow-headers')).toContain('x-api-key');
     const no = await preflight(path, refused);
     expect(accessControl(no)).toEqual({});
@@ -84,8 +94,16 @@ describe('answers', () => {
     for (const origin of ['http://localhost.evil.example', 'http://127.0.0.2:3000', 'http://localhost:3000/path']) {
       expect(accessControl(await preflight('/graphql', origin)), origin).toEqual({});
     }
-    const production = createApp({ orm: harness.orm, logger: createLogger('silent'), limits: loadConfig({}).limits, cors: loadConfig({ NODE_ENV: 'production' }).cors });
-    const answer = await production.fetch('http://seatgate.test/graphql', { method: 'OPTIONS', headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' } });
+    const production = createApp({
+      orm: harness.orm,
+      logger: createLogger('silent'),
+      limits: loadConfig({}).limits,
+      cors: loadConfig({ NODE_ENV: 'production' }).cors,
+    });
+    const answer = await production.fetch('http://seatgate.test/graphql', {
+      method: 'OPTIONS',
+      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' },
+    });
     expect(accessControl(answer)).toEqual({});
     await production.dispose();
   });

@@ -60,7 +60,14 @@ describe('the outbox', () => {
     expect(event).toMatchObject({ id, customerId, kind, count, previousBalance, newBalance, livemode, ts: addSeats.ts, createdAt: addSeats.createdAt });
     expect(balance).toEqual(seatBalance);
     expect(rows[1]!.payload).toMatchObject({ eventId: id, kind: 'TRUE_UP', quantity: 2, currency: 'EUR', livemode: false });
-    expect(rows[3]!.payload).toMatchObject({ customerId: s.customerId, featureCode: 'viewer', includedSeats: 2, current: 2, reason: 'reached', requested: null });
+    expect(rows[3]!.payload).toMatchObject({
+      customerId: s.customerId,
+      featureCode: 'viewer',
+      includedSeats: 2,
+      current: 2,
+      reason: 'reached',
+      requested: null,
+    });
   });
 
   test('a refusal at the limit is told; a failed bulk set, a preview and a replay write nothing', async () => {
@@ -73,10 +80,20 @@ describe('the outbox', () => {
     expect(afterRefusal[0]!.payload).toMatchObject({ reason: 'refused', current: 2, requested: 3, eventId: null });
 
     const failedBulk = await s.client.fails(mutations.bulkSetSeats, {
-      input: { customerId: s.customerId, seats: [{ featureCode: 'editor', count: 9 }, { featureCode: 'ghost', count: 1 }] },
+      input: {
+        customerId: s.customerId,
+        seats: [
+          { featureCode: 'editor', count: 9 },
+          { featureCode: 'ghost', count: 1 },
+        ],
+      },
     });
     expect(failedBulk.extensions.code).toBe('feature_not_found');
-    const preview = await graphql(harness, s.key, `query { previewSeatChange(input: { kind: ADD, customerId: "${s.customerId}", featureCode: "editor", count: 40 }) { __typename } }`);
+    const preview = await graphql(
+      harness,
+      s.key,
+      `query { previewSeatChange(input: { kind: ADD, customerId: "${s.customerId}", featureCode: "editor", count: 40 }) { __typename } }`,
+    );
     expect(preview.errors).toBeUndefined();
     const key = 'replayed';
     await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1, idempotencyKey: key } });
@@ -134,11 +151,19 @@ describe('subscriptions', () => {
       ['editor', 6],
       ['viewer', 1],
     ]);
-    expect(received[2].data.seatBalanceChanged.balance).toMatchObject({ customerId: s.customerId, current: 6, includedSeats: 5, unlimited: false, livemode: false });
+    expect(received[2].data.seatBalanceChanged.balance).toMatchObject({
+      customerId: s.customerId,
+      current: 6,
+      includedSeats: 5,
+      unlimited: false,
+      livemode: false,
+    });
     // One more editor change: each stream, in order, shows it right after what it showed, so nothing else came in between.
     await add(s, 1);
     expect((await editorOnly.take(4)).map((r) => r.data.seatBalanceChanged.event.newBalance)).toEqual([1, 3, 6, 7]);
-    expect((await all.take(1)).map((r) => [r.data.seatBalanceChanged.balance.featureCode, r.data.seatBalanceChanged.event.newBalance])).toEqual([['editor', 7]]);
+    expect((await all.take(1)).map((r) => [r.data.seatBalanceChanged.balance.featureCode, r.data.seatBalanceChanged.event.newBalance])).toEqual([
+      ['editor', 7],
+    ]);
     all.close();
     editorOnly.close();
   });
@@ -189,7 +214,8 @@ describe('subscriptions', () => {
 
   test('arguments are checked: an unknown customer, a bad feature code, an id that is not an event', async () => {
     const s = await seatScenario(harness);
-    const errorOf = async (variables: Record<string, unknown>) => (await (await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, variables)).take(1))[0].errors[0].extensions;
+    const errorOf = async (variables: Record<string, unknown>) =>
+      (await (await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, variables)).take(1))[0].errors[0].extensions;
     expect(await errorOf({ customerId: 'nobody' })).toMatchObject({ code: 'customer_not_found' });
     expect(await errorOf({ customerId: s.customerId, featureCode: 'Bad-Code' })).toMatchObject({ code: 'validation_error', param: 'featureCode' });
     expect(await errorOf({ customerId: s.customerId, after: 'evt_nope' })).toMatchObject({ code: 'validation_error', param: 'after' });

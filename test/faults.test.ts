@@ -99,9 +99,10 @@ test('with the database stopped mid-traffic, or taking connections it never answ
 
   // Nothing half-written: every change that answered success is in the ledger, each failed one left no trace.
   const succeeded = [...during, after].filter((response) => !response.body.errors).length;
-  const ledger = await orm.em.fork().getConnection().execute<{ previous_balance: number; new_balance: number }[]>(
-    `select previous_balance, new_balance from seat_event order by seq`,
-  );
+  const ledger = await orm.em
+    .fork()
+    .getConnection()
+    .execute<{ previous_balance: number; new_balance: number }[]>(`select previous_balance, new_balance from seat_event order by seq`);
   expect(ledger).toHaveLength(succeeded);
   ledger.forEach((event, i) => expect(event).toEqual({ previous_balance: i, new_balance: i + 1 }));
   const [balance] = await orm.em.fork().getConnection().execute<{ current: number }[]>(`select current from seat_balance`);

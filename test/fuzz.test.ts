@@ -31,16 +31,30 @@ const field = (refs: Refs) => ({
   days: either(fc.integer({ min: -2, max: 400 })),
   code: either(fc.stringMatching(/^[a-z0-9_]{1,12}$/)),
   endpointId: either(fc.constantFrom(refs.endpointId, 'we_00000000000000000000000000', 'nobody')),
-  nodeId: either(fc.constantFrom(refs.ownId, refs.lone, refs.endpointId, refs.customerId, 'sev_00000000000000000000000000', 'xyz_00000000000000000000000000', 'nobody')),
-  url: either(fc.constantFrom('http://127.0.0.1:9/fuzz', 'https://10.0.0.1/in', 'http://example.com/in', 'https://user:pw@example.com/', `https://example.com/${'a'.repeat(2100)}`)),
+  nodeId: either(
+    fc.constantFrom(refs.ownId, refs.lone, refs.endpointId, refs.customerId, 'sev_00000000000000000000000000', 'xyz_00000000000000000000000000', 'nobody'),
+  ),
+  url: either(
+    fc.constantFrom(
+      'http://127.0.0.1:9/fuzz',
+      'https://10.0.0.1/in',
+      'http://example.com/in',
+      'https://user:pw@example.com/',
+      `https://example.com/${'a'.repeat(2100)}`,
+    ),
+  ),
   eventTypes: either(fc.array(either(fc.constantFrom('SEAT_CHANGED', 'CHARGE_CREATED', 'SEAT_LIMIT_REACHED')), { maxLength: 4 })),
 });
 
 /** Every operation of the schema with its variables; a test checks none is missing. */
 function operations(refs: Refs) {
   const f = field(refs);
-  const seatInput = fc.record({ customerId: f.customerId, featureCode: f.featureCode, count: f.count, idempotencyKey: fc.option(f.key, { nil: undefined }) }, { requiredKeys: [] });
-  const op = (name: string, document: string, variables: fc.Arbitrary<Record<string, unknown>>) => fc.record({ name: fc.constant(name), document: fc.constant(document), variables });
+  const seatInput = fc.record(
+    { customerId: f.customerId, featureCode: f.featureCode, count: f.count, idempotencyKey: fc.option(f.key, { nil: undefined }) },
+    { requiredKeys: [] },
+  );
+  const op = (name: string, document: string, variables: fc.Arbitrary<Record<string, unknown>>) =>
+    fc.record({ name: fc.constant(name), document: fc.constant(document), variables });
   const events = 'id kind previousBalance newBalance charge { amount }';
   return {
     addSeats: op('addSeats', `mutation($input: AddSeatsInput!) { addSeats(input: $input) { ${events} } }`, fc.record({ input: either(seatInput) })),
@@ -49,9 +63,17 @@ function operations(refs: Refs) {
     bulkSetSeats: op(
       'bulkSetSeats',
       `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { ${events} } }`,
-      fc.record({ input: either(fc.record({ customerId: f.customerId, seats: either(fc.array(either(fc.record({ featureCode: f.featureCode, count: f.count })), { maxLength: 4 })) })) }),
+      fc.record({
+        input: either(
+          fc.record({ customerId: f.customerId, seats: either(fc.array(either(fc.record({ featureCode: f.featureCode, count: f.count })), { maxLength: 4 })) }),
+        ),
+      }),
     ),
-    seatBalance: op('seatBalance', `query($c: String!, $f: String!) { seatBalance(customerId: $c, featureCode: $f) { current asOf } }`, fc.record({ c: f.customerId, f: f.featureCode })),
+    seatBalance: op(
+      'seatBalance',
+      `query($c: String!, $f: String!) { seatBalance(customerId: $c, featureCode: $f) { current asOf } }`,
+      fc.record({ c: f.customerId, f: f.featureCode }),
+    ),
     seatBalances: op('seatBalances', `query($c: String!) { seatBalances(customerId: $c) { featureCode current } }`, fc.record({ c: f.customerId })),
     seatEvents: op(
       'seatEvents',
@@ -65,13 +87,29 @@ function operations(refs: Refs) {
         before: fc.option(either(fc.constantFrom('c2V2OjE', 'bGVkZ2VyLnYyOnNldl8wMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA'))),
       }),
     ),
-    node: op('node', `query($id: ID!) { node(id: $id) { __typename id ... on Customer { seatBalances { current } } ... on SeatEvent { charge { amount } } } }`, fc.record({ id: f.nodeId })),
+    node: op(
+      'node',
+      `query($id: ID!) { node(id: $id) { __typename id ... on Customer { seatBalances { current } } ... on SeatEvent { charge { amount } } } }`,
+      fc.record({ id: f.nodeId }),
+    ),
     nodes: op('nodes', `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, fc.record({ ids: either(fc.array(f.nodeId, { maxLength: 5 })) })),
-    customer: op('customer', `query($id: String!) { customer(id: $id) { id subscription { currentPeriodEnd } seatBalances { current } } }`, fc.record({ id: f.customerId })),
-    customers: op('customers', `query($ids: [String!]!) { customers(ids: $ids) { id seatBalance(featureCode: "editor") { current } } }`, fc.record({ ids: either(fc.array(f.customerId, { maxLength: 5 })) })),
+    customer: op(
+      'customer',
+      `query($id: String!) { customer(id: $id) { id subscription { currentPeriodEnd } seatBalances { current } } }`,
+      fc.record({ id: f.customerId }),
+    ),
+    customers: op(
+      'customers',
+      `query($ids: [String!]!) { customers(ids: $ids) { id seatBalance(featureCode: "editor") { current } } }`,
+      fc.record({ ids: either(fc.array(f.customerId, { maxLength: 5 })) }),
+    ),
     features: op('features', `{ features { code } }`, fc.constant({})),
     plans: op('plans', `{ plans { code seatFeatures { featureCode } } }`, fc.constant({})),
-    seatCharges: op('seatCharges', `query($c: String!, $from: DateTime, $to: DateTime) { seatCharges(customerId: $c, from: $from, to: $to) { amount } }`, fc.record({ c: f.customerId, from: fc.option(f.date), to: fc.option(f.date) })),
+    seatCharges: op(
+      'seatCharges',
+      `query($c: String!, $from: DateTime, $to: DateTime) { seatCharges(customerId: $c, from: $from, to: $to) { amount } }`,
+      fc.record({ c: f.customerId, from: fc.option(f.date), to: fc.option(f.date) }),
+    ),
     upcomingInvoice: op('upcomingInvoice', `query($c: String!) { upcomingInvoice(customerId: $c) { total lines { amount } } }`, fc.record({ c: f.customerId })),
     previewSeatChange: op(
       'previewSeatChange',
@@ -79,10 +117,18 @@ function operations(refs: Refs) {
       fc.record({ input: either(fc.record({ customerId: f.customerId, featureCode: f.featureCode, kind: f.kind, count: f.count })) }),
     ),
     testClock: op('testClock', `{ testClock { now } }`, fc.constant({})),
-    advanceTestClock: op('advanceTestClock', `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`, fc.record({ input: either(fc.record({ to: f.date, days: f.days }, { requiredKeys: [] })) })),
+    advanceTestClock: op(
+      'advanceTestClock',
+      `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`,
+      fc.record({ input: either(fc.record({ to: f.date, days: f.days }, { requiredKeys: [] })) }),
+    ),
     renewDueSubscriptions: op('renewDueSubscriptions', `mutation { renewDueSubscriptions { periods } }`, fc.constant({})),
     deleteTestData: op('deleteTestData', `mutation { deleteTestData { customers complete } }`, fc.constant({})),
-    createFeature: op('createFeature', `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { code } }`, fc.record({ input: either(fc.record({ code: f.code, name: either(fc.string()), type: either(fc.constant('SEATS')) })) })),
+    createFeature: op(
+      'createFeature',
+      `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { code } }`,
+      fc.record({ input: either(fc.record({ code: f.code, name: either(fc.string()), type: either(fc.constant('SEATS')) })) }),
+    ),
     createPlan: op(
       'createPlan',
       `mutation($input: CreatePlanInput!) { createPlan(input: $input) { code } }`,
@@ -93,7 +139,11 @@ function operations(refs: Refs) {
             name: either(fc.string()),
             currency: either(fc.constantFrom('EUR', 'USD', 'XXX', 'eur')),
             interval: either(fc.constantFrom('MONTH', 'YEAR')),
-            seatFeatures: either(fc.array(fc.record({ featureCode: f.featureCode, includedSeats: f.count, overageEnabled: either(fc.boolean()), unitPrice: f.count }), { maxLength: 3 })),
+            seatFeatures: either(
+              fc.array(fc.record({ featureCode: f.featureCode, includedSeats: f.count, overageEnabled: either(fc.boolean()), unitPrice: f.count }), {
+                maxLength: 3,
+              }),
+            ),
           }),
         ),
       }),
@@ -113,16 +163,35 @@ function operations(refs: Refs) {
     createWebhookEndpoint: op(
       'createWebhookEndpoint',
       `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }`,
-      fc.record({ input: either(fc.record({ url: f.url, events: f.eventTypes, description: fc.option(either(fc.string())) }, { requiredKeys: ['url', 'events'] })) }),
+      fc.record({
+        input: either(fc.record({ url: f.url, events: f.eventTypes, description: fc.option(either(fc.string())) }, { requiredKeys: ['url', 'events'] })),
+      }),
     ),
     disableWebhookEndpoint: op('disableWebhookEndpoint', `mutation($id: ID!) { disableWebhookEndpoint(id: $id) { enabled } }`, fc.record({ id: f.endpointId })),
     rotateWebhookSecret: op('rotateWebhookSecret', `mutation($id: ID!) { rotateWebhookSecret(id: $id) { endpoint { id } } }`, fc.record({ id: f.endpointId })),
-    redeliverWebhook: op('redeliverWebhook', `mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { status } }`, fc.record({ id: either(fc.constantFrom('msg_00000000000000000000000000', 'nobody')) })),
-    createCustomer: op('createCustomer', `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, fc.record({ input: either(fc.record({ name: either(fc.string()), externalId: fc.option(f.code) })) })),
+    redeliverWebhook: op(
+      'redeliverWebhook',
+      `mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { status } }`,
+      fc.record({ id: either(fc.constantFrom('msg_00000000000000000000000000', 'nobody')) }),
+    ),
+    createCustomer: op(
+      'createCustomer',
+      `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`,
+      fc.record({ input: either(fc.record({ name: either(fc.string()), externalId: fc.option(f.code) })) }),
+    ),
     createSubscription: op(
       'createSubscription',
       `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`,
-      fc.record({ input: either(fc.record({ customerId: f.customerId, planCode: either(fc.constantFrom('team', 'ghost')), startAt: fc.option(f.date), initialSeats: fc.option(fc.array(fc.record({ featureCode: f.featureCode, count: f.count }), { maxLength: 3 })) })) }),
+      fc.record({
+        input: either(
+          fc.record({
+            customerId: f.customerId,
+            planCode: either(fc.constantFrom('team', 'ghost')),
+            startAt: fc.option(f.date),
+            initialSeats: fc.option(fc.array(fc.record({ featureCode: f.featureCode, count: f.count }), { maxLength: 3 })),
+          }),
+        ),
+      }),
     ),
   };
 }
@@ -171,9 +240,12 @@ test(`random arguments to every operation (${fuzzRuns} requests) never answer a 
   expect(harness.logs.filter((line) => JSON.parse(line).level === 'error')).toEqual([]);
 
   // Every customer still there (deleteTestData is fuzzed too), created before or by the fuzzing, keeps whole ledgers.
-  const subscribed = await harness.orm.em.fork().getConnection().execute<{ customer_id: string; code: string }[]>(
-    `select b.customer_id, f.code from seat_balance b join feature f on f.id = b.feature_id where b.organization_id = ?`,
-    [s.organizationId],
-  );
+  const subscribed = await harness.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ customer_id: string; code: string }[]>(
+      `select b.customer_id, f.code from seat_balance b join feature f on f.id = b.feature_id where b.organization_id = ?`,
+      [s.organizationId],
+    );
   for (const row of subscribed) await expectLedgerWhole(harness, row.customer_id, row.code);
 });

@@ -244,21 +244,27 @@ export async function createCustomerWithSubscription(
 
 /** Every event of one balance, oldest first, read straight from the ledger table. */
 export async function ledgerOf(harness: Harness, customerRef: string, featureCode: string) {
-  return harness.orm.em.fork().getConnection().execute<{ kind: string; quantity: number; previous_balance: number; new_balance: number }[]>(
-    `select e.kind, e.quantity, e.previous_balance, e.new_balance
+  return harness.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ kind: string; quantity: number; previous_balance: number; new_balance: number }[]>(
+      `select e.kind, e.quantity, e.previous_balance, e.new_balance
        from seat_event e join customer c on c.id = e.customer_id join feature f on f.id = e.feature_id
       where (c.id = ? or c.external_id = ?) and f.code = ?
       order by e.seq`,
-    [customerRef, customerRef, featureCode],
-  );
+      [customerRef, customerRef, featureCode],
+    );
 }
 
 export async function balanceOf(harness: Harness, customerRef: string, featureCode: string): Promise<number> {
-  const rows = await harness.orm.em.fork().getConnection().execute<{ current: number }[]>(
-    `select b.current from seat_balance b join customer c on c.id = b.customer_id join feature f on f.id = b.feature_id
+  const rows = await harness.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ current: number }[]>(
+      `select b.current from seat_balance b join customer c on c.id = b.customer_id join feature f on f.id = b.feature_id
       where (c.id = ? or c.external_id = ?) and f.code = ?`,
-    [customerRef, customerRef, featureCode],
-  );
+      [customerRef, customerRef, featureCode],
+    );
   return rows[0]!.current;
 }
 
@@ -357,7 +363,15 @@ export function useServerProcesses(): (env?: Record<string, string>) => Promise<
   return async (env = {}) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: projectRoot,
-      env: { ...process.env, DATABASE_URL: inject('databaseUrl'), PORT: '0', LOG_LEVEL: 'warn', RATE_LIMIT_PER_SECOND: '0', AUTH_FAILURES_PER_MINUTE: '0', ...env },
+      env: {
+        ...process.env,
+        DATABASE_URL: inject('databaseUrl'),
+        PORT: '0',
+        LOG_LEVEL: 'warn',
+        RATE_LIMIT_PER_SECOND: '0',
+        AUTH_FAILURES_PER_MINUTE: '0',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

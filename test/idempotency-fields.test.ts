@@ -84,7 +84,13 @@ const graphqlTable: { mutation: KeyedMutation; input: (s: KeyedScenario) => Inpu
   },
   {
     mutation: 'bulkSetSeats',
-    input: (s) => ({ customerId: s.customerId, seats: [{ featureCode: 'editor', count: 9 }, { featureCode: 'viewer', count: 2 }] }),
+    input: (s) => ({
+      customerId: s.customerId,
+      seats: [
+        { featureCode: 'editor', count: 9 },
+        { featureCode: 'viewer', count: 2 },
+      ],
+    }),
     changes: [
       anotherCustomer,
       { field: 'seats.0.featureCode', to: () => 'admin' },
@@ -136,7 +142,10 @@ describe('the tables cover every keyed mutation and field', () => {
         // A list of input objects: each field of an entry is changed on its own too.
         const entryFields = field.list ? await inputFieldsOf(field.type) : [];
         for (const entryField of entryFields) {
-          expect([...changed].some((path) => new RegExp(`^${field.name}\\.\\d+\\.${entryField.name}$`).test(path)), `${row.mutation}.${field.name}.N.${entryField.name}`).toBe(true);
+          expect(
+            [...changed].some((path) => new RegExp(`^${field.name}\\.\\d+\\.${entryField.name}$`).test(path)),
+            `${row.mutation}.${field.name}.N.${entryField.name}`,
+          ).toBe(true);
         }
       }
     }
@@ -201,7 +210,9 @@ function sameChangeAs(from: Input, to: KeyedMutation): Input {
 }
 
 const operationPairs = graphqlTable.flatMap((first) =>
-  graphqlTable.filter((then) => then.mutation !== first.mutation).map((then) => ({ first, then: then.mutation, name: `${first.mutation} then ${then.mutation}` })),
+  graphqlTable
+    .filter((then) => then.mutation !== first.mutation)
+    .map((then) => ({ first, then: then.mutation, name: `${first.mutation} then ${then.mutation}` })),
 );
 
 describe('GraphQL: the same key on another operation', () => {

@@ -25,7 +25,14 @@ describe('idempotency keys', () => {
 
   test('bulkSetSeats repeats return every original event, in order', async () => {
     const s = await seatScenario(harness);
-    const input = { customerId: s.customerId, idempotencyKey: 'bulk-1', seats: [{ featureCode: 'viewer', count: 1 }, { featureCode: 'editor', count: 4 }] };
+    const input = {
+      customerId: s.customerId,
+      idempotencyKey: 'bulk-1',
+      seats: [
+        { featureCode: 'viewer', count: 1 },
+        { featureCode: 'editor', count: 4 },
+      ],
+    };
     const first = await s.client.ok(mutations.bulkSetSeats, { input });
     await s.client.ok(mutations.setSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 9 } });
     const again = await s.client.ok(mutations.bulkSetSeats, { input });
@@ -47,10 +54,12 @@ describe('idempotency keys', () => {
   test('concurrent repeats apply once and all answer the same event', async () => {
     const s = await seatScenario(harness);
     const responses = await Promise.all(Array.from({ length: 25 }, () => s.client.run(mutations.addSeats, add(s.customerId, 2, 'burst'))));
-    const ids = new Set(responses.map((response) => {
-      expect(response.errors).toBeUndefined();
-      return response.data.addSeats.id;
-    }));
+    const ids = new Set(
+      responses.map((response) => {
+        expect(response.errors).toBeUndefined();
+        return response.data.addSeats.id;
+      }),
+    );
     expect(ids.size).toBe(1);
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(2);
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);

@@ -23,7 +23,13 @@ describe('scanJson', () => {
   test('a repeated key is found, with its path, at any depth and whatever the whitespace', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.oneof(fc.string({ maxLength: 8 }).filter((key) => key !== '__proto__'), fc.nat(3)), { maxLength: 5 }),
+        fc.array(
+          fc.oneof(
+            fc.string({ maxLength: 8 }).filter((key) => key !== '__proto__'),
+            fc.nat(3),
+          ),
+          { maxLength: 5 },
+        ),
         fc.string({ minLength: 1, maxLength: 8 }).filter((key) => key !== '__proto__'),
         fc.constantFrom('', ' ', '\n\t '),
         (path, key, space) => {

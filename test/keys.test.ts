@@ -27,7 +27,8 @@ describe('the API key cache', () => {
 
   test('a key is looked up once per lifetime; unknown keys are never remembered', async () => {
     const { key } = await newTenant(harness);
-    const lookups = async (apiKey: string) => (await harness.countStatements(() => graphql(harness, apiKey, features))).statements.filter((sql) => sql.includes('api_key')).length;
+    const lookups = async (apiKey: string) =>
+      (await harness.countStatements(() => graphql(harness, apiKey, features))).statements.filter((sql) => sql.includes('api_key')).length;
     expect(await lookups(key)).toBe(1);
     expect(await lookups(key)).toBe(0);
     harness.passTime(defaultApiKeyCacheMs + 1);

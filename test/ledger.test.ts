@@ -39,7 +39,11 @@ const operation = fc.oneof(
   fc.record({ op: fc.constant('setSeats' as const), featureCode: feature, count: fc.integer({ min: 0, max: 8 }) }),
   fc.record({
     op: fc.constant('bulkSetSeats' as const),
-    seats: fc.uniqueArray(fc.record({ featureCode: feature, count: fc.integer({ min: 0, max: 8 }) }), { selector: (e) => e.featureCode, minLength: 1, maxLength: 3 }),
+    seats: fc.uniqueArray(fc.record({ featureCode: feature, count: fc.integer({ min: 0, max: 8 }) }), {
+      selector: (e) => e.featureCode,
+      minLength: 1,
+      maxLength: 3,
+    }),
   }),
 );
 

@@ -59,7 +59,10 @@ describe('request body size', () => {
   test('a body over MAX_BODY_BYTES answers 413 validation_error, whether or not it declares its length', async () => {
     const s = await seatScenario(harness);
     const app = appWith({ maxBodyBytes: 1000 });
-    const big = JSON.stringify({ query: mutations.addSeats, variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1, pad: 'x'.repeat(2000) } } });
+    const big = JSON.stringify({
+      query: mutations.addSeats,
+      variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1, pad: 'x'.repeat(2000) } },
+    });
     const declared = await post(app, s.key, big);
     expect(declared.status).toBe(413);
     expect(declared.body.errors?.[0]?.extensions).toMatchObject({ code: 'validation_error', type: 'validation_error' });
@@ -123,11 +126,14 @@ describe('rate limit per API key', () => {
     const statuses: number[] = [];
     /** The requests the database has counted against the tenant's key: its bucket's debt, in intervals. */
     const counted = async () => {
-      const rows = await harness.orm.em.fork().getConnection().execute<{ debt: string }[]>(
-        `select b.full_at - extract(epoch from clock_timestamp()) * 1000 as debt
+      const rows = await harness.orm.em
+        .fork()
+        .getConnection()
+        .execute<{ debt: string }[]>(
+          `select b.full_at - extract(epoch from clock_timestamp()) * 1000 as debt
            from rate_limit_bucket b join api_key k on b.bucket = 'key:' || k.id where k.organization_id = ?`,
-        [s.organizationId],
-      );
+          [s.organizationId],
+        );
       return rows.length === 0 ? 0 : Math.ceil(Number(rows[0]!.debt) / (1000 / policy.perSecond));
     };
     // One at a time, then many at once, each time until the database has counted them all: those
@@ -157,19 +163,25 @@ describe('rate decisions (GCRA arithmetic)', () => {
 
   test('remaining never exceeds the burst nor goes below zero, and grants count down by one', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 100_000 }), (burst, perSecondTenths, wanted, debtMs) => {
-        const p = { perSecond: perSecondTenths / 10, burst };
-        const granted = Math.min(wanted, Math.max(0, Math.floor((burst * (1000 / p.perSecond) - debtMs) / (1000 / p.perSecond))));
-        const fullAt = debtMs + granted * (1000 / p.perSecond);
-        const decisions = decisionsOf({ nowMs: 0, fullAt, granted }, wanted, p);
-        expect(decisions.filter(({ allowed }) => allowed)).toHaveLength(granted);
-        for (const d of decisions) {
-          expect(d.remaining).toBeGreaterThanOrEqual(0);
-          expect(d.remaining).toBeLessThan(burst);
-          if (!d.allowed) expect(d.retryAfterSeconds).toBeGreaterThanOrEqual(1);
-        }
-        for (let i = 1; i < granted; i++) expect(decisions[i]!.remaining).toBe(decisions[i - 1]!.remaining - 1);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 1000 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 0, max: 100_000 }),
+        (burst, perSecondTenths, wanted, debtMs) => {
+          const p = { perSecond: perSecondTenths / 10, burst };
+          const granted = Math.min(wanted, Math.max(0, Math.floor((burst * (1000 / p.perSecond) - debtMs) / (1000 / p.perSecond))));
+          const fullAt = debtMs + granted * (1000 / p.perSecond);
+          const decisions = decisionsOf({ nowMs: 0, fullAt, granted }, wanted, p);
+          expect(decisions.filter(({ allowed }) => allowed)).toHaveLength(granted);
+          for (const d of decisions) {
+            expect(d.remaining).toBeGreaterThanOrEqual(0);
+            expect(d.remaining).toBeLessThan(burst);
+            if (!d.allowed) expect(d.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+          }
+          for (let i = 1; i < granted; i++) expect(decisions[i]!.remaining).toBe(decisions[i - 1]!.remaining - 1);
+        },
+      ),
     );
   });
 });

@@ -24,7 +24,11 @@ test('keys and secrets never reach the log, wherever they ride', () => {
   const key = 'ck_test_abcdefghijklmnopqrstuvwxyz123456';
   logger.info('a request', { headers: { 'x-api-key': key, authorization: `Bearer ${key}` }, endpoint: { secret: 'whsec_c2VjcmV0' }, apiKey: key });
   expect(lines.join('')).not.toMatch(/ck_test_|whsec_|Bearer/);
-  expect(JSON.parse(lines[0]!)).toMatchObject({ headers: { 'x-api-key': '[redacted]', authorization: '[redacted]' }, endpoint: { secret: '[redacted]' }, apiKey: '[redacted]' });
+  expect(JSON.parse(lines[0]!)).toMatchObject({
+    headers: { 'x-api-key': '[redacted]', authorization: '[redacted]' },
+    endpoint: { secret: '[redacted]' },
+    apiKey: '[redacted]',
+  });
   // Below the level, nothing is written at all.
   logger.debug('not shown');
   expect(lines).toHaveLength(1);

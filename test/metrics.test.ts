@@ -14,7 +14,13 @@ const token = 'metrics-token-for-tests-0123456789';
 function appWithMetrics() {
   const logger = createLogger('silent');
   const metrics = createMetrics(harness.orm, schema, logger);
-  const app = createApp({ orm: harness.orm, logger, limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0, authFailuresPerMinute: 0 }, metrics, metricsToken: token });
+  const app = createApp({
+    orm: harness.orm,
+    logger,
+    limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0, authFailuresPerMinute: 0 },
+    metrics,
+    metricsToken: token,
+  });
   const scrape = async (authorization: string | null = `Bearer ${token}`) => {
     const response = await app.fetch('http://seatgate.test/metrics', { headers: authorization ? { authorization } : {} });
     return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
@@ -34,7 +40,8 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
     const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
     const found = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key!, value!]));
-    if (Object.keys(found).length === Object.keys(labels).length && Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
+    if (Object.keys(found).length === Object.keys(labels).length && Object.entries(labels).every(([key, value]) => found[key] === value))
+      return Number(match[3]);
   }
   return undefined;
 }
@@ -54,7 +61,9 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     const { scrape, post } = appWithMetrics();
     expect((await post(s.key, 'query PickedByTheClient123 { features { code } }')).status).toBe(200);
     const text = (await scrape()).text;
-    expect(sample(text, 'seatgate_http_requests_total', { door: 'graphql', operation: 'features', operation_type: 'query', status: '200', code: 'none' })).toBe(1);
+    expect(sample(text, 'seatgate_http_requests_total', { door: 'graphql', operation: 'features', operation_type: 'query', status: '200', code: 'none' })).toBe(
+      1,
+    );
     expect(sample(text, 'graphql_envelop_request', { operation: 'features', operationType: 'query' })).toBe(1);
     expect(sample(text, 'seatgate_http_request_duration_seconds_count', { door: 'graphql', operation: 'features', operation_type: 'query' })).toBe(1);
     expect(text).not.toContain('PickedByTheClient123');
@@ -79,10 +88,24 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     expect(sample(text, 'seatgate_seat_changes_total', { kind: 'REMOVE', mode: 'test' })).toBeUndefined();
     // Every change went through the coalescer: four batches of one (the refused remove included).
     expect(sample(text, 'seatgate_seat_change_batch_size_count')).toBe(4);
-    expect(sample(text, 'graphql_envelop_error_result', { phase: 'execute', code: 'insufficient_seats', operation: 'removeSeats', operationType: 'mutation' })).toBe(1);
-    expect(sample(text, 'seatgate_http_requests_total', { door: 'graphql', operation: 'removeSeats', operation_type: 'mutation', status: '200', code: 'insufficient_seats' })).toBe(1);
-    expect(sample(text, 'seatgate_http_requests_total', { door: 'graphql', operation: 'none', operation_type: 'none', status: '401', code: 'unauthorized' })).toBe(1);
-    expect(sample(text, 'seatgate_http_requests_total', { door: 'rest', operation: 'addSeats', operation_type: 'mutation', status: '200', code: 'none' })).toBe(1);
+    expect(
+      sample(text, 'graphql_envelop_error_result', { phase: 'execute', code: 'insufficient_seats', operation: 'removeSeats', operationType: 'mutation' }),
+    ).toBe(1);
+    expect(
+      sample(text, 'seatgate_http_requests_total', {
+        door: 'graphql',
+        operation: 'removeSeats',
+        operation_type: 'mutation',
+        status: '200',
+        code: 'insufficient_seats',
+      }),
+    ).toBe(1);
+    expect(
+      sample(text, 'seatgate_http_requests_total', { door: 'graphql', operation: 'none', operation_type: 'none', status: '401', code: 'unauthorized' }),
+    ).toBe(1);
+    expect(sample(text, 'seatgate_http_requests_total', { door: 'rest', operation: 'addSeats', operation_type: 'mutation', status: '200', code: 'none' })).toBe(
+      1,
+    );
   });
 
   test('a document naming fields the schema lacks adds no label values', async () => {
@@ -91,7 +114,9 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     for (let i = 0; i < 3; i++) await post(s.key, `{ madeUpField${i} }`);
     const text = (await scrape()).text;
     expect(text).not.toMatch(/madeUpField/);
-    expect(sample(text, 'seatgate_http_requests_total', { door: 'graphql', operation: 'none', operation_type: 'none', status: '200', code: 'validation_error' })).toBe(3);
+    expect(
+      sample(text, 'seatgate_http_requests_total', { door: 'graphql', operation: 'none', operation_type: 'none', status: '200', code: 'validation_error' }),
+    ).toBe(3);
     expect(sample(text, 'graphql_envelop_error_result', { phase: 'validate', code: 'validation_error', operation: 'invalid', operationType: 'query' })).toBe(3);
   });
 
@@ -125,11 +150,23 @@ describe('METRICS_PORT', () => {
   test('serves /metrics on its own port, and the API port has none', async () => {
     const s = await seatScenario(harness);
     const server = await startServer({ METRICS_PORT: '0' });
-    await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': s.key }, body: JSON.stringify({ query: '{ features { code } }' }) });
+    await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': s.key },
+      body: JSON.stringify({ query: '{ features { code } }' }),
+    });
     const metricsUrl = /Prometheus metrics at (\S+)/.exec(server.output())![1]!;
     const scraped = await fetch(metricsUrl);
     expect(scraped.status).toBe(200);
-    expect(sample(await scraped.text(), 'seatgate_http_requests_total', { door: 'graphql', operation: 'features', operation_type: 'query', status: '200', code: 'none' })).toBe(1);
+    expect(
+      sample(await scraped.text(), 'seatgate_http_requests_total', {
+        door: 'graphql',
+        operation: 'features',
+        operation_type: 'query',
+        status: '200',
+        code: 'none',
+      }),
+    ).toBe(1);
     expect((await fetch(server.url.replace(/\/graphql$/, '/metrics'))).status).toBe(404);
     expect((await fetch(metricsUrl.replace(/\/metrics$/, '/graphql'))).status).toBe(404);
   });

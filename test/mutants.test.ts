@@ -192,7 +192,12 @@ describe('idempotency fingerprints', () => {
 
   describe('a repeat of a committed call', () => {
     const first = call({ customerId: 'cus_1', count: 3 });
-    const claim = Object.assign(new IdempotencyKey(), { key: first.key, operation: first.operation, requestHash: requestHash(first), eventIds: ['evt_1', 'evt_2'] });
+    const claim = Object.assign(new IdempotencyKey(), {
+      key: first.key,
+      operation: first.operation,
+      requestHash: requestHash(first),
+      eventIds: ['evt_1', 'evt_2'],
+    });
 
     test('gets the original event ids when the operation and the input match', () => {
       expect(replayOf(claim, call({ count: 3, customerId: 'cus_1' }))).toEqual(['evt_1', 'evt_2']);

@@ -48,15 +48,20 @@ describe('periodContaining', () => {
   test('always returns consecutive boundaries that contain the instant', () => {
     const instant = fc.date({ min: at('2000-01-01T00:00:00Z'), max: at('2100-01-01T00:00:00Z'), noInvalidDate: true });
     fc.assert(
-      fc.property(instant, fc.integer({ min: 0, max: 40 * 366 * 86_400_000 }), fc.constantFrom('MONTH' as const, 'YEAR' as const), (anchor, offset, interval) => {
-        const instantAt = new Date(anchor.getTime() + offset);
-        const { start, end } = periodContaining(anchor, interval, instantAt);
-        expect(start.getTime()).toBeLessThanOrEqual(instantAt.getTime());
-        expect(end.getTime()).toBeGreaterThan(instantAt.getTime());
-        const k = [...Array(600).keys()].find((i) => periodBoundary(anchor, interval, i).getTime() === start.getTime());
-        expect(k).toBeDefined();
-        expect(periodBoundary(anchor, interval, k! + 1)).toEqual(end);
-      }),
+      fc.property(
+        instant,
+        fc.integer({ min: 0, max: 40 * 366 * 86_400_000 }),
+        fc.constantFrom('MONTH' as const, 'YEAR' as const),
+        (anchor, offset, interval) => {
+          const instantAt = new Date(anchor.getTime() + offset);
+          const { start, end } = periodContaining(anchor, interval, instantAt);
+          expect(start.getTime()).toBeLessThanOrEqual(instantAt.getTime());
+          expect(end.getTime()).toBeGreaterThan(instantAt.getTime());
+          const k = [...Array(600).keys()].find((i) => periodBoundary(anchor, interval, i).getTime() === start.getTime());
+          expect(k).toBeDefined();
+          expect(periodBoundary(anchor, interval, k! + 1)).toEqual(end);
+        },
+      ),
     );
   });
 });

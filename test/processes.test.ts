@@ -20,7 +20,13 @@ test('two server processes on one database: hot and cold balances under concurre
 
   type Call = { op: 'addSeats' | 'removeSeats' | 'setSeats' | 'bulkSetSeats'; customerId: string; entries: (Entry & { featureCode: string })[] };
   const call: fc.Arbitrary<Call> = fc
-    .tuple(fc.boolean(), fc.nat(1000), fc.constantFrom('addSeats' as const, 'removeSeats' as const, 'setSeats' as const, 'bulkSetSeats' as const), fc.constantFrom(...codes), fc.integer({ min: 0, max: 6 }))
+    .tuple(
+      fc.boolean(),
+      fc.nat(1000),
+      fc.constantFrom('addSeats' as const, 'removeSeats' as const, 'setSeats' as const, 'bulkSetSeats' as const),
+      fc.constantFrom(...codes),
+      fc.integer({ min: 0, max: 6 }),
+    )
     .map(([isHot, pick, op, featureCode, n]) => {
       const customerId = isHot || pick % 10 < 7 ? hot[pick % hot.length]! : cold[pick % cold.length]!;
       if (op === 'bulkSetSeats') {
@@ -59,11 +65,14 @@ test('two server processes on one database: hot and cold balances under concurre
   expect(succeeded.size).toBeGreaterThan(600);
 
   // Per balance: replaying the successful calls in ledger order gives every event and the balance.
-  const rows = await harness.orm.em.fork().getConnection().execute<{ id: string; customer_id: string; code: string; kind: string; quantity: number; previous_balance: number; new_balance: number }[]>(
-    `select e.id, e.customer_id, f.code, e.kind, e.quantity, e.previous_balance, e.new_balance
+  const rows = await harness.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ id: string; customer_id: string; code: string; kind: string; quantity: number; previous_balance: number; new_balance: number }[]>(
+      `select e.id, e.customer_id, f.code, e.kind, e.quantity, e.previous_balance, e.new_balance
        from seat_event e join feature f on f.id = e.feature_id where e.organization_id = ? order by e.seq`,
-    [s.organizationId],
-  );
+      [s.organizationId],
+    );
   const balances = new Map<string, number>();
   let replayed = 0;
   for (const row of rows) {
@@ -81,10 +90,13 @@ test('two server processes on one database: hot and cold balances under concurre
     balances.set(id, row.new_balance);
   }
   expect(replayed).toBe(succeeded.size);
-  const current = await harness.orm.em.fork().getConnection().execute<{ customer_id: string; code: string; current: number }[]>(
-    `select b.customer_id, f.code, b.current from seat_balance b join feature f on f.id = b.feature_id where b.organization_id = ?`,
-    [s.organizationId],
-  );
+  const current = await harness.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ customer_id: string; code: string; current: number }[]>(
+      `select b.customer_id, f.code, b.current from seat_balance b join feature f on f.id = b.feature_id where b.organization_id = ?`,
+      [s.organizationId],
+    );
   for (const row of current) expect(row.current).toBe(balances.get(`${row.customer_id}/${row.code}`) ?? 0);
 
   a.child.kill('SIGTERM');
@@ -106,7 +118,10 @@ test('SIGTERM lets in-flight requests finish before the process exits', async ()
   expect((await blocker.query(`select 1 from customer where id = any($1) for update`, [customerIds])).rowCount).toBe(customerIds.length);
   const { rows } = await blocker.query<{ pid: number }>('select pg_backend_pid() as pid');
   const waitingForBlocker = async () => {
-    const [row] = await harness.orm.em.fork().getConnection().execute<{ count: string }[]>(`select count(*) from pg_stat_activity where ? = any(pg_blocking_pids(pid))`, [rows[0]!.pid]);
+    const [row] = await harness.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ count: string }[]>(`select count(*) from pg_stat_activity where ? = any(pg_blocking_pids(pid))`, [rows[0]!.pid]);
     return Number(row!.count);
   };
 
@@ -128,11 +143,14 @@ test('SIGTERM lets in-flight requests finish before the process exits', async ()
   for (const [i, customerId] of customerIds.entries()) expect(await balanceOf(harness, customerId, 'editor')).toBe(i + 1);
   expect(await server.exited).toBe(0);
   // The changes answered while draining were published before the pool closed, and nothing failed.
-  const [outbox] = await harness.orm.em.fork().getConnection().execute<{ changes: string; unpublished: string }[]>(
-    `select count(*) filter (where type = 'seat.changed') as changes, count(*) filter (where position is null) as unpublished
+  const [outbox] = await harness.orm.em
+    .fork()
+    .getConnection()
+    .execute<{ changes: string; unpublished: string }[]>(
+      `select count(*) filter (where type = 'seat.changed') as changes, count(*) filter (where position is null) as unpublished
        from outbox_event where customer_id in (?)`,
-    [customerIds],
-  );
+      [customerIds],
+    );
   expect([Number(outbox!.changes), Number(outbox!.unpublished)]).toEqual([customerIds.length, 0]);
   expect(server.output()).not.toMatch(/"level":"(error|fatal)"/);
 }, 60_000);

@@ -104,7 +104,12 @@ describe('amounts', () => {
     expect(billableSeats(100, { ...terms, overageEnabled: false })).toBe(0);
     expect(billableSeats(3, terms)).toBe(0);
     expect(billableSeats(8, terms)).toBe(3);
-    expect(advanceFor(8, terms, period('2027-04-01T00:00:00Z', '2027-05-01T00:00:00Z'))).toMatchObject({ kind: 'ADVANCE', quantity: 3, amount: 7500, daysRemaining: 30 });
+    expect(advanceFor(8, terms, period('2027-04-01T00:00:00Z', '2027-05-01T00:00:00Z'))).toMatchObject({
+      kind: 'ADVANCE',
+      quantity: 3,
+      amount: 7500,
+      daysRemaining: 30,
+    });
     expect(advanceFor(5, terms, period('2027-04-01T00:00:00Z', '2027-05-01T00:00:00Z'))).toBeNull();
   });
 });
@@ -112,7 +117,8 @@ describe('amounts', () => {
 describe('properties', () => {
   const anchor = fc.date({ min: at('2020-01-01T00:00:00Z'), max: at('2040-01-01T00:00:00Z'), noInvalidDate: true });
   const monthly = anchor.map((start) => ({ start, end: periodBoundary(start, 'MONTH', 1) }));
-  const within = (p: { start: Date; end: Date }, fraction: number) => new Date(p.start.getTime() + Math.floor(fraction * (p.end.getTime() - p.start.getTime() - 1)));
+  const within = (p: { start: Date; end: Date }, fraction: number) =>
+    new Date(p.start.getTime() + Math.floor(fraction * (p.end.getTime() - p.start.getTime() - 1)));
   const price = fc.integer({ min: 0, max: 1_000_000 });
 
   test('a change within the included seats never charges', () => {
@@ -127,36 +133,49 @@ describe('properties', () => {
 
   test('splitting one increase into several within a day charges the same total, up to one minor unit per split', () => {
     fc.assert(
-      fc.property(monthly, fc.double({ min: 0, max: 1, noNaN: true }), fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 8 }), price, (p, f, steps, unitPrice) => {
-        const t = { ...terms, includedSeats: 0, unitPrice };
-        const when = within(p, f);
-        let mark = 0;
-        let total = 0;
-        for (const step of steps) {
-          const result = trueUpFor({ newBalance: mark + step, highWaterMark: mark, at: when }, t, p);
-          total += result.charge?.amount ?? 0;
-          mark = result.highWaterMark;
-        }
-        const whole = trueUpFor({ newBalance: mark, highWaterMark: 0, at: when }, t, p).charge?.amount ?? 0;
-        expect(Math.abs(total - whole)).toBeLessThanOrEqual(steps.length);
-      }),
+      fc.property(
+        monthly,
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 8 }),
+        price,
+        (p, f, steps, unitPrice) => {
+          const t = { ...terms, includedSeats: 0, unitPrice };
+          const when = within(p, f);
+          let mark = 0;
+          let total = 0;
+          for (const step of steps) {
+            const result = trueUpFor({ newBalance: mark + step, highWaterMark: mark, at: when }, t, p);
+            total += result.charge?.amount ?? 0;
+            mark = result.highWaterMark;
+          }
+          const whole = trueUpFor({ newBalance: mark, highWaterMark: 0, at: when }, t, p).charge?.amount ?? 0;
+          expect(Math.abs(total - whole)).toBeLessThanOrEqual(steps.length);
+        },
+      ),
     );
   });
 
   test('add, remove and add again to the same level within a period charges once', () => {
     fc.assert(
-      fc.property(monthly, fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 30 }), price, (p, f, up, down, unitPrice) => {
-        const t = { ...terms, includedSeats: 2, unitPrice };
-        const when = within(p, f);
-        const level = 2 + up;
-        const first = trueUpFor({ newBalance: level, highWaterMark: 0, at: when }, t, p);
-        const lowered = trueUpFor({ newBalance: Math.max(0, level - down), highWaterMark: first.highWaterMark, at: when }, t, p);
-        const again = trueUpFor({ newBalance: level, highWaterMark: lowered.highWaterMark, at: when }, t, p);
-        expect(first.charge).not.toBeNull();
-        expect(lowered.charge).toBeNull();
-        expect(again.charge).toBeNull();
-        expect(again.highWaterMark).toBe(up);
-      }),
+      fc.property(
+        monthly,
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 30 }),
+        price,
+        (p, f, up, down, unitPrice) => {
+          const t = { ...terms, includedSeats: 2, unitPrice };
+          const when = within(p, f);
+          const level = 2 + up;
+          const first = trueUpFor({ newBalance: level, highWaterMark: 0, at: when }, t, p);
+          const lowered = trueUpFor({ newBalance: Math.max(0, level - down), highWaterMark: first.highWaterMark, at: when }, t, p);
+          const again = trueUpFor({ newBalance: level, highWaterMark: lowered.highWaterMark, at: when }, t, p);
+          expect(first.charge).not.toBeNull();
+          expect(lowered.charge).toBeNull();
+          expect(again.charge).toBeNull();
+          expect(again.highWaterMark).toBe(up);
+        },
+      ),
     );
   });
 

@@ -13,7 +13,13 @@ const startServer = useServerProcesses();
 // authentication comes back after a minute, longer than any test here may run.
 const perSecond = 1;
 const burst = 40;
-const limits = { RATE_LIMIT_PER_SECOND: String(perSecond), RATE_LIMIT_BURST: String(burst), AUTH_FAILURES_PER_MINUTE: '1', AUTH_FAILURE_BURST: '5', TRUST_PROXY: '1' };
+const limits = {
+  RATE_LIMIT_PER_SECOND: String(perSecond),
+  RATE_LIMIT_BURST: String(burst),
+  AUTH_FAILURES_PER_MINUTE: '1',
+  AUTH_FAILURE_BURST: '5',
+  TRUST_PROXY: '1',
+};
 let a: ServerProcess;
 let b: ServerProcess;
 beforeAll(async () => {
@@ -48,7 +54,12 @@ describe('a key budget shared by the fleet', () => {
       const process = i % 2 ? 'a' : 'b';
       const answer = await call(process === 'a' ? a.url : b.url, s.key, { 'x-forwarded-for': freshAddress() });
       expect(answer.status).toBe(200);
-      seen.push({ process, remaining: Number(answer.header('ratelimit-remaining')), limit: Number(answer.header('ratelimit-limit')), reset: Number(answer.header('ratelimit-reset')) });
+      seen.push({
+        process,
+        remaining: Number(answer.header('ratelimit-remaining')),
+        limit: Number(answer.header('ratelimit-limit')),
+        reset: Number(answer.header('ratelimit-reset')),
+      });
     }
     const regained = regainedBetween(from, await limiterNow(harness));
     expect(seen.every(({ limit }) => limit === burst)).toBe(true);

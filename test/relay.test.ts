@@ -12,7 +12,10 @@ let hubOrm: Orm;
 let hub: EventHub;
 beforeAll(async () => {
   hubOrm = await openOrm(inject('databaseUrl'), { poolMax: 2 });
-  hub = new EventHub(hubOrm, createLogger('warn', () => {}));
+  hub = new EventHub(
+    hubOrm,
+    createLogger('warn', () => {}),
+  );
   await hub.start();
 });
 afterAll(async () => {
@@ -51,9 +54,12 @@ async function everyType(s: SeatScenario): Promise<Found[]> {
     `mutation { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/relay", events: [SEAT_CHANGED] }) { endpoint { __typename id url events enabled } } }`,
   );
   const endpoint = createWebhookEndpoint.endpoint as Found;
-  const { addSeats } = await s.client.ok(`mutation($input: AddSeatsInput!) { addSeats(input: $input) { __typename id customerId featureCode kind count previousBalance newBalance ts } }`, {
-    input: { customerId: s.customerId, featureCode: 'editor', count: 2 },
-  });
+  const { addSeats } = await s.client.ok(
+    `mutation($input: AddSeatsInput!) { addSeats(input: $input) { __typename id customerId featureCode kind count previousBalance newBalance ts } }`,
+    {
+      input: { customerId: s.customerId, featureCode: 'editor', count: 2 },
+    },
+  );
   const read = await s.client.ok(
     `query($c: String!) {
       customer(id: $c) { __typename id externalId name livemode subscription { __typename id customerId planCode status currentPeriodStart } }
@@ -64,7 +70,9 @@ async function everyType(s: SeatScenario): Promise<Found[]> {
     { c: s.customerId },
   );
   const delivery = await eventually(async () => {
-    const { webhookDeliveries } = await s.client.ok(`query($e: ID!) { webhookDeliveries(endpointId: $e) { nodes { __typename id eventId eventType } } }`, { e: endpoint.id });
+    const { webhookDeliveries } = await s.client.ok(`query($e: ID!) { webhookDeliveries(endpointId: $e) { nodes { __typename id eventId eventType } } }`, {
+      e: endpoint.id,
+    });
     // The addSeats event's (the subscription's own events may have been published after the endpoint was made, too).
     const found = (webhookDeliveries.nodes as Found[]).find((d) => d.eventId && d.eventType === 'SEAT_CHANGED');
     expect(found).toBeDefined();
@@ -126,7 +134,9 @@ describe('node(id:) and nodes(ids:)', () => {
     await seed(s, 59);
     const events: string[] = (await sql(`select e.id from seat_event e where e.customer_id = ? order by e.seq`, [s.customer.id])).map((row) => row.id);
     const statementsFor = async (ids: string[]) => {
-      const { result, statements } = await harness.countStatements(() => graphql(harness, s.key, `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, { ids }));
+      const { result, statements } = await harness.countStatements(() =>
+        graphql(harness, s.key, `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, { ids }),
+      );
       expect(result.errors).toBeUndefined();
       expect(result.data.nodes.map((node: Found) => node.id)).toEqual(ids);
       return statements;
@@ -234,8 +244,18 @@ describe('seatEvents pages both ways', () => {
     // Past both ends: empty pages, without cursors, that still say where they lie.
     const oldest = pages[9]!.pageInfo.endCursor;
     const newest = pages[0]!.pageInfo.startCursor;
-    expect((await page(s.client, { c, first: 10, after: oldest })).pageInfo).toEqual({ hasNextPage: false, hasPreviousPage: true, startCursor: null, endCursor: null });
-    expect((await page(s.client, { c, last: 10, before: newest })).pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: false, startCursor: null, endCursor: null });
+    expect((await page(s.client, { c, first: 10, after: oldest })).pageInfo).toEqual({
+      hasNextPage: false,
+      hasPreviousPage: true,
+      startCursor: null,
+      endCursor: null,
+    });
+    expect((await page(s.client, { c, last: 10, before: newest })).pageInfo).toEqual({
+      hasNextPage: true,
+      hasPreviousPage: false,
+      startCursor: null,
+      endCursor: null,
+    });
 
     // Every page costs the same statements, the last as the first, forwards or backwards, and none skips rows by OFFSET.
     const statementsOf = async (variables: Record<string, unknown>) => (await harness.countStatements(() => page(s.client, { c, ...variables }))).statements;
@@ -283,7 +303,9 @@ describe('cursors belong to their list', () => {
 
     const sibling = await (async () => {
       const { createCustomer } = await s.client.ok(`mutation { createCustomer(input: { name: "Sibling" }) { id } }`);
-      await s.client.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, { input: { customerId: createCustomer.id, planCode: 'team' } });
+      await s.client.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
+        input: { customerId: createCustomer.id, planCode: 'team' },
+      });
       return createCustomer.id as string;
     })();
     const live = await newTenant(harness, 'live', s.organization);
@@ -326,9 +348,11 @@ describe('cursors belong to their list', () => {
       }
     }
     // The table-wide sequence the cursors used to carry is in none of them.
-    const seqs: string[] = (await sql(`select seq::text as seq from seat_event where customer_id in (?, ?)`, [a.customer.id, b.customer.id])).map((row) => row.seq);
-    const cursors = [...(await page(a.client, { c: a.customerId, first: 10 })).edges, ...(await page(b.client, { c: b.customerId, first: 10 })).edges].map((edge) =>
-      decode(edge.cursor),
+    const seqs: string[] = (await sql(`select seq::text as seq from seat_event where customer_id in (?, ?)`, [a.customer.id, b.customer.id])).map(
+      (row) => row.seq,
+    );
+    const cursors = [...(await page(a.client, { c: a.customerId, first: 10 })).edges, ...(await page(b.client, { c: b.customerId, first: 10 })).edges].map(
+      (edge) => decode(edge.cursor),
     );
     for (const cursor of cursors) expect(cursor.split(':').filter((part) => seqs.includes(part))).toEqual([]);
   });

@@ -25,12 +25,21 @@ test('bulk sets over several features racing renewals of the same customers, on 
   // in (by period end, then subscription) is not the order of their ids.
   const created: string[] = [];
   for (let i = 0; i < 5; i++) {
-    const { createCustomer } = await s.client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, { input: { name: `racer ${i}` } });
+    const { createCustomer } = await s.client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, {
+      input: { name: `racer ${i}` },
+    });
     created.push(createCustomer.id);
   }
   for (const customerId of [...created].reverse()) {
     await s.client.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
-      input: { customerId, planCode: 'team', initialSeats: [{ featureCode: 'editor', count: 6 }, { featureCode: 'admin', count: 3 }] },
+      input: {
+        customerId,
+        planCode: 'team',
+        initialSeats: [
+          { featureCode: 'editor', count: 6 },
+          { featureCode: 'admin', count: 3 },
+        ],
+      },
     });
   }
   const customers = [s.customer.id, ...created];
@@ -38,9 +47,13 @@ test('bulk sets over several features racing renewals of the same customers, on 
   const bulkSets = fc.sample(
     fc.record({
       customer: fc.constantFrom(...customers),
-      seats: fc.shuffledSubarray([...codes], { minLength: 2 }).chain((order) =>
-        fc.tuple(...order.map((featureCode) => fc.record({ featureCode: fc.constant(featureCode), count: fc.integer({ min: 0, max: maxCount[featureCode] }) }))),
-      ),
+      seats: fc
+        .shuffledSubarray([...codes], { minLength: 2 })
+        .chain((order) =>
+          fc.tuple(
+            ...order.map((featureCode) => fc.record({ featureCode: fc.constant(featureCode), count: fc.integer({ min: 0, max: maxCount[featureCode] }) })),
+          ),
+        ),
     }),
     { numRuns: 480, seed: 25 },
   );

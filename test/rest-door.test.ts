@@ -72,14 +72,18 @@ describe('parity by construction: every GraphQL operation has a REST route or a 
       expect(field, `${routeName(route)} twins '${route.graphql}', which is no ${kind} field`).toBeDefined();
       // Arguments, or the fields of a lone `input` argument: REST names its inputs as GraphQL does.
       const input = field!.args.find((arg) => arg.name === 'input');
-      const named = input ? Object.keys((schema.getType(String(input.type).replace(/!$/, '')) as { getFields(): object }).getFields()) : field!.args.map((arg) => arg.name);
+      const named = input
+        ? Object.keys((schema.getType(String(input.type).replace(/!$/, '')) as { getFields(): object }).getFields())
+        : field!.args.map((arg) => arg.name);
       for (const name of inputFields(route)) expect(named, `${routeName(route)} takes '${name}', which '${route.graphql}' does not`).toContain(name);
     }
   });
 
   test('every key of graphqlOnly is a real GraphQL field', () => {
     for (const name of Object.keys(graphqlOnly)) {
-      expect(Object.hasOwn(queryFields, name) || Object.hasOwn(mutationFields, name), `graphqlOnly names '${name}', which is no Query or Mutation field`).toBe(true);
+      expect(Object.hasOwn(queryFields, name) || Object.hasOwn(mutationFields, name), `graphqlOnly names '${name}', which is no Query or Mutation field`).toBe(
+        true,
+      );
     }
   });
 
@@ -115,20 +119,27 @@ describe('OpenAPI document', () => {
       const operation = resolved.paths?.[route.path.slice(prefix.length)]?.[route.method.toLowerCase() as 'get'];
       expect(operation, `${name} is missing from paths`).toBeDefined();
       expect(operation!.responses?.['200'], `${name} has no 200 response`).toBeDefined();
-      const security = (document.paths![route.path.slice(prefix.length)]![route.method.toLowerCase() as 'get']!.security ?? []).flatMap((requirement) => Object.keys(requirement));
+      const security = (document.paths![route.path.slice(prefix.length)]![route.method.toLowerCase() as 'get']!.security ?? []).flatMap((requirement) =>
+        Object.keys(requirement),
+      );
       expect(
         security.map((scheme) => schemes[scheme]),
         `${name} does not require the x-api-key scheme`,
       ).toContainEqual({ type: 'apiKey', in: 'header', name: 'x-api-key' });
       if (route.from === 'body') {
-        const body = (operation!.requestBody as OpenAPIV3_1.RequestBodyObject | undefined)?.content['application/json']?.schema as OpenAPIV3_1.SchemaObject | undefined;
+        const body = (operation!.requestBody as OpenAPIV3_1.RequestBodyObject | undefined)?.content['application/json']?.schema as
+          | OpenAPIV3_1.SchemaObject
+          | undefined;
         expect(body, `${name} has no JSON request body`).toBeDefined();
         expect(Object.keys(body!.properties ?? {}).sort(), `${name}'s body schema`).toEqual(inputFields(route).sort());
         expect(body!.required?.sort(), `${name}'s required body fields`).toEqual(inputFields(route).sort());
       } else {
         const query = ((operation!.parameters ?? []) as OpenAPIV3_1.ParameterObject[]).filter((parameter) => parameter.in === 'query');
         expect(query.map((parameter) => parameter.name).sort(), `${name}'s query parameters`).toEqual(inputFields(route).sort());
-        expect(query.every((parameter) => parameter.required), `${name}'s query parameters are required`).toBe(true);
+        expect(
+          query.every((parameter) => parameter.required),
+          `${name}'s query parameters are required`,
+        ).toBe(true);
       }
     }
   });
@@ -136,7 +147,8 @@ describe('OpenAPI document', () => {
   test('is generated from the validating schemas: the documented bounds are the enforced ones', async () => {
     const resolved = (await dereference(structuredClone(await fetchDocument()) as never)) as OpenAPIV3_1.Document;
     const bodyOf = (method: 'post' | 'put' | 'delete', path: string) =>
-      ((resolved.paths![path]![method]!.requestBody as OpenAPIV3_1.RequestBodyObject).content['application/json']!.schema as OpenAPIV3_1.SchemaObject).properties!;
+      ((resolved.paths![path]![method]!.requestBody as OpenAPIV3_1.RequestBodyObject).content['application/json']!.schema as OpenAPIV3_1.SchemaObject)
+        .properties!;
     const count = bodyOf('post', '/seats').count as OpenAPIV3_1.SchemaObject;
     // The contract's bounds (SEAT-CONTRACT.md §3: count 1…1,000,000, 0 for a set), not the code's constant.
     expect(count).toMatchObject({ type: 'integer', minimum: 1, maximum: 1_000_000 });
@@ -160,12 +172,15 @@ describe('OpenAPI document', () => {
 });
 
 describe('unknown paths and wrong methods', () => {
-  test.each([`${prefix}/nope`, prefix, `${prefix}/seats/`, `${prefix}/seats/balance/`, `${prefix}/SEATS`])('%s answers 404 route_not_found, with or without a key', async (path) => {
-    const s = await seatScenario(harness);
-    for (const key of [null, s.key]) expectFailure(await rest(harness.yoga, key, 'GET', path), 'route_not_found');
-    expectFailure(await rest(harness.yoga, s.key, 'POST', path, { customerId: s.customerId, featureCode: 'editor', count: 1 }), 'route_not_found');
-    expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
-  });
+  test.each([`${prefix}/nope`, prefix, `${prefix}/seats/`, `${prefix}/seats/balance/`, `${prefix}/SEATS`])(
+    '%s answers 404 route_not_found, with or without a key',
+    async (path) => {
+      const s = await seatScenario(harness);
+      for (const key of [null, s.key]) expectFailure(await rest(harness.yoga, key, 'GET', path), 'route_not_found');
+      expectFailure(await rest(harness.yoga, s.key, 'POST', path, { customerId: s.customerId, featureCode: 'editor', count: 1 }), 'route_not_found');
+      expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
+    },
+  );
 
   test.each([
     ['PATCH', `${prefix}/seats`],
@@ -183,7 +198,10 @@ describe('unknown paths and wrong methods', () => {
       const body = method === 'GET' ? undefined : { customerId: s.customerId, featureCode: 'editor', count: 1 };
       const response = await rest(harness.yoga, key, method, path, body);
       expectFailure(response, 'method_not_allowed');
-      const allow = response.headers.get('allow')?.split(',').map((m) => m.trim());
+      const allow = response.headers
+        .get('allow')
+        ?.split(',')
+        .map((m) => m.trim());
       expect(allow?.sort()).toEqual([...allowed].sort());
     }
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
@@ -202,16 +220,24 @@ describe('HEAD and the documents', () => {
     expect(missing.status).toBe(404);
   });
 
-  test.each([`${prefix}/openapi.json`, '/docs/errors', '/docs/errors/unauthorized'])('%s is read-only: other methods answer 405 with Allow: GET, HEAD', async (path) => {
-    const response = await rest(harness.yoga, null, 'POST', path, {});
-    expectFailure(response, 'method_not_allowed');
-    expect(response.headers.get('allow')).toBe('GET, HEAD');
-    expect((await harness.yoga.fetch(`${origin}${path}`, { method: 'HEAD' })).status).toBe(200);
-  });
+  test.each([`${prefix}/openapi.json`, '/docs/errors', '/docs/errors/unauthorized'])(
+    '%s is read-only: other methods answer 405 with Allow: GET, HEAD',
+    async (path) => {
+      const response = await rest(harness.yoga, null, 'POST', path, {});
+      expectFailure(response, 'method_not_allowed');
+      expect(response.headers.get('allow')).toBe('GET, HEAD');
+      expect((await harness.yoga.fetch(`${origin}${path}`, { method: 'HEAD' })).status).toBe(200);
+    },
+  );
 
   test('behind a proxy, PUBLIC_URL names the origin doc_url uses', async () => {
     const s = await seatScenario(harness);
-    const proxied = createApp({ orm: harness.orm, logger: createLogger('silent'), limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0 }, publicUrl: 'https://seats.example.com' });
+    const proxied = createApp({
+      orm: harness.orm,
+      logger: createLogger('silent'),
+      limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0 },
+      publicUrl: 'https://seats.example.com',
+    });
     const response = await rest(proxied, s.key, 'GET', `${prefix}/seats/balances?customerId=nobody`);
     expect(response.body.error.doc_url).toBe('https://seats.example.com/docs/errors/customer_not_found');
     expect(loadConfig({ PUBLIC_URL: 'https://seats.example.com/' }).publicUrl).toBe('https://seats.example.com');
@@ -350,9 +376,12 @@ describe('headers', () => {
     }
     expect(seen.size, 'each request gets its own id').toBe(responses.length);
 
-    const rid = (headers: Record<string, string>) => rest(harness.yoga, s.key, 'POST', `${prefix}/seats`, add, headers).then((r) => r.headers.get('x-request-id'));
+    const rid = (headers: Record<string, string>) =>
+      rest(harness.yoga, s.key, 'POST', `${prefix}/seats`, add, headers).then((r) => r.headers.get('x-request-id'));
     expect(await rid({ 'x-request-id': 'client-req.42:a_b' })).toBe('client-req.42:a_b');
-    expect((await rest(harness.yoga, s.key, 'GET', `${prefix}/nope`, undefined, { 'x-request-id': 'client-404' })).headers.get('x-request-id')).toBe('client-404');
+    expect((await rest(harness.yoga, s.key, 'GET', `${prefix}/nope`, undefined, { 'x-request-id': 'client-404' })).headers.get('x-request-id')).toBe(
+      'client-404',
+    );
     // An id that could smuggle text into logs is replaced, not echoed.
     const replaced = await rid({ 'x-request-id': 'bad id <script>' });
     expect(replaced).not.toBe('bad id <script>');
@@ -397,7 +426,14 @@ describe('headers', () => {
     expect(viaRest.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     // A browser client can read the request id, Retry-After and Allow, through either door.
     for (const response of [viaRest, viaGraphql]) {
-      expect(response.headers.get('access-control-expose-headers')?.split(/,\s*/).sort()).toEqual(['allow', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after', 'x-request-id']);
+      expect(response.headers.get('access-control-expose-headers')?.split(/,\s*/).sort()).toEqual([
+        'allow',
+        'ratelimit-limit',
+        'ratelimit-remaining',
+        'ratelimit-reset',
+        'retry-after',
+        'x-request-id',
+      ]);
     }
     // Failures are readable cross-origin too, or a browser client could not show the error.
     const failed = await rest(harness.yoga, null, 'GET', `${prefix}/nope`, undefined, headers);
@@ -459,7 +495,10 @@ describe('over real HTTP', () => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 5 }] });
     const removed = await send('DELETE', `${prefix}/seats`, s.key, { customerId: s.customerId, featureCode: 'editor', count: 2 });
     expect(removed.status, JSON.stringify(removed.body)).toBe(200);
-    expect(removed.body).toMatchObject({ success: true, data: { customerId: s.customerId, featureCode: 'editor', previousBalance: 5, newBalance: 3, object: 'seat', livemode: false } });
+    expect(removed.body).toMatchObject({
+      success: true,
+      data: { customerId: s.customerId, featureCode: 'editor', previousBalance: 5, newBalance: 3, object: 'seat', livemode: false },
+    });
     expect(removed.headers.get('x-request-id')).toBeTruthy();
 
     const viaPost = await send('POST', `${prefix}/seats/remove`, s.key, { customerId: s.customerId, featureCode: 'editor', count: 1 });
@@ -472,17 +511,22 @@ describe('over real HTTP', () => {
     expect(read.data?.seatBalance.current).toBe(2);
   });
 
-  test('a Host header no URL can be built from answers 400 in each door\'s shape, not a 500 stack trace', async () => {
+  test("a Host header no URL can be built from answers 400 in each door's shape, not a 500 stack trace", async () => {
     const { port } = new URL(server.endpoint);
     const raw = (path: string) =>
       new Promise<string>((resolve, reject) => {
-        const socket = connect(Number(port), '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: evil.example"><script>\r\nConnection: close\r\n\r\n`));
+        const socket = connect(Number(port), '127.0.0.1', () =>
+          socket.write(`GET ${path} HTTP/1.1\r\nHost: evil.example"><script>\r\nConnection: close\r\n\r\n`),
+        );
         let data = '';
         socket.on('data', (chunk) => (data += chunk));
         socket.on('end', () => resolve(data));
         socket.on('error', reject);
       });
-    for (const [path, shape] of [[`${prefix}/seats/balances?customerId=x`, 'success'], ['/graphql?query={features{code}}', 'errors']] as const) {
+    for (const [path, shape] of [
+      [`${prefix}/seats/balances?customerId=x`, 'success'],
+      ['/graphql?query={features{code}}', 'errors'],
+    ] as const) {
       const answer = await raw(path);
       expect(answer).toMatch(/^HTTP\/1\.1 400 /);
       expect(answer).not.toMatch(/TypeError|at new URL/);

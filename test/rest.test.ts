@@ -86,7 +86,13 @@ describe('every route answers what GraphQL shows of the same ledger', () => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 4 }] });
     const response = await call(s, 'PUT', '/api/v1/seats/bulk', { customerId: s.customerId, seats: { viewer: 2, editor: 9, admin: 40 } });
     expect(response.status).toBe(200);
-    expect(response.body.data.map((event: { featureCode: string; previousBalance: number; newBalance: number }) => [event.featureCode, event.previousBalance, event.newBalance])).toEqual([
+    expect(
+      response.body.data.map((event: { featureCode: string; previousBalance: number; newBalance: number }) => [
+        event.featureCode,
+        event.previousBalance,
+        event.newBalance,
+      ]),
+    ).toEqual([
       ['viewer', 0, 2],
       ['editor', 4, 9],
       ['admin', 0, 40],
@@ -117,7 +123,9 @@ describe('every route answers what GraphQL shows of the same ledger', () => {
       data: {
         object: 'seat',
         livemode: false,
-        ...Object.fromEntries(seatBalances.map((b: { featureCode: string; current: number; asOf: string }) => [b.featureCode, { current: b.current, asOf: b.asOf }])),
+        ...Object.fromEntries(
+          seatBalances.map((b: { featureCode: string; current: number; asOf: string }) => [b.featureCode, { current: b.current, asOf: b.asOf }]),
+        ),
       },
     });
     expect(all.body.data.admin.current).toBe(0);
@@ -137,10 +145,15 @@ describe('every route answers what GraphQL shows of the same ledger', () => {
 test('every success body is exactly what the OpenAPI document promises: the output schema of its route, no field more or less', async () => {
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 4 }] });
   for (const route of routes) {
-    const input = route.graphql === 'bulkSetSeats' ? { customerId: s.customerId, seats: { editor: 5 } } : { customerId: s.customerId, featureCode: 'editor', count: 1 };
+    const input =
+      route.graphql === 'bulkSetSeats' ? { customerId: s.customerId, seats: { editor: 5 } } : { customerId: s.customerId, featureCode: 'editor', count: 1 };
     const response =
       route.from === 'query'
-        ? await call(s, route.method, `${route.path}?${new URLSearchParams(route.graphql === 'seatBalances' ? { customerId: s.customerId } : { customerId: s.customerId, featureCode: 'editor' })}`)
+        ? await call(
+            s,
+            route.method,
+            `${route.path}?${new URLSearchParams(route.graphql === 'seatBalances' ? { customerId: s.customerId } : { customerId: s.customerId, featureCode: 'editor' })}`,
+          )
         : await call(s, route.method, route.path, input);
     expect(response.status, `${route.method} ${route.path}`).toBe(200);
     // zod drops fields it does not know, so parsing changes nothing only when the shape is exact.
@@ -165,15 +178,31 @@ describe('every contract error a route can answer, with its status and envelope,
   }
 
   test.each(writes)('$name: not found, not in plan, limits, validation', async ({ method, path, kind }) => {
-    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }, { featureCode: 'viewer', count: 2 }] });
+    const s = await seatScenario(harness, {
+      initialSeats: [
+        { featureCode: 'editor', count: 2 },
+        { featureCode: 'viewer', count: 2 },
+      ],
+    });
     const unsubscribed = uniqueName('unsubscribed');
     await s.client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, { input: { name: 'Idle', externalId: unsubscribed } });
     await changesNothing(s, async () => {
-      expect(expectFailure(await call(s, method, path, body(s, { customerId: 'nobody' })), 404, 'customer_not_found', 'not_found_error').param).toBe('customerId');
-      expect(expectFailure(await call(s, method, path, body(s, { featureCode: 'ghost' })), 404, 'feature_not_found', 'not_found_error').param).toBe('featureCode');
-      expect(expectFailure(await call(s, method, path, body(s, { featureCode: 'auditor' })), 400, 'feature_not_in_plan', 'billing_error').param).toBe('featureCode');
+      expect(expectFailure(await call(s, method, path, body(s, { customerId: 'nobody' })), 404, 'customer_not_found', 'not_found_error').param).toBe(
+        'customerId',
+      );
+      expect(expectFailure(await call(s, method, path, body(s, { featureCode: 'ghost' })), 404, 'feature_not_found', 'not_found_error').param).toBe(
+        'featureCode',
+      );
+      expect(expectFailure(await call(s, method, path, body(s, { featureCode: 'auditor' })), 400, 'feature_not_in_plan', 'billing_error').param).toBe(
+        'featureCode',
+      );
       expectFailure(await call(s, method, path, body(s, { customerId: unsubscribed })), 404, 'no_active_subscription', 'not_found_error');
-      const invalid = expectFailure(await call(s, method, path, body(s, { count: -1, featureCode: 'Not-A-Code' })), 400, 'validation_error', 'validation_error');
+      const invalid = expectFailure(
+        await call(s, method, path, body(s, { count: -1, featureCode: 'Not-A-Code' })),
+        400,
+        'validation_error',
+        'validation_error',
+      );
       expect(invalid.details?.map((detail) => detail.field).sort()).toEqual(['count', 'featureCode']);
       if (kind === 'REMOVE') {
         const insufficient = expectFailure(await call(s, method, path, body(s, { count: 3 })), 400, 'insufficient_seats', 'billing_error');
@@ -218,7 +247,12 @@ describe('every contract error a route can answer, with its status and envelope,
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
     const logs: string[] = [];
     // A clock that yields an invalid date makes the database refuse the write.
-    const broken = createApp({ orm: harness.orm, logger: createLogger('info', (line) => logs.push(line)), limits: loadConfig({}).limits, realNow: () => Number.NaN });
+    const broken = createApp({
+      orm: harness.orm,
+      logger: createLogger('info', (line) => logs.push(line)),
+      limits: loadConfig({}).limits,
+      realNow: () => Number.NaN,
+    });
     await changesNothing(s, async () => {
       const response = await rest(broken, s.key, 'POST', '/api/v1/seats', body(s), { 'x-request-id': 'req-rest-broken' });
       const error = expectFailure(response, 500, 'internal_error', 'internal_error');
@@ -277,7 +311,14 @@ describe('idempotency keys, shared by both doors', () => {
     const s = await seatScenario(harness);
     const key = uniqueName('bulk');
     const viaGraphQL = await s.client.ok(mutations.bulkSetSeats, {
-      input: { customerId: s.customerId, idempotencyKey: key, seats: [{ featureCode: 'viewer', count: 1 }, { featureCode: 'editor', count: 4 }] },
+      input: {
+        customerId: s.customerId,
+        idempotencyKey: key,
+        seats: [
+          { featureCode: 'viewer', count: 1 },
+          { featureCode: 'editor', count: 4 },
+        ],
+      },
     });
     const viaRest = await call(s, 'PUT', '/api/v1/seats/bulk', { customerId: s.customerId, seats: { viewer: 1, editor: 4 } }, { 'idempotency-key': key });
     expect(viaRest.body.data.map((event: { id: string }) => event.id)).toEqual(viaGraphQL.bulkSetSeats.map((event: { id: string }) => event.id));
@@ -293,12 +334,27 @@ describe('what a plain JS object would get wrong', () => {
     const features = ['b', '10', '2'].map((code) => ({ code, includedSeats: 0, overageEnabled: true }));
     const s = await seatScenario(harness, { features });
     const key = uniqueName('bulk-order');
-    const viaRest = await rest(harness.yoga, s.key, 'PUT', '/api/v1/seats/bulk', `{"customerId":${JSON.stringify(s.customerId)},"seats":{"b":1,"10":2,"2":3}}`, {
-      'idempotency-key': key,
-    });
+    const viaRest = await rest(
+      harness.yoga,
+      s.key,
+      'PUT',
+      '/api/v1/seats/bulk',
+      `{"customerId":${JSON.stringify(s.customerId)},"seats":{"b":1,"10":2,"2":3}}`,
+      {
+        'idempotency-key': key,
+      },
+    );
     expect(viaRest.body.data.map((event: { featureCode: string }) => event.featureCode)).toEqual(['b', '10', '2']);
     const viaGraphQL = await s.client.ok(mutations.bulkSetSeats, {
-      input: { customerId: s.customerId, idempotencyKey: key, seats: [{ featureCode: 'b', count: 1 }, { featureCode: '10', count: 2 }, { featureCode: '2', count: 3 }] },
+      input: {
+        customerId: s.customerId,
+        idempotencyKey: key,
+        seats: [
+          { featureCode: 'b', count: 1 },
+          { featureCode: '10', count: 2 },
+          { featureCode: '2', count: 3 },
+        ],
+      },
     });
     expect(viaGraphQL.bulkSetSeats.map((event: { id: string }) => event.id)).toEqual(viaRest.body.data.map((event: { id: string }) => event.id));
   });

@@ -97,7 +97,16 @@ describe('billableBalance: the money maximum', () => {
 describe('planChange', () => {
   test('a bulk entry is refused naming its own count', () => {
     const period = { start: new Date('2030-01-01T00:00:00Z'), end: new Date('2030-02-01T00:00:00Z') };
-    const refused = outcomeOf(() => planChange({ current: 2, highWaterMark: 0 }, { featureCode: 'viewer', kind: 'SET', count: 6, at: 'seats.3.' }, { ...capped, unitPrice: 0 }, period, period.start).newBalance);
+    const refused = outcomeOf(
+      () =>
+        planChange(
+          { current: 2, highWaterMark: 0 },
+          { featureCode: 'viewer', kind: 'SET', count: 6, at: 'seats.3.' },
+          { ...capped, unitPrice: 0 },
+          period,
+          period.start,
+        ).newBalance,
+    );
     expect(refused).toEqual({ code: 'seat_limit_exceeded', param: 'seats.3.count' });
   });
 });
@@ -106,16 +115,26 @@ describe('properties: every change gets exactly the outcome the model gives', ()
   const kind = fc.constantFrom<Kind>('ADD', 'REMOVE', 'SET');
   // Small values meet each other (caps, removals past the balance); values near the maxima meet
   // those, from below and from above (a balance may stand above a maximum lowered since).
-  const current = fc.oneof(fc.nat(60), fc.integer({ min: 8_990_000, max: 10_000_010 }), fc.constantFrom(0, 9_999, 10_000, 10_001, 10_000_000, 10_000_005, 10_000_060));
+  const current = fc.oneof(
+    fc.nat(60),
+    fc.integer({ min: 8_990_000, max: 10_000_010 }),
+    fc.constantFrom(0, 9_999, 10_000, 10_001, 10_000_000, 10_000_005, 10_000_060),
+  );
   const count = (k: Kind) =>
-    fc.oneof(fc.integer({ min: k === 'SET' ? 0 : 1, max: 60 }), fc.integer({ min: 990_000, max: 1_000_000 }), fc.constantFrom(1, 9_999, 10_000, 10_001, 1_000_000));
+    fc.oneof(
+      fc.integer({ min: k === 'SET' ? 0 : 1, max: 60 }),
+      fc.integer({ min: 990_000, max: 1_000_000 }),
+      fc.constantFrom(1, 9_999, 10_000, 10_001, 1_000_000),
+    );
   const terms = fc.record({
     includedSeats: fc.oneof(fc.nat(50), fc.constantFrom(0, 1_000_000), fc.integer({ min: 0, max: 1_000_000 })),
     unlimited: fc.boolean(),
     overageEnabled: fc.boolean(),
     unitPrice: fc.oneof(fc.nat(5_000), fc.constantFrom(0, 1_000_000_000), fc.integer({ min: 999_000_000, max: 1_000_000_000 })),
   });
-  const change = kind.chain((k) => fc.record({ current, kind: fc.constant(k), count: count(k), terms, param: fc.constantFrom('count', 'seats.0.count', 'seats.99.count') }));
+  const change = kind.chain((k) =>
+    fc.record({ current, kind: fc.constant(k), count: count(k), terms, param: fc.constantFrom('count', 'seats.0.count', 'seats.99.count') }),
+  );
 
   // Which of the model's outcomes the runs met, so that a generator that stops reaching one fails.
   const covered = (seen: Set<string>, outcome: ReturnType<typeof expected>) => seen.add('balance' in outcome ? 'passes' : `${outcome.code}: ${outcome.reason}`);

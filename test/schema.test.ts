@@ -9,7 +9,9 @@ test('schema.graphql is what the code builds (run `npm run schema` after changin
 });
 
 // Signatures as the contract writes them: without descriptions, graphql-js prints arguments on one line.
-const sdl = print(visit(parse(printSchema(schema)), { enter: (node) => ('description' in node && node.description ? { ...node, description: undefined } : undefined) }));
+const sdl = print(
+  visit(parse(printSchema(schema)), { enter: (node) => ('description' in node && node.description ? { ...node, description: undefined } : undefined) }),
+);
 
 test('the contract names are in the schema', () => {
   for (const name of [

@@ -1,12 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import {
-  balanceOf,
-  expectLedgerWhole,
-  mutations,
-  queries,
-  seatScenario,
-  useHarness,
-} from './helpers.js';
+import { balanceOf, expectLedgerWhole, mutations, queries, seatScenario, useHarness } from './helpers.js';
 
 const harness = useHarness();
 
@@ -16,7 +9,15 @@ describe('addSeats, removeSeats, setSeats', () => {
     const input = (count: number) => ({ input: { customerId: s.customerId, featureCode: 'editor', count } });
 
     const { addSeats } = await s.client.ok(mutations.addSeats, input(3));
-    expect(addSeats).toMatchObject({ customerId: s.customerId, featureCode: 'editor', kind: 'ADD', count: 3, previousBalance: 0, newBalance: 3, livemode: false });
+    expect(addSeats).toMatchObject({
+      customerId: s.customerId,
+      featureCode: 'editor',
+      kind: 'ADD',
+      count: 3,
+      previousBalance: 0,
+      newBalance: 3,
+      livemode: false,
+    });
     expect(addSeats.id).toMatch(/^sev_/);
 
     const { removeSeats } = await s.client.ok(mutations.removeSeats, input(2));
@@ -124,9 +125,20 @@ describe('errors change nothing', () => {
 
 describe('bulkSetSeats', () => {
   test('sets every listed balance, leaves the others, and returns events in the order given', async () => {
-    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 4 }, { featureCode: 'admin', count: 7 }] });
+    const s = await seatScenario(harness, {
+      initialSeats: [
+        { featureCode: 'editor', count: 4 },
+        { featureCode: 'admin', count: 7 },
+      ],
+    });
     const { bulkSetSeats } = await s.client.ok(mutations.bulkSetSeats, {
-      input: { customerId: s.customerId, seats: [{ featureCode: 'viewer', count: 2 }, { featureCode: 'editor', count: 10 }] },
+      input: {
+        customerId: s.customerId,
+        seats: [
+          { featureCode: 'viewer', count: 2 },
+          { featureCode: 'editor', count: 10 },
+        ],
+      },
     });
     expect(bulkSetSeats.map((e: any) => [e.featureCode, e.kind, e.previousBalance, e.newBalance])).toEqual([
       ['viewer', 'SET', 0, 2],
@@ -138,11 +150,40 @@ describe('bulkSetSeats', () => {
   });
 
   test.each([
-    ['one entry over its limit', [{ featureCode: 'editor', count: 9 }, { featureCode: 'viewer', count: 3 }], 'seat_limit_exceeded', 'seats.1.count'],
-    ['one unknown code', [{ featureCode: 'editor', count: 9 }, { featureCode: 'ghost', count: 1 }], 'feature_not_found', 'seats.1.featureCode'],
-    ['one code outside the plan', [{ featureCode: 'editor', count: 9 }, { featureCode: 'auditor', count: 1 }], 'feature_not_in_plan', 'seats.1.featureCode'],
+    [
+      'one entry over its limit',
+      [
+        { featureCode: 'editor', count: 9 },
+        { featureCode: 'viewer', count: 3 },
+      ],
+      'seat_limit_exceeded',
+      'seats.1.count',
+    ],
+    [
+      'one unknown code',
+      [
+        { featureCode: 'editor', count: 9 },
+        { featureCode: 'ghost', count: 1 },
+      ],
+      'feature_not_found',
+      'seats.1.featureCode',
+    ],
+    [
+      'one code outside the plan',
+      [
+        { featureCode: 'editor', count: 9 },
+        { featureCode: 'auditor', count: 1 },
+      ],
+      'feature_not_in_plan',
+      'seats.1.featureCode',
+    ],
   ])('is atomic: %s fails the whole call', async (_name, seats, code, param) => {
-    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 1 }, { featureCode: 'viewer', count: 1 }] });
+    const s = await seatScenario(harness, {
+      initialSeats: [
+        { featureCode: 'editor', count: 1 },
+        { featureCode: 'viewer', count: 1 },
+      ],
+    });
     const error = await s.client.fails(mutations.bulkSetSeats, { input: { customerId: s.customerId, seats } });
     expect(error.extensions).toMatchObject({ code, param });
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(1);
@@ -157,7 +198,15 @@ describe('reads', () => {
     const { customer } = await s.client.ok(`query($id: String!) { customer(id: $id) { subscription { startAt } } }`, { id: s.customerId });
     const { seatBalances } = await s.client.ok(queries.seatBalances, { customerId: s.customer.id });
     expect(seatBalances).toEqual([
-      { customerId: s.customerId, featureCode: 'admin', current: 0, includedSeats: null, unlimited: true, asOf: customer.subscription.startAt, livemode: false },
+      {
+        customerId: s.customerId,
+        featureCode: 'admin',
+        current: 0,
+        includedSeats: null,
+        unlimited: true,
+        asOf: customer.subscription.startAt,
+        livemode: false,
+      },
       { customerId: s.customerId, featureCode: 'editor', current: 3, includedSeats: 5, unlimited: false, asOf: customer.subscription.startAt, livemode: false },
       { customerId: s.customerId, featureCode: 'viewer', current: 0, includedSeats: 2, unlimited: false, asOf: customer.subscription.startAt, livemode: false },
     ]);
@@ -169,7 +218,9 @@ describe('reads', () => {
     expect(byOwnId.addSeats.customerId).toBe(withExternal.customer.externalId);
 
     const withoutExternal = await seatScenario(harness, { externalId: null });
-    const { addSeats } = await withoutExternal.client.ok(mutations.addSeats, { input: { customerId: withoutExternal.customer.id, featureCode: 'editor', count: 1 } });
+    const { addSeats } = await withoutExternal.client.ok(mutations.addSeats, {
+      input: { customerId: withoutExternal.customer.id, featureCode: 'editor', count: 1 },
+    });
     expect(addSeats.customerId).toBe(withoutExternal.customer.id);
     expect(addSeats.customerId).toMatch(/^cus_/);
   });

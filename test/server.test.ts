@@ -97,7 +97,12 @@ describe('unexpected failures', () => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
     const logs: string[] = [];
     // A clock that yields an invalid date makes the database refuse the write: an unexpected error.
-    const broken = createApp({ orm: harness.orm, logger: createLogger('info', (line) => logs.push(line)), limits: loadConfig({}).limits, realNow: () => Number.NaN });
+    const broken = createApp({
+      orm: harness.orm,
+      logger: createLogger('info', (line) => logs.push(line)),
+      limits: loadConfig({}).limits,
+      realNow: () => Number.NaN,
+    });
     const response = await broken.fetch('http://seatgate.test/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': s.key, 'x-request-id': 'req-broken-clock' },

@@ -68,7 +68,11 @@ describe('every start-up failure is one clear line and a non-zero exit, with no 
       async () => ({ DATABASE_URL: 'postgres://postgres:secret@127.0.0.1:1/seatgate', DB_CONNECT_TIMEOUT_MS: '1000' }),
       /^seatgate cannot start: Cannot use the database at 127\.0\.0\.1:1\/seatgate \(connection refused\): start PostgreSQL there, or fix DATABASE_URL\.$/,
     ],
-    ['a data folder that cannot be written', async () => ({ DATA_DIR: '/sys/seatgate-test' }), /^seatgate cannot start: Cannot create the data folder '\/sys\/seatgate-test' \(permission denied\): set DATA_DIR to a folder you can write\.$/],
+    [
+      'a data folder that cannot be written',
+      async () => ({ DATA_DIR: '/sys/seatgate-test' }),
+      /^seatgate cannot start: Cannot create the data folder '\/sys\/seatgate-test' \(permission denied\): set DATA_DIR to a folder you can write\.$/,
+    ],
   ])('%s', async (_name, environment, line) => {
     const { code, stderr } = await start(await environment());
     expect(code).toBe(1);
@@ -81,16 +85,22 @@ describe('every start-up failure is one clear line and a non-zero exit, with no 
   test.each([
     ['the HTTP port in use', 'PORT'],
     ['the metrics port in use', 'METRICS_PORT'],
-  ])('%s: the embedded database this run started is stopped before the exit', async (_name, setting) => {
-    const port = await occupiedPort();
-    const databasePort = await freePort();
-    const { code, stderr } = await start({ DATA_DIR: dataFolder(), EMBEDDED_PG_PORT: String(databasePort), PORT: '0', [setting]: String(port) });
-    expect(code).toBe(1);
-    expect(plainLines(stderr)).toEqual([`seatgate cannot start: Port 127.0.0.1:${port} is in use: stop the program using it, or set ${setting} (0 picks a free port).`]);
-    expect(stderr).toContain('"message":"embedded PostgreSQL started"');
-    // Nothing of it is left running: its port refuses connections.
-    expect(await refuses(databasePort)).toBe(true);
-  }, 90_000);
+  ])(
+    '%s: the embedded database this run started is stopped before the exit',
+    async (_name, setting) => {
+      const port = await occupiedPort();
+      const databasePort = await freePort();
+      const { code, stderr } = await start({ DATA_DIR: dataFolder(), EMBEDDED_PG_PORT: String(databasePort), PORT: '0', [setting]: String(port) });
+      expect(code).toBe(1);
+      expect(plainLines(stderr)).toEqual([
+        `seatgate cannot start: Port 127.0.0.1:${port} is in use: stop the program using it, or set ${setting} (0 picks a free port).`,
+      ]);
+      expect(stderr).toContain('"message":"embedded PostgreSQL started"');
+      // Nothing of it is left running: its port refuses connections.
+      expect(await refuses(databasePort)).toBe(true);
+    },
+    90_000,
+  );
 
   test('the embedded database port taken by another program', async () => {
     const dataDir = dataFolder();

@@ -1,14 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import {
-  balanceOf,
-  expectLedgerWhole,
-  type GraphQLErrorShape,
-  mutations,
-  queries,
-  seatScenario,
-  useHarness,
-  type SeatScenario,
-} from './helpers.js';
+import { balanceOf, expectLedgerWhole, type GraphQLErrorShape, mutations, queries, seatScenario, useHarness, type SeatScenario } from './helpers.js';
 
 const harness = useHarness();
 
@@ -47,11 +38,7 @@ const operations = {
   createFeature: operation('mutation', 'createFeature', `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`),
   createPlan: operation('mutation', 'createPlan', `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`),
   createCustomer: operation('mutation', 'createCustomer', `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`),
-  createSubscription: operation(
-    'mutation',
-    'createSubscription',
-    `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`,
-  ),
+  createSubscription: operation('mutation', 'createSubscription', `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`),
 };
 type OperationName = keyof typeof operations;
 
@@ -94,7 +81,13 @@ async function bareCustomer(s: SeatScenario): Promise<string> {
 
 async function tenantRows(organizationId: string) {
   const counts = TENANT_TABLES.map((table) => `(select count(*)::int from ${table} where organization_id = ?) as ${table}`);
-  const [row] = await harness.orm.em.fork().getConnection().execute(`select ${counts.join(', ')}`, TENANT_TABLES.map(() => organizationId));
+  const [row] = await harness.orm.em
+    .fork()
+    .getConnection()
+    .execute(
+      `select ${counts.join(', ')}`,
+      TENANT_TABLES.map(() => organizationId),
+    );
   return row;
 }
 
@@ -166,9 +159,7 @@ const seatChangeCases: SeatChangeCase[] = [
   { name: 'idempotencyKey as a number', input: { idempotencyKey: 7 }, param: 'idempotencyKey' },
 ];
 
-const seatChangeRows = withVias(
-  SEAT_OPS.flatMap((op) => seatChangeCases.filter((c) => !c.ops || c.ops.includes(op)).map((c) => ({ ...c, op }))),
-);
+const seatChangeRows = withVias(SEAT_OPS.flatMap((op) => seatChangeCases.filter((c) => !c.ops || c.ops.includes(op)).map((c) => ({ ...c, op }))));
 
 type BulkCase = { name: string; input: Args; param: string };
 
@@ -182,7 +173,12 @@ const bulkCases: BulkCase[] = [
   { name: 'seats null', input: { seats: null }, param: 'seats' },
   {
     name: 'the same featureCode twice',
-    input: { seats: [{ featureCode: 'editor', count: 4 }, { featureCode: 'editor', count: 5 }] },
+    input: {
+      seats: [
+        { featureCode: 'editor', count: 4 },
+        { featureCode: 'editor', count: 5 },
+      ],
+    },
     param: 'seats.1.featureCode',
   },
   {
@@ -199,12 +195,22 @@ const bulkCases: BulkCase[] = [
   { name: 'a negative count', input: { seats: [{ featureCode: 'editor', count: -1 }] }, param: 'seats.0.count' },
   {
     name: 'a count over 1,000,000 in the second entry',
-    input: { seats: [{ featureCode: 'editor', count: 1 }, { featureCode: 'viewer', count: 1_000_001 }] },
+    input: {
+      seats: [
+        { featureCode: 'editor', count: 1 },
+        { featureCode: 'viewer', count: 1_000_001 },
+      ],
+    },
     param: 'seats.1.count',
   },
   {
     name: 'a malformed featureCode in the second entry',
-    input: { seats: [{ featureCode: 'editor', count: 1 }, { featureCode: 'Viewer', count: 1 }] },
+    input: {
+      seats: [
+        { featureCode: 'editor', count: 1 },
+        { featureCode: 'Viewer', count: 1 },
+      ],
+    },
     param: 'seats.1.featureCode',
   },
   { name: 'an empty featureCode', input: { seats: [{ featureCode: '', count: 1 }] }, param: 'seats.0.featureCode' },
@@ -417,7 +423,11 @@ describe('queries refuse bad arguments', () => {
 
   test('a malformed featureCode on Customer.seatBalance', async () => {
     const s = await scenario();
-    await expectRefused(s, [`query($ids: [String!]!) { customers(ids: $ids) { seatBalance(featureCode: "BAD") { current } } }`, { ids: [s.customerId] }], 'featureCode');
+    await expectRefused(
+      s,
+      [`query($ids: [String!]!) { customers(ids: $ids) { seatBalance(featureCode: "BAD") { current } } }`, { ids: [s.customerId] }],
+      'featureCode',
+    );
   });
 });
 

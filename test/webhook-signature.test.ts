@@ -86,11 +86,7 @@ describe('verifying', () => {
     expect(verifyWebhook(newWebhookSecret(), headers, body, { now })).toBe(false);
   });
 
-  test.each([
-    ['webhook-id'],
-    ['webhook-timestamp'],
-    ['webhook-signature'],
-  ])('a delivery without %s fails', (name) => {
+  test.each([['webhook-id'], ['webhook-timestamp'], ['webhook-signature']])('a delivery without %s fails', (name) => {
     expect(verifyWebhook(secret, { ...headers, [name]: undefined }, body, { now })).toBe(false);
     const { [name]: _left, ...without } = headers;
     expect(verifyWebhook(secret, without, body, { now })).toBe(false);

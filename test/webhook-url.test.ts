@@ -273,7 +273,10 @@ describe('the guarded DNS lookup', () => {
     });
 
   test('live mode refuses a name that resolves to loopback, in both callback shapes', async () => {
-    await expect(lookup(guardedLookup('live'), 'localhost')).rejects.toMatchObject({ code: 'ESSRF', message: expect.stringMatching(/^localhost resolves to .+, which is not a public address$/) });
+    await expect(lookup(guardedLookup('live'), 'localhost')).rejects.toMatchObject({
+      code: 'ESSRF',
+      message: expect.stringMatching(/^localhost resolves to .+, which is not a public address$/),
+    });
     await expect(lookup(guardedLookup('live'), 'localhost', { all: true })).rejects.toMatchObject({ code: 'ESSRF' });
   });
 

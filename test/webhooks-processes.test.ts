@@ -138,7 +138,10 @@ test.skipIf(process.platform !== 'linux')(
     });
     const rows = await deliveryRows(endpoint.id);
     // One attempt per delivery, recorded: none was sent twice.
-    expect(rows.map((row) => row.attempts), JSON.stringify(rows.filter((row) => row.attempts !== 1))).toEqual(rows.map(() => 1));
+    expect(
+      rows.map((row) => row.attempts),
+      JSON.stringify(rows.filter((row) => row.attempts !== 1)),
+    ).toEqual(rows.map(() => 1));
     const ids = receiver.requests.map((request) => request.id);
     expect(ids).toHaveLength(changes);
     expect(new Set(ids)).toEqual(new Set(rows.map((row) => row.id)));

@@ -94,7 +94,16 @@ const ops = {
   redeliver: `mutation($deliveryId: ID!) { redeliverWebhook(deliveryId: $deliveryId) { ${DELIVERY_FIELDS} } }`,
 };
 
-type Endpoint = { id: string; url: string; events: string[]; description: string; enabled: boolean; disabledAt: string | null; createdAt: string; livemode: boolean };
+type Endpoint = {
+  id: string;
+  url: string;
+  events: string[];
+  description: string;
+  enabled: boolean;
+  disabledAt: string | null;
+  createdAt: string;
+  livemode: boolean;
+};
 type Attempt = { attemptedAt: string; statusCode: number | null; latencyMs: number; error: string | null };
 type Delivery = {
   id: string;
@@ -114,7 +123,9 @@ type Delivery = {
 const allEvents = ['SEAT_CHANGED', 'CHARGE_CREATED', 'SEAT_LIMIT_REACHED'];
 
 async function createEndpoint(client: Client, url: string, events = allEvents, description?: string) {
-  const { createWebhookEndpoint } = await client.ok<{ createWebhookEndpoint: { secret: string; endpoint: Endpoint } }>(ops.create, { input: { url, events, description } });
+  const { createWebhookEndpoint } = await client.ok<{ createWebhookEndpoint: { secret: string; endpoint: Endpoint } }>(ops.create, {
+    input: { url, events, description },
+  });
   return createWebhookEndpoint;
 }
 
@@ -181,9 +192,13 @@ describe('endpoints', () => {
 
     for (const other of [await newTenant(harness), await newTenant(harness, 'live', a.organization)]) {
       expect((await other.client.ok(ops.list)).webhookEndpoints).toEqual([]);
-      expect(await other.client.fails(ops.disable, { id: endpoint.id })).toMatchObject({ extensions: { code: 'webhook_endpoint_not_found', type: 'not_found_error', param: 'id' } });
+      expect(await other.client.fails(ops.disable, { id: endpoint.id })).toMatchObject({
+        extensions: { code: 'webhook_endpoint_not_found', type: 'not_found_error', param: 'id' },
+      });
       expect(await other.client.fails(ops.rotate, { id: endpoint.id })).toMatchObject({ extensions: { code: 'webhook_endpoint_not_found', param: 'id' } });
-      expect(await other.client.fails(ops.deliveries, { endpointId: endpoint.id })).toMatchObject({ extensions: { code: 'webhook_endpoint_not_found', param: 'endpointId' } });
+      expect(await other.client.fails(ops.deliveries, { endpointId: endpoint.id })).toMatchObject({
+        extensions: { code: 'webhook_endpoint_not_found', param: 'endpointId' },
+      });
       expect(await other.client.fails(ops.redeliver, { deliveryId: delivery.id })).toMatchObject({
         extensions: { code: 'webhook_delivery_not_found', type: 'not_found_error', param: 'deliveryId' },
       });
@@ -222,10 +237,14 @@ describe('endpoints', () => {
     expect(refused.extensions.code).toBe('validation_error');
     expect(refused.message).toMatch(/at most 16/);
     // Concurrent creations cannot slip past the count together.
-    const racing = await Promise.all(Array.from({ length: 5 }, () => t.client.run(ops.create, { input: { url: 'https://example.com/late', events: allEvents } })));
+    const racing = await Promise.all(
+      Array.from({ length: 5 }, () => t.client.run(ops.create, { input: { url: 'https://example.com/late', events: allEvents } })),
+    );
     expect(racing.every((response) => response.errors?.[0]?.extensions.code === 'validation_error')).toBe(true);
     await t.client.ok(ops.disable, { id: ids[3] });
-    const results = await Promise.all(Array.from({ length: 3 }, () => t.client.run(ops.create, { input: { url: 'https://example.com/again', events: allEvents } })));
+    const results = await Promise.all(
+      Array.from({ length: 3 }, () => t.client.run(ops.create, { input: { url: 'https://example.com/again', events: allEvents } })),
+    );
     expect(results.filter((response) => !response.errors)).toHaveLength(1);
     const listed: Endpoint[] = (await t.client.ok(ops.list)).webhookEndpoints;
     expect(listed.filter((endpoint) => endpoint.enabled)).toHaveLength(16);
@@ -320,7 +339,9 @@ describe('deliveries', () => {
     const limited = await createEndpoint(s.client, limits.url, ['SEAT_LIMIT_REACHED']);
     // viewer: 2 included, no overage.
     await s.client.ok(mutations.setSeats, { input: { customerId: s.customerId, featureCode: 'viewer', count: 2 } });
-    expect((await s.client.fails(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'viewer', count: 1 } })).extensions.code).toBe('seat_limit_exceeded');
+    expect((await s.client.fails(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'viewer', count: 1 } })).extensions.code).toBe(
+      'seat_limit_exceeded',
+    );
     await addSeats(s, 1);
     // Published in commit order, so once the last change is queued for one endpoint, every earlier one is queued for both.
     await eventually(async () => expect(await deliveriesOf(s.client, all.endpoint.id)).toHaveLength(4));
@@ -331,7 +352,12 @@ describe('deliveries', () => {
     expect(limits.requests.map((request) => request.json.data.reason).sort()).toEqual(['reached', 'refused']);
     expect(new Set(limits.requests.map((request) => request.id))).toEqual(new Set(queued.map((delivery) => delivery.id)));
     await eventually(() => expect(everything.requests).toHaveLength(4));
-    expect(everything.requests.map((request) => request.json.type).sort()).toEqual(['seat.changed', 'seat.changed', 'seat.limit_reached', 'seat.limit_reached']);
+    expect(everything.requests.map((request) => request.json.type).sort()).toEqual([
+      'seat.changed',
+      'seat.changed',
+      'seat.limit_reached',
+      'seat.limit_reached',
+    ]);
   });
 
   test('a receiver answering 500 is retried until it answers 2xx', async () => {
@@ -366,7 +392,10 @@ describe('deliveries', () => {
     await harness.orm.em
       .fork()
       .getConnection()
-      .execute(`update webhook_delivery set attempts = greatest(attempts, ?) where endpoint_id = ? and status = 'pending'`, [retrySchedule.length, endpoint.id]);
+      .execute(`update webhook_delivery set attempts = greatest(attempts, ?) where endpoint_id = ? and status = 'pending'`, [
+        retrySchedule.length,
+        endpoint.id,
+      ]);
     const delivery = await settledDelivery(s.client, endpoint.id);
     expect(delivery).toMatchObject({ status: 'FAILED', lastStatusCode: 500, nextAttemptAt: null });
     expect(delivery.completedAt).not.toBeNull();
@@ -427,13 +456,25 @@ describe('deliveries', () => {
     const receiver = await startReceiver();
     const { endpoint } = await createEndpoint(s.client, receiver.url);
     const bulk = await s.client.fails(mutations.bulkSetSeats, {
-      input: { customerId: s.customerId, seats: [{ featureCode: 'editor', count: 9 }, { featureCode: 'nope', count: 1 }] },
+      input: {
+        customerId: s.customerId,
+        seats: [
+          { featureCode: 'editor', count: 9 },
+          { featureCode: 'nope', count: 1 },
+        ],
+      },
     });
     expect(bulk.extensions.code).toBe('feature_not_found');
     const preview = `query($input: PreviewSeatChangeInput!) { previewSeatChange(input: $input) { newBalance charge { amount } error { code } } }`;
-    expect((await s.client.ok(preview, { input: { customerId: s.customerId, featureCode: 'editor', kind: 'ADD', count: 9 } })).previewSeatChange.charge).not.toBeNull();
-    expect((await s.client.ok(preview, { input: { customerId: s.customerId, featureCode: 'viewer', kind: 'SET', count: 2 } })).previewSeatChange.newBalance).toBe(2);
-    expect((await s.client.ok(preview, { input: { customerId: s.customerId, featureCode: 'viewer', kind: 'ADD', count: 5 } })).previewSeatChange.error.code).toBe('seat_limit_exceeded');
+    expect(
+      (await s.client.ok(preview, { input: { customerId: s.customerId, featureCode: 'editor', kind: 'ADD', count: 9 } })).previewSeatChange.charge,
+    ).not.toBeNull();
+    expect(
+      (await s.client.ok(preview, { input: { customerId: s.customerId, featureCode: 'viewer', kind: 'SET', count: 2 } })).previewSeatChange.newBalance,
+    ).toBe(2);
+    expect(
+      (await s.client.ok(preview, { input: { customerId: s.customerId, featureCode: 'viewer', kind: 'ADD', count: 5 } })).previewSeatChange.error.code,
+    ).toBe('seat_limit_exceeded');
     // A marker: once its delivery is queued, anything published before it is queued too.
     const { addSeats: marker } = await addSeats(s, 1);
     await eventually(() => expect(receiver.requests).toHaveLength(1));
@@ -503,13 +544,21 @@ describe('deliveries', () => {
     expect(page2.pageInfo.hasNextPage).toBe(false);
 
     const cursor = page1.pageInfo.endCursor;
-    expect(await s.client.fails(ops.deliveries, { endpointId: sibling.endpoint.id, after: cursor })).toMatchObject({ extensions: { code: 'validation_error', param: 'after' } });
-    expect(await s.client.fails(ops.deliveries, { endpointId: endpoint.id, after: 'bm9wZQ' })).toMatchObject({ extensions: { code: 'validation_error', param: 'after' } });
+    expect(await s.client.fails(ops.deliveries, { endpointId: sibling.endpoint.id, after: cursor })).toMatchObject({
+      extensions: { code: 'validation_error', param: 'after' },
+    });
+    expect(await s.client.fails(ops.deliveries, { endpointId: endpoint.id, after: 'bm9wZQ' })).toMatchObject({
+      extensions: { code: 'validation_error', param: 'after' },
+    });
     const stranger = await newTenant(harness);
     const { endpoint: theirs } = await createEndpoint(stranger.client, receiver.url);
-    expect(await stranger.client.fails(ops.deliveries, { endpointId: theirs.id, after: cursor })).toMatchObject({ extensions: { code: 'validation_error', param: 'after' } });
+    expect(await stranger.client.fails(ops.deliveries, { endpointId: theirs.id, after: cursor })).toMatchObject({
+      extensions: { code: 'validation_error', param: 'after' },
+    });
     for (const first of [0, 101]) {
-      expect(await s.client.fails(ops.deliveries, { endpointId: endpoint.id, first })).toMatchObject({ extensions: { code: 'validation_error', param: 'first' } });
+      expect(await s.client.fails(ops.deliveries, { endpointId: endpoint.id, first })).toMatchObject({
+        extensions: { code: 'validation_error', param: 'first' },
+      });
     }
   });
 
@@ -517,13 +566,17 @@ describe('deliveries', () => {
     const lines: string[] = [];
     const orm = await openOrm(inject('databaseUrl'), { poolMax: 2 });
     await orm.close();
-    const broken = startWebhookWorker(orm, createLogger('warn', (line) => lines.push(line)), {
-      timeoutMs,
-      concurrency: 2,
-      leaseMs: timeoutMs + webhookLeaseMarginMs,
-      retryScale: 1,
-      pollMs: 200,
-    });
+    const broken = startWebhookWorker(
+      orm,
+      createLogger('warn', (line) => lines.push(line)),
+      {
+        timeoutMs,
+        concurrency: 2,
+        leaseMs: timeoutMs + webhookLeaseMarginMs,
+        retryScale: 1,
+        pollMs: 200,
+      },
+    );
     broken.poke();
     await eventually(() => expect(lines.filter((line) => line.includes('could not claim due deliveries')).length).toBeGreaterThanOrEqual(2));
     await broken.stop();

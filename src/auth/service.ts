@@ -30,10 +30,7 @@ export async function createApiKey(
   mode: Mode,
 ): Promise<{ key: string; organization: Organization; apiKey: ApiKey }> {
   return em.transactional(async (tx) => {
-    await tx.getConnection().execute(
-      'insert into organization (id, name) values (?, ?) on conflict (name) do nothing',
-      [newId('org'), organizationName],
-    );
+    await tx.getConnection().execute('insert into organization (id, name) values (?, ?) on conflict (name) do nothing', [newId('org'), organizationName]);
     const organization = await tx.findOneOrFail(Organization, { name: organizationName });
     const key = `ck_${mode}_${randomBase62(32)}`;
     const apiKey = tx.create(ApiKey, {

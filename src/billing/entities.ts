@@ -65,8 +65,7 @@ export const SeatChargeSchema = new EntitySchema<SeatCharge>({
     {
       // One advance per feature and period, however many requests notice the same renewal.
       name: 'seat_charge_one_advance_per_period',
-      expression:
-        "create unique index seat_charge_one_advance_per_period on seat_charge (subscription_id, feature_id, period_start) where kind = 'ADVANCE'",
+      expression: "create unique index seat_charge_one_advance_per_period on seat_charge (subscription_id, feature_id, period_start) where kind = 'ADVANCE'",
     },
   ],
   checks: [

@@ -15,17 +15,14 @@ export function periodBoundary(anchor: Date, interval: PlanInterval, k: number):
   const year = Math.floor(totalMonths / 12);
   const monthIndex = totalMonths - year * 12;
   const day = Math.min(anchor.getUTCDate(), daysInMonth(year, monthIndex));
-  return new Date(
-    Date.UTC(year, monthIndex, day, anchor.getUTCHours(), anchor.getUTCMinutes(), anchor.getUTCSeconds(), anchor.getUTCMilliseconds()),
-  );
+  return new Date(Date.UTC(year, monthIndex, day, anchor.getUTCHours(), anchor.getUTCMinutes(), anchor.getUTCSeconds(), anchor.getUTCMilliseconds()));
 }
 
 /** The period of a subscription anchored at `anchor` that contains `at` (at ≥ anchor). */
 export function periodContaining(anchor: Date, interval: PlanInterval, at: Date): Period {
   if (at < anchor) throw new RangeError('at lies before the anchor');
   const monthsPerPeriod = interval === 'MONTH' ? 1 : 12;
-  const elapsedMonths =
-    (at.getUTCFullYear() - anchor.getUTCFullYear()) * 12 + (at.getUTCMonth() - anchor.getUTCMonth());
+  const elapsedMonths = (at.getUTCFullYear() - anchor.getUTCFullYear()) * 12 + (at.getUTCMonth() - anchor.getUTCMonth());
   // Month arithmetic gives the right index or one too many; step back while needed.
   let k = Math.max(0, Math.floor(elapsedMonths / monthsPerPeriod));
   while (k > 0 && periodBoundary(anchor, interval, k) > at) k--;

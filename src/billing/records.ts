@@ -39,7 +39,19 @@ export const chargeTerms = (charge: PlannedCharge): ChargeTerms => ({
 
 type ChargeFields = Pick<
   SeatCharge,
-  'id' | 'kind' | 'quantity' | 'unitPrice' | 'daysRemaining' | 'daysInPeriod' | 'periodStart' | 'periodEnd' | 'amount' | 'currency' | 'ts' | 'createdAt' | 'mode'
+  | 'id'
+  | 'kind'
+  | 'quantity'
+  | 'unitPrice'
+  | 'daysRemaining'
+  | 'daysInPeriod'
+  | 'periodStart'
+  | 'periodEnd'
+  | 'amount'
+  | 'currency'
+  | 'ts'
+  | 'createdAt'
+  | 'mode'
 > & { event?: { id: string } | null };
 
 /** A charge just recorded (an entity, or a row about to be inserted), as callers see it; `customerId` is the customer's display id. */

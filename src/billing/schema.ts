@@ -230,7 +230,14 @@ builder.queryFields((t) => ({
         return { ...base, previousBalance: null, newBalance: null, charge: null, error: { code, type, message, param } };
       }
       const { event } = preview;
-      return { ...base, customerId: event.customerId, previousBalance: event.previousBalance, newBalance: event.newBalance, charge: event.charge ?? null, error: null };
+      return {
+        ...base,
+        customerId: event.customerId,
+        previousBalance: event.previousBalance,
+        newBalance: event.newBalance,
+        charge: event.charge ?? null,
+        error: null,
+      };
     },
   }),
 }));

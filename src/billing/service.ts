@@ -82,16 +82,8 @@ export type Renewal = { entered: number; caughtUp: boolean };
  * subscription is read after the lock, so a renewal that waited finds the work done.
  */
 export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: { id: string; customerId: string }, now: Date): Promise<Renewal> {
-  const balances = await tx.find(
-    SeatBalance,
-    { customer: due.customerId },
-    { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { feature: QueryOrder.ASC } },
-  );
-  const subscription = await tx.findOne(
-    Subscription,
-    { id: due.id, ...tenantWhere(tenant), status: 'ACTIVE' },
-    { refresh: true },
-  );
+  const balances = await tx.find(SeatBalance, { customer: due.customerId }, { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { feature: QueryOrder.ASC } });
+  const subscription = await tx.findOne(Subscription, { id: due.id, ...tenantWhere(tenant), status: 'ACTIVE' }, { refresh: true });
   if (!subscription || subscription.currentPeriodEnd > now) return { entered: 0, caughtUp: true };
   const { interval, currency, features: termsByFeature } = planTermsFrom(await run(tx, PLAN_TERMS, { planId: subscription.plan.id }));
 

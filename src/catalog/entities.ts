@@ -52,9 +52,7 @@ export const FeatureSchema = new EntitySchema<Feature>({
     createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   uniques: [{ name: 'feature_tenant_code_unique', properties: ['organization', 'mode', 'code'] }],
-  checks: [
-    { name: 'feature_code_check', expression: "code ~ '^[a-z0-9_]{1,50}$'" },
-  ],
+  checks: [{ name: 'feature_code_check', expression: "code ~ '^[a-z0-9_]{1,50}$'" }],
 });
 
 export const PlanSchema = new EntitySchema<Plan>({
@@ -72,9 +70,7 @@ export const PlanSchema = new EntitySchema<Plan>({
     createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   uniques: [{ name: 'plan_tenant_code_unique', properties: ['organization', 'mode', 'code'] }],
-  checks: [
-    { name: 'plan_currency_check', expression: "currency ~ '^[A-Z]{3}$'" },
-  ],
+  checks: [{ name: 'plan_currency_check', expression: "currency ~ '^[A-Z]{3}$'" }],
 });
 
 export const PlanSeatFeatureSchema = new EntitySchema<PlanSeatFeature>({

@@ -46,7 +46,8 @@ const PlanSeatFeatureRef = builder.objectRef<PlanSeatFeature>('PlanSeatFeature')
   fields: (t) => ({
     featureCode: t.string({ description: describe.featureCodeOut, resolve: (terms) => terms.feature.code }),
     includedSeats: t.exposeInt('includedSeats', {
-      description: 'Seats each customer holds at no extra cost, 0–1,000,000; with overage, each seat above them is billed at unitPrice. Ignored when unlimited.',
+      description:
+        'Seats each customer holds at no extra cost, 0–1,000,000; with overage, each seat above them is billed at unitPrice. Ignored when unlimited.',
     }),
     unlimited: t.exposeBoolean('unlimited', { description: 'True: balances have no cap from the plan and no seat is ever billed.' }),
     overageEnabled: t.exposeBoolean('overageEnabled', {
@@ -93,11 +94,18 @@ const CreateFeatureInput = builder.inputType('CreateFeatureInput', {
 const PlanSeatFeatureInput = builder.inputType('PlanSeatFeatureInput', {
   description: "A plan's terms for one seat feature.",
   fields: (t) => ({
-    featureCode: t.string({ description: 'The code of an existing feature (feature_not_found otherwise): ^[a-z0-9_]+$, 1–50 characters.', validate: featureCodeRule }),
-    includedSeats: t.int({ description: 'Seats each customer holds at no extra cost, 0–1,000,000; ignored when unlimited.', validate: { min: 0, max: 1_000_000 } }),
+    featureCode: t.string({
+      description: 'The code of an existing feature (feature_not_found otherwise): ^[a-z0-9_]+$, 1–50 characters.',
+      validate: featureCodeRule,
+    }),
+    includedSeats: t.int({
+      description: 'Seats each customer holds at no extra cost, 0–1,000,000; ignored when unlimited.',
+      validate: { min: 0, max: 1_000_000 },
+    }),
     unlimited: t.boolean({ required: false, description: 'Optional, default false. True: balances have no cap from the plan and no seat is billed.' }),
     overageEnabled: t.boolean({
-      description: 'True: balances may pass includedSeats, each extra seat billed at unitPrice. False: raising a balance above includedSeats answers seat_limit_exceeded.',
+      description:
+        'True: balances may pass includedSeats, each extra seat billed at unitPrice. False: raising a balance above includedSeats answers seat_limit_exceeded.',
     }),
     unitPrice: t.int({
       description: `Price of one seat above includedSeats for one full period, in minor units of the plan currency: 0–${formatCount(maxUnitPrice)}.`,
@@ -134,7 +142,8 @@ builder.queryFields((t) => ({
   features: t.field({
     type: [FeatureRef],
     description: "Every feature of the key's organization and mode, ordered by code.",
-    resolve: (_root, _args, ctx) => listFeatures(ctx.em, ctx.tenant) }),
+    resolve: (_root, _args, ctx) => listFeatures(ctx.em, ctx.tenant),
+  }),
   plans: t.field({
     type: [PlanRef],
     description: "Every plan of the key's organization and mode, ordered by code, with its seat features.",

@@ -33,4 +33,3 @@ export const planTermsFrom = (rows: PlanTermsRow[]): PlanTerms => ({
   currency: rows[0]!.currency,
   features: new Map(rows.flatMap((row) => (row.featureId ? [[row.featureId, row.terms]] : []))),
 });
-

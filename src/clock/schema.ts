@@ -31,7 +31,7 @@ const AdvanceTestClockInput = builder.inputType('AdvanceTestClockInput', {
 builder.queryFields((t) => ({
   testClock: t.field({
     type: TestClockRef,
-    description: 'The test clock of the key\'s organization. Test keys only: a live key answers validation_error.',
+    description: "The test clock of the key's organization. Test keys only: a live key answers validation_error.",
     resolve: (_root, _args, ctx) => ({ now: readTestClock(ctx.tenant, ctx.clock) }),
   }),
 }));

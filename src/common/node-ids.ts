@@ -13,7 +13,9 @@ export class NodeIdsPlugin<Types extends SchemaTypes> extends BasePlugin<Types> 
     fieldConfig: PothosOutputFieldConfig<Types>,
   ): GraphQLFieldResolver<unknown, Types['Context'], object> {
     if (fieldConfig.kind !== 'Object' || fieldConfig.name !== 'id') return resolver;
-    const nodeOptions = this.buildCache.getTypeConfig(fieldConfig.parentType).pothosOptions as { id?: { resolve?: GraphQLFieldResolver<unknown, Types['Context'], object> } };
+    const nodeOptions = this.buildCache.getTypeConfig(fieldConfig.parentType).pothosOptions as {
+      id?: { resolve?: GraphQLFieldResolver<unknown, Types['Context'], object> };
+    };
     return nodeOptions.id?.resolve ?? resolver;
   }
 }

@@ -40,7 +40,8 @@ export const loadAll = <K, V>(loader: { load(key: K): Promise<V | null> }, keys:
 /** For arguments declared with t.arg.globalID: an id no object can have is the caller's mistake. */
 export function decodeGlobalId(globalId: string): { typename: string; id: string } {
   const parsed = parseGlobalId(globalId);
-  if (!parsed) throw validationError('id', `'${globalId.slice(0, 100)}' is not an id of this API: ids start with cus_, feat_, plan_, sub_, sev_, chg_, we_ or msg_.`);
+  if (!parsed)
+    throw validationError('id', `'${globalId.slice(0, 100)}' is not an id of this API: ids start with cus_, feat_, plan_, sub_, sev_, chg_, we_ or msg_.`);
   return parsed;
 }
 
@@ -59,7 +60,10 @@ export function decodeCursor(kind: CursorKind, cursor: string, param: string): s
   const text = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const [, tag, id] = /^([^:]+):(.*)$/.exec(text) ?? [];
   if (tag !== kind.tag || !id || publicId.exec(id)?.[1] !== kind.idPrefix) {
-    throw validationError(param, `${param} is not a cursor this API returned for this list: pass an edge cursor, pageInfo.startCursor or pageInfo.endCursor of it.`);
+    throw validationError(
+      param,
+      `${param} is not a cursor this API returned for this list: pass an edge cursor, pageInfo.startCursor or pageInfo.endCursor of it.`,
+    );
   }
   return id;
 }

@@ -20,7 +20,7 @@ export const formatCount = (value: number): string => value.toLocaleString('en-U
 /** Wording shared by the fields and arguments of every domain schema, so it reads the same everywhere. */
 export const describe = {
   livemode: 'True for data of live keys (ck_live_…), false for test keys (ck_test_…).',
-  customerIdArg: "The customer: its `cus_` id or its external id (your own), 1–200 characters; customer_not_found when there is none.",
+  customerIdArg: 'The customer: its `cus_` id or its external id (your own), 1–200 characters; customer_not_found when there is none.',
   customerIdOut: 'The customer: its external id when it has one, else its `cus_` id.',
   featureCodeArg: 'The code of a seat feature: ^[a-z0-9_]+$, 1–50 characters.',
   featureCodeOut: 'The code of the seat feature.',
@@ -82,7 +82,8 @@ builder.scalarType('SafeInt', {
 /** Relay's PageInfo, shared by every connection; its descriptions are set in src/builder.ts. */
 export const PageInfo = builder.pageInfoRef();
 
-const nodeTypes = 'a customer (cus_), feature (feat_), plan (plan_), subscription (sub_), seat event (sev_), charge (chg_), webhook endpoint (we_) or webhook delivery (msg_)';
+const nodeTypes =
+  'a customer (cus_), feature (feat_), plan (plan_), subscription (sub_), seat event (sev_), charge (chg_), webhook endpoint (we_) or webhook delivery (msg_)';
 
 /**
  * Nodes by global id, in the order asked, through the loaders of their types: ids of one type
@@ -98,7 +99,9 @@ builder.queryFields((t) => ({
     type: builder.nodeInterfaceRef(),
     nullable: true,
     description: `Any object by its global id (its \`id\` field): ${nodeTypes}. Null when your organization and mode have no such object, whether it does not exist or belongs to another organization or mode. Errors: validation_error (an empty id, or one over ${opaqueIdRule.maxLength} characters).`,
-    args: { id: t.arg.id({ description: `The object's \`id\`, such as cus_… or sev_…, at most ${opaqueIdRule.maxLength} characters.`, validate: opaqueIdRule }) },
+    args: {
+      id: t.arg.id({ description: `The object's \`id\`, such as cus_… or sev_…, at most ${opaqueIdRule.maxLength} characters.`, validate: opaqueIdRule }),
+    },
     resolve: async (_root, { id }, ctx, info) => (await loadNodes(ctx, info, [String(id)]))[0] ?? null,
   }),
   nodes: t.field({

@@ -11,7 +11,9 @@ export function paramOf(path: readonly PropertyKey[]): string {
 /** One detail per problem; a record key breaking its rule says which rule (zod only says "Invalid key"). */
 export const zodErrorDetails = (error: z.ZodError): ErrorDetail[] =>
   error.issues.flatMap((issue) =>
-    issue.code === 'invalid_key' ? issue.issues.map((inner) => ({ field: paramOf(issue.path), message: inner.message })) : [{ field: paramOf(issue.path), message: issue.message }],
+    issue.code === 'invalid_key'
+      ? issue.issues.map((inner) => ({ field: paramOf(issue.path), message: inner.message }))
+      : [{ field: paramOf(issue.path), message: issue.message }],
   );
 
 /** One validation_error for every problem in `details`, named after the first. */

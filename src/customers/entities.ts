@@ -12,8 +12,7 @@ export class Customer {
 }
 
 /** What callers see as `customerId`: their own id when they gave one, else ours. */
-export const customerDisplayId = (customer: { id: string; externalId?: string | null }): string =>
-  customer.externalId ?? customer.id;
+export const customerDisplayId = (customer: { id: string; externalId?: string | null }): string => customer.externalId ?? customer.id;
 
 export const CustomerSchema = new EntitySchema<Customer>({
   class: Customer,

@@ -16,7 +16,8 @@ export const CustomerRef = builder
     loadMany: (ids, ctx) => ctx.loaders.customersByRefs.load(ids),
   })
   .implement({
-    description: 'A customer of your product, holding seat balances through its subscription. Every customerId argument takes its `cus_` id or its external id.',
+    description:
+      'A customer of your product, holding seat balances through its subscription. Every customerId argument takes its `cus_` id or its external id.',
     fields: (t) => ({
       externalId: t.exposeString('externalId', {
         nullable: true,

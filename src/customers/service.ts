@@ -56,5 +56,4 @@ export async function getCustomer(em: EntityManager, tenant: Tenant, ref: string
   return customer;
 }
 
-export const customerNotFound = (ref: string): DomainError =>
-  new DomainError('customer_not_found', `No customer with id '${ref}'.`, { param: 'customerId' });
+export const customerNotFound = (ref: string): DomainError => new DomainError('customer_not_found', `No customer with id '${ref}'.`, { param: 'customerId' });

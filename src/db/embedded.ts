@@ -27,7 +27,9 @@ async function installedBinaries(): Promise<Binaries> {
   try {
     paths = (await import(name)) as { initdb: string; postgres: string };
   } catch {
-    throw new StartupError(`The embedded PostgreSQL has no binaries for ${platform()}-${arch()} (${name} is not installed): set DATABASE_URL to a PostgreSQL server.`);
+    throw new StartupError(
+      `The embedded PostgreSQL has no binaries for ${platform()}-${arch()} (${name} is not installed): set DATABASE_URL to a PostgreSQL server.`,
+    );
   }
   const native = path.dirname(path.dirname(paths.initdb));
   const { version } = JSON.parse(await readFile(path.join(native, '..', 'package.json'), 'utf8')) as { version: string };
@@ -48,7 +50,9 @@ function postgresOwner(): Owner | null {
       execFileSync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres'], { stdio: 'ignore' });
       return ids();
     } catch {
-      throw new StartupError('Running as root needs a "postgres" user for the embedded PostgreSQL, and it could not be created: create one (useradd postgres), run as another user, or set DATABASE_URL.');
+      throw new StartupError(
+        'Running as root needs a "postgres" user for the embedded PostgreSQL, and it could not be created: create one (useradd postgres), run as another user, or set DATABASE_URL.',
+      );
     }
   }
 }
@@ -131,7 +135,9 @@ const lastLine = (output: string) => output.trim().split('\n').filter(Boolean).a
 
 function spawnFailure(binary: string, error: NodeJS.ErrnoException): StartupError {
   if (error.code === 'EACCES') {
-    return new StartupError(`The embedded PostgreSQL cannot run ${binary} (permission denied): make it executable for the user running it, or set DATABASE_URL.`);
+    return new StartupError(
+      `The embedded PostgreSQL cannot run ${binary} (permission denied): make it executable for the user running it, or set DATABASE_URL.`,
+    );
   }
   return new StartupError(`The embedded PostgreSQL could not start ${binary}: ${error.message}.`);
 }
@@ -145,7 +151,10 @@ function startServer(binary: string, clusterDir: string, port: number, owner: Ow
       env: { ...process.env, LC_ALL: 'C' },
     });
     let output = '';
-    const timer = setTimeout(() => fail(new StartupError(`The embedded PostgreSQL did not start within ${startTimeoutMs / 1000} s: ${lastLine(output)}`)), startTimeoutMs);
+    const timer = setTimeout(
+      () => fail(new StartupError(`The embedded PostgreSQL did not start within ${startTimeoutMs / 1000} s: ${lastLine(output)}`)),
+      startTimeoutMs,
+    );
     const fail = (error: Error) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
@@ -199,12 +208,7 @@ async function createFolder(dir: string, what: string): Promise<void> {
  * `npm test` need nothing installed. When another process of ours already runs it, that
  * instance is reused. With `throwaway`, the cluster is removed when stopped.
  */
-export async function startEmbeddedPostgres(
-  dataDir: string,
-  port: number,
-  logger: Logger,
-  options: { throwaway?: boolean } = {},
-): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(dataDir: string, port: number, logger: Logger, options: { throwaway?: boolean } = {}): Promise<EmbeddedDatabase> {
   const root = path.resolve(dataDir);
   await createFolder(root, 'the data folder');
   const credentialsFile = path.join(root, 'embedded-postgres.json');

@@ -103,7 +103,12 @@ export class OutboxFeed {
   subscribe(filter: EventFilter, resumeAfter: string | null): Repeater<PublishedEvent> {
     return new Repeater<PublishedEvent>(async (push, stop) => {
       const fellBehind = () =>
-        stop(new DomainError('conflict', `The subscriber fell more than ${maxBacklog} events behind; subscribe again with after set to the last event id it received.`));
+        stop(
+          new DomainError(
+            'conflict',
+            `The subscriber fell more than ${maxBacklog} events behind; subscribe again with after set to the last event id it received.`,
+          ),
+        );
       let unread = 0;
       let seen = resumeAfter ?? '0';
       const send = (event: PublishedEvent) => {

@@ -22,7 +22,11 @@ const SeatBalanceNotificationRef = builder.objectRef<PublishedEvent>('SeatBalanc
   description: 'A balance that changed, with the change.',
   fields: (t) => ({
     id: t.exposeID('id', { description: notificationId }),
-    balance: t.field({ type: SeatBalanceRef, description: 'The balance the change left.', resolve: (event) => seatBalanceFromPayload(changeOf(event).balance) }),
+    balance: t.field({
+      type: SeatBalanceRef,
+      description: 'The balance the change left.',
+      resolve: (event) => seatBalanceFromPayload(changeOf(event).balance),
+    }),
     event: t.field({ type: SeatEventRef, description: 'The change.', resolve: (event) => seatEventFromPayload(changeOf(event).event) }),
   }),
 });
@@ -30,7 +34,8 @@ const SeatBalanceNotificationRef = builder.objectRef<PublishedEvent>('SeatBalanc
 const afterArg = (t: Parameters<Parameters<typeof builder.subscriptionFields>[0]>[0]) =>
   t.arg.id({
     required: false,
-    description: 'The id of the last notification you received: the changes published since are sent first, from the outbox, then the live ones. Omitted: live ones only.',
+    description:
+      'The id of the last notification you received: the changes published since are sent first, from the outbox, then the live ones. Omitted: live ones only.',
   });
 
 builder.subscriptionType({
@@ -48,7 +53,12 @@ builder.subscriptionFields((t) => ({
       after: afterArg(t),
     },
     subscribe: (_root, args, ctx) =>
-      liveEvents(ctx.em, ctx.events, ctx.tenant, { types: ['seat.changed'], customerRef: args.customerId, featureCode: args.featureCode ?? null, after: args.after ?? null }),
+      liveEvents(ctx.em, ctx.events, ctx.tenant, {
+        types: ['seat.changed'],
+        customerRef: args.customerId,
+        featureCode: args.featureCode ?? null,
+        after: args.after ?? null,
+      }),
     resolve: (event) => event,
   }),
   seatEvents: t.field({
@@ -59,7 +69,12 @@ builder.subscriptionFields((t) => ({
       after: afterArg(t),
     },
     subscribe: (_root, args, ctx) =>
-      liveEvents(ctx.em, ctx.events, ctx.tenant, { types: ['seat.changed'], customerRef: args.customerId ?? null, featureCode: null, after: args.after ?? null }),
+      liveEvents(ctx.em, ctx.events, ctx.tenant, {
+        types: ['seat.changed'],
+        customerRef: args.customerId ?? null,
+        featureCode: null,
+        after: args.after ?? null,
+      }),
     resolve: (event) => event,
   }),
 }));

@@ -14,7 +14,14 @@ import type { Tenant } from '../tenant.js';
 import { OutboxEvent, type OutboxEventType } from './entities.js';
 import type { EventHub } from './hub.js';
 import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.js';
-import { type ChargeCreatedPayload, chargeCreatedPayload, type LimitReachedPayload, type SeatChangedPayload, seatBalancePayload, seatEventPayload } from './payloads.js';
+import {
+  type ChargeCreatedPayload,
+  chargeCreatedPayload,
+  type LimitReachedPayload,
+  type SeatChangedPayload,
+  seatBalancePayload,
+  seatEventPayload,
+} from './payloads.js';
 
 export type OutboxEntry = { tenant: Tenant; customerId: string; featureCode: string } & (
   | { type: 'seat.changed'; payload: SeatChangedPayload }
@@ -48,7 +55,12 @@ export type BalanceFacts = { tenant: Tenant; customer: { id: string; externalId:
 const on = (facts: BalanceFacts) => ({ tenant: facts.tenant, customerId: facts.customer.id, featureCode: facts.featureCode });
 const namesOf = (facts: BalanceFacts) => ({ customerId: customerDisplayId(facts.customer), featureCode: facts.featureCode });
 
-function limitPayload(facts: BalanceFacts, current: number, what: Pick<LimitReachedPayload, 'reason' | 'eventId' | 'requested'>, at: Date): LimitReachedPayload {
+function limitPayload(
+  facts: BalanceFacts,
+  current: number,
+  what: Pick<LimitReachedPayload, 'reason' | 'eventId' | 'requested'>,
+  at: Date,
+): LimitReachedPayload {
   return { ...namesOf(facts), includedSeats: facts.terms.includedSeats, current, ...what, at: at.toISOString(), livemode: facts.tenant.mode === 'live' };
 }
 
@@ -62,7 +74,11 @@ export function changeOutbox(facts: BalanceFacts & { event: SeatEvent; charge: S
   ];
   if (charge) entries.push({ ...on(facts), type: 'charge.created', payload: chargeCreatedPayload(chargeRecordOf(charge, names)) });
   if (reachesLimit(terms, event.previousBalance, event.newBalance)) {
-    entries.push({ ...on(facts), type: 'seat.limit_reached', payload: limitPayload(facts, event.newBalance, { reason: 'reached', eventId: event.id, requested: null }, event.ts) });
+    entries.push({
+      ...on(facts),
+      type: 'seat.limit_reached',
+      payload: limitPayload(facts, event.newBalance, { reason: 'reached', eventId: event.id, requested: null }, event.ts),
+    });
   }
   return entries;
 }

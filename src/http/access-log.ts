@@ -14,7 +14,12 @@ export function useAccessLog(states: RequestStates, logger: Logger): Plugin {
     const request = (args.contextValue as { request?: Request }).request;
     const state = request && states.get(request);
     const operation = getOperationAST(args.document, args.operationName);
-    if (state && operation) state.operation = { name: operation.name?.value ?? null, type: operation.operation, field: operationLabel(args.schema, args.document, args.operationName) };
+    if (state && operation)
+      state.operation = {
+        name: operation.name?.value ?? null,
+        type: operation.operation,
+        field: operationLabel(args.schema, args.document, args.operationName),
+      };
   };
   return {
     onExecute: ({ args }) => noteOperation(args),

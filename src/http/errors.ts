@@ -25,7 +25,10 @@ function paramOfInputError(error: GraphQLError): string | null {
   const variable = /Variable "\$(\w+)" got invalid value .*?(?: at "([^"]+)")?; (.*)$/s.exec(error.message);
   if (variable) {
     // graphql-js writes `input.seats[0].count`; the contract's notation is `seats.0.count`.
-    const path = (variable[2] ?? variable[1]!).split(/[.[\]]+/).filter(Boolean).slice(1);
+    const path = (variable[2] ?? variable[1]!)
+      .split(/[.[\]]+/)
+      .filter(Boolean)
+      .slice(1);
     const missing = /Field "(\w+)" of required type/.exec(variable[3]!);
     if (missing) path.push(missing[1]!);
     return paramOf(path) || variable[1]!;

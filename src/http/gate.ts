@@ -35,7 +35,10 @@ function addressBucket(address: string): string {
   const headGroups = head ? head.split(':') : [];
   const tailGroups = address.includes('::') && tail ? tail.split(':') : [];
   const groups = address.includes('::') ? [...headGroups, ...Array(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups] : headGroups;
-  return `${groups.slice(0, 4).map((group) => group.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 /**
@@ -90,13 +93,27 @@ export class RequestGate {
       const quota = bucket === null ? null : await this.take(`address:${bucket}`, this.policies.authFailuresPerAddress!);
       if (quota && !quota.allowed) {
         this.block(bucket!, quota.retryAfterSeconds);
-        return { ok: false, code: 'rate_limited', status: 429, message: tooManyFailuresMessage(quota.retryAfterSeconds), quota, retryAfterSeconds: quota.retryAfterSeconds };
+        return {
+          ok: false,
+          code: 'rate_limited',
+          status: 429,
+          message: tooManyFailuresMessage(quota.retryAfterSeconds),
+          quota,
+          retryAfterSeconds: quota.retryAfterSeconds,
+        };
       }
       return { ok: false, code: 'unauthorized', status: 401, message: unauthorizedMessage(key), quota, retryAfterSeconds: null };
     }
     const quota = this.policies.perKey ? await this.take(`key:${authenticated.keyId}`, this.policies.perKey, true) : null;
     if (quota && !quota.allowed) {
-      return { ok: false, code: 'rate_limited', status: 429, message: rateLimitedMessage(quota.retryAfterSeconds), quota, retryAfterSeconds: quota.retryAfterSeconds };
+      return {
+        ok: false,
+        code: 'rate_limited',
+        status: 429,
+        message: rateLimitedMessage(quota.retryAfterSeconds),
+        quota,
+        retryAfterSeconds: quota.retryAfterSeconds,
+      };
     }
     return { ok: true, authenticated, quota };
   }
@@ -139,7 +156,8 @@ export function useRateLimitHeaders(states: RequestStates): Plugin {
   return {
     onResponse({ request, response }) {
       const state = states.get(request);
-      for (const [name, value] of Object.entries(rateLimitHeaders(state?.rateLimit ?? null, state?.retryAfterSeconds ?? null))) response.headers.set(name, value);
+      for (const [name, value] of Object.entries(rateLimitHeaders(state?.rateLimit ?? null, state?.retryAfterSeconds ?? null)))
+        response.headers.set(name, value);
     },
   };
 }

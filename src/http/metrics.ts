@@ -37,7 +37,8 @@ function labelOf(schema: GraphQLSchema, document: DocumentNode, operationName?: 
   // envelop names an unnamed operation 'Anonymous'; graphql-js finds it by no name.
   const operation = getOperationAST(document, operationName) ?? getOperationAST(document);
   if (!operation) return 'invalid';
-  const rootType = operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
+  const rootType =
+    operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
   const names = new Set<string>();
   for (const selection of operation.selectionSet.selections) {
     if (selection.kind !== Kind.FIELD) return 'multiple';
@@ -100,7 +101,8 @@ export function createMetrics(orm: Orm, schema: GraphQLSchema, logger: Logger): 
     labelNames: ['kind', 'mode'] as const,
     registers: [registry],
   });
-  const pool = () => (orm.em.getConnection().getKnex().client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number; max: number } }).pool;
+  const pool = () =>
+    (orm.em.getConnection().getKnex().client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number; max: number } }).pool;
   new Gauge({
     name: 'seatgate_db_pool_connections',
     help: 'Database connections of this process: in use, idle, and requests waiting for one; max is the pool size (DB_POOL_MAX).',
@@ -132,8 +134,16 @@ export function createMetrics(orm: Orm, schema: GraphQLSchema, logger: Logger): 
   // Both outbox gauges are collected in the same scrape: they share one read of the backlog.
   let backlogRead: ReturnType<typeof outboxBacklog> | null = null;
   const backlog = () => (backlogRead ??= outboxBacklog(orm.em.fork()).finally(() => (backlogRead = null)));
-  backlogGauge('seatgate_outbox_unpublished_events', 'Committed events the relay has not yet published, fleet-wide.', async () => (await backlog()).unpublished);
-  backlogGauge('seatgate_outbox_lag_seconds', 'Age of the oldest unpublished event, fleet-wide: how far subscribers and webhooks lag behind commits.', async () => (await backlog()).oldestSeconds);
+  backlogGauge(
+    'seatgate_outbox_unpublished_events',
+    'Committed events the relay has not yet published, fleet-wide.',
+    async () => (await backlog()).unpublished,
+  );
+  backlogGauge(
+    'seatgate_outbox_lag_seconds',
+    'Age of the oldest unpublished event, fleet-wide: how far subscribers and webhooks lag behind commits.',
+    async () => (await backlog()).oldestSeconds,
+  );
   backlogGauge('seatgate_webhook_deliveries_pending', 'Webhook deliveries waiting to be sent or retried, fleet-wide.', () => pendingDeliveries(orm.em.fork()));
 
   const labelsOf = (params: { document?: DocumentNode; operationName?: string; operationType?: OperationTypeNode }) => ({
@@ -161,17 +171,30 @@ export function createMetrics(orm: Orm, schema: GraphQLSchema, logger: Logger): 
         metrics: {
           graphql_envelop_request: createCounter({
             registry,
-            counter: { name: 'graphql_envelop_request', help: 'GraphQL operations executed, by root field and type.', labelNames: ['operation', 'operationType'] },
+            counter: {
+              name: 'graphql_envelop_request',
+              help: 'GraphQL operations executed, by root field and type.',
+              labelNames: ['operation', 'operationType'],
+            },
             fillLabelsFn: labelsOf,
           }),
           graphql_envelop_request_duration: createHistogram({
             registry,
-            histogram: { name: 'graphql_envelop_request_duration', help: 'Time to execute a GraphQL operation, by root field and type.', labelNames: ['operation', 'operationType'], buckets: durationBuckets },
+            histogram: {
+              name: 'graphql_envelop_request_duration',
+              help: 'Time to execute a GraphQL operation, by root field and type.',
+              labelNames: ['operation', 'operationType'],
+              buckets: durationBuckets,
+            },
             fillLabelsFn: labelsOf,
           }),
           graphql_envelop_error_result: createCounter({
             registry,
-            counter: { name: 'graphql_envelop_error_result', help: 'Errors in GraphQL results, by phase, contract code and root field.', labelNames: ['phase', 'code', 'operation', 'operationType'] },
+            counter: {
+              name: 'graphql_envelop_error_result',
+              help: 'Errors in GraphQL results, by phase, contract code and root field.',
+              labelNames: ['phase', 'code', 'operation', 'operationType'],
+            },
             fillLabelsFn: (params) => ({ ...labelsOf(params), phase: params.errorPhase ?? 'unknown', code: codeLabel(params.error, params.errorPhase) }),
           }),
           graphql_envelop_request_time_summary: false,
@@ -227,7 +250,8 @@ export function useMetricsEndpoint(registry: Registry, token: string): Plugin {
 export function metricsListener(registry: Registry, token: string | null): RequestListener {
   return (request, response) => {
     const send = (status: number, body: string, headers: Record<string, string>) => response.writeHead(status, headers).end(body);
-    if (new URL(request.url ?? '/', 'http://metrics').pathname !== '/metrics') return void send(404, 'Not found: metrics are at /metrics.\n', { 'content-type': 'text/plain' });
+    if (new URL(request.url ?? '/', 'http://metrics').pathname !== '/metrics')
+      return void send(404, 'Not found: metrics are at /metrics.\n', { 'content-type': 'text/plain' });
     if (token !== null && !holdsToken(request.headers.authorization, token)) return void send(401, unauthorizedScrapeMessage, { 'www-authenticate': 'Bearer' });
     registry.metrics().then(
       (text) => send(200, text, { 'content-type': registry.contentType }),

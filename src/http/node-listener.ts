@@ -17,10 +17,18 @@ export function nodeListener(app: RequestListener, publicUrl?: string): RequestL
     const { type } = errorCodes.validation_error;
     const details = [{ field: 'Host', message: 'must be a host name or address, with an optional port' }];
     const body = request.url?.startsWith('/api/')
-      ? { success: false, error: { type, code: 'validation_error', message: hostProblem, param: 'Host', details, doc_url: `${publicUrl ?? ''}/docs/errors/validation_error` } }
+      ? {
+          success: false,
+          error: { type, code: 'validation_error', message: hostProblem, param: 'Host', details, doc_url: `${publicUrl ?? ''}/docs/errors/validation_error` },
+        }
       : { errors: [{ message: hostProblem, extensions: { code: 'validation_error', type, param: 'Host', details } }] };
     const text = JSON.stringify(body);
-    response.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), [requestIdHeader]: randomUUID(), connection: 'close' });
+    response.writeHead(400, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+      [requestIdHeader]: randomUUID(),
+      connection: 'close',
+    });
     response.end(text);
   };
 }

@@ -20,7 +20,9 @@ function canonical(value: unknown): string {
 }
 
 export const requestHash = (call: IdempotentCall): string =>
-  createHash('sha256').update(`${call.operation}\n${canonical(call.input)}`).digest('hex');
+  createHash('sha256')
+    .update(`${call.operation}\n${canonical(call.input)}`)
+    .digest('hex');
 
 /** Identifies a key across tenants, as the batch that looks keys up needs. */
 export const claimId = (tenant: Tenant, key: string): string => `${tenant.organizationId}\u0000${tenant.mode}\u0000${key}`;

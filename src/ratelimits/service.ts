@@ -96,7 +96,9 @@ export class SharedRateLimiter {
         wanted.set(bucket, entry);
       }
       const rows = await run(em.fork(), TAKE_FROM_BUCKETS, {
-        takes: JSON.stringify([...wanted].map(([bucket, { policy, count }]) => ({ bucket, wanted: count, interval_ms: intervalMs(policy), burst: policy.burst }))),
+        takes: JSON.stringify(
+          [...wanted].map(([bucket, { policy, count }]) => ({ bucket, wanted: count, interval_ms: intervalMs(policy), burst: policy.burst })),
+        ),
       });
       const decided = new Map(rows.map((row) => [row.bucket, decisionsOf(row, wanted.get(row.bucket)!.count, wanted.get(row.bucket)!.policy)]));
       // Each bucket's decisions go to its requests in arrival order; a count answers with its last.

@@ -44,7 +44,14 @@ function failure({ error, status, headers }: RestFailure, origin: string): Respo
   return Response.json(
     {
       success: false,
-      error: { type: error.type, code: error.code, message: error.message, param: error.param, details: error.details, doc_url: `${origin}${errorDocsPath}/${error.code}` },
+      error: {
+        type: error.type,
+        code: error.code,
+        message: error.message,
+        param: error.param,
+        details: error.details,
+        doc_url: `${origin}${errorDocsPath}/${error.code}`,
+      },
     },
     { status, headers },
   );

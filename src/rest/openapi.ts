@@ -24,11 +24,12 @@ const errorEnvelope = z
   })
   .meta({ id: 'Error', description: 'Every failure, with the HTTP status of its code.' });
 
-
 // The codes each kind of route can answer, and the statuses body routes add for the body itself.
 const commonCodes: Code[] = ['validation_error', 'unauthorized', 'rate_limited', 'internal_error'];
 const lookupCodes = (route: Route): Code[] =>
-  route.graphql === 'seatBalances' ? ['customer_not_found', 'no_active_subscription'] : ['customer_not_found', 'feature_not_found', 'no_active_subscription', 'feature_not_in_plan'];
+  route.graphql === 'seatBalances'
+    ? ['customer_not_found', 'no_active_subscription']
+    : ['customer_not_found', 'feature_not_found', 'no_active_subscription', 'feature_not_in_plan'];
 const writeCodes: Code[] = ['invalid_json', 'insufficient_seats', 'seat_limit_exceeded', 'idempotency_key_mismatch', 'conflict'];
 const bodyStatuses = { 413: 'validation_error: the body is over MAX_BODY_BYTES', 415: 'validation_error: the body has a Content-Encoding' };
 
@@ -38,7 +39,9 @@ function errorResponses(route: Route) {
   for (const code of codes) byStatus.set(errorCodes[code].status, [...(byStatus.get(errorCodes[code].status) ?? []), code]);
   const described: [number, string][] = [...byStatus].map(([status, of]) => [status, of.join(', ')]);
   if (route.from === 'body') described.push(...Object.entries(bodyStatuses).map(([status, text]): [number, string] => [Number(status), text]));
-  return Object.fromEntries(described.sort(([a], [b]) => a - b).map(([status, description]) => [status, { description, content: { 'application/json': { schema: errorEnvelope } } }]));
+  return Object.fromEntries(
+    described.sort(([a], [b]) => a - b).map(([status, description]) => [status, { description, content: { 'application/json': { schema: errorEnvelope } } }]),
+  );
 }
 
 const idempotencyKeyHeader = z.object({
@@ -81,8 +84,7 @@ export function openApiDocument() {
     info: {
       title: 'seatgate seats API (Commet-compatible)',
       version: '1.0.0',
-      description:
-        `Commet's seats API, served by seatgate over the same services and ledger as its GraphQL API at /graphql. Authenticate with the ${apiKeyHeader} header.`,
+      description: `Commet's seats API, served by seatgate over the same services and ledger as its GraphQL API at /graphql. Authenticate with the ${apiKeyHeader} header.`,
     },
     servers: [{ url: restPrefix }],
   });

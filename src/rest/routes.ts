@@ -16,7 +16,7 @@ import { bulkSetSeats, changeSeats, type SeatBalanceRecord, type SeatChangeInput
  */
 
 // The same rules as the GraphQL arguments (common/validation.ts), as zod schemas for JSON.
-const customerId = zodString(customerIdRule).describe("The customer: its cus_ id or your own external id.");
+const customerId = zodString(customerIdRule).describe('The customer: its cus_ id or your own external id.');
 const featureCode = zodString(featureCodeRule).describe('The code of a seat feature.');
 const count = (kind: SeatEventKind) => z.number().int().min(minSeatCount(kind)).max(maxSeatCount);
 
@@ -61,7 +61,12 @@ const seatOf = (event: SeatEventRecord) => ({
   object: 'seat' as const,
   livemode: event.mode === 'live',
 });
-const balanceOf = (record: SeatBalanceRecord) => ({ current: record.current, asOf: iso(record.asOf), object: 'seat' as const, livemode: record.mode === 'live' });
+const balanceOf = (record: SeatBalanceRecord) => ({
+  current: record.current,
+  asOf: iso(record.asOf),
+  object: 'seat' as const,
+  livemode: record.mode === 'live',
+});
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -89,8 +94,26 @@ const route = <Input>(definition: Route<Input>): Route<Input> => definition;
 const seatsPath = `${restPrefix}/seats`;
 
 export const routes: Route[] = [
-  route({ method: 'POST', path: seatsPath, summary: 'Add seats', graphql: 'addSeats', from: 'body', input: seatChange('ADD'), output: seatEvent, run: change('ADD') }),
-  route({ method: 'DELETE', path: seatsPath, summary: 'Remove seats', graphql: 'removeSeats', from: 'body', input: seatChange('REMOVE'), output: seatEvent, run: change('REMOVE') }),
+  route({
+    method: 'POST',
+    path: seatsPath,
+    summary: 'Add seats',
+    graphql: 'addSeats',
+    from: 'body',
+    input: seatChange('ADD'),
+    output: seatEvent,
+    run: change('ADD'),
+  }),
+  route({
+    method: 'DELETE',
+    path: seatsPath,
+    summary: 'Remove seats',
+    graphql: 'removeSeats',
+    from: 'body',
+    input: seatChange('REMOVE'),
+    output: seatEvent,
+    run: change('REMOVE'),
+  }),
   route({
     method: 'POST',
     path: `${seatsPath}/remove`,
@@ -101,7 +124,16 @@ export const routes: Route[] = [
     output: seatEvent,
     run: change('REMOVE'),
   }),
-  route({ method: 'PUT', path: seatsPath, summary: 'Set seats', graphql: 'setSeats', from: 'body', input: seatChange('SET'), output: seatEvent, run: change('SET') }),
+  route({
+    method: 'PUT',
+    path: seatsPath,
+    summary: 'Set seats',
+    graphql: 'setSeats',
+    from: 'body',
+    input: seatChange('SET'),
+    output: seatEvent,
+    run: change('SET'),
+  }),
   route({
     method: 'PUT',
     path: `${seatsPath}/bulk`,
@@ -121,15 +153,17 @@ export const routes: Route[] = [
       // as GraphQL's, so a key sent through either door is one call.
       const codes = keyOrder('seats') ?? Object.keys(input.seats);
       const seats = codes.map((code) => ({ featureCode: code, count: input.seats[code]! }));
-      const events = await bulkSetSeats(ctx.seatChanges, ctx.tenant, ctx.now(), { customerId: input.customerId, seats, idempotencyKey: ctx.idempotencyKeyHeader }).catch(
-        (error: unknown) => {
-          // The service names an entry by its index (seats.1.count); here entries are named by their code.
-          const entry = error instanceof DomainError ? /^seats\.(\d+)\./.exec(error.param ?? '') : null;
-          if (!entry) throw error;
-          const { code, message, details } = error as DomainError;
-          throw new DomainError(code, message, { param: `seats.${seats[Number(entry[1])]!.featureCode}`, details });
-        },
-      );
+      const events = await bulkSetSeats(ctx.seatChanges, ctx.tenant, ctx.now(), {
+        customerId: input.customerId,
+        seats,
+        idempotencyKey: ctx.idempotencyKeyHeader,
+      }).catch((error: unknown) => {
+        // The service names an entry by its index (seats.1.count); here entries are named by their code.
+        const entry = error instanceof DomainError ? /^seats\.(\d+)\./.exec(error.param ?? '') : null;
+        if (!entry) throw error;
+        const { code, message, details } = error as DomainError;
+        throw new DomainError(code, message, { param: `seats.${seats[Number(entry[1])]!.featureCode}`, details });
+      });
       return events.map((event) => {
         const { customerId: _customerId, ...bulk } = seatOf(event);
         return bulk;
@@ -157,7 +191,11 @@ export const routes: Route[] = [
     run: async (ctx, input) => {
       const all = await loadSeatBalances(ctx.loaders, input.customerId);
       // Commet's shape shares one object between the envelope and the codes; the envelope wins.
-      return { ...Object.fromEntries(all.map((b) => [b.featureCode, { current: b.current, asOf: iso(b.asOf) }])), object: 'seat', livemode: ctx.tenant.mode === 'live' };
+      return {
+        ...Object.fromEntries(all.map((b) => [b.featureCode, { current: b.current, asOf: iso(b.asOf) }])),
+        object: 'seat',
+        livemode: ctx.tenant.mode === 'live',
+      };
     },
   }),
 ];

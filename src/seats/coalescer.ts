@@ -103,7 +103,12 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
     this.observer?.batch(batch.length);
     let outcomes: SeatChangeOutcome[];
     try {
-      outcomes = await this.orm.em.transactional((tx) => applySeatChanges(tx, batch.map((pending) => pending.request)));
+      outcomes = await this.orm.em.transactional((tx) =>
+        applySeatChanges(
+          tx,
+          batch.map((pending) => pending.request),
+        ),
+      );
     } catch (error) {
       if (batch.length === 1) return this.runAlone(batch[0]!, error);
       this.stats.failedBatches++;

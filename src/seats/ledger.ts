@@ -34,11 +34,7 @@ export type SeatEventRecord = {
 };
 
 /** An event just flushed, as callers see it; `customerId` is the customer's display id. */
-export const eventRecordOf = (
-  event: SeatEvent,
-  names: { customerId: string; featureCode: string },
-  charge: SeatChargeRecord | null,
-): SeatEventRecord => ({
+export const eventRecordOf = (event: SeatEvent, names: { customerId: string; featureCode: string }, charge: SeatChargeRecord | null): SeatEventRecord => ({
   id: event.id,
   customerId: names.customerId,
   featureCode: names.featureCode,

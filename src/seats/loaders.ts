@@ -54,7 +54,11 @@ export const seatBalancesOf = (loaders: ReadLoaders, customer: { id: string; sea
   customer.seatBalances ?? loaders.seatBalancesByCustomerId.load(customer.id);
 
 /** One balance through the batched loaders, or the contract error saying why there is none. */
-export async function loadSeatBalance(loaders: ReadLoaders, customer: { id: string; seatBalances?: SeatBalanceRecord[] }, featureCode: string): Promise<SeatBalanceRecord> {
+export async function loadSeatBalance(
+  loaders: ReadLoaders,
+  customer: { id: string; seatBalances?: SeatBalanceRecord[] },
+  featureCode: string,
+): Promise<SeatBalanceRecord> {
   const customerId = customer.id;
   const balances = await seatBalancesOf(loaders, customer);
   const balance = balances.find((b) => b.featureCode === featureCode);

@@ -41,14 +41,7 @@ export function assertDistinctFeatureCodes(entries: readonly { featureCode: stri
  * refused; raising above the included seats is refused when the plan allows no overage.
  * Lowering and no-op sets always pass, even above the limit.
  */
-export function nextBalance(
-  current: number,
-  kind: SeatEventKind,
-  count: number,
-  terms: SeatTerms,
-  featureCode: string,
-  countParam = 'count',
-): number {
+export function nextBalance(current: number, kind: SeatEventKind, count: number, terms: SeatTerms, featureCode: string, countParam = 'count'): number {
   let next: number;
   switch (kind) {
     case 'ADD':
@@ -56,11 +49,7 @@ export function nextBalance(
       break;
     case 'REMOVE':
       if (count > current) {
-        throw new DomainError(
-          'insufficient_seats',
-          `Cannot remove ${count} seats of '${featureCode}': the balance is ${current}.`,
-          { param: countParam },
-        );
+        throw new DomainError('insufficient_seats', `Cannot remove ${count} seats of '${featureCode}': the balance is ${current}.`, { param: countParam });
       }
       next = current - count;
       break;

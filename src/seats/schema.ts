@@ -31,7 +31,8 @@ const seatChangeErrors = 'validation_error, customer_not_found, feature_not_foun
 const retryErrors = 'idempotency_key_mismatch, conflict (the subscription is renewing or catching up: retry)';
 
 export const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').implement({
-  description: "The seats a customer holds of one seat feature of its plan. It starts at 0 (or the subscription's initialSeats) and equals the newBalance of its latest event.",
+  description:
+    "The seats a customer holds of one seat feature of its plan. It starts at 0 (or the subscription's initialSeats) and equals the newBalance of its latest event.",
   fields: (t) => ({
     customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
     featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
@@ -62,7 +63,9 @@ export const SeatEventRef = builder
       featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
       kind: t.field({ type: SeatEventKindEnum, description: 'The change made: ADD, REMOVE or SET.', resolve: (event) => event.kind }),
       count: t.exposeInt('quantity', { description: 'The count asked for: seats added or removed, or the target of a set.' }),
-      previousBalance: t.exposeInt('previousBalance', { description: "The balance before the change: the newBalance of the balance's previous event (0 for its first)." }),
+      previousBalance: t.exposeInt('previousBalance', {
+        description: "The balance before the change: the newBalance of the balance's previous event (0 for its first).",
+      }),
       newBalance: t.exposeInt('newBalance', { description: 'The balance after the change; equal to previousBalance for a no-op set.' }),
       ts: t.expose('ts', { type: 'DateTime', description: 'When the change took effect.' }),
       createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was recorded.' }),
@@ -91,7 +94,8 @@ const SeatEventConnectionRef = builder.connectionObject(
     nodeField: { description: 'The event.' },
     fields: (t) => ({
       cursor: t.exposeString('cursor', {
-        description: 'Opaque, and valid for this list only: pass it as `after` (with first) to read the events older than this one, or as `before` (with last) to read the newer ones.',
+        description:
+          'Opaque, and valid for this list only: pass it as `after` (with first) to read the events older than this one, or as `before` (with last) to read the newer ones.',
       }),
     }),
   },
@@ -177,7 +181,8 @@ builder.objectFields(CustomerRef, (t) => ({
 builder.queryFields((t) => ({
   seatBalance: t.field({
     type: SeatBalanceRef,
-    description: "A customer's balance of one seat feature. Errors: validation_error, customer_not_found, feature_not_found, no_active_subscription, feature_not_in_plan.",
+    description:
+      "A customer's balance of one seat feature. Errors: validation_error, customer_not_found, feature_not_found, no_active_subscription, feature_not_in_plan.",
     args: {
       customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }),
       featureCode: t.arg.string({ description: describe.featureCodeArg, validate: featureCodeRule }),
@@ -202,7 +207,8 @@ builder.queryFields((t) => ({
       customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }),
       featureCode: t.arg.string({
         required: false,
-        description: 'Only the events of this feature (^[a-z0-9_]+$, 1–50 characters); feature_not_found when no feature has this code. Omitted: every feature.',
+        description:
+          'Only the events of this feature (^[a-z0-9_]+$, 1–50 characters); feature_not_found when no feature has this code. Omitted: every feature.',
         validate: featureCodeRule,
       }),
       ...pagingArgs(t, {

@@ -123,7 +123,14 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
         // the plan allows), so it is told even though nothing changed.
         if (error.code === 'seat_limit_exceeded') {
           const current = balanceOf(row).current;
-          outbox.push(limitRefusedOutbox({ tenant: request.tenant, customer: row.customer, featureCode: row.feature.code, terms: row.terms }, current, requestedBalance(current, entry.kind, entry.count), request.now));
+          outbox.push(
+            limitRefusedOutbox(
+              { tenant: request.tenant, customer: row.customer, featureCode: row.feature.code, terms: row.terms },
+              current,
+              requestedBalance(current, entry.kind, entry.count),
+              request.now,
+            ),
+          );
         }
         return { kind: 'refused', error };
       }
@@ -212,11 +219,7 @@ async function explainMissingBalances(em: EntityManager, request: SeatChangeRequ
  * replay, the error of a refused or unexplained one, or `retry` once a due renewal has run.
  * `em` is asked for only by the outcomes that read: most changes are applied and need none.
  */
-export async function settleOutcome(
-  em: () => EntityManager,
-  request: SeatChangeRequest,
-  outcome: SeatChangeOutcome,
-): Promise<SeatEventRecord[] | 'retry'> {
+export async function settleOutcome(em: () => EntityManager, request: SeatChangeRequest, outcome: SeatChangeOutcome): Promise<SeatEventRecord[] | 'retry'> {
   switch (outcome.kind) {
     case 'applied':
       return outcome.events;
@@ -239,9 +242,7 @@ const idempotentCall = (operation: string, input: { idempotencyKey?: string | nu
   return idempotencyKey ? { key: idempotencyKey, operation, input: rest } : null;
 };
 
-const singleEntry = (kind: SeatEventKind, input: SeatChangeInput): SeatChangeEntry[] => [
-  { featureCode: input.featureCode, kind, count: input.count, at: '' },
-];
+const singleEntry = (kind: SeatEventKind, input: SeatChangeInput): SeatChangeEntry[] => [{ featureCode: input.featureCode, kind, count: input.count, at: '' }];
 
 export async function changeSeats(writer: SeatChangeWriter, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatEventRecord> {
   const [event] = await writer.submit({

@@ -36,10 +36,7 @@ export type LockedBalanceRow = {
  * with. Kept by hand: MikroORM cannot unnest a batch of (tenant, customer, feature) tuples, lock
  * two tables differently, or keep the six-table plan prepared.
  */
-export const LOCK_BALANCES = statement<
-  { organizationIds: string[]; modes: Mode[]; customerRefs: string[]; featureCodes: string[] },
-  LockedBalanceRow
->(
+export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[]; customerRefs: string[]; featureCodes: string[] }, LockedBalanceRow>(
   'lock_balances',
   `select w.organization_id, w.mode, w.customer_ref, c.external_id,
           s.id as subscription_id, s.current_period_start, s.current_period_end, p.currency,

@@ -45,7 +45,5 @@ export const SubscriptionSchema = new EntitySchema<Subscription>({
       expression: "create index subscription_active_period_end_index on subscription (current_period_end) where status = 'ACTIVE'",
     },
   ],
-  checks: [
-    { name: 'subscription_period_check', expression: 'current_period_start < current_period_end' },
-  ],
+  checks: [{ name: 'subscription_period_check', expression: 'current_period_start < current_period_end' }],
 });

@@ -13,7 +13,12 @@ export const createSubscriptionLoaders = (scope: RequestScope, now: () => Date) 
     const at = now();
     const due = [...found.values()].filter((subscription) => subscription.status === 'ACTIVE' && subscription.currentPeriodEnd <= at);
     if (due.length === 0) return found;
-    await renewDueSubscriptions(scope.em, scope.tenant, at, due.map((subscription) => subscription.customer.id));
+    await renewDueSubscriptions(
+      scope.em,
+      scope.tenant,
+      at,
+      due.map((subscription) => subscription.customer.id),
+    );
     return find();
   };
   return {

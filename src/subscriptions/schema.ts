@@ -12,7 +12,8 @@ const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', {
   values: {
     ACTIVE: { description: "In force: it holds the customer's seat balances and renews at the end of every period." },
     CANCELED: {
-      description: 'Ended: no longer renewed or billed, and seat operations answer no_active_subscription. No operation of this API cancels a subscription yet.',
+      description:
+        'Ended: no longer renewed or billed, and seat operations answer no_active_subscription. No operation of this API cancels a subscription yet.',
     },
   } as const,
 });
@@ -47,7 +48,7 @@ const InitialSeatsInput = builder.inputType('InitialSeatsInput', {
   description: 'The starting balance of one seat feature.',
   fields: (t) => ({
     featureCode: t.string({
-      description: "A seat feature of the plan (feature_not_found or feature_not_in_plan otherwise): ^[a-z0-9_]+$, 1–50 characters.",
+      description: 'A seat feature of the plan (feature_not_found or feature_not_in_plan otherwise): ^[a-z0-9_]+$, 1–50 characters.',
       validate: featureCodeRule,
     }),
     count: t.int({

@@ -29,7 +29,7 @@ const WebhookEventTypeEnum = builder.enumType('WebhookEventType', {
   values: {
     SEAT_CHANGED: {
       value: 'seat.changed',
-      description: "seat.changed: a seat change was recorded. `data` is { event, balance }: the SeatEvent and the SeatBalance it left, as GraphQL shows them.",
+      description: 'seat.changed: a seat change was recorded. `data` is { event, balance }: the SeatEvent and the SeatBalance it left, as GraphQL shows them.',
     },
     CHARGE_CREATED: {
       value: 'charge.created',
@@ -38,7 +38,7 @@ const WebhookEventTypeEnum = builder.enumType('WebhookEventType', {
     SEAT_LIMIT_REACHED: {
       value: 'seat.limit_reached',
       description:
-        "seat.limit_reached: a balance of a feature without overage reached its includedSeats (`reason: reached`), or a change was refused with seat_limit_exceeded (`reason: refused`, with the balance it asked for in `requested`).",
+        'seat.limit_reached: a balance of a feature without overage reached its includedSeats (`reason: reached`), or a change was refused with seat_limit_exceeded (`reason: refused`, with the balance it asked for in `requested`).',
     },
   } as const satisfies Record<string, { value: OutboxEventType; description: string }>,
 });
@@ -50,7 +50,8 @@ const WebhookDeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
     SUCCEEDED: { value: 'succeeded', description: 'The endpoint answered an attempt with a 2xx status.' },
     FAILED: {
       value: 'failed',
-      description: 'Given up: every retry failed, the endpoint was disabled (lastError "endpoint disabled"), or its URL is no longer accepted. redeliverWebhook sends it again.',
+      description:
+        'Given up: every retry failed, the endpoint was disabled (lastError "endpoint disabled"), or its URL is no longer accepted. redeliverWebhook sends it again.',
     },
   } as const satisfies Record<string, { value: WebhookDeliveryStatus; description: string }>,
 });
@@ -61,7 +62,8 @@ const WebhookEndpointRef = builder
     loadMany: (ids, ctx) => loadAll(webhookLoaders(ctx).endpointById, ids),
   })
   .implement({
-    description: 'A URL seatgate sends your events to, signed with the endpoint\'s secret (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). The secret is shown only by createWebhookEndpoint and rotateWebhookSecret.',
+    description:
+      "A URL seatgate sends your events to, signed with the endpoint's secret (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature). The secret is shown only by createWebhookEndpoint and rotateWebhookSecret.",
     fields: (t) => ({
       url: t.exposeString('url', { description: 'Where deliveries are POSTed, as normalized when registered.' }),
       events: t.field({
@@ -78,7 +80,10 @@ const WebhookEndpointRef = builder
         resolve: (endpoint) => endpoint.disabledAt,
       }),
       createdAt: t.field({ type: 'DateTime', description: describe.createdAt, resolve: (endpoint) => endpoint.createdAt }),
-      livemode: t.boolean({ description: `${describe.livemode} An endpoint gets the events of its own mode only.`, resolve: (endpoint) => endpoint.mode === 'live' }),
+      livemode: t.boolean({
+        description: `${describe.livemode} An endpoint gets the events of its own mode only.`,
+        resolve: (endpoint) => endpoint.mode === 'live',
+      }),
     }),
   });
 
@@ -97,11 +102,15 @@ const WebhookAttemptRef = builder.objectRef<WebhookAttemptRecord>('WebhookAttemp
   description: 'One HTTP attempt of a delivery.',
   fields: (t) => ({
     attemptedAt: t.expose('attemptedAt', { type: 'DateTime', description: 'When the request was started.' }),
-    statusCode: t.exposeInt('statusCode', { nullable: true, description: 'The HTTP status the endpoint answered; null when it did not answer (see error). 2xx counts as delivered.' }),
+    statusCode: t.exposeInt('statusCode', {
+      nullable: true,
+      description: 'The HTTP status the endpoint answered; null when it did not answer (see error). 2xx counts as delivered.',
+    }),
     latencyMs: t.exposeInt('latencyMs', { description: 'Milliseconds from the start of the request to the end of the answer (or until seatgate gave up).' }),
     error: t.exposeString('error', {
       nullable: true,
-      description: 'Why the attempt failed without an answer (timeout, connection refused, a private address), or that a 3xx redirect was not followed; null when the endpoint answered.',
+      description:
+        'Why the attempt failed without an answer (timeout, connection refused, a private address), or that a 3xx redirect was not followed; null when the endpoint answered.',
     }),
   }),
 });
@@ -110,7 +119,8 @@ const WebhookDeliveryRef = builder
   .nodeRef<WebhookDeliveryView>('WebhookDelivery', {
     id: {
       resolve: (delivery) => delivery.id,
-      description: 'Opaque id, prefixed msg_: the webhook-id header of every attempt, redeliveries included. Deduplicate on it. Also its global id (node(id:)).',
+      description:
+        'Opaque id, prefixed msg_: the webhook-id header of every attempt, redeliveries included. Deduplicate on it. Also its global id (node(id:)).',
     },
     loadMany: (ids, ctx) => loadAll(webhookLoaders(ctx).deliveryById, ids),
   })
@@ -124,10 +134,17 @@ const WebhookDeliveryRef = builder
       nextAttemptAt: t.expose('nextAttemptAt', {
         type: 'DateTime',
         nullable: true,
-        description: 'While PENDING: when the next attempt is due (while one is in flight, when it is given up on and sent again). Null once SUCCEEDED or FAILED.',
+        description:
+          'While PENDING: when the next attempt is due (while one is in flight, when it is given up on and sent again). Null once SUCCEEDED or FAILED.',
       }),
-      lastStatusCode: t.exposeInt('lastStatusCode', { nullable: true, description: 'The status of the latest answered attempt; null when the latest attempt got no answer, or none was made.' }),
-      lastError: t.exposeString('lastError', { nullable: true, description: 'Why the latest attempt failed, or "endpoint disabled"; null after a success or before any attempt.' }),
+      lastStatusCode: t.exposeInt('lastStatusCode', {
+        nullable: true,
+        description: 'The status of the latest answered attempt; null when the latest attempt got no answer, or none was made.',
+      }),
+      lastError: t.exposeString('lastError', {
+        nullable: true,
+        description: 'Why the latest attempt failed, or "endpoint disabled"; null after a success or before any attempt.',
+      }),
       createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was published and the delivery queued.' }),
       completedAt: t.expose('completedAt', { type: 'DateTime', nullable: true, description: 'When it became SUCCEEDED or FAILED; null while PENDING.' }),
       attempts: t.field({ type: [WebhookAttemptRef], description: 'Every attempt, oldest first.', resolve: (delivery) => delivery.attempts }),
@@ -156,7 +173,8 @@ const WebhookDeliveryConnectionRef = builder.connectionObject(
     nodeField: { description: 'The delivery.' },
     fields: (t) => ({
       cursor: t.exposeString('cursor', {
-        description: 'Opaque, and valid for this endpoint only: pass it as `after` (with first) to read the deliveries older than this one, or as `before` (with last) to read the newer ones.',
+        description:
+          'Opaque, and valid for this endpoint only: pass it as `after` (with first) to read the deliveries older than this one, or as `before` (with last) to read the newer ones.',
       }),
     }),
   },
@@ -183,8 +201,7 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
   }),
 });
 
-const idArg = (t: Parameters<Parameters<typeof builder.mutationFields>[0]>[0], description: string) =>
-  t.arg.id({ description, validate: opaqueIdRule });
+const idArg = (t: Parameters<Parameters<typeof builder.mutationFields>[0]>[0], description: string) => t.arg.id({ description, validate: opaqueIdRule });
 
 builder.queryFields((t) => ({
   webhookEndpoints: t.field({

@@ -52,7 +52,10 @@ export async function queueDeliveries(
   handOff: { leaseMs: number; limit: number } | null = null,
 ): Promise<QueuedDeliveries> {
   const tenants = [...new Map(published.map((event) => [`${event.organizationId}\u0000${event.mode}`, event])).values()];
-  const endpoints = await run(tx, ENABLED_ENDPOINTS_OF_TENANTS, { organizationIds: tenants.map((event) => event.organizationId), modes: tenants.map((event) => event.mode) });
+  const endpoints = await run(tx, ENABLED_ENDPOINTS_OF_TENANTS, {
+    organizationIds: tenants.map((event) => event.organizationId),
+    modes: tenants.map((event) => event.mode),
+  });
   if (endpoints.length === 0) return { claimed: [], due: 0 };
   const now = new Date();
   // The claim's token, as CLAIM_DUE makes it: whole milliseconds, which a Date keeps exactly.
@@ -179,7 +182,11 @@ export async function disableEndpoint(em: EntityManager, tenant: Tenant, id: str
     if (endpoint.disabledAt) return endpoint;
     const now = new Date();
     endpoint.disabledAt = now;
-    await tx.nativeUpdate(WebhookDelivery, { endpoint: endpoint.id, status: 'pending' }, { status: 'failed', lastError: endpointDisabledError, completedAt: now });
+    await tx.nativeUpdate(
+      WebhookDelivery,
+      { endpoint: endpoint.id, status: 'pending' },
+      { status: 'failed', lastError: endpointDisabledError, completedAt: now },
+    );
     return endpoint;
   });
 }

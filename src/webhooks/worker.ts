@@ -74,14 +74,23 @@ function createAgents(concurrency: number): Agents {
  * last byte; reads at most maxResponseBytes of the answer, then hangs up. A connection whose
  * answer was read to its end goes back to the pool.
  */
-function post(url: URL, mode: Mode, agents: Agents, headers: Record<string, string>, body: string, timeoutMs: number): Promise<Outcome & { staleConnection?: boolean }> {
+function post(
+  url: URL,
+  mode: Mode,
+  agents: Agents,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<Outcome & { staleConnection?: boolean }> {
   return new Promise((resolve) => {
     const started = performance.now();
     let statusCode: number | null = null;
     let done = false;
     // Once the endpoint has answered, only its status counts: a 3xx is refused, anything else stands as it is.
     const answered = () =>
-      statusCode !== null && statusCode >= 300 && statusCode < 400 ? `The endpoint answered ${statusCode}; redirects are not followed: register the final URL.` : null;
+      statusCode !== null && statusCode >= 300 && statusCode < 400
+        ? `The endpoint answered ${statusCode}; redirects are not followed: register the final URL.`
+        : null;
     const finish = (error: string | null, hangUp: boolean, staleConnection = false) => {
       if (done) return;
       done = true;
@@ -287,13 +296,17 @@ export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWor
         try {
           const rows = await run(orm.em.fork(), SETTLE_ATTEMPTS, { results: attemptResultsJson(results) });
           for (const row of rows) {
-            if (!row.settled) logger.info('a webhook delivery changed while it was being sent; its attempt is recorded, its state kept', { deliveryId: row.id });
+            if (!row.settled)
+              logger.info('a webhook delivery changed while it was being sent; its attempt is recorded, its state kept', { deliveryId: row.id });
           }
           break;
         } catch (error) {
           const waitMs = 200 * 2 ** tries;
           if (tries >= 4 || Date.now() + waitMs >= leaseEnds) {
-            logger.error('could not record webhook attempts; their deliveries are sent again when their leases end', { deliveryIds: results.map((r) => r.id), error });
+            logger.error('could not record webhook attempts; their deliveries are sent again when their leases end', {
+              deliveryIds: results.map((r) => r.id),
+              error,
+            });
             break;
           }
           logger.warn('could not record webhook attempts; retrying', { error, waitMs });

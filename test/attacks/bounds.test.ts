@@ -12,15 +12,29 @@ const subscribe = `mutation($input: CreateSubscriptionInput!) { createSubscripti
 /** A test tenant whose plan `wide` offers `features` seat features, each 1 seat included at 100. */
 async function wideCatalog(client: Client, features: number) {
   const codes = Array.from({ length: features }, (_, i) => `f${i}`);
-  for (const code of codes) await client.ok(`mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`, { input: { code, name: code, type: 'SEATS' } });
+  for (const code of codes)
+    await client.ok(`mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`, { input: { code, name: code, type: 'SEATS' } });
   await client.ok(`mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
-    input: { code: 'wide', name: 'Wide', currency: 'EUR', interval: 'MONTH', seatFeatures: codes.map((featureCode) => ({ featureCode, includedSeats: 1, overageEnabled: true, unitPrice: 100 })) },
+    input: {
+      code: 'wide',
+      name: 'Wide',
+      currency: 'EUR',
+      interval: 'MONTH',
+      seatFeatures: codes.map((featureCode) => ({ featureCode, includedSeats: 1, overageEnabled: true, unitPrice: 100 })),
+    },
   });
   return codes;
 }
 
 const advancesOf = async (organizationId: string) =>
-  Number((await harness.orm.em.fork().getConnection().execute<{ n: string }[]>(`select count(*) as n from seat_charge where organization_id = ? and kind = 'ADVANCE'`, [organizationId]))[0]!.n);
+  Number(
+    (
+      await harness.orm.em
+        .fork()
+        .getConnection()
+        .execute<{ n: string }[]>(`select count(*) as n from seat_charge where organization_id = ? and kind = 'ADVANCE'`, [organizationId])
+    )[0]!.n,
+  );
 
 describe('startAt', () => {
   test('may lie at most one billing period back: further answers validation_error naming the bound and writes nothing', async () => {
@@ -36,7 +50,9 @@ describe('startAt', () => {
     }
     expect(await advancesOf(organizationId)).toBe(0);
     // Inside the bound, the first period has not ended yet: no catch-up, one advance per feature.
-    const { createSubscription } = await client.ok(subscribe, { input: { customerId: 'old', planCode: 'wide', startAt: '2031-04-20T00:00:06Z', initialSeats } });
+    const { createSubscription } = await client.ok(subscribe, {
+      input: { customerId: 'old', planCode: 'wide', startAt: '2031-04-20T00:00:06Z', initialSeats },
+    });
     expect(createSubscription).toEqual({ currentPeriodStart: '2031-04-20T00:00:06.000Z', currentPeriodEnd: '2031-05-20T00:00:06.000Z' });
     expect(await advancesOf(organizationId)).toBe(codes.length);
   });
@@ -93,7 +109,8 @@ describe('the renewal sweeper', () => {
   test('logs a subscription that fails to renew and goes on with the others', async () => {
     const { client, organizationId } = await newTenant(harness);
     await wideCatalog(client, 1);
-    for (const externalId of ['good', 'broken']) await createCustomerWithSubscription(client, { externalId, planCode: 'wide', initialSeats: [{ featureCode: 'f0', count: 2 }] });
+    for (const externalId of ['good', 'broken'])
+      await createCustomerWithSubscription(client, { externalId, planCode: 'wide', initialSeats: [{ featureCode: 'f0', count: 2 }] });
     const sql = (query: string, params: unknown[]) => harness.orm.em.fork().getConnection().execute(query, params);
     // A period that ends before its subscription starts: nothing seatgate writes, but a careless hand might.
     await sql(
@@ -103,9 +120,14 @@ describe('the renewal sweeper', () => {
     );
     await sql(`insert into test_clock (organization_id, frozen_at) values (?, now() + interval '40 days')`, [organizationId]);
     const logs: string[] = [];
-    expect(await sweepDueRenewals(harness.orm, createLogger('info', (line) => logs.push(line)), { organizationId })).toBe(1);
+    expect(
+      await sweepDueRenewals(
+        harness.orm,
+        createLogger('info', (line) => logs.push(line)),
+        { organizationId },
+      ),
+    ).toBe(1);
     expect(logs.map((line) => JSON.parse(line))).toMatchObject([{ level: 'warn', message: 'a subscription failed to renew; the next sweep tries again' }]);
     expect(await advancesOf(organizationId)).toBe(3);
   });
 });
-

@@ -17,7 +17,9 @@ describe('the test clock', () => {
     harness.passTime(20_000); // real time goes on; the test clock does not
     expect((await s.client.ok(clock)).testClock.now).toBe('2031-03-01T00:00:00.000Z');
     await s.client.ok(`mutation { createCustomer(input: { name: "Midnight", externalId: "midnight" }) { id } }`);
-    const { createSubscription } = await s.client.ok(`mutation { createSubscription(input: { customerId: "midnight", planCode: "team" }) { currentPeriodStart currentPeriodEnd } }`);
+    const { createSubscription } = await s.client.ok(
+      `mutation { createSubscription(input: { customerId: "midnight", planCode: "team" }) { currentPeriodStart currentPeriodEnd } }`,
+    );
     expect(createSubscription).toEqual({ currentPeriodStart: '2031-03-01T00:00:00.000Z', currentPeriodEnd: '2031-04-01T00:00:00.000Z' });
     const { addSeats } = await s.client.ok(mutations.addSeats, { input: { customerId: 'midnight', featureCode: 'editor', count: 6 } });
     expect(addSeats).toMatchObject({ ts: '2031-03-01T00:00:00.000Z' });
@@ -94,15 +96,35 @@ describe('deleteTestData', () => {
           [organizationId, mode, organizationId, mode, organizationId, mode, organizationId, mode, organizationId, mode],
         )
       ).map((row) => [row.t, Number(row.n)]);
-    expect(await left(test.organizationId, 'test')).toEqual([['customer', 0], ['event', 0], ['charge', 0], ['key', 0], ['feature', 4]]);
-    expect(await left(test.organizationId, 'live')).toEqual([['customer', 0], ['event', 0], ['charge', 0], ['key', 0], ['feature', 1]]);
-    expect(await left(live.organizationId, 'live')).toEqual([['customer', 1], ['event', 1], ['charge', 1], ['key', 0], ['feature', 4]]);
+    expect(await left(test.organizationId, 'test')).toEqual([
+      ['customer', 0],
+      ['event', 0],
+      ['charge', 0],
+      ['key', 0],
+      ['feature', 4],
+    ]);
+    expect(await left(test.organizationId, 'live')).toEqual([
+      ['customer', 0],
+      ['event', 0],
+      ['charge', 0],
+      ['key', 0],
+      ['feature', 1],
+    ]);
+    expect(await left(live.organizationId, 'live')).toEqual([
+      ['customer', 1],
+      ['event', 1],
+      ['charge', 1],
+      ['key', 0],
+      ['feature', 4],
+    ]);
     expect(await balanceOf(harness, live.customerId, 'editor')).toBe(7);
     // The clock is back at real time, at once for this server.
     const { testClock } = await test.client.ok(clock);
     expect(Math.abs(new Date(testClock.now).getTime() - Date.now())).toBeLessThan(60_000);
     // The same customers can be made again.
-    await test.client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, { input: { name: 'Again', externalId: test.customerId } });
+    await test.client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, {
+      input: { name: 'Again', externalId: test.customerId },
+    });
   });
 
   test('the ledger stays append-only outside deleteTestData, for test rows too, and always for live rows', async () => {

@@ -24,9 +24,18 @@ async function post(app: App, key: string, body: unknown, headers: Record<string
 describe('with introspection off, errors do not spell out the schema', () => {
   test.each([
     ['a misspelt field', { query: '{ custome { id } }' }],
-    ['a misspelt input field in variables', { query: 'mutation($i: AddSeatsInput!) { addSeats(input: $i) { id } }', variables: { i: { customerId: 'x', featureCode: 'a', count: 1, idempotencyKy: 'k' } } }],
+    [
+      'a misspelt input field in variables',
+      {
+        query: 'mutation($i: AddSeatsInput!) { addSeats(input: $i) { id } }',
+        variables: { i: { customerId: 'x', featureCode: 'a', count: 1, idempotencyKy: 'k' } },
+      },
+    ],
     ['a misspelt enum value', { query: 'mutation { createFeature(input: { code: "a", name: "a", type: SEAT }) { id } }' }],
-    ['a misspelt enum value in variables', { query: 'mutation($t: FeatureType!) { createFeature(input: { code: "a", name: "a", type: $t }) { id } }', variables: { t: 'SEAT' } }],
+    [
+      'a misspelt enum value in variables',
+      { query: 'mutation($t: FeatureType!) { createFeature(input: { code: "a", name: "a", type: $t }) { id } }', variables: { t: 'SEAT' } },
+    ],
   ])('%s answers validation_error without suggestions', async (_name, body) => {
     const { key } = await newTenant(harness);
     const hidden = await post(closed, key, body);
@@ -46,7 +55,10 @@ describe('input that cannot be stored faithfully is refused', () => {
       const refused = await post(harness.yoga, s.key, { query: create, variables: { input } });
       expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'validation_error', param: 'externalId' in input ? 'externalId' : 'name' });
     }
-    const add = await post(harness.yoga, s.key, { query: mutations.addSeats, variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1, idempotencyKey: 'k\udc00' } } });
+    const add = await post(harness.yoga, s.key, {
+      query: mutations.addSeats,
+      variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1, idempotencyKey: 'k\udc00' } },
+    });
     expect(add.body.errors?.[0]?.extensions).toMatchObject({ code: 'validation_error', param: 'idempotencyKey' });
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
     const replacement = await post(harness.yoga, s.key, { query: create, variables: { input: { name: 'Replacement', externalId: 'x\ufffd' } } });
@@ -72,7 +84,8 @@ describe('input that cannot be stored faithfully is refused', () => {
 describe('idempotency', () => {
   test('a key fingerprints the customer, not the form of its id: the same call by cus_ id and by external id replays', async () => {
     const s = await seatScenario(harness);
-    const add = (customerId: string) => s.client.ok(mutations.addSeats, { input: { customerId, featureCode: 'editor', count: 2, idempotencyKey: 'either-id' } });
+    const add = (customerId: string) =>
+      s.client.ok(mutations.addSeats, { input: { customerId, featureCode: 'editor', count: 2, idempotencyKey: 'either-id' } });
     const first = await add(s.customer.id);
     const again = await add(s.customerId);
     expect(again.addSeats).toEqual(first.addSeats);
@@ -84,8 +97,18 @@ describe('HTTP statuses follow GraphQL over HTTP', () => {
   const cases: [string, (customerId: string) => object, number, number][] = [
     ['a parse error', () => ({ query: '{ features { ' }), 400, 200],
     ['an unknown field', () => ({ query: '{ nothing }' }), 400, 200],
-    ['a variable of the wrong type', () => ({ query: mutations.addSeats, variables: { input: { customerId: 'x', featureCode: 'editor', count: 'one' } } }), 400, 200],
-    ['a lone surrogate in a variable', () => ({ query: mutations.addSeats, variables: { input: { customerId: 'x\udfff', featureCode: 'editor', count: 1 } } }), 400, 200],
+    [
+      'a variable of the wrong type',
+      () => ({ query: mutations.addSeats, variables: { input: { customerId: 'x', featureCode: 'editor', count: 'one' } } }),
+      400,
+      200,
+    ],
+    [
+      'a lone surrogate in a variable',
+      () => ({ query: mutations.addSeats, variables: { input: { customerId: 'x\udfff', featureCode: 'editor', count: 1 } } }),
+      400,
+      200,
+    ],
     ['two mutations', (c) => ({ query: `mutation { a: ${add(c)} b: ${add(c)} }` }), 400, 200],
     ['an argument out of range (checked as it runs)', (c) => ({ query: `mutation { ${add(c, 0)} }` }), 200, 200],
     ['a business error', () => ({ query: `mutation { ${add('nobody')} }` }), 200, 200],

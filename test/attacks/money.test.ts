@@ -79,7 +79,13 @@ describe('through the API', () => {
   test('a unit price past the maximum is refused naming the field', async () => {
     const s = await seatScenario(harness);
     const refused = await s.client.fails(`mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
-      input: { code: 'dear', name: 'Dear', currency: 'EUR', interval: 'MONTH', seatFeatures: [{ featureCode: 'editor', includedSeats: 0, overageEnabled: true, unitPrice: maxUnitPrice + 1 }] },
+      input: {
+        code: 'dear',
+        name: 'Dear',
+        currency: 'EUR',
+        interval: 'MONTH',
+        seatFeatures: [{ featureCode: 'editor', includedSeats: 0, overageEnabled: true, unitPrice: maxUnitPrice + 1 }],
+      },
     });
     expect(refused.extensions).toMatchObject({ code: 'validation_error', param: 'seatFeatures.0.unitPrice' });
   });
@@ -87,14 +93,19 @@ describe('through the API', () => {
   test('at the maxima every charge and invoice reads back exact; one seat more is refused and changes nothing', async () => {
     const s = await seatScenario(harness, { features: [{ code: 'editor', includedSeats: 0, overageEnabled: true, unitPrice: maxUnitPrice }] });
     const cap = maxAmountPerPeriod / maxUnitPrice;
-    const { setSeats } = await s.client.ok(`mutation($input: SetSeatsInput!) { setSeats(input: $input) { newBalance charge { amount quantity daysRemaining daysInPeriod } } }`, {
-      input: { customerId: s.customerId, featureCode: 'editor', count: cap },
-    });
+    const { setSeats } = await s.client.ok(
+      `mutation($input: SetSeatsInput!) { setSeats(input: $input) { newBalance charge { amount quantity daysRemaining daysInPeriod } } }`,
+      {
+        input: { customerId: s.customerId, featureCode: 'editor', count: cap },
+      },
+    );
     const { quantity, daysRemaining, daysInPeriod, amount } = setSeats.charge;
     expect(quantity).toBe(cap);
     expect(BigInt(amount)).toBe((2n * BigInt(cap) * BigInt(maxUnitPrice) * BigInt(daysRemaining) + BigInt(daysInPeriod)) / (2n * BigInt(daysInPeriod)));
 
-    const refused = await s.client.fails(`mutation($input: AddSeatsInput!) { addSeats(input: $input) { id } }`, { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } });
+    const refused = await s.client.fails(`mutation($input: AddSeatsInput!) { addSeats(input: $input) { id } }`, {
+      input: { customerId: s.customerId, featureCode: 'editor', count: 1 },
+    });
     expect(refused.extensions).toMatchObject({ code: 'validation_error', param: 'count' });
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(cap);
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
@@ -109,7 +120,10 @@ describe('through the API', () => {
 
   test('a balance stops at its ceiling with validation_error, never a database error', async () => {
     const s = await seatScenario(harness, { features: [{ code: 'editor', includedSeats: 0, overageEnabled: false, unlimited: true }] });
-    const add = (count: number) => s.client.run(`mutation($input: AddSeatsInput!) { addSeats(input: $input) { newBalance } }`, { input: { customerId: s.customerId, featureCode: 'editor', count } });
+    const add = (count: number) =>
+      s.client.run(`mutation($input: AddSeatsInput!) { addSeats(input: $input) { newBalance } }`, {
+        input: { customerId: s.customerId, featureCode: 'editor', count },
+      });
     for (let i = 0; i < maxSeatBalance / 1_000_000; i++) expect((await add(1_000_000)).errors).toBeUndefined();
     const refused = await add(1);
     expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'validation_error', param: 'count' });

@@ -24,7 +24,10 @@ describe('processes and connections that die', () => {
     first.child.kill('SIGKILL');
     const outcomes = await Promise.all(burst);
 
-    const events = await harness.orm.em.fork().getConnection().execute<{ id: string }[]>(`select id from seat_event where customer_id = ? and kind = 'ADD'`, [s.customer.id]);
+    const events = await harness.orm.em
+      .fork()
+      .getConnection()
+      .execute<{ id: string }[]>(`select id from seat_event where customer_id = ? and kind = 'ADD'`, [s.customer.id]);
     const recorded = new Set(events.map((event) => event.id));
     const succeeded = outcomes.filter((outcome) => outcome && !outcome.body.errors);
     expect(succeeded.length).toBeGreaterThan(0);
@@ -56,7 +59,10 @@ describe('processes and connections that die', () => {
         const response = await app.fetch('http://seatgate.test/graphql', {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-api-key': s.key },
-          body: JSON.stringify({ query: mutations.addSeats, variables: { input: { customerId: s.customerId, featureCode: 'admin', count: 1, idempotencyKey } } }),
+          body: JSON.stringify({
+            query: mutations.addSeats,
+            variables: { input: { customerId: s.customerId, featureCode: 'admin', count: 1, idempotencyKey } },
+          }),
         });
         return (await response.json()) as { data?: any; errors?: any[] };
       };
@@ -67,7 +73,12 @@ describe('processes and connections that die', () => {
       const killed = new Set<number>();
       /** A connection of the app, not yet killed, whose transaction waits for the held rows. */
       const waiting = async () =>
-        (await sql<{ pid: number }>(`select pid from pg_stat_activity where application_name = ? and ? = any(pg_blocking_pids(pid))`, [applicationName, rows[0]!.pid])).some(({ pid }) => !killed.has(pid));
+        (
+          await sql<{ pid: number }>(`select pid from pg_stat_activity where application_name = ? and ? = any(pg_blocking_pids(pid))`, [
+            applicationName,
+            rows[0]!.pid,
+          ])
+        ).some(({ pid }) => !killed.has(pid));
 
       const keys = Array.from({ length: 150 }, (_, i) => `killed-${i}`);
       const burst = Promise.all(keys.map(send));
@@ -75,7 +86,9 @@ describe('processes and connections that die', () => {
       for (let i = 0; i < 5; i++) {
         await vi.waitFor(async () => expect(await waiting()).toBe(true), { timeout: 30_000, interval: 10 });
         // In the select list, not the where clause: only the rows the filter keeps are terminated.
-        const terminated = await sql<{ pid: number }>(`select pid, pg_terminate_backend(pid) from pg_stat_activity where application_name = ?`, [applicationName]);
+        const terminated = await sql<{ pid: number }>(`select pid, pg_terminate_backend(pid) from pg_stat_activity where application_name = ?`, [
+          applicationName,
+        ]);
         for (const { pid } of terminated) killed.add(pid);
       }
       await blocker.query('commit');

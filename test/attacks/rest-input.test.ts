@@ -4,7 +4,17 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { type ErrorCode, errorCodes, isErrorCode } from '../../src/errors.js';
-import { balanceOf, createCustomerWithSubscription, ledgerOf, rest, type RestResponse, seatScenario, useHarness, useHttpServer, type SeatScenario } from '../helpers.js';
+import {
+  balanceOf,
+  createCustomerWithSubscription,
+  ledgerOf,
+  rest,
+  type RestResponse,
+  seatScenario,
+  useHarness,
+  useHttpServer,
+  type SeatScenario,
+} from '../helpers.js';
 
 const harness = useHarness();
 const server = useHttpServer(harness);
@@ -41,7 +51,8 @@ const scenario = () =>
 const validBody = (s: SeatScenario, route: WriteRoute): Record<string, unknown> =>
   route === bulkRoute ? { customerId: s.customerId, seats: { editor: 1 } } : { customerId: s.customerId, featureCode: 'editor', count: 1 };
 
-const send = (s: SeatScenario, route: WriteRoute, body: unknown, headers?: Record<string, string>) => rest(harness.yoga, s.key, route.method, route.path, body, headers);
+const send = (s: SeatScenario, route: WriteRoute, body: unknown, headers?: Record<string, string>) =>
+  rest(harness.yoga, s.key, route.method, route.path, body, headers);
 
 /** A body given as bytes, with exactly the headers given (no Content-Type is added). */
 async function sendBytes(s: SeatScenario, route: WriteRoute, bytes: Uint8Array, headers: Record<string, string> = {}): Promise<RestResponse> {
@@ -58,7 +69,9 @@ function overHttp(method: string, path: string, headers: Record<string, string>,
       let text = '';
       incoming.setEncoding('utf8');
       incoming.on('data', (chunk: string) => (text += chunk));
-      incoming.on('end', () => resolve({ status: incoming.statusCode!, headers: new Headers(incoming.headers as Record<string, string>), body: JSON.parse(text) }));
+      incoming.on('end', () =>
+        resolve({ status: incoming.statusCode!, headers: new Headers(incoming.headers as Record<string, string>), body: JSON.parse(text) }),
+      );
     });
     outgoing.on('error', reject);
     outgoing.end(body);
@@ -82,7 +95,14 @@ async function unchanged<T>(s: SeatScenario, attack: () => Promise<T>): Promise<
   return result;
 }
 
-type ErrorBody = { type: string; code: ErrorCode; message: string; param: string | null; details: { field: string; message: string }[] | null; doc_url: string };
+type ErrorBody = {
+  type: string;
+  code: ErrorCode;
+  message: string;
+  param: string | null;
+  details: { field: string; message: string }[] | null;
+  doc_url: string;
+};
 
 /** The §7 failure envelope, whole and consistent with §4, whatever went wrong. */
 function expectEnvelope(response: RestResponse): ErrorBody {
@@ -129,12 +149,27 @@ function expectRefusal(response: RestResponse, expected: Expected): ErrorBody {
   return error;
 }
 
-const invalid = (param: string | null, fields: string[] | null = param === null ? [''] : [param]): Expected => ({ status: 400, code: 'validation_error', param, fields });
+const invalid = (param: string | null, fields: string[] | null = param === null ? [''] : [param]): Expected => ({
+  status: 400,
+  code: 'validation_error',
+  param,
+  fields,
+});
 
 describe('bodies that are not a JSON object', () => {
   test.each(writeRoutes)('$name: unparsable text is invalid_json, and changes nothing', async (route) => {
     const s = await scenario();
-    const texts = ['{bad', `{"customerId":`, '', ' ', `{"customerId":"${s.customerId}",}`, `{'customerId':'${s.customerId}'}`, 'NaN', 'undefined', '{"count":01}'];
+    const texts = [
+      '{bad',
+      `{"customerId":`,
+      '',
+      ' ',
+      `{"customerId":"${s.customerId}",}`,
+      `{'customerId':'${s.customerId}'}`,
+      'NaN',
+      'undefined',
+      '{"count":01}',
+    ];
     for (const text of texts) {
       await unchanged(s, async () => expectRefusal(await send(s, route, text), { status: 400, code: 'invalid_json', param: null, fields: null }));
     }
@@ -176,7 +211,9 @@ describe('fields that break their rule', () => {
   test.each(seatRoutes)('$name: a count that is not a number is not coerced', async (route) => {
     const s = await scenario();
     for (const count of ['3', '1', '', true, false, null, [1], { value: 1 }]) {
-      await unchanged(s, async () => expectRefusal(await send(s, route, { ...validBody(s, route), count }), { ...invalid('count'), message: /expected number/ }));
+      await unchanged(s, async () =>
+        expectRefusal(await send(s, route, { ...validBody(s, route), count }), { ...invalid('count'), message: /expected number/ }),
+      );
     }
   });
 
@@ -268,7 +305,15 @@ describe('the body size limit', () => {
   test.each(writeRoutes)('$name: a body over the limit answers 413 in the envelope', async (route) => {
     const s = await scenario();
     const body = JSON.stringify({ ...validBody(s, route), pad: 'x'.repeat(maxBodyBytes) });
-    await unchanged(s, async () => expectRefusal(await send(s, route, body), { status: 413, code: 'validation_error', param: null, fields: [''], message: new RegExp(`${maxBodyBytes} bytes`) }));
+    await unchanged(s, async () =>
+      expectRefusal(await send(s, route, body), {
+        status: 413,
+        code: 'validation_error',
+        param: null,
+        fields: [''],
+        message: new RegExp(`${maxBodyBytes} bytes`),
+      }),
+    );
   });
 
   test('the limit counts bytes, not characters: exactly the limit is read, one byte more is 413', async () => {
@@ -339,12 +384,28 @@ describe('query strings of the reads', () => {
 });
 
 describe('unicode and control characters in ids', () => {
-  const strangers = ['😀', '客户', '顧客-株式会社', 'a\u0301cme', '\u202Eemca', 'مرحبا', '👨‍👩‍👧', 'Ω'.repeat(200), '\ufffd', 'a%00b', "'; drop table customer; --", '%', '_'];
+  const strangers = [
+    '😀',
+    '客户',
+    '顧客-株式会社',
+    'a\u0301cme',
+    '\u202Eemca',
+    'مرحبا',
+    '👨‍👩‍👧',
+    'Ω'.repeat(200),
+    '\ufffd',
+    'a%00b',
+    "'; drop table customer; --",
+    '%',
+    '_',
+  ];
 
   test.each(seatRoutes)('$name: a unicode id that does not exist is customer_not_found', async (route) => {
     const s = await scenario();
     for (const customerId of strangers) {
-      await unchanged(s, async () => expectRefusal(await send(s, route, { ...validBody(s, route), customerId }), { status: 404, code: 'customer_not_found', param: 'customerId' }));
+      await unchanged(s, async () =>
+        expectRefusal(await send(s, route, { ...validBody(s, route), customerId }), { status: 404, code: 'customer_not_found', param: 'customerId' }),
+      );
     }
   });
 
@@ -354,7 +415,11 @@ describe('unicode and control characters in ids', () => {
       const query = new URLSearchParams({ customerId, featureCode: 'editor' });
       expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balance?${query}`), { status: 404, code: 'customer_not_found', param: 'customerId' });
       query.delete('featureCode');
-      expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balances?${query}`), { status: 404, code: 'customer_not_found', param: 'customerId' });
+      expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balances?${query}`), {
+        status: 404,
+        code: 'customer_not_found',
+        param: 'customerId',
+      });
     }
   });
 
@@ -373,7 +438,10 @@ describe('unicode and control characters in ids', () => {
     const s = await scenario();
     const c = encodeURIComponent(s.customerId);
     expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balances?customerId=a%00b`), { ...invalid('customerId'), message: /NUL/ });
-    expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balance?customerId=${c}%00&featureCode=editor`), { ...invalid('customerId'), message: /NUL/ });
+    expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balance?customerId=${c}%00&featureCode=editor`), {
+      ...invalid('customerId'),
+      message: /NUL/,
+    });
     expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balance?customerId=${c}&featureCode=editor%00`), invalid('featureCode'));
   });
 
@@ -423,7 +491,9 @@ describe('bulk set', () => {
   test('100 entries pass validation, and one unknown code among them still changes nothing', async () => {
     const s = await scenario();
     const seats = Object.fromEntries([['viewer', 0], ['editor', 9], ...Array.from({ length: 98 }, (_, i) => [`ghost_${i}`, 1])]);
-    const error = await unchanged(s, async () => expectRefusal(await send(s, bulkRoute, { customerId: s.customerId, seats }), { status: 404, code: 'feature_not_found' }));
+    const error = await unchanged(s, async () =>
+      expectRefusal(await send(s, bulkRoute, { customerId: s.customerId, seats }), { status: 404, code: 'feature_not_found' }),
+    );
     expect(error.param).toMatch(/^seats\.ghost_\d+$/);
   });
 });
@@ -476,7 +546,9 @@ describe('what JSON.parse and a lenient decoder would settle silently', () => {
   test.each(['1e-400', '1.0000000000000001', '0.99999999999999999'])('a count of %s is refused, not rounded to an integer', async (count) => {
     const s = await scenario();
     const set = seatRoutes.find((route) => route.method === 'PUT')!;
-    await unchanged(s, async () => expectRefusal(await send(s, set, `{"customerId":${JSON.stringify(s.customerId)},"featureCode":"editor","count":${count}}`), invalid('count')));
+    await unchanged(s, async () =>
+      expectRefusal(await send(s, set, `{"customerId":${JSON.stringify(s.customerId)},"featureCode":"editor","count":${count}}`), invalid('count')),
+    );
     // The same integers written plainly, or with a zero fraction, are fine.
     expect((await send(s, set, `{"customerId":${JSON.stringify(s.customerId)},"featureCode":"editor","count":2.0}`)).status).toBe(200);
   });
@@ -493,7 +565,9 @@ describe('what JSON.parse and a lenient decoder would settle silently', () => {
   test('a Content-Type that only starts like JSON is refused', async () => {
     const s = await scenario();
     for (const type of ['application/json-seq', 'application/json-patch+json', 'application/jsonx']) {
-      await unchanged(s, async () => expectRefusal(await send(s, seatRoutes[0]!, validBody(s, seatRoutes[0]!), { 'content-type': type }), invalid('Content-Type')));
+      await unchanged(s, async () =>
+        expectRefusal(await send(s, seatRoutes[0]!, validBody(s, seatRoutes[0]!), { 'content-type': type }), invalid('Content-Type')),
+      );
     }
   });
 
@@ -515,7 +589,10 @@ describe('what JSON.parse and a lenient decoder would settle silently', () => {
       body: new Uint8Array(Buffer.concat([query, Buffer.from([0xff]), rest_])),
     });
     expect((await viaGraphQL.json()).errors[0].extensions.code).toBe('validation_error');
-    const viaGet = await harness.yoga.fetch(`http://seatgate.test/graphql?query=${encodeURIComponent('{ customer(id: "x')}%FF${encodeURIComponent('") { id } }')}`, { headers: { 'x-api-key': s.key } });
+    const viaGet = await harness.yoga.fetch(
+      `http://seatgate.test/graphql?query=${encodeURIComponent('{ customer(id: "x')}%FF${encodeURIComponent('") { id } }')}`,
+      { headers: { 'x-api-key': s.key } },
+    );
     expect(viaGet.status).toBe(400);
     expect((await viaGet.json()).errors[0].extensions.code).toBe('validation_error');
     expect(await balanceOf(harness, other.id, 'editor')).toBe(0);
@@ -533,7 +610,11 @@ describe('property: nothing a client sends breaks the door or changes a balance'
   };
 
   /** Sends `numRuns` values of `arbitrary` through `attack` to a fresh scenario: each answer is judged, nothing changes, nothing is logged as an error. */
-  async function fuzz<T>(arbitrary: (s: SeatScenario) => fc.Arbitrary<T>, attack: (s: SeatScenario, value: T) => Promise<RestResponse>, judge = expectJunkRefused) {
+  async function fuzz<T>(
+    arbitrary: (s: SeatScenario) => fc.Arbitrary<T>,
+    attack: (s: SeatScenario, value: T) => Promise<RestResponse>,
+    judge = expectJunkRefused,
+  ) {
     const s = await scenario();
     const logged = harness.logs.length;
     let sent = 0;
@@ -559,14 +640,22 @@ describe('property: nothing a client sends breaks the door or changes a balance'
     Object.keys(value).length > 0 &&
     Object.entries(value).every(([code, count]) => (planFeatures as readonly string[]).includes(code) && isCount(count));
   const notACount = fc.jsonValue().filter((value) => !isCount(value));
-  const notAPlanFeature = fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.stringMatching(/^[a-z0-9_]{1,12}$/), fc.jsonValue()).filter((value) => !(planFeatures as readonly unknown[]).includes(value));
+  const notAPlanFeature = fc
+    .oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.stringMatching(/^[a-z0-9_]{1,12}$/), fc.jsonValue())
+    .filter((value) => !(planFeatures as readonly unknown[]).includes(value));
 
   test.each(writeRoutes)('$name: arbitrary JSON values as the body', async (route) => {
-    await fuzz(() => fc.jsonValue(), (s, value) => send(s, route, JSON.stringify(value)));
+    await fuzz(
+      () => fc.jsonValue(),
+      (s, value) => send(s, route, JSON.stringify(value)),
+    );
   });
 
   test.each(writeRoutes)('$name: arbitrary strings as the body text', async (route) => {
-    await fuzz(() => fc.string({ unit: 'binary', maxLength: 300 }), (s, text) => send(s, route, text));
+    await fuzz(
+      () => fc.string({ unit: 'binary', maxLength: 300 }),
+      (s, text) => send(s, route, text),
+    );
   });
 
   test.each(seatRoutes)('$name: the real customer with one junk field', async (route) => {
@@ -583,20 +672,30 @@ describe('property: nothing a client sends breaks the door or changes a balance'
   test('bulk set: the real customer with junk seats', async () => {
     const entry = fc.oneof(
       fc.tuple(fc.constantFrom(...planFeatures), notACount),
-      fc.tuple(notAPlanFeature.filter((code): code is string => typeof code === 'string'), fc.jsonValue()),
+      fc.tuple(
+        notAPlanFeature.filter((code): code is string => typeof code === 'string'),
+        fc.jsonValue(),
+      ),
     );
     const entries = fc
       .uniqueArray(entry, { selector: ([code]) => code, minLength: 1, maxLength: 5 })
       .map((pairs) => Object.fromEntries(pairs))
       .filter((seats) => !appliable(seats));
-    const seats = fc.oneof(entries, fc.jsonValue().filter((value) => !appliable(value)));
-    await fuzz(() => seats, (s, value) => send(s, bulkRoute, { customerId: s.customerId, seats: value }));
+    const seats = fc.oneof(
+      entries,
+      fc.jsonValue().filter((value) => !appliable(value)),
+    );
+    await fuzz(
+      () => seats,
+      (s, value) => send(s, bulkRoute, { customerId: s.customerId, seats: value }),
+    );
   });
 
   test.each(readRoutes)('$name: arbitrary strings as query values and as the raw query', async ({ path, params }) => {
     const value = (s: SeatScenario) => fc.oneof(fc.string({ unit: 'binary', maxLength: 220 }), fc.constant(s.customerId), fc.constantFrom(...planFeatures));
     // Values that would name the real customer's real balance are a valid read, not junk.
-    const real = (s: SeatScenario, chosen: string[]) => chosen[0] === s.customerId && (params.length === 1 || (planFeatures as readonly string[]).includes(chosen[1]!));
+    const real = (s: SeatScenario, chosen: string[]) =>
+      chosen[0] === s.customerId && (params.length === 1 || (planFeatures as readonly string[]).includes(chosen[1]!));
     const queries = (s: SeatScenario) =>
       fc.oneof(
         fc

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrate, openOrm } from '../src/db/orm.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { freePort, freshDatabase } from './database.js';
 import { batchSizes, lastSeq, ledgerTotals } from './ledger.js';
 import { load } from './load.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { ApiKeyCache, defaultApiKeyCacheMs } from './auth/cache.js';
-import { apiKeyHeader, useApiKeyAuth } from './auth/plugin.js';
+import { apiKeyHeader, useApiKeyAuth } from './http/api-key-auth.js';
 import { Clock } from './clock/service.js';
 import { type Context, createContext } from './context.js';
 import type { Limits } from './config.js';
@@ -21,15 +21,15 @@ import {
   useOneMutationPerRequest,
   useWellFormedStrings,
 } from './http/limits.js';
-import { exposedHeaders, RequestGate, useRateLimitHeaders } from './http/gate.js';
+import { exposedHeaders, RequestGate, useRateLimitHeaders } from './auth/gate.js';
 import { requestIdHeader, type RequestStates } from './http/request-state.js';
-import type { Logger } from './logger.js';
+import type { Logger } from './common/logger.js';
 import { type RestDoorOptions, useRestDoor } from './rest/door.js';
-import { schema } from './schema.js';
-import { SeatChangeCoalescer } from './seats/coalescer.js';
+import { schema } from './graphql/schema.js';
+import { SeatChangeCoalescer } from './flows/seat-change-coalescer.js';
 import { EventHub } from './events/hub.js';
 import { SharedRateLimiter } from './ratelimits/service.js';
-import { DomainError } from './errors.js';
+import { DomainError } from './common/errors.js';
 
 export const graphqlPath = '/graphql';
 

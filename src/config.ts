@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CorsPolicy } from './http/cors.js';
-import { StartupError } from './startup.js';
+import { StartupError } from './common/startup.js';
 
 const postgresUrl = z
   .string()

@@ -5,11 +5,11 @@ import { createCustomerLoaders } from './customers/loaders.js';
 import type { Clock } from './clock/service.js';
 import type { Orm } from './db/orm.js';
 import type { EventHub } from './events/hub.js';
-import type { Logger } from './logger.js';
+import type { Logger } from './common/logger.js';
 import { createSeatLoaders } from './seats/loaders.js';
 import type { SeatChangeWriter } from './seats/service.js';
 import { createSubscriptionLoaders } from './subscriptions/loaders.js';
-import type { Tenant } from './tenant.js';
+import type { Tenant } from './model/tenant.js';
 
 export type Loaders = ReturnType<typeof createLoaders>;
 

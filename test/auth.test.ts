@@ -15,8 +15,8 @@ import {
   useHarness,
 } from './helpers.js';
 import { defaultApiKeyCacheMs } from '../src/auth/cache.js';
-import { schema } from '../src/schema.js';
-import type { Mode } from '../src/tenant.js';
+import { schema } from '../src/graphql/schema.js';
+import type { Mode } from '../src/model/tenant.js';
 
 const harness = useHarness();
 

@@ -2,8 +2,8 @@ import pg from 'pg';
 import { beforeAll, describe, expect, inject, test } from 'vitest';
 import { type App, createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
-import { SeatChangeCoalescer } from '../src/seats/coalescer.js';
+import { createLogger } from '../src/common/logger.js';
+import { SeatChangeCoalescer } from '../src/flows/seat-change-coalescer.js';
 import { createCustomerWithSubscription, expectLedgerWhole, type GraphQLResponse, mutations, seatScenario, useHarness } from './helpers.js';
 
 const harness = useHarness();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { type App, createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { createCustomerWithSubscription, mutations, queries, seatScenario, type SeatScenario, useHarness } from './helpers.js';
 
 // The harness compiles every operation from its first run (so every other test covers compiled

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { seatScenario, useHarness } from './helpers.js';
 
 // Which browser origins may call the API: CORS_ORIGINS, else localhost outside production.

@@ -9,7 +9,7 @@ import { createApiKey } from '../src/auth/service.js';
 import { loadConfig } from '../src/config.js';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate, openOrm, type Orm } from '../src/db/orm.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { mutations } from './helpers.js';
 
 /** A PostgreSQL of this test's own, so it can be stopped without disturbing the others. */

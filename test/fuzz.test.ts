@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { errorCodes } from '../src/errors.js';
-import { schema } from '../src/schema.js';
+import { errorCodes } from '../src/common/errors.js';
+import { schema } from '../src/graphql/schema.js';
 import { expectLedgerWhole, seatScenario, useHarness, useHttpServer } from './helpers.js';
 
 const harness = useHarness();

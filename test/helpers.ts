@@ -10,8 +10,8 @@ import { createApiKey } from '../src/auth/service.js';
 import { nodeListener } from '../src/http/node-listener.js';
 import { loadConfig } from '../src/config.js';
 import { openOrm, type Orm, projectRoot } from '../src/db/orm.js';
-import { createLogger, type Logger } from '../src/logger.js';
-import type { Mode } from '../src/tenant.js';
+import { createLogger, type Logger } from '../src/common/logger.js';
+import type { Mode } from '../src/model/tenant.js';
 
 export type GraphQLErrorShape = {
   message: string;

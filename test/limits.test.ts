@@ -3,7 +3,7 @@ import { createApp, type AppOptions } from '../src/app.js';
 import { loadConfig, type Limits } from '../src/config.js';
 import fc from 'fast-check';
 import { decisionsOf, type RatePolicy } from '../src/ratelimits/service.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { balanceOf, mutations, seatScenario, useHarness } from './helpers.js';
 import { limiterNow } from './limiter-clock.js';
 

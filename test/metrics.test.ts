@@ -2,8 +2,8 @@ import { describe, expect, test } from 'vitest';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createMetrics } from '../src/http/metrics.js';
-import { createLogger } from '../src/logger.js';
-import { schema } from '../src/schema.js';
+import { createLogger } from '../src/common/logger.js';
+import { schema } from '../src/graphql/schema.js';
 import { mutations, seatScenario, useHarness, useServerProcesses } from './helpers.js';
 
 const harness = useHarness();

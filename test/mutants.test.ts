@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { maxAmountPerPeriod, maxUnitPrice, type BillingTerms } from '../src/billing/proration.js';
-import { DomainError } from '../src/errors.js';
-import { IdempotencyKey } from '../src/idempotency/entities.js';
+import { DomainError } from '../src/common/errors.js';
+import { IdempotencyKey } from '../src/model/idempotency.js';
 import { claimId, replayOf, requestHash, type IdempotentCall } from '../src/idempotency/service.js';
 import {
   assertDistinctFeatureCodes,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { clientAddress } from '../src/http/gate.js';
+import { clientAddress } from '../src/auth/gate.js';
 import { seatScenario, type ServerProcess, useHarness, useServerProcesses } from './helpers.js';
 import { limiterNow } from './limiter-clock.js';
 

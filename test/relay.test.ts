@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test, vi } from 'vitest';
 import { openOrm, type Orm } from '../src/db/orm.js';
 import { EventHub } from '../src/events/hub.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { type Client, graphql, mutations, newTenant, type SeatScenario, seatScenario, useHarness } from './helpers.js';
 
 const harness = useHarness();

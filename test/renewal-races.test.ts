@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
-import { SeatChangeCoalescer } from '../src/seats/coalescer.js';
+import { createLogger } from '../src/common/logger.js';
+import { SeatChangeCoalescer } from '../src/flows/seat-change-coalescer.js';
 import { graphql, holdBalancesOf, mutations, postGraphQL, seatScenario, useHarness, useServerProcesses, waitUntil } from './helpers.js';
 
 // Seat changes and renewals are the two writers of balances. Each takes a customer's balance

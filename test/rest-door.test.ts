@@ -5,10 +5,10 @@ import type { OpenAPIV3_1 } from 'openapi-types';
 import { describe, expect, test } from 'vitest';
 import { type App, createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { type ErrorCode, errorCodes } from '../src/errors.js';
-import { createLogger } from '../src/logger.js';
+import { type ErrorCode, errorCodes } from '../src/common/errors.js';
+import { createLogger } from '../src/common/logger.js';
 import { graphqlOnly, type Route, routes } from '../src/rest/routes.js';
-import { schema } from '../src/schema.js';
+import { schema } from '../src/graphql/schema.js';
 import { balanceOf, graphql, type RestResponse, rest, seatScenario, useHarness, useHttpServer, type SeatScenario } from './helpers.js';
 
 const harness = useHarness();

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { DomainError } from '../src/errors.js';
+import { DomainError } from '../src/common/errors.js';
 import { billableBalance, nextBalance, planChange, type SeatTerms } from '../src/seats/rules.js';
 
 const capped: SeatTerms = { includedSeats: 5, unlimited: false, overageEnabled: false };

@@ -6,7 +6,7 @@ import { createApp } from '../src/app.js';
 import { loadConfig, ConfigError } from '../src/config.js';
 import { openOrm } from '../src/db/orm.js';
 import { nodeListener } from '../src/http/node-listener.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { balanceOf, graphql, mutations, seatScenario, useHarness, useHttpServer } from './helpers.js';
 
 const harness = useHarness();

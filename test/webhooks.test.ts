@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, test, vi } from 'vitest'
 import { webhookLeaseMarginMs } from '../src/config.js';
 import { openOrm } from '../src/db/orm.js';
 import { EventHub } from '../src/events/hub.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { retrySchedule } from '../src/webhooks/retry.js';
 import { verifyWebhook } from '../src/webhooks/signature.js';
 import { maxResponseBytes, startWebhookWorker, type WebhookWorker, webhookUserAgent } from '../src/webhooks/worker.js';

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TestClockState } from '../clock/store.js';
-import type { Tenant } from '../tenant.js';
+import type { Tenant } from '../model/tenant.js';
 import { type Authenticated, hashApiKey, isApiKeyShaped, lookUpApiKey } from './service.js';
 
 /** The staleness bound README promises: keys and test clocks are at most 5 s out of date. */

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { run } from '../db/prepared.js';
-import { newId } from '../ids.js';
-import type { Mode, Tenant } from '../tenant.js';
+import { newId } from '../common/ids.js';
+import type { Mode, Tenant } from '../model/tenant.js';
 import type { TestClockState } from '../clock/store.js';
-import { ApiKey, Organization } from './entities.js';
+import { ApiKey, Organization } from '../model/auth.js';
 import { KEY_OWNER } from './store.js';
 
 const keyPattern = /^ck_(live|test)_[A-Za-z0-9]{32}$/;

@@ -1,6 +1,6 @@
 import { read, statement } from '../db/prepared.js';
 import type { TestClockState } from '../clock/store.js';
-import type { Mode } from '../tenant.js';
+import type { Mode } from '../model/tenant.js';
 
 /** A key's tenant, with its organization's test clock as stored (none when it was never advanced). */
 export type KeyOwner = { keyId: string; organizationId: string; mode: Mode; testClock: TestClockState | null };

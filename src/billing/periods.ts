@@ -1,4 +1,4 @@
-import type { PlanInterval } from '../catalog/entities.js';
+import type { PlanInterval } from '../model/catalog.js';
 
 export type Period = { start: Date; end: Date };
 

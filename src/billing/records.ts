@@ -1,5 +1,5 @@
-import type { Mode } from '../tenant.js';
-import type { SeatCharge, SeatChargeKind } from './entities.js';
+import type { Mode } from '../model/tenant.js';
+import type { SeatCharge, SeatChargeKind } from '../model/billing.js';
 import type { PlannedCharge } from './proration.js';
 
 /** What explains a charge's amount: quantity × unitPrice × daysRemaining / daysInPeriod. */

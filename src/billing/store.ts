@@ -1,6 +1,6 @@
 import { read, statement } from '../db/prepared.js';
-import type { Mode } from '../tenant.js';
-import type { SeatChargeKind } from './entities.js';
+import type { Mode } from '../model/tenant.js';
+import type { SeatChargeKind } from '../model/billing.js';
 import type { SeatChargeRecord } from './records.js';
 
 // Charges are read joined with their feature and customer, so each comes back as callers see it.

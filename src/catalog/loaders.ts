@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { RequestScope } from '../context.js';
-import type { Feature, Plan } from './entities.js';
+import type { Feature, Plan } from '../model/catalog.js';
 import { findFeaturesByCode, findFeaturesById, findPlansById } from './service.js';
 
 export const createCatalogLoaders = (scope: RequestScope) => ({

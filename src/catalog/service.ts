@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { flushUnique } from '../db/errors.js';
-import { DomainError } from '../errors.js';
-import { newId } from '../ids.js';
-import { type Tenant, tenantWhere } from '../tenant.js';
-import { Feature, type FeatureType, Plan, type PlanInterval, PlanSeatFeature } from './entities.js';
+import { DomainError } from '../common/errors.js';
+import { newId } from '../common/ids.js';
+import { type Tenant, tenantWhere } from '../model/tenant.js';
+import { Feature, type FeatureType, Plan, type PlanInterval, PlanSeatFeature } from '../model/catalog.js';
 
 export type CreateFeatureInput = { code: string; name: string; type: FeatureType };
 

@@ -1,6 +1,6 @@
 import type { BillingTerms } from '../billing/proration.js';
 import { read, statement } from '../db/prepared.js';
-import type { PlanInterval } from './entities.js';
+import type { PlanInterval } from '../model/catalog.js';
 
 /** A plan's period, currency and terms per seat feature, as plain values: plans never change. */
 export type PlanTerms = { interval: PlanInterval; currency: string; features: Map<string, BillingTerms & { featureCode: string }> };

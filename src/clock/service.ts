@@ -1,15 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { maxRenewalStepsPerCall, renewDueSubscriptions } from '../billing/service.js';
 import { run } from '../db/prepared.js';
-import { validationError } from '../errors.js';
-import type { Tenant } from '../tenant.js';
+import { validationError } from '../common/errors.js';
+import type { Tenant } from '../model/tenant.js';
 import { MOVE_TEST_CLOCK, RESET_TEST_CLOCK, type TestClockState } from './store.js';
-import { SeatCharge } from '../billing/entities.js';
-import { OutboxEvent } from '../events/entities.js';
-import { Customer } from '../customers/entities.js';
-import { IdempotencyKey } from '../idempotency/entities.js';
-import { SeatBalance, SeatEvent } from '../seats/entities.js';
-import { Subscription } from '../subscriptions/entities.js';
+import { SeatCharge } from '../model/billing.js';
+import { OutboxEvent } from '../model/events.js';
+import { Customer } from '../model/customers.js';
+import { IdempotencyKey } from '../model/idempotency.js';
+import { SeatBalance, SeatEvent } from '../model/seats.js';
+import { Subscription } from '../model/subscriptions.js';
 
 const msPerDay = 86_400_000;
 /** How far one advance may move the clock. */

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { flushUnique } from '../db/errors.js';
 import { run } from '../db/prepared.js';
-import { DomainError } from '../errors.js';
-import { newId } from '../ids.js';
-import type { Tenant } from '../tenant.js';
-import { Customer } from './entities.js';
+import { DomainError } from '../common/errors.js';
+import { newId } from '../common/ids.js';
+import type { Tenant } from '../model/tenant.js';
+import { Customer } from '../model/customers.js';
 import { CUSTOMERS_BY_REF, type CustomerRecord } from './store.js';
 
 export type { CustomerRecord } from './store.js';

@@ -1,5 +1,5 @@
 import { epochMs, read, statement } from '../db/prepared.js';
-import type { Mode } from '../tenant.js';
+import type { Mode } from '../model/tenant.js';
 
 /** A customer as callers see it; reads build these straight from rows, without entities. */
 export type CustomerRecord = { id: string; externalId: string | null; name: string; createdAt: Date; mode: Mode };

@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
-import { createLogger, type Logger } from '../logger.js';
+import { createLogger, type Logger } from '../common/logger.js';
 import { startEmbeddedPostgres } from './embedded.js';
-import { StartupError } from '../startup.js';
+import { StartupError } from '../common/startup.js';
 import { migrate, openOrm, type Orm } from './orm.js';
 
 export type Database = {

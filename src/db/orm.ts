@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { MikroORM, type Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { entities } from './entities.js';
+import { entities } from '../model/entities.js';
 import { migrationsList } from './migrations/index.js';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));

@@ -1,10 +1,10 @@
 import { Repeater } from 'graphql-yoga';
 import type { Orm } from '../db/orm.js';
 import { run } from '../db/prepared.js';
-import { DomainError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import type { Mode } from '../tenant.js';
-import type { OutboxEventType } from './entities.js';
+import { DomainError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { Mode } from '../model/tenant.js';
+import type { OutboxEventType } from '../model/events.js';
 import { LAST_POSITION, PUBLISHED_AFTER, type PublishedEvent, TENANT_PUBLISHED_AFTER } from './store.js';
 
 /** Which events a subscriber wants: always one tenant's, maybe one customer's or one feature's. */

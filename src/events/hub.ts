@@ -1,5 +1,5 @@
 import type { Orm } from '../db/orm.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import { OutboxFeed } from './feed.js';
 import { PgListener } from './listener.js';
 import { OutboxRelay } from './relay.js';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 
 /**
  * A connection of its own that LISTENs on PostgreSQL channels (a pooled connection cannot: it

@@ -1,7 +1,7 @@
 import type { SeatChargeRecord } from '../billing/records.js';
 import type { SeatEventRecord } from '../seats/ledger.js';
 import type { SeatBalanceRecord } from '../seats/service.js';
-import type { Mode } from '../tenant.js';
+import type { Mode } from '../model/tenant.js';
 
 // The public shapes outbox rows carry: what GraphQL shows of each object (times as ISO strings),
 // so subscriptions and webhooks say the same thing.

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Orm } from '../db/orm.js';
 import { run } from '../db/prepared.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import { type DeliveryTaker, queueDeliveries } from '../webhooks/service.js';
 import { LOCK_PUBLISHER, NOTIFY_PUBLISHED, PUBLISH_PENDING, type PublishedEvent, publishedNotice } from './store.js';
 

@@ -1,17 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { SeatCharge } from '../billing/entities.js';
+import type { SeatCharge } from '../model/billing.js';
 import { chargeRecordOf } from '../billing/records.js';
-import { customerDisplayId } from '../customers/entities.js';
+import { customerDisplayId } from '../model/customers.js';
 import { every } from '../common/schedule.js';
 import { getCustomer } from '../customers/service.js';
 import { run } from '../db/prepared.js';
-import { validationError } from '../errors.js';
-import { newId } from '../ids.js';
-import type { SeatEvent } from '../seats/entities.js';
+import { validationError } from '../common/errors.js';
+import { newId } from '../common/ids.js';
+import type { SeatEvent } from '../model/seats.js';
 import { eventRecordOf } from '../seats/ledger.js';
 import { reachesLimit, type SeatTerms } from '../seats/rules.js';
-import type { Tenant } from '../tenant.js';
-import { OutboxEvent, type OutboxEventType } from './entities.js';
+import type { Tenant } from '../model/tenant.js';
+import { OutboxEvent, type OutboxEventType } from '../model/events.js';
 import type { EventHub } from './hub.js';
 import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.js';
 import {

@@ -1,6 +1,6 @@
 import { read, statement } from '../db/prepared.js';
-import type { Mode } from '../tenant.js';
-import type { OutboxEventType } from './entities.js';
+import type { Mode } from '../model/tenant.js';
+import type { OutboxEventType } from '../model/events.js';
 
 /** A published outbox row, as readers get it. */
 export type PublishedEvent = {

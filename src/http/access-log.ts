@@ -1,6 +1,6 @@
 import { type DocumentNode, getOperationAST, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import { operationLabel } from './metrics.js';
 import { pathOf, requestIdHeader, type RequestStates } from './request-state.js';
 

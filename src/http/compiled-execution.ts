@@ -13,7 +13,7 @@ import {
   visit,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 
 /** Fields selected (fragments counted where spread), beyond which an operation is not compiled. */
 export const maxCompiledFields = 64;

@@ -1,8 +1,8 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { paramOf } from '../common/validation.js';
-import { DomainError, type ErrorCode, errorCodes, isErrorCode } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { DomainError, type ErrorCode, errorCodes, isErrorCode } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import type { RequestStates } from './request-state.js';
 
 export function errorExtensions(code: ErrorCode, param: string | null, details: DomainError['details']) {

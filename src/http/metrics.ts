@@ -5,9 +5,9 @@ import { type DocumentNode, getOperationAST, type GraphQLSchema, Kind, type Oper
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Orm } from '../db/orm.js';
-import { DomainError, errorCodes } from '../errors.js';
+import { DomainError, errorCodes } from '../common/errors.js';
 import { outboxBacklog } from '../events/service.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import type { SeatEventRecord } from '../seats/ledger.js';
 import { pendingDeliveries } from '../webhooks/service.js';
 import { pathOf, type RequestState, type RequestStates } from './request-state.js';

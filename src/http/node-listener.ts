@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestListener } from 'node:http';
-import { errorCodes } from '../errors.js';
+import { errorCodes } from '../common/errors.js';
 import { requestIdHeader } from './request-state.js';
 
 const hostProblem = 'The Host header is not a valid host.';

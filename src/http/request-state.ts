@@ -1,6 +1,6 @@
 import type { TestClockState } from '../clock/store.js';
 import type { RateDecision } from '../ratelimits/service.js';
-import type { Tenant } from '../tenant.js';
+import type { Tenant } from '../model/tenant.js';
 
 /** What the HTTP plugins learn about a request, for its context and its access-log line. */
 export type RequestState = {

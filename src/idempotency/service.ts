@@ -1,9 +1,9 @@
 import { every } from '../common/schedule.js';
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DomainError } from '../errors.js';
-import { type Tenant, tenantWhere } from '../tenant.js';
-import { IdempotencyKey } from './entities.js';
+import { DomainError } from '../common/errors.js';
+import { type Tenant, tenantWhere } from '../model/tenant.js';
+import { IdempotencyKey } from '../model/idempotency.js';
 
 export type IdempotentCall = { key: string; operation: string; input: unknown };
 

@@ -1,4 +1,4 @@
-import { DomainError, validationError } from '../errors.js';
+import { DomainError, validationError } from '../common/errors.js';
 import { tooDeeplyNested, tooDeeplyNestedMessage } from '../http/limits.js';
 
 /**

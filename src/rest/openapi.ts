@@ -1,8 +1,8 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { apiKeyHeader } from '../auth/plugin.js';
+import { apiKeyHeader } from '../http/api-key-auth.js';
 import { idempotencyKeyRule, zodString } from '../common/validation.js';
-import { errorCodes } from '../errors.js';
+import { errorCodes } from '../common/errors.js';
 import { restPrefix, type Route, routes } from './routes.js';
 
 type Code = keyof typeof errorCodes;

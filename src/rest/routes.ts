@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { customerIdRule, featureCodeRule, zodString } from '../common/validation.js';
 import type { Context } from '../context.js';
-import { DomainError } from '../errors.js';
-import type { SeatEventKind } from '../seats/entities.js';
+import { DomainError } from '../common/errors.js';
+import type { SeatEventKind } from '../model/seats.js';
 import type { SeatEventRecord } from '../seats/ledger.js';
 import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances } from '../seats/loaders.js';
 import { maxBulkEntries, maxSeatCount, minSeatCount } from '../seats/rules.js';

@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { SeatChargeRecord } from '../billing/records.js';
 import { findFeaturesByCode } from '../catalog/service.js';
-import { customerDisplayId } from '../customers/entities.js';
+import { customerDisplayId } from '../model/customers.js';
 import { getCustomer } from '../customers/service.js';
 import { run } from '../db/prepared.js';
 import { type Connection, type ConnectionArgs, connectionOf, type CursorKind, foreignCursor, pageRequest } from '../common/relay.js';
-import { DomainError } from '../errors.js';
-import type { Mode, Tenant } from '../tenant.js';
-import type { SeatEvent, SeatEventKind } from './entities.js';
+import { DomainError } from '../common/errors.js';
+import type { Mode, Tenant } from '../model/tenant.js';
+import type { SeatEvent, SeatEventKind } from '../model/seats.js';
 import {
   EVENTS_BY_ID,
   EVENTS_OF_BALANCE,

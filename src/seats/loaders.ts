@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { RequestScope } from '../context.js';
 import { loadOne, refListLoader } from '../common/list-loader.js';
 import { customerNotFound } from '../customers/service.js';
-import { DomainError } from '../errors.js';
+import { DomainError } from '../common/errors.js';
 import { findEventsById, type SeatEventRecord } from './ledger.js';
 import { type CustomerWithSeatBalances, readBalances, readCustomersWithBalances, type SeatBalanceRecord } from './service.js';
 

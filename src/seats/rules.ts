@@ -1,7 +1,7 @@
 import type { Period } from '../billing/periods.js';
 import { type BillingTerms, maxAmountPerPeriod, type PlannedCharge, trueUpFor, withinAmountLimit } from '../billing/proration.js';
-import { DomainError, validationError } from '../errors.js';
-import type { SeatEventKind } from './entities.js';
+import { DomainError, validationError } from '../common/errors.js';
+import type { SeatEventKind } from '../model/seats.js';
 
 export type SeatTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean };
 

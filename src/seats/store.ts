@@ -1,8 +1,8 @@
-import { customerDisplayId } from '../customers/entities.js';
+import { customerDisplayId } from '../model/customers.js';
 import { customerByRef, type CustomerRecord, type CustomerRefParams, customersNamedBy, parseCustomer } from '../customers/store.js';
 import { epochMs, read, statement } from '../db/prepared.js';
-import type { Mode } from '../tenant.js';
-import type { SeatEventKind } from './entities.js';
+import type { Mode } from '../model/tenant.js';
+import type { SeatEventKind } from '../model/seats.js';
 
 /** A balance with the plan terms that bound and price it. */
 export type BalanceTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean; unitPrice: number };

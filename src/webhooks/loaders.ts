@@ -1,7 +1,7 @@
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import type { Context } from '../context.js';
-import type { WebhookEndpoint } from './entities.js';
+import type { WebhookEndpoint } from '../model/webhooks.js';
 import { findDeliveriesById, findEndpointsById, type WebhookDeliveryView } from './service.js';
 
 /**

@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { run } from '../db/prepared.js';
-import { outboxEventTypes, type OutboxEventType } from '../events/entities.js';
+import { outboxEventTypes, type OutboxEventType } from '../model/events.js';
 import type { PublishedEvent } from '../events/store.js';
 import { type Connection, type ConnectionArgs, connectionOf, type CursorKind, foreignCursor, pageRequest } from '../common/relay.js';
-import { DomainError, validationError } from '../errors.js';
-import { newId } from '../ids.js';
-import { type Tenant, tenantWhere } from '../tenant.js';
-import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from './entities.js';
+import { DomainError, validationError } from '../common/errors.js';
+import { newId } from '../common/ids.js';
+import { type Tenant, tenantWhere } from '../model/tenant.js';
+import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../model/webhooks.js';
 import { newWebhookSecret } from './signature.js';
 import {
   type ClaimedDelivery,

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { maxPeriodsPerRenewal, maxRenewalStepsPerCall } from '../../src/billing/service.js';
-import { sweepDueRenewals } from '../../src/billing/sweeper.js';
-import { createLogger } from '../../src/logger.js';
+import { sweepDueRenewals } from '../../src/flows/renewal-sweeper.js';
+import { createLogger } from '../../src/common/logger.js';
 import { type Client, createCustomerWithSubscription, graphql, mutations, newTenant, useHarness } from '../helpers.js';
 
 const harness = useHarness();

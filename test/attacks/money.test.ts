@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { advanceFor, trueUpFor } from '../../src/billing/proration.js';
 import { billableBalance } from '../../src/seats/rules.js';
-import { DomainError } from '../../src/errors.js';
+import { DomainError } from '../../src/common/errors.js';
 import { balanceOf, expectLedgerWhole, seatScenario, useHarness } from '../helpers.js';
 
 const harness = useHarness();

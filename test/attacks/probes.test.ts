@@ -4,7 +4,7 @@ import { revokeApiKey } from '../../src/auth/service.js';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openOrm } from '../../src/db/orm.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/common/logger.js';
 import { balanceOf, expectLedgerWhole, mutations, postGraphQL, queries, seatScenario, uniqueName, useHarness, useServerProcesses } from '../helpers.js';
 
 // The probes of the attack that held up, kept so they keep holding.

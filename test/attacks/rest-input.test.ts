@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { type ErrorCode, errorCodes, isErrorCode } from '../../src/errors.js';
+import { type ErrorCode, errorCodes, isErrorCode } from '../../src/common/errors.js';
 import {
   balanceOf,
   createCustomerWithSubscription,

@@ -1,8 +1,8 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from '../auth/entities.js';
-import { Plan } from '../catalog/entities.js';
-import { Customer } from '../customers/entities.js';
-import type { Mode } from '../tenant.js';
+import { Organization } from './auth.js';
+import { Plan } from './catalog.js';
+import { Customer } from './customers.js';
+import type { Mode } from './tenant.js';
 
 export type SubscriptionStatus = 'ACTIVE' | 'CANCELED';
 

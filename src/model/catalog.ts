@@ -1,6 +1,6 @@
 import { Collection, EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
-import { Organization } from '../auth/entities.js';
-import type { Mode } from '../tenant.js';
+import { Organization } from './auth.js';
+import type { Mode } from './tenant.js';
 
 export type FeatureType = 'SEATS';
 export type PlanInterval = 'MONTH' | 'YEAR';

@@ -1,6 +1,6 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from '../auth/entities.js';
-import type { Mode } from '../tenant.js';
+import { Organization } from './auth.js';
+import type { Mode } from './tenant.js';
 
 export class Customer {
   id!: string;

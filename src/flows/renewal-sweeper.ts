@@ -1,8 +1,8 @@
 import type { Orm } from '../db/orm.js';
 import { run } from '../db/prepared.js';
-import type { Logger } from '../logger.js';
-import { renewSubscription } from './service.js';
-import { DUE_BY_REAL_TIME, DUE_BY_TEST_CLOCK } from './store.js';
+import type { Logger } from '../common/logger.js';
+import { renewSubscription } from '../billing/service.js';
+import { DUE_BY_REAL_TIME, DUE_BY_TEST_CLOCK } from '../billing/store.js';
 
 /** Subscriptions one sweep looks at; each gets one renewal step. */
 const sweepSize = 50;

@@ -1,10 +1,10 @@
 import { maxUnitPrice } from '../billing/proration.js';
-import { builder } from '../builder.js';
+import { builder } from './builder.js';
 import { loadAll } from '../common/relay.js';
-import { describe, formatCount } from '../common/schema.js';
+import { describe, formatCount } from './common.js';
 import { featureCodeRule, nameRule } from '../common/validation.js';
-import type { Feature, Plan, PlanSeatFeature } from './entities.js';
-import { createFeature, createPlan, listFeatures, listPlans } from './service.js';
+import type { Feature, Plan, PlanSeatFeature } from '../model/catalog.js';
+import { createFeature, createPlan, listFeatures, listPlans } from '../catalog/service.js';
 
 const currencies = new Set(Intl.supportedValuesOf('currency'));
 

@@ -1,10 +1,10 @@
 import { isUniqueViolation } from '../db/errors.js';
 import type { Orm } from '../db/orm.js';
-import { DomainError } from '../errors.js';
+import { DomainError } from '../common/errors.js';
 import { claimId } from '../idempotency/service.js';
-import type { Logger } from '../logger.js';
-import type { SeatEventRecord } from './ledger.js';
-import { applySeatChanges, type SeatChangeOutcome, type SeatChangeRequest, type SeatChangeWriter, settleOutcome } from './service.js';
+import type { Logger } from '../common/logger.js';
+import type { SeatEventRecord } from '../seats/ledger.js';
+import { applySeatChanges, type SeatChangeOutcome, type SeatChangeRequest, type SeatChangeWriter, settleOutcome } from '../seats/service.js';
 
 type Pending = {
   request: SeatChangeRequest;

@@ -1,13 +1,13 @@
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
-import type { ApiKeyCache } from '../auth/cache.js';
-import { apiKeyHeader, unauthorizedMessage } from '../auth/plugin.js';
-import type { Authenticated } from '../auth/service.js';
+import type { ApiKeyCache } from './cache.js';
+import { apiKeyHeader, unauthorizedMessage } from '../http/api-key-auth.js';
+import type { Authenticated } from './service.js';
 import type { Orm } from '../db/orm.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../common/logger.js';
 import type { RateDecision, RatePolicy, SharedRateLimiter } from '../ratelimits/service.js';
-import type { RequestStates } from './request-state.js';
+import type { RequestStates } from '../http/request-state.js';
 
 /** The limits the gate applies; null turns one off. */
 export type GatePolicies = {

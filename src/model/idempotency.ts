@@ -1,6 +1,6 @@
 import { EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
-import { Organization } from '../auth/entities.js';
-import type { Mode } from '../tenant.js';
+import { Organization } from './auth.js';
+import type { Mode } from './tenant.js';
 
 /**
  * A claimed idempotency key. It is written in the same transaction as the change it guards, so

@@ -1,7 +1,7 @@
 import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from '../auth/entities.js';
-import { Customer } from '../customers/entities.js';
-import type { Mode } from '../tenant.js';
+import { Organization } from './auth.js';
+import { Customer } from './customers.js';
+import type { Mode } from './tenant.js';
 
 export type OutboxEventType = 'seat.changed' | 'charge.created' | 'seat.limit_reached';
 export const outboxEventTypes: readonly OutboxEventType[] = ['seat.changed', 'charge.created', 'seat.limit_reached'];

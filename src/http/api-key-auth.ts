@@ -1,9 +1,9 @@
 import { GraphQLError } from 'graphql';
 import { type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
-import { errorExtensions, internalError } from '../http/errors.js';
-import type { RequestGate, ServerContext } from '../http/gate.js';
-import type { RequestStates } from '../http/request-state.js';
-import type { Logger } from '../logger.js';
+import { errorExtensions, internalError } from './errors.js';
+import type { RequestGate, ServerContext } from '../auth/gate.js';
+import type { RequestStates } from './request-state.js';
+import type { Logger } from '../common/logger.js';
 
 export const apiKeyHeader = 'x-api-key';
 

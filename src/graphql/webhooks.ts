@@ -1,11 +1,11 @@
-import { builder } from '../builder.js';
+import { builder } from './builder.js';
 import { type Connection, loadAll, nodesOf } from '../common/relay.js';
-import { describe, pagingArgs } from '../common/schema.js';
+import { describe, pagingArgs } from './common.js';
 import { noteRule, opaqueIdRule } from '../common/validation.js';
-import type { OutboxEventType } from '../events/entities.js';
-import type { WebhookDeliveryStatus, WebhookEndpoint } from './entities.js';
-import { webhookLoaders } from './loaders.js';
-import { retrySchedule } from './retry.js';
+import type { OutboxEventType } from '../model/events.js';
+import type { WebhookDeliveryStatus, WebhookEndpoint } from '../model/webhooks.js';
+import { webhookLoaders } from '../webhooks/loaders.js';
+import { retrySchedule } from '../webhooks/retry.js';
 import {
   createEndpoint,
   defaultDeliveriesPerPage,
@@ -20,9 +20,9 @@ import {
   rotateSecret,
   type WebhookAttemptRecord,
   type WebhookDeliveryView,
-} from './service.js';
-import { maxWebhookUrlLength } from './url.js';
-import { pokeWebhookWorkers } from './worker.js';
+} from '../webhooks/service.js';
+import { maxWebhookUrlLength } from '../webhooks/url.js';
+import { pokeWebhookWorkers } from '../webhooks/worker.js';
 
 const WebhookEventTypeEnum = builder.enumType('WebhookEventType', {
   description: "What an endpoint can be sent. The delivery body's `type` carries the dotted name given with each value.",

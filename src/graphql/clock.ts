@@ -1,6 +1,6 @@
 import { maxPeriodsPerRenewal, maxRenewalStepsPerCall } from '../billing/service.js';
-import { builder } from '../builder.js';
-import { advanceTestClock, deleteTestData, maxAdvanceDays, maxCustomersPerDeletion, maxTestClock, readTestClock, type TestDataDeletion } from './service.js';
+import { builder } from './builder.js';
+import { advanceTestClock, deleteTestData, maxAdvanceDays, maxCustomersPerDeletion, maxTestClock, readTestClock, type TestDataDeletion } from '../clock/service.js';
 
 const TestClockRef = builder.objectRef<{ now: Date }>('TestClock').implement({
   description:

@@ -1,12 +1,12 @@
 import type { ObjectFieldBuilder } from '@pothos/core';
-import { builder } from '../builder.js';
+import { builder } from './builder.js';
 import { loadAll } from '../common/relay.js';
-import { describe, formatCount } from '../common/schema.js';
+import { describe, formatCount } from './common.js';
 import { customerIdRule, featureCodeRule } from '../common/validation.js';
-import { SeatEventKindEnum, SeatEventRef } from '../seats/schema.js';
+import { SeatEventKindEnum, SeatEventRef } from './seats.js';
 import { maxSeatCount } from '../seats/rules.js';
 import { previewSeatChange } from '../seats/service.js';
-import type { ChargeTerms, SeatChargeRecord } from './records.js';
+import type { ChargeTerms, SeatChargeRecord } from '../billing/records.js';
 import {
   type InvoiceLine,
   listCharges,
@@ -17,7 +17,7 @@ import {
   type RenewalSummary,
   upcomingInvoice,
   type UpcomingInvoice,
-} from './service.js';
+} from '../billing/service.js';
 
 const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
   description: 'Why a charge was made.',

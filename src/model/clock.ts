@@ -1,5 +1,5 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from '../auth/entities.js';
+import { Organization } from './auth.js';
 
 /**
  * An organization's test-mode clock. Until it is first advanced it is real time; an advance

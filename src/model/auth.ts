@@ -1,5 +1,5 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import type { Mode } from '../tenant.js';
+import type { Mode } from './tenant.js';
 
 export class Organization {
   id!: string;

@@ -1,11 +1,11 @@
-import { builder } from '../builder.js';
+import { builder } from './builder.js';
 import { loadAll } from '../common/relay.js';
-import { describe, formatCount } from '../common/schema.js';
+import { describe, formatCount } from './common.js';
 import { customerIdRule, featureCodeRule } from '../common/validation.js';
-import { customerDisplayId } from '../customers/entities.js';
-import { CustomerRef } from '../customers/schema.js';
+import { customerDisplayId } from '../model/customers.js';
+import { CustomerRef } from './customers.js';
 import { maxSeatCount } from '../seats/rules.js';
-import { createSubscription, type SubscriptionRecord } from './service.js';
+import { createSubscription, type SubscriptionRecord } from '../subscriptions/service.js';
 
 const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', {
   description: 'Whether a subscription is in force.',

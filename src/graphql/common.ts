@@ -1,9 +1,9 @@
 import { resolveNodes } from '@pothos/plugin-relay';
 import { GraphQLError, type GraphQLResolveInfo, Kind, type ValueNode } from 'graphql';
-import { builder } from '../builder.js';
+import { builder } from './builder.js';
 import type { Context } from '../context.js';
-import { maxNodesPerQuery, parseGlobalId } from './relay.js';
-import { opaqueIdRule } from './validation.js';
+import { maxNodesPerQuery, parseGlobalId } from '../common/relay.js';
+import { opaqueIdRule } from '../common/validation.js';
 
 builder.queryType({
   description:

@@ -1,7 +1,7 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from '../auth/entities.js';
-import { OutboxEvent, type OutboxEventType } from '../events/entities.js';
-import type { Mode } from '../tenant.js';
+import { Organization } from './auth.js';
+import { OutboxEvent, type OutboxEventType } from './events.js';
+import type { Mode } from './tenant.js';
 
 /** Where an organization wants its events sent, signed with a secret only it and seatgate know. */
 export class WebhookEndpoint {

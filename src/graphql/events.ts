@@ -1,10 +1,10 @@
-import { builder } from '../builder.js';
-import { describe } from '../common/schema.js';
+import { builder } from './builder.js';
+import { describe } from './common.js';
 import { customerIdRule, featureCodeRule } from '../common/validation.js';
-import { SeatBalanceRef, SeatEventRef } from '../seats/schema.js';
-import { type SeatChangedPayload, seatBalanceFromPayload, seatEventFromPayload } from './payloads.js';
-import { liveEvents } from './service.js';
-import type { PublishedEvent } from './store.js';
+import { SeatBalanceRef, SeatEventRef } from './seats.js';
+import { type SeatChangedPayload, seatBalanceFromPayload, seatEventFromPayload } from '../events/payloads.js';
+import { liveEvents } from '../events/service.js';
+import type { PublishedEvent } from '../events/store.js';
 
 const changeOf = (event: PublishedEvent) => event.payload as SeatChangedPayload;
 

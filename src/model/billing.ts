@@ -1,10 +1,10 @@
 import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from '../auth/entities.js';
-import { Feature } from '../catalog/entities.js';
-import { Customer } from '../customers/entities.js';
-import { SeatEvent } from '../seats/entities.js';
-import { Subscription } from '../subscriptions/entities.js';
-import type { Mode } from '../tenant.js';
+import { Organization } from './auth.js';
+import { Feature } from './catalog.js';
+import { Customer } from './customers.js';
+import { SeatEvent } from './seats.js';
+import { Subscription } from './subscriptions.js';
+import type { Mode } from './tenant.js';
 
 export type SeatChargeKind = 'ADVANCE' | 'TRUE_UP';
 

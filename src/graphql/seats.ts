@@ -1,15 +1,15 @@
-import { builder } from '../builder.js';
+import { builder } from './builder.js';
 import { type Connection, loadAll, nodesOf } from '../common/relay.js';
-import { describe, formatCount, pagingArgs } from '../common/schema.js';
+import { describe, formatCount, pagingArgs } from './common.js';
 import { checkIdempotencyKeyHeader, customerIdRule, featureCodeRule, idempotencyKeyRule } from '../common/validation.js';
-import { CustomerRef } from '../customers/schema.js';
+import { CustomerRef } from './customers.js';
 import type { Context } from '../context.js';
-import { validationError } from '../errors.js';
-import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from './loaders.js';
-import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from './rules.js';
-import type { SeatEventKind } from './entities.js';
-import { defaultSeatEventsPerPage, listSeatEvents, maxSeatEventsPerPage, type SeatEventRecord } from './ledger.js';
-import { bulkSetSeats, changeSeats, type SeatBalanceRecord } from './service.js';
+import { validationError } from '../common/errors.js';
+import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from '../seats/loaders.js';
+import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from '../seats/rules.js';
+import type { SeatEventKind } from '../model/seats.js';
+import { defaultSeatEventsPerPage, listSeatEvents, maxSeatEventsPerPage, type SeatEventRecord } from '../seats/ledger.js';
+import { bulkSetSeats, changeSeats, type SeatBalanceRecord } from '../seats/service.js';
 
 export const SeatEventKindEnum = builder.enumType('SeatEventKind', {
   description: 'What a seat change does to a balance.',

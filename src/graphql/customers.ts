@@ -1,11 +1,11 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { builder } from '../builder.js';
-import { selectsAnyOf } from '../common/lookahead.js';
+import { builder } from './builder.js';
+import { selectsAnyOf } from './lookahead.js';
 import type { Context } from '../context.js';
 import { loadOne, type RefListLoader } from '../common/list-loader.js';
-import { describe } from '../common/schema.js';
+import { describe } from './common.js';
 import { customerIdRule, nameRule } from '../common/validation.js';
-import { createCustomer, customerIdPrefix, type CustomerRecord } from './service.js';
+import { createCustomer, customerIdPrefix, type CustomerRecord } from '../customers/service.js';
 
 export const maxCustomersPerQuery = 100;
 

@@ -9,32 +9,10 @@ import type { Logger } from './common/logger.js';
 import { createSeatLoaders } from './seats/loaders.js';
 import type { SeatChangeWriter } from './seats/service.js';
 import { createSubscriptionLoaders } from './subscriptions/loaders.js';
-import type { Tenant } from './model/tenant.js';
+import type { RequestScope, Tenant } from './model/tenant.js';
+import type { Context, Loaders } from './types.js';
 
-export type Loaders = ReturnType<typeof createLoaders>;
-
-export type Context = {
-  /** A fork of the ORM's EntityManager: one unit of work per request, forked when first used. */
-  readonly em: EntityManager;
-  tenant: Tenant;
-  /** The request's clock (the test clock for test keys); every time-dependent rule reads it. */
-  clock: Clock;
-  now(): Date;
-  loaders: Loaders;
-  requestId: string;
-  logger: Logger;
-  /** The request's Idempotency-Key header, for a request holding one mutation. */
-  idempotencyKeyHeader: string | null;
-  /** Where seat changes go: the process's coalescer, which applies them in shared transactions. */
-  seatChanges: SeatChangeWriter;
-  /** The process's event hub, which subscriptions read. */
-  events: EventHub;
-};
-
-/** What loaders read with: the request's unit of work (looked up when a batch runs) and tenant. */
-export type RequestScope = { readonly em: EntityManager; readonly tenant: Tenant };
-
-const createLoaders = (scope: RequestScope, now: () => Date) => ({
+const createLoaders = (scope: RequestScope, now: () => Date): Loaders => ({
   ...createCatalogLoaders(scope),
   ...createCustomerLoaders(scope),
   ...createSubscriptionLoaders(scope, now),

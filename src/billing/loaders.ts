@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { RequestScope } from '../context.js';
+import type { RequestScope } from '../model/tenant.js';
 import type { SeatChargeRecord } from './records.js';
 import { chargesByEventIds, chargesById } from './service.js';
 

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { RequestScope } from '../context.js';
+import type { RequestScope } from '../model/tenant.js';
 import type { Feature, Plan } from '../model/catalog.js';
 import { findFeaturesByCode, findFeaturesById, findPlansById } from './service.js';
 

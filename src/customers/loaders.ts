@@ -1,4 +1,4 @@
-import type { RequestScope } from '../context.js';
+import type { RequestScope } from '../model/tenant.js';
 import { refListLoader } from '../common/list-loader.js';
 import type { CustomerRecord } from './store.js';
 import { findCustomersByRefs } from './service.js';

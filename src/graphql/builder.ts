@@ -2,7 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ZodPlugin from '@pothos/plugin-zod';
 import NodeIdsPlugin from './node-ids.js';
-import type { Context } from '../context.js';
+import type { Context } from '../types.js';
 import { decodeGlobalId } from '../common/relay.js';
 import { zodValidationError } from '../common/validation.js';
 

@@ -1,7 +1,7 @@
 import { resolveNodes } from '@pothos/plugin-relay';
 import { GraphQLError, type GraphQLResolveInfo, Kind, type ValueNode } from 'graphql';
 import { builder } from './builder.js';
-import type { Context } from '../context.js';
+import type { Context } from '../types.js';
 import { maxNodesPerQuery, parseGlobalId } from '../common/relay.js';
 import { opaqueIdRule } from '../common/validation.js';
 

@@ -1,7 +1,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { builder } from './builder.js';
 import { selectsAnyOf } from './lookahead.js';
-import type { Context } from '../context.js';
+import type { Context } from '../types.js';
 import { loadOne, type RefListLoader } from '../common/list-loader.js';
 import { describe } from './common.js';
 import { customerIdRule, nameRule } from '../common/validation.js';

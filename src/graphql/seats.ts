@@ -3,7 +3,7 @@ import { type Connection, loadAll, nodesOf } from '../common/relay.js';
 import { describe, formatCount, pagingArgs } from './common.js';
 import { checkIdempotencyKeyHeader, customerIdRule, featureCodeRule, idempotencyKeyRule } from '../common/validation.js';
 import { CustomerRef } from './customers.js';
-import type { Context } from '../context.js';
+import type { Context } from '../types.js';
 import { validationError } from '../common/errors.js';
 import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from '../seats/loaders.js';
 import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from '../seats/rules.js';

@@ -1,7 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { TestClockState } from '../clock/store.js';
 import { checkIdempotencyKeyHeader, validationErrorOf, zodErrorDetails } from '../common/validation.js';
-import type { Context } from '../context.js';
+import type { Context } from '../types.js';
 import { DomainError, type ErrorCode, validationError } from '../common/errors.js';
 import { BodyTooLarge, decodeUtf8, hasMalformedEscapes, illFormedString, malformedEscapesMessage, readLimitedBytes, refusedEncoding } from '../http/limits.js';
 import type { RequestGate, ServerContext } from '../auth/gate.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { customerIdRule, featureCodeRule, zodString } from '../common/validation.js';
-import type { Context } from '../context.js';
+import type { Context } from '../types.js';
 import { DomainError } from '../common/errors.js';
 import type { SeatEventKind } from '../model/seats.js';
 import type { SeatEventRecord } from '../seats/ledger.js';

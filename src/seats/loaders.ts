@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { RequestScope } from '../context.js';
+import type { RequestScope } from '../model/tenant.js';
 import { loadOne, refListLoader } from '../common/list-loader.js';
 import { customerNotFound } from '../customers/service.js';
 import { DomainError } from '../common/errors.js';

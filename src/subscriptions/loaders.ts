@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { RequestScope } from '../context.js';
+import type { RequestScope } from '../model/tenant.js';
 import { renewDueSubscriptions } from '../billing/service.js';
 import { findActiveSubscriptions, findSubscriptionsById, type SubscriptionRecord } from './service.js';
 

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { ApiKeyCache, defaultApiKeyCacheMs } from './auth/cache.js';
-import { apiKeyHeader, useApiKeyAuth } from './http/api-key-auth.js';
+import { useApiKeyAuth } from './http/api-key-auth.js';
 import { Clock } from './clock/service.js';
 import { createContext } from './context.js';
 import type { Context } from './types.js';
-import type { Limits } from './config.js';
+import type { CorsPolicy, Limits } from './config.js';
 import type { Orm } from './db/orm.js';
 import { useContractErrors } from './http/errors.js';
-import { type CorsPolicy, corsOptions } from './http/cors.js';
+import { corsOptions } from './http/cors.js';
 import { useAccessLog } from './http/access-log.js';
 import { useCompiledExecution } from './http/compiled-execution.js';
 import { type Metrics, useMetricsEndpoint } from './http/metrics.js';
@@ -22,7 +22,8 @@ import {
   useOneMutationPerRequest,
   useWellFormedStrings,
 } from './http/limits.js';
-import { exposedHeaders, RequestGate, useRateLimitHeaders } from './auth/gate.js';
+import { apiKeyHeader, RequestGate } from './auth/gate.js';
+import { exposedHeaders, useRateLimitHeaders } from './http/rate-limit-headers.js';
 import { requestIdHeader, type RequestStates } from './http/request-state.js';
 import type { Logger } from './common/logger.js';
 import { type RestDoorOptions, useRestDoor } from './rest/door.js';

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { CorsPolicy } from './http/cors.js';
 import { StartupError } from './common/startup.js';
 
 const postgresUrl = z
@@ -90,6 +89,13 @@ const envSchema = z.object({
   // For tests only: multiplies the retry delays (a day of retries in seconds); 1 in production.
   WEBHOOK_RETRY_SCALE: z.coerce.number().gt(0).max(1).default(1),
 });
+
+/**
+ * Which browser origins may call the API. `anyOrigin` answers every origin (CORS_ORIGINS=*);
+ * `localhost` admits http(s) origins on localhost, 127.0.0.1 and [::1], whatever their port
+ * (the default outside production, for a frontend on a developer's machine).
+ */
+export type CorsPolicy = { anyOrigin: boolean; origins: readonly string[]; localhost: boolean };
 
 /** Abuse limits; 0 turns a limit off. */
 export type Limits = {

@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { TestClockState } from '../clock/store.js';
+import type { TestClockState } from '../model/clock.js';
 import type { Tenant } from '../model/tenant.js';
 import { type Authenticated, hashApiKey, isApiKeyShaped, lookUpApiKey } from './service.js';
 

@@ -1,13 +1,16 @@
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import type { Plugin } from 'graphql-yoga';
-import type { ApiKeyCache } from './cache.js';
-import { apiKeyHeader, unauthorizedMessage } from '../http/api-key-auth.js';
-import type { Authenticated } from './service.js';
-import type { Orm } from '../db/orm.js';
 import type { Logger } from '../common/logger.js';
-import type { RateDecision, RatePolicy, SharedRateLimiter } from '../ratelimits/service.js';
-import type { RequestStates } from '../http/request-state.js';
+import type { RateDecision, RateLimiter, RatePolicy } from '../common/rate-limit.js';
+import type { Orm } from '../db/orm.js';
+import type { ApiKeyCache } from './cache.js';
+import type { Authenticated } from './service.js';
+
+/** The header both doors read the API key from. */
+export const apiKeyHeader = 'x-api-key';
+
+/** Why a request was not authenticated, for both doors. */
+export const unauthorizedMessage = (key: string | null) => (key ? 'The API key is not valid.' : `Send an API key in the ${apiKeyHeader} header.`);
 
 /** The limits the gate applies; null turns one off. */
 export type GatePolicies = {
@@ -72,7 +75,7 @@ export class RequestGate {
   constructor(
     private readonly orm: Orm,
     private readonly keys: ApiKeyCache,
-    private readonly limiter: SharedRateLimiter | null,
+    private readonly limiter: RateLimiter | null,
     private readonly policies: GatePolicies,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
@@ -138,26 +141,4 @@ export class RequestGate {
     this.blockedUntil.set(bucket, this.now() + seconds * 1000);
     if (this.blockedUntil.size > this.maxBlocked) this.blockedUntil.delete(this.blockedUntil.keys().next().value!);
   }
-}
-
-/** The IETF draft's RateLimit-* headers for a decision, and Retry-After on a refusal. */
-export function rateLimitHeaders(quota: RateDecision | null, retryAfterSeconds: number | null): Record<string, string> {
-  return {
-    ...(quota ? { 'ratelimit-limit': String(quota.limit), 'ratelimit-remaining': String(quota.remaining), 'ratelimit-reset': String(quota.resetSeconds) } : {}),
-    ...(retryAfterSeconds ? { 'retry-after': String(retryAfterSeconds) } : {}),
-  };
-}
-
-/** Headers every answer of a client may read: the request id, the rate-limit state, and Allow. */
-export const exposedHeaders = ['allow', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'retry-after'];
-
-/** Puts each answer's rate-limit state in its headers, whichever door answered. */
-export function useRateLimitHeaders(states: RequestStates): Plugin {
-  return {
-    onResponse({ request, response }) {
-      const state = states.get(request);
-      for (const [name, value] of Object.entries(rateLimitHeaders(state?.rateLimit ?? null, state?.retryAfterSeconds ?? null)))
-        response.headers.set(name, value);
-    },
-  };
 }

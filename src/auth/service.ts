@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { run } from '../db/prepared.js';
 import { newId } from '../common/ids.js';
 import type { Mode, Tenant } from '../model/tenant.js';
-import type { TestClockState } from '../clock/store.js';
+import type { TestClockState } from '../model/clock.js';
 import { ApiKey, Organization } from '../model/auth.js';
 import { KEY_OWNER } from './store.js';
 

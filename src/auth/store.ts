@@ -1,5 +1,5 @@
 import { read, statement } from '../db/prepared.js';
-import type { TestClockState } from '../clock/store.js';
+import { parseTestClock, type TestClockState } from '../model/clock.js';
 import type { Mode } from '../model/tenant.js';
 
 /** A key's tenant, with its organization's test clock as stored (none when it was never advanced). */
@@ -15,6 +15,6 @@ export const KEY_OWNER = statement<{ keyHash: string }, KeyOwner>(
     keyId: read.text(row.id),
     organizationId: read.text(row.organization_id),
     mode: row.mode as Mode,
-    testClock: row.updated_at ? { frozenAt: row.frozen_at ? read.date(row.frozen_at) : null, version: read.date(row.updated_at).getTime() } : null,
+    testClock: row.updated_at ? parseTestClock(row) : null,
   }),
 );

@@ -3,7 +3,8 @@ import { maxRenewalStepsPerCall, renewDueSubscriptions } from '../billing/servic
 import { run } from '../db/prepared.js';
 import { validationError } from '../common/errors.js';
 import type { Tenant } from '../model/tenant.js';
-import { MOVE_TEST_CLOCK, RESET_TEST_CLOCK, type TestClockState } from './store.js';
+import type { TestClockState } from '../model/clock.js';
+import { MOVE_TEST_CLOCK, RESET_TEST_CLOCK } from './store.js';
 import { SeatCharge } from '../model/billing.js';
 import { OutboxEvent } from '../model/events.js';
 import { Customer } from '../model/customers.js';

@@ -1,12 +1,5 @@
-import { read, statement } from '../db/prepared.js';
-
-/** A test clock: the instant it stands at (null: real time), and when it last changed, which orders its states. */
-export type TestClockState = { frozenAt: Date | null; version: number };
-
-const parseState = (row: Record<string, unknown>): TestClockState => ({
-  frozenAt: row.frozen_at ? read.date(row.frozen_at) : null,
-  version: read.date(row.updated_at).getTime(),
-});
+import { statement } from '../db/prepared.js';
+import { parseTestClock, type TestClockState } from '../model/clock.js';
 
 // Kept by hand: MikroORM's upsert cannot keep the later of the stored and the new instant.
 export const MOVE_TEST_CLOCK = statement<{ organizationId: string; frozenAt: Date }, TestClockState>(
@@ -14,7 +7,7 @@ export const MOVE_TEST_CLOCK = statement<{ organizationId: string; frozenAt: Dat
   `insert into test_clock (organization_id, frozen_at) values (:organizationId, :frozenAt)
    on conflict (organization_id) do update set frozen_at = greatest(test_clock.frozen_at, excluded.frozen_at), updated_at = clock_timestamp()
    returning frozen_at, updated_at`,
-  parseState,
+  parseTestClock,
 );
 
 /** deleteTestData sets the clock back to real time: the one move back a clock makes. */
@@ -22,5 +15,5 @@ export const RESET_TEST_CLOCK = statement<{ organizationId: string }, TestClockS
   'reset_test_clock',
   `update test_clock set frozen_at = null, updated_at = clock_timestamp() where organization_id = :organizationId
    returning frozen_at, updated_at`,
-  parseState,
+  parseTestClock,
 );

@@ -5,11 +5,6 @@ import type { RequestGate, ServerContext } from '../auth/gate.js';
 import type { RequestStates } from './request-state.js';
 import type { Logger } from '../common/logger.js';
 
-export const apiKeyHeader = 'x-api-key';
-
-/** Why a request was not authenticated, for both doors. */
-export const unauthorizedMessage = (key: string | null) => (key ? 'The API key is not valid.' : `Send an API key in the ${apiKeyHeader} header.`);
-
 /**
  * Every GraphQL request needs an API key and budget left; without them it is answered 401 or 429
  * before anything is parsed, read or written. The GraphiQL page itself opens without one.

@@ -1,12 +1,6 @@
 import type { CORSOptions } from 'graphql-yoga';
 import { loopbackHostnames } from '../common/hosts.js';
-
-/**
- * Which browser origins may call the API. `anyOrigin` answers every origin (CORS_ORIGINS=*);
- * `localhost` admits http(s) origins on localhost, 127.0.0.1 and [::1], whatever their port
- * (the default outside production, for a frontend on a developer's machine).
- */
-export type CorsPolicy = { anyOrigin: boolean; origins: readonly string[]; localhost: boolean };
+import type { CorsPolicy } from '../config.js';
 
 function isLocalhostOrigin(origin: string): boolean {
   try {

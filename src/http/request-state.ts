@@ -1,5 +1,5 @@
-import type { TestClockState } from '../clock/store.js';
-import type { RateDecision } from '../ratelimits/service.js';
+import type { TestClockState } from '../model/clock.js';
+import type { RateDecision } from '../common/rate-limit.js';
 import type { Tenant } from '../model/tenant.js';
 
 /** What the HTTP plugins learn about a request, for its context and its access-log line. */

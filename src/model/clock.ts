@@ -1,4 +1,5 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
+import { read } from '../db/prepared.js';
 import { Organization } from './auth.js';
 
 /**
@@ -21,4 +22,13 @@ export const TestClockSchema = new EntitySchema<TestClock>({
     frozenAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
     updatedAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
+});
+
+/** A test clock as callers and caches hold it: the instant it stands at (null: real time), and when it last changed, which orders its states. */
+export type TestClockState = { frozenAt: Date | null; version: number };
+
+/** A test_clock row (frozen_at, updated_at) as its state. */
+export const parseTestClock = (row: Record<string, unknown>): TestClockState => ({
+  frozenAt: row.frozen_at ? read.date(row.frozen_at) : null,
+  version: read.date(row.updated_at).getTime(),
 });

@@ -1,24 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { coalesced } from '../common/coalesce.js';
 import { every } from '../common/schedule.js';
+import type { RateDecision, RateLimiter, RatePolicy, RateTake } from '../common/rate-limit.js';
 import { run } from '../db/prepared.js';
 import { PRUNE_FULL_BUCKETS, TAKE_FROM_BUCKETS, type TakenBucket } from './store.js';
-
-/** A token bucket: `burst` requests at once, refilled at `perSecond`. */
-export type RatePolicy = { perSecond: number; burst: number };
-
-/** What one request learns from its bucket; the numbers are those of the RateLimit-* headers. */
-export type RateDecision = {
-  allowed: boolean;
-  /** The bucket's size. */
-  limit: number;
-  /** Requests left right after this one. */
-  remaining: number;
-  /** Seconds until the bucket is full again. */
-  resetSeconds: number;
-  /** When refused, the seconds until one request fits; 0 when allowed. */
-  retryAfterSeconds: number;
-};
 
 const intervalMs = (policy: RatePolicy) => 1000 / policy.perSecond;
 
@@ -47,9 +32,6 @@ export function decisionsOf(taken: Pick<TakenBucket, 'fullAt' | 'granted' | 'now
   });
 }
 
-/** `early`: the request may go on before the database answers, while its bucket has budget to spare. */
-type Take = { bucket: string; policy: RatePolicy; early?: boolean };
-
 /** Requests a bucket counts at once: one, or those let through early since its last count. */
 type Count = { bucket: string; policy: RatePolicy; count: number };
 
@@ -76,7 +58,7 @@ const countEarlyEveryMs = 25;
  * background with the others let through within 25 ms. A fleet may so overshoot by what its
  * processes admit within 25 ms and one round trip.
  */
-export class SharedRateLimiter {
+export class SharedRateLimiter implements RateLimiter {
   private readonly countNow: (count: Count) => Promise<RateDecision>;
   private readonly known = new Map<string, Known>();
   /** Requests let through early and not yet counted, by bucket. */
@@ -106,7 +88,7 @@ export class SharedRateLimiter {
     });
   }
 
-  async take(take: Take): Promise<RateDecision> {
+  async take(take: RateTake): Promise<RateDecision> {
     const known = this.known.get(take.bucket);
     if (take.early && known && this.now() - known.at < knownForMs && known.decision.remaining - known.unconfirmed > take.policy.burst / 4) {
       known.unconfirmed += 1;
@@ -126,7 +108,7 @@ export class SharedRateLimiter {
     }
   }
 
-  private countLater({ bucket, policy }: Take): void {
+  private countLater({ bucket, policy }: RateTake): void {
     const uncounted = this.uncounted.get(bucket);
     if (uncounted) uncounted.count += 1;
     else this.uncounted.set(bucket, { bucket, policy, count: 1 });

@@ -1,5 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
-import type { TestClockState } from '../clock/store.js';
+import type { TestClockState } from '../model/clock.js';
 import { checkIdempotencyKeyHeader, validationErrorOf, zodErrorDetails } from '../common/validation.js';
 import type { Context } from '../types.js';
 import { DomainError, type ErrorCode, validationError } from '../common/errors.js';

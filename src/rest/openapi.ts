@@ -1,6 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { apiKeyHeader } from '../http/api-key-auth.js';
+import { apiKeyHeader } from '../auth/gate.js';
 import { idempotencyKeyRule, zodString } from '../common/validation.js';
 import { errorCodes } from '../common/errors.js';
 import { restPrefix, type Route, routes } from './routes.js';

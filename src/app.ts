@@ -30,6 +30,7 @@ import { type RestDoorOptions, useRestDoor } from './rest/door.js';
 import { schema } from './graphql/schema.js';
 import { SeatChangeCoalescer } from './flows/seat-change-coalescer.js';
 import { EventHub } from './events/hub.js';
+import { deliveryQueue } from './webhooks/service.js';
 import { SharedRateLimiter } from './ratelimits/service.js';
 import { DomainError } from './common/errors.js';
 
@@ -144,7 +145,7 @@ export function createApp(options: AppOptions) {
   const states: RequestStates = new WeakMap();
   const keys = new ApiKeyCache(apiKeyCacheMs, realNow);
   const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger, options.metrics?.seatChanges);
-  const events = options.events ?? new EventHub(orm, logger);
+  const events = options.events ?? new EventHub(orm, logger, deliveryQueue(null));
   const policy = (perSecond: number, burst: number) => (perSecond > 0 && burst > 0 ? { perSecond, burst } : null);
   const policies = {
     perKey: policy(limits.rateLimitPerSecond, limits.rateLimitBurst),

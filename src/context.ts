@@ -7,15 +7,18 @@ import type { Orm } from './db/orm.js';
 import type { EventHub } from './events/hub.js';
 import type { Logger } from './common/logger.js';
 import { createSeatLoaders } from './seats/loaders.js';
-import type { SeatChangeWriter } from './seats/service.js';
+import type { SeatChangeWriter } from './flows/seat-change.js';
 import { createSubscriptionLoaders } from './subscriptions/loaders.js';
 import type { RequestScope, Tenant } from './model/tenant.js';
 import type { Context, Loaders } from './types.js';
+import { renewDueSubscriptions } from './flows/renewal.js';
+
+const renewDue = (scope: RequestScope, at: Date, customerIds: string[]) => renewDueSubscriptions(scope.em, scope.tenant, at, customerIds);
 
 const createLoaders = (scope: RequestScope, now: () => Date): Loaders => ({
   ...createCatalogLoaders(scope),
   ...createCustomerLoaders(scope),
-  ...createSubscriptionLoaders(scope, now),
+  ...createSubscriptionLoaders(scope, now, renewDue),
   ...createSeatLoaders(scope),
   ...createBillingLoaders(scope),
 });

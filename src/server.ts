@@ -4,7 +4,7 @@ import { createApp, graphqlPath } from './app.js';
 import { countApiKeys, createApiKey } from './auth/service.js';
 import { loadConfig } from './config.js';
 import { startDatabase } from './db/database.js';
-import { startRenewalSweeper } from './flows/renewal-sweeper.js';
+import { startRenewalSweeper } from './flows/renewal.js';
 import { EventHub } from './events/hub.js';
 import { scheduleOutboxPruning } from './events/service.js';
 import { scheduleIdempotencyCleanup } from './idempotency/service.js';
@@ -13,6 +13,7 @@ import { createMetrics, metricsListener } from './http/metrics.js';
 import { createLogger } from './common/logger.js';
 import { schema } from './graphql/schema.js';
 import { StartupError } from './common/startup.js';
+import { deliveryQueue } from './webhooks/service.js';
 import { startWebhookWorker } from './webhooks/worker.js';
 
 const drainTimeoutMs = 15_000;
@@ -47,14 +48,13 @@ async function main(): Promise<void> {
     onPruned: (count) => count > 0 && logger.info('forgot published events past their retention', { count }),
   });
   startedSoFar.push(stopCleanup, stopRateLimitPruning, stopSweeper, stopPruning);
-  // Started here, not by the first subscription: this process publishes what every process commits.
-  const events = new EventHub(database.orm, logger);
-  startedSoFar.push(() => events.stop());
-  await events.start();
   // Every process sends webhooks: those its own publications hand it, and those any process left due.
   const webhooks = startWebhookWorker(database.orm, logger, config.webhooks);
   startedSoFar.push(() => webhooks.stop());
-  events.relay.handOffTo(webhooks);
+  // Started here, not by the first subscription: this process publishes what every process commits.
+  const events = new EventHub(database.orm, logger, deliveryQueue(webhooks));
+  startedSoFar.push(() => events.stop());
+  await events.start();
   events.onPublished(({ due }) => due && webhooks.poke());
   const lifecycle = { draining: false };
   const metrics = config.metricsPort !== null || config.metricsToken !== null ? createMetrics(database.orm, schema, logger) : undefined;

@@ -5,7 +5,7 @@ import type { Clock } from './clock/service.js';
 import type { Logger } from './common/logger.js';
 import type { createCustomerLoaders } from './customers/loaders.js';
 import type { EventHub } from './events/hub.js';
-import type { SeatChangeWriter } from './seats/service.js';
+import type { SeatChangeWriter } from './flows/seat-change.js';
 import type { createSeatLoaders } from './seats/loaders.js';
 import type { createSubscriptionLoaders } from './subscriptions/loaders.js';
 import type { Tenant } from './model/tenant.js';

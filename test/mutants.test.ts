@@ -1,21 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { maxAmountPerPeriod, maxUnitPrice, type BillingTerms } from '../src/billing/proration.js';
+import { maxAmountPerPeriod, maxUnitPrice } from '../src/billing/proration.js';
 import { DomainError } from '../src/common/errors.js';
 import { IdempotencyKey } from '../src/model/idempotency.js';
 import { claimId, replayOf, requestHash, type IdempotentCall } from '../src/idempotency/service.js';
-import {
-  assertDistinctFeatureCodes,
-  billableBalance,
-  isCapped,
-  maxSeatBalance,
-  minSeatCount,
-  nextBalance,
-  planChange,
-  reachesLimit,
-  requestedBalance,
-  type SeatTerms,
-} from '../src/seats/rules.js';
+import { billableBalance, planChange } from '../src/flows/seat-pricing.js';
+import type { SeatLimits, SeatTerms } from '../src/model/catalog.js';
+import { assertDistinctFeatureCodes, isCapped, maxSeatBalance, minSeatCount, nextBalance, reachesLimit, requestedBalance } from '../src/seats/rules.js';
 
 /**
  * Tests written to kill the mutants StrykerJS found alive in the pure rules (npm run mutate):
@@ -23,8 +14,8 @@ import {
  * properties of rules.test.ts; the idempotency fingerprints had no unit tests of their own.
  */
 
-const capped: SeatTerms = { includedSeats: 5, unlimited: false, overageEnabled: false };
-const unlimited: SeatTerms = { includedSeats: 0, unlimited: true, overageEnabled: false };
+const capped: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: false };
+const unlimited: SeatLimits = { includedSeats: 0, unlimited: true, overageEnabled: false };
 
 /** The DomainError `work` throws; fails the test when it returns or throws anything else. */
 function refusal(work: () => unknown): DomainError {
@@ -60,7 +51,7 @@ describe('seat rule refusals', () => {
     expect(pastBalance.message).toContain(String(maxSeatBalance + 1));
     // At the highest unit price, this many billable seats cost exactly maxAmountPerPeriod.
     const seatsAtBound = maxAmountPerPeriod / maxUnitPrice;
-    const dear: BillingTerms = { includedSeats: 0, unlimited: false, overageEnabled: true, unitPrice: maxUnitPrice };
+    const dear: SeatTerms = { includedSeats: 0, unlimited: false, overageEnabled: true, unitPrice: maxUnitPrice };
     const pastAmount = refusal(() => billableBalance(seatsAtBound, 'ADD', 1, dear, 'editor', 'count'));
     expect(pastAmount.message).toMatch(/'editor'/);
     expect(pastAmount.message).toContain(String(seatsAtBound + 1));
@@ -74,7 +65,7 @@ test('a no-op set passes on a balance standing above the balance maximum', () =>
 });
 
 describe('planChange', () => {
-  const terms: BillingTerms = { includedSeats: 2, unlimited: false, overageEnabled: true, unitPrice: 3000 };
+  const terms: SeatTerms = { includedSeats: 2, unlimited: false, overageEnabled: true, unitPrice: 3000 };
   const april = { start: new Date('2027-04-01T00:00:00Z'), end: new Date('2027-05-01T00:00:00Z') };
 
   test('gives the new balance, the moved mark and the true-up for the days left', () => {

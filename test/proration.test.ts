@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { periodBoundary } from '../src/billing/periods.js';
+import type { SeatTerms } from '../src/model/catalog.js';
 import {
   advanceFor,
   billableSeats,
@@ -11,12 +12,11 @@ import {
   trueUpAmount,
   trueUpFor,
   withinAmountLimit,
-  type BillingTerms,
 } from '../src/billing/proration.js';
 
 const at = (iso: string) => new Date(iso);
 const period = (start: string, end: string) => ({ start: at(start), end: at(end) });
-const terms: BillingTerms = { includedSeats: 5, unlimited: false, overageEnabled: true, unitPrice: 2500 };
+const terms: SeatTerms = { includedSeats: 5, unlimited: false, overageEnabled: true, unitPrice: 2500 };
 
 describe('days of a period', () => {
   test.each([

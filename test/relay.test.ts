@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, test, vi } from 'vitest';
 import { openOrm, type Orm } from '../src/db/orm.js';
 import { EventHub } from '../src/events/hub.js';
+import { deliveryQueue } from '../src/webhooks/service.js';
 import { createLogger } from '../src/common/logger.js';
 import { type Client, graphql, mutations, newTenant, type SeatScenario, seatScenario, useHarness } from './helpers.js';
 
@@ -15,6 +16,7 @@ beforeAll(async () => {
   hub = new EventHub(
     hubOrm,
     createLogger('warn', () => {}),
+    deliveryQueue(null),
   );
   await hub.start();
 });

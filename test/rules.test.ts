@@ -1,11 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { DomainError } from '../src/common/errors.js';
-import { billableBalance, nextBalance, planChange, type SeatTerms } from '../src/seats/rules.js';
+import { billableBalance, planChange } from '../src/flows/seat-pricing.js';
+import type { SeatLimits } from '../src/model/catalog.js';
+import { nextBalance } from '../src/seats/rules.js';
 
-const capped: SeatTerms = { includedSeats: 5, unlimited: false, overageEnabled: false };
-const overage: SeatTerms = { includedSeats: 5, unlimited: false, overageEnabled: true };
-const unlimited: SeatTerms = { includedSeats: 0, unlimited: true, overageEnabled: false };
+const capped: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: false };
+const overage: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: true };
+const unlimited: SeatLimits = { includedSeats: 0, unlimited: true, overageEnabled: false };
 
 type Kind = 'ADD' | 'REMOVE' | 'SET';
 type Refusal = 'insufficient_seats' | 'seat_limit_exceeded' | 'validation_error';
@@ -37,7 +39,7 @@ function expected(
   current: number,
   kind: Kind,
   count: number,
-  terms: SeatTerms & { unitPrice?: number },
+  terms: SeatLimits & { unitPrice?: number },
 ): { balance: number } | { code: Refusal; reason: string } {
   const wanted = kind === 'ADD' ? current + count : kind === 'REMOVE' ? current - count : count;
   if (wanted < 0) return { code: 'insufficient_seats', reason: 'below zero' };

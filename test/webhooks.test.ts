@@ -7,6 +7,7 @@ import { openOrm } from '../src/db/orm.js';
 import { EventHub } from '../src/events/hub.js';
 import { createLogger } from '../src/common/logger.js';
 import { retrySchedule } from '../src/webhooks/retry.js';
+import { deliveryQueue } from '../src/webhooks/service.js';
 import { verifyWebhook } from '../src/webhooks/signature.js';
 import { maxResponseBytes, startWebhookWorker, type WebhookWorker, webhookUserAgent } from '../src/webhooks/worker.js';
 import { type Client, mutations, newTenant, queries, seatScenario, useHarness } from './helpers.js';
@@ -24,11 +25,10 @@ const timeoutMs = 1000;
 
 beforeAll(async () => {
   const logger = createLogger('warn', (line) => logs.push(line));
-  hub = new EventHub(harness.orm, logger);
-  await hub.start();
   // Retries a hundred thousand times faster than in production: the day of retries takes about a second.
   worker = startWebhookWorker(harness.orm, logger, { timeoutMs, concurrency: 8, leaseMs: timeoutMs + webhookLeaseMarginMs, retryScale: 1e-5, pollMs: 500 });
-  hub.relay.handOffTo(worker);
+  hub = new EventHub(harness.orm, logger, deliveryQueue(worker));
+  await hub.start();
   hub.onPublished(({ due }) => due && worker.poke());
 });
 

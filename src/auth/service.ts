@@ -4,7 +4,8 @@ import { run } from '../db/prepared.js';
 import { newId } from '../common/ids.js';
 import type { Mode, Tenant } from '../model/tenant.js';
 import type { TestClockState } from '../model/clock.js';
-import { ApiKey, Organization } from '../model/auth.js';
+import { ApiKey } from '../model/auth.js';
+import { Organization } from '../model/organization.js';
 import { KEY_OWNER } from './store.js';
 
 const keyPattern = /^ck_(live|test)_[A-Za-z0-9]{32}$/;

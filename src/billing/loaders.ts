@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { RequestScope } from '../model/tenant.js';
-import type { SeatChargeRecord } from './records.js';
+import type { SeatChargeRecord } from '../model/records.js';
 import { chargesByEventIds, chargesById } from './service.js';
 
 export const createBillingLoaders = (scope: RequestScope) => ({

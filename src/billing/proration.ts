@@ -1,3 +1,4 @@
+import type { SeatTerms } from '../model/catalog.js';
 import type { Period } from './periods.js';
 
 /**
@@ -9,16 +10,13 @@ import type { Period } from './periods.js';
 export const maxUnitPrice = 1_000_000_000;
 export const maxAmountPerPeriod = 10_000_000_000_000;
 
-/** Seat terms that decide what is billable. */
-export type BillingTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean; unitPrice: number };
-
 const msPerDay = 86_400_000;
 const utcDay = (instant: Date): number => Math.floor(instant.getTime() / msPerDay);
 /** The UTC day of a period's last instant (its end is exclusive). */
 const lastDay = (period: Period): number => utcDay(new Date(period.end.getTime() - 1));
 
 /** Seats above the included ones; none for unlimited features or features without overage. */
-export function billableSeats(current: number, terms: BillingTerms): number {
+export function billableSeats(current: number, terms: SeatTerms): number {
   if (terms.unlimited || !terms.overageEnabled) return 0;
   return Math.max(0, current - terms.includedSeats);
 }
@@ -60,7 +58,7 @@ export type PlannedCharge = {
  */
 export function trueUpFor(
   change: { newBalance: number; highWaterMark: number; at: Date },
-  terms: BillingTerms,
+  terms: SeatTerms,
   period: Period,
 ): { charge: PlannedCharge | null; highWaterMark: number } {
   const billable = billableSeats(change.newBalance, terms);
@@ -88,11 +86,11 @@ export function trueUpFor(
 export const periodAmount = (seats: number, unitPrice: number): bigint => BigInt(seats) * BigInt(unitPrice);
 
 /** Whether a balance's billable seats stay within maxAmountPerPeriod. */
-export const withinAmountLimit = (balance: number, terms: BillingTerms): boolean =>
+export const withinAmountLimit = (balance: number, terms: SeatTerms): boolean =>
   periodAmount(billableSeats(balance, terms), terms.unitPrice) <= BigInt(maxAmountPerPeriod);
 
 /** The advance for a whole period: the billable seats held at its start, at full price. */
-export function advanceFor(current: number, terms: BillingTerms, period: Period): PlannedCharge | null {
+export function advanceFor(current: number, terms: SeatTerms, period: Period): PlannedCharge | null {
   const quantity = billableSeats(current, terms);
   if (quantity === 0) return null;
   const inPeriod = daysInPeriod(period);

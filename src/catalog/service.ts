@@ -1,9 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { flushUnique } from '../db/errors.js';
+import { run } from '../db/prepared.js';
+import { PLAN_TERMS, type PlanTerms, planTermsFrom } from './store.js';
 import { DomainError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import { type Tenant, tenantWhere } from '../model/tenant.js';
-import { Feature, type FeatureType, Plan, type PlanInterval, PlanSeatFeature } from '../model/catalog.js';
+import { Feature, type FeatureType, featureNotFound, Plan, type PlanInterval, PlanSeatFeature } from '../model/catalog.js';
 
 export type CreateFeatureInput = { code: string; name: string; type: FeatureType };
 
@@ -46,9 +48,7 @@ export async function createPlan(em: EntityManager, tenant: Tenant, input: Creat
   const features = new Map((await findFeaturesByCode(em, tenant, codes)).map((f) => [f.code, f]));
   const missing = codes.findIndex((code) => !features.has(code));
   if (missing >= 0) {
-    throw new DomainError('feature_not_found', `No feature with code '${codes[missing]}'.`, {
-      param: `seatFeatures.${missing}.featureCode`,
-    });
+    throw featureNotFound(codes[missing]!, `seatFeatures.${missing}.featureCode`);
   }
   const plan = em.create(Plan, {
     id: newId('plan'),
@@ -85,4 +85,15 @@ export async function findPlansById(em: EntityManager, tenant: Tenant, ids: read
 
 export async function findPlanByCode(em: EntityManager, tenant: Tenant, code: string): Promise<Plan | null> {
   return em.findOne(Plan, { ...tenantWhere(tenant), code }, { populate: ['seatFeatures.feature'] });
+}
+
+/** The codes of the seat features a plan offers. */
+export async function featureCodesOfPlan(em: EntityManager, planId: string): Promise<Set<string>> {
+  const offered = await em.find(PlanSeatFeature, { plan: planId }, { populate: ['feature'] });
+  return new Set(offered.map((terms) => terms.feature.code));
+}
+
+/** A plan's period, currency and terms per seat feature, read as plain values. */
+export async function planTerms(em: EntityManager, planId: string): Promise<PlanTerms> {
+  return planTermsFrom(await run(em, PLAN_TERMS, { planId }));
 }

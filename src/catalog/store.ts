@@ -1,11 +1,10 @@
-import type { BillingTerms } from '../billing/proration.js';
 import { read, statement } from '../db/prepared.js';
-import type { PlanInterval } from '../model/catalog.js';
+import type { PlanInterval, SeatTerms } from '../model/catalog.js';
 
 /** A plan's period, currency and terms per seat feature, as plain values: plans never change. */
-export type PlanTerms = { interval: PlanInterval; currency: string; features: Map<string, BillingTerms & { featureCode: string }> };
+export type PlanTerms = { interval: PlanInterval; currency: string; features: Map<string, SeatTerms & { featureCode: string }> };
 
-type PlanTermsRow = { interval: PlanInterval; currency: string; featureId: string | null; terms: BillingTerms & { featureCode: string } };
+type PlanTermsRow = { interval: PlanInterval; currency: string; featureId: string | null; terms: SeatTerms & { featureCode: string } };
 
 // Kept as plain rows: the renewal reads a plan's hundred terms on every step, and managed
 // entities would only lengthen the flush that follows.

@@ -1,16 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { maxRenewalStepsPerCall, renewDueSubscriptions } from '../billing/service.js';
-import { run } from '../db/prepared.js';
 import { validationError } from '../common/errors.js';
-import type { Tenant } from '../model/tenant.js';
+import { run } from '../db/prepared.js';
 import type { TestClockState } from '../model/clock.js';
+import type { Tenant } from '../model/tenant.js';
 import { MOVE_TEST_CLOCK, RESET_TEST_CLOCK } from './store.js';
-import { SeatCharge } from '../model/billing.js';
-import { OutboxEvent } from '../model/events.js';
-import { Customer } from '../model/customers.js';
-import { IdempotencyKey } from '../model/idempotency.js';
-import { SeatBalance, SeatEvent } from '../model/seats.js';
-import { Subscription } from '../model/subscriptions.js';
 
 const msPerDay = 86_400_000;
 /** How far one advance may move the clock. */
@@ -47,7 +40,7 @@ export class Clock {
   }
 }
 
-function requireTestMode(tenant: Tenant): void {
+export function requireTestMode(tenant: Tenant): void {
   if (tenant.mode !== 'test') {
     throw validationError(null, 'The test clock exists only in test mode; use a ck_test_ key.');
   }
@@ -59,17 +52,11 @@ export function readTestClock(tenant: Tenant, clock: Clock): Date {
 }
 
 /**
- * Moves the organization's test clock forward, to an instant or by whole days, and renews what
- * that ended (at most maxRenewalStepsPerCall steps; the sweeper finishes a longer catch-up).
- * Returns the clock's new state, for the caller to give its Clock once that committed. The clock
- * only moves forward, also when two advances race: the later instant wins.
+ * Where an advance takes the organization's test clock: an instant, or whole days on. Refused
+ * (validation_error) for a live key, both or neither given, a move back, more than
+ * maxAdvanceDays, or past maxTestClock.
  */
-export async function advanceTestClock(
-  em: EntityManager,
-  tenant: Tenant,
-  clock: Clock,
-  input: { to?: Date | null; days?: number | null },
-): Promise<TestClockState> {
+export function advanceTarget(tenant: Tenant, clock: Clock, input: { to?: Date | null; days?: number | null }): Date {
   requireTestMode(tenant);
   const hasTo = input.to !== undefined && input.to !== null;
   const hasDays = input.days !== undefined && input.days !== null;
@@ -85,52 +72,17 @@ export async function advanceTestClock(
   if (target > maxTestClock) {
     throw validationError(hasTo ? 'to' : 'days', `The test clock goes no further than ${maxTestClock.toISOString()}.`);
   }
-  // The move and the renewals it triggers commit together: a failed advance moves nothing.
-  return em.transactional(async (tx) => {
-    const [moved] = await run(tx, MOVE_TEST_CLOCK, { organizationId: tenant.organizationId, frozenAt: target });
-    await renewDueSubscriptions(tx, tenant, moved!.frozenAt!, undefined, maxRenewalStepsPerCall);
-    return moved!;
-  });
+  return target;
 }
 
-/** The customers whose data one deleteTestData call removes; call again until it is complete. */
-export const maxCustomersPerDeletion = 1000;
+/** Moves the organization's test clock to `target`, never back: when two moves race, the later instant wins. Answers its new state. */
+export async function moveTestClock(tx: EntityManager, tenant: Tenant, target: Date): Promise<TestClockState> {
+  const [moved] = await run(tx, MOVE_TEST_CLOCK, { organizationId: tenant.organizationId, frozenAt: target });
+  return moved!;
+}
 
-export type TestDataDeletion = { customers: number; complete: boolean; clock: TestClockState | null };
-
-/**
- * Deletes the organization's test-mode customers with their subscriptions, balances, ledger,
- * charges and outbox events, up to maxCustomersPerDeletion per call, as Stripe's "delete all test data" does. The
- * call that finds none left also forgets the test idempotency keys and sets the test clock back
- * to real time. Features and plans stay. Live data is never touched: the ledger's guard lets
- * test rows go only in this transaction.
- */
-export async function deleteTestData(em: EntityManager, tenant: Tenant): Promise<TestDataDeletion> {
-  if (tenant.mode !== 'test') {
-    throw validationError(null, 'deleteTestData works only with a ck_test_ key; live data is never deleted.');
-  }
-  return em.transactional(async (tx) => {
-    // Kept by hand: a setting that lives for this transaction only, which MikroORM has no word for.
-    await tx.execute(`set local seatgate.delete_test_data = 'on'`);
-    const scope = { organization: tenant.organizationId, mode: 'test' as const };
-    const customers = await tx.find(Customer, scope, { fields: ['id'], limit: maxCustomersPerDeletion, disableIdentityMap: true });
-    const ids = customers.map((customer) => customer.id);
-    if (ids.length > 0) {
-      const ofCustomers = { ...scope, customer: { $in: ids } };
-      // Their outbox rows go too, with the webhook deliveries that point at them.
-      await tx.nativeDelete(OutboxEvent, ofCustomers);
-      await tx.nativeDelete(SeatCharge, ofCustomers);
-      await tx.nativeDelete(SeatEvent, ofCustomers);
-      await tx.nativeDelete(SeatBalance, ofCustomers);
-      await tx.nativeDelete(Subscription, ofCustomers);
-      await tx.nativeDelete(Customer, { ...scope, id: { $in: ids } });
-    }
-    const complete = ids.length < maxCustomersPerDeletion;
-    let clock: TestClockState | null = null;
-    if (complete) {
-      await tx.nativeDelete(IdempotencyKey, scope);
-      [clock = null] = await run(tx, RESET_TEST_CLOCK, { organizationId: tenant.organizationId });
-    }
-    return { customers: ids.length, complete, clock };
-  });
+/** Sets the organization's test clock back to real time: the one move back a clock makes. Null when it was never advanced. */
+export async function resetTestClock(tx: EntityManager, tenant: Tenant): Promise<TestClockState | null> {
+  const [reset = null] = await run(tx, RESET_TEST_CLOCK, { organizationId: tenant.organizationId });
+  return reset;
 }

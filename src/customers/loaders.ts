@@ -1,6 +1,6 @@
 import type { RequestScope } from '../model/tenant.js';
 import { refListLoader } from '../common/list-loader.js';
-import type { CustomerRecord } from './store.js';
+import type { CustomerRecord } from '../model/records.js';
 import { findCustomersByRefs } from './service.js';
 
 export const createCustomerLoaders = (scope: RequestScope) => ({

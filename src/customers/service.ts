@@ -4,15 +4,10 @@ import { run } from '../db/prepared.js';
 import { DomainError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import type { Tenant } from '../model/tenant.js';
+import { customerNotFound, refsByKind } from '../model/customer-refs.js';
 import { Customer } from '../model/customers.js';
-import { CUSTOMERS_BY_REF, type CustomerRecord } from './store.js';
-
-export type { CustomerRecord } from './store.js';
-
-export const customerIdPrefix = 'cus_';
-
-/** A `customerId` argument names our id when it has our prefix, else the caller's external id. */
-export const isOwnCustomerId = (ref: string): boolean => ref.startsWith(customerIdPrefix);
+import type { CustomerRecord } from '../model/records.js';
+import { CUSTOMERS_BY_REF } from './store.js';
 
 export type CreateCustomerInput = { externalId?: string | null; name: string };
 
@@ -29,14 +24,6 @@ export async function createCustomer(em: EntityManager, tenant: Tenant, input: C
       new DomainError('conflict', `A customer with external id '${input.externalId}' already exists.`, { param: 'externalId' }),
   });
   return { id: customer.id, externalId: customer.externalId ?? null, name: customer.name, createdAt: customer.createdAt, mode: customer.mode };
-}
-
-/** A batch of references split by what each names: our `cus_` id, or else the caller's external id. */
-export function refsByKind(refs: Iterable<string>): { ids: string[]; externalIds: string[] } {
-  const ids: string[] = [];
-  const externalIds: string[] = [];
-  for (const ref of refs) (isOwnCustomerId(ref) ? ids : externalIds).push(ref);
-  return { ids, externalIds };
 }
 
 /** Customers by `cus_` id or external id, in one query; refs that match nothing are absent. */
@@ -56,4 +43,8 @@ export async function getCustomer(em: EntityManager, tenant: Tenant, ref: string
   return customer;
 }
 
-export const customerNotFound = (ref: string): DomainError => new DomainError('customer_not_found', `No customer with id '${ref}'.`, { param: 'customerId' });
+/** A customer's two ids, by its own id: what a charge or an event needs to name it. */
+export async function customerById(em: EntityManager, id: string): Promise<{ id: string; externalId: string | null }> {
+  const customer = await em.findOneOrFail(Customer, id, { fields: ['externalId'] });
+  return { id, externalId: customer.externalId ?? null };
+}

@@ -5,7 +5,8 @@ import { DomainError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Mode } from '../model/tenant.js';
 import type { OutboxEventType } from '../model/events.js';
-import { LAST_POSITION, PUBLISHED_AFTER, type PublishedEvent, TENANT_PUBLISHED_AFTER } from './store.js';
+import type { PublishedEvent } from '../model/records.js';
+import { LAST_POSITION, PUBLISHED_AFTER, TENANT_PUBLISHED_AFTER } from './store.js';
 
 /** Which events a subscriber wants: always one tenant's, maybe one customer's or one feature's. */
 export type EventFilter = {

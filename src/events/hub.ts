@@ -2,7 +2,7 @@ import type { Orm } from '../db/orm.js';
 import type { Logger } from '../common/logger.js';
 import { OutboxFeed } from './feed.js';
 import { PgListener } from './listener.js';
-import { OutboxRelay } from './relay.js';
+import { type DeliveryQueue, OutboxRelay } from './relay.js';
 import { parsePublishedNotice } from './store.js';
 
 /** How often the relay looks for unpublished rows without being told: a safety net, not the path. */
@@ -21,8 +21,9 @@ export class EventHub {
   private readonly publishedListeners: ((notice: { due: boolean }) => void)[] = [];
   private sweep: NodeJS.Timeout | null = null;
 
-  constructor(orm: Orm, logger: Logger) {
-    this.relay = new OutboxRelay(orm, logger);
+  /** `queue`: what each publication owes webhooks (webhooks/service.ts, deliveryQueue). */
+  constructor(orm: Orm, logger: Logger, queue: DeliveryQueue) {
+    this.relay = new OutboxRelay(orm, logger, queue);
     this.feed = new OutboxFeed(orm, logger);
     this.listener = new PgListener(
       orm.config.get('clientUrl')!,

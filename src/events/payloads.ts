@@ -1,6 +1,4 @@
-import type { SeatChargeRecord } from '../billing/records.js';
-import type { SeatEventRecord } from '../seats/ledger.js';
-import type { SeatBalanceRecord } from '../seats/service.js';
+import type { SeatBalanceRecord, SeatChargeRecord, SeatEventRecord } from '../model/records.js';
 import type { Mode } from '../model/tenant.js';
 
 // The public shapes outbox rows carry: what GraphQL shows of each object (times as ISO strings),
@@ -61,7 +59,7 @@ export type LimitReachedPayload = {
 const livemode = (mode: Mode) => mode === 'live';
 const iso = (date: Date) => date.toISOString();
 
-export const seatEventPayload = (event: Omit<SeatEventRecord, 'seq' | 'charge'>): SeatEventPayload => ({
+export const seatEventPayload = (event: Omit<SeatEventRecord, 'charge'>): SeatEventPayload => ({
   id: event.id,
   customerId: event.customerId,
   featureCode: event.featureCode,
@@ -96,7 +94,7 @@ export const chargeCreatedPayload = ({ ts, createdAt, periodStart, periodEnd, mo
 const modeOf = (payload: { livemode: boolean }): Mode => (payload.livemode ? 'live' : 'test');
 
 /** A delivered event as the GraphQL SeatEvent type reads it; its charge is loaded if asked for. */
-export const seatEventFromPayload = (payload: SeatEventPayload): Omit<SeatEventRecord, 'seq'> => ({
+export const seatEventFromPayload = (payload: SeatEventPayload): SeatEventRecord => ({
   id: payload.id,
   customerId: payload.customerId,
   featureCode: payload.featureCode,

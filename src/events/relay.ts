@@ -1,9 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Logger } from '../common/logger.js';
 import type { Orm } from '../db/orm.js';
 import { run } from '../db/prepared.js';
-import type { Logger } from '../common/logger.js';
-import { type DeliveryTaker, queueDeliveries } from '../webhooks/service.js';
-import { LOCK_PUBLISHER, NOTIFY_PUBLISHED, PUBLISH_PENDING, type PublishedEvent, publishedNotice } from './store.js';
+import type { PublishedEvent } from '../model/records.js';
+import { LOCK_PUBLISHER, NOTIFY_PUBLISHED, PUBLISH_PENDING, publishedNotice } from './store.js';
+
+/**
+ * What a publication owes webhooks, done in its transaction: queue the deliveries the published
+ * events owe their endpoints (webhooks/service.ts makes this function). It answers whether any
+ * are left due for any worker, and what to do once the publication committed (hand the
+ * deliveries it claimed to this process's worker).
+ */
+export type DeliveryQueue = (tx: EntityManager, published: readonly PublishedEvent[]) => Promise<{ due: boolean; afterCommit: (() => void) | null }>;
 
 /** Rows one publication takes; more wait for the next round, which follows at once. */
 const publishBatch = 1000;
@@ -17,22 +26,20 @@ const publishGatherMs = 10;
 
 /**
  * Publishes committed outbox rows: gives them positions in commit order, queues the webhook
- * deliveries they owe, and tells every process's feed, all in one transaction. Deliveries up to
- * `taker`'s capacity are claimed for it and handed over once the transaction commits. Returns
+ * deliveries they owe (`queue`), and tells every process's feed, all in one transaction. Returns
  * what it published, in position order.
  */
-export async function publishOutbox(orm: Orm, taker: DeliveryTaker | null = null): Promise<PublishedEvent[]> {
-  const limit = taker?.capacity() ?? 0;
-  const { published, claimed } = await orm.em.transactional(async (tx) => {
+export async function publishOutbox(orm: Orm, queue: DeliveryQueue): Promise<PublishedEvent[]> {
+  const { published, afterCommit } = await orm.em.transactional(async (tx) => {
     await run(tx, LOCK_PUBLISHER, {});
     const published = await run(tx, PUBLISH_PENDING, { limit: publishBatch });
-    if (published.length === 0) return { published, claimed: [] };
+    if (published.length === 0) return { published, afterCommit: null };
     published.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
-    const queued = await queueDeliveries(tx, published, taker && limit > 0 ? { leaseMs: taker.leaseMs, limit } : null);
-    await run(tx, NOTIFY_PUBLISHED, { notice: publishedNotice({ position: published.at(-1)!.position, due: queued.due > 0 }) });
-    return { published, claimed: queued.claimed };
+    const queued = await queue(tx, published);
+    await run(tx, NOTIFY_PUBLISHED, { notice: publishedNotice({ position: published.at(-1)!.position, due: queued.due }) });
+    return { published, afterCommit: queued.afterCommit };
   });
-  if (claimed.length > 0) taker!.take(claimed);
+  afterCommit?.();
   return published;
 }
 
@@ -46,17 +53,12 @@ export class OutboxRelay {
   private again = false;
   /** Publications this process made, for tests and operators. */
   published = 0;
-  /** This process's webhook worker, which takes the deliveries it can send at once from each publication. */
-  private taker: DeliveryTaker | null = null;
 
   constructor(
     private readonly orm: Orm,
     private readonly logger: Logger,
+    private readonly queue: DeliveryQueue,
   ) {}
-
-  handOffTo(taker: DeliveryTaker): void {
-    this.taker = taker;
-  }
 
   poke(): Promise<void> {
     if (this.running) {
@@ -73,7 +75,7 @@ export class OutboxRelay {
       this.again = false;
       try {
         for (;;) {
-          const published = await publishOutbox(this.orm, this.taker);
+          const published = await publishOutbox(this.orm, this.queue);
           this.published += published.length;
           if (published.length < publishBatch) break;
         }

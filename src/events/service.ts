@@ -1,28 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { SeatCharge } from '../model/billing.js';
-import { chargeRecordOf } from '../billing/records.js';
-import { customerDisplayId } from '../model/customers.js';
-import { every } from '../common/schedule.js';
-import { getCustomer } from '../customers/service.js';
-import { run } from '../db/prepared.js';
 import { validationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
-import type { SeatEvent } from '../model/seats.js';
-import { eventRecordOf } from '../seats/ledger.js';
-import { reachesLimit, type SeatTerms } from '../seats/rules.js';
-import type { Tenant } from '../model/tenant.js';
+import { every } from '../common/schedule.js';
+import { run } from '../db/prepared.js';
 import { OutboxEvent, type OutboxEventType } from '../model/events.js';
+import type { Tenant } from '../model/tenant.js';
 import type { EventHub } from './hub.js';
+import type { ChargeCreatedPayload, LimitReachedPayload, SeatChangedPayload } from './payloads.js';
 import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.js';
-import {
-  type ChargeCreatedPayload,
-  chargeCreatedPayload,
-  type LimitReachedPayload,
-  type SeatChangedPayload,
-  seatBalancePayload,
-  seatEventPayload,
-} from './payloads.js';
 
+/** What the outbox is told: one thing that happened to one balance, with its public payload. */
 export type OutboxEntry = { tenant: Tenant; customerId: string; featureCode: string } & (
   | { type: 'seat.changed'; payload: SeatChangedPayload }
   | { type: 'charge.created'; payload: ChargeCreatedPayload }
@@ -49,59 +36,19 @@ export function recordOutbox(em: EntityManager, entries: readonly OutboxEntry[])
   for (const entry of entries) em.create(OutboxEvent, outboxRow(entry));
 }
 
-/** The balance an outbox entry is about. */
-export type BalanceFacts = { tenant: Tenant; customer: { id: string; externalId: string | null }; featureCode: string; terms: SeatTerms };
-
-const on = (facts: BalanceFacts) => ({ tenant: facts.tenant, customerId: facts.customer.id, featureCode: facts.featureCode });
-const namesOf = (facts: BalanceFacts) => ({ customerId: customerDisplayId(facts.customer), featureCode: facts.featureCode });
-
-function limitPayload(
-  facts: BalanceFacts,
-  current: number,
-  what: Pick<LimitReachedPayload, 'reason' | 'eventId' | 'requested'>,
-  at: Date,
-): LimitReachedPayload {
-  return { ...namesOf(facts), includedSeats: facts.terms.includedSeats, current, ...what, at: at.toISOString(), livemode: facts.tenant.mode === 'live' };
+/** Writes outbox rows as plain rows, in one statement, in the caller's transaction. */
+export async function insertOutbox(em: EntityManager, entries: readonly OutboxEntry[]): Promise<void> {
+  await em.insertMany(OutboxEvent, entries.map(outboxRow));
 }
 
-/** What the outbox says about one recorded change: the change, its charge, and a limit it reached. */
-export function changeOutbox(facts: BalanceFacts & { event: SeatEvent; charge: SeatCharge | null }): OutboxEntry[] {
-  const { tenant, terms, event, charge } = facts;
-  const names = namesOf(facts);
-  const balance = { ...names, current: event.newBalance, includedSeats: terms.includedSeats, unlimited: terms.unlimited, asOf: event.ts, mode: tenant.mode };
-  const entries: OutboxEntry[] = [
-    { ...on(facts), type: 'seat.changed', payload: { event: seatEventPayload(eventRecordOf(event, names, null)), balance: seatBalancePayload(balance) } },
-  ];
-  if (charge) entries.push({ ...on(facts), type: 'charge.created', payload: chargeCreatedPayload(chargeRecordOf(charge, names)) });
-  if (reachesLimit(terms, event.previousBalance, event.newBalance)) {
-    entries.push({
-      ...on(facts),
-      type: 'seat.limit_reached',
-      payload: limitPayload(facts, event.newBalance, { reason: 'reached', eventId: event.id, requested: null }, event.ts),
-    });
-  }
-  return entries;
-}
-
-/**
- * A change refused for going above a capped feature's included seats: nothing changed, but the
- * back office learns that a customer wants more than the plan allows.
- */
-export const limitRefusedOutbox = (facts: BalanceFacts, current: number, requested: number, at: Date): OutboxEntry => ({
-  ...on(facts),
-  type: 'seat.limit_reached',
-  payload: limitPayload(facts, current, { reason: 'refused', eventId: null, requested }, at),
-});
-
-/** What a subscription asks for: one tenant's events of some types, maybe of one customer or feature, resumed after an event it saw. */
-export type LiveEventsRequest = { types: readonly OutboxEventType[]; customerRef: string | null; featureCode: string | null; after: string | null };
+/** What a subscription asks for: one tenant's events of some types, maybe of one customer (by its own id) or feature, resumed after an event it saw. */
+export type LiveEventsRequest = { types: readonly OutboxEventType[]; customerId: string | null; featureCode: string | null; after: string | null };
 
 /**
  * A tenant's events as they are published, each process's changes included; with `after` (the
  * id of the last event the subscriber saw), those published since first, from the outbox.
  */
 export async function liveEvents(em: EntityManager, hub: EventHub, tenant: Tenant, request: LiveEventsRequest) {
-  const customer = request.customerRef === null ? null : await getCustomer(em, tenant, request.customerRef);
   let resumeAfter: string | null = null;
   if (request.after !== null) {
     const [seen] = await run(em, POSITION_OF, { organizationId: tenant.organizationId, mode: tenant.mode, id: request.after });
@@ -110,7 +57,7 @@ export async function liveEvents(em: EntityManager, hub: EventHub, tenant: Tenan
   }
   await hub.start();
   return hub.feed.subscribe(
-    { organizationId: tenant.organizationId, mode: tenant.mode, types: request.types, customerId: customer?.id ?? null, featureCode: request.featureCode },
+    { organizationId: tenant.organizationId, mode: tenant.mode, types: request.types, customerId: request.customerId, featureCode: request.featureCode },
     resumeAfter,
   );
 }

@@ -1,19 +1,7 @@
 import { read, statement } from '../db/prepared.js';
 import type { Mode } from '../model/tenant.js';
 import type { OutboxEventType } from '../model/events.js';
-
-/** A published outbox row, as readers get it. */
-export type PublishedEvent = {
-  id: string;
-  position: string;
-  organizationId: string;
-  mode: Mode;
-  type: OutboxEventType;
-  customerId: string;
-  featureCode: string;
-  payload: Record<string, unknown>;
-  createdAt: Date;
-};
+import type { PublishedEvent } from '../model/records.js';
 
 const publishedEvent = (row: Record<string, unknown>): PublishedEvent => ({
   id: read.text(row.id),

@@ -3,8 +3,8 @@ import type { Orm } from '../db/orm.js';
 import { DomainError } from '../common/errors.js';
 import { claimId } from '../idempotency/service.js';
 import type { Logger } from '../common/logger.js';
-import type { SeatEventRecord } from '../seats/ledger.js';
-import { applySeatChanges, type SeatChangeOutcome, type SeatChangeRequest, type SeatChangeWriter, settleOutcome } from '../seats/service.js';
+import type { SeatEventRecord } from '../model/records.js';
+import { applySeatChanges, type SeatChangeOutcome, type SeatChangeRequest, type SeatChangeWriter, settleOutcome } from './seat-change.js';
 
 type Pending = {
   request: SeatChangeRequest;

@@ -5,19 +5,11 @@ import { describe, formatCount } from './common.js';
 import { customerIdRule, featureCodeRule } from '../common/validation.js';
 import { SeatEventKindEnum, SeatEventRef } from './seats.js';
 import { maxSeatCount } from '../seats/rules.js';
-import { previewSeatChange } from '../seats/service.js';
-import type { ChargeTerms, SeatChargeRecord } from '../billing/records.js';
-import {
-  type InvoiceLine,
-  listCharges,
-  maxChargesPerQuery,
-  maxPeriodsPerRenewal,
-  maxRenewalStepsPerCall,
-  renewDueSubscriptions,
-  type RenewalSummary,
-  upcomingInvoice,
-  type UpcomingInvoice,
-} from '../billing/service.js';
+import { previewSeatChange } from '../flows/seat-change.js';
+import type { ChargeTerms, SeatChargeRecord } from '../model/records.js';
+import { maxChargesPerQuery } from '../billing/service.js';
+import { type InvoiceLine, listCharges, upcomingInvoice, type UpcomingInvoice } from '../flows/invoice.js';
+import { maxPeriodsPerRenewal, maxRenewalStepsPerCall, renewDueSubscriptions, type RenewalSummary } from '../flows/renewal.js';
 
 const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
   description: 'Why a charge was made.',

@@ -1,6 +1,7 @@
-import { maxPeriodsPerRenewal, maxRenewalStepsPerCall } from '../billing/service.js';
 import { builder } from './builder.js';
-import { advanceTestClock, deleteTestData, maxAdvanceDays, maxCustomersPerDeletion, maxTestClock, readTestClock, type TestDataDeletion } from '../clock/service.js';
+import { maxAdvanceDays, maxTestClock, readTestClock } from '../clock/service.js';
+import { maxPeriodsPerRenewal, maxRenewalStepsPerCall } from '../flows/renewal.js';
+import { advanceTestClock, deleteTestData, maxCustomersPerDeletion, type TestDataDeletion } from '../flows/test-mode.js';
 
 const TestClockRef = builder.objectRef<{ now: Date }>('TestClock').implement({
   description:

@@ -5,7 +5,9 @@ import type { Context } from '../types.js';
 import { loadOne, type RefListLoader } from '../common/list-loader.js';
 import { describe } from './common.js';
 import { customerIdRule, nameRule } from '../common/validation.js';
-import { createCustomer, customerIdPrefix, type CustomerRecord } from '../customers/service.js';
+import { createCustomer } from '../customers/service.js';
+import { customerIdPrefix } from '../model/customer-refs.js';
+import type { CustomerRecord } from '../model/records.js';
 
 export const maxCustomersPerQuery = 100;
 

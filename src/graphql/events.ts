@@ -3,8 +3,8 @@ import { describe } from './common.js';
 import { customerIdRule, featureCodeRule } from '../common/validation.js';
 import { SeatBalanceRef, SeatEventRef } from './seats.js';
 import { type SeatChangedPayload, seatBalanceFromPayload, seatEventFromPayload } from '../events/payloads.js';
-import { liveEvents } from '../events/service.js';
-import type { PublishedEvent } from '../events/store.js';
+import { subscribeToEvents } from '../flows/live-events.js';
+import type { PublishedEvent } from '../model/records.js';
 
 const changeOf = (event: PublishedEvent) => event.payload as SeatChangedPayload;
 
@@ -53,7 +53,7 @@ builder.subscriptionFields((t) => ({
       after: afterArg(t),
     },
     subscribe: (_root, args, ctx) =>
-      liveEvents(ctx.em, ctx.events, ctx.tenant, {
+      subscribeToEvents(ctx.em, ctx.events, ctx.tenant, {
         types: ['seat.changed'],
         customerRef: args.customerId,
         featureCode: args.featureCode ?? null,
@@ -69,7 +69,7 @@ builder.subscriptionFields((t) => ({
       after: afterArg(t),
     },
     subscribe: (_root, args, ctx) =>
-      liveEvents(ctx.em, ctx.events, ctx.tenant, {
+      subscribeToEvents(ctx.em, ctx.events, ctx.tenant, {
         types: ['seat.changed'],
         customerRef: args.customerId ?? null,
         featureCode: null,

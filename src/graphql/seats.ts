@@ -5,11 +5,12 @@ import { checkIdempotencyKeyHeader, customerIdRule, featureCodeRule, idempotency
 import { CustomerRef } from './customers.js';
 import type { Context } from '../types.js';
 import { validationError } from '../common/errors.js';
-import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from '../seats/loaders.js';
-import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from '../seats/rules.js';
+import { bulkSetSeats, changeSeats } from '../flows/seat-change.js';
+import { listSeatEvents, loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from '../flows/seat-reads.js';
+import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.js';
 import type { SeatEventKind } from '../model/seats.js';
-import { defaultSeatEventsPerPage, listSeatEvents, maxSeatEventsPerPage, type SeatEventRecord } from '../seats/ledger.js';
-import { bulkSetSeats, changeSeats, type SeatBalanceRecord } from '../seats/service.js';
+import { defaultSeatEventsPerPage, maxSeatEventsPerPage } from '../seats/ledger.js';
+import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from '../seats/rules.js';
 
 export const SeatEventKindEnum = builder.enumType('SeatEventKind', {
   description: 'What a seat change does to a balance.',

@@ -5,7 +5,8 @@ import { customerIdRule, featureCodeRule } from '../common/validation.js';
 import { customerDisplayId } from '../model/customers.js';
 import { CustomerRef } from './customers.js';
 import { maxSeatCount } from '../seats/rules.js';
-import { createSubscription, type SubscriptionRecord } from '../subscriptions/service.js';
+import { createSubscription } from '../flows/subscribe.js';
+import type { SubscriptionRecord } from '../subscriptions/store.js';
 
 const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', {
   description: 'Whether a subscription is in force.',

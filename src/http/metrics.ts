@@ -8,7 +8,7 @@ import type { Orm } from '../db/orm.js';
 import { DomainError, errorCodes } from '../common/errors.js';
 import { outboxBacklog } from '../events/service.js';
 import type { Logger } from '../common/logger.js';
-import type { SeatEventRecord } from '../seats/ledger.js';
+import type { SeatEventRecord } from '../model/records.js';
 import { pendingDeliveries } from '../webhooks/service.js';
 import { pathOf, type RequestState, type RequestStates } from './request-state.js';
 

@@ -1,19 +1,16 @@
 import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from './auth.js';
+import { TenantEntity, TenantEntitySchema } from './base.js';
 import { Feature } from './catalog.js';
 import { Customer } from './customers.js';
 import { SeatEvent } from './seats.js';
 import { Subscription } from './subscriptions.js';
-import type { Mode } from './tenant.js';
 
 export type SeatChargeKind = 'ADVANCE' | 'TRUE_UP';
 
 /** One charge, with everything that explains its amount. Append-only, like the ledger. */
-export class SeatCharge {
+export class SeatCharge extends TenantEntity {
   id!: string;
   seq!: Opt<string>;
-  organization!: Organization;
-  mode!: Mode;
   subscription!: Subscription;
   customer!: Customer;
   feature!: Feature;
@@ -31,17 +28,15 @@ export class SeatCharge {
   currency!: string;
   /** When the charge took effect: the change for a true-up, the period start for an advance. */
   ts!: Date;
-  createdAt: Opt<Date> = new Date();
 }
 
-export const SeatChargeSchema = new EntitySchema<SeatCharge>({
+export const SeatChargeSchema = new EntitySchema<SeatCharge, TenantEntity>({
   class: SeatCharge,
+  extends: TenantEntitySchema,
   tableName: 'seat_charge',
   properties: {
     id: { type: 'text', primary: true },
     seq: { type: new BigIntType('string'), autoincrement: true, unique: 'seat_charge_seq_unique' },
-    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { enum: true, items: ['live', 'test'] },
     subscription: { kind: 'm:1', entity: () => Subscription, deleteRule: 'restrict' },
     customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
     feature: { kind: 'm:1', entity: () => Feature, deleteRule: 'restrict' },
@@ -56,7 +51,6 @@ export const SeatChargeSchema = new EntitySchema<SeatCharge>({
     amount: { type: new BigIntType('number'), columnType: 'bigint' },
     currency: { type: 'text' },
     ts: { type: 'datetime', columnType: 'timestamptz' },
-    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   indexes: [
     { name: 'seat_charge_customer_ts_index', properties: ['customer', 'ts'] },

@@ -1,30 +1,33 @@
-import { Collection, EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
-import { Organization } from './auth.js';
-import type { Mode } from './tenant.js';
+import { Collection, EntitySchema, PrimaryKeyProp } from '@mikro-orm/core';
+import { TenantEntity, TenantEntitySchema } from './base.js';
+import { DomainError } from '../common/errors.js';
 
 export type FeatureType = 'SEATS';
 export type PlanInterval = 'MONTH' | 'YEAR';
 
-export class Feature {
+export const featureNotFound = (code: string, param = 'featureCode'): DomainError =>
+  new DomainError('feature_not_found', `No feature with code '${code}'.`, { param });
+
+/** A plan's terms for one seat feature: what it includes, whether more may be added, and the price of each extra seat (minor units, per period). */
+export type SeatTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean; unitPrice: number };
+
+/** The part of a feature's terms that bounds its balance. */
+export type SeatLimits = Pick<SeatTerms, 'includedSeats' | 'unlimited' | 'overageEnabled'>;
+
+export class Feature extends TenantEntity {
   id!: string;
-  organization!: Organization;
-  mode!: Mode;
   code!: string;
   name!: string;
   type!: FeatureType;
-  createdAt: Opt<Date> = new Date();
 }
 
-export class Plan {
+export class Plan extends TenantEntity {
   id!: string;
-  organization!: Organization;
-  mode!: Mode;
   code!: string;
   name!: string;
   currency!: string;
   interval!: PlanInterval;
   seatFeatures = new Collection<PlanSeatFeature>(this);
-  createdAt: Opt<Date> = new Date();
 }
 
 /** A plan's terms for one seat feature. Plans are immutable, so these never change either. */
@@ -39,35 +42,31 @@ export class PlanSeatFeature {
   unitPrice!: number;
 }
 
-export const FeatureSchema = new EntitySchema<Feature>({
+export const FeatureSchema = new EntitySchema<Feature, TenantEntity>({
   class: Feature,
+  extends: TenantEntitySchema,
   tableName: 'feature',
   properties: {
     id: { type: 'text', primary: true },
-    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { enum: true, items: ['live', 'test'] },
     code: { type: 'text' },
     name: { type: 'text' },
     type: { enum: true, items: ['SEATS'] },
-    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   uniques: [{ name: 'feature_tenant_code_unique', properties: ['organization', 'mode', 'code'] }],
   checks: [{ name: 'feature_code_check', expression: "code ~ '^[a-z0-9_]{1,50}$'" }],
 });
 
-export const PlanSchema = new EntitySchema<Plan>({
+export const PlanSchema = new EntitySchema<Plan, TenantEntity>({
   class: Plan,
+  extends: TenantEntitySchema,
   tableName: 'plan',
   properties: {
     id: { type: 'text', primary: true },
-    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { enum: true, items: ['live', 'test'] },
     code: { type: 'text' },
     name: { type: 'text' },
     currency: { type: 'text' },
     interval: { enum: true, items: ['MONTH', 'YEAR'] },
     seatFeatures: { kind: '1:m', entity: () => PlanSeatFeature, mappedBy: 'plan' },
-    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   uniques: [{ name: 'plan_tenant_code_unique', properties: ['organization', 'mode', 'code'] }],
   checks: [{ name: 'plan_currency_check', expression: "currency ~ '^[A-Z]{3}$'" }],

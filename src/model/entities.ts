@@ -1,4 +1,6 @@
-import { ApiKeySchema, OrganizationSchema } from './auth.js';
+import { ApiKeySchema } from './auth.js';
+import { TenantEntitySchema, TenantScopedSchema } from './base.js';
+import { OrganizationSchema } from './organization.js';
 import { FeatureSchema, PlanSchema, PlanSeatFeatureSchema } from './catalog.js';
 import { CustomerSchema } from './customers.js';
 import { SubscriptionSchema } from './subscriptions.js';
@@ -10,6 +12,8 @@ import { OutboxEventSchema } from './events.js';
 import { WebhookAttemptSchema, WebhookDeliverySchema, WebhookEndpointSchema } from './webhooks.js';
 
 export const entities = [
+  TenantScopedSchema,
+  TenantEntitySchema,
   OrganizationSchema,
   ApiKeySchema,
   FeatureSchema,

@@ -1,7 +1,6 @@
 import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from './auth.js';
+import { TenantEntity, TenantEntitySchema } from './base.js';
 import { Customer } from './customers.js';
-import type { Mode } from './tenant.js';
 
 export type OutboxEventType = 'seat.changed' | 'charge.created' | 'seat.limit_reached';
 export const outboxEventTypes: readonly OutboxEventType[] = ['seat.changed', 'charge.created', 'seat.limit_reached'];
@@ -10,7 +9,7 @@ export const outboxEventTypes: readonly OutboxEventType[] = ['seat.changed', 'ch
  * One thing that happened, written in the transaction that made it happen, so it exists exactly
  * when the change committed. Subscriptions and webhooks read it, never the tables it describes.
  */
-export class OutboxEvent {
+export class OutboxEvent extends TenantEntity {
   id!: string;
   /** Insertion order, for the relay to find what it has not published yet. */
   seq!: Opt<string>;
@@ -19,30 +18,25 @@ export class OutboxEvent {
    * so an event committed late is never skipped by a reader that is already past its `seq`.
    */
   position: string | null = null;
-  organization!: Organization;
-  mode!: Mode;
   type!: OutboxEventType;
   customer!: Customer;
   featureCode!: string;
   /** The public shape of what happened, as GraphQL and webhooks show it. */
   payload!: Record<string, unknown>;
-  createdAt: Opt<Date> = new Date();
 }
 
-export const OutboxEventSchema = new EntitySchema<OutboxEvent>({
+export const OutboxEventSchema = new EntitySchema<OutboxEvent, TenantEntity>({
   class: OutboxEvent,
+  extends: TenantEntitySchema,
   tableName: 'outbox_event',
   properties: {
     id: { type: 'text', primary: true },
     seq: { type: new BigIntType('string'), autoincrement: true, unique: 'outbox_event_seq_unique' },
     // Unique where given: a partial index of the migration's.
     position: { type: new BigIntType('string'), nullable: true },
-    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { enum: true, items: ['live', 'test'] },
     type: { enum: true, items: ['seat.changed', 'charge.created', 'seat.limit_reached'] },
     customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
     featureCode: { type: 'text' },
     payload: { type: 'json' },
-    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
 });

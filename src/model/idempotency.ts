@@ -1,5 +1,5 @@
 import { EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
-import { Organization } from './auth.js';
+import { Organization } from './organization.js';
 import type { Mode } from './tenant.js';
 
 /**

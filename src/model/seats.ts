@@ -1,19 +1,16 @@
 import { BigIntType, EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
-import { Organization } from './auth.js';
+import { TenantEntity, TenantEntitySchema, TenantScoped, TenantScopedSchema } from './base.js';
 import { Feature } from './catalog.js';
 import { Customer } from './customers.js';
 import { Subscription } from './subscriptions.js';
-import type { Mode } from './tenant.js';
 
 export type SeatEventKind = 'ADD' | 'REMOVE' | 'SET';
 
 /** The current number of seats a customer holds of one feature. Changed only under a row lock. */
-export class SeatBalance {
+export class SeatBalance extends TenantScoped {
   [PrimaryKeyProp]?: ['customer', 'feature'];
   customer!: Customer;
   feature!: Feature;
-  organization!: Organization;
-  mode!: Mode;
   current!: number;
   /** Time of the last change (the subscription start before any change). */
   asOf!: Date;
@@ -22,12 +19,10 @@ export class SeatBalance {
 }
 
 /** One change of one balance. Append-only: the ledger is never updated or deleted. */
-export class SeatEvent {
+export class SeatEvent extends TenantEntity {
   id!: string;
   /** Insertion order; newest-first paging and cursors use it. */
   seq!: Opt<string>;
-  organization!: Organization;
-  mode!: Mode;
   customer!: Customer;
   feature!: Feature;
   subscription!: Subscription;
@@ -37,17 +32,15 @@ export class SeatEvent {
   previousBalance!: number;
   newBalance!: number;
   ts!: Date;
-  createdAt: Opt<Date> = new Date();
 }
 
-export const SeatBalanceSchema = new EntitySchema<SeatBalance>({
+export const SeatBalanceSchema = new EntitySchema<SeatBalance, TenantScoped>({
   class: SeatBalance,
+  extends: TenantScopedSchema,
   tableName: 'seat_balance',
   properties: {
     customer: { kind: 'm:1', entity: () => Customer, primary: true, deleteRule: 'restrict' },
     feature: { kind: 'm:1', entity: () => Feature, primary: true, deleteRule: 'restrict' },
-    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { enum: true, items: ['live', 'test'] },
     current: { type: 'integer' },
     asOf: { type: 'datetime', columnType: 'timestamptz' },
     highWaterMark: { type: 'integer', defaultRaw: '0' },
@@ -58,14 +51,13 @@ export const SeatBalanceSchema = new EntitySchema<SeatBalance>({
   ],
 });
 
-export const SeatEventSchema = new EntitySchema<SeatEvent>({
+export const SeatEventSchema = new EntitySchema<SeatEvent, TenantEntity>({
   class: SeatEvent,
+  extends: TenantEntitySchema,
   tableName: 'seat_event',
   properties: {
     id: { type: 'text', primary: true },
     seq: { type: new BigIntType('string'), autoincrement: true, unique: 'seat_event_seq_unique' },
-    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { enum: true, items: ['live', 'test'] },
     customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
     feature: { kind: 'm:1', entity: () => Feature, deleteRule: 'restrict' },
     subscription: { kind: 'm:1', entity: () => Subscription, deleteRule: 'restrict' },
@@ -74,7 +66,6 @@ export const SeatEventSchema = new EntitySchema<SeatEvent>({
     previousBalance: { type: 'integer' },
     newBalance: { type: 'integer' },
     ts: { type: 'datetime', columnType: 'timestamptz' },
-    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   indexes: [
     { name: 'seat_event_customer_seq_index', properties: ['customer', 'seq'] },

@@ -1,38 +1,32 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from './auth.js';
+import { TenantEntity, TenantEntitySchema } from './base.js';
 import { Plan } from './catalog.js';
 import { Customer } from './customers.js';
-import type { Mode } from './tenant.js';
 
 export type SubscriptionStatus = 'ACTIVE' | 'CANCELED';
 
-export class Subscription {
+export class Subscription extends TenantEntity {
   id!: string;
-  organization!: Organization;
-  mode!: Mode;
   customer!: Customer;
   plan!: Plan;
   status: Opt<SubscriptionStatus> = 'ACTIVE';
   startAt!: Date;
   currentPeriodStart!: Date;
   currentPeriodEnd!: Date;
-  createdAt: Opt<Date> = new Date();
 }
 
-export const SubscriptionSchema = new EntitySchema<Subscription>({
+export const SubscriptionSchema = new EntitySchema<Subscription, TenantEntity>({
   class: Subscription,
+  extends: TenantEntitySchema,
   tableName: 'subscription',
   properties: {
     id: { type: 'text', primary: true },
-    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { enum: true, items: ['live', 'test'] },
     customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
     plan: { kind: 'm:1', entity: () => Plan, deleteRule: 'restrict' },
     status: { enum: true, items: ['ACTIVE', 'CANCELED'] },
     startAt: { type: 'datetime', columnType: 'timestamptz' },
     currentPeriodStart: { type: 'datetime', columnType: 'timestamptz' },
     currentPeriodEnd: { type: 'datetime', columnType: 'timestamptz' },
-    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
   indexes: [
     {

@@ -1,38 +1,31 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from './auth.js';
+import { TenantEntity, TenantEntitySchema } from './base.js';
 import { OutboxEvent, type OutboxEventType } from './events.js';
-import type { Mode } from './tenant.js';
 
 /** Where an organization wants its events sent, signed with a secret only it and seatgate know. */
-export class WebhookEndpoint {
+export class WebhookEndpoint extends TenantEntity {
   id!: string;
-  organization!: Organization;
-  mode!: Mode;
   url!: string;
   events!: OutboxEventType[];
   description: Opt<string> = '';
   /** whsec_…: shown once, at creation and at each rotation; kept to sign deliveries. */
   secret!: string;
   disabledAt: Date | null = null;
-  createdAt: Opt<Date> = new Date();
 }
 
 export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
 
 /** One event owed to one endpoint; its id is the `webhook-id` every attempt carries. */
-export class WebhookDelivery {
+export class WebhookDelivery extends TenantEntity {
   id!: string;
   endpoint!: WebhookEndpoint;
   event!: OutboxEvent;
-  organization!: Organization;
-  mode!: Mode;
   status: Opt<WebhookDeliveryStatus> = 'pending';
   attempts: Opt<number> = 0;
   /** When a worker may next take it; a claimed delivery is pushed out by the claim's lease. */
   nextAttemptAt!: Date;
   lastStatusCode: number | null = null;
   lastError: string | null = null;
-  createdAt: Opt<Date> = new Date();
   completedAt: Date | null = null;
 }
 
@@ -46,37 +39,33 @@ export class WebhookAttempt {
   error: string | null = null;
 }
 
-export const WebhookEndpointSchema = new EntitySchema<WebhookEndpoint>({
+export const WebhookEndpointSchema = new EntitySchema<WebhookEndpoint, TenantEntity>({
   class: WebhookEndpoint,
+  extends: TenantEntitySchema,
   tableName: 'webhook_endpoint',
   properties: {
     id: { type: 'text', primary: true },
-    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { enum: true, items: ['live', 'test'] },
     url: { type: 'text' },
     events: { type: 'text[]' },
     description: { type: 'text', defaultRaw: `''` },
     secret: { type: 'text' },
     disabledAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
-    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
 });
 
-export const WebhookDeliverySchema = new EntitySchema<WebhookDelivery>({
+export const WebhookDeliverySchema = new EntitySchema<WebhookDelivery, TenantEntity>({
   class: WebhookDelivery,
+  extends: TenantEntitySchema,
   tableName: 'webhook_delivery',
   properties: {
     id: { type: 'text', primary: true },
     endpoint: { kind: 'm:1', entity: () => WebhookEndpoint, deleteRule: 'cascade' },
     event: { kind: 'm:1', entity: () => OutboxEvent, deleteRule: 'cascade' },
-    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
-    mode: { enum: true, items: ['live', 'test'] },
     status: { enum: true, items: ['pending', 'succeeded', 'failed'], defaultRaw: `'pending'` },
     attempts: { type: 'integer', defaultRaw: '0' },
     nextAttemptAt: { type: 'datetime', columnType: 'timestamptz' },
     lastStatusCode: { type: 'integer', nullable: true },
     lastError: { type: 'text', nullable: true },
-    createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
     completedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
   },
   uniques: [{ name: 'webhook_delivery_endpoint_event_unique', properties: ['endpoint', 'event'] }],

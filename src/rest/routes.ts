@@ -3,10 +3,10 @@ import { customerIdRule, featureCodeRule, zodString } from '../common/validation
 import type { Context } from '../types.js';
 import { DomainError } from '../common/errors.js';
 import type { SeatEventKind } from '../model/seats.js';
-import type { SeatEventRecord } from '../seats/ledger.js';
-import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances } from '../seats/loaders.js';
+import { bulkSetSeats, changeSeats, type SeatChangeInput } from '../flows/seat-change.js';
+import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances } from '../flows/seat-reads.js';
+import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.js';
 import { maxBulkEntries, maxSeatCount, minSeatCount } from '../seats/rules.js';
-import { bulkSetSeats, changeSeats, type SeatBalanceRecord, type SeatChangeInput } from '../seats/service.js';
 
 /**
  * The Commet-compatible REST door (SEAT-CONTRACT.md §7): one table mapping each route to the

@@ -1,15 +1,12 @@
-import type { Period } from '../billing/periods.js';
-import { type BillingTerms, maxAmountPerPeriod, type PlannedCharge, trueUpFor, withinAmountLimit } from '../billing/proration.js';
 import { DomainError, validationError } from '../common/errors.js';
+import type { SeatLimits } from '../model/catalog.js';
 import type { SeatEventKind } from '../model/seats.js';
 
-export type SeatTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean };
-
 /** A feature whose balance may not pass its included seats: no overage, not unlimited. */
-export const isCapped = (terms: SeatTerms): boolean => !terms.unlimited && !terms.overageEnabled;
+export const isCapped = (terms: SeatLimits): boolean => !terms.unlimited && !terms.overageEnabled;
 
 /** Whether a change took a capped balance to exactly its included seats (a limit_reached event). */
-export const reachesLimit = (terms: SeatTerms, previousBalance: number, newBalance: number): boolean =>
+export const reachesLimit = (terms: SeatLimits, previousBalance: number, newBalance: number): boolean =>
   isCapped(terms) && newBalance === terms.includedSeats && previousBalance !== newBalance;
 
 /** The balance a change asks for, before any rule: what a refused change wanted. */
@@ -41,7 +38,7 @@ export function assertDistinctFeatureCodes(entries: readonly { featureCode: stri
  * refused; raising above the included seats is refused when the plan allows no overage.
  * Lowering and no-op sets always pass, even above the limit.
  */
-export function nextBalance(current: number, kind: SeatEventKind, count: number, terms: SeatTerms, featureCode: string, countParam = 'count'): number {
+export function nextBalance(current: number, kind: SeatEventKind, count: number, terms: SeatLimits, featureCode: string, countParam = 'count'): number {
   let next: number;
   switch (kind) {
     case 'ADD':
@@ -71,45 +68,5 @@ export function nextBalance(current: number, kind: SeatEventKind, count: number,
   return next;
 }
 
-/**
- * nextBalance, and the money bound: a balance whose billable seats would cost more than
- * maxAmountPerPeriod in one period is refused before anything is written.
- */
-export function billableBalance(current: number, kind: SeatEventKind, count: number, terms: BillingTerms, featureCode: string, countParam: string): number {
-  const next = nextBalance(current, kind, count, terms, featureCode, countParam);
-  if (next > current && !withinAmountLimit(next, terms)) {
-    throw validationError(
-      countParam,
-      `${next} seats of '${featureCode}' would bill more than ${maxAmountPerPeriod} minor units per period, the most one feature may bill.`,
-    );
-  }
-  return next;
-}
-
 /** One change of one balance, as a caller asked for it. `at` prefixes its fields in errors ('' or 'seats.3.'). */
 export type SeatChangeEntry = { featureCode: string; kind: SeatEventKind; count: number; at: string };
-
-/** What one change does to a balance and its period's high-water mark, and what it costs. */
-export type PlannedChange = {
-  previousBalance: number;
-  newBalance: number;
-  highWaterMark: number;
-  charge: PlannedCharge | null;
-};
-
-/**
- * Decides one change of a balance at `at` in `period`: the new balance under the plan's limits,
- * and the true-up when billable seats pass the period's high-water mark. Throws the contract
- * error that refuses it; changes nothing either way.
- */
-export function planChange(
-  balance: { current: number; highWaterMark: number },
-  entry: SeatChangeEntry,
-  terms: BillingTerms,
-  period: Period,
-  at: Date,
-): PlannedChange {
-  const newBalance = billableBalance(balance.current, entry.kind, entry.count, terms, entry.featureCode, `${entry.at}count`);
-  const priced = trueUpFor({ newBalance, highWaterMark: balance.highWaterMark, at }, terms, period);
-  return { previousBalance: balance.current, newBalance, highWaterMark: priced.highWaterMark, charge: priced.charge };
-}

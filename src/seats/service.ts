@@ -1,314 +1,47 @@
+import { LockMode, QueryOrder } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { chargeRecordOf } from '../billing/records.js';
-import { recordCharge, renewBeforeUse } from '../billing/service.js';
-import { PlanSeatFeature } from '../model/catalog.js';
-import { findFeaturesByCode } from '../catalog/service.js';
-import { customerDisplayId } from '../model/customers.js';
-import { type CustomerRecord, getCustomer, refsByKind } from '../customers/service.js';
 import { run } from '../db/prepared.js';
-import { DomainError, validationError } from '../common/errors.js';
-import { newId } from '../common/ids.js';
-import { claimId, findClaims, type IdempotentCall, recordClaims, replayOf } from '../idempotency/service.js';
-import { ACTIVE_SUBSCRIPTIONS } from '../subscriptions/store.js';
+import { refsByKind } from '../model/customer-refs.js';
+import type { CustomerRecord, SeatBalanceRecord } from '../model/records.js';
+import { SeatBalance } from '../model/seats.js';
 import type { Tenant } from '../model/tenant.js';
-import { SeatBalance, SeatEvent, type SeatEventKind } from '../model/seats.js';
-import { changeOutbox, limitRefusedOutbox, type OutboxEntry, recordOutbox } from '../events/service.js';
-import { eventRecordOf, loadEvents, type SeatEventRecord } from './ledger.js';
-import { assertDistinctFeatureCodes, minSeatCount, planChange, requestedBalance, type SeatChangeEntry } from './rules.js';
-import { CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalanceRow, READ_BALANCES, type SeatBalanceRecord } from './store.js';
+import { CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalance, type PricedBalance, READ_BALANCES } from './store.js';
 
-export type { SeatBalanceRecord } from './store.js';
-
-export type SeatChangeInput = { customerId: string; featureCode: string; count: number; idempotencyKey?: string | null };
-export type BulkSetSeatsInput = {
-  customerId: string;
-  seats: { featureCode: string; count: number }[];
-  idempotencyKey?: string | null;
-};
-
-/** One caller's change: one entry for add, remove and set; a bulk set's entries apply all or none. */
-export type SeatChangeRequest = {
-  tenant: Tenant;
-  now: Date;
-  customerRef: string;
-  entries: SeatChangeEntry[];
-  idempotency: IdempotentCall | null;
-};
-
-/** What a batch decided for one request; the last three need work outside its transaction. */
-export type SeatChangeOutcome =
-  | { kind: 'applied'; events: SeatEventRecord[] }
-  | { kind: 'refused'; error: DomainError }
-  | { kind: 'replay'; eventIds: string[] }
-  | { kind: 'unexplained' }
-  | { kind: 'renewalDue'; customerId: string };
-
-/** Applies seat changes; the coalescer does it for many callers in one transaction. */
-export type SeatChangeWriter = { submit(request: SeatChangeRequest): Promise<SeatEventRecord[]> };
-
-const withCustomer = (call: IdempotentCall, customerId: string): IdempotentCall => ({
-  ...call,
-  input: { ...(call.input as Record<string, unknown>), customerId },
-});
-
-const wantedId = (tenant: Tenant, customerRef: string, featureCode: string) =>
+/** Names one balance of a batch, across tenants: the key `lockBalances` answers by. */
+export const balanceKey = (tenant: Tenant, customerRef: string, featureCode: string) =>
   `${tenant.organizationId}\u0000${tenant.mode}\u0000${customerRef}\u0000${featureCode}`;
 
-/** Locks every balance the requests name, in one statement; the rows come back in lock order. */
-async function lockBalances(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<Map<string, LockedBalanceRow>> {
-  const wanted = new Map<string, { tenant: Tenant; customerRef: string; featureCode: string }>();
-  for (const { tenant, customerRef, entries } of requests) {
-    for (const { featureCode } of entries) wanted.set(wantedId(tenant, customerRef, featureCode), { tenant, customerRef, featureCode });
-  }
-  const tuples = [...wanted.values()];
+/**
+ * Locks the named balances, of any tenants and customers, in one statement and in the one
+ * global order every writer of balances follows; answers them by balanceKey. A balance that
+ * cannot be locked (no such customer, feature, active subscription or plan feature) is absent.
+ */
+export async function lockBalances(
+  tx: EntityManager,
+  wanted: readonly { tenant: Tenant; customerRef: string; featureCode: string }[],
+): Promise<Map<string, LockedBalance>> {
   const rows = await run(tx, LOCK_BALANCES, {
-    organizationIds: tuples.map((t) => t.tenant.organizationId),
-    modes: tuples.map((t) => t.tenant.mode),
-    customerRefs: tuples.map((t) => t.customerRef),
-    featureCodes: tuples.map((t) => t.featureCode),
+    organizationIds: wanted.map((t) => t.tenant.organizationId),
+    modes: wanted.map((t) => t.tenant.mode),
+    customerRefs: wanted.map((t) => t.customerRef),
+    featureCodes: wanted.map((t) => t.featureCode),
   });
-  return new Map(rows.map((row) => [wantedId(row, row.customerRef, row.feature.code), row]));
+  return new Map(rows.map((row) => [balanceKey(row, row.customerRef, row.feature.code), row]));
 }
 
-/**
- * Applies a batch of changes, of any tenants and customers, in `tx`'s unit of work: balances are
- * locked in one ordered statement, each request is decided in arrival order against the balances
- * its predecessors left, and one flush writes every balance, event, charge and idempotency claim.
- * Each request passes or fails on its own; a bulk set's entries pass or fail together.
- */
-export async function applySeatChanges(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<SeatChangeOutcome[]> {
-  const locked = await lockBalances(tx, requests);
-  const keyed = requests.flatMap((request) => (request.idempotency ? [{ tenant: request.tenant, key: request.idempotency.key }] : []));
-  const claims = await findClaims(tx, keyed);
-
-  // By primary key: a `cus_` id and an external id may name the same balance in one batch, and
-  // mapping its row twice would overwrite what the earlier change did.
-  const balances = new Map<string, SeatBalance>();
-  const balanceOf = (row: LockedBalanceRow) => {
-    const id = `${row.customer.id}\u0000${row.feature.id}`;
-    let balance = balances.get(id);
-    if (!balance) balances.set(id, (balance = tx.map(SeatBalance, row.balance)));
-    return balance;
-  };
-  const newClaims: Parameters<typeof recordClaims>[1] = [];
-  const outbox: OutboxEntry[] = [];
-  const written: { request: number; events: { event: SeatEvent; row: LockedBalanceRow; charge: ReturnType<typeof recordCharge> | null }[] }[] = [];
-
-  const outcomes = requests.map((request, index): SeatChangeOutcome => {
-    const rows = request.entries.map((entry) => locked.get(wantedId(request.tenant, request.customerRef, entry.featureCode)));
-    // Fingerprinted with the customer it names, whatever form of its id the caller sent.
-    const call = request.idempotency && withCustomer(request.idempotency, rows.find((row) => row)?.customer.id ?? request.customerRef);
-    const claim = call && claims.get(claimId(request.tenant, call.key));
-    if (claim) {
-      try {
-        return { kind: 'replay', eventIds: replayOf(claim, call!) };
-      } catch (error) {
-        return { kind: 'refused', error: error as DomainError };
-      }
-    }
-    if (!rows.every((row) => row !== undefined)) return { kind: 'unexplained' };
-    const { subscription, customer } = rows[0]!;
-    // A change never straddles periods: the renewal runs first, in a transaction of its own.
-    if (request.now >= subscription.periodEnd) return { kind: 'renewalDue', customerId: customer.id };
-
-    const period = { start: subscription.periodStart, end: subscription.periodEnd };
-    const plans = [];
-    for (const [i, entry] of request.entries.entries()) {
-      const row = rows[i]!;
-      try {
-        plans.push(planChange(balanceOf(row), entry, row.terms, period, request.now));
-      } catch (error) {
-        if (!(error instanceof DomainError)) throw error;
-        // A refusal at the limit is news for the back office (a customer wants more seats than
-        // the plan allows), so it is told even though nothing changed.
-        if (error.code === 'seat_limit_exceeded') {
-          const current = balanceOf(row).current;
-          outbox.push(
-            limitRefusedOutbox(
-              { tenant: request.tenant, customer: row.customer, featureCode: row.feature.code, terms: row.terms },
-              current,
-              requestedBalance(current, entry.kind, entry.count),
-              request.now,
-            ),
-          );
-        }
-        return { kind: 'refused', error };
-      }
-    }
-    const events = plans.map((plan, i) => {
-      const row = rows[i]!;
-      const entry = request.entries[i]!;
-      const balance = balanceOf(row);
-      balance.current = plan.newBalance;
-      balance.highWaterMark = plan.highWaterMark;
-      balance.asOf = request.now;
-      const event = tx.create(SeatEvent, {
-        id: newId('sev'),
-        organization: request.tenant.organizationId,
-        mode: request.tenant.mode,
-        customer: customer.id,
-        feature: row.feature.id,
-        subscription: subscription.id,
-        kind: entry.kind,
-        quantity: entry.count,
-        previousBalance: plan.previousBalance,
-        newBalance: plan.newBalance,
-        ts: request.now,
-      });
-      const charge = plan.charge
-        ? recordCharge(tx, request.tenant, plan.charge, {
-            subscription: subscription.id,
-            customer: customer.id,
-            feature: row.feature.id,
-            event,
-            currency: subscription.currency,
-            ts: request.now,
-          })
-        : null;
-      outbox.push(...changeOutbox({ tenant: request.tenant, customer: row.customer, featureCode: row.feature.code, terms: row.terms, event, charge }));
-      return { event, row, charge };
-    });
-    if (call) newClaims.push({ tenant: request.tenant, call, eventIds: events.map(({ event }) => event.id) });
-    written.push({ request: index, events });
-    return { kind: 'applied', events: [] };
-  });
-
-  recordClaims(tx, newClaims);
-  recordOutbox(tx, outbox);
-  await tx.flush();
-  for (const { request, events } of written) {
-    outcomes[request] = {
-      kind: 'applied',
-      events: events.map(({ event, row, charge }) => {
-        const names = { customerId: customerDisplayId(row.customer), featureCode: row.feature.code };
-        return eventRecordOf(event, names, charge ? chargeRecordOf(charge, names) : null);
-      }),
-    };
-  }
-  return outcomes;
+/** Every balance of one customer, locked in feature order: the order of LOCK_BALANCES within a customer. */
+export function lockBalancesOfCustomer(tx: EntityManager, customerId: string): Promise<SeatBalance[]> {
+  return tx.find(SeatBalance, { customer: customerId }, { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { feature: QueryOrder.ASC } });
 }
 
-/** Why some balance of a request could not be locked, in the contract's order of checks. */
-async function explainMissingBalances(em: EntityManager, request: SeatChangeRequest): Promise<DomainError> {
-  const { tenant, customerRef, entries } = request;
-  const customer = await getCustomer(em, tenant, customerRef);
-  const codes = entries.map((entry) => entry.featureCode);
-  const known = new Set((await findFeaturesByCode(em, tenant, codes)).map((f) => f.code));
-  const unknown = entries.find((entry) => !known.has(entry.featureCode));
-  if (unknown) {
-    return new DomainError('feature_not_found', `No feature with code '${unknown.featureCode}'.`, { param: `${unknown.at}featureCode` });
-  }
-  const [subscription] = await run(em, ACTIVE_SUBSCRIPTIONS, { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [customer.id] });
-  if (!subscription) {
-    return new DomainError('no_active_subscription', `Customer '${customerRef}' has no active subscription.`, { param: 'customerId' });
-  }
-  const offered = await em.find(PlanSeatFeature, { plan: subscription.plan.id }, { populate: ['feature'] });
-  const inPlan = new Set(offered.map((terms) => terms.feature.code));
-  const outside = entries.find((entry) => !inPlan.has(entry.featureCode));
-  if (outside) {
-    return new DomainError('feature_not_in_plan', `Feature '${outside.featureCode}' is not in the customer's plan.`, {
-      param: `${outside.at}featureCode`,
-    });
-  }
-  // The balance rows appeared between the two reads (a subscription created meanwhile): retryable.
-  return new DomainError('conflict', 'The subscription changed during the request; retry it.');
-}
-
-/**
- * Finishes an outcome outside the batch's transaction: the events of an applied change or of a
- * replay, the error of a refused or unexplained one, or `retry` once a due renewal has run.
- * `em` is asked for only by the outcomes that read: most changes are applied and need none.
- */
-export async function settleOutcome(em: () => EntityManager, request: SeatChangeRequest, outcome: SeatChangeOutcome): Promise<SeatEventRecord[] | 'retry'> {
-  switch (outcome.kind) {
-    case 'applied':
-      return outcome.events;
-    case 'refused':
-      throw outcome.error;
-    case 'replay':
-      return loadEvents(em(), request.tenant, outcome.eventIds);
-    case 'unexplained':
-      throw await explainMissingBalances(em(), request);
-    case 'renewalDue':
-      await renewBeforeUse(em(), request.tenant, request.now, [outcome.customerId]);
-      return 'retry';
-  }
-}
-
-const operationOf = { ADD: 'addSeats', REMOVE: 'removeSeats', SET: 'setSeats' } as const;
-
-const idempotentCall = (operation: string, input: { idempotencyKey?: string | null }): IdempotentCall | null => {
-  const { idempotencyKey, ...rest } = input;
-  return idempotencyKey ? { key: idempotencyKey, operation, input: rest } : null;
-};
-
-const singleEntry = (kind: SeatEventKind, input: SeatChangeInput): SeatChangeEntry[] => [{ featureCode: input.featureCode, kind, count: input.count, at: '' }];
-
-export async function changeSeats(writer: SeatChangeWriter, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatEventRecord> {
-  const [event] = await writer.submit({
-    tenant,
-    now,
-    customerRef: input.customerId,
-    entries: singleEntry(kind, input),
-    idempotency: idempotentCall(operationOf[kind], input),
-  });
-  return event!;
-}
-
-export async function bulkSetSeats(writer: SeatChangeWriter, tenant: Tenant, now: Date, input: BulkSetSeatsInput): Promise<SeatEventRecord[]> {
-  assertDistinctFeatureCodes(input.seats, 'seats');
-  return writer.submit({
-    tenant,
-    now,
-    customerRef: input.customerId,
-    entries: input.seats.map((entry, index) => ({ featureCode: entry.featureCode, kind: 'SET', count: entry.count, at: `seats.${index}.` })),
-    idempotency: idempotentCall('bulkSetSeats', input),
-  });
-}
-
-export type SeatChangePreview = { ok: true; event: SeatEventRecord } | { ok: false; error: DomainError };
-
-/** Thrown inside a preview's transaction, to roll it back and carry its outcome out. */
-class PreviewRolledBack extends Error {
-  constructor(readonly outcome: SeatChangeOutcome) {
-    super('preview rolled back');
-  }
-}
-
-/**
- * What a change would do, computed by the same code in a transaction of its own that is rolled
- * back: the event and charge it would record, or the contract error it would fail with.
- */
-export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatChangePreview> {
-  if (input.count < minSeatCount(kind)) {
-    return { ok: false, error: validationError('count', `count must be at least ${minSeatCount(kind)} to ${kind.toLowerCase()} seats.`) };
-  }
-  const request: SeatChangeRequest = { tenant, now, customerRef: input.customerId, entries: singleEntry(kind, input), idempotency: null };
-  try {
-    // A due renewal is carried out (as any operation would), and the preview then runs again.
-    for (let attempt = 0; ; attempt++) {
-      const outcome = await em
-        .transactional(async (tx) => {
-          const [outcome] = await applySeatChanges(tx, [request]);
-          throw new PreviewRolledBack(outcome!);
-        })
-        .catch((error: unknown) => {
-          if (error instanceof PreviewRolledBack) return error.outcome;
-          throw error;
-        });
-      const settled = await settleOutcome(() => em, request, outcome);
-      if (settled !== 'retry') return { ok: true, event: settled[0]! };
-      if (attempt > 0) throw new DomainError('conflict', 'The subscription is renewing; retry the request.');
-    }
-  } catch (error) {
-    if (error instanceof DomainError) return { ok: false, error };
-    throw error;
-  }
+/** Every balance of the given customers' active subscriptions, with the plan terms that price it. */
+export function pricedBalances(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<PricedBalance[]> {
+  return run(em, READ_BALANCES, { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [...customerIds] });
 }
 
 /** Every seat balance of the given customers' active subscriptions, zero balances included. */
 export async function readBalances(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, SeatBalanceRecord[]>> {
-  const rows = await run(em, READ_BALANCES, { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [...customerIds] });
+  const rows = await pricedBalances(em, tenant, customerIds);
   const byCustomer = new Map<string, SeatBalanceRecord[]>(customerIds.map((id) => [id, []]));
   for (const { customerRowId, balance } of rows) byCustomer.get(customerRowId)?.push(balance);
   return byCustomer;

@@ -1,13 +1,12 @@
-import { customerDisplayId } from '../model/customers.js';
-import { customerByRef, type CustomerRecord, type CustomerRefParams, customersNamedBy, parseCustomer } from '../customers/store.js';
 import { epochMs, read, statement } from '../db/prepared.js';
-import type { Mode } from '../model/tenant.js';
+import type { SeatTerms } from '../model/catalog.js';
+import { customerByRef, type CustomerRefParams, customersNamedBy, parseCustomer } from '../model/customer-refs.js';
+import { customerDisplayId } from '../model/customers.js';
+import type { CustomerRecord, SeatBalanceRecord, SeatEventRecord } from '../model/records.js';
 import type { SeatEventKind } from '../model/seats.js';
+import type { Mode } from '../model/tenant.js';
 
-/** A balance with the plan terms that bound and price it. */
-export type BalanceTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean; unitPrice: number };
-
-const parseTerms = (row: Record<string, unknown>): BalanceTerms => ({
+const parseTerms = (row: Record<string, unknown>): SeatTerms => ({
   includedSeats: read.int(row.included_seats),
   unlimited: read.bool(row.unlimited),
   overageEnabled: read.bool(row.overage_enabled),
@@ -15,7 +14,7 @@ const parseTerms = (row: Record<string, unknown>): BalanceTerms => ({
 });
 
 /** One locked balance of a batch, with all a change needs to be decided and priced. */
-export type LockedBalanceRow = {
+export type LockedBalance = {
   organizationId: string;
   mode: Mode;
   /** The customer reference the batch asked for (`cus_` id or external id). */
@@ -23,7 +22,7 @@ export type LockedBalanceRow = {
   customer: { id: string; externalId: string | null };
   subscription: { id: string; periodStart: Date; periodEnd: Date; currency: string };
   feature: { id: string; code: string };
-  terms: BalanceTerms;
+  terms: SeatTerms;
   /** The seat_balance row as stored, for the unit of work to manage. */
   balance: Record<string, unknown>;
 };
@@ -36,7 +35,7 @@ export type LockedBalanceRow = {
  * with. Kept by hand: MikroORM cannot unnest a batch of (tenant, customer, feature) tuples, lock
  * two tables differently, or keep the six-table plan prepared.
  */
-export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[]; customerRefs: string[]; featureCodes: string[] }, LockedBalanceRow>(
+export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[]; customerRefs: string[]; featureCodes: string[] }, LockedBalance>(
   'lock_balances',
   `select w.organization_id, w.mode, w.customer_ref, c.external_id,
           s.id as subscription_id, s.current_period_start, s.current_period_end, p.currency,
@@ -77,17 +76,6 @@ export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[
   }),
 );
 
-/** A balance as the API shows it. */
-export type SeatBalanceRecord = {
-  customerId: string;
-  featureCode: string;
-  current: number;
-  includedSeats: number;
-  unlimited: boolean;
-  asOf: Date;
-  mode: Mode;
-};
-
 /** A balance row's record; `customer` gives the id the API shows (customerDisplayId). */
 function parseBalance(row: Record<string, unknown>, customer: { id: string; externalId: string | null }, mode: Mode): SeatBalanceRecord {
   return {
@@ -102,10 +90,10 @@ function parseBalance(row: Record<string, unknown>, customer: { id: string; exte
 }
 
 /** A balance of READ_BALANCES, under its customer's own id, with all its plan terms for what bills it. */
-export type PricedBalanceRow = { customerRowId: string; balance: SeatBalanceRecord; terms: BalanceTerms };
+export type PricedBalance = { customerRowId: string; balance: SeatBalanceRecord; terms: SeatTerms };
 
 /** Every balance of the given customers' active subscriptions, one query for any number of them. */
-export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; customerIds: string[] }, PricedBalanceRow>(
+export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; customerIds: string[] }, PricedBalance>(
   'read_balances',
   `select c.id as customer_id, c.external_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled,
           pf.unit_price, b.current, ${epochMs('b.as_of', 'as_of')}, c.mode
@@ -160,27 +148,14 @@ export const CUSTOMERS_WITH_BALANCES = statement<CustomerRefParams, CustomerBala
   },
 );
 
-/** A recorded event, with the names callers know its customer and feature by. */
-export type EventRow = {
-  id: string;
-  customer: { id: string; externalId: string | null };
-  featureCode: string;
-  kind: SeatEventKind;
-  quantity: number;
-  previousBalance: number;
-  newBalance: number;
-  ts: Date;
-  createdAt: Date;
-  mode: Mode;
-};
-
 const eventColumns = `e.id, e.seq, e.kind, e.quantity, e.previous_balance, e.new_balance, e.ts, e.created_at, e.mode,
   f.code as feature_code, c.id as customer_id, c.external_id`;
 const eventJoins = `seat_event e join feature f on f.id = e.feature_id join customer c on c.id = e.customer_id`;
 
-const parseEvent = (row: Record<string, unknown>): EventRow => ({
+/** A recorded event, under the names callers know its customer and feature by. */
+const parseEvent = (row: Record<string, unknown>): SeatEventRecord => ({
   id: read.text(row.id),
-  customer: { id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) },
+  customerId: customerDisplayId({ id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) }),
   featureCode: read.text(row.feature_code),
   kind: row.kind as SeatEventKind,
   quantity: read.int(row.quantity),
@@ -192,7 +167,7 @@ const parseEvent = (row: Record<string, unknown>): EventRow => ({
 });
 
 /** A row of a ledger page: whether each cursor named an event of the list, and one event of the page (null when it is empty). */
-export type EventPageRow = { afterFound: boolean; beforeFound: boolean; event: EventRow | null };
+export type EventPageRow = { afterFound: boolean; beforeFound: boolean; event: SeatEventRecord | null };
 
 type EventPageParams = {
   organizationId: string;
@@ -241,7 +216,7 @@ export const EVENTS_OF_CUSTOMER_BACKWARD = eventPage('events_of_customer_backwar
 export const EVENTS_OF_BALANCE = eventPage('events_of_balance', { byFeature: true, backward: false });
 export const EVENTS_OF_BALANCE_BACKWARD = eventPage('events_of_balance_backward', { byFeature: true, backward: true });
 
-export const EVENTS_BY_ID = statement<{ organizationId: string; mode: Mode; ids: string[] }, EventRow>(
+export const EVENTS_BY_ID = statement<{ organizationId: string; mode: Mode; ids: string[] }, SeatEventRecord>(
   'events_by_id',
   `select ${eventColumns} from ${eventJoins}
     where e.organization_id = :organizationId and e.mode = :mode and e.id = any(:ids::text[])`,

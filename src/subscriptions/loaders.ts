@@ -1,9 +1,12 @@
 import DataLoader from 'dataloader';
 import type { RequestScope } from '../model/tenant.js';
-import { renewDueSubscriptions } from '../billing/service.js';
-import { findActiveSubscriptions, findSubscriptionsById, type SubscriptionRecord } from './service.js';
+import { findActiveSubscriptions, findSubscriptionsById } from './service.js';
+import type { SubscriptionRecord } from './store.js';
 
-export const createSubscriptionLoaders = (scope: RequestScope, now: () => Date) => {
+/** Renews the given customers' subscriptions whose period ended by `at` (flows/renewal.ts), so that reads never see a stale period. */
+export type RenewDue = (scope: RequestScope, at: Date, customerIds: string[]) => Promise<unknown>;
+
+export const createSubscriptionLoaders = (scope: RequestScope, now: () => Date, renewDue: RenewDue) => {
   /**
    * What `find` reads, with the active subscriptions among it whose period has ended renewed
    * first and read again, so periods are never stale.
@@ -13,9 +16,8 @@ export const createSubscriptionLoaders = (scope: RequestScope, now: () => Date) 
     const at = now();
     const due = [...found.values()].filter((subscription) => subscription.status === 'ACTIVE' && subscription.currentPeriodEnd <= at);
     if (due.length === 0) return found;
-    await renewDueSubscriptions(
-      scope.em,
-      scope.tenant,
+    await renewDue(
+      scope,
       at,
       due.map((subscription) => subscription.customer.id),
     );

@@ -1,135 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { periodBoundary, periodContaining } from '../billing/periods.js';
-import { advanceFor } from '../billing/proration.js';
-import { recordCharge, renewSubscription } from '../billing/service.js';
-import { changeOutbox, recordOutbox } from '../events/service.js';
-import type { PlanSeatFeature } from '../model/catalog.js';
-import { findFeaturesByCode, findPlanByCode } from '../catalog/service.js';
-import { getCustomer } from '../customers/service.js';
-import { flushUnique } from '../db/errors.js';
+import { QueryOrder } from '@mikro-orm/core';
 import { run } from '../db/prepared.js';
-import { DomainError, validationError } from '../common/errors.js';
-import { newId } from '../common/ids.js';
-import { SeatBalance, SeatEvent } from '../model/seats.js';
-import { assertDistinctFeatureCodes, billableBalance } from '../seats/rules.js';
-import type { Tenant } from '../model/tenant.js';
 import { Subscription } from '../model/subscriptions.js';
-import { ACTIVE_SUBSCRIPTIONS, SUBSCRIPTIONS_BY_ID, type SubscriptionRecord } from './store.js';
-
-export type { SubscriptionRecord } from './store.js';
-
-export type CreateSubscriptionInput = {
-  customerId: string;
-  planCode: string;
-  startAt?: Date | null;
-  initialSeats?: { featureCode: string; count: number }[] | null;
-};
-
-const activeSubscriptionConflict = (ref: string) =>
-  new DomainError('conflict', `Customer '${ref}' already has an active subscription.`, { param: 'customerId' });
-
-/**
- * Subscribes a customer to a plan. Every seat feature of the plan gets a balance (0 unless
- * `initialSeats` says otherwise); each initial count is recorded as a SET event at the start and
- * billed in advance for the first period, like every period start. One flush writes it all.
- */
-export async function createSubscription(em: EntityManager, tenant: Tenant, now: Date, input: CreateSubscriptionInput): Promise<SubscriptionRecord> {
-  const startAt = input.startAt ?? now;
-  if (startAt > now) throw validationError('startAt', 'startAt may not lie in the future.');
-  const initialSeats = input.initialSeats ?? [];
-  assertDistinctFeatureCodes(initialSeats, 'initialSeats');
-
-  const customer = await getCustomer(em, tenant, input.customerId);
-  const plan = await findPlanByCode(em, tenant, input.planCode);
-  if (!plan) throw new DomainError('plan_not_found', `No plan with code '${input.planCode}'.`, { param: 'planCode' });
-  // A start further back would make one request record an advance for every period since.
-  const earliest = periodBoundary(now, plan.interval, -1);
-  if (startAt < earliest) {
-    throw validationError(
-      'startAt',
-      `startAt may lie at most one billing period (one ${plan.interval === 'MONTH' ? 'month' : 'year'}) before now: ${earliest.toISOString()} at the earliest.`,
-    );
-  }
-  const offered = new Map(plan.seatFeatures.getItems().map((terms) => [terms.feature.code, terms]));
-
-  // The first period runs from the start; if that lies far enough back, renewal catches up below.
-  const firstPeriod = periodContaining(startAt, plan.interval, startAt);
-  const initial = new Map<string, { count: number; terms: PlanSeatFeature }>();
-  for (const [index, entry] of initialSeats.entries()) {
-    const terms = offered.get(entry.featureCode);
-    if (!terms) {
-      const param = `initialSeats.${index}.featureCode`;
-      const [exists] = await findFeaturesByCode(em, tenant, [entry.featureCode]);
-      throw exists
-        ? new DomainError('feature_not_in_plan', `Feature '${entry.featureCode}' is not in plan '${plan.code}'.`, { param })
-        : new DomainError('feature_not_found', `No feature with code '${entry.featureCode}'.`, { param });
-    }
-    initial.set(entry.featureCode, { count: billableBalance(0, 'SET', entry.count, terms, entry.featureCode, `initialSeats.${index}.count`), terms });
-  }
-
-  return em.transactional(async (tx) => {
-    const subscription = tx.create(Subscription, {
-      id: newId('sub'),
-      organization: tenant.organizationId,
-      mode: tenant.mode,
-      customer: customer.id,
-      plan,
-      status: 'ACTIVE',
-      startAt,
-      currentPeriodStart: firstPeriod.start,
-      currentPeriodEnd: firstPeriod.end,
-    });
-    for (const terms of offered.values()) {
-      const count = initial.get(terms.feature.code)?.count ?? 0;
-      tx.create(SeatBalance, {
-        customer: customer.id,
-        feature: terms.feature,
-        organization: tenant.organizationId,
-        mode: tenant.mode,
-        current: count,
-        asOf: startAt,
-        highWaterMark: advanceFor(count, terms, firstPeriod)?.quantity ?? 0,
-      });
-    }
-    for (const entry of initialSeats) {
-      const { count, terms } = initial.get(entry.featureCode)!;
-      const event = tx.create(SeatEvent, {
-        id: newId('sev'),
-        organization: tenant.organizationId,
-        mode: tenant.mode,
-        customer: customer.id,
-        feature: terms.feature,
-        subscription,
-        kind: 'SET',
-        quantity: entry.count,
-        previousBalance: 0,
-        newBalance: count,
-        ts: startAt,
-      });
-      const advance = advanceFor(count, terms, firstPeriod);
-      const charge = advance
-        ? recordCharge(tx, tenant, advance, { subscription, customer: customer.id, feature: terms.feature, event, currency: plan.currency, ts: startAt })
-        : null;
-      recordOutbox(tx, changeOutbox({ tenant, customer, featureCode: terms.feature.code, terms, event, charge }));
-    }
-    await flushUnique(tx, {
-      subscription_one_active_per_customer: () => activeSubscriptionConflict(input.customerId),
-      seat_balance_pkey: () => activeSubscriptionConflict(input.customerId),
-    });
-    if (firstPeriod.end <= now) await renewSubscription(tx, tenant, { id: subscription.id, customerId: customer.id }, now);
-    return {
-      id: subscription.id,
-      customer: { id: customer.id, externalId: customer.externalId },
-      plan: { id: plan.id, code: plan.code, currency: plan.currency, interval: plan.interval },
-      status: subscription.status,
-      startAt,
-      currentPeriodStart: subscription.currentPeriodStart,
-      currentPeriodEnd: subscription.currentPeriodEnd,
-      createdAt: subscription.createdAt,
-      mode: tenant.mode,
-    };
-  });
-}
+import { type Tenant, tenantWhere } from '../model/tenant.js';
+import { ACTIVE_SUBSCRIPTIONS, DUE_BY_REAL_TIME, DUE_BY_TEST_CLOCK, type DueSubscription, SUBSCRIPTIONS_BY_ID, type SubscriptionRecord } from './store.js';
 
 /** The active subscriptions of the given customers, by customer id, in one query. */
 export async function findActiveSubscriptions(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, SubscriptionRecord>> {
@@ -141,4 +15,35 @@ export async function findActiveSubscriptions(em: EntityManager, tenant: Tenant,
 export async function findSubscriptionsById(em: EntityManager, tenant: Tenant, ids: readonly string[]): Promise<Map<string, SubscriptionRecord>> {
   const found = await run(em, SUBSCRIPTIONS_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids: [...ids] });
   return new Map(found.map((subscription) => [subscription.id, subscription]));
+}
+
+/** An active subscription to renew, read again after its balances were locked: a renewal that waited finds the work done. */
+export function findActiveForRenewal(tx: EntityManager, tenant: Tenant, id: string): Promise<Subscription | null> {
+  return tx.findOne(Subscription, { id, ...tenantWhere(tenant), status: 'ACTIVE' }, { refresh: true });
+}
+
+/**
+ * The tenant's active subscriptions (or the given customers') whose period ended by `now`, at
+ * most `limit`, in customer order: the order seat changes lock balances in. A caller's
+ * transaction (a clock advance) holds each customer's locks until it commits, so any other order
+ * could deadlock with a batch of changes over several of them.
+ */
+export async function findDueSubscriptions(
+  em: EntityManager,
+  tenant: Tenant,
+  now: Date,
+  customerIds: readonly string[] | undefined,
+  limit: number,
+): Promise<{ id: string; customerId: string }[]> {
+  const due = await em.find(
+    Subscription,
+    { ...tenantWhere(tenant), status: 'ACTIVE', currentPeriodEnd: { $lte: now }, ...(customerIds ? { customer: { $in: [...customerIds] } } : {}) },
+    { fields: ['customer'], orderBy: { customer: QueryOrder.ASC }, limit, disableIdentityMap: true },
+  );
+  return due.map((subscription) => ({ id: subscription.id, customerId: subscription.customer.id }));
+}
+
+/** For the renewal sweeper: up to `limit` subscriptions of every tenant (or one organization) whose period ended, by real time or by their test clock. */
+export async function findDueForSweep(em: EntityManager, scope: { now: Date; limit: number; organizationId: string | null }): Promise<DueSubscription[]> {
+  return [...(await run(em, DUE_BY_REAL_TIME, scope)), ...(await run(em, DUE_BY_TEST_CLOCK, scope))];
 }

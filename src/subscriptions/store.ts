@@ -53,3 +53,48 @@ export const SUBSCRIPTIONS_BY_ID = statement<{ organizationId: string; mode: Mod
     where s.id = any(:ids::text[]) and s.organization_id = :organizationId and s.mode = :mode`,
   parseSubscription,
 );
+
+/**
+ * A subscription whose period has ended, with the tenant it renews for and the clock it runs on:
+ * `frozenAt` is its organization's test clock, when that was advanced.
+ */
+export type DueSubscription = { id: string; customerId: string; organizationId: string; mode: Mode; frozenAt: Date | null };
+
+const parseDue = (row: Record<string, unknown>): DueSubscription => ({
+  id: read.text(row.id),
+  customerId: read.text(row.customer_id),
+  organizationId: read.text(row.organization_id),
+  mode: row.mode as Mode,
+  frozenAt: row.frozen_at ? read.date(row.frozen_at) : null,
+});
+
+/**
+ * For the renewal sweeper: subscriptions whose period ended by real time (an index on the
+ * period end serves it), but for test ones of an organization whose test clock stands still;
+ * and those, whose period ended by that clock.
+ */
+type DueScope = { now: Date; limit: number; organizationId: string | null };
+
+export const DUE_BY_REAL_TIME = statement<DueScope, DueSubscription>(
+  'due_by_real_time',
+  `select s.id, s.customer_id, s.organization_id, s.mode, null as frozen_at
+     from subscription s
+    where s.status = 'ACTIVE' and s.current_period_end <= :now::timestamptz
+      and not (s.mode = 'test' and exists (select 1 from test_clock c where c.organization_id = s.organization_id and c.frozen_at is not null))
+      and (:organizationId::text is null or s.organization_id = :organizationId::text)
+    order by s.current_period_end
+    limit :limit`,
+  parseDue,
+);
+
+export const DUE_BY_TEST_CLOCK = statement<DueScope, DueSubscription>(
+  'due_by_test_clock',
+  `select s.id, s.customer_id, s.organization_id, s.mode, c.frozen_at
+     from test_clock c
+     join subscription s on s.organization_id = c.organization_id and s.mode = 'test' and s.status = 'ACTIVE'
+    where c.frozen_at is not null and s.current_period_end <= c.frozen_at
+      and (:organizationId::text is null or c.organization_id = :organizationId::text)
+    order by s.current_period_end
+    limit :limit`,
+  parseDue,
+);

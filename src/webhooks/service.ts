@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { run } from '../db/prepared.js';
 import { outboxEventTypes, type OutboxEventType } from '../model/events.js';
-import type { PublishedEvent } from '../events/store.js';
+import type { PublishedEvent } from '../model/records.js';
 import { type Connection, type ConnectionArgs, connectionOf, type CursorKind, foreignCursor, pageRequest } from '../common/relay.js';
 import { DomainError, validationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
@@ -98,6 +98,19 @@ export async function queueDeliveries(
   for (let i = 0; i < rows.length; i += rowsPerInsert) await tx.insertMany(WebhookDelivery, rows.slice(i, i + rowsPerInsert));
   return { claimed, due: rows.length - claimed.length };
 }
+
+/**
+ * What each publication (events/relay.ts) owes webhooks: the deliveries its events owe, queued
+ * in its transaction; up to `taker`'s free capacity of them claimed for it, and handed over once
+ * the publication committed.
+ */
+export const deliveryQueue =
+  (taker: DeliveryTaker | null) =>
+  async (tx: EntityManager, published: readonly PublishedEvent[]): Promise<{ due: boolean; afterCommit: (() => void) | null }> => {
+    const limit = taker?.capacity() ?? 0;
+    const queued = await queueDeliveries(tx, published, taker && limit > 0 ? { leaseMs: taker.leaseMs, limit } : null);
+    return { due: queued.due > 0, afterCommit: queued.claimed.length > 0 ? () => taker!.take(queued.claimed) : null };
+  };
 
 /** Enabled endpoints one tenant may have: each event costs a delivery per endpoint. */
 export const maxEnabledEndpoints = 16;

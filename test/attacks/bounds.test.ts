@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { maxPeriodsPerRenewal, maxRenewalStepsPerCall } from '../../src/billing/service.js';
-import { sweepDueRenewals } from '../../src/flows/renewal-sweeper.js';
+import { maxPeriodsPerRenewal, maxRenewalStepsPerCall, sweepDueRenewals } from '../../src/flows/renewal.js';
 import { createLogger } from '../../src/common/logger.js';
 import { type Client, createCustomerWithSubscription, graphql, mutations, newTenant, useHarness } from '../helpers.js';
 

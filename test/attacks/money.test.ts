@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { advanceFor, trueUpFor } from '../../src/billing/proration.js';
-import { billableBalance } from '../../src/seats/rules.js';
+import { billableBalance } from '../../src/flows/seat-pricing.js';
 import { DomainError } from '../../src/common/errors.js';
 import { balanceOf, expectLedgerWhole, seatScenario, useHarness } from '../helpers.js';
 

@@ -1,0 +1,76 @@
+import { chargeCreatedPayload, type LimitReachedPayload, seatBalancePayload, seatEventPayload } from '../events/payloads.js';
+import type { OutboxEntry } from '../events/service.js';
+import type { SeatTerms } from '../model/catalog.js';
+import { customerDisplayId } from '../model/customers.js';
+import type { SeatChargeRecord, SeatEventRecord } from '../model/records.js';
+import type { Tenant } from '../model/tenant.js';
+import { reachesLimit } from '../seats/rules.js';
+
+// What the outbox is told about seat changes and charges: built from the records the change
+// made, in the transaction that makes them, so the telling commits exactly when the change does.
+
+/** The balance a change is about: its customer (both ids), its feature and the plan's terms for it. */
+export type ChangedBalance = { tenant: Tenant; customer: { id: string; externalId: string | null }; featureCode: string; terms: SeatTerms };
+
+const on = (balance: ChangedBalance) => ({ tenant: balance.tenant, customerId: balance.customer.id, featureCode: balance.featureCode });
+
+function limitPayload(
+  balance: ChangedBalance,
+  current: number,
+  what: Pick<LimitReachedPayload, 'reason' | 'eventId' | 'requested'>,
+  at: Date,
+): LimitReachedPayload {
+  const customerId = customerDisplayId(balance.customer);
+  return {
+    customerId,
+    featureCode: balance.featureCode,
+    includedSeats: balance.terms.includedSeats,
+    current,
+    ...what,
+    at: at.toISOString(),
+    livemode: balance.tenant.mode === 'live',
+  };
+}
+
+/** A charge, as `charge.created`; `customerId` is the customer's own id. */
+export const chargeOutbox = (tenant: Tenant, customerId: string, charge: SeatChargeRecord): OutboxEntry => ({
+  tenant,
+  customerId,
+  featureCode: charge.featureCode,
+  type: 'charge.created',
+  payload: chargeCreatedPayload(charge),
+});
+
+/** What the outbox says about one recorded change: the change, its charge, and a limit it reached. */
+export function changeOutbox(balance: ChangedBalance, event: SeatEventRecord, charge: SeatChargeRecord | null): OutboxEntry[] {
+  const { tenant, terms } = balance;
+  const after = {
+    customerId: event.customerId,
+    featureCode: event.featureCode,
+    current: event.newBalance,
+    includedSeats: terms.includedSeats,
+    unlimited: terms.unlimited,
+    asOf: event.ts,
+    mode: tenant.mode,
+  };
+  const entries: OutboxEntry[] = [{ ...on(balance), type: 'seat.changed', payload: { event: seatEventPayload(event), balance: seatBalancePayload(after) } }];
+  if (charge) entries.push(chargeOutbox(tenant, balance.customer.id, charge));
+  if (reachesLimit(terms, event.previousBalance, event.newBalance)) {
+    entries.push({
+      ...on(balance),
+      type: 'seat.limit_reached',
+      payload: limitPayload(balance, event.newBalance, { reason: 'reached', eventId: event.id, requested: null }, event.ts),
+    });
+  }
+  return entries;
+}
+
+/**
+ * A change refused for going above a capped feature's included seats: nothing changed, but the
+ * back office learns that a customer wants more than the plan allows.
+ */
+export const limitRefusedOutbox = (balance: ChangedBalance, current: number, requested: number, at: Date): OutboxEntry => ({
+  ...on(balance),
+  type: 'seat.limit_reached',
+  payload: limitPayload(balance, current, { reason: 'refused', eventId: null, requested }, at),
+});

@@ -1,0 +1,92 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { type Period, periodContaining } from '../billing/periods.js';
+import { advanceFor } from '../billing/proration.js';
+import { chargesOfCustomer, chargeTerms, trueUpsOfPeriod } from '../billing/service.js';
+import { DomainError } from '../common/errors.js';
+import { getCustomer } from '../customers/service.js';
+import { customerDisplayId } from '../model/customers.js';
+import type { ChargeTerms, SeatChargeRecord } from '../model/records.js';
+import type { Mode, Tenant } from '../model/tenant.js';
+import { pricedBalances } from '../seats/service.js';
+import { findActiveSubscriptions } from '../subscriptions/service.js';
+import { renewBeforeUse, renewDueSubscriptions } from './renewal.js';
+
+// What a customer is billed: the charges recorded, and what the next renewal will bill. Both
+// renew the subscription first, so a period that ended unnoticed is billed before it is read.
+
+/** A customer's charges with `from <= ts < to`, oldest first, at most maxChargesPerQuery; its subscription renewed first. */
+export async function listCharges(
+  em: EntityManager,
+  tenant: Tenant,
+  now: Date,
+  args: { customerId: string; from?: Date | null; to?: Date | null },
+): Promise<SeatChargeRecord[]> {
+  const customer = await getCustomer(em, tenant, args.customerId);
+  await renewDueSubscriptions(em, tenant, now, [customer.id]);
+  return chargesOfCustomer(em, customer.id, args);
+}
+
+export type InvoiceLine = ChargeTerms & {
+  featureCode: string;
+  /** The recorded charge; null for the advance the renewal will record. */
+  chargeId: string | null;
+};
+
+export type UpcomingInvoice = {
+  customerId: string;
+  currency: string;
+  /** When the renewal bills: the end of the current period. */
+  billingDate: Date;
+  currentPeriod: Period;
+  nextPeriod: Period;
+  lines: InvoiceLine[];
+  total: number;
+  mode: Mode;
+};
+
+const lineOf = (terms: ChargeTerms, featureCode: string, chargeId: string | null): InvoiceLine => ({
+  kind: terms.kind,
+  quantity: terms.quantity,
+  unitPrice: terms.unitPrice,
+  daysRemaining: terms.daysRemaining,
+  daysInPeriod: terms.daysInPeriod,
+  periodStart: terms.periodStart,
+  periodEnd: terms.periodEnd,
+  amount: terms.amount,
+  featureCode,
+  chargeId,
+});
+
+/**
+ * What the next renewal will bill: the true-ups recorded in the current period, plus the advance
+ * for the next period at today's balances.
+ */
+export async function upcomingInvoice(em: EntityManager, tenant: Tenant, now: Date, customerRef: string): Promise<UpcomingInvoice> {
+  const customer = await getCustomer(em, tenant, customerRef);
+  await renewBeforeUse(em, tenant, now, [customer.id]);
+  const subscription = (await findActiveSubscriptions(em, tenant, [customer.id])).get(customer.id);
+  if (!subscription) {
+    throw new DomainError('no_active_subscription', `Customer '${customerRef}' has no active subscription.`, { param: 'customerId' });
+  }
+  const currentPeriod = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
+  const nextPeriod = periodContaining(subscription.startAt, subscription.plan.interval, currentPeriod.end);
+  const trueUps = await trueUpsOfPeriod(em, subscription.id, currentPeriod.start);
+  const balances = await pricedBalances(em, tenant, [customer.id]);
+  const advances = balances
+    .flatMap(({ balance, terms }) => {
+      const advance = advanceFor(balance.current, terms, nextPeriod);
+      return advance ? [lineOf(chargeTerms(advance), balance.featureCode, null)] : [];
+    })
+    .sort((a, b) => a.featureCode.localeCompare(b.featureCode));
+  const lines: InvoiceLine[] = [...trueUps.map((charge) => lineOf(charge, charge.featureCode, charge.id)), ...advances];
+  return {
+    customerId: customerDisplayId(customer),
+    currency: subscription.plan.currency,
+    billingDate: currentPeriod.end,
+    currentPeriod,
+    nextPeriod,
+    lines,
+    total: lines.reduce((sum, line) => sum + line.amount, 0),
+    mode: tenant.mode,
+  };
+}

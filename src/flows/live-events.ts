@@ -1,0 +1,17 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { getCustomer } from '../customers/service.js';
+import type { EventHub } from '../events/hub.js';
+import { type LiveEventsRequest, liveEvents } from '../events/service.js';
+import type { Tenant } from '../model/tenant.js';
+
+/** A subscription's events, of one customer when it names one (a `cus_` id or an external id; customer_not_found else). */
+export async function subscribeToEvents(
+  em: EntityManager,
+  hub: EventHub,
+  tenant: Tenant,
+  request: Omit<LiveEventsRequest, 'customerId'> & { customerRef: string | null },
+) {
+  const { customerRef, ...rest } = request;
+  const customer = customerRef === null ? null : await getCustomer(em, tenant, customerRef);
+  return liveEvents(em, hub, tenant, { ...rest, customerId: customer?.id ?? null });
+}

@@ -1,0 +1,192 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { type Period, periodContaining } from '../billing/periods.js';
+import { advanceFor, billableSeats } from '../billing/proration.js';
+import { insertCharges, newCharge } from '../billing/service.js';
+import { planTerms } from '../catalog/service.js';
+import { DomainError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { customerById } from '../customers/service.js';
+import type { Orm } from '../db/orm.js';
+import { insertOutbox, type OutboxEntry } from '../events/service.js';
+import { customerDisplayId } from '../model/customers.js';
+import type { Tenant } from '../model/tenant.js';
+import { lockBalancesOfCustomer } from '../seats/service.js';
+import { findActiveForRenewal, findDueForSweep, findDueSubscriptions } from '../subscriptions/service.js';
+import { chargeOutbox } from './announce.js';
+
+// A renewal: a subscription whose period ended enters the next one, billing each period it
+// enters in advance for the seats held, in a transaction per bounded step. Requests renew what
+// they touch; the sweeper renews the rest.
+
+/** Advance rows per insert statement: building one holds the event loop about 5 ms per 100 rows. */
+const rowsPerInsert = 200;
+
+/**
+ * A renewal enters at most this many periods in one transaction (with at most 100 seat
+ * features, at most 1,200 advances), so a long catch-up after the test clock jumped years ahead
+ * proceeds in bounded steps rather than one unbounded transaction.
+ */
+export const maxPeriodsPerRenewal = 12;
+/** The renewal steps one request may take; the sweeper (below) takes the rest. */
+export const maxRenewalStepsPerRequest = 4;
+/** The steps of one call of the renewDueSubscriptions mutation, or of one clock advance. */
+export const maxRenewalStepsPerCall = 10;
+
+export type Renewal = { entered: number; caughtUp: boolean };
+
+/**
+ * Rolls a subscription whose period has ended towards the period containing `now`, by at most
+ * maxPeriodsPerRenewal periods, recording the advance of every period it enters for the
+ * billable seats held then, and resetting each high-water mark to them.
+ *
+ * The customer's balances are locked first, in the global order of every seat change: a renewal
+ * and a change of one customer queue on the same rows, never on each other's in reverse. The
+ * subscription is read after the lock, so a renewal that waited finds the work done.
+ */
+export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: { id: string; customerId: string }, now: Date): Promise<Renewal> {
+  const balances = await lockBalancesOfCustomer(tx, due.customerId);
+  const subscription = await findActiveForRenewal(tx, tenant, due.id);
+  if (!subscription || subscription.currentPeriodEnd > now) return { entered: 0, caughtUp: true };
+  const { interval, currency, features: termsByFeature } = await planTerms(tx, subscription.plan.id);
+
+  let period: Period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
+  let entered = 0;
+  // Advances are written as plain rows, not managed entities: nothing changes them afterwards,
+  // and the unit of work's bookkeeping for a thousand of them would hold the event loop. Each
+  // insert is built synchronously, so they go in chunks as they come, the event loop free between.
+  let advances: ReturnType<typeof newCharge>['row'][] = [];
+  let announced: OutboxEntry[] = [];
+  const customerId = customerDisplayId(await customerById(tx, due.customerId));
+  const insert = async () => {
+    await insertCharges(tx, advances);
+    // Each advance is told like every charge; same transaction, so both commit or neither.
+    await insertOutbox(tx, announced);
+    advances = [];
+    announced = [];
+  };
+  while (period.end <= now && entered < maxPeriodsPerRenewal) {
+    period = periodContaining(subscription.startAt, interval, period.end);
+    entered++;
+    for (const balance of balances) {
+      const featureTerms = termsByFeature.get(balance.feature.id);
+      const advance = featureTerms ? advanceFor(balance.current, featureTerms, period) : null;
+      if (advance) {
+        const names = { customerId, featureCode: featureTerms!.featureCode };
+        const on = { subscription: subscription.id, customer: due.customerId, feature: balance.feature.id, event: null, currency, ts: period.start, names };
+        const { row, record } = newCharge(tenant, advance, on);
+        advances.push(row);
+        announced.push(chargeOutbox(tenant, due.customerId, record));
+      }
+    }
+    if (advances.length >= rowsPerInsert) await insert();
+  }
+  if (advances.length > 0) await insert();
+  for (const balance of balances) {
+    const terms = termsByFeature.get(balance.feature.id);
+    if (terms) balance.highWaterMark = billableSeats(balance.current, terms);
+  }
+  subscription.currentPeriodStart = period.start;
+  subscription.currentPeriodEnd = period.end;
+  await tx.flush();
+  return { entered, caughtUp: period.end > now };
+}
+
+export type RenewalSummary = { subscriptions: number; periods: number; caughtUp: boolean };
+
+/**
+ * Renews the subscriptions of the tenant (or of the given customers) whose period has ended, in
+ * at most `maxSteps` renewal transactions; `caughtUp` is false when some are still behind.
+ */
+export async function renewDueSubscriptions(
+  em: EntityManager,
+  tenant: Tenant,
+  now: Date,
+  customerIds?: readonly string[],
+  maxSteps = maxRenewalStepsPerRequest,
+): Promise<RenewalSummary> {
+  const due = await findDueSubscriptions(em, tenant, now, customerIds, maxSteps + 1);
+  let periods = 0;
+  let subscriptions = 0;
+  let steps = 0;
+  for (const subscription of due) {
+    let entered = 0;
+    let caughtUp = false;
+    while (!caughtUp && steps < maxSteps) {
+      // One transaction per step: a failure leaves earlier steps done, and a retry goes on from there.
+      const renewal = await em.transactional((tx) => renewSubscription(tx, tenant, subscription, now));
+      steps++;
+      entered += renewal.entered;
+      caughtUp = renewal.caughtUp;
+    }
+    periods += entered;
+    if (entered > 0) subscriptions++;
+    if (!caughtUp) return { subscriptions, periods, caughtUp: false };
+  }
+  return { subscriptions, periods, caughtUp: true };
+}
+
+/** Renews what a request needs current; answers `conflict` when a long catch-up is still under way. */
+export async function renewBeforeUse(em: EntityManager, tenant: Tenant, now: Date, customerIds: readonly string[]): Promise<void> {
+  const { caughtUp } = await renewDueSubscriptions(em, tenant, now, customerIds);
+  if (!caughtUp) {
+    throw new DomainError('conflict', 'The subscription is catching up on periods after the clock jumped ahead; retry in a few seconds.');
+  }
+}
+
+/** Subscriptions one sweep looks at; each gets one renewal step. */
+const sweepSize = 50;
+
+/**
+ * One sweep: renews, by one bounded step each, up to `sweepSize` subscriptions whose period has
+ * ended, of every tenant or of one organization. A subscription that fails to renew is logged
+ * and left for the next sweep. Returns how many advanced, so a caller knows whether more may be due.
+ */
+export async function sweepDueRenewals(orm: Orm, logger: Logger, options: { realNow?: () => number; organizationId?: string } = {}): Promise<number> {
+  const now = new Date((options.realNow ?? Date.now)());
+  const due = await findDueForSweep(orm.em.fork(), { now, limit: sweepSize, organizationId: options.organizationId ?? null });
+  const seen = new Set<string>();
+  let advanced = 0;
+  for (const subscription of due) {
+    if (seen.has(subscription.id)) continue;
+    seen.add(subscription.id);
+    const tenant = { organizationId: subscription.organizationId, mode: subscription.mode };
+    const at = subscription.frozenAt ?? now;
+    try {
+      const renewal = await orm.em.transactional((tx) => renewSubscription(tx, tenant, { id: subscription.id, customerId: subscription.customerId }, at));
+      if (renewal.entered > 0) advanced++;
+    } catch (error) {
+      logger.warn('a subscription failed to renew; the next sweep tries again', { subscriptionId: subscription.id, error });
+    }
+  }
+  return advanced;
+}
+
+/**
+ * Renews in the background what no request has: long catch-ups after a test clock jumped ahead
+ * (requests take only a few steps), and subscriptions nobody touched when their period ended.
+ * Every server process runs one; several are safe, since renewals lock the balances they touch
+ * and find the work done when they waited. Sweeps back to back while work remains, else every
+ * `everyMs`. Returns a function that stops it.
+ */
+export function startRenewalSweeper(orm: Orm, logger: Logger, options: { everyMs?: number } = {}): () => Promise<void> {
+  const everyMs = options.everyMs ?? 5000;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let sweeping: Promise<void> = Promise.resolve();
+  const sweep = async () => {
+    let busy = false;
+    try {
+      busy = (await sweepDueRenewals(orm, logger)) > 0;
+    } catch (error) {
+      logger.warn('renewal sweep failed; retrying later', { error });
+    }
+    if (!stopped) timer = setTimeout(() => (sweeping = sweep()), busy ? 0 : everyMs).unref();
+  };
+  timer = setTimeout(() => (sweeping = sweep()), everyMs).unref();
+  // Stopping waits for a sweep under way, so the database is not closed beneath it.
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    return sweeping;
+  };
+}

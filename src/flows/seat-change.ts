@@ -1,0 +1,293 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { recordCharge } from '../billing/service.js';
+import { featureCodesOfPlan, findFeaturesByCode } from '../catalog/service.js';
+import { DomainError, validationError } from '../common/errors.js';
+import { newId } from '../common/ids.js';
+import { getCustomer } from '../customers/service.js';
+import { type OutboxEntry, recordOutbox } from '../events/service.js';
+import { claimId, findClaims, type IdempotentCall, recordClaims, replayOf } from '../idempotency/service.js';
+import { featureNotFound } from '../model/catalog.js';
+import { customerDisplayId } from '../model/customers.js';
+import type { SeatEventRecord } from '../model/records.js';
+import { SeatBalance, SeatEvent, type SeatEventKind } from '../model/seats.js';
+import type { Tenant } from '../model/tenant.js';
+import { eventRecordOf, loadEvents } from '../seats/ledger.js';
+import { assertDistinctFeatureCodes, minSeatCount, requestedBalance, type SeatChangeEntry } from '../seats/rules.js';
+import { balanceKey, lockBalances } from '../seats/service.js';
+import type { LockedBalance } from '../seats/store.js';
+import { findActiveSubscriptions } from '../subscriptions/service.js';
+import { type ChangedBalance, changeOutbox, limitRefusedOutbox } from './announce.js';
+import { renewBeforeUse } from './renewal.js';
+import { planChange } from './seat-pricing.js';
+
+// A seat change: lock the balances, decide each change against them, write what it did, then
+// settle each caller's outcome outside the transaction. The coalescer (seat-change-coalescer.ts)
+// feeds it batches; a preview runs the same code and rolls it back.
+
+export type SeatChangeInput = { customerId: string; featureCode: string; count: number; idempotencyKey?: string | null };
+export type BulkSetSeatsInput = {
+  customerId: string;
+  seats: { featureCode: string; count: number }[];
+  idempotencyKey?: string | null;
+};
+
+/** One caller's change: one entry for add, remove and set; a bulk set's entries apply all or none. */
+export type SeatChangeRequest = {
+  tenant: Tenant;
+  now: Date;
+  customerRef: string;
+  entries: SeatChangeEntry[];
+  idempotency: IdempotentCall | null;
+};
+
+/** What a batch decided for one request; the last three need work outside its transaction. */
+export type SeatChangeOutcome =
+  | { kind: 'applied'; events: SeatEventRecord[] }
+  | { kind: 'refused'; error: DomainError }
+  | { kind: 'replay'; eventIds: string[] }
+  | { kind: 'unexplained' }
+  | { kind: 'renewalDue'; customerId: string };
+
+/** Applies seat changes; the coalescer does it for many callers in one transaction. */
+export type SeatChangeWriter = { submit(request: SeatChangeRequest): Promise<SeatEventRecord[]> };
+
+const withCustomer = (call: IdempotentCall, customerId: string): IdempotentCall => ({
+  ...call,
+  input: { ...(call.input as Record<string, unknown>), customerId },
+});
+
+/** The balance a locked row is, as the outbox names it. */
+const changedBalance = (tenant: Tenant, row: LockedBalance): ChangedBalance => ({
+  tenant,
+  customer: row.customer,
+  featureCode: row.feature.code,
+  terms: row.terms,
+});
+
+/** Every balance the requests name, each once, in one statement. */
+function lockRequested(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<Map<string, LockedBalance>> {
+  const wanted = new Map<string, { tenant: Tenant; customerRef: string; featureCode: string }>();
+  for (const { tenant, customerRef, entries } of requests) {
+    for (const { featureCode } of entries) wanted.set(balanceKey(tenant, customerRef, featureCode), { tenant, customerRef, featureCode });
+  }
+  return lockBalances(tx, [...wanted.values()]);
+}
+
+/**
+ * Applies a batch of changes, of any tenants and customers, in `tx`'s unit of work: balances are
+ * locked in one ordered statement, each request is decided in arrival order against the balances
+ * its predecessors left, and one flush writes every balance, event, charge and idempotency claim.
+ * Each request passes or fails on its own; a bulk set's entries pass or fail together.
+ */
+export async function applySeatChanges(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<SeatChangeOutcome[]> {
+  const locked = await lockRequested(tx, requests);
+  const keyed = requests.flatMap((request) => (request.idempotency ? [{ tenant: request.tenant, key: request.idempotency.key }] : []));
+  const claims = await findClaims(tx, keyed);
+
+  // By primary key: a `cus_` id and an external id may name the same balance in one batch, and
+  // mapping its row twice would overwrite what the earlier change did.
+  const balances = new Map<string, SeatBalance>();
+  const balanceOf = (row: LockedBalance) => {
+    const id = `${row.customer.id}\u0000${row.feature.id}`;
+    let balance = balances.get(id);
+    if (!balance) balances.set(id, (balance = tx.map(SeatBalance, row.balance)));
+    return balance;
+  };
+  const newClaims: Parameters<typeof recordClaims>[1] = [];
+  const outbox: OutboxEntry[] = [];
+
+  const outcomes = requests.map((request): SeatChangeOutcome => {
+    const rows = request.entries.map((entry) => locked.get(balanceKey(request.tenant, request.customerRef, entry.featureCode)));
+    // Fingerprinted with the customer it names, whatever form of its id the caller sent.
+    const call = request.idempotency && withCustomer(request.idempotency, rows.find((row) => row)?.customer.id ?? request.customerRef);
+    const claim = call && claims.get(claimId(request.tenant, call.key));
+    if (claim) {
+      try {
+        return { kind: 'replay', eventIds: replayOf(claim, call!) };
+      } catch (error) {
+        return { kind: 'refused', error: error as DomainError };
+      }
+    }
+    if (!rows.every((row) => row !== undefined)) return { kind: 'unexplained' };
+    const { subscription, customer } = rows[0]!;
+    // A change never straddles periods: the renewal runs first, in a transaction of its own.
+    if (request.now >= subscription.periodEnd) return { kind: 'renewalDue', customerId: customer.id };
+
+    const period = { start: subscription.periodStart, end: subscription.periodEnd };
+    const plans = [];
+    for (const [i, entry] of request.entries.entries()) {
+      const row = rows[i]!;
+      try {
+        plans.push(planChange(balanceOf(row), entry, row.terms, period, request.now));
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        // A refusal at the limit is news for the back office (a customer wants more seats than
+        // the plan allows), so it is told even though nothing changed.
+        if (error.code === 'seat_limit_exceeded') {
+          const current = balanceOf(row).current;
+          outbox.push(limitRefusedOutbox(changedBalance(request.tenant, row), current, requestedBalance(current, entry.kind, entry.count), request.now));
+        }
+        return { kind: 'refused', error };
+      }
+    }
+    const events = plans.map((plan, i) => {
+      const row = rows[i]!;
+      const entry = request.entries[i]!;
+      const balance = balanceOf(row);
+      balance.current = plan.newBalance;
+      balance.highWaterMark = plan.highWaterMark;
+      balance.asOf = request.now;
+      const event = tx.create(SeatEvent, {
+        id: newId('sev'),
+        organization: request.tenant.organizationId,
+        mode: request.tenant.mode,
+        customer: customer.id,
+        feature: row.feature.id,
+        subscription: subscription.id,
+        kind: entry.kind,
+        quantity: entry.count,
+        previousBalance: plan.previousBalance,
+        newBalance: plan.newBalance,
+        ts: request.now,
+      });
+      const names = { customerId: customerDisplayId(row.customer), featureCode: row.feature.code };
+      const on = {
+        subscription: subscription.id,
+        customer: customer.id,
+        feature: row.feature.id,
+        event,
+        currency: subscription.currency,
+        ts: request.now,
+        names,
+      };
+      const charge = plan.charge ? recordCharge(tx, request.tenant, plan.charge, on) : null;
+      const record = eventRecordOf(event, names, charge);
+      outbox.push(...changeOutbox(changedBalance(request.tenant, row), record, charge));
+      return record;
+    });
+    if (call) newClaims.push({ tenant: request.tenant, call, eventIds: events.map((event) => event.id) });
+    return { kind: 'applied', events };
+  });
+
+  recordClaims(tx, newClaims);
+  recordOutbox(tx, outbox);
+  await tx.flush();
+  return outcomes;
+}
+
+/** Why some balance of a request could not be locked, in the contract's order of checks. */
+async function explainMissingBalances(em: EntityManager, request: SeatChangeRequest): Promise<DomainError> {
+  const { tenant, customerRef, entries } = request;
+  const customer = await getCustomer(em, tenant, customerRef);
+  const codes = entries.map((entry) => entry.featureCode);
+  const known = new Set((await findFeaturesByCode(em, tenant, codes)).map((f) => f.code));
+  const unknown = entries.find((entry) => !known.has(entry.featureCode));
+  if (unknown) {
+    return featureNotFound(unknown.featureCode, `${unknown.at}featureCode`);
+  }
+  const subscription = (await findActiveSubscriptions(em, tenant, [customer.id])).get(customer.id);
+  if (!subscription) {
+    return new DomainError('no_active_subscription', `Customer '${customerRef}' has no active subscription.`, { param: 'customerId' });
+  }
+  const inPlan = await featureCodesOfPlan(em, subscription.plan.id);
+  const outside = entries.find((entry) => !inPlan.has(entry.featureCode));
+  if (outside) {
+    return new DomainError('feature_not_in_plan', `Feature '${outside.featureCode}' is not in the customer's plan.`, {
+      param: `${outside.at}featureCode`,
+    });
+  }
+  // The balance rows appeared between the two reads (a subscription created meanwhile): retryable.
+  return new DomainError('conflict', 'The subscription changed during the request; retry it.');
+}
+
+/**
+ * Finishes an outcome outside the batch's transaction: the events of an applied change or of a
+ * replay, the error of a refused or unexplained one, or `retry` once a due renewal has run.
+ * `em` is asked for only by the outcomes that read: most changes are applied and need none.
+ */
+export async function settleOutcome(em: () => EntityManager, request: SeatChangeRequest, outcome: SeatChangeOutcome): Promise<SeatEventRecord[] | 'retry'> {
+  switch (outcome.kind) {
+    case 'applied':
+      return outcome.events;
+    case 'refused':
+      throw outcome.error;
+    case 'replay':
+      return loadEvents(em(), request.tenant, outcome.eventIds);
+    case 'unexplained':
+      throw await explainMissingBalances(em(), request);
+    case 'renewalDue':
+      await renewBeforeUse(em(), request.tenant, request.now, [outcome.customerId]);
+      return 'retry';
+  }
+}
+
+const operationOf = { ADD: 'addSeats', REMOVE: 'removeSeats', SET: 'setSeats' } as const;
+
+const idempotentCall = (operation: string, input: { idempotencyKey?: string | null }): IdempotentCall | null => {
+  const { idempotencyKey, ...rest } = input;
+  return idempotencyKey ? { key: idempotencyKey, operation, input: rest } : null;
+};
+
+const singleEntry = (kind: SeatEventKind, input: SeatChangeInput): SeatChangeEntry[] => [{ featureCode: input.featureCode, kind, count: input.count, at: '' }];
+
+export async function changeSeats(writer: SeatChangeWriter, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatEventRecord> {
+  const [event] = await writer.submit({
+    tenant,
+    now,
+    customerRef: input.customerId,
+    entries: singleEntry(kind, input),
+    idempotency: idempotentCall(operationOf[kind], input),
+  });
+  return event!;
+}
+
+export async function bulkSetSeats(writer: SeatChangeWriter, tenant: Tenant, now: Date, input: BulkSetSeatsInput): Promise<SeatEventRecord[]> {
+  assertDistinctFeatureCodes(input.seats, 'seats');
+  return writer.submit({
+    tenant,
+    now,
+    customerRef: input.customerId,
+    entries: input.seats.map((entry, index) => ({ featureCode: entry.featureCode, kind: 'SET', count: entry.count, at: `seats.${index}.` })),
+    idempotency: idempotentCall('bulkSetSeats', input),
+  });
+}
+
+export type SeatChangePreview = { ok: true; event: SeatEventRecord } | { ok: false; error: DomainError };
+
+/** Thrown inside a preview's transaction, to roll it back and carry its outcome out. */
+class PreviewRolledBack extends Error {
+  constructor(readonly outcome: SeatChangeOutcome) {
+    super('preview rolled back');
+  }
+}
+
+/**
+ * What a change would do, computed by the same code in a transaction of its own that is rolled
+ * back: the event and charge it would record, or the contract error it would fail with.
+ */
+export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: Date, kind: SeatEventKind, input: SeatChangeInput): Promise<SeatChangePreview> {
+  if (input.count < minSeatCount(kind)) {
+    return { ok: false, error: validationError('count', `count must be at least ${minSeatCount(kind)} to ${kind.toLowerCase()} seats.`) };
+  }
+  const request: SeatChangeRequest = { tenant, now, customerRef: input.customerId, entries: singleEntry(kind, input), idempotency: null };
+  try {
+    // A due renewal is carried out (as any operation would), and the preview then runs again.
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await em
+        .transactional(async (tx) => {
+          const [outcome] = await applySeatChanges(tx, [request]);
+          throw new PreviewRolledBack(outcome!);
+        })
+        .catch((error: unknown) => {
+          if (error instanceof PreviewRolledBack) return error.outcome;
+          throw error;
+        });
+      const settled = await settleOutcome(() => em, request, outcome);
+      if (settled !== 'retry') return { ok: true, event: settled[0]! };
+      if (attempt > 0) throw new DomainError('conflict', 'The subscription is renewing; retry the request.');
+    }
+  } catch (error) {
+    if (error instanceof DomainError) return { ok: false, error };
+    throw error;
+  }
+}

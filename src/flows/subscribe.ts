@@ -1,0 +1,135 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { periodBoundary, periodContaining } from '../billing/periods.js';
+import { advanceFor } from '../billing/proration.js';
+import { recordCharge } from '../billing/service.js';
+import { findFeaturesByCode, findPlanByCode } from '../catalog/service.js';
+import { DomainError, validationError } from '../common/errors.js';
+import { newId } from '../common/ids.js';
+import { getCustomer } from '../customers/service.js';
+import { flushUnique } from '../db/errors.js';
+import { recordOutbox } from '../events/service.js';
+import { featureNotFound, type PlanSeatFeature } from '../model/catalog.js';
+import { customerDisplayId } from '../model/customers.js';
+import { SeatBalance, SeatEvent } from '../model/seats.js';
+import { Subscription } from '../model/subscriptions.js';
+import type { Tenant } from '../model/tenant.js';
+import { eventRecordOf } from '../seats/ledger.js';
+import { assertDistinctFeatureCodes } from '../seats/rules.js';
+import type { SubscriptionRecord } from '../subscriptions/store.js';
+import { changeOutbox } from './announce.js';
+import { renewSubscription } from './renewal.js';
+import { billableBalance } from './seat-pricing.js';
+
+export type CreateSubscriptionInput = {
+  customerId: string;
+  planCode: string;
+  startAt?: Date | null;
+  initialSeats?: { featureCode: string; count: number }[] | null;
+};
+
+const activeSubscriptionConflict = (ref: string) =>
+  new DomainError('conflict', `Customer '${ref}' already has an active subscription.`, { param: 'customerId' });
+
+/**
+ * Subscribes a customer to a plan. Every seat feature of the plan gets a balance (0 unless
+ * `initialSeats` says otherwise); each initial count is recorded as a SET event at the start and
+ * billed in advance for the first period, like every period start. One flush writes it all.
+ */
+export async function createSubscription(em: EntityManager, tenant: Tenant, now: Date, input: CreateSubscriptionInput): Promise<SubscriptionRecord> {
+  const startAt = input.startAt ?? now;
+  if (startAt > now) throw validationError('startAt', 'startAt may not lie in the future.');
+  const initialSeats = input.initialSeats ?? [];
+  assertDistinctFeatureCodes(initialSeats, 'initialSeats');
+
+  const customer = await getCustomer(em, tenant, input.customerId);
+  const plan = await findPlanByCode(em, tenant, input.planCode);
+  if (!plan) throw new DomainError('plan_not_found', `No plan with code '${input.planCode}'.`, { param: 'planCode' });
+  // A start further back would make one request record an advance for every period since.
+  const earliest = periodBoundary(now, plan.interval, -1);
+  if (startAt < earliest) {
+    throw validationError(
+      'startAt',
+      `startAt may lie at most one billing period (one ${plan.interval === 'MONTH' ? 'month' : 'year'}) before now: ${earliest.toISOString()} at the earliest.`,
+    );
+  }
+  const offered = new Map(plan.seatFeatures.getItems().map((terms) => [terms.feature.code, terms]));
+
+  // The first period runs from the start; if that lies far enough back, renewal catches up below.
+  const firstPeriod = periodContaining(startAt, plan.interval, startAt);
+  const initial = new Map<string, { count: number; terms: PlanSeatFeature }>();
+  for (const [index, entry] of initialSeats.entries()) {
+    const terms = offered.get(entry.featureCode);
+    if (!terms) {
+      const param = `initialSeats.${index}.featureCode`;
+      const [exists] = await findFeaturesByCode(em, tenant, [entry.featureCode]);
+      throw exists
+        ? new DomainError('feature_not_in_plan', `Feature '${entry.featureCode}' is not in plan '${plan.code}'.`, { param })
+        : featureNotFound(entry.featureCode, param);
+    }
+    initial.set(entry.featureCode, { count: billableBalance(0, 'SET', entry.count, terms, entry.featureCode, `initialSeats.${index}.count`), terms });
+  }
+
+  return em.transactional(async (tx) => {
+    const subscription = tx.create(Subscription, {
+      id: newId('sub'),
+      organization: tenant.organizationId,
+      mode: tenant.mode,
+      customer: customer.id,
+      plan,
+      status: 'ACTIVE',
+      startAt,
+      currentPeriodStart: firstPeriod.start,
+      currentPeriodEnd: firstPeriod.end,
+    });
+    for (const terms of offered.values()) {
+      const count = initial.get(terms.feature.code)?.count ?? 0;
+      tx.create(SeatBalance, {
+        customer: customer.id,
+        feature: terms.feature,
+        organization: tenant.organizationId,
+        mode: tenant.mode,
+        current: count,
+        asOf: startAt,
+        highWaterMark: advanceFor(count, terms, firstPeriod)?.quantity ?? 0,
+      });
+    }
+    for (const entry of initialSeats) {
+      const { count, terms } = initial.get(entry.featureCode)!;
+      const event = tx.create(SeatEvent, {
+        id: newId('sev'),
+        organization: tenant.organizationId,
+        mode: tenant.mode,
+        customer: customer.id,
+        feature: terms.feature,
+        subscription,
+        kind: 'SET',
+        quantity: entry.count,
+        previousBalance: 0,
+        newBalance: count,
+        ts: startAt,
+      });
+      const names = { customerId: customerDisplayId(customer), featureCode: terms.feature.code };
+      const advance = advanceFor(count, terms, firstPeriod);
+      const charge = advance
+        ? recordCharge(tx, tenant, advance, { subscription, customer: customer.id, feature: terms.feature, event, currency: plan.currency, ts: startAt, names })
+        : null;
+      recordOutbox(tx, changeOutbox({ tenant, customer, featureCode: names.featureCode, terms }, eventRecordOf(event, names, charge), charge));
+    }
+    await flushUnique(tx, {
+      subscription_one_active_per_customer: () => activeSubscriptionConflict(input.customerId),
+      seat_balance_pkey: () => activeSubscriptionConflict(input.customerId),
+    });
+    if (firstPeriod.end <= now) await renewSubscription(tx, tenant, { id: subscription.id, customerId: customer.id }, now);
+    return {
+      id: subscription.id,
+      customer: { id: customer.id, externalId: customer.externalId },
+      plan: { id: plan.id, code: plan.code, currency: plan.currency, interval: plan.interval },
+      status: subscription.status,
+      startAt,
+      currentPeriodStart: subscription.currentPeriodStart,
+      currentPeriodEnd: subscription.currentPeriodEnd,
+      createdAt: subscription.createdAt,
+      mode: tenant.mode,
+    };
+  });
+}

@@ -1,0 +1,74 @@
+import type { SeatChargeKind } from './billing.js';
+import type { OutboxEventType } from './events.js';
+import type { SeatEventKind } from './seats.js';
+import type { Mode } from './tenant.js';
+
+// The records: each concept as the API shows it, built from a store's rows in one place and
+// turned into a payload (events/payloads.ts) by one function. Every floor above reads these.
+
+/** A customer as callers see it. */
+export type CustomerRecord = { id: string; externalId: string | null; name: string; createdAt: Date; mode: Mode };
+
+/** A balance as the API shows it. */
+export type SeatBalanceRecord = {
+  customerId: string;
+  featureCode: string;
+  current: number;
+  includedSeats: number;
+  unlimited: boolean;
+  asOf: Date;
+  mode: Mode;
+};
+
+/** One change of one balance; `customerId` is the customer's display id. */
+export type SeatEventRecord = {
+  id: string;
+  customerId: string;
+  featureCode: string;
+  kind: SeatEventKind;
+  quantity: number;
+  previousBalance: number;
+  newBalance: number;
+  ts: Date;
+  createdAt: Date;
+  mode: Mode;
+  /** The charge the change caused: null for none, undefined when not loaded yet. */
+  charge?: SeatChargeRecord | null;
+};
+
+/** What explains a charge's amount: quantity × unitPrice × daysRemaining / daysInPeriod. */
+export type ChargeTerms = {
+  kind: SeatChargeKind;
+  quantity: number;
+  unitPrice: number;
+  daysRemaining: number;
+  daysInPeriod: number;
+  periodStart: Date;
+  periodEnd: Date;
+  amount: number;
+};
+
+/** A charge as callers see it. */
+export type SeatChargeRecord = ChargeTerms & {
+  id: string;
+  customerId: string;
+  featureCode: string;
+  currency: string;
+  eventId: string | null;
+  ts: Date;
+  createdAt: Date;
+  mode: Mode;
+};
+
+/** A published outbox row, as readers (subscriptions, webhooks) get it. */
+export type PublishedEvent = {
+  id: string;
+  position: string;
+  organizationId: string;
+  mode: Mode;
+  type: OutboxEventType;
+  customerId: string;
+  featureCode: string;
+  payload: Record<string, unknown>;
+  createdAt: Date;
+};

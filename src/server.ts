@@ -4,17 +4,18 @@ import { createApp, graphqlPath } from './app.js';
 import { countApiKeys, createApiKey } from './auth/service.js';
 import { loadConfig } from './config.js';
 import { startDatabase } from './db/database.js';
-import { startRenewalSweeper } from './flows/renewal.js';
+import { renewalSweeper } from './flows/renewal.js';
 import { EventHub } from './events/hub.js';
-import { scheduleOutboxPruning } from './events/service.js';
-import { scheduleIdempotencyCleanup } from './idempotency/service.js';
-import { scheduleRateLimitPruning } from './ratelimits/service.js';
+import { outboxPruning } from './events/service.js';
+import { idempotencyCleanup } from './idempotency/service.js';
+import { rateLimitPruning } from './ratelimits/service.js';
 import { createMetrics, metricsListener } from './http/metrics.js';
 import { createLogger } from './common/logger.js';
 import { schema } from './graphql/schema.js';
 import { StartupError } from './common/startup.js';
 import { deliveryQueue } from './webhooks/service.js';
-import { startWebhookWorker } from './webhooks/worker.js';
+import { webhookWorker } from './webhooks/worker.js';
+import { startWorkers } from './common/workers.js';
 
 const drainTimeoutMs = 15_000;
 
@@ -36,26 +37,29 @@ async function main(): Promise<void> {
     developmentKey = (await createApiKey(database.orm.em.fork(), 'development', 'test')).key;
   }
 
-  const stopCleanup = scheduleIdempotencyCleanup(database.orm.em.fork(), {
-    ttlHours: config.idempotencyKeyTtlHours,
-    onError: (error) => logger.error('idempotency key cleanup failed', { error }),
-    onDeleted: (count) => count > 0 && logger.info('forgot expired idempotency keys', { count }),
-  });
-  const stopRateLimitPruning = scheduleRateLimitPruning(database.orm.em.fork(), (error) => logger.error('rate limit pruning failed', { error }));
-  const stopSweeper = startRenewalSweeper(database.orm, logger);
-  const stopPruning = scheduleOutboxPruning(database.orm.em.fork(), {
-    onError: (error) => logger.error('outbox pruning failed', { error }),
-    onPruned: (count) => count > 0 && logger.info('forgot published events past their retention', { count }),
-  });
-  startedSoFar.push(stopCleanup, stopRateLimitPruning, stopSweeper, stopPruning);
   // Every process sends webhooks: those its own publications hand it, and those any process left due.
-  const webhooks = startWebhookWorker(database.orm, logger, config.webhooks);
-  startedSoFar.push(() => webhooks.stop());
+  const webhooks = webhookWorker(database.orm, logger, config.webhooks);
   // Started here, not by the first subscription: this process publishes what every process commits.
   const events = new EventHub(database.orm, logger, deliveryQueue(webhooks));
-  startedSoFar.push(() => events.stop());
-  await events.start();
   events.onPublished(({ due }) => due && webhooks.poke());
+  // The background work of the process, started in this order and stopped in the reverse: the
+  // hub first (a last publication), the webhook sends last.
+  const stopWorkers = await startWorkers([
+    webhooks,
+    idempotencyCleanup(database.orm.em.fork(), {
+      ttlHours: config.idempotencyKeyTtlHours,
+      onError: (error) => logger.error('idempotency key cleanup failed', { error }),
+      onDeleted: (count) => count > 0 && logger.info('forgot expired idempotency keys', { count }),
+    }),
+    rateLimitPruning(database.orm.em.fork(), (error) => logger.error('rate limit pruning failed', { error })),
+    outboxPruning(database.orm.em.fork(), {
+      onError: (error) => logger.error('outbox pruning failed', { error }),
+      onPruned: (count) => count > 0 && logger.info('forgot published events past their retention', { count }),
+    }),
+    renewalSweeper(database.orm, logger),
+    events,
+  ]);
+  startedSoFar.push(stopWorkers);
   const lifecycle = { draining: false };
   const metrics = config.metricsPort !== null || config.metricsToken !== null ? createMetrics(database.orm, schema, logger) : undefined;
   const yoga = createApp({
@@ -112,18 +116,11 @@ async function main(): Promise<void> {
     metricsServer?.close();
     server.closeIdleConnections();
     // Subscriptions would hold their connections open forever; they end, and clients resume elsewhere.
-    await events.stop();
+    events.endSubscriptions();
     await closed;
-    // A last publication, for the commits of the last requests (the listener that would have been
-    // told of them is closed): they go out now rather than with the next process, and the pool
-    // never closes under a running publication.
-    await events.relay.poke();
-    stopCleanup();
-    stopPruning();
-    stopRateLimitPruning();
-    await stopSweeper();
-    // Sends in flight end within WEBHOOK_TIMEOUT_MS and record their results; none is lost if cut off.
-    await webhooks.stop();
+    // The hub publishes the last requests' commits; webhook sends in flight end within
+    // WEBHOOK_TIMEOUT_MS and record their results (none is lost if cut off).
+    await stopWorkers();
     await database.stop();
     logger.info('stopped');
     process.exit(0);

@@ -9,7 +9,7 @@ import { createLogger } from '../src/common/logger.js';
 import { retrySchedule } from '../src/webhooks/retry.js';
 import { deliveryQueue } from '../src/webhooks/service.js';
 import { verifyWebhook } from '../src/webhooks/signature.js';
-import { maxResponseBytes, startWebhookWorker, type WebhookWorker, webhookUserAgent } from '../src/webhooks/worker.js';
+import { maxResponseBytes, type WebhookWorker, webhookUserAgent, webhookWorker } from '../src/webhooks/worker.js';
 import { type Client, mutations, newTenant, queries, seatScenario, useHarness } from './helpers.js';
 
 // Webhooks end to end in this process: the test's own relay and worker, the app's GraphQL, and
@@ -26,7 +26,8 @@ const timeoutMs = 1000;
 beforeAll(async () => {
   const logger = createLogger('warn', (line) => logs.push(line));
   // Retries a hundred thousand times faster than in production: the day of retries takes about a second.
-  worker = startWebhookWorker(harness.orm, logger, { timeoutMs, concurrency: 8, leaseMs: timeoutMs + webhookLeaseMarginMs, retryScale: 1e-5, pollMs: 500 });
+  worker = webhookWorker(harness.orm, logger, { timeoutMs, concurrency: 8, leaseMs: timeoutMs + webhookLeaseMarginMs, retryScale: 1e-5, pollMs: 500 });
+  worker.start();
   hub = new EventHub(harness.orm, logger, deliveryQueue(worker));
   await hub.start();
   hub.onPublished(({ due }) => due && worker.poke());
@@ -566,7 +567,7 @@ describe('deliveries', () => {
     const lines: string[] = [];
     const orm = await openOrm(inject('databaseUrl'), { poolMax: 2 });
     await orm.close();
-    const broken = startWebhookWorker(
+    const broken = webhookWorker(
       orm,
       createLogger('warn', (line) => lines.push(line)),
       {
@@ -577,7 +578,7 @@ describe('deliveries', () => {
         pollMs: 200,
       },
     );
-    broken.poke();
+    broken.start();
     await eventually(() => expect(lines.filter((line) => line.includes('could not claim due deliveries')).length).toBeGreaterThanOrEqual(2));
     await broken.stop();
   });

@@ -1,3 +1,5 @@
+import { singleFlight } from './workers.js';
+
 /**
  * Runs `work` on batches: the first call starts a batch at once; calls made while it runs queue,
  * and the next batch takes them all. No timer, so a lone call waits for nothing. `work` answers
@@ -6,24 +8,21 @@
 export function coalesced<Item, Result>(work: (items: Item[]) => Promise<Result[]>): (item: Item) => Promise<Result> {
   type Waiting = { item: Item; resolve: (result: Result) => void; reject: (error: unknown) => void };
   let queue: Waiting[] = [];
-  let running = false;
-  const drain = async () => {
-    running = true;
+  const batches = singleFlight(async () => {
     while (queue.length > 0) {
       const batch = queue;
       queue = [];
       try {
         const results = await work(batch.map(({ item }) => item));
-        batch.forEach((waiting, index) => waiting.resolve(results[index]!));
+        for (const [index, waiting] of batch.entries()) waiting.resolve(results[index]!);
       } catch (error) {
         for (const waiting of batch) waiting.reject(error);
       }
     }
-    running = false;
-  };
+  });
   return (item) =>
     new Promise<Result>((resolve, reject) => {
       queue.push({ item, resolve, reject });
-      if (!running) void drain();
+      void batches.kick();
     });
 }

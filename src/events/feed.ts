@@ -3,6 +3,7 @@ import type { Orm } from '../db/orm.js';
 import { run } from '../db/prepared.js';
 import { DomainError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { singleFlight } from '../common/workers.js';
 import type { Mode } from '../model/tenant.js';
 import type { OutboxEventType } from '../model/events.js';
 import type { PublishedEvent } from '../model/records.js';
@@ -43,8 +44,8 @@ export class OutboxFeed {
   /** The last position read; a new subscriber's live events start after it. */
   private last = '0';
   private readonly subscribers = new Set<Subscriber>();
-  private pumping: Promise<void> | null = null;
-  private again = false;
+  /** Reads what was published and hands it out, one read at a time. */
+  private readonly pumping = singleFlight(() => this.pump());
 
   constructor(
     private readonly orm: Orm,
@@ -72,29 +73,22 @@ export class OutboxFeed {
       if (after(position, this.last)) this.last = position;
       return;
     }
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    this.pumping = this.pump().finally(() => (this.pumping = null));
+    void this.pumping.kick();
   }
 
   private async pump(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        for (;;) {
-          const events = await run(this.orm.em.fork(), PUBLISHED_AFTER, { after: this.last, upTo: maxPosition, limit: pageSize });
-          for (const event of events) {
-            this.last = event.position;
-            for (const subscriber of this.subscribers) if (matches(subscriber.filter, event)) subscriber.deliver(event);
-          }
-          if (events.length < pageSize) break;
+    try {
+      for (;;) {
+        const events = await run(this.orm.em.fork(), PUBLISHED_AFTER, { after: this.last, upTo: maxPosition, limit: pageSize });
+        for (const event of events) {
+          this.last = event.position;
+          for (const subscriber of this.subscribers) if (matches(subscriber.filter, event)) subscriber.deliver(event);
         }
-      } catch (error) {
-        this.logger.error('reading published events failed; the next notification retries', { error });
+        if (events.length < pageSize) break;
       }
-    } while (this.again);
+    } catch (error) {
+      this.logger.error('reading published events failed; the next notification retries', { error });
+    }
   }
 
   /**

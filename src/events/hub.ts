@@ -1,5 +1,6 @@
 import type { Orm } from '../db/orm.js';
 import type { Logger } from '../common/logger.js';
+import type { Worker } from '../common/workers.js';
 import { OutboxFeed } from './feed.js';
 import { PgListener } from './listener.js';
 import { type DeliveryQueue, OutboxRelay } from './relay.js';
@@ -13,7 +14,8 @@ const relaySweepMs = 5000;
  * the feed hands what is published to this process's subscribers. PostgreSQL is the only moving
  * part between processes.
  */
-export class EventHub {
+export class EventHub implements Worker {
+  readonly name = 'event-hub';
   readonly relay: OutboxRelay;
   readonly feed: OutboxFeed;
   private readonly listener: PgListener;
@@ -67,9 +69,20 @@ export class EventHub {
     return this.starting;
   }
 
+  /** Ends every subscription, as the process begins to stop: their streams close, and clients resume elsewhere. */
+  endSubscriptions(): void {
+    this.feed.close();
+  }
+
+  /**
+   * Stops listening, and publishes once more: the commits of the last requests go out now
+   * rather than with the next process (the notification that would have told of them is not
+   * heard any more), and the pool never closes under a running publication.
+   */
   async stop(): Promise<void> {
     if (this.sweep) clearInterval(this.sweep);
     this.feed.close();
     await this.listener.stop();
+    await this.relay.poke();
   }
 }

@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from '../common/logger.js';
+import { singleFlight } from '../common/workers.js';
 import type { Orm } from '../db/orm.js';
 import { run } from '../db/prepared.js';
 import type { PublishedEvent } from '../model/records.js';
@@ -49,10 +49,9 @@ export async function publishOutbox(orm: Orm, queue: DeliveryQueue): Promise<Pub
  * beside it.
  */
 export class OutboxRelay {
-  private running: Promise<void> | null = null;
-  private again = false;
   /** Publications this process made, for tests and operators. */
   published = 0;
+  private readonly flight = singleFlight(() => this.publishAll(), { gatherMs: publishGatherMs });
 
   constructor(
     private readonly orm: Orm,
@@ -60,29 +59,21 @@ export class OutboxRelay {
     private readonly queue: DeliveryQueue,
   ) {}
 
+  /** Publishes what has committed, now or right after the publication under way; resolves when it is done. */
   poke(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.loop().finally(() => (this.running = null));
-    return this.running;
+    return this.flight.kick();
   }
 
-  private async loop(): Promise<void> {
-    await sleep(publishGatherMs);
-    do {
-      this.again = false;
-      try {
-        for (;;) {
-          const published = await publishOutbox(this.orm, this.queue);
-          this.published += published.length;
-          if (published.length < publishBatch) break;
-        }
-      } catch (error) {
-        // Nothing is lost: the rows stay unpublished, and the next poke (the timer's at the latest) takes them.
-        this.logger.error('publishing outbox events failed', { error });
+  private async publishAll(): Promise<void> {
+    try {
+      for (;;) {
+        const published = await publishOutbox(this.orm, this.queue);
+        this.published += published.length;
+        if (published.length < publishBatch) break;
       }
-    } while (this.again);
+    } catch (error) {
+      // Nothing is lost: the rows stay unpublished, and the next poke (the timer's at the latest) takes them.
+      this.logger.error('publishing outbox events failed', { error });
+    }
   }
 }

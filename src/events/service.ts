@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { validationError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
-import { every } from '../common/schedule.js';
+import { periodic, type Worker } from '../common/workers.js';
 import { run } from '../db/prepared.js';
 import { OutboxEvent, type OutboxEventType } from '../model/events.js';
 import type { Tenant } from '../model/tenant.js';
@@ -17,7 +17,7 @@ export type OutboxEntry = { tenant: Tenant; customerId: string; featureCode: str
 );
 
 /** An outbox row's data, for the unit of work or for a plain insert. */
-export const outboxRow = (entry: OutboxEntry) => ({
+const outboxRow = (entry: OutboxEntry) => ({
   id: newId('evt'),
   organization: entry.tenant.organizationId,
   mode: entry.tenant.mode,
@@ -63,7 +63,7 @@ export async function liveEvents(em: EntityManager, hub: EventHub, tenant: Tenan
 }
 
 /** How long published events are kept: the window a subscriber can resume in, and webhook history. */
-export const outboxRetentionDays = 7;
+const outboxRetentionDays = 7;
 
 /**
  * Forgets published events older than the retention, in bounded passes; returns how many went.
@@ -79,13 +79,12 @@ export async function pruneOutbox(em: EntityManager, now: Date, organizationId: 
   }
 }
 
-/** Prunes the outbox now and every hour after; returns the function that stops it. */
-export function scheduleOutboxPruning(
+/** Prunes the outbox at start and then every hour, as a background worker. */
+export const outboxPruning = (
   em: EntityManager,
   options: { everyMs?: number; onError: (error: unknown) => void; onPruned?: (count: number) => void },
-): () => void {
-  return every(options.everyMs ?? 3_600_000, async () => options.onPruned?.(await pruneOutbox(em.fork(), new Date())), options.onError);
-}
+): Worker =>
+  periodic('outbox-pruning', options.everyMs ?? 3_600_000, async () => options.onPruned?.(await pruneOutbox(em.fork(), new Date())), options.onError);
 
 /** The relay's backlog, for metrics: unpublished rows and the age of the oldest, in seconds. */
 export async function outboxBacklog(em: EntityManager): Promise<{ unpublished: number; oldestSeconds: number }> {

@@ -5,6 +5,7 @@ import { insertCharges, newCharge } from '../billing/service.js';
 import { planTerms } from '../catalog/service.js';
 import { DomainError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { singleFlight, type Worker } from '../common/workers.js';
 import { customerById } from '../customers/service.js';
 import type { Orm } from '../db/orm.js';
 import { insertOutbox, type OutboxEntry } from '../events/service.js';
@@ -28,7 +29,7 @@ const rowsPerInsert = 200;
  */
 export const maxPeriodsPerRenewal = 12;
 /** The renewal steps one request may take; the sweeper (below) takes the rest. */
-export const maxRenewalStepsPerRequest = 4;
+const maxRenewalStepsPerRequest = 4;
 /** The steps of one call of the renewDueSubscriptions mutation, or of one clock advance. */
 export const maxRenewalStepsPerCall = 10;
 
@@ -165,28 +166,33 @@ export async function sweepDueRenewals(orm: Orm, logger: Logger, options: { real
  * Renews in the background what no request has: long catch-ups after a test clock jumped ahead
  * (requests take only a few steps), and subscriptions nobody touched when their period ended.
  * Every server process runs one; several are safe, since renewals lock the balances they touch
- * and find the work done when they waited. Sweeps back to back while work remains, else every
- * `everyMs`. Returns a function that stops it.
+ * and find the work done when they waited. Sweeps every `everyMs`, and back to back while work
+ * remains. Stopping waits for a sweep under way, so the database is not closed beneath it.
  */
-export function startRenewalSweeper(orm: Orm, logger: Logger, options: { everyMs?: number } = {}): () => Promise<void> {
+export function renewalSweeper(orm: Orm, logger: Logger, options: { everyMs?: number } = {}): Worker {
   const everyMs = options.everyMs ?? 5000;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | null = null;
   let stopped = false;
-  let sweeping: Promise<void> = Promise.resolve();
-  const sweep = async () => {
-    let busy = false;
-    try {
-      busy = (await sweepDueRenewals(orm, logger)) > 0;
-    } catch (error) {
-      logger.warn('renewal sweep failed; retrying later', { error });
+  const sweeping = singleFlight(async () => {
+    for (let busy = true; busy && !stopped; ) {
+      try {
+        busy = (await sweepDueRenewals(orm, logger)) > 0;
+      } catch (error) {
+        logger.warn('renewal sweep failed; retrying later', { error });
+        busy = false;
+      }
     }
-    if (!stopped) timer = setTimeout(() => (sweeping = sweep()), busy ? 0 : everyMs).unref();
-  };
-  timer = setTimeout(() => (sweeping = sweep()), everyMs).unref();
-  // Stopping waits for a sweep under way, so the database is not closed beneath it.
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-    return sweeping;
+  });
+  return {
+    name: 'renewal-sweeper',
+    start() {
+      timer = setInterval(() => void sweeping.kick(), everyMs);
+      timer.unref();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await sweeping.idle();
+    },
   };
 }

@@ -3,6 +3,7 @@ import type { Orm } from '../db/orm.js';
 import { DomainError } from '../common/errors.js';
 import { claimId } from '../idempotency/service.js';
 import type { Logger } from '../common/logger.js';
+import { singleFlight } from '../common/workers.js';
 import type { SeatEventRecord } from '../model/records.js';
 import { applySeatChanges, type SeatChangeOutcome, type SeatChangeRequest, type SeatChangeWriter, settleOutcome } from './seat-change.js';
 
@@ -38,7 +39,8 @@ const maxRenewalsPerChange = 3;
  */
 export class SeatChangeCoalescer implements SeatChangeWriter {
   private readonly queue: Pending[] = [];
-  private running = false;
+  /** Runs the queued changes' transactions, one at a time. */
+  private readonly draining = singleFlight(() => this.drain());
   readonly stats: CoalescerStats = { batches: 0, changes: 0, largestBatch: 0, failedBatches: 0 };
 
   constructor(
@@ -58,16 +60,11 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
 
   private enqueue(pending: Pending): void {
     this.queue.push(pending);
-    if (!this.running) void this.drain();
+    void this.draining.kick();
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.queue.length > 0) await this.run(this.takeBatch());
-    } finally {
-      this.running = false;
-    }
+    while (this.queue.length > 0) await this.run(this.takeBatch());
   }
 
   /**

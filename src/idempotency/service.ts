@@ -1,7 +1,7 @@
-import { every } from '../common/schedule.js';
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../common/errors.js';
+import { periodic, type Worker } from '../common/workers.js';
 import { type Tenant, tenantWhere } from '../model/tenant.js';
 import { IdempotencyKey } from '../model/idempotency.js';
 
@@ -76,17 +76,14 @@ export async function deleteIdempotencyKeysBefore(em: EntityManager, before: Dat
   return em.nativeDelete(IdempotencyKey, { createdAt: { $lt: before } });
 }
 
-/**
- * Forgets keys older than the TTL now and then every `everyMs`, for as long as the process runs.
- * Returns a function that stops it.
- */
-export function scheduleIdempotencyCleanup(
+/** Forgets keys older than the TTL at start and then every `everyMs`, as a background worker. */
+export const idempotencyCleanup = (
   em: EntityManager,
   options: { ttlHours: number; everyMs?: number; onError: (error: unknown) => void; onDeleted?: (count: number) => void },
-): () => void {
-  return every(
+): Worker =>
+  periodic(
+    'idempotency-cleanup',
     options.everyMs ?? 3_600_000,
     async () => options.onDeleted?.(await deleteIdempotencyKeysBefore(em.fork(), new Date(Date.now() - options.ttlHours * 3_600_000))),
     options.onError,
   );
-}

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { coalesced } from '../common/coalesce.js';
-import { every } from '../common/schedule.js';
+import { periodic, type Worker } from '../common/workers.js';
 import type { RateDecision, RateLimiter, RatePolicy, RateTake } from '../common/rate-limit.js';
 import { run } from '../db/prepared.js';
 import { PRUNE_FULL_BUCKETS, TAKE_FROM_BUCKETS, type TakenBucket } from './store.js';
@@ -142,7 +142,6 @@ export class SharedRateLimiter implements RateLimiter {
   }
 }
 
-/** Forgets full buckets every minute, for as long as the process runs; returns the stop. */
-export function scheduleRateLimitPruning(em: EntityManager, onError: (error: unknown) => void): () => void {
-  return every(60_000, () => run(em.fork(), PRUNE_FULL_BUCKETS, {}), onError);
-}
+/** Forgets full buckets at start and then every minute, as a background worker. */
+export const rateLimitPruning = (em: EntityManager, onError: (error: unknown) => void): Worker =>
+  periodic('rate-limit-pruning', 60_000, () => run(em.fork(), PRUNE_FULL_BUCKETS, {}), onError);

@@ -7,6 +7,7 @@ import type { Orm } from '../db/orm.js';
 import { run } from '../db/prepared.js';
 import { newId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
+import { singleFlight, type Worker } from '../common/workers.js';
 import type { Mode } from '../model/tenant.js';
 import type { WebhookDeliveryStatus } from '../model/webhooks.js';
 import { nextAttemptDelayMs } from './retry.js';
@@ -29,7 +30,7 @@ export type WebhookWorkerOptions = WebhookSettings & {
 };
 
 /** A webhook worker: poked when deliveries may be due; it also takes deliveries claimed for it by this process's publications. */
-export type WebhookWorker = DeliveryTaker & { poke(): void; stop(): Promise<void> };
+export type WebhookWorker = Worker & DeliveryTaker & { poke(): void };
 
 /** The workers of this process, for a redelivery to wake them at once. */
 const workers = new Set<WebhookWorker>();
@@ -152,13 +153,12 @@ const settleGatherMs = 10;
  * while a write is in flight go together in the next. A failure of its own database calls is
  * logged and retried; it never throws.
  */
-export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOptions): WebhookWorker {
+export function webhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOptions): WebhookWorker {
   const pollMs = options.pollMs ?? 5000;
   const agents = createAgents(options.concurrency);
   const inFlight = new Set<Promise<void>>();
   let stopped = false;
-  let claiming: Promise<void> | null = null;
-  let again = false;
+  const claiming = singleFlight(() => claim());
   // The last claim filled every free slot, so more may be due: a send that ends claims again.
   let saturated = false;
   let timer: NodeJS.Timeout | null = null;
@@ -183,42 +183,33 @@ export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWor
   };
 
   function poke(): void {
-    if (stopped) return;
-    if (claiming) {
-      again = true;
-      return;
-    }
-    claiming = claim().finally(() => (claiming = null));
+    if (!stopped) void claiming.kick();
   }
 
   /** Claims as many due deliveries as there are free slots, until none is due, then sets the timer for the next. */
   async function claim(): Promise<void> {
-    do {
-      again = false;
-      try {
-        for (;;) {
-          const free = options.concurrency - inFlight.size;
-          if (stopped) return;
-          if (free <= 0) {
-            saturated = true;
-            return;
-          }
-          const claimed = await run(orm.em.fork(), CLAIM_DUE, { limit: free, leaseMs: options.leaseMs });
-          for (const delivery of claimed) track(attempt(delivery));
-          saturated = claimed.length === free;
-          if (!saturated) break;
+    try {
+      for (;;) {
+        const free = options.concurrency - inFlight.size;
+        if (stopped) return;
+        if (free <= 0) {
+          saturated = true;
+          return;
         }
-        const [next] = await run(orm.em.fork(), NEXT_DUE, {});
-        failures = 0;
-        wakeIn(Math.min(pollMs, Math.max(minWaitMs, next?.waitMs ?? pollMs)));
-      } catch (error) {
-        failures++;
-        const retryMs = Math.min(pollMs, 100 * 2 ** failures);
-        logger.error('the webhook worker could not claim due deliveries; retrying', { error, retryMs });
-        wakeIn(retryMs);
-        return;
+        const claimed = await run(orm.em.fork(), CLAIM_DUE, { limit: free, leaseMs: options.leaseMs });
+        for (const delivery of claimed) track(attempt(delivery));
+        saturated = claimed.length === free;
+        if (!saturated) break;
       }
-    } while (again && !stopped);
+      const [next] = await run(orm.em.fork(), NEXT_DUE, {});
+      failures = 0;
+      wakeIn(Math.min(pollMs, Math.max(minWaitMs, next?.waitMs ?? pollMs)));
+    } catch (error) {
+      failures++;
+      const retryMs = Math.min(pollMs, 100 * 2 ** failures);
+      logger.error('the webhook worker could not claim due deliveries; retrying', { error, retryMs });
+      wakeIn(retryMs);
+    }
   }
 
   function track(sending: Promise<void>): void {
@@ -272,13 +263,13 @@ export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWor
   }
 
   const unsettled: { result: AttemptResult; written: () => void }[] = [];
-  let settling: Promise<void> | null = null;
+  const settling = singleFlight(() => writeResults(), { gatherMs: settleGatherMs });
 
   /** Queues a result to be written, and resolves once it was (or given up on: the lease then brings the delivery back). */
   function settle(result: AttemptResult): Promise<void> {
     return new Promise((written) => {
       unsettled.push({ result, written });
-      settling ??= writeResults().finally(() => (settling = null));
+      void settling.kick();
     });
   }
 
@@ -287,7 +278,6 @@ export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWor
    * hold: a result that is never written costs a second send (after the lease), never a loss.
    */
   async function writeResults(): Promise<void> {
-    await sleep(settleGatherMs);
     while (unsettled.length > 0) {
       const batch = unsettled.splice(0, maxResultsPerSettle);
       const results = batch.map((item) => item.result);
@@ -318,6 +308,12 @@ export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWor
   }
 
   const worker: WebhookWorker = {
+    name: 'webhook-worker',
+    start() {
+      workers.add(worker);
+      // Whatever fell due while no worker ran (a restart) is taken now.
+      poke();
+    },
     poke,
     leaseMs: options.leaseMs,
     capacity: () => (stopped ? 0 : Math.max(0, options.concurrency - inFlight.size)),
@@ -330,7 +326,7 @@ export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWor
       stopped = true;
       workers.delete(worker);
       if (timer) clearTimeout(timer);
-      await claiming;
+      await claiming.idle();
       // Each send ends within the timeout, then writes its result.
       await Promise.allSettled([...inFlight]);
       for (const pair of Object.values(agents)) {
@@ -339,8 +335,5 @@ export function startWebhookWorker(orm: Orm, logger: Logger, options: WebhookWor
       }
     },
   };
-  workers.add(worker);
-  // Whatever fell due while no worker ran (a restart) is taken now.
-  poke();
   return worker;
 }

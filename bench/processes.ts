@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 /** Log lines alike (same level, message and error message), counted, with the first in full. */
-export type LogGroup = { kind: string; count: number; first: string };
+type LogGroup = { kind: string; count: number; first: string };
 
 /** A server running as a child process, with what it wrote to stderr (its log) kept in brief. */
 export type Child = {

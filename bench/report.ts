@@ -31,7 +31,7 @@ export type LedgerChange = Record<SystemName, { before: LedgerTotals; after: Led
 type Speed = { okPerSecond: number; p50Ms: number; p99Ms: number };
 type Check = { value: number; target: string; met: boolean };
 
-export type ScenarioSummary = {
+type ScenarioSummary = {
   scenario: string;
   connections: number;
   speed: Record<SystemName, Speed>;
@@ -40,7 +40,7 @@ export type ScenarioSummary = {
   check: Check | null;
 };
 
-export type Correctness = {
+type Correctness = {
   responses: number;
   successfulAdds: number;
   non2xx: number;

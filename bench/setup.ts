@@ -2,7 +2,7 @@ import { createApiKey } from '../src/auth/service.js';
 import type { Orm } from '../src/db/orm.js';
 
 export const featureCode = 'editor';
-export const customerCount = 200;
+const customerCount = 200;
 export const customerIds = Array.from({ length: customerCount }, (_, i) => `c-${String(i).padStart(3, '0')}`);
 
 /** One organization in test mode: what a system's traffic runs as. */

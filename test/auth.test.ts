@@ -110,11 +110,11 @@ function expectCustomerNotFound(response: GraphQLResponse) {
 
 /** Every `{__typename, livemode}` pair in a response, at any depth. */
 function livemodes(value: unknown, found: { type: string; livemode: unknown }[] = []) {
-  if (Array.isArray(value)) value.forEach((item) => livemodes(item, found));
+  if (Array.isArray(value)) for (const item of value) livemodes(item, found);
   else if (value && typeof value === 'object') {
     const record = value as Record<string, unknown>;
     if ('livemode' in record) found.push({ type: String(record.__typename), livemode: record.livemode });
-    Object.values(record).forEach((item) => livemodes(item, found));
+    for (const item of Object.values(record)) livemodes(item, found);
   }
   return found;
 }

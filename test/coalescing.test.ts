@@ -275,7 +275,7 @@ describe('300 concurrent changes over 20 customers', () => {
       expect(events.map((e: any) => [e.customerId, e.featureCode, e.kind, e.count])).toEqual(
         call.entries.map((entry) => [displayId.get(call.customerId), entry.featureCode, entry.kind, entry.count]),
       );
-      events.forEach((event: { id: string }, k: number) => byEventId.set(event.id, call.entries[k]!));
+      for (const [k, event] of (events as { id: string }[]).entries()) byEventId.set(event.id, call.entries[k]!);
       if (call.idempotencyKey) {
         const ids = events.map((event: { id: string }) => event.id);
         expect(eventsOfKey.get(call.idempotencyKey) ?? ids, `repeat of ${call.idempotencyKey}`).toEqual(ids);

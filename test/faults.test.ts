@@ -104,7 +104,7 @@ test('with the database stopped mid-traffic, or taking connections it never answ
     .getConnection()
     .execute<{ previous_balance: number; new_balance: number }[]>(`select previous_balance, new_balance from seat_event order by seq`);
   expect(ledger).toHaveLength(succeeded);
-  ledger.forEach((event, i) => expect(event).toEqual({ previous_balance: i, new_balance: i + 1 }));
+  for (const [i, event] of ledger.entries()) expect(event).toEqual({ previous_balance: i, new_balance: i + 1 });
   const [balance] = await orm.em.fork().getConnection().execute<{ current: number }[]>(`select current from seat_balance`);
   expect(balance?.current).toBe(succeeded);
 }, 120_000);

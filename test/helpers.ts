@@ -155,7 +155,7 @@ function client(harness: Harness, key: string) {
   };
 }
 
-export const SEAT_EVENT_FIELDS = 'id customerId featureCode kind count previousBalance newBalance ts createdAt livemode';
+const SEAT_EVENT_FIELDS = 'id customerId featureCode kind count previousBalance newBalance ts createdAt livemode';
 
 export const mutations = {
   addSeats: `mutation($input: AddSeatsInput!) { addSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
@@ -285,7 +285,7 @@ export async function expectLedgerWhole(harness: Harness, customerRef: string, f
  * Holds the rows `query` locks, from a connection of its own, until released: a transaction that
  * reaches them waits inside PostgreSQL, where `waiters` counts it.
  */
-export async function holdRows(query: string, params: unknown[]) {
+async function holdRows(query: string, params: unknown[]) {
   const client = new pg.Client({ connectionString: inject('databaseUrl') });
   await client.connect();
   await client.query('begin');

@@ -211,18 +211,18 @@ function sameChangeAs(from: Input, to: KeyedMutation): Input {
 
 const operationPairs = graphqlTable.flatMap((first) =>
   graphqlTable
-    .filter((then) => then.mutation !== first.mutation)
-    .map((then) => ({ first, then: then.mutation, name: `${first.mutation} then ${then.mutation}` })),
+    .filter((second) => second.mutation !== first.mutation)
+    .map((second) => ({ first, second: second.mutation, name: `${first.mutation} then ${second.mutation}` })),
 );
 
 describe('GraphQL: the same key on another operation', () => {
-  test.each(operationPairs)('$name', async ({ first, then }) => {
+  test.each(operationPairs)('$name', async ({ first, second }) => {
     const s = await keyedScenario();
     const key = uniqueName('operation');
     const original = first.input(s);
     await s.client.ok(mutations[first.mutation], { input: { ...original, idempotencyKey: key } });
     const before = await stateOf(s);
-    const refused = await s.client.fails(mutations[then], { input: { ...sameChangeAs(original, then), idempotencyKey: key } });
+    const refused = await s.client.fails(mutations[second], { input: { ...sameChangeAs(original, second), idempotencyKey: key } });
     expect(refused.extensions).toMatchObject(MISMATCH);
     expect(await stateOf(s)).toEqual(before);
   });
@@ -336,18 +336,18 @@ function sameBodyAs(from: Input, row: (typeof restTable)[number]): Input {
 
 const restOperationPairs = restTable.flatMap((first) =>
   restTable
-    .filter((then) => then.operation !== first.operation)
-    .map((then) => ({ first, then, name: `${first.method} ${first.path} then ${then.method} ${then.path}` })),
+    .filter((second) => second.operation !== first.operation)
+    .map((second) => ({ first, second, name: `${first.method} ${first.path} then ${second.method} ${second.path}` })),
 );
 
 describe('REST: the same key on another operation', () => {
-  test.each(restOperationPairs)('$name', async ({ first, then }) => {
+  test.each(restOperationPairs)('$name', async ({ first, second }) => {
     const s = await keyedScenario();
     const headers = { 'idempotency-key': uniqueName('rest-operation') };
     const original = first.body(s);
     expect((await rest(harness.yoga, s.key, first.method, first.path, original, headers)).status).toBe(200);
     const before = await stateOf(s);
-    expectRestMismatch(await rest(harness.yoga, s.key, then.method, then.path, sameBodyAs(original, then), headers));
+    expectRestMismatch(await rest(harness.yoga, s.key, second.method, second.path, sameBodyAs(original, second), headers));
     expect(await stateOf(s)).toEqual(before);
   });
 });

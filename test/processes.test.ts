@@ -57,7 +57,7 @@ test('two server processes on one database: hot and cold balances under concurre
         continue;
       }
       const events = c.op === 'bulkSetSeats' ? response.body.data.bulkSetSeats : [response.body.data[c.op]];
-      events.forEach((event: { id: string }, k: number) => succeeded.set(event.id, c.entries[k]!));
+      for (const [k, event] of (events as { id: string }[]).entries()) succeeded.set(event.id, c.entries[k]!);
     }
   };
   await Promise.all(Array.from({ length: 40 }, (_, w) => worker(w)));

@@ -69,7 +69,7 @@ test('bulk sets over several features racing renewals of the same customers, on 
       const response = await postGraphQL((i + w) % 2 ? a.url : b.url, s.key, mutations.bulkSetSeats, { input: { customerId: customer, seats } });
       outcomes.push({ status: response.status, code: response.body.errors?.[0]?.extensions.code ?? null });
       if (!response.body.errors) {
-        response.body.data.bulkSetSeats.forEach((event: { id: string }, k: number) => applied.set(event.id, seats[k]!.count));
+        for (const [k, event] of (response.body.data.bulkSetSeats as { id: string }[]).entries()) applied.set(event.id, seats[k]!.count);
       }
     }
   };

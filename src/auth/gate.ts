@@ -10,7 +10,7 @@ import type { Authenticated } from './service.js';
 export const apiKeyHeader = 'x-api-key';
 
 /** Why a request was not authenticated, for both doors. */
-export const unauthorizedMessage = (key: string | null) => (key ? 'The API key is not valid.' : `Send an API key in the ${apiKeyHeader} header.`);
+const unauthorizedMessage = (key: string | null) => (key ? 'The API key is not valid.' : `Send an API key in the ${apiKeyHeader} header.`);
 
 /** The limits the gate applies; null turns one off. */
 export type GatePolicies = {
@@ -60,7 +60,7 @@ export function clientAddress(request: Request, serverContext: ServerContext, tr
   return chain[Math.max(0, chain.length - 1 - trustProxy)]!;
 }
 
-export const rateLimitedMessage = (retryAfter: number) => `Too many requests; retry in ${retryAfter} s.`;
+const rateLimitedMessage = (retryAfter: number) => `Too many requests; retry in ${retryAfter} s.`;
 const tooManyFailuresMessage = (retryAfter: number) => `Too many requests with a missing or invalid API key from this address; retry in ${retryAfter} s.`;
 
 /**

@@ -66,6 +66,7 @@ export function trueUpFor(
   const quantity = billable - change.highWaterMark;
   // Another process may have entered this period by a clock a little ahead of ours: a change
   // stamped just before the start counts as made on its first day.
+  // biome-ignore lint/complexity/useMathMinMax: Dates, compared as instants; Math.max would answer a number.
   const remaining = daysRemaining(period, change.at < period.start ? period.start : change.at);
   const inPeriod = daysInPeriod(period);
   return {
@@ -83,7 +84,7 @@ export function trueUpFor(
 }
 
 /** What `seats` billable seats cost for a whole period, exactly (BigInt: the product may pass 2^53). */
-export const periodAmount = (seats: number, unitPrice: number): bigint => BigInt(seats) * BigInt(unitPrice);
+const periodAmount = (seats: number, unitPrice: number): bigint => BigInt(seats) * BigInt(unitPrice);
 
 /** Whether a balance's billable seats stay within maxAmountPerPeriod. */
 export const withinAmountLimit = (balance: number, terms: SeatTerms): boolean =>

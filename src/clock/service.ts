@@ -40,7 +40,7 @@ export class Clock {
   }
 }
 
-export function requireTestMode(tenant: Tenant): void {
+function requireTestMode(tenant: Tenant): void {
   if (tenant.mode !== 'test') {
     throw validationError(null, 'The test clock exists only in test mode; use a ck_test_ key.');
   }

@@ -7,7 +7,7 @@ import { validationError } from './errors.js';
  * and is unique and unguessable, so `id` means the same in every field, in node(id:), and in a
  * client's normalised cache. The prefix says which type, and so which loader, an id is for.
  */
-export const nodeTypenameByPrefix: Readonly<Record<string, string>> = {
+const nodeTypenameByPrefix: Readonly<Record<string, string>> = {
   cus: 'Customer',
   feat: 'Feature',
   plan: 'Plan',
@@ -53,10 +53,10 @@ export function decodeGlobalId(globalId: string): { typename: string; id: string
  */
 export type CursorKind = { tag: string; idPrefix: string };
 
-export const encodeCursor = (kind: CursorKind, id: string): string => Buffer.from(`${kind.tag}:${id}`).toString('base64url');
+const encodeCursor = (kind: CursorKind, id: string): string => Buffer.from(`${kind.tag}:${id}`).toString('base64url');
 
 /** The id a cursor names, or validation_error naming the argument. */
-export function decodeCursor(kind: CursorKind, cursor: string, param: string): string {
+function decodeCursor(kind: CursorKind, cursor: string, param: string): string {
   const text = /^[A-Za-z0-9_-]{1,200}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
   const [, tag, id] = /^([^:]+):(.*)$/.exec(text) ?? [];
   if (tag !== kind.tag || !id || publicId.exec(id)?.[1] !== kind.idPrefix) {
@@ -101,7 +101,7 @@ export function pageRequest(args: ConnectionArgs, kind: CursorKind, sizes: { def
   };
 }
 
-export type PageInfoShape = { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
+type PageInfoShape = { hasNextPage: boolean; hasPreviousPage: boolean; startCursor: string | null; endCursor: string | null };
 export type Connection<T> = { edges: { cursor: string; node: T }[]; pageInfo: PageInfoShape };
 
 /**

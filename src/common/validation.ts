@@ -36,6 +36,7 @@ export const featureCodeRule: StringRule = {
   regex: [/^[a-z0-9_]+$/, { message: 'must match ^[a-z0-9_]+$' }],
 };
 // PostgreSQL text cannot hold NUL, so it is refused up front rather than failing in the database.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing NUL is the point (PostgreSQL text cannot hold it).
 const noNul: [RegExp, { message: string }] = [/^[^\u0000]*$/, { message: 'must not contain NUL characters' }];
 export const customerIdRule: StringRule = { minLength: 1, maxLength: 200, regex: noNul };
 export const nameRule: StringRule = { minLength: 1, maxLength: 200, regex: noNul };

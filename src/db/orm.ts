@@ -11,7 +11,7 @@ export type Orm = MikroORM;
 /** `applicationName` names the connections in pg_stat_activity. */
 export type DatabaseTuning = { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number; applicationName: string };
 
-export const defaultTuning: DatabaseTuning = { poolMax: 10, connectTimeoutMs: 5000, statementTimeoutMs: 15_000, applicationName: 'seatgate' };
+const defaultTuning: DatabaseTuning = { poolMax: 10, connectTimeoutMs: 5000, statementTimeoutMs: 15_000, applicationName: 'seatgate' };
 
 export function ormOptions(databaseUrl: string, tuning: DatabaseTuning = defaultTuning): Options {
   return {

@@ -15,6 +15,8 @@ export type Statement<Params extends Record<string, unknown>, Row> = {
   positionalText: string;
   parameters: readonly string[];
   parse(row: Record<string, unknown>): Row;
+  /** Never set: names the parameters' type, so that `run` checks the values it is given against it. */
+  readonly params?: (params: Params) => void;
 };
 
 // `:name`, but not the `::type` of a cast.

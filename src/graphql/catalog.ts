@@ -8,13 +8,13 @@ import { createFeature, createPlan, listFeatures, listPlans } from '../catalog/s
 
 const currencies = new Set(Intl.supportedValuesOf('currency'));
 
-export const FeatureTypeEnum = builder.enumType('FeatureType', {
+const FeatureTypeEnum = builder.enumType('FeatureType', {
   description: 'What a feature counts.',
   values: {
     SEATS: { description: 'Seats: per-customer balances changed by addSeats, removeSeats, setSeats and bulkSetSeats.' },
   } as const,
 });
-export const PlanIntervalEnum = builder.enumType('PlanInterval', {
+const PlanIntervalEnum = builder.enumType('PlanInterval', {
   description: "How long one billing period lasts, counted in UTC from the subscription's start instant.",
   values: {
     MONTH: { description: 'One calendar month; a start on the 29th–31st clamps to the last day of shorter months.' },
@@ -25,7 +25,7 @@ export const PlanIntervalEnum = builder.enumType('PlanInterval', {
 const codeDescription = '^[a-z0-9_]+$, 1–50 characters, unique per organization and mode.';
 const nameDescription = 'Display name, 1–200 characters.';
 
-export const FeatureRef = builder
+const FeatureRef = builder
   .nodeRef<Feature>('Feature', {
     id: { resolve: (feature) => feature.id, description: 'Opaque id, prefixed feat_. Also its global id (node(id:)).' },
     loadMany: (ids, ctx) => loadAll(ctx.loaders.featureById, ids),
@@ -60,7 +60,7 @@ const PlanSeatFeatureRef = builder.objectRef<PlanSeatFeature>('PlanSeatFeature')
   }),
 });
 
-export const PlanRef = builder
+const PlanRef = builder
   .nodeRef<Plan>('Plan', {
     id: { resolve: (plan) => plan.id, description: 'Opaque id, prefixed plan_. Also its global id (node(id:)).' },
     loadMany: (ids, ctx) => loadAll(ctx.loaders.planById, ids),

@@ -79,9 +79,6 @@ builder.scalarType('SafeInt', {
   },
 });
 
-/** Relay's PageInfo, shared by every connection; its descriptions are set in src/builder.ts. */
-export const PageInfo = builder.pageInfoRef();
-
 const nodeTypes =
   'a customer (cus_), feature (feat_), plan (plan_), subscription (sub_), seat event (sev_), charge (chg_), webhook endpoint (we_) or webhook delivery (msg_)';
 

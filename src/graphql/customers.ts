@@ -9,7 +9,7 @@ import { createCustomer } from '../customers/service.js';
 import { customerIdPrefix } from '../model/customer-refs.js';
 import type { CustomerRecord } from '../model/records.js';
 
-export const maxCustomersPerQuery = 100;
+const maxCustomersPerQuery = 100;
 
 export const CustomerRef = builder
   .nodeRef<CustomerRecord>('Customer', {

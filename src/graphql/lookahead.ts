@@ -14,6 +14,8 @@ export function selectsAnyOf(info: GraphQLResolveInfo, names: readonly string[])
           return visit(selection.selectionSet);
         case Kind.FRAGMENT_SPREAD:
           return visit(info.fragments[selection.name.value]?.selectionSet);
+        default:
+          return false;
       }
     });
   return info.fieldNodes.some((node) => visit(node.selectionSet));

@@ -7,7 +7,7 @@ import type { GraphQLFieldResolver } from 'graphql';
  * await: a third of the CPU of `customers(ids:) { id }` over 100 ids. Encoding is the identity
  * here (src/builder.ts: the public ids are the global ids), so the wrapper adds nothing else.
  */
-export class NodeIdsPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
+class NodeIdsPlugin<Types extends SchemaTypes> extends BasePlugin<Types> {
   override wrapResolve(
     resolver: GraphQLFieldResolver<unknown, Types['Context'], object>,
     fieldConfig: PothosOutputFieldConfig<Types>,

@@ -19,7 +19,7 @@ const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', {
   } as const,
 });
 
-export const PlanSubscriptionRef = builder
+const PlanSubscriptionRef = builder
   .nodeRef<SubscriptionRecord>('PlanSubscription', {
     id: { resolve: (subscription) => subscription.id, description: 'Opaque id, prefixed sub_. Also its global id (node(id:)).' },
     loadMany: (ids, ctx) => loadAll(ctx.loaders.subscriptionById, ids),

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
 import { errorExtensions, internalError } from './errors.js';
-import type { RequestGate, ServerContext } from '../auth/gate.js';
+import type { Admission, RequestGate, ServerContext } from '../auth/gate.js';
 import type { RequestStates } from './request-state.js';
 import type { Logger } from '../common/logger.js';
 
@@ -14,7 +14,7 @@ export function useApiKeyAuth(gate: RequestGate, states: RequestStates, graphqlP
     async onRequest({ request, url, endResponse, fetchAPI, serverContext }) {
       if (url.pathname !== graphqlPath || request.method === 'OPTIONS' || shouldRenderGraphiQL(request)) return;
       const state = states.get(request);
-      let admission;
+      let admission: Admission;
       try {
         admission = await gate.admit(request, serverContext as ServerContext);
       } catch (error) {

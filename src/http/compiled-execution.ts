@@ -16,7 +16,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../common/logger.js';
 
 /** Fields selected (fragments counted where spread), beyond which an operation is not compiled. */
-export const maxCompiledFields = 64;
+const maxCompiledFields = 64;
 
 /**
  * Operations run as code compiled once per document (graphql-jit, through envelop's plugin; yoga's

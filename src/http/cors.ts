@@ -11,7 +11,7 @@ function isLocalhostOrigin(origin: string): boolean {
   }
 }
 
-export const allowsOrigin = (policy: CorsPolicy, origin: string): boolean =>
+const allowsOrigin = (policy: CorsPolicy, origin: string): boolean =>
   policy.anyOrigin || policy.origins.includes(origin) || (policy.localhost && isLocalhostOrigin(origin));
 
 /**

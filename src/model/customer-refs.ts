@@ -9,7 +9,7 @@ import type { Mode } from './tenant.js';
 export const customerIdPrefix = 'cus_';
 
 /** A `customerId` argument names our id when it has our prefix, else the caller's external id. */
-export const isOwnCustomerId = (ref: string): boolean => ref.startsWith(customerIdPrefix);
+const isOwnCustomerId = (ref: string): boolean => ref.startsWith(customerIdPrefix);
 
 /** A batch of references split by what each names: our `cus_` id, or else the caller's external id. */
 export function refsByKind(refs: Iterable<string>): { ids: string[]; externalIds: string[] } {

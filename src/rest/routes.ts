@@ -72,7 +72,7 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export const restPrefix = '/api/v1';
 
-export type Route<Input = any> = {
+export type Route<Input = unknown> = {
   method: Method;
   path: string;
   summary: string;

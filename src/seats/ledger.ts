@@ -22,7 +22,7 @@ export const eventRecordOf = (event: SeatEvent, names: { customerId: string; fea
 });
 
 /** Cursors of a ledger: the event's own sev_ id (the v1 cursors held a table-wide sequence number). */
-export const seatEventCursor: CursorKind = { tag: 'ledger.v2', idPrefix: 'sev' };
+const seatEventCursor: CursorKind = { tag: 'ledger.v2', idPrefix: 'sev' };
 
 /** Events per page of seatEvents, and the default. */
 export const maxSeatEventsPerPage = 100;

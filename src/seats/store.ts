@@ -167,7 +167,7 @@ const parseEvent = (row: Record<string, unknown>): SeatEventRecord => ({
 });
 
 /** A row of a ledger page: whether each cursor named an event of the list, and one event of the page (null when it is empty). */
-export type EventPageRow = { afterFound: boolean; beforeFound: boolean; event: SeatEventRecord | null };
+type EventPageRow = { afterFound: boolean; beforeFound: boolean; event: SeatEventRecord | null };
 
 type EventPageParams = {
   organizationId: string;

@@ -46,7 +46,7 @@ export type QueuedDeliveries = { claimed: ClaimedDelivery[]; due: number };
  * publishing process's worker (it sends them once the transaction commits; if it dies first,
  * the lease ends and any worker takes them). The rest are due at once, for any worker to claim.
  */
-export async function queueDeliveries(
+async function queueDeliveries(
   tx: EntityManager,
   published: readonly PublishedEvent[],
   handOff: { leaseMs: number; limit: number } | null = null,
@@ -170,7 +170,7 @@ export async function listEndpoints(em: EntityManager, tenant: Tenant): Promise<
 }
 
 /** One of the tenant's endpoints; another tenant's id answers webhook_endpoint_not_found, as an unknown one does. */
-export async function getEndpoint(em: EntityManager, tenant: Tenant, id: string, param = 'id'): Promise<WebhookEndpoint> {
+async function getEndpoint(em: EntityManager, tenant: Tenant, id: string, param = 'id'): Promise<WebhookEndpoint> {
   const endpoint = await em.findOne(WebhookEndpoint, { id, ...tenantWhere(tenant) });
   if (!endpoint) throw new DomainError('webhook_endpoint_not_found', `No webhook endpoint with id '${id}'.`, { param });
   return endpoint;
@@ -224,7 +224,7 @@ export type WebhookAttemptRecord = { id: string; attemptedAt: Date; statusCode: 
 export type WebhookDeliveryView = WebhookDeliveryRecord & { attempts: WebhookAttemptRecord[] };
 
 /** Cursors of an endpoint's deliveries: the delivery's own msg_ id (its webhook-id), which its owner sees anyway. */
-export const deliveryCursor: CursorKind = { tag: 'whd', idPrefix: 'msg' };
+const deliveryCursor: CursorKind = { tag: 'whd', idPrefix: 'msg' };
 
 /** Deliveries with their attempts, oldest attempt first: one query for the whole list. */
 async function withAttempts(em: EntityManager, deliveries: WebhookDeliveryRecord[]): Promise<WebhookDeliveryView[]> {

@@ -9,7 +9,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const secretPrefix = 'whsec_';
 const minSecretBytes = 24;
-export const defaultToleranceSeconds = 300;
+const defaultToleranceSeconds = 300;
 
 /** A fresh endpoint secret: whsec_ and 32 random bytes in base64. */
 export const newWebhookSecret = (): string => secretPrefix + randomBytes(32).toString('base64');

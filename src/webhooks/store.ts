@@ -221,7 +221,7 @@ const parseDelivery = (row: Record<string, unknown>): WebhookDeliveryRecord => (
 });
 
 /** A row of a page of deliveries: whether each cursor named a delivery of the list, and one delivery (null when the page is empty). */
-export type DeliveryPageRow = { afterFound: boolean; beforeFound: boolean; delivery: WebhookDeliveryRecord | null };
+type DeliveryPageRow = { afterFound: boolean; beforeFound: boolean; delivery: WebhookDeliveryRecord | null };
 
 type DeliveryPageParams = { organizationId: string; mode: Mode; endpointId: string; afterId: string | null; beforeId: string | null; limit: number };
 

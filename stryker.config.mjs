@@ -14,11 +14,9 @@ export default {
     'src/billing/proration.ts',
     'src/billing/periods.ts',
     'src/seats/rules.ts',
-    // The request fingerprints only: canonical JSON, requestHash and claimId, then replayOf, which
-    // compares them. The rest of the file talks to the database. Line ranges: re-check them when
-    // the file changes.
-    'src/idempotency/service.ts:10-26',
-    'src/idempotency/service.ts:41-50',
+    'src/flows/seat-pricing.ts',
+    // The request fingerprints: canonical JSON, requestHash, claimId, and replayOf, which compares them.
+    'src/idempotency/fingerprint.ts',
     'src/webhooks/signature.ts',
     'src/webhooks/url.ts',
   ],

@@ -3,7 +3,7 @@ import { describe, expect, test } from 'vitest';
 import { maxAmountPerPeriod, maxUnitPrice } from '../src/billing/proration.js';
 import { DomainError } from '../src/common/errors.js';
 import { IdempotencyKey } from '../src/model/idempotency.js';
-import { claimId, replayOf, requestHash, type IdempotentCall } from '../src/idempotency/service.js';
+import { claimId, type IdempotentCall, replayOf, requestHash } from '../src/idempotency/fingerprint.js';
 import { billableBalance, planChange } from '../src/flows/seat-pricing.js';
 import type { SeatLimits, SeatTerms } from '../src/model/catalog.js';
 import { assertDistinctFeatureCodes, isCapped, maxSeatBalance, minSeatCount, nextBalance, reachesLimit, requestedBalance } from '../src/seats/rules.js';

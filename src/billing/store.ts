@@ -1,4 +1,5 @@
 import { read, statement } from '../db/prepared.js';
+import { customerDisplayId } from '../model/customers.js';
 import type { Mode } from '../model/tenant.js';
 import type { SeatChargeKind } from '../model/billing.js';
 import type { SeatChargeRecord } from '../model/records.js';
@@ -10,7 +11,7 @@ const chargeJoins = `seat_charge ch join feature f on f.id = ch.feature_id join 
 
 const parseCharge = (row: Record<string, unknown>): SeatChargeRecord => ({
   id: read.text(row.id),
-  customerId: read.nullableText(row.external_id) ?? read.text(row.customer_id),
+  customerId: customerDisplayId({ id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) }),
   featureCode: read.text(row.feature_code),
   kind: row.kind as SeatChargeKind,
   quantity: read.int(row.quantity),

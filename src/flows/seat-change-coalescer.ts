@@ -1,7 +1,7 @@
 import { isUniqueViolation } from '../db/errors.js';
 import type { Orm } from '../db/orm.js';
 import { DomainError } from '../common/errors.js';
-import { claimId } from '../idempotency/service.js';
+import { claimId } from '../idempotency/fingerprint.js';
 import type { Logger } from '../common/logger.js';
 import { singleFlight } from '../common/workers.js';
 import type { SeatEventRecord } from '../model/records.js';

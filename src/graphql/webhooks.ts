@@ -18,9 +18,8 @@ import {
   maxEndpointDescriptionLength,
   redeliver,
   rotateSecret,
-  type WebhookAttemptRecord,
-  type WebhookDeliveryView,
 } from '../webhooks/service.js';
+import type { WebhookAttemptRecord, WebhookDeliveryRecord } from '../webhooks/store.js';
 import { maxWebhookUrlLength } from '../webhooks/url.js';
 import { pokeWebhookWorkers } from '../webhooks/worker.js';
 
@@ -116,7 +115,7 @@ const WebhookAttemptRef = builder.objectRef<WebhookAttemptRecord>('WebhookAttemp
 });
 
 const WebhookDeliveryRef = builder
-  .nodeRef<WebhookDeliveryView>('WebhookDelivery', {
+  .nodeRef<WebhookDeliveryRecord>('WebhookDelivery', {
     id: {
       resolve: (delivery) => delivery.id,
       description:
@@ -163,7 +162,7 @@ const WebhookDeliveryConnectionRef = builder.connectionObject(
         type: [WebhookDeliveryRef],
         description: 'The same deliveries as edges, without cursors.',
         // Every page is built by connectionOf, with its edges as a plain array.
-        resolve: (page) => nodesOf(page as Connection<WebhookDeliveryView>),
+        resolve: (page) => nodesOf(page as Connection<WebhookDeliveryRecord>),
       }),
     }),
   },

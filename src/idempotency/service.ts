@@ -1,31 +1,8 @@
-import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { DomainError } from '../common/errors.js';
 import { periodic, type Worker } from '../common/workers.js';
 import { type Tenant, tenantWhere } from '../model/tenant.js';
 import { IdempotencyKey } from '../model/idempotency.js';
-
-export type IdempotentCall = { key: string; operation: string; input: unknown };
-
-/** JSON with object keys sorted, so equal inputs hash equally whatever their key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined && v !== null)
-      .sort(([a], [b]) => (a < b ? -1 : 1));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-export const requestHash = (call: IdempotentCall): string =>
-  createHash('sha256')
-    .update(`${call.operation}\n${canonical(call.input)}`)
-    .digest('hex');
-
-/** Identifies a key across tenants, as the batch that looks keys up needs. */
-export const claimId = (tenant: Tenant, key: string): string => `${tenant.organizationId}\u0000${tenant.mode}\u0000${key}`;
+import { claimId, type IdempotentCall, requestHash } from './fingerprint.js';
 
 /** The claims already committed for the given keys, by claimId; one query for a whole batch. */
 export async function findClaims(em: EntityManager, calls: readonly { tenant: Tenant; key: string }[]): Promise<Map<string, IdempotencyKey>> {
@@ -34,21 +11,6 @@ export async function findClaims(em: EntityManager, calls: readonly { tenant: Te
     $or: calls.map(({ tenant, key }) => ({ ...tenantWhere(tenant), key })),
   });
   return new Map(found.map((claim) => [claimId({ organizationId: claim.organization.id, mode: claim.mode }, claim.key), claim]));
-}
-
-/**
- * What a repeat of a committed call gets: the original event ids, or idempotency_key_mismatch
- * when the same key came with another operation or input.
- */
-export function replayOf(claim: IdempotencyKey, call: IdempotentCall): string[] {
-  if (claim.operation !== call.operation || claim.requestHash !== requestHash(call)) {
-    throw new DomainError(
-      'idempotency_key_mismatch',
-      `Idempotency key '${call.key}' was used for a different ${claim.operation === call.operation ? 'input' : `operation (${claim.operation})`}.`,
-      { param: 'idempotencyKey' },
-    );
-  }
-  return claim.eventIds;
 }
 
 /**

@@ -2,7 +2,8 @@ import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import type { RequestScope } from '../model/tenant.js';
 import type { WebhookEndpoint } from '../model/webhooks.js';
-import { findDeliveriesById, findEndpointsById, type WebhookDeliveryView } from './service.js';
+import { findDeliveriesById, findEndpointsById } from './service.js';
+import type { WebhookDeliveryRecord } from './store.js';
 
 /**
  * The webhook loaders of a request, made when it first needs one (node(id:) of a we_ or msg_ id):
@@ -15,7 +16,7 @@ export const webhookLoaders = createContextCache((scope: RequestScope) => ({
     return ids.map((id) => found.get(id) ?? null);
   }),
   /** By msg_ id, with the attempts; null when the tenant has no such delivery. */
-  deliveryById: new DataLoader<string, WebhookDeliveryView | null>(async (ids) => {
+  deliveryById: new DataLoader<string, WebhookDeliveryRecord | null>(async (ids) => {
     const found = await findDeliveriesById(scope.em, scope.tenant, ids);
     return ids.map((id) => found.get(id) ?? null);
   }),

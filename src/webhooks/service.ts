@@ -16,6 +16,7 @@ import {
   ENABLED_ENDPOINTS_OF_TENANTS,
   LOCK_TENANT_ENDPOINTS,
   PENDING_DELIVERIES,
+  type WebhookAttemptRecord,
   type WebhookDeliveryRecord,
 } from './store.js';
 import { checkWebhookUrl } from './url.js';
@@ -218,17 +219,12 @@ export async function rotateSecret(em: EntityManager, tenant: Tenant, id: string
   return { endpoint, secret };
 }
 
-/** One HTTP attempt, as webhookDeliveries shows it. */
-export type WebhookAttemptRecord = { id: string; attemptedAt: Date; statusCode: number | null; latencyMs: number; error: string | null };
-
-export type WebhookDeliveryView = WebhookDeliveryRecord & { attempts: WebhookAttemptRecord[] };
-
 /** Cursors of an endpoint's deliveries: the delivery's own msg_ id (its webhook-id), which its owner sees anyway. */
 const deliveryCursor: CursorKind = { tag: 'whd', idPrefix: 'msg' };
 
 /** Deliveries with their attempts, oldest attempt first: one query for the whole list. */
-async function withAttempts(em: EntityManager, deliveries: WebhookDeliveryRecord[]): Promise<WebhookDeliveryView[]> {
-  if (deliveries.length === 0) return [];
+async function withAttempts(em: EntityManager, deliveries: WebhookDeliveryRecord[]): Promise<WebhookDeliveryRecord[]> {
+  if (deliveries.length === 0) return deliveries;
   const attempts = await em.find(
     WebhookAttempt,
     { delivery: { $in: deliveries.map((delivery) => delivery.id) } },
@@ -240,7 +236,8 @@ async function withAttempts(em: EntityManager, deliveries: WebhookDeliveryRecord
     list.push({ id: attempt.id, attemptedAt: attempt.attemptedAt, statusCode: attempt.statusCode, latencyMs: attempt.latencyMs, error: attempt.error });
     byDelivery.set(attempt.delivery.id, list);
   }
-  return deliveries.map((delivery) => ({ ...delivery, attempts: byDelivery.get(delivery.id) ?? [] }));
+  for (const delivery of deliveries) delivery.attempts = byDelivery.get(delivery.id) ?? [];
+  return deliveries;
 }
 
 /**
@@ -254,7 +251,7 @@ export async function listDeliveries(
   em: EntityManager,
   tenant: Tenant,
   args: ConnectionArgs & { endpointId: string },
-): Promise<Connection<WebhookDeliveryView>> {
+): Promise<Connection<WebhookDeliveryRecord>> {
   const request = pageRequest(args, deliveryCursor, { default: defaultDeliveriesPerPage, max: maxDeliveriesPerPage });
   const endpoint = await getEndpoint(em, tenant, args.endpointId, 'endpointId');
   const rows = await run(em, request.backward ? DELIVERY_PAGE_BACKWARD : DELIVERY_PAGE, {
@@ -273,7 +270,7 @@ export async function listDeliveries(
 }
 
 /** The tenant's deliveries among `ids`, with their attempts, by id (node(id:)): two statements for any number. */
-export async function findDeliveriesById(em: EntityManager, tenant: Tenant, ids: readonly string[]): Promise<Map<string, WebhookDeliveryView>> {
+export async function findDeliveriesById(em: EntityManager, tenant: Tenant, ids: readonly string[]): Promise<Map<string, WebhookDeliveryRecord>> {
   const records = await run(em, DELIVERIES_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids: [...ids] });
   return new Map((await withAttempts(em, records)).map((delivery) => [delivery.id, delivery]));
 }
@@ -284,7 +281,7 @@ export async function findDeliveriesById(em: EntityManager, tenant: Tenant, ids:
  * its attempts so far stay listed. An attempt in flight finishes, but no longer settles it.
  * A delivery of a disabled endpoint answers conflict.
  */
-export async function redeliver(em: EntityManager, tenant: Tenant, deliveryId: string): Promise<WebhookDeliveryView> {
+export async function redeliver(em: EntityManager, tenant: Tenant, deliveryId: string): Promise<WebhookDeliveryRecord> {
   const delivery = await em.findOne(WebhookDelivery, { id: deliveryId, ...tenantWhere(tenant) }, { populate: ['endpoint'] });
   if (!delivery) throw new DomainError('webhook_delivery_not_found', `No webhook delivery with id '${deliveryId}'.`, { param: 'deliveryId' });
   if (delivery.endpoint.disabledAt) throw new DomainError('conflict', 'The endpoint of this delivery is disabled and sends nothing.', { param: 'deliveryId' });
@@ -294,8 +291,8 @@ export async function redeliver(em: EntityManager, tenant: Tenant, deliveryId: s
   delivery.completedAt = null;
   await em.flush();
   const [record] = await run(em, DELIVERIES_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids: [delivery.id] });
-  const [view] = await withAttempts(em, [record!]);
-  return view!;
+  const [redelivered] = await withAttempts(em, [record!]);
+  return redelivered!;
 }
 
 /** Deliveries still to be sent or retried, in every tenant, for metrics. */

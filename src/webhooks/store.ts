@@ -186,7 +186,10 @@ export const PENDING_DELIVERIES = statement<Record<string, never>, { pending: nu
   (row) => ({ pending: read.int(row.pending) }),
 );
 
-/** A delivery as its endpoint's owner reads it. */
+/** One HTTP attempt, as webhookDeliveries shows it. */
+export type WebhookAttemptRecord = { id: string; attemptedAt: Date; statusCode: number | null; latencyMs: number; error: string | null };
+
+/** A delivery as its endpoint's owner reads it: its attempts are read with a second statement (service.ts, withAttempts). */
 export type WebhookDeliveryRecord = {
   id: string;
   endpointId: string;
@@ -200,6 +203,7 @@ export type WebhookDeliveryRecord = {
   createdAt: Date;
   completedAt: Date | null;
   mode: Mode;
+  attempts: WebhookAttemptRecord[];
 };
 
 const deliveryColumns = `d.id, d.endpoint_id, d.event_id, o.type as event_type, d.status,
@@ -218,6 +222,7 @@ const parseDelivery = (row: Record<string, unknown>): WebhookDeliveryRecord => (
   createdAt: read.date(row.created_at),
   completedAt: row.completed_at === null ? null : read.date(row.completed_at),
   mode: row.mode as Mode,
+  attempts: [],
 });
 
 /** A row of a page of deliveries: whether each cursor named a delivery of the list, and one delivery (null when the page is empty). */

@@ -33,8 +33,8 @@ export function createContext(options: {
   seatChanges: SeatChangeWriter;
   events: EventHub;
 }): Context {
-  // Forked when first used: a fork costs about 20 µs (a unit of work, an identity map and their
-  // helpers), and a seat change never uses the request's (the coalescer has its own).
+  // Forked when first used: a fork builds a unit of work, an identity map and their helpers,
+  // and a seat change never uses the request's (the coalescer has its own).
   let em: EntityManager | undefined;
   const context: Omit<Context, 'loaders'> & { loaders?: Loaders } = {
     get em() {

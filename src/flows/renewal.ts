@@ -19,7 +19,7 @@ import { chargeOutbox } from './announce.js';
 // enters in advance for the seats held, in a transaction per bounded step. Requests renew what
 // they touch; the sweeper renews the rest.
 
-/** Advance rows per insert statement: building one holds the event loop about 5 ms per 100 rows. */
+/** Advance rows per insert statement: building one holds the event loop in proportion to its rows. */
 const rowsPerInsert = 200;
 
 /**

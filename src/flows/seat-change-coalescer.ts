@@ -21,8 +21,8 @@ export type CoalescerStats = { batches: number; changes: number; largestBatch: n
 export type SeatChangeObserver = { batch(size: number): void; applied(events: readonly SeatEventRecord[]): void };
 
 /**
- * Bounds one transaction's work, and how long its flush holds the event loop (about 0.2 ms per
- * entry); a bulk set counts one per entry and may fill a batch alone.
+ * Bounds one transaction's work, and how long its flush holds the event loop (the flush's time
+ * grows with its entries); a bulk set counts one per entry and may fill a batch alone.
  */
 const maxEntriesPerBatch = 100;
 /** A change whose period keeps ending under it (a clock racing ahead) gives up after this many renewals. */

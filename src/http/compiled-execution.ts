@@ -27,8 +27,8 @@ const maxCompiledFields = 64;
  * The standard executor runs instead
  * - a document's first run (`interpretedRuns`): compiling costs more than running once, and a
  *   caller sending a new document every time (to make the server compile) gets no compiling;
- * - an operation of more than `maxCompiledFields` fields: compiling takes about 45 µs a field,
- *   and a large one would hold the event loop (15 aliased lists of 19 fields: 20–40 ms);
+ * - an operation of more than `maxCompiledFields` fields: compiling costs time per field, and a
+ *   large operation would hold the event loop past the stall bound (README, Performance);
  * - a document of several operations: the plugin keeps one compiled operation per document, and
  *   would run it whatever operationName asks for;
  * - a subscription: compiled, it loses its arguments;

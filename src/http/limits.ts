@@ -182,8 +182,8 @@ export const maxJsonDepth = 32;
 /**
  * Where a body nests deeper than maxJsonDepth: the top-level key it does so under ('' when none),
  * or null. One pass over any text, valid JSON or not, before JSON.parse: refused only after
- * parsing and scanning, a body 49,000 levels deep (it fits in the size limit) held the event
- * loop for 60 ms or more.
+ * parsing and scanning, a deeply nested body small enough for the size limit held the event
+ * loop far longer than a request may.
  */
 export function tooDeeplyNested(text: string): string | null {
   let depth = 0;

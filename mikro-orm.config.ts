@@ -1,7 +1,7 @@
 // The configuration the MikroORM CLI uses (`npm run migration:create`); the server builds the same
 // options through src/db/orm.ts.
-import { loadConfig } from './src/config.js';
-import { ormOptions } from './src/db/orm.js';
+import { loadConfig } from './src/config.ts';
+import { ormOptions } from './src/db/orm.ts';
 
 const config = loadConfig();
 if (!config.databaseUrl) {

@@ -30,12 +30,13 @@ const pool = new pg.Pool({
 pool.on('error', (error) => console.error(JSON.stringify({ level: 'warn', message: 'idle connection lost', error: { message: error.message } })));
 
 class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
     super(message);
+    this.status = status;
+    this.code = code;
   }
 }
 

@@ -5,8 +5,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../src/db/embedded.js';
-import type { Logger } from '../src/common/logger.js';
+import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import type { Logger } from '../src/common/logger.ts';
 
 /** A database that exists only for this run; `dispose` removes every trace of it. */
 export type BenchDatabase = { url: string; where: string; dispose(): Promise<void> };

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { startChild } from './processes.js';
-import { customerIds, featureCode } from './setup.js';
+import { startChild } from './processes.ts';
+import { customerIds, featureCode } from './setup.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -27,7 +27,7 @@ async function graphql(url: string, key: string, query: string, variables: Recor
  */
 export async function attachEventLoad(seatgateUrl: string, key: string, subscribers: number): Promise<EventLoad> {
   let notifications = 0;
-  const receiver = await startChild('webhook receiver', ['--import', 'tsx', 'bench/receiver.ts'], {
+  const receiver = await startChild('webhook receiver', ['bench/receiver.ts'], {
     cwd: root,
     env: process.env,
     ready: /receiver listening at (\S+)/,

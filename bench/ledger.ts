@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { quantile } from './load.js';
+import { quantile } from './load.ts';
 
 /** What a tenant's tables say: the balances' total and the ADD events recorded. */
 export type LedgerTotals = { balanceSum: number; addEvents: number };

@@ -1,8 +1,8 @@
-import type { EventCounts } from './events.js';
-import type { StallRun } from './stall.js';
-import { type BatchSummary, type LedgerTotals, summarizeBatches } from './ledger.js';
-import { type LoadResult, median } from './load.js';
-import { freshBareScenario, operableScenario, type Scenario, type SystemName, systems } from './scenarios.js';
+import type { EventCounts } from './events.ts';
+import type { StallRun } from './stall.ts';
+import { type BatchSummary, type LedgerTotals, summarizeBatches } from './ledger.ts';
+import { type LoadResult, median } from './load.ts';
+import { freshBareScenario, operableScenario, type Scenario, type SystemName, systems } from './scenarios.ts';
 
 /** One measured run of one scenario on one system, with the warm-up that preceded it. */
 export type RunRecord = {

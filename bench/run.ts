@@ -15,22 +15,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { migrate, openOrm } from '../src/db/orm.js';
-import { createLogger } from '../src/common/logger.js';
-import { freePort, freshDatabase } from './database.js';
-import { batchSizes, lastSeq, ledgerTotals } from './ledger.js';
-import { load } from './load.js';
-import { type Child, startChild } from './processes.js';
-import { buildReport, type LedgerChange, type Machine, markdown, type RunEvents, type RunRecord, type Settings } from './report.js';
-import { scenarios as allScenarios, type SystemName, systems, type TwinKind } from './scenarios.js';
-import { createTenant, type Tenant } from './setup.js';
-import { measureStalls } from './stall.js';
-import { attachEventLoad, type EventLoad } from './events.js';
-import { cpuMeter } from './cpu.js';
+import { migrate, openOrm } from '../src/db/orm.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { freePort, freshDatabase } from './database.ts';
+import { batchSizes, lastSeq, ledgerTotals } from './ledger.ts';
+import { load } from './load.ts';
+import { type Child, startChild } from './processes.ts';
+import { buildReport, type LedgerChange, type Machine, markdown, type RunEvents, type RunRecord, type Settings } from './report.ts';
+import { scenarios as allScenarios, type SystemName, systems, type TwinKind } from './scenarios.ts';
+import { createTenant, type Tenant } from './setup.ts';
+import { measureStalls } from './stall.ts';
+import { attachEventLoad, type EventLoad } from './events.ts';
+import { cpuMeter } from './cpu.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** seatgate's node flags, as `npm start` gives them (package.json). */
-const seatgateFlags = ['--max-semi-space-size=32', '--import', 'tsx'];
+const seatgateFlags = ['--max-semi-space-size=32'];
 const resultsFile = path.join(root, '.data', 'bench-results.json');
 
 function numberFromEnv(name: string, fallback: number, min: number): number {
@@ -247,7 +247,7 @@ async function main(): Promise<number> {
   await db.query('analyze');
   checkpoint();
 
-  const baseline = await startChild('baseline', ['--import', 'tsx', 'bench/baseline.ts'], {
+  const baseline = await startChild('baseline', ['bench/baseline.ts'], {
     cwd: root,
     env: {
       ...process.env,

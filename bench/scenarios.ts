@@ -1,5 +1,5 @@
-import type { Target } from './load.js';
-import { customerIds, featureCode } from './setup.js';
+import type { Target } from './load.ts';
+import { customerIds, featureCode } from './setup.ts';
 
 export const systems = ['seatgate', 'baseline'] as const;
 export type SystemName = (typeof systems)[number];

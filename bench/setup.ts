@@ -1,5 +1,5 @@
-import { createApiKey } from '../src/auth/service.js';
-import type { Orm } from '../src/db/orm.js';
+import { createApiKey } from '../src/auth/service.ts';
+import type { Orm } from '../src/db/orm.ts';
 
 export const featureCode = 'editor';
 const customerCount = 200;

@@ -1,6 +1,6 @@
-import { createApiKey } from '../src/auth/service.js';
-import type { Orm } from '../src/db/orm.js';
-import type { Child } from './processes.js';
+import { createApiKey } from '../src/auth/service.ts';
+import type { Orm } from '../src/db/orm.ts';
+import type { Child } from './processes.ts';
 
 /** One of the largest requests the bounds allow, and how long it held seatgate's event loop. */
 export type StallRun = { request: string; requestMs: number; maxStallMs: number; pollerMaxMs: number; polls: number };

@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { ApiKeyCache, defaultApiKeyCacheMs } from './auth/cache.js';
-import { useApiKeyAuth } from './http/api-key-auth.js';
-import { Clock } from './clock/service.js';
-import { createContext } from './context.js';
-import type { Context } from './types.js';
-import type { CorsPolicy, Limits } from './config.js';
-import type { Orm } from './db/orm.js';
-import { useContractErrors } from './http/errors.js';
-import { corsOptions } from './http/cors.js';
-import { useAccessLog } from './http/access-log.js';
-import { useCompiledExecution } from './http/compiled-execution.js';
-import { type Metrics, useMetricsEndpoint } from './http/metrics.js';
-import { type Lifecycle, useLiveness, useReadiness } from './http/health.js';
+import { ApiKeyCache, defaultApiKeyCacheMs } from './auth/cache.ts';
+import { useApiKeyAuth } from './http/api-key-auth.ts';
+import { Clock } from './clock/service.ts';
+import { createContext } from './context.ts';
+import type { Context } from './types.ts';
+import type { CorsPolicy, Limits } from './config.ts';
+import type { Orm } from './db/orm.ts';
+import { useContractErrors } from './http/errors.ts';
+import { corsOptions } from './http/cors.ts';
+import { useAccessLog } from './http/access-log.ts';
+import { useCompiledExecution } from './http/compiled-execution.ts';
+import { type Metrics, useMetricsEndpoint } from './http/metrics.ts';
+import { type Lifecycle, useLiveness, useReadiness } from './http/health.ts';
 import {
   documentLimitPlugins,
   noIntrospectionPlugins,
@@ -21,18 +21,18 @@ import {
   useNoCompressedBodies,
   useOneMutationPerRequest,
   useWellFormedStrings,
-} from './http/limits.js';
-import { apiKeyHeader, RequestGate } from './auth/gate.js';
-import { exposedHeaders, useRateLimitHeaders } from './http/rate-limit-headers.js';
-import { requestIdHeader, type RequestStates } from './http/request-state.js';
-import type { Logger } from './common/logger.js';
-import { type RestDoorOptions, useRestDoor } from './rest/door.js';
-import { schema } from './graphql/schema.js';
-import { SeatChangeCoalescer } from './flows/seat-change-coalescer.js';
-import { EventHub } from './events/hub.js';
-import { deliveryQueue } from './webhooks/service.js';
-import { SharedRateLimiter } from './ratelimits/service.js';
-import { DomainError } from './common/errors.js';
+} from './http/limits.ts';
+import { apiKeyHeader, RequestGate } from './auth/gate.ts';
+import { exposedHeaders, useRateLimitHeaders } from './http/rate-limit-headers.ts';
+import { requestIdHeader, type RequestStates } from './http/request-state.ts';
+import type { Logger } from './common/logger.ts';
+import { type RestDoorOptions, useRestDoor } from './rest/door.ts';
+import { schema } from './graphql/schema.ts';
+import { SeatChangeCoalescer } from './flows/seat-change-coalescer.ts';
+import { EventHub } from './events/hub.ts';
+import { deliveryQueue } from './webhooks/service.ts';
+import { SharedRateLimiter } from './ratelimits/service.ts';
+import { DomainError } from './common/errors.ts';
 
 export const graphqlPath = '/graphql';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { StartupError } from './common/startup.js';
+import { StartupError } from './common/startup.ts';
 
 const postgresUrl = z
   .string()

@@ -1,17 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { createBillingLoaders } from './billing/loaders.js';
-import { createCatalogLoaders } from './catalog/loaders.js';
-import { createCustomerLoaders } from './customers/loaders.js';
-import type { Clock } from './clock/service.js';
-import type { Orm } from './db/orm.js';
-import type { EventHub } from './events/hub.js';
-import type { Logger } from './common/logger.js';
-import { createSeatLoaders } from './seats/loaders.js';
-import type { SeatChangeWriter } from './flows/seat-change.js';
-import { createSubscriptionLoaders } from './subscriptions/loaders.js';
-import type { RequestScope, Tenant } from './model/tenant.js';
-import type { Context, Loaders } from './types.js';
-import { renewDueSubscriptions } from './flows/renewal.js';
+import { createBillingLoaders } from './billing/loaders.ts';
+import { createCatalogLoaders } from './catalog/loaders.ts';
+import { createCustomerLoaders } from './customers/loaders.ts';
+import type { Clock } from './clock/service.ts';
+import type { Orm } from './db/orm.ts';
+import type { EventHub } from './events/hub.ts';
+import type { Logger } from './common/logger.ts';
+import { createSeatLoaders } from './seats/loaders.ts';
+import type { SeatChangeWriter } from './flows/seat-change.ts';
+import { createSubscriptionLoaders } from './subscriptions/loaders.ts';
+import type { RequestScope, Tenant } from './model/tenant.ts';
+import type { Context, Loaders } from './types.ts';
+import { renewDueSubscriptions } from './flows/renewal.ts';
 
 const renewDue = (scope: RequestScope, at: Date, customerIds: string[]) => renewDueSubscriptions(scope.em, scope.tenant, at, customerIds);
 

@@ -1,21 +1,21 @@
 import { createServer, type Server } from 'node:http';
-import { nodeListener } from './http/node-listener.js';
-import { createApp, graphqlPath } from './app.js';
-import { countApiKeys, createApiKey } from './auth/service.js';
-import { loadConfig } from './config.js';
-import { startDatabase } from './db/database.js';
-import { renewalSweeper } from './flows/renewal.js';
-import { EventHub } from './events/hub.js';
-import { outboxPruning } from './events/service.js';
-import { idempotencyCleanup } from './idempotency/service.js';
-import { rateLimitPruning } from './ratelimits/service.js';
-import { createMetrics, metricsListener } from './http/metrics.js';
-import { createLogger } from './common/logger.js';
-import { schema } from './graphql/schema.js';
-import { StartupError } from './common/startup.js';
-import { deliveryQueue } from './webhooks/service.js';
-import { webhookWorker } from './webhooks/worker.js';
-import { startWorkers } from './common/workers.js';
+import { nodeListener } from './http/node-listener.ts';
+import { createApp, graphqlPath } from './app.ts';
+import { countApiKeys, createApiKey } from './auth/service.ts';
+import { loadConfig } from './config.ts';
+import { startDatabase } from './db/database.ts';
+import { renewalSweeper } from './flows/renewal.ts';
+import { EventHub } from './events/hub.ts';
+import { outboxPruning } from './events/service.ts';
+import { idempotencyCleanup } from './idempotency/service.ts';
+import { rateLimitPruning } from './ratelimits/service.ts';
+import { createMetrics, metricsListener } from './http/metrics.ts';
+import { createLogger } from './common/logger.ts';
+import { schema } from './graphql/schema.ts';
+import { StartupError } from './common/startup.ts';
+import { deliveryQueue } from './webhooks/service.ts';
+import { webhookWorker } from './webhooks/worker.ts';
+import { startWorkers } from './common/workers.ts';
 
 const drainTimeoutMs = 15_000;
 
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
 
   let stopping = false;
   const stop = async (signal: string) => {
-    // tsx relays the signal its process group already delivered, so repeats are expected.
+    // npm relays the signal its process group already delivered, so repeats are expected.
     if (stopping) return;
     stopping = true;
     logger.info('stopping: draining requests', { signal });

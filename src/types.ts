@@ -1,14 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { createBillingLoaders } from './billing/loaders.js';
-import type { createCatalogLoaders } from './catalog/loaders.js';
-import type { Clock } from './clock/service.js';
-import type { Logger } from './common/logger.js';
-import type { createCustomerLoaders } from './customers/loaders.js';
-import type { EventHub } from './events/hub.js';
-import type { SeatChangeWriter } from './flows/seat-change.js';
-import type { createSeatLoaders } from './seats/loaders.js';
-import type { createSubscriptionLoaders } from './subscriptions/loaders.js';
-import type { Tenant } from './model/tenant.js';
+import type { createBillingLoaders } from './billing/loaders.ts';
+import type { createCatalogLoaders } from './catalog/loaders.ts';
+import type { Clock } from './clock/service.ts';
+import type { Logger } from './common/logger.ts';
+import type { createCustomerLoaders } from './customers/loaders.ts';
+import type { EventHub } from './events/hub.ts';
+import type { SeatChangeWriter } from './flows/seat-change.ts';
+import type { createSeatLoaders } from './seats/loaders.ts';
+import type { createSubscriptionLoaders } from './subscriptions/loaders.ts';
+import type { Tenant } from './model/tenant.ts';
 
 // The types every door shares (Pothos's app layout: src/types.ts). Types only: nothing here
 // runs, so any file may import them without pulling in what builds them (context.ts).

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { TestClockState } from '../model/clock.js';
-import type { Tenant } from '../model/tenant.js';
-import { type Authenticated, hashApiKey, isApiKeyShaped, lookUpApiKey } from './service.js';
+import type { TestClockState } from '../model/clock.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { type Authenticated, hashApiKey, isApiKeyShaped, lookUpApiKey } from './service.ts';
 
 /** The staleness bound README promises: keys and test clocks are at most 5 s out of date. */
 export const defaultApiKeyCacheMs = 5000;
@@ -20,11 +20,15 @@ export class ApiKeyCache {
   private readonly testClocks = new Map<string, TestClockState>();
   private readonly lookups = new Map<string, Promise<Authenticated | null>>();
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly now: () => number = Date.now,
-    private readonly maxEntries = 10_000,
-  ) {}
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private readonly maxEntries;
+
+  constructor(ttlMs: number, now: () => number = Date.now, maxEntries = 10_000) {
+    this.ttlMs = ttlMs;
+    this.now = now;
+    this.maxEntries = maxEntries;
+  }
 
   /** `fork` gives the EntityManager of a lookup, made only when the key is not known here. */
   async authenticate(fork: () => EntityManager, key: string | null | undefined): Promise<Authenticated | null> {

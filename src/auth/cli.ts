@@ -1,9 +1,9 @@
 // npm run apikey -- create --org NAME --mode test|live
 // npm run apikey -- revoke --key ck_...
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.js';
-import { startDatabase } from '../db/database.js';
-import { createApiKey, revokeApiKey } from './service.js';
+import { loadConfig } from '../config.ts';
+import { startDatabase } from '../db/database.ts';
+import { createApiKey, revokeApiKey } from './service.ts';
 
 const usage = 'usage: npm run apikey -- create --org NAME --mode test|live\n       npm run apikey -- revoke --key ck_...';
 

@@ -1,10 +1,10 @@
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import type { Logger } from '../common/logger.js';
-import type { RateDecision, RateLimiter, RatePolicy } from '../common/rate-limit.js';
-import type { Orm } from '../db/orm.js';
-import type { ApiKeyCache } from './cache.js';
-import type { Authenticated } from './service.js';
+import type { Logger } from '../common/logger.ts';
+import type { RateDecision, RateLimiter, RatePolicy } from '../common/rate-limit.ts';
+import type { Orm } from '../db/orm.ts';
+import type { ApiKeyCache } from './cache.ts';
+import type { Authenticated } from './service.ts';
 
 /** The header both doors read the API key from. */
 export const apiKeyHeader = 'x-api-key';
@@ -72,15 +72,31 @@ const tooManyFailuresMessage = (retryAfter: number) => `Too many requests with a
 export class RequestGate {
   private readonly blockedUntil = new Map<string, number>();
 
+  private readonly orm: Orm;
+  private readonly keys: ApiKeyCache;
+  private readonly limiter: RateLimiter | null;
+  private readonly policies: GatePolicies;
+  private readonly logger: Logger;
+  private readonly now: () => number;
+  private readonly maxBlocked;
+
   constructor(
-    private readonly orm: Orm,
-    private readonly keys: ApiKeyCache,
-    private readonly limiter: RateLimiter | null,
-    private readonly policies: GatePolicies,
-    private readonly logger: Logger,
-    private readonly now: () => number = Date.now,
-    private readonly maxBlocked = 10_000,
-  ) {}
+    orm: Orm,
+    keys: ApiKeyCache,
+    limiter: RateLimiter | null,
+    policies: GatePolicies,
+    logger: Logger,
+    now: () => number = Date.now,
+    maxBlocked = 10_000,
+  ) {
+    this.orm = orm;
+    this.keys = keys;
+    this.limiter = limiter;
+    this.policies = policies;
+    this.logger = logger;
+    this.now = now;
+    this.maxBlocked = maxBlocked;
+  }
 
   async admit(request: Request, serverContext: ServerContext): Promise<Admission> {
     const key = request.headers.get(apiKeyHeader);

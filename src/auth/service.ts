@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { run } from '../db/prepared.js';
-import { newId } from '../common/ids.js';
-import type { Mode, Tenant } from '../model/tenant.js';
-import type { TestClockState } from '../model/clock.js';
-import { ApiKey } from '../model/auth.js';
-import { Organization } from '../model/organization.js';
-import { KEY_OWNER } from './store.js';
+import { run } from '../db/prepared.ts';
+import { newId } from '../common/ids.ts';
+import type { Mode, Tenant } from '../model/tenant.ts';
+import type { TestClockState } from '../model/clock.ts';
+import { ApiKey } from '../model/auth.ts';
+import { Organization } from '../model/organization.ts';
+import { KEY_OWNER } from './store.ts';
 
 const keyPattern = /^ck_(live|test)_[A-Za-z0-9]{32}$/;
 const base62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

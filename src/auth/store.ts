@@ -1,6 +1,6 @@
-import { read, statement } from '../db/prepared.js';
-import { parseTestClock, type TestClockState } from '../model/clock.js';
-import type { Mode } from '../model/tenant.js';
+import { read, statement } from '../db/prepared.ts';
+import { parseTestClock, type TestClockState } from '../model/clock.ts';
+import type { Mode } from '../model/tenant.ts';
 
 /** A key's tenant, with its organization's test clock as stored (none when it was never advanced). */
 export type KeyOwner = { keyId: string; organizationId: string; mode: Mode; testClock: TestClockState | null };

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
-import type { RequestScope } from '../model/tenant.js';
-import type { SeatChargeRecord } from '../model/records.js';
-import { chargesByEventIds, chargesById } from './service.js';
+import type { RequestScope } from '../model/tenant.ts';
+import type { SeatChargeRecord } from '../model/records.ts';
+import { chargesByEventIds, chargesById } from './service.ts';
 
 export const createBillingLoaders = (scope: RequestScope) => ({
   /** The charge an event caused, or null; one query for every event of a request. */

@@ -1,4 +1,4 @@
-import type { PlanInterval } from '../model/catalog.js';
+import type { PlanInterval } from '../model/catalog.ts';
 
 export type Period = { start: Date; end: Date };
 

@@ -1,5 +1,5 @@
-import type { SeatTerms } from '../model/catalog.js';
-import type { Period } from './periods.js';
+import type { SeatTerms } from '../model/catalog.ts';
+import type { Period } from './periods.ts';
 
 /**
  * The money maxima. A seat's price for one period is at most maxUnitPrice, and a feature's

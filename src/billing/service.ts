@@ -1,15 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { newId } from '../common/ids.js';
-import { run } from '../db/prepared.js';
-import { SeatCharge } from '../model/billing.js';
-import type { Customer } from '../model/customers.js';
-import type { Feature } from '../model/catalog.js';
-import type { ChargeTerms, SeatChargeRecord } from '../model/records.js';
-import type { SeatEvent } from '../model/seats.js';
-import type { Subscription } from '../model/subscriptions.js';
-import type { Tenant } from '../model/tenant.js';
-import type { PlannedCharge } from './proration.js';
-import { CHARGES_BY_EVENT, CHARGES_BY_ID, CHARGES_OF_CUSTOMER, TRUE_UPS_OF_PERIOD } from './store.js';
+import { newId } from '../common/ids.ts';
+import { run } from '../db/prepared.ts';
+import { SeatCharge } from '../model/billing.ts';
+import type { Customer } from '../model/customers.ts';
+import type { Feature } from '../model/catalog.ts';
+import type { ChargeTerms, SeatChargeRecord } from '../model/records.ts';
+import type { SeatEvent } from '../model/seats.ts';
+import type { Subscription } from '../model/subscriptions.ts';
+import type { Tenant } from '../model/tenant.ts';
+import type { PlannedCharge } from './proration.ts';
+import { CHARGES_BY_EVENT, CHARGES_BY_ID, CHARGES_OF_CUSTOMER, TRUE_UPS_OF_PERIOD } from './store.ts';
 
 type Ref<T> = T | string;
 

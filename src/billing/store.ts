@@ -1,8 +1,8 @@
-import { read, statement } from '../db/prepared.js';
-import { customerDisplayId } from '../model/customers.js';
-import type { Mode } from '../model/tenant.js';
-import type { SeatChargeKind } from '../model/billing.js';
-import type { SeatChargeRecord } from '../model/records.js';
+import { read, statement } from '../db/prepared.ts';
+import { customerDisplayId } from '../model/customers.ts';
+import type { Mode } from '../model/tenant.ts';
+import type { SeatChargeKind } from '../model/billing.ts';
+import type { SeatChargeRecord } from '../model/records.ts';
 
 // Charges are read joined with their feature and customer, so each comes back as callers see it.
 const chargeColumns = `ch.id, ch.kind, ch.quantity, ch.unit_price, ch.days_remaining, ch.days_in_period, ch.period_start,

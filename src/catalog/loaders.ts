@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
-import type { RequestScope } from '../model/tenant.js';
-import type { Feature, Plan } from '../model/catalog.js';
-import { findFeaturesByCode, findFeaturesById, findPlansById } from './service.js';
+import type { RequestScope } from '../model/tenant.ts';
+import type { Feature, Plan } from '../model/catalog.ts';
+import { findFeaturesByCode, findFeaturesById, findPlansById } from './service.ts';
 
 export const createCatalogLoaders = (scope: RequestScope) => ({
   featureByCode: new DataLoader<string, Feature | null>(async (codes) => {

@@ -1,11 +1,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { flushUnique } from '../db/errors.js';
-import { run } from '../db/prepared.js';
-import { PLAN_TERMS, type PlanTerms, planTermsFrom } from './store.js';
-import { DomainError } from '../common/errors.js';
-import { newId } from '../common/ids.js';
-import { type Tenant, tenantWhere } from '../model/tenant.js';
-import { Feature, type FeatureType, featureNotFound, Plan, type PlanInterval, PlanSeatFeature } from '../model/catalog.js';
+import { flushUnique } from '../db/errors.ts';
+import { run } from '../db/prepared.ts';
+import { PLAN_TERMS, type PlanTerms, planTermsFrom } from './store.ts';
+import { DomainError } from '../common/errors.ts';
+import { newId } from '../common/ids.ts';
+import { type Tenant, tenantWhere } from '../model/tenant.ts';
+import { Feature, type FeatureType, featureNotFound, Plan, type PlanInterval, PlanSeatFeature } from '../model/catalog.ts';
 
 export type CreateFeatureInput = { code: string; name: string; type: FeatureType };
 

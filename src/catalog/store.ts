@@ -1,5 +1,5 @@
-import { read, statement } from '../db/prepared.js';
-import type { PlanInterval, SeatTerms } from '../model/catalog.js';
+import { read, statement } from '../db/prepared.ts';
+import type { PlanInterval, SeatTerms } from '../model/catalog.ts';
 
 /** A plan's period, currency and terms per seat feature, as plain values: plans never change. */
 export type PlanTerms = { interval: PlanInterval; currency: string; features: Map<string, SeatTerms & { featureCode: string }> };

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { validationError } from '../common/errors.js';
-import { run } from '../db/prepared.js';
-import type { TestClockState } from '../model/clock.js';
-import type { Tenant } from '../model/tenant.js';
-import { MOVE_TEST_CLOCK, RESET_TEST_CLOCK } from './store.js';
+import { validationError } from '../common/errors.ts';
+import { run } from '../db/prepared.ts';
+import type { TestClockState } from '../model/clock.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { MOVE_TEST_CLOCK, RESET_TEST_CLOCK } from './store.ts';
 
 const msPerDay = 86_400_000;
 /** How far one advance may move the clock. */
@@ -22,12 +22,16 @@ export const maxTestClock = new Date(Date.UTC(9998, 0, 1));
  * days).
  */
 export class Clock {
-  constructor(
-    private frozenAt: Date | null,
-    private readonly realNow: () => number = Date.now,
-    /** Told of every change, so that the process's other requests see it at once. */
-    private readonly onChange: (state: TestClockState) => void = () => undefined,
-  ) {}
+  private frozenAt: Date | null;
+  private readonly realNow: () => number;
+  /** Told of every change, so that the process's other requests see it at once. */
+  private readonly onChange: (state: TestClockState) => void;
+
+  constructor(frozenAt: Date | null, realNow: () => number = Date.now, onChange: (state: TestClockState) => void = () => undefined) {
+    this.frozenAt = frozenAt;
+    this.realNow = realNow;
+    this.onChange = onChange;
+  }
 
   now(): Date {
     return this.frozenAt ?? new Date(this.realNow());

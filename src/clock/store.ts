@@ -1,5 +1,5 @@
-import { statement } from '../db/prepared.js';
-import { parseTestClock, type TestClockState } from '../model/clock.js';
+import { statement } from '../db/prepared.ts';
+import { parseTestClock, type TestClockState } from '../model/clock.ts';
 
 // Kept by hand: MikroORM's upsert cannot keep the later of the stored and the new instant.
 export const MOVE_TEST_CLOCK = statement<{ organizationId: string; frozenAt: Date }, TestClockState>(

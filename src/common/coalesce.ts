@@ -1,4 +1,4 @@
-import { singleFlight } from './workers.js';
+import { singleFlight } from './workers.ts';
 
 /**
  * Runs `work` on batches: the first call starts a batch at once; calls made while it runs queue,

@@ -1,4 +1,4 @@
-import { validationError } from './errors.js';
+import { validationError } from './errors.ts';
 
 // Relay conventions without the schema builder (src/builder.ts reads these, so they may not import it).
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DomainError, type ErrorDetail } from './errors.js';
+import { DomainError, type ErrorDetail } from './errors.ts';
 
 /** Argument paths as callers know them: the input object's own fields, without `input.`. */
 export function paramOf(path: readonly PropertyKey[]): string {

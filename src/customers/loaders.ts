@@ -1,7 +1,7 @@
-import type { RequestScope } from '../model/tenant.js';
-import { refListLoader } from '../common/list-loader.js';
-import type { CustomerRecord } from '../model/records.js';
-import { findCustomersByRefs } from './service.js';
+import type { RequestScope } from '../model/tenant.ts';
+import { refListLoader } from '../common/list-loader.ts';
+import type { CustomerRecord } from '../model/records.ts';
+import { findCustomersByRefs } from './service.ts';
 
 export const createCustomerLoaders = (scope: RequestScope) => ({
   /** By lists of `cus_` ids or external ids; null for each ref the tenant has no customer for. */

@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { flushUnique } from '../db/errors.js';
-import { run } from '../db/prepared.js';
-import { DomainError } from '../common/errors.js';
-import { newId } from '../common/ids.js';
-import type { Tenant } from '../model/tenant.js';
-import { customerNotFound, refsByKind } from '../model/customer-refs.js';
-import { Customer } from '../model/customers.js';
-import type { CustomerRecord } from '../model/records.js';
-import { CUSTOMERS_BY_REF } from './store.js';
+import { flushUnique } from '../db/errors.ts';
+import { run } from '../db/prepared.ts';
+import { DomainError } from '../common/errors.ts';
+import { newId } from '../common/ids.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { customerNotFound, refsByKind } from '../model/customer-refs.ts';
+import { Customer } from '../model/customers.ts';
+import type { CustomerRecord } from '../model/records.ts';
+import { CUSTOMERS_BY_REF } from './store.ts';
 
 export type CreateCustomerInput = { externalId?: string | null; name: string };
 

@@ -1,6 +1,6 @@
-import { statement } from '../db/prepared.js';
-import { type CustomerRefParams, customersNamedBy, parseCustomer } from '../model/customer-refs.js';
-import type { CustomerRecord } from '../model/records.js';
+import { statement } from '../db/prepared.ts';
+import { type CustomerRefParams, customersNamedBy, parseCustomer } from '../model/customer-refs.ts';
+import type { CustomerRecord } from '../model/records.ts';
 
 // Batched reads resolve up to a hundred refs per request.
 export const CUSTOMERS_BY_REF = statement<CustomerRefParams, CustomerRecord>(

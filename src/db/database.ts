@@ -1,8 +1,8 @@
-import type { Config } from '../config.js';
-import { createLogger, type Logger } from '../common/logger.js';
-import { startEmbeddedPostgres } from './embedded.js';
-import { StartupError } from '../common/startup.js';
-import { migrate, openOrm, type Orm } from './orm.js';
+import type { Config } from '../config.ts';
+import { createLogger, type Logger } from '../common/logger.ts';
+import { startEmbeddedPostgres } from './embedded.ts';
+import { StartupError } from '../common/startup.ts';
+import { migrate, openOrm, type Orm } from './orm.ts';
 
 export type Database = {
   orm: Orm;

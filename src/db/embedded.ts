@@ -5,8 +5,8 @@ import { chown, cp, mkdir, readdir, readFile, rename, rm, writeFile } from 'node
 import { arch, platform } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import type { Logger } from '../common/logger.js';
-import { StartupError } from '../common/startup.js';
+import type { Logger } from '../common/logger.ts';
+import { StartupError } from '../common/startup.ts';
 
 type Credentials = { port: number; user: string; password: string; database: string };
 

@@ -1,6 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { DomainError } from '../common/errors.js';
+import type { DomainError } from '../common/errors.ts';
 
 /** True when `error` is PostgreSQL refusing a duplicate under the named unique constraint or index. */
 export function isUniqueViolation(error: unknown, constraint: string): boolean {

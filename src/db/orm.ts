@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { MikroORM, type Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { entities } from '../model/entities.js';
-import { migrationsList } from './migrations/index.js';
+import { entities } from '../model/entities.ts';
+import { migrationsList } from './migrations/index.ts';
 
 export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 

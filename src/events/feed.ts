@@ -1,13 +1,13 @@
 import { Repeater } from 'graphql-yoga';
-import type { Orm } from '../db/orm.js';
-import { run } from '../db/prepared.js';
-import { DomainError } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
-import { singleFlight } from '../common/workers.js';
-import type { Mode } from '../model/tenant.js';
-import type { OutboxEventType } from '../model/events.js';
-import type { PublishedEvent } from '../model/records.js';
-import { LAST_POSITION, PUBLISHED_AFTER, TENANT_PUBLISHED_AFTER } from './store.js';
+import type { Orm } from '../db/orm.ts';
+import { run } from '../db/prepared.ts';
+import { DomainError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { singleFlight } from '../common/workers.ts';
+import type { Mode } from '../model/tenant.ts';
+import type { OutboxEventType } from '../model/events.ts';
+import type { PublishedEvent } from '../model/records.ts';
+import { LAST_POSITION, PUBLISHED_AFTER, TENANT_PUBLISHED_AFTER } from './store.ts';
 
 /** Which events a subscriber wants: always one tenant's, maybe one customer's or one feature's. */
 export type EventFilter = {
@@ -47,10 +47,13 @@ export class OutboxFeed {
   /** Reads what was published and hands it out, one read at a time. */
   private readonly pumping = singleFlight(() => this.pump());
 
-  constructor(
-    private readonly orm: Orm,
-    private readonly logger: Logger,
-  ) {}
+  private readonly orm: Orm;
+  private readonly logger: Logger;
+
+  constructor(orm: Orm, logger: Logger) {
+    this.orm = orm;
+    this.logger = logger;
+  }
 
   async start(): Promise<void> {
     const [last = '0'] = await run(this.orm.em.fork(), LAST_POSITION, {});

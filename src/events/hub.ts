@@ -1,10 +1,10 @@
-import type { Orm } from '../db/orm.js';
-import type { Logger } from '../common/logger.js';
-import type { Worker } from '../common/workers.js';
-import { OutboxFeed } from './feed.js';
-import { PgListener } from './listener.js';
-import { type DeliveryQueue, OutboxRelay } from './relay.js';
-import { parsePublishedNotice } from './store.js';
+import type { Orm } from '../db/orm.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Worker } from '../common/workers.ts';
+import { OutboxFeed } from './feed.ts';
+import { PgListener } from './listener.ts';
+import { type DeliveryQueue, OutboxRelay } from './relay.ts';
+import { parsePublishedNotice } from './store.ts';
 
 /** How often the relay looks for unpublished rows without being told: a safety net, not the path. */
 const relaySweepMs = 5000;

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Logger } from '../common/logger.js';
+import type { Logger } from '../common/logger.ts';
 
 /**
  * A connection of its own that LISTENs on PostgreSQL channels (a pooled connection cannot: it
@@ -12,12 +12,22 @@ export class PgListener {
   private retryMs = 100;
   private timer: NodeJS.Timeout | null = null;
 
+  private readonly databaseUrl: string;
+  private readonly channels: readonly string[];
+  private readonly handlers: { onNotify(channel: string, payload: string): void; onConnect(): void };
+  private readonly logger: Logger;
+
   constructor(
-    private readonly databaseUrl: string,
-    private readonly channels: readonly string[],
-    private readonly handlers: { onNotify(channel: string, payload: string): void; onConnect(): void },
-    private readonly logger: Logger,
-  ) {}
+    databaseUrl: string,
+    channels: readonly string[],
+    handlers: { onNotify(channel: string, payload: string): void; onConnect(): void },
+    logger: Logger,
+  ) {
+    this.databaseUrl = databaseUrl;
+    this.channels = channels;
+    this.handlers = handlers;
+    this.logger = logger;
+  }
 
   async start(): Promise<void> {
     await this.connect();

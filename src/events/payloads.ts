@@ -1,5 +1,5 @@
-import type { SeatBalanceRecord, SeatChargeRecord, SeatEventRecord } from '../model/records.js';
-import type { Mode } from '../model/tenant.js';
+import type { SeatBalanceRecord, SeatChargeRecord, SeatEventRecord } from '../model/records.ts';
+import type { Mode } from '../model/tenant.ts';
 
 // The public shapes outbox rows carry: what GraphQL shows of each object (times as ISO strings),
 // so subscriptions and webhooks say the same thing.

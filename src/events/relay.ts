@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Logger } from '../common/logger.js';
-import { singleFlight } from '../common/workers.js';
-import type { Orm } from '../db/orm.js';
-import { run } from '../db/prepared.js';
-import type { PublishedEvent } from '../model/records.js';
-import { LOCK_PUBLISHER, NOTIFY_PUBLISHED, PUBLISH_PENDING, publishedNotice } from './store.js';
+import type { Logger } from '../common/logger.ts';
+import { singleFlight } from '../common/workers.ts';
+import type { Orm } from '../db/orm.ts';
+import { run } from '../db/prepared.ts';
+import type { PublishedEvent } from '../model/records.ts';
+import { LOCK_PUBLISHER, NOTIFY_PUBLISHED, PUBLISH_PENDING, publishedNotice } from './store.ts';
 
 /**
  * What a publication owes webhooks, done in its transaction: queue the deliveries the published
@@ -53,11 +53,15 @@ export class OutboxRelay {
   published = 0;
   private readonly flight = singleFlight(() => this.publishAll(), { gatherMs: publishGatherMs });
 
-  constructor(
-    private readonly orm: Orm,
-    private readonly logger: Logger,
-    private readonly queue: DeliveryQueue,
-  ) {}
+  private readonly orm: Orm;
+  private readonly logger: Logger;
+  private readonly queue: DeliveryQueue;
+
+  constructor(orm: Orm, logger: Logger, queue: DeliveryQueue) {
+    this.orm = orm;
+    this.logger = logger;
+    this.queue = queue;
+  }
 
   /** Publishes what has committed, now or right after the publication under way; resolves when it is done. */
   poke(): Promise<void> {

@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { validationError } from '../common/errors.js';
-import { newId } from '../common/ids.js';
-import { periodic, type Worker } from '../common/workers.js';
-import { run } from '../db/prepared.js';
-import { OutboxEvent, type OutboxEventType } from '../model/events.js';
-import type { Tenant } from '../model/tenant.js';
-import type { EventHub } from './hub.js';
-import type { ChargeCreatedPayload, LimitReachedPayload, SeatChangedPayload } from './payloads.js';
-import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.js';
+import { validationError } from '../common/errors.ts';
+import { newId } from '../common/ids.ts';
+import { periodic, type Worker } from '../common/workers.ts';
+import { run } from '../db/prepared.ts';
+import { OutboxEvent, type OutboxEventType } from '../model/events.ts';
+import type { Tenant } from '../model/tenant.ts';
+import type { EventHub } from './hub.ts';
+import type { ChargeCreatedPayload, LimitReachedPayload, SeatChangedPayload } from './payloads.ts';
+import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.ts';
 
 /** What the outbox is told: one thing that happened to one balance, with its public payload. */
 export type OutboxEntry = { tenant: Tenant; customerId: string; featureCode: string } & (

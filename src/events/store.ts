@@ -1,7 +1,7 @@
-import { read, statement } from '../db/prepared.js';
-import type { Mode } from '../model/tenant.js';
-import type { OutboxEventType } from '../model/events.js';
-import type { PublishedEvent } from '../model/records.js';
+import { read, statement } from '../db/prepared.ts';
+import type { Mode } from '../model/tenant.ts';
+import type { OutboxEventType } from '../model/events.ts';
+import type { PublishedEvent } from '../model/records.ts';
 
 const publishedEvent = (row: Record<string, unknown>): PublishedEvent => ({
   id: read.text(row.id),

@@ -1,10 +1,10 @@
-import { chargeCreatedPayload, type LimitReachedPayload, seatBalancePayload, seatEventPayload } from '../events/payloads.js';
-import type { OutboxEntry } from '../events/service.js';
-import type { SeatTerms } from '../model/catalog.js';
-import { customerDisplayId } from '../model/customers.js';
-import type { SeatChargeRecord, SeatEventRecord } from '../model/records.js';
-import type { Tenant } from '../model/tenant.js';
-import { reachesLimit } from '../seats/rules.js';
+import { chargeCreatedPayload, type LimitReachedPayload, seatBalancePayload, seatEventPayload } from '../events/payloads.ts';
+import type { OutboxEntry } from '../events/service.ts';
+import type { SeatTerms } from '../model/catalog.ts';
+import { customerDisplayId } from '../model/customers.ts';
+import type { SeatChargeRecord, SeatEventRecord } from '../model/records.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { reachesLimit } from '../seats/rules.ts';
 
 // What the outbox is told about seat changes and charges: built from the records the change
 // made, in the transaction that makes them, so the telling commits exactly when the change does.

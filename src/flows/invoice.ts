@@ -1,15 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Period, periodContaining } from '../billing/periods.js';
-import { advanceFor } from '../billing/proration.js';
-import { chargesOfCustomer, chargeTerms, trueUpsOfPeriod } from '../billing/service.js';
-import { DomainError } from '../common/errors.js';
-import { getCustomer } from '../customers/service.js';
-import { customerDisplayId } from '../model/customers.js';
-import type { ChargeTerms, SeatChargeRecord } from '../model/records.js';
-import type { Mode, Tenant } from '../model/tenant.js';
-import { pricedBalances } from '../seats/service.js';
-import { findActiveSubscriptions } from '../subscriptions/service.js';
-import { renewBeforeUse, renewDueSubscriptions } from './renewal.js';
+import { type Period, periodContaining } from '../billing/periods.ts';
+import { advanceFor } from '../billing/proration.ts';
+import { chargesOfCustomer, chargeTerms, trueUpsOfPeriod } from '../billing/service.ts';
+import { DomainError } from '../common/errors.ts';
+import { getCustomer } from '../customers/service.ts';
+import { customerDisplayId } from '../model/customers.ts';
+import type { ChargeTerms, SeatChargeRecord } from '../model/records.ts';
+import type { Mode, Tenant } from '../model/tenant.ts';
+import { pricedBalances } from '../seats/service.ts';
+import { findActiveSubscriptions } from '../subscriptions/service.ts';
+import { renewBeforeUse, renewDueSubscriptions } from './renewal.ts';
 
 // What a customer is billed: the charges recorded, and what the next renewal will bill. Both
 // renew the subscription first, so a period that ended unnoticed is billed before it is read.

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { getCustomer } from '../customers/service.js';
-import type { EventHub } from '../events/hub.js';
-import { type LiveEventsRequest, liveEvents } from '../events/service.js';
-import type { Tenant } from '../model/tenant.js';
+import { getCustomer } from '../customers/service.ts';
+import type { EventHub } from '../events/hub.ts';
+import { type LiveEventsRequest, liveEvents } from '../events/service.ts';
+import type { Tenant } from '../model/tenant.ts';
 
 /** A subscription's events, of one customer when it names one (a `cus_` id or an external id; customer_not_found else). */
 export async function subscribeToEvents(

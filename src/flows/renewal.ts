@@ -1,19 +1,19 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Period, periodContaining } from '../billing/periods.js';
-import { advanceFor, billableSeats } from '../billing/proration.js';
-import { insertCharges, newCharge } from '../billing/service.js';
-import { planTerms } from '../catalog/service.js';
-import { DomainError } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
-import { singleFlight, type Worker } from '../common/workers.js';
-import { customerById } from '../customers/service.js';
-import type { Orm } from '../db/orm.js';
-import { insertOutbox, type OutboxEntry } from '../events/service.js';
-import { customerDisplayId } from '../model/customers.js';
-import type { Tenant } from '../model/tenant.js';
-import { lockBalancesOfCustomer } from '../seats/service.js';
-import { findActiveForRenewal, findDueForSweep, findDueSubscriptions } from '../subscriptions/service.js';
-import { chargeOutbox } from './announce.js';
+import { type Period, periodContaining } from '../billing/periods.ts';
+import { advanceFor, billableSeats } from '../billing/proration.ts';
+import { insertCharges, newCharge } from '../billing/service.ts';
+import { planTerms } from '../catalog/service.ts';
+import { DomainError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { singleFlight, type Worker } from '../common/workers.ts';
+import { customerById } from '../customers/service.ts';
+import type { Orm } from '../db/orm.ts';
+import { insertOutbox, type OutboxEntry } from '../events/service.ts';
+import { customerDisplayId } from '../model/customers.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { lockBalancesOfCustomer } from '../seats/service.ts';
+import { findActiveForRenewal, findDueForSweep, findDueSubscriptions } from '../subscriptions/service.ts';
+import { chargeOutbox } from './announce.ts';
 
 // A renewal: a subscription whose period ended enters the next one, billing each period it
 // enters in advance for the seats held, in a transaction per bounded step. Requests renew what

@@ -1,11 +1,11 @@
-import { isUniqueViolation } from '../db/errors.js';
-import type { Orm } from '../db/orm.js';
-import { DomainError } from '../common/errors.js';
-import { claimId } from '../idempotency/fingerprint.js';
-import type { Logger } from '../common/logger.js';
-import { singleFlight } from '../common/workers.js';
-import type { SeatEventRecord } from '../model/records.js';
-import { applySeatChanges, type SeatChangeOutcome, type SeatChangeRequest, type SeatChangeWriter, settleOutcome } from './seat-change.js';
+import { isUniqueViolation } from '../db/errors.ts';
+import type { Orm } from '../db/orm.ts';
+import { DomainError } from '../common/errors.ts';
+import { claimId } from '../idempotency/fingerprint.ts';
+import type { Logger } from '../common/logger.ts';
+import { singleFlight } from '../common/workers.ts';
+import type { SeatEventRecord } from '../model/records.ts';
+import { applySeatChanges, type SeatChangeOutcome, type SeatChangeRequest, type SeatChangeWriter, settleOutcome } from './seat-change.ts';
 
 type Pending = {
   request: SeatChangeRequest;
@@ -43,11 +43,15 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
   private readonly draining = singleFlight(() => this.drain());
   readonly stats: CoalescerStats = { batches: 0, changes: 0, largestBatch: 0, failedBatches: 0 };
 
-  constructor(
-    private readonly orm: Orm,
-    private readonly logger: Logger,
-    private readonly observer: SeatChangeObserver | null = null,
-  ) {}
+  private readonly orm: Orm;
+  private readonly logger: Logger;
+  private readonly observer: SeatChangeObserver | null;
+
+  constructor(orm: Orm, logger: Logger, observer: SeatChangeObserver | null = null) {
+    this.orm = orm;
+    this.logger = logger;
+    this.observer = observer;
+  }
 
   /** Changes waiting for the next transaction. */
   get queued(): number {

@@ -1,25 +1,25 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { recordCharge } from '../billing/service.js';
-import { featureCodesOfPlan, findFeaturesByCode } from '../catalog/service.js';
-import { DomainError, validationError } from '../common/errors.js';
-import { newId } from '../common/ids.js';
-import { getCustomer } from '../customers/service.js';
-import { type OutboxEntry, recordOutbox } from '../events/service.js';
-import { claimId, type IdempotentCall, replayOf } from '../idempotency/fingerprint.js';
-import { findClaims, recordClaims } from '../idempotency/service.js';
-import { featureNotFound } from '../model/catalog.js';
-import { customerDisplayId } from '../model/customers.js';
-import type { SeatEventRecord } from '../model/records.js';
-import { SeatBalance, SeatEvent, type SeatEventKind } from '../model/seats.js';
-import type { Tenant } from '../model/tenant.js';
-import { eventRecordOf, loadEvents } from '../seats/ledger.js';
-import { assertDistinctFeatureCodes, minSeatCount, requestedBalance, type SeatChangeEntry } from '../seats/rules.js';
-import { balanceKey, lockBalances } from '../seats/service.js';
-import type { LockedBalance } from '../seats/store.js';
-import { findActiveSubscriptions } from '../subscriptions/service.js';
-import { type ChangedBalance, changeOutbox, limitRefusedOutbox } from './announce.js';
-import { renewBeforeUse } from './renewal.js';
-import { planChange } from './seat-pricing.js';
+import { recordCharge } from '../billing/service.ts';
+import { featureCodesOfPlan, findFeaturesByCode } from '../catalog/service.ts';
+import { DomainError, validationError } from '../common/errors.ts';
+import { newId } from '../common/ids.ts';
+import { getCustomer } from '../customers/service.ts';
+import { type OutboxEntry, recordOutbox } from '../events/service.ts';
+import { claimId, type IdempotentCall, replayOf } from '../idempotency/fingerprint.ts';
+import { findClaims, recordClaims } from '../idempotency/service.ts';
+import { featureNotFound } from '../model/catalog.ts';
+import { customerDisplayId } from '../model/customers.ts';
+import type { SeatEventRecord } from '../model/records.ts';
+import { SeatBalance, SeatEvent, type SeatEventKind } from '../model/seats.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { eventRecordOf, loadEvents } from '../seats/ledger.ts';
+import { assertDistinctFeatureCodes, minSeatCount, requestedBalance, type SeatChangeEntry } from '../seats/rules.ts';
+import { balanceKey, lockBalances } from '../seats/service.ts';
+import type { LockedBalance } from '../seats/store.ts';
+import { findActiveSubscriptions } from '../subscriptions/service.ts';
+import { type ChangedBalance, changeOutbox, limitRefusedOutbox } from './announce.ts';
+import { renewBeforeUse } from './renewal.ts';
+import { planChange } from './seat-pricing.ts';
 
 // A seat change: lock the balances, decide each change against them, write what it did, then
 // settle each caller's outcome outside the transaction. The coalescer (seat-change-coalescer.ts)
@@ -257,8 +257,11 @@ export type SeatChangePreview = { ok: true; event: SeatEventRecord } | { ok: fal
 
 /** Thrown inside a preview's transaction, to roll it back and carry its outcome out. */
 class PreviewRolledBack extends Error {
-  constructor(readonly outcome: SeatChangeOutcome) {
+  readonly outcome: SeatChangeOutcome;
+
+  constructor(outcome: SeatChangeOutcome) {
     super('preview rolled back');
+    this.outcome = outcome;
   }
 }
 

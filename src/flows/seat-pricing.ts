@@ -1,9 +1,9 @@
-import type { Period } from '../billing/periods.js';
-import { maxAmountPerPeriod, type PlannedCharge, trueUpFor, withinAmountLimit } from '../billing/proration.js';
-import { validationError } from '../common/errors.js';
-import type { SeatTerms } from '../model/catalog.js';
-import type { SeatEventKind } from '../model/seats.js';
-import { nextBalance, type SeatChangeEntry } from '../seats/rules.js';
+import type { Period } from '../billing/periods.ts';
+import { maxAmountPerPeriod, type PlannedCharge, trueUpFor, withinAmountLimit } from '../billing/proration.ts';
+import { validationError } from '../common/errors.ts';
+import type { SeatTerms } from '../model/catalog.ts';
+import type { SeatEventKind } from '../model/seats.ts';
+import { nextBalance, type SeatChangeEntry } from '../seats/rules.ts';
 
 // The seat rules and the billing rules together: what a change does to a balance, and what it
 // costs. Pure, like the rules it joins: the seat change and subscribing decide with it.

@@ -1,18 +1,18 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { createCatalogLoaders } from '../catalog/loaders.js';
-import { findFeaturesByCode } from '../catalog/service.js';
-import { DomainError } from '../common/errors.js';
-import { loadOne } from '../common/list-loader.js';
-import type { Connection, ConnectionArgs } from '../common/relay.js';
-import { getCustomer } from '../customers/service.js';
-import { featureNotFound } from '../model/catalog.js';
-import { customerNotFound } from '../model/customer-refs.js';
-import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.js';
-import type { Tenant } from '../model/tenant.js';
-import { ledgerPage, ledgerPageRequest } from '../seats/ledger.js';
-import type { createSeatLoaders } from '../seats/loaders.js';
-import type { CustomerWithSeatBalances } from '../seats/service.js';
-import type { createSubscriptionLoaders } from '../subscriptions/loaders.js';
+import type { createCatalogLoaders } from '../catalog/loaders.ts';
+import { findFeaturesByCode } from '../catalog/service.ts';
+import { DomainError } from '../common/errors.ts';
+import { loadOne } from '../common/list-loader.ts';
+import type { Connection, ConnectionArgs } from '../common/relay.ts';
+import { getCustomer } from '../customers/service.ts';
+import { featureNotFound } from '../model/catalog.ts';
+import { customerNotFound } from '../model/customer-refs.ts';
+import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { ledgerPage, ledgerPageRequest } from '../seats/ledger.ts';
+import type { createSeatLoaders } from '../seats/loaders.ts';
+import type { CustomerWithSeatBalances } from '../seats/service.ts';
+import type { createSubscriptionLoaders } from '../subscriptions/loaders.ts';
 
 // Reading a customer's seats: balances through the request's loaders, and the ledger, each with
 // the contract error that says why there is nothing (no such customer, feature, subscription).

@@ -1,15 +1,15 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { advanceTarget, type Clock, moveTestClock, resetTestClock } from '../clock/service.js';
-import { validationError } from '../common/errors.js';
-import { SeatCharge } from '../model/billing.js';
-import type { TestClockState } from '../model/clock.js';
-import { Customer } from '../model/customers.js';
-import { OutboxEvent } from '../model/events.js';
-import { IdempotencyKey } from '../model/idempotency.js';
-import { SeatBalance, SeatEvent } from '../model/seats.js';
-import { Subscription } from '../model/subscriptions.js';
-import type { Tenant } from '../model/tenant.js';
-import { maxRenewalStepsPerCall, renewDueSubscriptions } from './renewal.js';
+import { advanceTarget, type Clock, moveTestClock, resetTestClock } from '../clock/service.ts';
+import { validationError } from '../common/errors.ts';
+import { SeatCharge } from '../model/billing.ts';
+import type { TestClockState } from '../model/clock.ts';
+import { Customer } from '../model/customers.ts';
+import { OutboxEvent } from '../model/events.ts';
+import { IdempotencyKey } from '../model/idempotency.ts';
+import { SeatBalance, SeatEvent } from '../model/seats.ts';
+import { Subscription } from '../model/subscriptions.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { maxRenewalStepsPerCall, renewDueSubscriptions } from './renewal.ts';
 
 // Test mode's own operations: moving an organization's test clock (and renewing what that
 // ended), and deleting its test data.

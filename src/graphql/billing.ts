@@ -1,15 +1,15 @@
 import type { ObjectFieldBuilder } from '@pothos/core';
-import { builder } from './builder.js';
-import { loadAll } from '../common/relay.js';
-import { describe, formatCount } from './common.js';
-import { customerIdRule, featureCodeRule } from '../common/validation.js';
-import { SeatEventKindEnum, SeatEventRef } from './seats.js';
-import { maxSeatCount } from '../seats/rules.js';
-import { previewSeatChange } from '../flows/seat-change.js';
-import type { ChargeTerms, SeatChargeRecord } from '../model/records.js';
-import { maxChargesPerQuery } from '../billing/service.js';
-import { type InvoiceLine, listCharges, upcomingInvoice, type UpcomingInvoice } from '../flows/invoice.js';
-import { maxPeriodsPerRenewal, maxRenewalStepsPerCall, renewDueSubscriptions, type RenewalSummary } from '../flows/renewal.js';
+import { builder } from './builder.ts';
+import { loadAll } from '../common/relay.ts';
+import { describe, formatCount } from './common.ts';
+import { customerIdRule, featureCodeRule } from '../common/validation.ts';
+import { SeatEventKindEnum, SeatEventRef } from './seats.ts';
+import { maxSeatCount } from '../seats/rules.ts';
+import { previewSeatChange } from '../flows/seat-change.ts';
+import type { ChargeTerms, SeatChargeRecord } from '../model/records.ts';
+import { maxChargesPerQuery } from '../billing/service.ts';
+import { type InvoiceLine, listCharges, upcomingInvoice, type UpcomingInvoice } from '../flows/invoice.ts';
+import { maxPeriodsPerRenewal, maxRenewalStepsPerCall, renewDueSubscriptions, type RenewalSummary } from '../flows/renewal.ts';
 
 const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
   description: 'Why a charge was made.',

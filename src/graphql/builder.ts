@@ -1,10 +1,10 @@
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import ZodPlugin from '@pothos/plugin-zod';
-import NodeIdsPlugin from './node-ids.js';
-import type { Context } from '../types.js';
-import { decodeGlobalId } from '../common/relay.js';
-import { zodValidationError } from '../common/validation.js';
+import NodeIdsPlugin from './node-ids.ts';
+import type { Context } from '../types.ts';
+import { decodeGlobalId } from '../common/relay.ts';
+import { zodValidationError } from '../common/validation.ts';
 
 const cursorUse = 'pass it as `after` (with first) to read the items after it, or as `before` (with last) to read those before it.';
 

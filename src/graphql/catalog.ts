@@ -1,10 +1,10 @@
-import { maxUnitPrice } from '../billing/proration.js';
-import { builder } from './builder.js';
-import { loadAll } from '../common/relay.js';
-import { describe, formatCount } from './common.js';
-import { featureCodeRule, nameRule } from '../common/validation.js';
-import type { Feature, Plan, PlanSeatFeature } from '../model/catalog.js';
-import { createFeature, createPlan, listFeatures, listPlans } from '../catalog/service.js';
+import { maxUnitPrice } from '../billing/proration.ts';
+import { builder } from './builder.ts';
+import { loadAll } from '../common/relay.ts';
+import { describe, formatCount } from './common.ts';
+import { featureCodeRule, nameRule } from '../common/validation.ts';
+import type { Feature, Plan, PlanSeatFeature } from '../model/catalog.ts';
+import { createFeature, createPlan, listFeatures, listPlans } from '../catalog/service.ts';
 
 const currencies = new Set(Intl.supportedValuesOf('currency'));
 

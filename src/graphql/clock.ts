@@ -1,7 +1,7 @@
-import { builder } from './builder.js';
-import { maxAdvanceDays, maxTestClock, readTestClock } from '../clock/service.js';
-import { maxPeriodsPerRenewal, maxRenewalStepsPerCall } from '../flows/renewal.js';
-import { advanceTestClock, deleteTestData, maxCustomersPerDeletion, type TestDataDeletion } from '../flows/test-mode.js';
+import { builder } from './builder.ts';
+import { maxAdvanceDays, maxTestClock, readTestClock } from '../clock/service.ts';
+import { maxPeriodsPerRenewal, maxRenewalStepsPerCall } from '../flows/renewal.ts';
+import { advanceTestClock, deleteTestData, maxCustomersPerDeletion, type TestDataDeletion } from '../flows/test-mode.ts';
 
 const TestClockRef = builder.objectRef<{ now: Date }>('TestClock').implement({
   description:

@@ -1,9 +1,9 @@
 import { resolveNodes } from '@pothos/plugin-relay';
 import { GraphQLError, type GraphQLResolveInfo, Kind, type ValueNode } from 'graphql';
-import { builder } from './builder.js';
-import type { Context } from '../types.js';
-import { maxNodesPerQuery, parseGlobalId } from '../common/relay.js';
-import { opaqueIdRule } from '../common/validation.js';
+import { builder } from './builder.ts';
+import type { Context } from '../types.ts';
+import { maxNodesPerQuery, parseGlobalId } from '../common/relay.ts';
+import { opaqueIdRule } from '../common/validation.ts';
 
 builder.queryType({
   description:

@@ -1,13 +1,13 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { builder } from './builder.js';
-import { selectsAnyOf } from './lookahead.js';
-import type { Context } from '../types.js';
-import { loadOne, type RefListLoader } from '../common/list-loader.js';
-import { describe } from './common.js';
-import { customerIdRule, nameRule } from '../common/validation.js';
-import { createCustomer } from '../customers/service.js';
-import { customerIdPrefix } from '../model/customer-refs.js';
-import type { CustomerRecord } from '../model/records.js';
+import { builder } from './builder.ts';
+import { selectsAnyOf } from './lookahead.ts';
+import type { Context } from '../types.ts';
+import { loadOne, type RefListLoader } from '../common/list-loader.ts';
+import { describe } from './common.ts';
+import { customerIdRule, nameRule } from '../common/validation.ts';
+import { createCustomer } from '../customers/service.ts';
+import { customerIdPrefix } from '../model/customer-refs.ts';
+import type { CustomerRecord } from '../model/records.ts';
 
 const maxCustomersPerQuery = 100;
 

@@ -1,10 +1,10 @@
-import { builder } from './builder.js';
-import { describe } from './common.js';
-import { customerIdRule, featureCodeRule } from '../common/validation.js';
-import { SeatBalanceRef, SeatEventRef } from './seats.js';
-import { type SeatChangedPayload, seatBalanceFromPayload, seatEventFromPayload } from '../events/payloads.js';
-import { subscribeToEvents } from '../flows/live-events.js';
-import type { PublishedEvent } from '../model/records.js';
+import { builder } from './builder.ts';
+import { describe } from './common.ts';
+import { customerIdRule, featureCodeRule } from '../common/validation.ts';
+import { SeatBalanceRef, SeatEventRef } from './seats.ts';
+import { type SeatChangedPayload, seatBalanceFromPayload, seatEventFromPayload } from '../events/payloads.ts';
+import { subscribeToEvents } from '../flows/live-events.ts';
+import type { PublishedEvent } from '../model/records.ts';
 
 const changeOf = (event: PublishedEvent) => event.payload as SeatChangedPayload;
 

@@ -1,13 +1,13 @@
 import { lexicographicSortSchema } from 'graphql';
-import { builder } from './builder.js';
-import './common.js';
-import './catalog.js';
-import './customers.js';
-import './subscriptions.js';
-import './seats.js';
-import './billing.js';
-import './clock.js';
-import './events.js';
-import './webhooks.js';
+import { builder } from './builder.ts';
+import './common.ts';
+import './catalog.ts';
+import './customers.ts';
+import './subscriptions.ts';
+import './seats.ts';
+import './billing.ts';
+import './clock.ts';
+import './events.ts';
+import './webhooks.ts';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

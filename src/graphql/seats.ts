@@ -1,16 +1,16 @@
-import { builder } from './builder.js';
-import { type Connection, loadAll, nodesOf } from '../common/relay.js';
-import { describe, formatCount, pagingArgs } from './common.js';
-import { checkIdempotencyKeyHeader, customerIdRule, featureCodeRule, idempotencyKeyRule } from '../common/validation.js';
-import { CustomerRef } from './customers.js';
-import type { Context } from '../types.js';
-import { validationError } from '../common/errors.js';
-import { bulkSetSeats, changeSeats } from '../flows/seat-change.js';
-import { listSeatEvents, loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from '../flows/seat-reads.js';
-import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.js';
-import type { SeatEventKind } from '../model/seats.js';
-import { defaultSeatEventsPerPage, maxSeatEventsPerPage } from '../seats/ledger.js';
-import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from '../seats/rules.js';
+import { builder } from './builder.ts';
+import { type Connection, loadAll, nodesOf } from '../common/relay.ts';
+import { describe, formatCount, pagingArgs } from './common.ts';
+import { checkIdempotencyKeyHeader, customerIdRule, featureCodeRule, idempotencyKeyRule } from '../common/validation.ts';
+import { CustomerRef } from './customers.ts';
+import type { Context } from '../types.ts';
+import { validationError } from '../common/errors.ts';
+import { bulkSetSeats, changeSeats } from '../flows/seat-change.ts';
+import { listSeatEvents, loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from '../flows/seat-reads.ts';
+import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
+import type { SeatEventKind } from '../model/seats.ts';
+import { defaultSeatEventsPerPage, maxSeatEventsPerPage } from '../seats/ledger.ts';
+import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from '../seats/rules.ts';
 
 export const SeatEventKindEnum = builder.enumType('SeatEventKind', {
   description: 'What a seat change does to a balance.',

@@ -1,12 +1,12 @@
-import { builder } from './builder.js';
-import { loadAll } from '../common/relay.js';
-import { describe, formatCount } from './common.js';
-import { customerIdRule, featureCodeRule } from '../common/validation.js';
-import { customerDisplayId } from '../model/customers.js';
-import { CustomerRef } from './customers.js';
-import { maxSeatCount } from '../seats/rules.js';
-import { createSubscription } from '../flows/subscribe.js';
-import type { SubscriptionRecord } from '../subscriptions/store.js';
+import { builder } from './builder.ts';
+import { loadAll } from '../common/relay.ts';
+import { describe, formatCount } from './common.ts';
+import { customerIdRule, featureCodeRule } from '../common/validation.ts';
+import { customerDisplayId } from '../model/customers.ts';
+import { CustomerRef } from './customers.ts';
+import { maxSeatCount } from '../seats/rules.ts';
+import { createSubscription } from '../flows/subscribe.ts';
+import type { SubscriptionRecord } from '../subscriptions/store.ts';
 
 const SubscriptionStatusEnum = builder.enumType('SubscriptionStatus', {
   description: 'Whether a subscription is in force.',

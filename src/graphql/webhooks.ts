@@ -1,11 +1,11 @@
-import { builder } from './builder.js';
-import { type Connection, loadAll, nodesOf } from '../common/relay.js';
-import { describe, pagingArgs } from './common.js';
-import { noteRule, opaqueIdRule } from '../common/validation.js';
-import type { OutboxEventType } from '../model/events.js';
-import type { WebhookDeliveryStatus, WebhookEndpoint } from '../model/webhooks.js';
-import { webhookLoaders } from '../webhooks/loaders.js';
-import { retrySchedule } from '../webhooks/retry.js';
+import { builder } from './builder.ts';
+import { type Connection, loadAll, nodesOf } from '../common/relay.ts';
+import { describe, pagingArgs } from './common.ts';
+import { noteRule, opaqueIdRule } from '../common/validation.ts';
+import type { OutboxEventType } from '../model/events.ts';
+import type { WebhookDeliveryStatus, WebhookEndpoint } from '../model/webhooks.ts';
+import { webhookLoaders } from '../webhooks/loaders.ts';
+import { retrySchedule } from '../webhooks/retry.ts';
 import {
   createEndpoint,
   defaultDeliveriesPerPage,
@@ -18,10 +18,10 @@ import {
   maxEndpointDescriptionLength,
   redeliver,
   rotateSecret,
-} from '../webhooks/service.js';
-import type { WebhookAttemptRecord, WebhookDeliveryRecord } from '../webhooks/store.js';
-import { maxWebhookUrlLength } from '../webhooks/url.js';
-import { pokeWebhookWorkers } from '../webhooks/worker.js';
+} from '../webhooks/service.ts';
+import type { WebhookAttemptRecord, WebhookDeliveryRecord } from '../webhooks/store.ts';
+import { maxWebhookUrlLength } from '../webhooks/url.ts';
+import { pokeWebhookWorkers } from '../webhooks/worker.ts';
 
 const WebhookEventTypeEnum = builder.enumType('WebhookEventType', {
   description: "What an endpoint can be sent. The delivery body's `type` carries the dotted name given with each value.",

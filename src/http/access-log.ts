@@ -1,8 +1,8 @@
 import { type DocumentNode, getOperationAST, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Logger } from '../common/logger.js';
-import { operationLabel } from './metrics.js';
-import { pathOf, requestIdHeader, type RequestStates } from './request-state.js';
+import type { Logger } from '../common/logger.ts';
+import { operationLabel } from './metrics.ts';
+import { pathOf, requestIdHeader, type RequestStates } from './request-state.ts';
 
 /**
  * One `request` line per answer, at info: method, path, operation, status, error code,

@@ -1,9 +1,9 @@
 import { GraphQLError } from 'graphql';
 import { type Plugin, shouldRenderGraphiQL } from 'graphql-yoga';
-import { errorExtensions, internalError } from './errors.js';
-import type { Admission, RequestGate, ServerContext } from '../auth/gate.js';
-import type { RequestStates } from './request-state.js';
-import type { Logger } from '../common/logger.js';
+import { errorExtensions, internalError } from './errors.ts';
+import type { Admission, RequestGate, ServerContext } from '../auth/gate.ts';
+import type { RequestStates } from './request-state.ts';
+import type { Logger } from '../common/logger.ts';
 
 /**
  * Every GraphQL request needs an API key and budget left; without them it is answered 401 or 429

@@ -13,7 +13,7 @@ import {
   visit,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Logger } from '../common/logger.js';
+import type { Logger } from '../common/logger.ts';
 
 /** Fields selected (fragments counted where spread), beyond which an operation is not compiled. */
 const maxCompiledFields = 64;

@@ -1,6 +1,6 @@
 import type { CORSOptions } from 'graphql-yoga';
-import { loopbackHostnames } from '../common/hosts.js';
-import type { CorsPolicy } from '../config.js';
+import { loopbackHostnames } from '../common/hosts.ts';
+import type { CorsPolicy } from '../config.ts';
 
 function isLocalhostOrigin(origin: string): boolean {
   try {

@@ -1,9 +1,9 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { paramOf } from '../common/validation.js';
-import { DomainError, type ErrorCode, errorCodes, isErrorCode } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
-import type { RequestStates } from './request-state.js';
+import { paramOf } from '../common/validation.ts';
+import { DomainError, type ErrorCode, errorCodes, isErrorCode } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import type { RequestStates } from './request-state.ts';
 
 export function errorExtensions(code: ErrorCode, param: string | null, details: DomainError['details']) {
   return { code, type: errorCodes[code].type, param, details };

@@ -1,5 +1,5 @@
 import { type Plugin, useReadinessCheck } from 'graphql-yoga';
-import type { Orm } from '../db/orm.js';
+import type { Orm } from '../db/orm.ts';
 
 /** What the process says of itself to readiness probes; the server sets `draining` when it stops. */
 export type Lifecycle = { draining: boolean };

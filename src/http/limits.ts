@@ -7,9 +7,9 @@ import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-fi
 import { type ASTVisitor, GraphQLError, Kind, OperationTypeNode, type SelectionSetNode, type ValidationContext } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import type { Limits } from '../config.js';
-import { paramOf } from '../common/validation.js';
-import { errorExtensions } from './errors.js';
+import type { Limits } from '../config.ts';
+import { paramOf } from '../common/validation.ts';
+import { errorExtensions } from './errors.ts';
 
 /** graphql-armor's document limits (depth, aliases, tokens, cost, directives); 0 turns one off. */
 export function documentLimitPlugins(limits: Limits): Plugin[] {
@@ -149,8 +149,11 @@ const tooLarge = (error: BodyTooLarge) =>
 /** A body over the size limit (HTTP 413); each door answers it in its own shape. */
 export class BodyTooLarge extends Error {
   readonly detail: string;
-  constructor(readonly maxBytes: number) {
+  readonly maxBytes: number;
+
+  constructor(maxBytes: number) {
     super(`The request body exceeds ${maxBytes} bytes.`);
+    this.maxBytes = maxBytes;
     this.detail = `at most ${maxBytes} bytes`;
   }
 }

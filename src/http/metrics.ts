@@ -4,13 +4,13 @@ import { createCounter, createHistogram, usePrometheus } from '@graphql-yoga/plu
 import { type DocumentNode, getOperationAST, type GraphQLSchema, Kind, type OperationTypeNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Orm } from '../db/orm.js';
-import { DomainError, errorCodes } from '../common/errors.js';
-import { outboxBacklog } from '../events/service.js';
-import type { Logger } from '../common/logger.js';
-import type { SeatEventRecord } from '../model/records.js';
-import { pendingDeliveries } from '../webhooks/service.js';
-import { pathOf, type RequestState, type RequestStates } from './request-state.js';
+import type { Orm } from '../db/orm.ts';
+import { DomainError, errorCodes } from '../common/errors.ts';
+import { outboxBacklog } from '../events/service.ts';
+import type { Logger } from '../common/logger.ts';
+import type { SeatEventRecord } from '../model/records.ts';
+import { pendingDeliveries } from '../webhooks/service.ts';
+import { pathOf, type RequestState, type RequestStates } from './request-state.ts';
 
 /**
  * The `operation` label: the root field an operation selects, or `multiple`, or `invalid` for a

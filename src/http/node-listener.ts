@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestListener } from 'node:http';
-import { errorCodes } from '../common/errors.js';
-import { requestIdHeader } from './request-state.js';
+import { errorCodes } from '../common/errors.ts';
+import { requestIdHeader } from './request-state.ts';
 
 const hostProblem = 'The Host header is not a valid host.';
 

@@ -1,6 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
-import type { RateDecision } from '../common/rate-limit.js';
-import type { RequestStates } from './request-state.js';
+import type { RateDecision } from '../common/rate-limit.ts';
+import type { RequestStates } from './request-state.ts';
 
 /** The IETF draft's RateLimit-* headers for a decision, and Retry-After on a refusal. */
 function rateLimitHeaders(quota: RateDecision | null, retryAfterSeconds: number | null): Record<string, string> {

@@ -1,6 +1,6 @@
-import type { TestClockState } from '../model/clock.js';
-import type { RateDecision } from '../common/rate-limit.js';
-import type { Tenant } from '../model/tenant.js';
+import type { TestClockState } from '../model/clock.ts';
+import type { RateDecision } from '../common/rate-limit.ts';
+import type { Tenant } from '../model/tenant.ts';
 
 /** What the HTTP plugins learn about a request, for its context and its access-log line. */
 export type RequestState = {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { DomainError } from '../common/errors.js';
-import type { IdempotencyKey } from '../model/idempotency.js';
-import type { Tenant } from '../model/tenant.js';
+import { DomainError } from '../common/errors.ts';
+import type { IdempotencyKey } from '../model/idempotency.ts';
+import type { Tenant } from '../model/tenant.ts';
 
 // An idempotent call's fingerprint, and what a repeat of it gets: pure, so the rules are
 // tested, and mutation-tested, without a database.

@@ -1,8 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { periodic, type Worker } from '../common/workers.js';
-import { type Tenant, tenantWhere } from '../model/tenant.js';
-import { IdempotencyKey } from '../model/idempotency.js';
-import { claimId, type IdempotentCall, requestHash } from './fingerprint.js';
+import { periodic, type Worker } from '../common/workers.ts';
+import { type Tenant, tenantWhere } from '../model/tenant.ts';
+import { IdempotencyKey } from '../model/idempotency.ts';
+import { claimId, type IdempotentCall, requestHash } from './fingerprint.ts';
 
 /** The claims already committed for the given keys, by claimId; one query for a whole batch. */
 export async function findClaims(em: EntityManager, calls: readonly { tenant: Tenant; key: string }[]): Promise<Map<string, IdempotencyKey>> {

@@ -1,6 +1,6 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import { Organization } from './organization.js';
-import type { Mode } from './tenant.js';
+import { Organization } from './organization.ts';
+import type { Mode } from './tenant.ts';
 
 // The columns every tenant's row has, declared once: the organization it belongs to and the
 // mode (live or test) it was written in, and, for rows that record something, when.

@@ -1,9 +1,9 @@
 import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
-import { TenantEntity, TenantEntitySchema } from './base.js';
-import { Feature } from './catalog.js';
-import { Customer } from './customers.js';
-import { SeatEvent } from './seats.js';
-import { Subscription } from './subscriptions.js';
+import { TenantEntity, TenantEntitySchema } from './base.ts';
+import { Feature } from './catalog.ts';
+import { Customer } from './customers.ts';
+import { SeatEvent } from './seats.ts';
+import { Subscription } from './subscriptions.ts';
 
 export type SeatChargeKind = 'ADVANCE' | 'TRUE_UP';
 

@@ -1,6 +1,6 @@
 import { Collection, EntitySchema, PrimaryKeyProp } from '@mikro-orm/core';
-import { TenantEntity, TenantEntitySchema } from './base.js';
-import { DomainError } from '../common/errors.js';
+import { TenantEntity, TenantEntitySchema } from './base.ts';
+import { DomainError } from '../common/errors.ts';
 
 export type FeatureType = 'SEATS';
 export type PlanInterval = 'MONTH' | 'YEAR';

@@ -1,6 +1,6 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import { read } from '../db/prepared.js';
-import { Organization } from './organization.js';
+import { read } from '../db/prepared.ts';
+import { Organization } from './organization.ts';
 
 /**
  * An organization's test-mode clock. Until it is first advanced it is real time; an advance

@@ -1,7 +1,7 @@
-import { DomainError } from '../common/errors.js';
-import { epochMs, read } from '../db/prepared.js';
-import type { CustomerRecord } from './records.js';
-import type { Mode } from './tenant.js';
+import { DomainError } from '../common/errors.ts';
+import { epochMs, read } from '../db/prepared.ts';
+import type { CustomerRecord } from './records.ts';
+import type { Mode } from './tenant.ts';
 
 // How a customer is named, in code and in SQL: every store that takes a customer reference
 // (a `cus_` id or the caller's external id) resolves it the same way.

@@ -1,5 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
-import { TenantEntity, TenantEntitySchema } from './base.js';
+import { TenantEntity, TenantEntitySchema } from './base.ts';
 
 export class Customer extends TenantEntity {
   id!: string;

@@ -1,15 +1,15 @@
-import { ApiKeySchema } from './auth.js';
-import { TenantEntitySchema, TenantScopedSchema } from './base.js';
-import { OrganizationSchema } from './organization.js';
-import { FeatureSchema, PlanSchema, PlanSeatFeatureSchema } from './catalog.js';
-import { CustomerSchema } from './customers.js';
-import { SubscriptionSchema } from './subscriptions.js';
-import { SeatChargeSchema } from './billing.js';
-import { TestClockSchema } from './clock.js';
-import { IdempotencyKeySchema } from './idempotency.js';
-import { SeatBalanceSchema, SeatEventSchema } from './seats.js';
-import { OutboxEventSchema } from './events.js';
-import { WebhookAttemptSchema, WebhookDeliverySchema, WebhookEndpointSchema } from './webhooks.js';
+import { ApiKeySchema } from './auth.ts';
+import { TenantEntitySchema, TenantScopedSchema } from './base.ts';
+import { OrganizationSchema } from './organization.ts';
+import { FeatureSchema, PlanSchema, PlanSeatFeatureSchema } from './catalog.ts';
+import { CustomerSchema } from './customers.ts';
+import { SubscriptionSchema } from './subscriptions.ts';
+import { SeatChargeSchema } from './billing.ts';
+import { TestClockSchema } from './clock.ts';
+import { IdempotencyKeySchema } from './idempotency.ts';
+import { SeatBalanceSchema, SeatEventSchema } from './seats.ts';
+import { OutboxEventSchema } from './events.ts';
+import { WebhookAttemptSchema, WebhookDeliverySchema, WebhookEndpointSchema } from './webhooks.ts';
 
 export const entities = [
   TenantScopedSchema,

@@ -1,6 +1,6 @@
 import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
-import { TenantEntity, TenantEntitySchema } from './base.js';
-import { Customer } from './customers.js';
+import { TenantEntity, TenantEntitySchema } from './base.ts';
+import { Customer } from './customers.ts';
 
 export type OutboxEventType = 'seat.changed' | 'charge.created' | 'seat.limit_reached';
 export const outboxEventTypes: readonly OutboxEventType[] = ['seat.changed', 'charge.created', 'seat.limit_reached'];

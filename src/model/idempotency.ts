@@ -1,6 +1,6 @@
 import { EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
-import { Organization } from './organization.js';
-import type { Mode } from './tenant.js';
+import { Organization } from './organization.ts';
+import type { Mode } from './tenant.ts';
 
 /**
  * A claimed idempotency key. It is written in the same transaction as the change it guards, so

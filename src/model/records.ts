@@ -1,7 +1,7 @@
-import type { SeatChargeKind } from './billing.js';
-import type { OutboxEventType } from './events.js';
-import type { SeatEventKind } from './seats.js';
-import type { Mode } from './tenant.js';
+import type { SeatChargeKind } from './billing.ts';
+import type { OutboxEventType } from './events.ts';
+import type { SeatEventKind } from './seats.ts';
+import type { Mode } from './tenant.ts';
 
 // The records: each concept as the API shows it, built from a store's rows in one place and
 // turned into a payload (events/payloads.ts) by one function. Every floor above reads these.

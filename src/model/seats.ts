@@ -1,8 +1,8 @@
 import { BigIntType, EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
-import { TenantEntity, TenantEntitySchema, TenantScoped, TenantScopedSchema } from './base.js';
-import { Feature } from './catalog.js';
-import { Customer } from './customers.js';
-import { Subscription } from './subscriptions.js';
+import { TenantEntity, TenantEntitySchema, TenantScoped, TenantScopedSchema } from './base.ts';
+import { Feature } from './catalog.ts';
+import { Customer } from './customers.ts';
+import { Subscription } from './subscriptions.ts';
 
 export type SeatEventKind = 'ADD' | 'REMOVE' | 'SET';
 

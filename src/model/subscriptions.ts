@@ -1,7 +1,7 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import { TenantEntity, TenantEntitySchema } from './base.js';
-import { Plan } from './catalog.js';
-import { Customer } from './customers.js';
+import { TenantEntity, TenantEntitySchema } from './base.ts';
+import { Plan } from './catalog.ts';
+import { Customer } from './customers.ts';
 
 export type SubscriptionStatus = 'ACTIVE' | 'CANCELED';
 

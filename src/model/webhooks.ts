@@ -1,6 +1,6 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
-import { TenantEntity, TenantEntitySchema } from './base.js';
-import { OutboxEvent, type OutboxEventType } from './events.js';
+import { TenantEntity, TenantEntitySchema } from './base.ts';
+import { OutboxEvent, type OutboxEventType } from './events.ts';
 
 /** Where an organization wants its events sent, signed with a secret only it and seatgate know. */
 export class WebhookEndpoint extends TenantEntity {

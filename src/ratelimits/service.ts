@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { coalesced } from '../common/coalesce.js';
-import { periodic, type Worker } from '../common/workers.js';
-import type { RateDecision, RateLimiter, RatePolicy, RateTake } from '../common/rate-limit.js';
-import { run } from '../db/prepared.js';
-import { PRUNE_FULL_BUCKETS, TAKE_FROM_BUCKETS, type TakenBucket } from './store.js';
+import { coalesced } from '../common/coalesce.ts';
+import { periodic, type Worker } from '../common/workers.ts';
+import type { RateDecision, RateLimiter, RatePolicy, RateTake } from '../common/rate-limit.ts';
+import { run } from '../db/prepared.ts';
+import { PRUNE_FULL_BUCKETS, TAKE_FROM_BUCKETS, type TakenBucket } from './store.ts';
 
 const intervalMs = (policy: RatePolicy) => 1000 / policy.perSecond;
 
@@ -65,11 +65,13 @@ export class SharedRateLimiter implements RateLimiter {
   private readonly uncounted = new Map<string, Count>();
   private countTimer: NodeJS.Timeout | null = null;
 
-  constructor(
-    em: EntityManager,
-    private readonly now: () => number = Date.now,
-    private readonly maxKnown = 10_000,
-  ) {
+  private readonly now: () => number;
+  private readonly maxKnown;
+
+  constructor(em: EntityManager, now: () => number = Date.now, maxKnown = 10_000) {
+    this.now = now;
+    this.maxKnown = maxKnown;
+
     this.countNow = coalesced(async (counts: Count[]) => {
       const wanted = new Map<string, { policy: RatePolicy; count: number }>();
       for (const { bucket, policy, count } of counts) {

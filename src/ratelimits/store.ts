@@ -1,4 +1,4 @@
-import { read, statement } from '../db/prepared.js';
+import { read, statement } from '../db/prepared.ts';
 
 /** A bucket after a take: when it is full again, how many of the wanted requests it let through, and the database's now. */
 export type TakenBucket = { bucket: string; fullAt: number; granted: number; nowMs: number };

@@ -1,4 +1,4 @@
-import { type ErrorCode, errorCodes, isErrorCode } from '../common/errors.js';
+import { type ErrorCode, errorCodes, isErrorCode } from '../common/errors.ts';
 
 // The pages `doc_url` points at: served by seatgate itself, so they work offline and never drift
 // from the codes the service answers.

@@ -1,17 +1,17 @@
 import type { Plugin } from 'graphql-yoga';
-import type { TestClockState } from '../model/clock.js';
-import { checkIdempotencyKeyHeader, validationErrorOf, zodErrorDetails } from '../common/validation.js';
-import type { Context } from '../types.js';
-import { DomainError, type ErrorCode, validationError } from '../common/errors.js';
-import { BodyTooLarge, decodeUtf8, hasMalformedEscapes, illFormedString, malformedEscapesMessage, readLimitedBytes, refusedEncoding } from '../http/limits.js';
-import type { RequestGate, ServerContext } from '../auth/gate.js';
-import type { RequestStates } from '../http/request-state.js';
-import type { Logger } from '../common/logger.js';
-import type { Tenant } from '../model/tenant.js';
-import { errorIndex, errorPage } from './docs.js';
-import { type JsonBody, parseJson } from './json.js';
-import { openApiDocument } from './openapi.js';
-import { restPrefix, type Route, routes } from './routes.js';
+import type { TestClockState } from '../model/clock.ts';
+import { checkIdempotencyKeyHeader, validationErrorOf, zodErrorDetails } from '../common/validation.ts';
+import type { Context } from '../types.ts';
+import { DomainError, type ErrorCode, validationError } from '../common/errors.ts';
+import { BodyTooLarge, decodeUtf8, hasMalformedEscapes, illFormedString, malformedEscapesMessage, readLimitedBytes, refusedEncoding } from '../http/limits.ts';
+import type { RequestGate, ServerContext } from '../auth/gate.ts';
+import type { RequestStates } from '../http/request-state.ts';
+import type { Logger } from '../common/logger.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { errorIndex, errorPage } from './docs.ts';
+import { type JsonBody, parseJson } from './json.ts';
+import { openApiDocument } from './openapi.ts';
+import { restPrefix, type Route, routes } from './routes.ts';
 
 const openApiPath = `${restPrefix}/openapi.json`;
 const errorDocsPath = '/docs/errors';
@@ -30,12 +30,15 @@ export type RestDoorOptions = {
 
 /** A failure whose HTTP status or headers are not the code's own (413, 415, 405 with Allow, 429 with Retry-After). */
 class RestFailure extends Error {
-  constructor(
-    readonly error: DomainError,
-    readonly status: number = error.status,
-    readonly headers: Record<string, string> = {},
-  ) {
+  readonly error: DomainError;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(error: DomainError, status: number = error.status, headers: Record<string, string> = {}) {
     super(error.message);
+    this.error = error;
+    this.status = status;
+    this.headers = headers;
   }
 }
 

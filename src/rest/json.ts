@@ -1,5 +1,5 @@
-import { DomainError, validationError } from '../common/errors.js';
-import { tooDeeplyNested, tooDeeplyNestedMessage } from '../http/limits.js';
+import { DomainError, validationError } from '../common/errors.ts';
+import { tooDeeplyNested, tooDeeplyNestedMessage } from '../http/limits.ts';
 
 /**
  * JSON.parse settles silently what a billing API must not: a key given twice (the last wins), a

@@ -1,9 +1,9 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { apiKeyHeader } from '../auth/gate.js';
-import { idempotencyKeyRule, zodString } from '../common/validation.js';
-import { errorCodes } from '../common/errors.js';
-import { restPrefix, type Route, routes } from './routes.js';
+import { apiKeyHeader } from '../auth/gate.ts';
+import { idempotencyKeyRule, zodString } from '../common/validation.ts';
+import { errorCodes } from '../common/errors.ts';
+import { restPrefix, type Route, routes } from './routes.ts';
 
 type Code = keyof typeof errorCodes;
 

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { customerIdRule, featureCodeRule, zodString } from '../common/validation.js';
-import type { Context } from '../types.js';
-import { DomainError } from '../common/errors.js';
-import type { SeatEventKind } from '../model/seats.js';
-import { bulkSetSeats, changeSeats, type SeatChangeInput } from '../flows/seat-change.js';
-import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances } from '../flows/seat-reads.js';
-import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.js';
-import { maxBulkEntries, maxSeatCount, minSeatCount } from '../seats/rules.js';
+import { customerIdRule, featureCodeRule, zodString } from '../common/validation.ts';
+import type { Context } from '../types.ts';
+import { DomainError } from '../common/errors.ts';
+import type { SeatEventKind } from '../model/seats.ts';
+import { bulkSetSeats, changeSeats, type SeatChangeInput } from '../flows/seat-change.ts';
+import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances } from '../flows/seat-reads.ts';
+import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
+import { maxBulkEntries, maxSeatCount, minSeatCount } from '../seats/rules.ts';
 
 /**
  * The Commet-compatible REST door (SEAT-CONTRACT.md §7): one table mapping each route to the

@@ -1,10 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Connection, type ConnectionArgs, connectionOf, type CursorKind, foreignCursor, type PageRequest, pageRequest } from '../common/relay.js';
-import { run } from '../db/prepared.js';
-import type { SeatChargeRecord, SeatEventRecord } from '../model/records.js';
-import type { SeatEvent } from '../model/seats.js';
-import type { Tenant } from '../model/tenant.js';
-import { EVENTS_BY_ID, EVENTS_OF_BALANCE, EVENTS_OF_BALANCE_BACKWARD, EVENTS_OF_CUSTOMER, EVENTS_OF_CUSTOMER_BACKWARD } from './store.js';
+import { type Connection, type ConnectionArgs, connectionOf, type CursorKind, foreignCursor, type PageRequest, pageRequest } from '../common/relay.ts';
+import { run } from '../db/prepared.ts';
+import type { SeatChargeRecord, SeatEventRecord } from '../model/records.ts';
+import type { SeatEvent } from '../model/seats.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { EVENTS_BY_ID, EVENTS_OF_BALANCE, EVENTS_OF_BALANCE_BACKWARD, EVENTS_OF_CUSTOMER, EVENTS_OF_CUSTOMER_BACKWARD } from './store.ts';
 
 /** An event just flushed, as callers see it; `customerId` is the customer's display id. */
 export const eventRecordOf = (event: SeatEvent, names: { customerId: string; featureCode: string }, charge: SeatChargeRecord | null): SeatEventRecord => ({

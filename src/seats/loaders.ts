@@ -1,9 +1,9 @@
 import DataLoader from 'dataloader';
-import type { RequestScope } from '../model/tenant.js';
-import { refListLoader } from '../common/list-loader.js';
-import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.js';
-import { findEventsById } from './ledger.js';
-import { type CustomerWithSeatBalances, readBalances, readCustomersWithBalances } from './service.js';
+import type { RequestScope } from '../model/tenant.ts';
+import { refListLoader } from '../common/list-loader.ts';
+import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
+import { findEventsById } from './ledger.ts';
+import { type CustomerWithSeatBalances, readBalances, readCustomersWithBalances } from './service.ts';
 
 export const createSeatLoaders = (scope: RequestScope) => {
   /** Every balance of a customer's active subscription, for any number of customers in one query. */

@@ -1,6 +1,6 @@
-import { DomainError, validationError } from '../common/errors.js';
-import type { SeatLimits } from '../model/catalog.js';
-import type { SeatEventKind } from '../model/seats.js';
+import { DomainError, validationError } from '../common/errors.ts';
+import type { SeatLimits } from '../model/catalog.ts';
+import type { SeatEventKind } from '../model/seats.ts';
 
 /** A feature whose balance may not pass its included seats: no overage, not unlimited. */
 export const isCapped = (terms: SeatLimits): boolean => !terms.unlimited && !terms.overageEnabled;

@@ -1,11 +1,11 @@
 import { LockMode, QueryOrder } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { run } from '../db/prepared.js';
-import { refsByKind } from '../model/customer-refs.js';
-import type { CustomerRecord, SeatBalanceRecord } from '../model/records.js';
-import { SeatBalance } from '../model/seats.js';
-import type { Tenant } from '../model/tenant.js';
-import { CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalance, type PricedBalance, READ_BALANCES } from './store.js';
+import { run } from '../db/prepared.ts';
+import { refsByKind } from '../model/customer-refs.ts';
+import type { CustomerRecord, SeatBalanceRecord } from '../model/records.ts';
+import { SeatBalance } from '../model/seats.ts';
+import type { Tenant } from '../model/tenant.ts';
+import { CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalance, type PricedBalance, READ_BALANCES } from './store.ts';
 
 /** Names one balance of a batch, across tenants: the key `lockBalances` answers by. */
 export const balanceKey = (tenant: Tenant, customerRef: string, featureCode: string) =>

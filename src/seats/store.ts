@@ -1,10 +1,10 @@
-import { epochMs, read, statement } from '../db/prepared.js';
-import type { SeatTerms } from '../model/catalog.js';
-import { customerByRef, type CustomerRefParams, customersNamedBy, parseCustomer } from '../model/customer-refs.js';
-import { customerDisplayId } from '../model/customers.js';
-import type { CustomerRecord, SeatBalanceRecord, SeatEventRecord } from '../model/records.js';
-import type { SeatEventKind } from '../model/seats.js';
-import type { Mode } from '../model/tenant.js';
+import { epochMs, read, statement } from '../db/prepared.ts';
+import type { SeatTerms } from '../model/catalog.ts';
+import { customerByRef, type CustomerRefParams, customersNamedBy, parseCustomer } from '../model/customer-refs.ts';
+import { customerDisplayId } from '../model/customers.ts';
+import type { CustomerRecord, SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
+import type { SeatEventKind } from '../model/seats.ts';
+import type { Mode } from '../model/tenant.ts';
 
 const parseTerms = (row: Record<string, unknown>): SeatTerms => ({
   includedSeats: read.int(row.included_seats),

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
-import type { RequestScope } from '../model/tenant.js';
-import { findActiveSubscriptions, findSubscriptionsById } from './service.js';
-import type { SubscriptionRecord } from './store.js';
+import type { RequestScope } from '../model/tenant.ts';
+import { findActiveSubscriptions, findSubscriptionsById } from './service.ts';
+import type { SubscriptionRecord } from './store.ts';
 
 /** Renews the given customers' subscriptions whose period ended by `at` (flows/renewal.ts), so that reads never see a stale period. */
 export type RenewDue = (scope: RequestScope, at: Date, customerIds: string[]) => Promise<unknown>;

@@ -1,9 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { QueryOrder } from '@mikro-orm/core';
-import { run } from '../db/prepared.js';
-import { Subscription } from '../model/subscriptions.js';
-import { type Tenant, tenantWhere } from '../model/tenant.js';
-import { ACTIVE_SUBSCRIPTIONS, DUE_BY_REAL_TIME, DUE_BY_TEST_CLOCK, type DueSubscription, SUBSCRIPTIONS_BY_ID, type SubscriptionRecord } from './store.js';
+import { run } from '../db/prepared.ts';
+import { Subscription } from '../model/subscriptions.ts';
+import { type Tenant, tenantWhere } from '../model/tenant.ts';
+import { ACTIVE_SUBSCRIPTIONS, DUE_BY_REAL_TIME, DUE_BY_TEST_CLOCK, type DueSubscription, SUBSCRIPTIONS_BY_ID, type SubscriptionRecord } from './store.ts';
 
 /** The active subscriptions of the given customers, by customer id, in one query. */
 export async function findActiveSubscriptions(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, SubscriptionRecord>> {

@@ -1,7 +1,7 @@
-import type { PlanInterval } from '../model/catalog.js';
-import { read, statement } from '../db/prepared.js';
-import type { Mode } from '../model/tenant.js';
-import type { SubscriptionStatus } from '../model/subscriptions.js';
+import type { PlanInterval } from '../model/catalog.ts';
+import { read, statement } from '../db/prepared.ts';
+import type { Mode } from '../model/tenant.ts';
+import type { SubscriptionStatus } from '../model/subscriptions.ts';
 
 /** A subscription as callers see it, with what its periods and prices need from the plan. */
 export type SubscriptionRecord = {

@@ -1,9 +1,9 @@
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
-import type { RequestScope } from '../model/tenant.js';
-import type { WebhookEndpoint } from '../model/webhooks.js';
-import { findDeliveriesById, findEndpointsById } from './service.js';
-import type { WebhookDeliveryRecord } from './store.js';
+import type { RequestScope } from '../model/tenant.ts';
+import type { WebhookEndpoint } from '../model/webhooks.ts';
+import { findDeliveriesById, findEndpointsById } from './service.ts';
+import type { WebhookDeliveryRecord } from './store.ts';
 
 /**
  * The webhook loaders of a request, made when it first needs one (node(id:) of a we_ or msg_ id):

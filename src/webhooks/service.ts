@@ -1,13 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { run } from '../db/prepared.js';
-import { outboxEventTypes, type OutboxEventType } from '../model/events.js';
-import type { PublishedEvent } from '../model/records.js';
-import { type Connection, type ConnectionArgs, connectionOf, type CursorKind, foreignCursor, pageRequest } from '../common/relay.js';
-import { DomainError, validationError } from '../common/errors.js';
-import { newId } from '../common/ids.js';
-import { type Tenant, tenantWhere } from '../model/tenant.js';
-import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../model/webhooks.js';
-import { newWebhookSecret } from './signature.js';
+import { run } from '../db/prepared.ts';
+import { outboxEventTypes, type OutboxEventType } from '../model/events.ts';
+import type { PublishedEvent } from '../model/records.ts';
+import { type Connection, type ConnectionArgs, connectionOf, type CursorKind, foreignCursor, pageRequest } from '../common/relay.ts';
+import { DomainError, validationError } from '../common/errors.ts';
+import { newId } from '../common/ids.ts';
+import { type Tenant, tenantWhere } from '../model/tenant.ts';
+import { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../model/webhooks.ts';
+import { newWebhookSecret } from './signature.ts';
 import {
   type ClaimedDelivery,
   DELIVERIES_BY_ID,
@@ -18,8 +18,8 @@ import {
   PENDING_DELIVERIES,
   type WebhookAttemptRecord,
   type WebhookDeliveryRecord,
-} from './store.js';
-import { checkWebhookUrl } from './url.js';
+} from './store.ts';
+import { checkWebhookUrl } from './url.ts';
 
 /** Deliveries per insert statement. */
 const rowsPerInsert = 500;

@@ -1,7 +1,7 @@
-import { read, statement } from '../db/prepared.js';
-import type { OutboxEventType } from '../model/events.js';
-import type { Mode } from '../model/tenant.js';
-import type { WebhookDeliveryStatus } from '../model/webhooks.js';
+import { read, statement } from '../db/prepared.ts';
+import type { OutboxEventType } from '../model/events.ts';
+import type { Mode } from '../model/tenant.ts';
+import type { WebhookDeliveryStatus } from '../model/webhooks.ts';
 
 // Kept by hand: MikroORM has no word for SKIP LOCKED in an update's subquery, a batch of
 // conditional updates and inserts in one round trip, an advisory lock, or a row-value

@@ -1,7 +1,7 @@
 import dns from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
-import { loopbackHostnames } from '../common/hosts.js';
-import type { Mode } from '../model/tenant.js';
+import { loopbackHostnames } from '../common/hosts.ts';
+import type { Mode } from '../model/tenant.ts';
 
 /**
  * Endpoint URLs are chosen by customers and fetched by seatgate, so they must not reach

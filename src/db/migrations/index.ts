@@ -1,15 +1,15 @@
 import type { MigrationObject } from '@mikro-orm/core';
-import { Migration20261124193609 } from './Migration20261124193609.js';
-import { Migration20261124193909 } from './Migration20261124193909.js';
-import { Migration20261124194352 } from './Migration20261124194352.js';
-import { Migration20261126050000 } from './Migration20261126050000.js';
-import { Migration20261126060000 } from './Migration20261126060000.js';
-import { Migration20261126070000 } from './Migration20261126070000.js';
-import { Migration20261126100000 } from './Migration20261126100000.js';
+import { Migration20261124193609 } from './Migration20261124193609.ts';
+import { Migration20261124193909 } from './Migration20261124193909.ts';
+import { Migration20261124194352 } from './Migration20261124194352.ts';
+import { Migration20261126050000 } from './Migration20261126050000.ts';
+import { Migration20261126060000 } from './Migration20261126060000.ts';
+import { Migration20261126070000 } from './Migration20261126070000.ts';
+import { Migration20261126100000 } from './Migration20261126100000.ts';
 
 /**
- * Every migration, in order. Listed statically so that they run the same under tsx, vitest and
- * plain node; `npm run migration:create` writes the file, and you add it here (a test checks).
+ * Every migration, in order. Listed statically so that they run the same under node, vitest and
+ * the MikroORM CLI; `npm run migration:create` writes the file, and you add it here (a test checks).
  */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124193609', class: Migration20261124193609 },

@@ -1,12 +1,10 @@
-import { expect, test } from 'vitest';
-import { mutations, seatScenario, uniqueName, useHarness } from './helpers.js';
+import { expect, test } from './fixtures.js';
+import { type Harness, mutations, uniqueName } from './helpers.js';
 
 // One access-log line per answer, through both doors, never carrying the key.
 
-const harness = useHarness();
-
 /** A JSON request to the app, under a request id of the test's choosing. */
-const send = (path: string, method: string, key: string, requestId: string, body: unknown) =>
+const send = (harness: Harness, path: string, method: string, key: string, requestId: string, body: unknown) =>
   harness.yoga.fetch(`http://seatgate.test${path}`, {
     method,
     headers: { 'content-type': 'application/json', 'x-api-key': key, 'x-request-id': requestId },
@@ -14,21 +12,20 @@ const send = (path: string, method: string, key: string, requestId: string, body
   });
 
 /** The access-log line of a request id, parsed. */
-function lineOf(requestId: string) {
+function lineOf(harness: Harness, requestId: string) {
   const lines = harness.logs.map((line) => JSON.parse(line)).filter((entry) => entry.message === 'request' && entry.requestId === requestId);
   expect(lines, requestId).toHaveLength(1);
   return lines[0];
 }
 
-test('GraphQL: operation, status, error code, duration, tenant and key id; never the key', async () => {
-  const s = await seatScenario(harness);
+test('GraphQL: operation, status, error code, duration, tenant and key id; never the key', async ({ harness, scenario: s }) => {
   const ok = uniqueName('req-ok');
-  const response = await send('/graphql', 'POST', s.key, ok, {
+  const response = await send(harness, '/graphql', 'POST', s.key, ok, {
     query: `mutation AddEditor($input: AddSeatsInput!) ${mutations.addSeats.slice(mutations.addSeats.indexOf('{'))}`,
     variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } },
   });
   expect(response.status).toBe(200);
-  const entry = lineOf(ok);
+  const entry = lineOf(harness, ok);
   expect(entry).toMatchObject({
     level: 'info',
     method: 'POST',
@@ -44,24 +41,23 @@ test('GraphQL: operation, status, error code, duration, tenant and key id; never
   expect(entry.durationMs).toBeGreaterThanOrEqual(0);
 
   const failed = uniqueName('req-failed');
-  await send('/graphql', 'POST', s.key, failed, { query: '{ seatBalances(customerId: "nobody") { current } }' });
-  expect(lineOf(failed)).toMatchObject({ operationName: null, operationType: 'query', status: 200, errorCode: 'customer_not_found' });
+  await send(harness, '/graphql', 'POST', s.key, failed, { query: /* GraphQL */ `{ seatBalances(customerId: "nobody") { current } }` });
+  expect(lineOf(harness, failed)).toMatchObject({ operationName: null, operationType: 'query', status: 200, errorCode: 'customer_not_found' });
 
   const refused = uniqueName('req-refused');
   // Another last character: one in 32 keys already ends in any given one.
-  await send('/graphql', 'POST', `${s.key.slice(0, -1)}${s.key.endsWith('x') ? 'y' : 'x'}`, refused, { query: '{ features { code } }' });
-  expect(lineOf(refused)).toMatchObject({ status: 401, errorCode: 'unauthorized', organizationId: null, keyId: null });
+  await send(harness, '/graphql', 'POST', `${s.key.slice(0, -1)}${s.key.endsWith('x') ? 'y' : 'x'}`, refused, { query: /* GraphQL */ `{ features { code } }` });
+  expect(lineOf(harness, refused)).toMatchObject({ status: 401, errorCode: 'unauthorized', organizationId: null, keyId: null });
 
   const secret = s.key.slice('ck_test_'.length);
   expect(harness.logs.filter((line) => line.includes(secret))).toEqual([]);
 });
 
-test('REST: the route is named by its GraphQL twin, and a refusal by its code', async () => {
-  const s = await seatScenario(harness);
+test('REST: the route is named by its GraphQL twin, and a refusal by its code', async ({ harness, scenario: s }) => {
   const ok = uniqueName('req-rest-ok');
-  const response = await send('/api/v1/seats', 'POST', s.key, ok, { customerId: s.customerId, featureCode: 'editor', count: 1 });
+  const response = await send(harness, '/api/v1/seats', 'POST', s.key, ok, { customerId: s.customerId, featureCode: 'editor', count: 1 });
   expect(response.status).toBe(200);
-  expect(lineOf(ok)).toMatchObject({
+  expect(lineOf(harness, ok)).toMatchObject({
     method: 'POST',
     path: '/api/v1/seats',
     operationName: 'addSeats',
@@ -72,7 +68,7 @@ test('REST: the route is named by its GraphQL twin, and a refusal by its code', 
   });
 
   const refused = uniqueName('req-rest-refused');
-  const answer = await send('/api/v1/seats', 'DELETE', s.key, refused, { customerId: s.customerId, featureCode: 'editor', count: 50 });
+  const answer = await send(harness, '/api/v1/seats', 'DELETE', s.key, refused, { customerId: s.customerId, featureCode: 'editor', count: 50 });
   expect(answer.status).toBe(400);
-  expect(lineOf(refused)).toMatchObject({ status: 400, errorCode: 'insufficient_seats', operationName: 'removeSeats' });
+  expect(lineOf(harness, refused)).toMatchObject({ status: 400, errorCode: 'insufficient_seats', operationName: 'removeSeats' });
 });

@@ -1,21 +1,19 @@
-import { describe, expect, test } from 'vitest';
-import { newTenant, useHarness, type Client } from './helpers.js';
+import { describe, expect, test } from './fixtures.js';
+import { type Client, type Harness, newTenant } from './helpers.js';
 
 // Charges through the GraphQL door, checked against a model of the billing contract written
 // here (README "Billing", SEAT-CONTRACT.md §5): its own calendar, day counting and half-up
 // rounding, and nothing imported from src/billing. Each test has its own organization, and so
 // its own test clock, which stands still between advances: every instant below is exact.
 
-const harness = useHarness();
-
 const CHARGE = 'kind quantity unitPrice daysRemaining daysInPeriod periodStart periodEnd amount currency ts';
 const change = (op: 'addSeats' | 'removeSeats' | 'setSeats') =>
-  `mutation($input: ${op[0]!.toUpperCase()}${op.slice(1)}Input!) { ${op}(input: $input) { id previousBalance newBalance ts charge { ${CHARGE} eventId } } }`;
-const preview = `query($input: PreviewSeatChangeInput!) {
+  /* GraphQL */ `mutation($input: ${op[0]!.toUpperCase()}${op.slice(1)}Input!) { ${op}(input: $input) { id previousBalance newBalance ts charge { ${CHARGE} eventId } } }`;
+const preview = /* GraphQL */ `query($input: PreviewSeatChangeInput!) {
   previewSeatChange(input: $input) { previousBalance newBalance charge { ${CHARGE} } error { code } }
 }`;
-const charges = `query($c: String!) { seatCharges(customerId: $c) { ${CHARGE} eventId } }`;
-const invoice = `query($c: String!) {
+const charges = /* GraphQL */ `query($c: String!) { seatCharges(customerId: $c) { ${CHARGE} eventId } }`;
+const invoice = /* GraphQL */ `query($c: String!) {
   upcomingInvoice(customerId: $c) {
     currentPeriodStart currentPeriodEnd nextPeriodStart nextPeriodEnd billingDate total
     lines { kind quantity unitPrice daysRemaining daysInPeriod periodStart periodEnd amount }
@@ -95,12 +93,10 @@ class BillingModel {
   readonly recorded: ExpectedCharge[] = [];
   /** The rounding ties met so far: true-ups whose exact value was k + 1/2. */
   ties = 0;
+  readonly terms: { includedSeats: number; unitPrice: number; interval: Interval; currency: string };
 
-  constructor(
-    readonly terms: { includedSeats: number; unitPrice: number; interval: Interval; currency: string },
-    start: Instant,
-    initialSeats: number,
-  ) {
+  constructor(terms: BillingModel['terms'], start: Instant, initialSeats: number) {
+    this.terms = terms;
     this.balance = initialSeats;
     this.period = periodAfter(start, terms.interval);
     this.mark = this.billable();
@@ -185,11 +181,13 @@ const FEATURE = 'seat';
  * A fresh organization whose clock stands at `startAt`, one plan with one overage feature, and
  * a customer subscribed from `startAt`.
  */
-async function subscribed(options: { interval: Interval; includedSeats: number; unitPrice: number; startAt: string; initialSeats: number }) {
+async function subscribed(harness: Harness, options: { interval: Interval; includedSeats: number; unitPrice: number; startAt: string; initialSeats: number }) {
   const { client } = await newTenant(harness);
-  await client.ok(`mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`, { input: { to: options.startAt } });
-  await client.ok(`mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`, { input: { code: FEATURE, name: 'Seat', type: 'SEATS' } });
-  await client.ok(`mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+  await client.ok(/* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`, { input: { to: options.startAt } });
+  await client.ok(/* GraphQL */ `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`, {
+    input: { code: FEATURE, name: 'Seat', type: 'SEATS' },
+  });
+  await client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
     input: {
       code: 'plan',
       name: 'Plan',
@@ -198,15 +196,19 @@ async function subscribed(options: { interval: Interval; includedSeats: number; 
       seatFeatures: [{ featureCode: FEATURE, includedSeats: options.includedSeats, overageEnabled: true, unlimited: false, unitPrice: options.unitPrice }],
     },
   });
-  await client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, { input: { name: 'Billed Co', externalId: CUSTOMER } });
+  await client.ok(/* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, {
+    input: { name: 'Billed Co', externalId: CUSTOMER },
+  });
   const { createSubscription } = await client.ok(
-    `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { currentPeriodStart currentPeriodEnd } }`,
+    /* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { currentPeriodStart currentPeriodEnd } }`,
     { input: { customerId: CUSTOMER, planCode: 'plan', startAt: options.startAt, initialSeats: [{ featureCode: FEATURE, count: options.initialSeats }] } },
   );
   let clock = options.startAt;
   const moveClockTo = async (to: string) => {
     if (to === clock) return;
-    const { advanceTestClock } = await client.ok(`mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`, { input: { to } });
+    const { advanceTestClock } = await client.ok(/* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`, {
+      input: { to },
+    });
     expect(advanceTestClock.now).toBe(to);
     clock = to;
   };
@@ -217,12 +219,12 @@ const seats = (client: Client, op: 'addSeats' | 'removeSeats' | 'setSeats', coun
   client.ok(change(op), { input: { customerId: CUSTOMER, featureCode: FEATURE, count } }).then((data) => data[op]);
 
 describe('a true-up worth exactly k + 1/2 minor units', () => {
-  test('rounds up, with the same quantity, price and days in addSeats and in previewSeatChange', async () => {
+  test('rounds up, with the same quantity, price and days in addSeats and in previewSeatChange', async ({ harness }) => {
     // April 2030: a 30-day period. 3 seats included at 2503; 5 held from the start, so the
     // advance bills 2 and the mark is 2.
     const terms = { interval: 'MONTH' as const, includedSeats: 3, unitPrice: 2503, currency: 'EUR' };
     const startAt = '2030-04-01T00:00:00.000Z';
-    const { client, createSubscription, moveClockTo } = await subscribed({ ...terms, startAt, initialSeats: 5 });
+    const { client, createSubscription, moveClockTo } = await subscribed(harness, { ...terms, startAt, initialSeats: 5 });
     expect(createSubscription).toEqual({ currentPeriodStart: startAt, currentPeriodEnd: '2030-05-01T00:00:00.000Z' });
     const model = new BillingModel(terms, instant(startAt), 5);
 
@@ -257,10 +259,10 @@ describe('a true-up worth exactly k + 1/2 minor units', () => {
     expect(upcomingInvoice.total).toBe(3755 + 5 * 2503);
   });
 
-  test('a tie on the last day of a 28-day February rounds up too: 1 × 1414 × 1 / 28 = 50.5', async () => {
+  test('a tie on the last day of a 28-day February rounds up too: 1 × 1414 × 1 / 28 = 50.5', async ({ harness }) => {
     const terms = { interval: 'MONTH' as const, includedSeats: 0, unitPrice: 1414, currency: 'EUR' };
     const startAt = '2030-02-01T00:00:00.000Z';
-    const { client, moveClockTo } = await subscribed({ ...terms, startAt, initialSeats: 0 });
+    const { client, moveClockTo } = await subscribed(harness, { ...terms, startAt, initialSeats: 0 });
     const at = '2030-02-28T23:59:59.000Z';
     await moveClockTo(at);
     const { previewSeatChange } = await client.ok(preview, { input: { customerId: CUSTOMER, featureCode: FEATURE, kind: 'SET', count: 1 } });
@@ -405,10 +407,10 @@ const scenarios: {
 ];
 
 describe('amounts over periods of every length, against the model', () => {
-  test.each(scenarios)('$name', async (scenario) => {
+  test.for(scenarios)('$name', async (scenario, { harness }) => {
     const terms = { interval: scenario.interval, includedSeats: 2, unitPrice: scenario.unitPrice, currency: 'EUR' };
     const startAt = iso(instant(scenario.startAt));
-    const { client, createSubscription, moveClockTo } = await subscribed({ ...terms, startAt, initialSeats: 3 });
+    const { client, createSubscription, moveClockTo } = await subscribed(harness, { ...terms, startAt, initialSeats: 3 });
     const model = new BillingModel(terms, instant(startAt), 3);
     expect(daysIn(model.period)).toBe(scenario.days);
     expect(createSubscription).toEqual({ currentPeriodStart: iso(model.period.start), currentPeriodEnd: iso(model.period.end) });

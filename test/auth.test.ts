@@ -1,45 +1,43 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import {
   balanceOf,
   type Client,
   createCustomerWithSubscription,
   graphql,
   type GraphQLResponse,
+  type Harness,
   ledgerOf,
   mutations,
   newTenant,
   queries,
   seatScenario,
   uniqueName,
-  useHarness,
 } from './helpers.js';
 import { defaultApiKeyCacheMs } from '../src/auth/cache.js';
 import { schema } from '../src/graphql/schema.js';
 import type { Mode } from '../src/model/tenant.js';
 
-const harness = useHarness();
-
 const seatFeatures = ['editor', 'viewer', 'admin'] as const;
 
 const documents = {
-  createFeature: `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { __typename id code livemode } }`,
-  createPlan: `mutation($input: CreatePlanInput!) { createPlan(input: $input) { __typename id code livemode } }`,
-  createCustomer: `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { __typename id externalId livemode } }`,
-  createSubscription: `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { __typename id customerId livemode } }`,
-  addSeats: `mutation($input: AddSeatsInput!) { addSeats(input: $input) { __typename livemode } }`,
-  removeSeats: `mutation($input: RemoveSeatsInput!) { removeSeats(input: $input) { __typename livemode } }`,
-  setSeats: `mutation($input: SetSeatsInput!) { setSeats(input: $input) { __typename livemode } }`,
-  bulkSetSeats: `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { __typename livemode } }`,
-  customer: `query($id: String!) { customer(id: $id) { id externalId } }`,
-  customers: `query($ids: [String!]!) { customers(ids: $ids) { id externalId } }`,
-  features: `{ features { id code } }`,
-  plans: `{ plans { id code } }`,
+  createFeature: /* GraphQL */ `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { __typename id code livemode } }`,
+  createPlan: /* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { __typename id code livemode } }`,
+  createCustomer: /* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { __typename id externalId livemode } }`,
+  createSubscription: /* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { __typename id customerId livemode } }`,
+  addSeats: /* GraphQL */ `mutation($input: AddSeatsInput!) { addSeats(input: $input) { __typename livemode } }`,
+  removeSeats: /* GraphQL */ `mutation($input: RemoveSeatsInput!) { removeSeats(input: $input) { __typename livemode } }`,
+  setSeats: /* GraphQL */ `mutation($input: SetSeatsInput!) { setSeats(input: $input) { __typename livemode } }`,
+  bulkSetSeats: /* GraphQL */ `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { __typename livemode } }`,
+  customer: /* GraphQL */ `query($id: String!) { customer(id: $id) { id externalId } }`,
+  customers: /* GraphQL */ `query($ids: [String!]!) { customers(ids: $ids) { id externalId } }`,
+  features: /* GraphQL */ `{ features { id code } }`,
+  plans: /* GraphQL */ `{ plans { id code } }`,
 };
 
-const send = (path: string, init: RequestInit = {}) => harness.yoga.fetch(`http://seatgate.test${path}`, init);
+const send = (harness: Harness, path: string, init: RequestInit = {}) => harness.yoga.fetch(`http://seatgate.test${path}`, init);
 
-const sql = <T = any>(query: string, params: unknown[] = []) => harness.orm.em.fork().getConnection().execute<T[]>(query, params);
+const sql = <T = any>(harness: Harness, query: string, params: unknown[] = []) => harness.orm.em.fork().getConnection().execute<T[]>(query, params);
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -61,7 +59,7 @@ async function furnish(client: Client, externalId: string = uniqueName('acme')) 
 }
 
 /** A tenant whose data others try to reach: a subscribed customer with seats, and a customer without a subscription. */
-async function victimIn(mode: Mode) {
+async function victimIn(harness: Harness, mode: Mode) {
   const s = await seatScenario(harness, {
     mode,
     initialSeats: [
@@ -70,7 +68,7 @@ async function victimIn(mode: Mode) {
     ],
   });
   const { createCustomer: lone } = await s.client.ok(documents.createCustomer, { input: { name: 'Lone', externalId: uniqueName('lone') } });
-  const { features, plans } = await s.client.ok(`{ features { id } plans { id } }`);
+  const { features, plans } = await s.client.ok(/* GraphQL */ `{ features { id } plans { id } }`);
   return {
     ...s,
     lone: lone as { id: string; externalId: string },
@@ -82,16 +80,17 @@ async function victimIn(mode: Mode) {
 type Victim = Awaited<ReturnType<typeof victimIn>>;
 
 /** Everything a refused request must leave alone, read straight from the tables. */
-async function stateOf(victim: Victim) {
+async function stateOf(harness: Harness, victim: Victim) {
   const seats: Record<string, unknown> = {};
   for (const code of seatFeatures) {
     seats[code] = { current: await balanceOf(harness, victim.customer.id, code), ledger: await ledgerOf(harness, victim.customer.id, code) };
   }
-  const subscriptions = await sql(`select id, status, current_period_start, current_period_end from subscription where customer_id in (?, ?) order by id`, [
-    victim.customer.id,
-    victim.lone.id,
-  ]);
-  const charges = await sql(`select id, kind, amount from seat_charge where customer_id in (?, ?) order by seq`, [victim.customer.id, victim.lone.id]);
+  const subscriptions = await sql(
+    harness,
+    `select id, status, current_period_start, current_period_end from subscription where customer_id in (?, ?) order by id`,
+    [victim.customer.id, victim.lone.id],
+  );
+  const charges = await sql(harness, `select id, kind, amount from seat_charge where customer_id in (?, ?) order by seq`, [victim.customer.id, victim.lone.id]);
   return { seats, subscriptions, charges };
 }
 
@@ -139,43 +138,45 @@ describe('authentication', () => {
     ['bulkSetSeats', mutations.bulkSetSeats, { input: { customerId, seats: [{ featureCode: 'editor', count: 4 }] } }],
   ];
 
-  test.each(badKeys)('%s answers 401 unauthorized on every seat operation and changes nothing', async (_name, headersFor) => {
-    const victim = await victimIn('test');
-    const before = await stateOf(victim);
+  test.for(badKeys)('%s answers 401 unauthorized on every seat operation and changes nothing', async ([_name, headersFor], { harness }) => {
+    const victim = await victimIn(harness, 'test');
+    const before = await stateOf(harness, victim);
     for (const [name, document, variables] of operations(victim.customerId)) {
       const response = await graphql(harness, null, document, variables, headersFor(victim.key));
       expectUnauthorized(response);
       expect(response.errors![0]!.message, name).not.toContain(victim.key);
     }
-    expect(await stateOf(victim)).toEqual(before);
+    expect(await stateOf(harness, victim)).toEqual(before);
   });
 
-  test('a revoked key answers unauthorized', async () => {
-    const victim = await victimIn('test');
-    await sql(`update api_key set revoked_at = now() where key_hash = ?`, [sha256(victim.key)]);
+  test('a revoked key answers unauthorized', async ({ harness }) => {
+    const victim = await victimIn(harness, 'test');
+    await sql(harness, `update api_key set revoked_at = now() where key_hash = ?`, [sha256(victim.key)]);
     // The server trusts a key it looked up for at most the cache's lifetime (test/keys.test.ts).
     harness.passTime(defaultApiKeyCacheMs + 1);
-    const before = await stateOf(victim);
+    const before = await stateOf(harness, victim);
     expectUnauthorized(await graphql(harness, victim.key, queries.seatBalances, { customerId: victim.customerId }));
     expectUnauthorized(await graphql(harness, victim.key, mutations.addSeats, { input: { customerId: victim.customerId, featureCode: 'editor', count: 1 } }));
-    expect(await stateOf(victim)).toEqual(before);
+    expect(await stateOf(harness, victim)).toEqual(before);
   });
 
   describe('comes before parsing', () => {
-    test('a syntactically broken query without a key answers unauthorized, not a validation error', async () => {
+    test('a syntactically broken query without a key answers unauthorized, not a validation error', async ({ harness }) => {
       expectUnauthorized(await graphql(harness, null, '{ seatBalance(customerId: '));
       expectUnauthorized(await graphql(harness, `ck_test_${'x'.repeat(32)}`, 'mutation { addSeats(input: {'));
     });
 
-    test('a query that names unknown fields, and a body that is not JSON, answer unauthorized', async () => {
-      expectUnauthorized(await graphql(harness, null, '{ nothingHere { at all } }'));
-      const response = await send('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+    test('a query that names unknown fields, and a body that is not JSON, answer unauthorized', async ({ harness }) => {
+      expectUnauthorized(await graphql(harness, null, /* GraphQL */ `{ nothingHere { at all } }`));
+      const response = await send(harness, '/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
       expect(response.status).toBe(401);
       expect((await response.json()).errors[0].extensions).toMatchObject({ code: 'unauthorized', type: 'authentication_error' });
     });
 
-    test('a GET request with a query string needs a key too', async () => {
-      const response = await send(`/graphql?query=${encodeURIComponent('{ features { id } }')}`, { headers: { accept: 'application/json' } });
+    test('a GET request with a query string needs a key too', async ({ harness }) => {
+      const response = await send(harness, `/graphql?query=${encodeURIComponent(/* GraphQL */ `{ features { id } }`)}`, {
+        headers: { accept: 'application/json' },
+      });
       expect(response.status).toBe(401);
       const body = await response.json();
       expect(body.data ?? null).toBeNull();
@@ -192,7 +193,7 @@ describe('tenancy', () => {
     variables: (customerRef: string) => Record<string, unknown>;
     target?: 'lone';
     /** Puts the victim in the state the operation could disturb, before the intruder acts. */
-    prepare?: (victim: Victim) => Promise<void>;
+    prepare?: (harness: Harness, victim: Victim) => Promise<void>;
     refused: (response: GraphQLResponse, victim: Victim) => void;
   };
 
@@ -232,22 +233,27 @@ describe('tenancy', () => {
       (customerId) => ({ input: { customerId, planCode: 'team', initialSeats: [{ featureCode: 'editor', count: 1 }] } }),
       'lone',
     ),
-    notFound('seatCharges', `query($customerId: String!) { seatCharges(customerId: $customerId) { id amount } }`, (customerId) => ({ customerId })),
-    notFound('upcomingInvoice', `query($customerId: String!) { upcomingInvoice(customerId: $customerId) { total } }`, (customerId) => ({ customerId })),
+    notFound('seatCharges', /* GraphQL */ `query($customerId: String!) { seatCharges(customerId: $customerId) { id amount } }`, (customerId) => ({
+      customerId,
+    })),
+    notFound('upcomingInvoice', /* GraphQL */ `query($customerId: String!) { upcomingInvoice(customerId: $customerId) { total } }`, (customerId) => ({
+      customerId,
+    })),
     {
       name: 'previewSeatChange',
-      document: `query($input: PreviewSeatChangeInput!) { previewSeatChange(input: $input) { newBalance charge { amount } error { code param } } }`,
+      document: /* GraphQL */ `query($input: PreviewSeatChangeInput!) { previewSeatChange(input: $input) { newBalance charge { amount } error { code param } } }`,
       variables: (customerId) => ({ input: { customerId, featureCode: 'editor', kind: 'ADD', count: 5 } }),
       refused: (response) =>
         expect(response.data.previewSeatChange).toEqual({ newBalance: null, charge: null, error: { code: 'customer_not_found', param: 'customerId' } }),
     },
     {
       name: 'renewDueSubscriptions',
-      document: `mutation { renewDueSubscriptions { subscriptions periods } }`,
+      document: /* GraphQL */ `mutation { renewDueSubscriptions { subscriptions periods } }`,
       variables: () => ({}),
       // The victim's period has ended: only the victim's own tenant may roll it.
-      prepare: async (victim) => {
+      prepare: async (harness, victim) => {
         await sql(
+          harness,
           `update subscription set current_period_start = current_period_start - interval '1 month', current_period_end = now() - interval '1 day' where customer_id = ?`,
           [victim.customer.id],
         );
@@ -256,20 +262,21 @@ describe('tenancy', () => {
     },
     {
       name: 'advanceTestClock',
-      document: `mutation { advanceTestClock(input: { days: 40 }) { now livemode } }`,
+      document: /* GraphQL */ `mutation { advanceTestClock(input: { days: 40 }) { now livemode } }`,
       variables: () => ({}),
-      prepare: async (victim) => {
+      prepare: async (harness, victim) => {
         await sql(
+          harness,
           `update subscription set current_period_start = current_period_start - interval '1 month', current_period_end = now() + interval '1 day' where customer_id = ?`,
           [victim.customer.id],
         );
       },
       refused: ownClockOrRefused('advanceTestClock'),
     },
-    { name: 'testClock', document: `{ testClock { now livemode } }`, variables: () => ({}), refused: ownClockOrRefused('testClock') },
+    { name: 'testClock', document: /* GraphQL */ `{ testClock { now livemode } }`, variables: () => ({}), refused: ownClockOrRefused('testClock') },
     {
       name: 'deleteTestData',
-      document: `mutation { deleteTestData { customers complete } }`,
+      document: /* GraphQL */ `mutation { deleteTestData { customers complete } }`,
       variables: () => ({}),
       // A test key deletes its own organization's test data (the intruder's), a live key nothing.
       refused: (response) =>
@@ -289,13 +296,13 @@ describe('tenancy', () => {
     },
     {
       name: 'node',
-      document: `query($id: ID!) { node(id: $id) { __typename id } }`,
+      document: /* GraphQL */ `query($id: ID!) { node(id: $id) { __typename id } }`,
       variables: (id) => ({ id }),
       refused: (response) => expect(response).toEqual({ data: { node: null }, status: 200 }),
     },
     {
       name: 'nodes',
-      document: `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`,
+      document: /* GraphQL */ `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`,
       variables: (id) => ({ ids: [id, id] }),
       refused: (response) => expect(response).toEqual({ data: { nodes: [null, null] }, status: 200 }),
     },
@@ -323,26 +330,26 @@ describe('tenancy', () => {
     },
   ];
 
-  const intruders: { name: string; victimMode: Mode; intruder: (victim: Victim) => ReturnType<typeof newTenant> }[] = [
-    { name: "another organization's test key, on test data", victimMode: 'test', intruder: () => newTenant(harness, 'test') },
-    { name: "another organization's live key, on live data", victimMode: 'live', intruder: () => newTenant(harness, 'live') },
-    { name: 'a test key of the same organization, on live data', victimMode: 'live', intruder: (v) => newTenant(harness, 'test', v.organization) },
-    { name: 'a live key of the same organization, on test data', victimMode: 'test', intruder: (v) => newTenant(harness, 'live', v.organization) },
+  const intruders: { name: string; victimMode: Mode; intruder: (harness: Harness, victim: Victim) => ReturnType<typeof newTenant> }[] = [
+    { name: "another organization's test key, on test data", victimMode: 'test', intruder: (harness) => newTenant(harness, 'test') },
+    { name: "another organization's live key, on live data", victimMode: 'live', intruder: (harness) => newTenant(harness, 'live') },
+    { name: 'a test key of the same organization, on live data', victimMode: 'live', intruder: (harness, v) => newTenant(harness, 'test', v.organization) },
+    { name: 'a live key of the same organization, on test data', victimMode: 'test', intruder: (harness, v) => newTenant(harness, 'live', v.organization) },
   ];
 
   describe.each(intruders)('$name', ({ victimMode, intruder: makeIntruder }) => {
-    test.each(operations)('$name sees and changes nothing of the victim', async (operation) => {
-      const victim = await victimIn(victimMode);
-      const intruder = await makeIntruder(victim);
+    test.for(operations)('$name sees and changes nothing of the victim', async (operation, { harness }) => {
+      const victim = await victimIn(harness, victimMode);
+      const intruder = await makeIntruder(harness, victim);
       expect(intruder.mode === victim.mode && intruder.organizationId === victim.organizationId).toBe(false);
       await furnish(intruder.client);
-      await operation.prepare?.(victim);
-      const before = await stateOf(victim);
+      await operation.prepare?.(harness, victim);
+      const before = await stateOf(harness, victim);
       const target = operation.target === 'lone' ? victim.lone : victim.customer;
       for (const ref of [target.id, target.externalId!]) {
         const response = await graphql(harness, intruder.key, operation.document, operation.variables(ref));
         operation.refused(response, victim);
-        expect(await stateOf(victim)).toEqual(before);
+        expect(await stateOf(harness, victim)).toEqual(before);
       }
     });
   });
@@ -367,8 +374,8 @@ describe('tenancy', () => {
     ).toEqual([]);
   });
 
-  test('a second key of the same organization and mode sees and changes the same data', async () => {
-    const victim = await victimIn('live');
+  test('a second key of the same organization and mode sees and changes the same data', async ({ harness }) => {
+    const victim = await victimIn(harness, 'live');
     const colleague = await newTenant(harness, 'live', victim.organization);
     expect(colleague.organizationId).toBe(victim.organizationId);
     const { seatBalance } = await colleague.client.ok(queries.seatBalance, { customerId: victim.customerId, featureCode: 'editor' });
@@ -379,10 +386,10 @@ describe('tenancy', () => {
 });
 
 describe('livemode', () => {
-  test.each([
+  test.for([
     ['live', true],
     ['test', false],
-  ] as const)('every object returned to a %s key has livemode %s', async (mode, livemode) => {
+  ] as const)('every object returned to a %s key has livemode %s', async ([mode, livemode], { harness }) => {
     const s = await seatScenario(harness, { mode, initialSeats: [{ featureCode: 'editor', count: 1 }] });
     const seat = { customerId: s.customerId, featureCode: 'editor' };
     const responses = [
@@ -406,7 +413,7 @@ describe('livemode', () => {
       { createCustomer },
       await s.client.ok(documents.createSubscription, { input: { customerId: createCustomer.id, planCode: 'solo' } }),
       await s.client.ok(
-        `query($id: String!, $featureCode: String!) {
+        /* GraphQL */ `query($id: String!, $featureCode: String!) {
           seatBalance(customerId: $id, featureCode: $featureCode) { __typename livemode }
           seatBalances(customerId: $id) { __typename livemode }
           seatEvents(customerId: $id) { edges { node { __typename livemode } } nodes { __typename livemode } }
@@ -424,7 +431,7 @@ describe('livemode', () => {
     expect(found.filter((f) => f.livemode !== livemode)).toEqual([]);
   });
 
-  test('live and test keys of one organization each get their own livemode', async () => {
+  test('live and test keys of one organization each get their own livemode', async ({ harness }) => {
     const live = await seatScenario(harness, { mode: 'live' });
     const testSide = await newTenant(harness, 'test', live.organization);
     const testCustomer = await furnish(testSide.client);
@@ -435,11 +442,11 @@ describe('livemode', () => {
 });
 
 describe('uniqueness is per organization and mode', () => {
-  test.each([
+  test.for([
     ['two organizations', 'test', 'test', false],
     ['two organizations, live', 'live', 'live', false],
     ['live and test of one organization', 'live', 'test', true],
-  ] as const)('the same external id and feature codes coexist in %s', async (_name, firstMode, secondMode, sameOrganization) => {
+  ] as const)('the same external id and feature codes coexist in %s', async ([_name, firstMode, secondMode, sameOrganization], { harness }) => {
     const externalId = uniqueName('shared');
     const first = await seatScenario(harness, { mode: firstMode, externalId, initialSeats: [{ featureCode: 'editor', count: 1 }] });
     const second = await newTenant(harness, secondMode, sameOrganization ? first.organization : undefined);
@@ -466,8 +473,8 @@ describe('uniqueness is per organization and mode', () => {
 });
 
 describe('routes open without a key', () => {
-  test('the GraphiQL page', async () => {
-    const response = await send('/graphql', { headers: { accept: 'text/html' } });
+  test('the GraphiQL page', async ({ harness }) => {
+    const response = await send(harness, '/graphql', { headers: { accept: 'text/html' } });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/html/);
     const body = await response.text();
@@ -475,14 +482,14 @@ describe('routes open without a key', () => {
     expect(body).toMatch(/graphiql/i);
   });
 
-  test.each(['/healthz', '/readyz'])('%s', async (path) => {
-    const response = await send(path);
+  test.for(['/healthz', '/readyz'])('%s', async (path, { harness }) => {
+    const response = await send(harness, path);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ status: 'ok' });
   });
 
-  test('introspection is not open: it needs a key', async () => {
-    const introspection = '{ __schema { queryType { name } types { name } } }';
+  test('introspection is not open: it needs a key', async ({ harness }) => {
+    const introspection = /* GraphQL */ `{ __schema { queryType { name } types { name } } }`;
     expectUnauthorized(await graphql(harness, null, introspection));
     expectUnauthorized(await graphql(harness, `ck_live_${'Z'.repeat(32)}`, introspection));
     const { key } = await newTenant(harness);
@@ -493,12 +500,12 @@ describe('routes open without a key', () => {
 });
 
 describe('keys are stored hashed', () => {
-  test.each(['test', 'live'] as const)('a %s key is stored as its sha256 and nowhere in clear', async (mode) => {
+  test.for(['test', 'live'] as const)('a %s key is stored as its sha256 and nowhere in clear', async (mode, { harness }) => {
     const tenant = await newTenant(harness, mode);
     expect(tenant.key).toMatch(new RegExp(`^ck_${mode}_[A-Za-z0-9]{32}$`));
     const secret = tenant.key.slice(`ck_${mode}_`.length);
 
-    const rows = await sql<Record<string, unknown>>(`select * from api_key where organization_id = ?`, [tenant.organizationId]);
+    const rows = await sql<Record<string, unknown>>(harness, `select * from api_key where organization_id = ?`, [tenant.organizationId]);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.key_hash).toBe(sha256(tenant.key));
     expect(rows[0]!.mode).toBe(mode);
@@ -507,16 +514,16 @@ describe('keys are stored hashed', () => {
     }
 
     const tables = await sql<{ table_name: string }>(
+      harness,
       `select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
     );
     for (const { table_name } of tables) {
-      const rows = await sql(`select 1 from "${table_name}" as t where t::text like ? limit 1`, [`%${secret}%`]);
+      const rows = await sql(harness, `select 1 from "${table_name}" as t where t::text like ? limit 1`, [`%${secret}%`]);
       expect(rows, table_name).toEqual([]);
     }
   });
 
-  test('the key never reaches the logs', async () => {
-    const s = await seatScenario(harness);
+  test('the key never reaches the logs', async ({ harness, scenario: s }) => {
     await s.client.run(mutations.removeSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 99 } });
     await graphql(harness, s.key.replace('ck_test_', 'ck_live_'), queries.seatBalances, { customerId: s.customerId });
     const secret = s.key.slice('ck_test_'.length);
@@ -525,47 +532,53 @@ describe('keys are stored hashed', () => {
 });
 
 describe('request ids', () => {
-  const requests: [string, () => Promise<Response>][] = [
-    ['an authorized query', async () => graphqlRequest((await newTenant(harness)).key, '{ features { id } }')],
-    ['a failing operation', async () => graphqlRequest((await newTenant(harness)).key, '{ seatBalances(customerId: "nobody") { current } }')],
-    ['a broken query', async () => graphqlRequest((await newTenant(harness)).key, '{ features {')],
-    ['a request without a key', async () => graphqlRequest(null, '{ features { id } }')],
-    ['the GraphiQL page', async () => send('/graphql', { headers: { accept: 'text/html' } })],
-    ['a CORS preflight', async () => send('/graphql', { method: 'OPTIONS', headers: { origin: 'http://app.test', 'access-control-request-method': 'POST' } })],
-    ['/healthz', async () => send('/healthz')],
-    ['an unknown path', async () => send('/nowhere')],
+  const requests: [string, (harness: Harness) => Promise<Response>][] = [
+    ['an authorized query', async (harness) => graphqlRequest(harness, (await newTenant(harness)).key, /* GraphQL */ `{ features { id } }`)],
+    [
+      'a failing operation',
+      async (harness) => graphqlRequest(harness, (await newTenant(harness)).key, /* GraphQL */ `{ seatBalances(customerId: "nobody") { current } }`),
+    ],
+    ['a broken query', async (harness) => graphqlRequest(harness, (await newTenant(harness)).key, '{ features {')],
+    ['a request without a key', async (harness) => graphqlRequest(harness, null, /* GraphQL */ `{ features { id } }`)],
+    ['the GraphiQL page', async (harness) => send(harness, '/graphql', { headers: { accept: 'text/html' } })],
+    [
+      'a CORS preflight',
+      async (harness) => send(harness, '/graphql', { method: 'OPTIONS', headers: { origin: 'http://app.test', 'access-control-request-method': 'POST' } }),
+    ],
+    ['/healthz', async (harness) => send(harness, '/healthz')],
+    ['an unknown path', async (harness) => send(harness, '/nowhere')],
   ];
 
-  function graphqlRequest(key: string | null, query: string, headers: Record<string, string> = {}) {
-    return send('/graphql', {
+  function graphqlRequest(harness: Harness, key: string | null, query: string, headers: Record<string, string> = {}) {
+    return send(harness, '/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}), ...headers },
       body: JSON.stringify({ query }),
     });
   }
 
-  test.each(requests)('%s answers with an x-request-id', async (_name, request) => {
-    const [first, second] = [await request(), await request()];
+  test.for(requests)('%s answers with an x-request-id', async ([_name, request], { harness }) => {
+    const [first, second] = [await request(harness), await request(harness)];
     expect(first.headers.get('x-request-id')).toEqual(expect.stringMatching(/^\S{8,}$/));
     expect(second.headers.get('x-request-id')).not.toBe(first.headers.get('x-request-id'));
   });
 
-  test.each([
+  test.for([
     ['an authorized request', true],
     ['an unauthorized request', false],
-  ])('%s echoes a caller-supplied x-request-id', async (_name, authorized) => {
+  ])('%s echoes a caller-supplied x-request-id', async ([_name, authorized], { harness }) => {
     const key = authorized ? (await newTenant(harness)).key : null;
     const requestId = uniqueName('req');
-    const response = await graphqlRequest(key, '{ features { id } }', { 'x-request-id': requestId });
+    const response = await graphqlRequest(harness, key, /* GraphQL */ `{ features { id } }`, { 'x-request-id': requestId });
     expect(response.status).toBe(authorized ? 200 : 401);
     expect(response.headers.get('x-request-id')).toBe(requestId);
   });
 
-  test.each([
+  test.for<[string, Record<string, string>]>([
     ['/healthz', {}],
     ['/graphql', { accept: 'text/html' }],
-  ])('%s echoes a caller-supplied x-request-id without a key', async (path, headers) => {
-    const response = await send(path, { headers: { ...headers, 'x-request-id': 'open-route-1' } });
+  ])('%s echoes a caller-supplied x-request-id without a key', async ([path, headers], { harness }) => {
+    const response = await send(harness, path, { headers: { ...headers, 'x-request-id': 'open-route-1' } });
     expect(response.status).toBe(200);
     expect(response.headers.get('x-request-id')).toBe('open-route-1');
   });

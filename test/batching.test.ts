@@ -1,14 +1,12 @@
-import { describe, expect, test } from 'vitest';
-import { createCustomerWithSubscription, graphql, mutations, seatScenario, useHarness } from './helpers.js';
+import { describe, expect, test } from './fixtures.js';
+import { createCustomerWithSubscription, graphql, mutations, seatScenario } from './helpers.js';
 
-const harness = useHarness();
-
-const balancesQuery = `query($ids: [String!]!) {
+const balancesQuery = /* GraphQL */ `query($ids: [String!]!) {
   customers(ids: $ids) { id externalId subscription { planCode } seatBalances { featureCode current includedSeats asOf } editor: seatBalance(featureCode: "editor") { current } }
 }`;
 
 describe('SQL statements per request', () => {
-  test('customers(ids) with balances costs the same few statements for 1, 10 and 100 customers', async () => {
+  test('customers(ids) with balances costs the same few statements for 1, 10 and 100 customers', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 1 }] });
     const ids = [s.customerId];
     while (ids.length < 100) {
@@ -38,7 +36,9 @@ describe('SQL statements per request', () => {
     // The shape most clients send, balances only: one statement, whatever the number of customers.
     for (const n of [1, 100]) {
       const { result, statements } = await harness.countStatements(() =>
-        graphql(harness, s.key, `query($ids: [String!]!) { customers(ids: $ids) { id seatBalances { featureCode current } } }`, { ids: ids.slice(0, n) }),
+        graphql(harness, s.key, /* GraphQL */ `query($ids: [String!]!) { customers(ids: $ids) { id seatBalances { featureCode current } } }`, {
+          ids: ids.slice(0, n),
+        }),
       );
       expect(result.data.customers[n - 1].seatBalances).toHaveLength(3);
       expect(statements).toHaveLength(1);
@@ -49,7 +49,7 @@ describe('SQL statements per request', () => {
       graphql(
         harness,
         s.key,
-        `query($one: String!, $ids: [String!]!) {
+        /* GraphQL */ `query($one: String!, $ids: [String!]!) {
           one: customer(id: $one) { externalId seatBalances { current } }
           many: customers(ids: $ids) { externalId seatBalances { current } }
           again: customers(ids: [$one, "nobody"]) { externalId }
@@ -65,8 +65,10 @@ describe('SQL statements per request', () => {
     expect(together.statements).toHaveLength(2);
   });
 
-  test('a lone seat change costs BEGIN, one locking read, the inserts of its events and their outbox rows, one update and COMMIT, whatever the bulk size', async () => {
-    const s = await seatScenario(harness);
+  test('a lone seat change costs BEGIN, one locking read, the inserts of its events and their outbox rows, one update and COMMIT, whatever the bulk size', async ({
+    harness,
+    scenario: s,
+  }) => {
     const add = (featureCode: string) => graphql(harness, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode, count: 1 } });
     await add('admin'); // the key is looked up once, then served from the cache
     const single = await harness.countStatements(() => add('admin'));

@@ -1,26 +1,24 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { defaultApiKeyCacheMs } from '../src/auth/cache.js';
-import { expectLedgerWhole, graphql, mutations, newTenant, seatScenario, useHarness, type Client } from './helpers.js';
-
-const harness = useHarness();
+import { type Client, expectLedgerWhole, graphql, type Harness, mutations, newTenant, seatScenario } from './helpers.js';
 
 const CHARGE = 'kind quantity unitPrice daysRemaining daysInPeriod periodStart periodEnd amount currency ts eventId';
-const advance = `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now livemode } }`;
-const charges = `query($customerId: String!) { seatCharges(customerId: $customerId) { id ${CHARGE} featureCode } }`;
-const invoice = `query($customerId: String!) {
+const advance = /* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now livemode } }`;
+const charges = /* GraphQL */ `query($customerId: String!) { seatCharges(customerId: $customerId) { id ${CHARGE} featureCode } }`;
+const invoice = /* GraphQL */ `query($customerId: String!) {
   upcomingInvoice(customerId: $customerId) {
     currency billingDate currentPeriodStart currentPeriodEnd nextPeriodStart nextPeriodEnd total
     lines { kind featureCode quantity unitPrice daysRemaining daysInPeriod periodStart periodEnd amount chargeId }
   }
 }`;
 const change = (op: 'addSeats' | 'removeSeats' | 'setSeats') =>
-  `mutation($input: ${op[0]!.toUpperCase()}${op.slice(1)}Input!) { ${op}(input: $input) { id previousBalance newBalance ts charge { ${CHARGE} } } }`;
-const preview = `query($input: PreviewSeatChangeInput!) {
+  /* GraphQL */ `mutation($input: ${op[0]!.toUpperCase()}${op.slice(1)}Input!) { ${op}(input: $input) { id previousBalance newBalance ts charge { ${CHARGE} } } }`;
+const preview = /* GraphQL */ `query($input: PreviewSeatChangeInput!) {
   previewSeatChange(input: $input) { previousBalance newBalance charge { ${CHARGE.replace(' eventId', '')} } error { code type param } }
 }`;
 
 /** A test tenant on a monthly EUR plan: editor 5 included at 3000 per extra seat, viewer capped at 2. */
-async function billingScenario() {
+async function billingScenario(harness: Harness) {
   const s = await seatScenario(harness, {
     features: [
       { code: 'editor', includedSeats: 5, overageEnabled: true, unitPrice: 3000 },
@@ -36,17 +34,19 @@ async function moveClock(client: Client, input: { to?: string; days?: number }) 
 }
 
 async function subscribe(client: Client, externalId: string, startAt: string, initialSeats: { featureCode: string; count: number }[]) {
-  await client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, { input: { name: 'Billing Co', externalId } });
+  await client.ok(/* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, {
+    input: { name: 'Billing Co', externalId },
+  });
   return (
-    await client.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { currentPeriodStart currentPeriodEnd } }`, {
+    await client.ok(/* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { currentPeriodStart currentPeriodEnd } }`, {
       input: { customerId: externalId, planCode: 'team', startAt, initialSeats },
     })
   ).createSubscription;
 }
 
 describe('charges through three renewals', () => {
-  test('every true-up, advance and upcoming invoice matches hand-computed figures', async () => {
-    const s = await billingScenario();
+  test('every true-up, advance and upcoming invoice matches hand-computed figures', async ({ harness }) => {
+    const s = await billingScenario(harness);
     const c = s.client;
     const seats = (op: 'addSeats' | 'removeSeats' | 'setSeats', count: number) =>
       c.ok(change(op), { input: { customerId: 'billing-co', featureCode: 'editor', count } }).then((data) => data[op]);
@@ -116,13 +116,13 @@ describe('charges through three renewals', () => {
 
     next = (await c.ok(invoice, { customerId: 'billing-co' })).upcomingInvoice;
     expect(next).toMatchObject({ currentPeriodStart: '2030-04-30T12:00:00.000Z', nextPeriodStart: '2030-05-31T12:00:00.000Z', total: 21000 });
-    const { customer } = await c.ok(`{ customer(id: "billing-co") { subscription { currentPeriodStart currentPeriodEnd } } }`);
+    const { customer } = await c.ok(/* GraphQL */ `{ customer(id: "billing-co") { subscription { currentPeriodStart currentPeriodEnd } } }`);
     expect(customer.subscription).toEqual({ currentPeriodStart: '2030-04-30T12:00:00.000Z', currentPeriodEnd: '2030-05-31T12:00:00.000Z' });
     await expectLedgerWhole(harness, 'billing-co', 'editor');
   });
 
-  test('a feature without overage never charges, and seatCharges filters by time', async () => {
-    const s = await billingScenario();
+  test('a feature without overage never charges, and seatCharges filters by time', async ({ harness }) => {
+    const s = await billingScenario(harness);
     await moveClock(s.client, { to: '2031-06-01T00:00:00Z' });
     await subscribe(s.client, 'capped-co', '2031-06-01T00:00:00Z', [{ featureCode: 'viewer', count: 2 }]);
     await s.client.ok(change('setSeats'), { input: { customerId: 'capped-co', featureCode: 'editor', count: 6 } });
@@ -130,7 +130,7 @@ describe('charges through three renewals', () => {
     const list = async (from?: string, to?: string) =>
       (
         await s.client.ok(
-          `query($c: String!, $from: DateTime, $to: DateTime) { seatCharges(customerId: $c, from: $from, to: $to) { kind featureCode amount ts } }`,
+          /* GraphQL */ `query($c: String!, $from: DateTime, $to: DateTime) { seatCharges(customerId: $c, from: $from, to: $to) { kind featureCode amount ts } }`,
           { c: 'capped-co', from, to },
         )
       ).seatCharges;
@@ -142,12 +142,12 @@ describe('charges through three renewals', () => {
     expect((await list(undefined, '2031-07-01T00:00:00Z')).map((ch: any) => ch.kind)).toEqual(['TRUE_UP']);
   });
 
-  test('a clock that jumps several periods ahead catches up: one advance per period entered', async () => {
-    const s = await billingScenario();
+  test('a clock that jumps several periods ahead catches up: one advance per period entered', async ({ harness }) => {
+    const s = await billingScenario(harness);
     await moveClock(s.client, { to: '2032-01-15T00:00:00Z' });
     await subscribe(s.client, 'backdated', '2032-01-15T00:00:00Z', [{ featureCode: 'editor', count: 6 }]);
     await moveClock(s.client, { to: '2032-04-10T00:00:00Z' });
-    const { customer } = await s.client.ok(`{ customer(id: "backdated") { subscription { currentPeriodStart currentPeriodEnd } } }`);
+    const { customer } = await s.client.ok(/* GraphQL */ `{ customer(id: "backdated") { subscription { currentPeriodStart currentPeriodEnd } } }`);
     expect(customer.subscription).toEqual({ currentPeriodStart: '2032-03-15T00:00:00.000Z', currentPeriodEnd: '2032-04-15T00:00:00.000Z' });
     const all = (await s.client.ok(charges, { customerId: 'backdated' })).seatCharges;
     expect(all.map((ch: any) => [ch.kind, ch.periodStart, ch.amount, ch.daysInPeriod])).toEqual([
@@ -159,8 +159,8 @@ describe('charges through three renewals', () => {
 });
 
 describe('renewals', () => {
-  test('concurrent requests noticing the same rollover record one advance', async () => {
-    const s = await billingScenario();
+  test('concurrent requests noticing the same rollover record one advance', async ({ harness }) => {
+    const s = await billingScenario(harness);
     await moveClock(s.client, { to: '2033-01-10T00:00:00Z' });
     await subscribe(s.client, 'racer', '2033-01-10T00:00:00Z', [{ featureCode: 'editor', count: 9 }]);
     // Move the clock behind the service's back, so that no renewal has run yet.
@@ -172,7 +172,7 @@ describe('renewals', () => {
     harness.passTime(defaultApiKeyCacheMs + 1);
     const requests = Array.from({ length: 12 }, (_, i) =>
       i % 3 === 0
-        ? s.client.run(`mutation { renewDueSubscriptions { subscriptions periods } }`)
+        ? s.client.run(/* GraphQL */ `mutation { renewDueSubscriptions { subscriptions periods } }`)
         : i % 3 === 1
           ? s.client.run(invoice, { customerId: 'racer' })
           : s.client.run(mutations.addSeats, { input: { customerId: 'racer', featureCode: 'viewer', count: 1 } }),
@@ -184,14 +184,14 @@ describe('renewals', () => {
     }
     const advances = (await s.client.ok(charges, { customerId: 'racer' })).seatCharges.filter((ch: any) => ch.kind === 'ADVANCE');
     expect(advances.map((ch: any) => ch.periodStart)).toEqual(['2033-01-10T00:00:00.000Z', '2033-02-10T00:00:00.000Z']);
-    const renewedAgain = await s.client.ok(`mutation { renewDueSubscriptions { subscriptions periods } }`);
+    const renewedAgain = await s.client.ok(/* GraphQL */ `mutation { renewDueSubscriptions { subscriptions periods } }`);
     expect(renewedAgain.renewDueSubscriptions).toEqual({ subscriptions: 0, periods: 0 });
   });
 });
 
 describe('previews', () => {
-  test('a preview gives the charge the real change then makes, and writes nothing', async () => {
-    const s = await billingScenario();
+  test('a preview gives the charge the real change then makes, and writes nothing', async ({ harness }) => {
+    const s = await billingScenario(harness);
     await moveClock(s.client, { to: '2034-03-01T00:00:00Z' });
     await subscribe(s.client, 'previewed', '2034-03-01T00:00:00Z', [{ featureCode: 'editor', count: 5 }]);
     await moveClock(s.client, { to: '2034-03-15T10:00:00Z' });
@@ -222,8 +222,8 @@ describe('previews', () => {
     expect(charged).toEqual(quoted);
   });
 
-  test('a preview of an invalid change answers the real change’s error code and changes nothing', async () => {
-    const s = await billingScenario();
+  test('a preview of an invalid change answers the real change’s error code and changes nothing', async ({ harness }) => {
+    const s = await billingScenario(harness);
     await subscribe(s.client, 'refused', new Date(Date.now() - 60_000).toISOString(), [
       { featureCode: 'editor', count: 1 },
       { featureCode: 'viewer', count: 2 },
@@ -245,9 +245,9 @@ describe('previews', () => {
 });
 
 describe('the test clock', () => {
-  test('starts at real time, only moves forward, and belongs to test mode', async () => {
+  test('starts at real time, only moves forward, and belongs to test mode', async ({ harness }) => {
     const { client } = await newTenant(harness);
-    const { testClock } = await client.ok(`{ testClock { now livemode } }`);
+    const { testClock } = await client.ok(/* GraphQL */ `{ testClock { now livemode } }`);
     expect(Math.abs(new Date(testClock.now).getTime() - Date.now())).toBeLessThan(60_000);
     expect(testClock.livemode).toBe(false);
     const later = await moveClock(client, { days: 3 });
@@ -261,12 +261,12 @@ describe('the test clock', () => {
     expect(none.extensions.code).toBe('validation_error');
 
     const live = await newTenant(harness, 'live');
-    expect((await live.client.fails(`{ testClock { now } }`)).extensions.code).toBe('validation_error');
+    expect((await live.client.fails(/* GraphQL */ `{ testClock { now } }`)).extensions.code).toBe('validation_error');
     expect((await live.client.fails(advance, { input: { days: 1 } })).extensions.code).toBe('validation_error');
   });
 
-  test('event timestamps and new subscriptions read the organization’s clock; other organizations keep real time', async () => {
-    const s = await billingScenario();
+  test('event timestamps and new subscriptions read the organization’s clock; other organizations keep real time', async ({ harness }) => {
+    const s = await billingScenario(harness);
     const now = await moveClock(s.client, { to: '2035-08-20T09:00:00Z' });
     await subscribe(s.client, 'timed', now, []);
     const { addSeats } = await s.client.ok(change('addSeats'), { input: { customerId: 'timed', featureCode: 'editor', count: 1 } });
@@ -278,8 +278,8 @@ describe('the test clock', () => {
 });
 
 describe('append-only ledger', () => {
-  test.each(['seat_event', 'seat_charge'])('%s refuses updates, deletes and truncation from any SQL client', async (table) => {
-    const s = await billingScenario();
+  test.for(['seat_event', 'seat_charge'])('%s refuses updates, deletes and truncation from any SQL client', async (table, { harness }) => {
+    const s = await billingScenario(harness);
     await subscribe(s.client, `ledger-${table}`, new Date(Date.now() - 1000).toISOString(), [{ featureCode: 'editor', count: 8 }]);
     const connection = harness.orm.em.fork().getConnection();
     for (const sql of [
@@ -296,7 +296,7 @@ describe('append-only ledger', () => {
   });
 });
 
-test("the README's worked example answers what the README says", async () => {
+test("the README's worked example answers what the README says", async ({ harness }) => {
   const readme = (await import('node:fs')).readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const block = /### A worked example to reproduce in GraphiQL[\s\S]*?```graphql\n([\s\S]*?)```/.exec(readme)![1]!;
   // Each operation of the block, by name, sent in order as a reader would in GraphiQL.
@@ -327,7 +327,7 @@ test("the README's worked example answers what the README says", async () => {
   });
 });
 
-test('one bulk set charges each feature that rises above its mark, on its own event', async () => {
+test('one bulk set charges each feature that rises above its mark, on its own event', async ({ harness }) => {
   const s = await seatScenario(harness, {
     features: [
       { code: 'editor', includedSeats: 5, overageEnabled: true, unitPrice: 3000 },
@@ -340,7 +340,7 @@ test('one bulk set charges each feature that rises above its mark, on its own ev
   await subscribe(s.client, 'bulk-co', '2036-04-01T00:00:00Z', []);
   await moveClock(s.client, { to: '2036-04-21T06:00:00Z' }); // 10 of 30 days remain
   const { bulkSetSeats } = await s.client.ok(
-    `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { id featureCode charge { quantity amount eventId } } }`,
+    /* GraphQL */ `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { id featureCode charge { quantity amount eventId } } }`,
     {
       input: {
         customerId: 'bulk-co',

@@ -1,21 +1,19 @@
-import { describe, expect, test } from 'vitest';
-import { createCustomerWithSubscription, expectLedgerWhole, newTenant, queries, seatScenario, uniqueName, useHarness } from './helpers.js';
+import { describe, expect, test } from './fixtures.js';
+import { createCustomerWithSubscription, expectLedgerWhole, newTenant, queries, uniqueName } from './helpers.js';
 
-const harness = useHarness();
-
-const createFeature = `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id code name type livemode createdAt } }`;
-const createPlan = `mutation($input: CreatePlanInput!) {
+const createFeature = /* GraphQL */ `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id code name type livemode createdAt } }`;
+const createPlan = /* GraphQL */ `mutation($input: CreatePlanInput!) {
   createPlan(input: $input) { id code name currency interval livemode seatFeatures { featureCode includedSeats unlimited overageEnabled unitPrice } }
 }`;
-const createCustomer = `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id externalId name livemode } }`;
-const createSubscription = `mutation($input: CreateSubscriptionInput!) {
+const createCustomer = /* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id externalId name livemode } }`;
+const createSubscription = /* GraphQL */ `mutation($input: CreateSubscriptionInput!) {
   createSubscription(input: $input) { id customerId planCode status startAt currentPeriodStart currentPeriodEnd livemode }
 }`;
 
 const plan = (seatFeatures: object[], code = 'team') => ({ input: { code, name: 'Team', currency: 'EUR', interval: 'MONTH', seatFeatures } });
 
 describe('features and plans', () => {
-  test('are created, listed, and refuse a second use of their code', async () => {
+  test('are created, listed, and refuse a second use of their code', async ({ harness }) => {
     const { client } = await newTenant(harness);
     const { createFeature: feature } = await client.ok(createFeature, { input: { code: 'editor', name: 'Editor', type: 'SEATS' } });
     expect(feature).toMatchObject({ code: 'editor', name: 'Editor', type: 'SEATS', livemode: false });
@@ -33,21 +31,21 @@ describe('features and plans', () => {
     const duplicate = await client.fails(createPlan, plan([]));
     expect(duplicate.extensions).toMatchObject({ code: 'conflict', param: 'code' });
 
-    const { features, plans } = await client.ok(`{ features { code } plans { code seatFeatures { featureCode } } }`);
+    const { features, plans } = await client.ok(/* GraphQL */ `{ features { code } plans { code seatFeatures { featureCode } } }`);
     expect(features).toEqual([{ code: 'editor' }]);
     expect(plans).toEqual([{ code: 'team', seatFeatures: [{ featureCode: 'editor' }] }]);
   });
 
-  test('a plan naming an unknown feature is refused and not created', async () => {
+  test('a plan naming an unknown feature is refused and not created', async ({ harness }) => {
     const { client } = await newTenant(harness);
     const error = await client.fails(createPlan, plan([{ featureCode: 'ghost', includedSeats: 1, overageEnabled: false, unitPrice: 0 }]));
     expect(error.extensions).toMatchObject({ code: 'feature_not_found', param: 'seatFeatures.0.featureCode' });
-    expect((await client.ok(`{ plans { code } }`)).plans).toEqual([]);
+    expect((await client.ok(/* GraphQL */ `{ plans { code } }`)).plans).toEqual([]);
   });
 });
 
 describe('customers', () => {
-  test('external ids are unique per tenant; a customer is found by either id', async () => {
+  test('external ids are unique per tenant; a customer is found by either id', async ({ harness }) => {
     const { client } = await newTenant(harness);
     const externalId = uniqueName('ext');
     const { createCustomer: customer } = await client.ok(createCustomer, { input: { name: 'Acme', externalId } });
@@ -57,7 +55,7 @@ describe('customers', () => {
     expect(duplicate.extensions).toMatchObject({ code: 'conflict', param: 'externalId' });
 
     const byBoth = await client.ok(
-      `query($a: String!, $b: String!) { a: customer(id: $a) { id } b: customer(id: $b) { id } none: customer(id: "nope") { id } }`,
+      /* GraphQL */ `query($a: String!, $b: String!) { a: customer(id: $a) { id } b: customer(id: $b) { id } none: customer(id: "nope") { id } }`,
       {
         a: customer.id,
         b: externalId,
@@ -68,11 +66,10 @@ describe('customers', () => {
 });
 
 describe('subscriptions', () => {
-  test('initialSeats set the first balances as SET events at the start; a second active subscription is a conflict', async () => {
-    const s = await seatScenario(harness);
+  test('initialSeats set the first balances as SET events at the start; a second active subscription is a conflict', async ({ harness, scenario: s }) => {
     const { createCustomer: customer } = await s.client.ok(createCustomer, { input: { name: 'Beta' } });
     // A start may lie at most one period back: the clock stands two weeks after a 31 January start.
-    const { advanceTestClock: clock } = await s.client.ok(`mutation { advanceTestClock(input: { to: "2030-02-14T00:00:00Z" }) { now } }`);
+    const { advanceTestClock: clock } = await s.client.ok(/* GraphQL */ `mutation { advanceTestClock(input: { to: "2030-02-14T00:00:00Z" }) { now } }`);
     const now = () => new Date(clock.now).getTime();
     const startAt = '2030-01-31T10:00:00.000Z';
     const { createSubscription: subscription } = await s.client.ok(createSubscription, {
@@ -105,7 +102,7 @@ describe('subscriptions', () => {
     expect(second.extensions).toMatchObject({ code: 'conflict', type: 'conflict_error', param: 'customerId' });
   });
 
-  test.each([
+  test.for<[string, Record<string, unknown>, string, string]>([
     ['an unknown customer', { customerId: 'nobody' }, 'customer_not_found', 'customerId'],
     ['an unknown plan', { planCode: 'ghost' }, 'plan_not_found', 'planCode'],
     ['initial seats of an unknown feature', { initialSeats: [{ featureCode: 'ghost', count: 1 }] }, 'feature_not_found', 'initialSeats.0.featureCode'],
@@ -122,18 +119,17 @@ describe('subscriptions', () => {
       'validation_error',
       'initialSeats.1.featureCode',
     ],
-  ])('%s is refused and creates nothing', async (_name, override, code, param) => {
-    const s = await seatScenario(harness);
+  ])('%s is refused and creates nothing', async ([_name, override, code, param], { scenario: s }) => {
     const { createCustomer: customer } = await s.client.ok(createCustomer, { input: { name: 'Gamma' } });
     const error = await s.client.fails(createSubscription, { input: { customerId: customer.id, planCode: 'team', ...override } });
     expect(error.extensions).toMatchObject({ code, param });
-    const { customer: after } = await s.client.ok(`query($id: String!) { customer(id: $id) { subscription { id } seatBalances { current } } }`, {
+    const { customer: after } = await s.client.ok(/* GraphQL */ `query($id: String!) { customer(id: $id) { subscription { id } seatBalances { current } } }`, {
       id: customer.id,
     });
     expect(after).toEqual({ subscription: null, seatBalances: [] });
   });
 
-  test('a plan without seat features still subscribes, with no balances', async () => {
+  test('a plan without seat features still subscribes, with no balances', async ({ harness }) => {
     const { client } = await newTenant(harness);
     await client.ok(createPlan, plan([], 'free'));
     const customer = await createCustomerWithSubscription(client, { planCode: 'free' });

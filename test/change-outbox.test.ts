@@ -1,27 +1,25 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, describe, expect, test, vi } from 'vitest';
-import { mutations, postGraphQL, rest, seatScenario, subscribe, useHarness, useServerProcesses, type SeatScenario } from './helpers.js';
+import { afterAll, vi } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
+import { type Harness, mutations, postGraphQL, rest, seatScenario, type SeatScenario, subscribe } from './helpers.js';
 
 // Every applied seat change, of every kind and through either door, writes exactly one
 // seat.changed outbox row naming the event it answered with; and what the outbox tells reaches
 // subscribers and webhook receivers for removals as for additions.
 
-const harness = useHarness();
-const startServer = useServerProcesses();
-
 type SeatChangedRow = { seq: string; payload: { event: { id: string; kind: string; count: number; previousBalance: number; newBalance: number } } };
 
 /** The customer's seat.changed outbox rows written after `afterSeq`, oldest first, straight from the table. */
-async function seatChangedRows(s: SeatScenario, afterSeq: string): Promise<SeatChangedRow[]> {
+async function seatChangedRows(harness: Harness, s: SeatScenario, afterSeq: string): Promise<SeatChangedRow[]> {
   return harness.orm.em
     .fork()
     .getConnection()
     .execute(`select seq::text, payload from outbox_event where customer_id = ? and type = 'seat.changed' and seq > ? order by seq`, [s.customer.id, afterSeq]);
 }
 
-async function lastSeq(s: SeatScenario): Promise<string> {
+async function lastSeq(harness: Harness, s: SeatScenario): Promise<string> {
   const [row] = await harness.orm.em
     .fork()
     .getConnection()
@@ -30,7 +28,7 @@ async function lastSeq(s: SeatScenario): Promise<string> {
 }
 
 type Change = { kind: 'ADD' | 'REMOVE' | 'SET'; featureCode: string; count: number };
-type Door = { name: string; op: 'add' | 'remove' | 'set' | 'bulk'; send(s: SeatScenario, changes: Change[]): Promise<string[]> };
+type Door = { name: string; op: 'add' | 'remove' | 'set' | 'bulk'; send(harness: Harness, s: SeatScenario, changes: Change[]): Promise<string[]> };
 
 const graphqlOp = { add: 'addSeats', remove: 'removeSeats', set: 'setSeats' } as const;
 
@@ -40,7 +38,7 @@ const doors: Door[] = [
     (op): Door => ({
       name: `GraphQL ${graphqlOp[op]}`,
       op,
-      async send(s, [change]) {
+      async send(_harness, s, [change]) {
         const data = await s.client.ok(mutations[graphqlOp[op]], {
           input: { customerId: s.customerId, featureCode: change!.featureCode, count: change!.count },
         });
@@ -51,7 +49,7 @@ const doors: Door[] = [
   {
     name: 'GraphQL bulkSetSeats',
     op: 'bulk',
-    async send(s, changes) {
+    async send(_harness, s, changes) {
       const data = await s.client.ok(mutations.bulkSetSeats, {
         input: { customerId: s.customerId, seats: changes.map(({ featureCode, count }) => ({ featureCode, count })) },
       });
@@ -69,7 +67,7 @@ const doors: Door[] = [
     ([op, method, path]): Door => ({
       name: `REST ${method} ${path}`,
       op,
-      async send(s, [change]) {
+      async send(harness, s, [change]) {
         const response = await rest(harness.yoga, s.key, method, path, { customerId: s.customerId, featureCode: change!.featureCode, count: change!.count });
         expect(response.status, JSON.stringify(response.body)).toBe(200);
         return [response.body.data.id];
@@ -79,7 +77,7 @@ const doors: Door[] = [
   {
     name: 'REST PUT /api/v1/seats/bulk',
     op: 'bulk',
-    async send(s, changes) {
+    async send(harness, s, changes) {
       const seats = Object.fromEntries(changes.map(({ featureCode, count }) => [featureCode, count]));
       const response = await rest(harness.yoga, s.key, 'PUT', '/api/v1/seats/bulk', { customerId: s.customerId, seats });
       expect(response.status, JSON.stringify(response.body)).toBe(200);
@@ -100,19 +98,19 @@ const changesOf: Record<Door['op'], (Change & { before: number; after: number })
 };
 
 describe('each applied change writes one seat.changed outbox row with the event it answered', () => {
-  test.each(doors)('$name', async (door) => {
+  test.for(doors)('$name', async (door, { harness }) => {
     const s = await seatScenario(harness, {
       initialSeats: [
         { featureCode: 'editor', count: 4 },
         { featureCode: 'viewer', count: 1 },
       ],
     });
-    const before = await lastSeq(s);
+    const before = await lastSeq(harness, s);
     const changes = changesOf[door.op];
-    const eventIds = await door.send(s, changes);
+    const eventIds = await door.send(harness, s, changes);
 
     expect(eventIds).toHaveLength(changes.length);
-    const rows = await seatChangedRows(s, before);
+    const rows = await seatChangedRows(harness, s, before);
     expect(rows.map((row) => row.payload.event.id)).toEqual(eventIds);
     expect(rows.map(({ payload: { event } }) => [event.kind, event.count, event.previousBalance, event.newBalance])).toEqual(
       changes.map(({ kind, count, before, after }) => [kind, count, before, after]),
@@ -136,19 +134,19 @@ describe('a removal reaches subscribers and webhook receivers, through either do
     receiver.close();
   });
 
-  test('seatEvents and a seat.changed webhook see REMOVE events from GraphQL and REST', async () => {
+  test('seatEvents and a seat.changed webhook see REMOVE events from GraphQL and REST', async ({ harness, startServer }) => {
     receiver.listen(0, '127.0.0.1');
     await once(receiver, 'listening');
     const server = await startServer({ WEBHOOK_TIMEOUT_MS: '1000', WEBHOOK_RETRY_SCALE: '0.0001' });
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
-    await s.client.ok(`mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }`, {
+    await s.client.ok(/* GraphQL */ `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }`, {
       input: { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`, events: ['SEAT_CHANGED'] },
     });
     const stream = await subscribe(
       fetch,
       server.url,
       s.key,
-      `subscription($customerId: String) { seatEvents(customerId: $customerId) { id event { id kind newBalance } } }`,
+      /* GraphQL */ `subscription($customerId: String) { seatEvents(customerId: $customerId) { id event { id kind newBalance } } }`,
       {
         customerId: s.customerId,
       },

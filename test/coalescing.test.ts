@@ -1,15 +1,14 @@
 import pg from 'pg';
-import { beforeAll, describe, expect, inject, test } from 'vitest';
+import { inject } from 'vitest';
+import { test as base, describe, expect } from './fixtures.js';
 import { type App, createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/common/logger.js';
 import { SeatChangeCoalescer } from '../src/flows/seat-change-coalescer.js';
-import { createCustomerWithSubscription, expectLedgerWhole, type GraphQLResponse, mutations, seatScenario, useHarness } from './helpers.js';
-
-const harness = useHarness();
+import { createCustomerWithSubscription, expectLedgerWhole, type GraphQLResponse, type Harness, mutations, seatScenario } from './helpers.js';
 
 /** An app of its own, with a coalescer the tests can watch, and its logs. */
-function appWithCoalescer() {
+function appWithCoalescer(harness: Harness) {
   const logs: string[] = [];
   const logger = createLogger('info', (line) => logs.push(line));
   const coalescer = new SeatChangeCoalescer(harness.orm, logger);
@@ -17,10 +16,8 @@ function appWithCoalescer() {
   return { app, coalescer, logs };
 }
 
-let main: ReturnType<typeof appWithCoalescer>;
-beforeAll(() => {
-  main = appWithCoalescer();
-});
+/** The file's app with a coalescer, beside the harness's app on the same ORM. */
+const test = base.extend('main', { scope: 'file' }, ({ harness }) => appWithCoalescer(harness));
 
 async function send(app: App, key: string, query: string, variables: object): Promise<GraphQLResponse> {
   const response = await app.fetch('http://seatgate.test/graphql', {
@@ -31,7 +28,7 @@ async function send(app: App, key: string, query: string, variables: object): Pr
   return { ...((await response.json()) as object), status: response.status };
 }
 
-const sql = <T = any>(query: string, params: unknown[] = []) => harness.orm.em.fork().getConnection().execute<T[]>(query, params);
+const sql = <T = any>(harness: Harness, query: string, params: unknown[] = []) => harness.orm.em.fork().getConnection().execute<T[]>(query, params);
 
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
   for (let i = 0; i < 1000; i++) {
@@ -45,7 +42,7 @@ async function waitFor(condition: () => boolean | Promise<boolean>, what: string
  * Holds a row lock from a connection of its own, so that a transaction that reaches the row
  * waits inside PostgreSQL while the next changes queue behind it.
  */
-async function holdRow(query: string, params: unknown[]) {
+async function holdRow(harness: Harness, query: string, params: unknown[]) {
   const client = new pg.Client({ connectionString: inject('databaseUrl') });
   await client.connect();
   await client.query('begin');
@@ -58,6 +55,7 @@ async function holdRow(query: string, params: unknown[]) {
       Number(
         (
           await sql<{ n: string }>(
+            harness,
             `with recursive blocked(pid) as (
                select pid from pg_stat_activity where ? = any(pg_blocking_pids(pid))
                union
@@ -74,16 +72,18 @@ async function holdRow(query: string, params: unknown[]) {
   };
 }
 
-const holdBalance = (customerRef: string, featureCode: string) =>
+const holdBalance = (harness: Harness, customerRef: string, featureCode: string) =>
   holdRow(
+    harness,
     `select 1 from seat_balance b join customer c on c.id = b.customer_id join feature f on f.id = b.feature_id and f.organization_id = c.organization_id
       where (c.id = $1 or c.external_id = $1) and f.code = $2 for update of b`,
     [customerRef, featureCode],
   );
 
 /** The events of an organization grouped by the transaction that wrote them. */
-async function eventsPerTransaction(organizationId: string, ids: string[]): Promise<number[]> {
+async function eventsPerTransaction(harness: Harness, organizationId: string, ids: string[]): Promise<number[]> {
   const rows = await sql<{ n: string }>(
+    harness,
     `select count(*) as n from seat_event where organization_id = ? and id in (select jsonb_array_elements_text(?::jsonb)) group by xmin::text`,
     [organizationId, JSON.stringify(ids)],
   );
@@ -97,7 +97,7 @@ const firstWord = (statement: string) =>
     .toLowerCase();
 
 /** A scenario with `count` more subscribed customers, all with the default catalog. */
-async function manyCustomers(count: number, initialSeats: { featureCode: string; count: number }[] = []) {
+async function manyCustomers(harness: Harness, count: number, initialSeats: { featureCode: string; count: number }[] = []) {
   const s = await seatScenario(harness, { initialSeats });
   const customers = [s.customerId];
   const ownIds = new Map([[s.customerId, s.customer.id]]);
@@ -111,15 +111,15 @@ async function manyCustomers(count: number, initialSeats: { featureCode: string;
 }
 
 describe('one transaction serves many changes', () => {
-  test('a batch of 24 changes over 6 customers costs the statements of a batch of one', async () => {
-    const s = await manyCustomers(7);
+  test('a batch of 24 changes over 6 customers costs the statements of a batch of one', async ({ harness, main }) => {
+    const s = await manyCustomers(harness, 7);
     const [blocked, ...others] = s.customers;
     const add = (customerId: string, featureCode: string, count = 1) =>
       send(main.app, s.key, mutations.addSeats, { input: { customerId, featureCode, count } });
     await add(blocked!, 'admin'); // warms the key cache and the connection's prepared statements
 
     const { result, transactions } = await harness.countStatements(async () => {
-      const hold = await holdBalance(blocked!, 'admin');
+      const hold = await holdBalance(harness, blocked!, 'admin');
       const lone = add(blocked!, 'admin');
       await waitFor(async () => (await hold.waiters()) === 1, 'the lone change to wait on the lock');
       const batch = Promise.all(Array.from({ length: 24 }, (_, i) => add(others[i % 6]!, Math.floor(i / 6) % 2 ? 'admin' : 'editor')));
@@ -137,20 +137,19 @@ describe('one transaction serves many changes', () => {
       ['begin', 'select', 'insert', 'insert', 'update', 'commit'],
     ]);
     const ids = result.batch.map((response) => response.data.addSeats.id as string);
-    expect(await eventsPerTransaction(s.organizationId, ids)).toEqual([24]);
+    expect(await eventsPerTransaction(harness, s.organizationId, ids)).toEqual([24]);
     for (const customer of others) {
       for (const code of ['admin', 'editor']) expect((await expectLedgerWhole(harness, customer!, code)).length).toBe(2);
     }
   });
 
-  test('changes sent one after another each run at once, in a transaction of their own', async () => {
-    const s = await seatScenario(harness);
+  test('changes sent one after another each run at once, in a transaction of their own', async ({ harness, main, scenario: s }) => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const response = await send(main.app, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'admin', count: 1 } });
       ids.push(response.data.addSeats.id);
     }
-    expect(await eventsPerTransaction(s.organizationId, ids)).toEqual([1, 1, 1, 1, 1]);
+    expect(await eventsPerTransaction(harness, s.organizationId, ids)).toEqual([1, 1, 1, 1, 1]);
   });
 });
 
@@ -247,8 +246,8 @@ const inputOf = (call: Call) =>
     : { customerId: call.customerId, featureCode: call.entries[0]!.featureCode, count: call.entries[0]!.count, idempotencyKey: call.idempotencyKey };
 
 describe('300 concurrent changes over 20 customers', () => {
-  test('each caller gets its own answer, failures change nothing, ledgers chain and replay to the balances', async () => {
-    const s = await manyCustomers(20, [{ featureCode: 'editor', count: 6 }]);
+  test('each caller gets its own answer, failures change nothing, ledgers chain and replay to the balances', async ({ harness, main }) => {
+    const s = await manyCustomers(harness, 20, [{ featureCode: 'editor', count: 6 }]);
     const calls = mixedCalls(s.customers, s.ownIds, 300);
     const displayId = new Map(
       [...s.ownIds].flatMap(([external, own]) => [
@@ -297,6 +296,7 @@ describe('300 concurrent changes over 20 customers', () => {
       new_balance: number;
       charged: number | null;
     }>(
+      harness,
       `select e.id, e.customer_id, f.code, e.kind, e.quantity, e.previous_balance, e.new_balance, ch.quantity as charged
          from seat_event e join feature f on f.id = e.feature_id left join seat_charge ch on ch.event_id = e.id and ch.kind = 'TRUE_UP'
         where e.organization_id = ? order by e.seq`,
@@ -328,6 +328,7 @@ describe('300 concurrent changes over 20 customers', () => {
     }
     expect(replayed).toBe(byEventId.size);
     const current = await sql<{ customer_id: string; code: string; current: number }>(
+      harness,
       `select b.customer_id, f.code, b.current from seat_balance b join feature f on f.id = b.feature_id where b.organization_id = ?`,
       [s.organizationId],
     );
@@ -337,6 +338,7 @@ describe('300 concurrent changes over 20 customers', () => {
     }
     // The burst was coalesced: some transaction holds the changes of several customers.
     const shared = await sql<{ n: string }>(
+      harness,
       `select count(*) as n from (select xmin::text from seat_event where organization_id = ? group by 1 having count(distinct customer_id) > 1) t`,
       [s.organizationId],
     );
@@ -345,14 +347,16 @@ describe('300 concurrent changes over 20 customers', () => {
 });
 
 describe('a batch the database fails', () => {
-  test('is retried one change at a time: the good changes succeed, the bad one alone fails', async () => {
-    const s = await manyCustomers(5);
+  test('is retried one change at a time: the good changes succeed, the bad one alone fails', async ({ harness, main }) => {
+    const s = await manyCustomers(harness, 5);
     const [blocked, ...others] = s.customers;
     // A fault injected for this tenant only: inserting an event of 777 seats always fails, and one
     // of 778 seats fails the first time only (a sequence counts attempts outside transactions).
     const tag = s.organizationId.replace(/\W/g, '_');
-    await sql(`create sequence fault_${tag}`);
-    await sql(`create function fault_${tag}() returns trigger language plpgsql as $$
+    await sql(harness, `create sequence fault_${tag}`);
+    await sql(
+      harness,
+      `create function fault_${tag}() returns trigger language plpgsql as $$
       begin
         if new.organization_id = '${s.organizationId}' then
           if new.quantity = 777 then
@@ -364,12 +368,13 @@ describe('a batch the database fails', () => {
           end if;
         end if;
         return new;
-      end $$`);
-    await sql(`create trigger fault_${tag} before insert on seat_event for each row execute function fault_${tag}()`);
+      end $$`,
+    );
+    await sql(harness, `create trigger fault_${tag} before insert on seat_event for each row execute function fault_${tag}()`);
     try {
       const add = (customerId: string, featureCode: string, count: number) =>
         send(main.app, s.key, mutations.addSeats, { input: { customerId, featureCode, count } });
-      const hold = await holdBalance(blocked!, 'admin');
+      const hold = await holdBalance(harness, blocked!, 'admin');
       const lone = add(blocked!, 'admin', 1);
       await waitFor(async () => (await hold.waiters()) === 1, 'the lone change to wait on the lock');
       const good = others.flatMap((customer) => [add(customer!, 'admin', 2), add(customer!, 'editor', 1)]);
@@ -389,27 +394,27 @@ describe('a batch the database fails', () => {
 
       // Each retried change committed in a transaction of its own, and nothing of the failed batch remains.
       const ids = [...goods, await transient].map((response) => response.data.addSeats.id as string);
-      expect(await eventsPerTransaction(s.organizationId, ids)).toEqual(ids.map(() => 1));
+      expect(await eventsPerTransaction(harness, s.organizationId, ids)).toEqual(ids.map(() => 1));
       for (const customer of others) {
         expect((await expectLedgerWhole(harness, customer!, 'editor')).map((e) => e.new_balance)).toEqual([1]);
       }
       expect((await expectLedgerWhole(harness, others[0]!, 'admin')).map((e) => e.new_balance)).toEqual([2]);
       expect((await expectLedgerWhole(harness, others[1]!, 'admin')).map((e) => e.new_balance)).toEqual([2, 780]);
     } finally {
-      await sql(`drop trigger fault_${tag} on seat_event`);
-      await sql(`drop function fault_${tag}()`);
-      await sql(`drop sequence fault_${tag}`);
+      await sql(harness, `drop trigger fault_${tag} on seat_event`);
+      await sql(harness, `drop function fault_${tag}()`);
+      await sql(harness, `drop sequence fault_${tag}`);
     }
   });
 });
 
 describe('idempotency keys in batches', () => {
-  test('repeats inside one batch apply once; the same key with other input is refused', async () => {
-    const s = await manyCustomers(2);
+  test('repeats inside one batch apply once; the same key with other input is refused', async ({ harness, main }) => {
+    const s = await manyCustomers(harness, 2);
     const [blocked, customer] = s.customers;
     const add = (count: number, idempotencyKey?: string) =>
       send(main.app, s.key, mutations.addSeats, { input: { customerId: customer, featureCode: 'admin', count, idempotencyKey } });
-    const hold = await holdBalance(blocked!, 'admin');
+    const hold = await holdBalance(harness, blocked!, 'admin');
     const lone = send(main.app, s.key, mutations.addSeats, { input: { customerId: blocked, featureCode: 'admin', count: 1 } });
     await waitFor(async () => (await hold.waiters()) === 1, 'the lone change to wait on the lock');
     const calls = [add(2, 'same'), add(5), add(2, 'same'), add(3, 'same'), add(2, 'same')];
@@ -425,11 +430,10 @@ describe('idempotency keys in batches', () => {
     expect((await expectLedgerWhole(harness, customer!, 'admin')).map((e) => e.quantity).sort()).toEqual([2, 5]);
   });
 
-  test('a key still in flight in another process: the repeat waits for it and answers its events', async () => {
-    const s = await seatScenario(harness);
-    const other = appWithCoalescer();
+  test('a key still in flight in another process: the repeat waits for it and answers its events', async ({ harness, main, scenario: s }) => {
+    const other = appWithCoalescer(harness);
     const input = { customerId: s.customerId, featureCode: 'admin', count: 4, idempotencyKey: 'in-flight' };
-    const hold = await holdBalance(s.customerId, 'admin');
+    const hold = await holdBalance(harness, s.customerId, 'admin');
     const first = send(main.app, s.key, mutations.addSeats, { input });
     await waitFor(async () => (await hold.waiters()) === 1, 'the first call to wait on the lock');
     const repeat = send(other.app, s.key, mutations.addSeats, { input });
@@ -441,13 +445,13 @@ describe('idempotency keys in batches', () => {
     expect(await expectLedgerWhole(harness, s.customerId, 'admin')).toHaveLength(1);
   });
 
-  test('the same key for another customer, in flight in another process, applies once', async () => {
-    const s = await manyCustomers(2);
+  test('the same key for another customer, in flight in another process, applies once', async ({ harness, main }) => {
+    const s = await manyCustomers(harness, 2);
     const [held, free] = s.customers;
-    const other = appWithCoalescer();
+    const other = appWithCoalescer(harness);
     // The first call gets its balance, then waits on its customer row (its event's foreign key):
     // its change and claim are written but not committed.
-    const hold = await holdRow(`select 1 from customer where external_id = $1 for update`, [held]);
+    const hold = await holdRow(harness, `select 1 from customer where external_id = $1 for update`, [held]);
     const first = send(main.app, s.key, mutations.addSeats, { input: { customerId: held, featureCode: 'admin', count: 1, idempotencyKey: 'shared' } });
     await waitFor(async () => (await hold.waiters()) === 1, 'the first call to wait');
     let secondDone = false;

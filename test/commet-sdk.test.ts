@@ -1,18 +1,17 @@
 import { Commet, CommetAPIError, CommetValidationError } from '@commet/node';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { balanceOf, expectLedgerWhole, queries, seatScenario, useHarness, useHttpServer } from './helpers.js';
+import { afterAll } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
+import { balanceOf, expectLedgerWhole, queries, seatScenario } from './helpers.js';
 
 // Commet's own Node SDK, unchanged, against seatgate over real HTTP: the acceptance test of the
 // REST door. The SDK has no base-URL option and always calls https://commet.co/api/v1/…, so the
 // test points that origin at seatgate, as a hosts entry or proxy does for a deployed client.
 
-const harness = useHarness();
-const server = useHttpServer(harness);
 const commetOrigin = 'https://commet.co';
 
 const realFetch = globalThis.fetch;
-beforeAll(() => {
-  const seatgate = new URL(server.endpoint).origin;
+test.beforeAll(({ http }) => {
+  const seatgate = new URL(http.endpoint).origin;
   globalThis.fetch = (input, init) => {
     const url = String(input instanceof Request ? input.url : input);
     return realFetch(url.startsWith(commetOrigin) ? seatgate + url.slice(commetOrigin.length) : input, init);
@@ -35,7 +34,7 @@ async function sdkError(call: Promise<unknown>) {
 }
 
 describe('the Commet Node SDK, pointed at seatgate', () => {
-  test('adds, removes, sets, bulk sets and reads balances; GraphQL shows the same ledger', async () => {
+  test('adds, removes, sets, bulk sets and reads balances; GraphQL shows the same ledger', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
     const client = commet(s.key);
     const { customerId } = s;
@@ -73,7 +72,7 @@ describe('the Commet Node SDK, pointed at seatgate', () => {
     expect(await expectLedgerWhole(harness, customerId, 'editor')).toHaveLength(5);
   });
 
-  test('sees Commet error shapes: insufficient_seats, customer_not_found, a bad key, a validation error', async () => {
+  test('sees Commet error shapes: insufficient_seats, customer_not_found, a bad key, a validation error', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
     const client = commet(s.key);
 
@@ -98,8 +97,7 @@ describe('the Commet Node SDK, pointed at seatgate', () => {
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
   });
 
-  test('an idempotency key given to the SDK makes its retry apply once', async () => {
-    const s = await seatScenario(harness);
+  test('an idempotency key given to the SDK makes its retry apply once', async ({ harness, scenario: s }) => {
     const client = commet(s.key);
     const change = { customerId: s.customerId, featureCode: 'editor', count: 2 };
     const first = await client.seats.add(change, { idempotencyKey: 'order-1234' });

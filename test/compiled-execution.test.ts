@@ -1,18 +1,18 @@
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll } from 'vitest';
+import { expect, test } from './fixtures.js';
 import { type App, createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/common/logger.js';
-import { createCustomerWithSubscription, mutations, queries, seatScenario, type SeatScenario, useHarness } from './helpers.js';
+import { createCustomerWithSubscription, mutations, queries, seatScenario, type SeatScenario } from './helpers.js';
 
 // The harness compiles every operation from its first run (so every other test covers compiled
 // execution); an app as deployed runs a document's first request on the standard executor and
 // the next ones compiled. Both must answer alike, errors included.
-const harness = useHarness();
 let deployed: App;
 let s: SeatScenario;
 let eventId: string;
 
-beforeAll(async () => {
+test.beforeAll(async ({ harness }) => {
   deployed = createApp({
     orm: harness.orm,
     logger: createLogger('silent'),
@@ -34,20 +34,20 @@ const send = async (app: App, query: string, variables: Record<string, unknown>)
   return { status: response.status, body: await response.json() };
 };
 
-test.each([
+test.for<[string, string, () => Record<string, unknown>]>([
   [
     'customers with balances, nulls and a field error',
-    `query($ids: [String!]!) { customers(ids: $ids) { id externalId name livemode subscription { planCode } seatBalances { featureCode current includedSeats unlimited asOf } auditor: seatBalance(featureCode: "auditor") { current } } }`,
+    /* GraphQL */ `query($ids: [String!]!) { customers(ids: $ids) { id externalId name livemode subscription { planCode } seatBalances { featureCode current includedSeats unlimited asOf } auditor: seatBalance(featureCode: "auditor") { current } } }`,
     () => ({ ids: [s.customerId, 'nobody', `${s.customerId}-2`, s.customer.id] }),
   ],
   ['a page of the ledger', queries.seatEvents, () => ({ customerId: s.customerId, first: 1 })],
   [
     'nodes of several types through fragments',
-    `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Customer { externalId } ... on SeatEvent { kind count newBalance } } }`,
+    /* GraphQL */ `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id ... on Customer { externalId } ... on SeatEvent { kind count newBalance } } }`,
     () => ({ ids: [s.customer.id, eventId, 'cus_00000000000000000000000000'] }),
   ],
   ['variables that do not coerce', queries.seatBalance, () => ({ customerId: s.customerId, featureCode: 7 })],
-])('%s: the first run and the compiled ones answer alike', async (_name, query, variables) => {
+])('%s: the first run and the compiled ones answer alike', async ([_name, query, variables], { harness }) => {
   const runs = [];
   for (let run = 0; run < 3; run++) runs.push(await send(deployed, query, variables()));
   runs.push(await send(harness.yoga, query, variables()));

@@ -1,15 +1,13 @@
 import fc from 'fast-check';
-import { expect, test } from 'vitest';
-import { expectLedgerWhole, ledgerOf, mutations, postGraphQL, seatScenario, useHarness, useHttpServer } from './helpers.js';
+import { expect, test } from './fixtures.js';
+import { expectLedgerWhole, ledgerOf, mutations, postGraphQL, seatScenario } from './helpers.js';
 
-const harness = useHarness();
-const server = useHttpServer(harness);
-const post = (key: string, query: string, variables: object) => postGraphQL(server.endpoint, key, query, variables);
+const post = (http: { endpoint: string }, key: string, query: string, variables: object) => postGraphQL(http.endpoint, key, query, variables);
 
 type Call = { op: 'addSeats' | 'removeSeats' | 'setSeats'; count: number };
 const kindOf = { addSeats: 'ADD', removeSeats: 'REMOVE', setSeats: 'SET' } as const;
 
-test('200 concurrent add/remove/set calls on one balance serialize: nothing lost, chain whole, never negative', async () => {
+test('200 concurrent add/remove/set calls on one balance serialize: nothing lost, chain whole, never negative', async ({ harness, http }) => {
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 20 }] });
   const calls = fc.sample(
     fc.oneof(
@@ -21,7 +19,7 @@ test('200 concurrent add/remove/set calls on one balance serialize: nothing lost
   ) as Call[];
 
   const responses = await Promise.all(
-    calls.map((call) => post(s.key, mutations[call.op], { input: { customerId: s.customerId, featureCode: 'editor', count: call.count } })),
+    calls.map((call) => post(http, s.key, mutations[call.op], { input: { customerId: s.customerId, featureCode: 'editor', count: call.count } })),
   );
 
   const succeeded = new Map<string, Call>();
@@ -64,8 +62,7 @@ test('200 concurrent add/remove/set calls on one balance serialize: nothing lost
   expect(events[events.length - 1]!.new_balance).toBe(balance);
 });
 
-test('concurrent bulk sets over the same balances in opposite orders neither deadlock nor lose a write', async () => {
-  const s = await seatScenario(harness);
+test('concurrent bulk sets over the same balances in opposite orders neither deadlock nor lose a write', async ({ harness, http, scenario: s }) => {
   const orders = [
     ['editor', 'viewer', 'admin'],
     ['admin', 'viewer', 'editor'],
@@ -73,7 +70,7 @@ test('concurrent bulk sets over the same balances in opposite orders neither dea
   ];
   const responses = await Promise.all(
     Array.from({ length: 60 }, (_, i) =>
-      post(s.key, mutations.bulkSetSeats, {
+      post(http, s.key, mutations.bulkSetSeats, {
         input: { customerId: s.customerId, seats: orders[i % 3]!.map((featureCode) => ({ featureCode, count: featureCode === 'viewer' ? i % 3 : i })) },
       }),
     ),

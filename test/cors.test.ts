@@ -1,18 +1,17 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/common/logger.js';
-import { seatScenario, useHarness } from './helpers.js';
+import type { Harness } from './helpers.js';
 
 // Which browser origins may call the API: CORS_ORIGINS, else localhost outside production.
 
-const harness = useHarness();
 const allowed = 'https://app.example.com';
 const refused = 'https://evil.example.net';
 
 const accessControl = (response: Response) => Object.fromEntries([...response.headers].filter(([name]) => name.startsWith('access-control-')));
 
-const preflight = (path: string, origin: string) =>
+const preflight = (harness: Harness, path: string, origin: string) =>
   harness.yoga.fetch(`http://seatgate.test${path}`, {
     method: 'OPTIONS',
     headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, x-api-key, idempotency-key' },
@@ -46,12 +45,11 @@ describe('CORS_ORIGINS', () => {
 });
 
 describe('answers', () => {
-  test('an allowed origin is echoed, with the headers a client reads exposed, and no credentials', async () => {
-    const s = await seatScenario(harness);
+  test('an allowed origin is echoed, with the headers a client reads exposed, and no credentials', async ({ harness, scenario: s }) => {
     const response = await harness.yoga.fetch('http://seatgate.test/graphql', {
       method: 'POST',
       headers: { origin: allowed, 'content-type': 'application/json', 'x-api-key': s.key },
-      body: JSON.stringify({ query: '{ features { code } }' }),
+      body: JSON.stringify({ query: /* GraphQL */ `{ features { code } }` }),
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('access-control-allow-origin')).toBe(allowed);
@@ -62,20 +60,19 @@ describe('answers', () => {
     expect(response.headers.get('access-control-allow-credentials')).toBeNull();
   });
 
-  test('another origin gets no CORS header, so its browser keeps the answer from it', async () => {
-    const s = await seatScenario(harness);
+  test('another origin gets no CORS header, so its browser keeps the answer from it', async ({ harness, scenario: s }) => {
     const response = await harness.yoga.fetch('http://seatgate.test/graphql', {
       method: 'POST',
       headers: { origin: refused, 'content-type': 'application/json', 'x-api-key': s.key },
-      body: JSON.stringify({ query: '{ features { code } }' }),
+      body: JSON.stringify({ query: /* GraphQL */ `{ features { code } }` }),
     });
     expect(accessControl(response)).toEqual({});
     // Not even the literal "null" origin, which sandboxed documents send.
-    expect(accessControl(await preflight('/graphql', 'null'))).toEqual({});
+    expect(accessControl(await preflight(harness, '/graphql', 'null'))).toEqual({});
   });
 
-  test.each(['/graphql', '/api/v1/seats'])('the preflight of %s allows the configured origin only', async (path) => {
-    const ok = await preflight(path, allowed);
+  test.for(['/graphql', '/api/v1/seats'])('the preflight of %s allows the configured origin only', async (path, { harness }) => {
+    const ok = await preflight(harness, path, allowed);
     expect(ok.status).toBe(204);
     expect(accessControl(ok)).toMatchObject({
       'access-control-allow-origin': allowed,
@@ -83,16 +80,16 @@ describe('answers', () => {
       'access-control-max-age': '600',
     });
     expect(ok.headers.get('access-control-allow-headers')).toContain('x-api-key');
-    const no = await preflight(path, refused);
+    const no = await preflight(harness, path, refused);
     expect(accessControl(no)).toEqual({});
   });
 
-  test('localhost origins on any port, when the policy admits them; never a look-alike', async () => {
+  test('localhost origins on any port, when the policy admits them; never a look-alike', async ({ harness }) => {
     for (const origin of ['http://localhost:5173', 'http://127.0.0.1:3000', 'http://[::1]:8080', 'https://localhost']) {
-      expect((await preflight('/graphql', origin)).headers.get('access-control-allow-origin'), origin).toBe(origin);
+      expect((await preflight(harness, '/graphql', origin)).headers.get('access-control-allow-origin'), origin).toBe(origin);
     }
     for (const origin of ['http://localhost.evil.example', 'http://127.0.0.2:3000', 'http://localhost:3000/path']) {
-      expect(accessControl(await preflight('/graphql', origin)), origin).toEqual({});
+      expect(accessControl(await preflight(harness, '/graphql', origin)), origin).toEqual({});
     }
     const production = createApp({
       orm: harness.orm,

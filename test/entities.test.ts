@@ -1,7 +1,4 @@
-import { expect, test } from 'vitest';
-import { useHarness } from './helpers.js';
-
-const harness = useHarness();
+import { expect, test } from './fixtures.js';
 
 /**
  * What MikroORM would change to make the migrated database match the entities: only the objects
@@ -24,7 +21,7 @@ const keptByMigrations = [
   'drop table if exists "rate_limit_bucket" cascade;',
 ];
 
-test('the entities describe the migrated database: the schema diff holds only what the migrations keep by hand', async () => {
+test('the entities describe the migrated database: the schema diff holds only what the migrations keep by hand', async ({ harness }) => {
   const diff = await harness.orm.getSchemaGenerator().getUpdateSchemaSQL({ wrap: false });
   const statements = diff
     .split('\n')

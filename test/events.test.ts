@@ -1,55 +1,43 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { publishOutbox } from '../src/events/relay.js';
 import { deliveryQueue } from '../src/webhooks/service.js';
 import { pruneOutbox } from '../src/events/service.js';
-import {
-  createCustomerWithSubscription,
-  graphql,
-  mutations,
-  queries,
-  seatScenario,
-  subscribe,
-  useHarness,
-  useServerProcesses,
-  type SeatScenario,
-} from './helpers.js';
+import { createCustomerWithSubscription, graphql, type Harness, mutations, queries, seatScenario, type SeatScenario, subscribe } from './helpers.js';
 
 // The outbox (what each change tells the world) and the subscriptions that read it.
-
-const harness = useHarness();
-const startServer = useServerProcesses();
 
 type OutboxRow = { type: string; feature_code: string; payload: any; position: string | null };
 
 /** A customer's outbox rows, oldest first, straight from the table. */
-async function outboxOf(s: SeatScenario, customerId = s.customer.id): Promise<OutboxRow[]> {
+async function outboxOf(harness: Harness, s: SeatScenario, customerId = s.customer.id): Promise<OutboxRow[]> {
   return harness.orm.em
     .fork()
     .getConnection()
     .execute(`select type, feature_code, payload, position from outbox_event where customer_id = ? order by seq`, [customerId]);
 }
 
-const balanceChanged = `subscription($customerId: String!, $featureCode: String, $after: ID) {
+const balanceChanged = /* GraphQL */ `subscription($customerId: String!, $featureCode: String, $after: ID) {
   seatBalanceChanged(customerId: $customerId, featureCode: $featureCode, after: $after) {
     id balance { customerId featureCode current includedSeats unlimited asOf livemode } event { id kind count previousBalance newBalance }
   }
 }`;
-const seatEventsOf = `subscription($customerId: String, $after: ID) { seatEvents(customerId: $customerId, after: $after) { id event { id customerId newBalance } } }`;
+const seatEventsOf = /* GraphQL */ `subscription($customerId: String, $after: ID) { seatEvents(customerId: $customerId, after: $after) { id event { id customerId newBalance } } }`;
 
-const fetchApp = async (url: string, init: RequestInit) => harness.yoga.fetch(url, init);
+/** The app's fetch, for subscribe(). */
+const fetchApp = (harness: Harness) => async (url: string, init: RequestInit) => harness.yoga.fetch(url, init);
 const graphqlUrl = 'http://seatgate.test/graphql';
 const add = (s: SeatScenario, count: number, featureCode = 'editor', customerId = s.customerId) =>
   s.client.ok(mutations.addSeats, { input: { customerId, featureCode, count } });
 
 describe('the outbox', () => {
-  test('a change writes its public shape in its own transaction: the event and balance, its charge, a limit reached', async () => {
+  test('a change writes its public shape in its own transaction: the event and balance, its charge, a limit reached', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 5 }] });
-    const before = (await outboxOf(s)).length;
+    const before = (await outboxOf(harness, s)).length;
     const { addSeats } = await add(s, 2);
     const { seatBalance } = await s.client.ok(queries.seatBalance, { customerId: s.customerId, featureCode: 'editor' });
     await s.client.ok(mutations.setSeats, { input: { customerId: s.customerId, featureCode: 'viewer', count: 2 } });
 
-    const rows = (await outboxOf(s)).slice(before);
+    const rows = (await outboxOf(harness, s)).slice(before);
     expect(rows.map((row) => `${row.type} ${row.feature_code}`)).toEqual([
       'seat.changed editor',
       'charge.created editor',
@@ -71,12 +59,12 @@ describe('the outbox', () => {
     });
   });
 
-  test('a refusal at the limit is told; a failed bulk set, a preview and a replay write nothing', async () => {
+  test('a refusal at the limit is told; a failed bulk set, a preview and a replay write nothing', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'viewer', count: 2 }] });
-    const before = (await outboxOf(s)).length;
+    const before = (await outboxOf(harness, s)).length;
     const refused = await s.client.fails(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'viewer', count: 1 } });
     expect(refused.extensions.code).toBe('seat_limit_exceeded');
-    const afterRefusal = (await outboxOf(s)).slice(before);
+    const afterRefusal = (await outboxOf(harness, s)).slice(before);
     expect(afterRefusal.map((row) => row.type)).toEqual(['seat.limit_reached']);
     expect(afterRefusal[0]!.payload).toMatchObject({ reason: 'refused', current: 2, requested: 3, eventId: null });
 
@@ -93,22 +81,21 @@ describe('the outbox', () => {
     const preview = await graphql(
       harness,
       s.key,
-      `query { previewSeatChange(input: { kind: ADD, customerId: "${s.customerId}", featureCode: "editor", count: 40 }) { __typename } }`,
+      /* GraphQL */ `query { previewSeatChange(input: { kind: ADD, customerId: "${s.customerId}", featureCode: "editor", count: 40 }) { __typename } }`,
     );
     expect(preview.errors).toBeUndefined();
     const key = 'replayed';
     await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1, idempotencyKey: key } });
     await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1, idempotencyKey: key } });
     // Only the refusal and the one applied add.
-    expect((await outboxOf(s)).slice(before).map((row) => row.type)).toEqual(['seat.limit_reached', 'seat.changed']);
+    expect((await outboxOf(harness, s)).slice(before).map((row) => row.type)).toEqual(['seat.limit_reached', 'seat.changed']);
   });
 
-  test('a renewal tells each advance it charges', async () => {
-    const s = await seatScenario(harness);
-    await s.client.ok(`mutation { advanceTestClock(input: { days: 1 }) { now } }`);
+  test('a renewal tells each advance it charges', async ({ harness, scenario: s }) => {
+    await s.client.ok(/* GraphQL */ `mutation { advanceTestClock(input: { days: 1 }) { now } }`);
     const customer = await createCustomerWithSubscription(s.client, { initialSeats: [{ featureCode: 'editor', count: 7 }] });
-    await s.client.ok(`mutation { advanceTestClock(input: { days: 62 }) { now } }`);
-    const rows = await outboxOf(s, customer.id);
+    await s.client.ok(/* GraphQL */ `mutation { advanceTestClock(input: { days: 62 }) { now } }`);
+    const rows = await outboxOf(harness, s, customer.id);
     // The start: the initial SET and its advance; then one advance per period entered.
     expect(rows.map((row) => row.type)).toEqual(['seat.changed', 'charge.created', 'charge.created', 'charge.created']);
     expect(rows.slice(1).map((row) => [row.payload.kind, row.payload.quantity, row.payload.eventId])).toEqual([
@@ -119,27 +106,28 @@ describe('the outbox', () => {
   });
 });
 
-test('published events are kept seven days, then forgotten', async () => {
-  const s = await seatScenario(harness);
+test('published events are kept seven days, then forgotten', async ({ harness, scenario: s }) => {
   await add(s, 1);
   // Other files' rows may be waiting ahead of ours (a publication takes the oldest 1,000 first).
   while ((await publishOutbox(harness.orm, deliveryQueue(null))).length > 0);
-  const rows = await outboxOf(s);
+  const rows = await outboxOf(harness, s);
   expect(rows.length).toBeGreaterThan(0);
   expect(rows.every((row) => row.position !== null)).toBe(true);
   const sixDaysOn = new Date(Date.now() + 6 * 86_400_000);
   expect(await pruneOutbox(harness.orm.em.fork(), sixDaysOn, s.organizationId)).toBe(0);
   const eightDaysOn = new Date(Date.now() + 8 * 86_400_000);
   expect(await pruneOutbox(harness.orm.em.fork(), eightDaysOn, s.organizationId)).toBe(rows.length);
-  expect(await outboxOf(s)).toEqual([]);
+  expect(await outboxOf(harness, s)).toEqual([]);
 });
 
 describe('subscriptions', () => {
-  test('seatBalanceChanged sends each change of the customer, in order, with the balance it left; other customers and features stay out', async () => {
-    const s = await seatScenario(harness);
+  test('seatBalanceChanged sends each change of the customer, in order, with the balance it left; other customers and features stay out', async ({
+    harness,
+    scenario: s,
+  }) => {
     const other = await createCustomerWithSubscription(s.client, {});
-    const all = await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, { customerId: s.customerId });
-    const editorOnly = await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, { customerId: s.customerId, featureCode: 'editor' });
+    const all = await subscribe(fetchApp(harness), graphqlUrl, s.key, balanceChanged, { customerId: s.customerId });
+    const editorOnly = await subscribe(fetchApp(harness), graphqlUrl, s.key, balanceChanged, { customerId: s.customerId, featureCode: 'editor' });
     expect(all.status).toBe(200);
     for (const count of [1, 2, 3]) await add(s, count);
     await add(s, 1, 'viewer');
@@ -169,12 +157,12 @@ describe('subscriptions', () => {
     editorOnly.close();
   });
 
-  test("another organization's subscriber sees nothing, and cannot name this one's customers or events", async () => {
+  test("another organization's subscriber sees nothing, and cannot name this one's customers or events", async ({ harness }) => {
     const s = await seatScenario(harness);
     const stranger = await seatScenario(harness);
-    const watching = await subscribe(fetchApp, graphqlUrl, stranger.key, seatEventsOf, {});
+    const watching = await subscribe(fetchApp(harness), graphqlUrl, stranger.key, seatEventsOf, {});
     await add(s, 2);
-    const mine = await subscribe(fetchApp, graphqlUrl, s.key, seatEventsOf, {});
+    const mine = await subscribe(fetchApp(harness), graphqlUrl, s.key, seatEventsOf, {});
     await add(s, 1);
     const [first] = await mine.take(1);
     await add(stranger, 1);
@@ -182,23 +170,22 @@ describe('subscriptions', () => {
     const theirs = await watching.take(1);
     expect(theirs.map((r) => r.data.seatEvents.event.customerId)).toEqual([stranger.customerId]);
 
-    const foreignCustomer = await subscribe(fetchApp, graphqlUrl, stranger.key, balanceChanged, { customerId: s.customer.id });
+    const foreignCustomer = await subscribe(fetchApp(harness), graphqlUrl, stranger.key, balanceChanged, { customerId: s.customer.id });
     expect((await foreignCustomer.take(1))[0].errors[0].extensions.code).toBe('customer_not_found');
-    const foreignAfter = await subscribe(fetchApp, graphqlUrl, stranger.key, seatEventsOf, { after: first.data.seatEvents.id });
+    const foreignAfter = await subscribe(fetchApp(harness), graphqlUrl, stranger.key, seatEventsOf, { after: first.data.seatEvents.id });
     expect((await foreignAfter.take(1))[0].errors[0].extensions).toMatchObject({ code: 'validation_error', param: 'after' });
     mine.close();
     watching.close();
   });
 
-  test('a subscriber that reconnects with the last id it saw gets everything since, once, then the live ones', async () => {
-    const s = await seatScenario(harness);
-    const first = await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, { customerId: s.customerId, featureCode: 'editor' });
+  test('a subscriber that reconnects with the last id it saw gets everything since, once, then the live ones', async ({ harness, scenario: s }) => {
+    const first = await subscribe(fetchApp(harness), graphqlUrl, s.key, balanceChanged, { customerId: s.customerId, featureCode: 'editor' });
     for (let i = 0; i < 3; i++) await add(s, 1);
     const seen = await first.take(3);
     first.close();
     // Missed while away.
     for (let i = 0; i < 40; i++) await add(s, 1);
-    const resumed = await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, {
+    const resumed = await subscribe(fetchApp(harness), graphqlUrl, s.key, balanceChanged, {
       customerId: s.customerId,
       featureCode: 'editor',
       after: seen.at(-1).data.seatBalanceChanged.id,
@@ -213,20 +200,19 @@ describe('subscriptions', () => {
     resumed.close();
   });
 
-  test('arguments are checked: an unknown customer, a bad feature code, an id that is not an event', async () => {
-    const s = await seatScenario(harness);
+  test('arguments are checked: an unknown customer, a bad feature code, an id that is not an event', async ({ harness, scenario: s }) => {
     const errorOf = async (variables: Record<string, unknown>) =>
-      (await (await subscribe(fetchApp, graphqlUrl, s.key, balanceChanged, variables)).take(1))[0].errors[0].extensions;
+      (await (await subscribe(fetchApp(harness), graphqlUrl, s.key, balanceChanged, variables)).take(1))[0].errors[0].extensions;
     expect(await errorOf({ customerId: 'nobody' })).toMatchObject({ code: 'customer_not_found' });
     expect(await errorOf({ customerId: s.customerId, featureCode: 'Bad-Code' })).toMatchObject({ code: 'validation_error', param: 'featureCode' });
     expect(await errorOf({ customerId: s.customerId, after: 'evt_nope' })).toMatchObject({ code: 'validation_error', param: 'after' });
-    const unauthenticated = await subscribe(fetchApp, graphqlUrl, 'ck_test_nope', balanceChanged, { customerId: s.customerId });
+    const unauthenticated = await subscribe(fetchApp(harness), graphqlUrl, 'ck_test_nope', balanceChanged, { customerId: s.customerId });
     expect(unauthenticated.status).toBe(401);
   });
 });
 
 describe('across processes', () => {
-  test('a subscriber on process A sees every change made on process B, in order, nothing missing', async () => {
+  test('a subscriber on process A sees every change made on process B, in order, nothing missing', async ({ harness, startServer }) => {
     const [a, b] = await Promise.all([startServer(), startServer()]);
     const s = await seatScenario(harness);
     const onA = await subscribe(fetch, a.url, s.key, balanceChanged, { customerId: s.customerId, featureCode: 'editor' });

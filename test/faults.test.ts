@@ -55,10 +55,10 @@ test('with the database stopped mid-traffic, or taking connections it never answ
     return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
   };
   for (const query of [
-    `mutation { createFeature(input: { code: "editor", name: "Editor", type: SEATS }) { code } }`,
-    `mutation { createPlan(input: { code: "team", name: "Team", currency: "EUR", interval: MONTH, seatFeatures: [{ featureCode: "editor", includedSeats: 5, overageEnabled: true, unitPrice: 100 }] }) { code } }`,
-    `mutation { createCustomer(input: { externalId: "acme", name: "Acme" }) { id } }`,
-    `mutation { createSubscription(input: { customerId: "acme", planCode: "team" }) { id } }`,
+    /* GraphQL */ `mutation { createFeature(input: { code: "editor", name: "Editor", type: SEATS }) { code } }`,
+    /* GraphQL */ `mutation { createPlan(input: { code: "team", name: "Team", currency: "EUR", interval: MONTH, seatFeatures: [{ featureCode: "editor", includedSeats: 5, overageEnabled: true, unitPrice: 100 }] }) { code } }`,
+    /* GraphQL */ `mutation { createCustomer(input: { externalId: "acme", name: "Acme" }) { id } }`,
+    /* GraphQL */ `mutation { createSubscription(input: { customerId: "acme", planCode: "team" }) { id } }`,
   ]) {
     expect((await run(query)).body.errors).toBeUndefined();
   }

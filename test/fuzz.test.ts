@@ -1,11 +1,8 @@
 import fc from 'fast-check';
-import { expect, test } from 'vitest';
+import { expect, test } from './fixtures.js';
 import { errorCodes } from '../src/common/errors.js';
 import { schema } from '../src/graphql/schema.js';
-import { expectLedgerWhole, seatScenario, useHarness, useHttpServer } from './helpers.js';
-
-const harness = useHarness();
-const server = useHttpServer(harness);
+import { expectLedgerWhole, seatScenario } from './helpers.js';
 
 const fuzzRuns = 400;
 
@@ -57,12 +54,24 @@ function operations(refs: Refs) {
     fc.record({ name: fc.constant(name), document: fc.constant(document), variables });
   const events = 'id kind previousBalance newBalance charge { amount }';
   return {
-    addSeats: op('addSeats', `mutation($input: AddSeatsInput!) { addSeats(input: $input) { ${events} } }`, fc.record({ input: either(seatInput) })),
-    removeSeats: op('removeSeats', `mutation($input: RemoveSeatsInput!) { removeSeats(input: $input) { ${events} } }`, fc.record({ input: either(seatInput) })),
-    setSeats: op('setSeats', `mutation($input: SetSeatsInput!) { setSeats(input: $input) { ${events} } }`, fc.record({ input: either(seatInput) })),
+    addSeats: op(
+      'addSeats',
+      /* GraphQL */ `mutation($input: AddSeatsInput!) { addSeats(input: $input) { ${events} } }`,
+      fc.record({ input: either(seatInput) }),
+    ),
+    removeSeats: op(
+      'removeSeats',
+      /* GraphQL */ `mutation($input: RemoveSeatsInput!) { removeSeats(input: $input) { ${events} } }`,
+      fc.record({ input: either(seatInput) }),
+    ),
+    setSeats: op(
+      'setSeats',
+      /* GraphQL */ `mutation($input: SetSeatsInput!) { setSeats(input: $input) { ${events} } }`,
+      fc.record({ input: either(seatInput) }),
+    ),
     bulkSetSeats: op(
       'bulkSetSeats',
-      `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { ${events} } }`,
+      /* GraphQL */ `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { ${events} } }`,
       fc.record({
         input: either(
           fc.record({ customerId: f.customerId, seats: either(fc.array(either(fc.record({ featureCode: f.featureCode, count: f.count })), { maxLength: 4 })) }),
@@ -71,13 +80,17 @@ function operations(refs: Refs) {
     ),
     seatBalance: op(
       'seatBalance',
-      `query($c: String!, $f: String!) { seatBalance(customerId: $c, featureCode: $f) { current asOf } }`,
+      /* GraphQL */ `query($c: String!, $f: String!) { seatBalance(customerId: $c, featureCode: $f) { current asOf } }`,
       fc.record({ c: f.customerId, f: f.featureCode }),
     ),
-    seatBalances: op('seatBalances', `query($c: String!) { seatBalances(customerId: $c) { featureCode current } }`, fc.record({ c: f.customerId })),
+    seatBalances: op(
+      'seatBalances',
+      /* GraphQL */ `query($c: String!) { seatBalances(customerId: $c) { featureCode current } }`,
+      fc.record({ c: f.customerId }),
+    ),
     seatEvents: op(
       'seatEvents',
-      `query($c: String!, $f: String, $first: Int, $after: String, $last: Int, $before: String) { seatEvents(customerId: $c, featureCode: $f, first: $first, after: $after, last: $last, before: $before) { edges { cursor node { id charge { amount } } } pageInfo { hasPreviousPage startCursor } } }`,
+      /* GraphQL */ `query($c: String!, $f: String, $first: Int, $after: String, $last: Int, $before: String) { seatEvents(customerId: $c, featureCode: $f, first: $first, after: $after, last: $last, before: $before) { edges { cursor node { id charge { amount } } } pageInfo { hasPreviousPage startCursor } } }`,
       fc.record({
         c: f.customerId,
         f: fc.option(f.featureCode),
@@ -89,49 +102,57 @@ function operations(refs: Refs) {
     ),
     node: op(
       'node',
-      `query($id: ID!) { node(id: $id) { __typename id ... on Customer { seatBalances { current } } ... on SeatEvent { charge { amount } } } }`,
+      /* GraphQL */ `query($id: ID!) { node(id: $id) { __typename id ... on Customer { seatBalances { current } } ... on SeatEvent { charge { amount } } } }`,
       fc.record({ id: f.nodeId }),
     ),
-    nodes: op('nodes', `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, fc.record({ ids: either(fc.array(f.nodeId, { maxLength: 5 })) })),
+    nodes: op(
+      'nodes',
+      /* GraphQL */ `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`,
+      fc.record({ ids: either(fc.array(f.nodeId, { maxLength: 5 })) }),
+    ),
     customer: op(
       'customer',
-      `query($id: String!) { customer(id: $id) { id subscription { currentPeriodEnd } seatBalances { current } } }`,
+      /* GraphQL */ `query($id: String!) { customer(id: $id) { id subscription { currentPeriodEnd } seatBalances { current } } }`,
       fc.record({ id: f.customerId }),
     ),
     customers: op(
       'customers',
-      `query($ids: [String!]!) { customers(ids: $ids) { id seatBalance(featureCode: "editor") { current } } }`,
+      /* GraphQL */ `query($ids: [String!]!) { customers(ids: $ids) { id seatBalance(featureCode: "editor") { current } } }`,
       fc.record({ ids: either(fc.array(f.customerId, { maxLength: 5 })) }),
     ),
-    features: op('features', `{ features { code } }`, fc.constant({})),
-    plans: op('plans', `{ plans { code seatFeatures { featureCode } } }`, fc.constant({})),
+    features: op('features', /* GraphQL */ `{ features { code } }`, fc.constant({})),
+    plans: op('plans', /* GraphQL */ `{ plans { code seatFeatures { featureCode } } }`, fc.constant({})),
     seatCharges: op(
       'seatCharges',
-      `query($c: String!, $from: DateTime, $to: DateTime) { seatCharges(customerId: $c, from: $from, to: $to) { amount } }`,
+      /* GraphQL */ `query($c: String!, $from: DateTime, $to: DateTime) { seatCharges(customerId: $c, from: $from, to: $to) { amount } }`,
       fc.record({ c: f.customerId, from: fc.option(f.date), to: fc.option(f.date) }),
     ),
-    upcomingInvoice: op('upcomingInvoice', `query($c: String!) { upcomingInvoice(customerId: $c) { total lines { amount } } }`, fc.record({ c: f.customerId })),
+    upcomingInvoice: op(
+      'upcomingInvoice',
+      /* GraphQL */ `query($c: String!) { upcomingInvoice(customerId: $c) { total lines { amount } } }`,
+      fc.record({ c: f.customerId }),
+    ),
     previewSeatChange: op(
       'previewSeatChange',
-      `query($input: PreviewSeatChangeInput!) { previewSeatChange(input: $input) { newBalance charge { amount } error { code } } }`,
+      /* GraphQL */ `query($input: PreviewSeatChangeInput!) { previewSeatChange(input: $input) { newBalance charge { amount } error { code } } }`,
       fc.record({ input: either(fc.record({ customerId: f.customerId, featureCode: f.featureCode, kind: f.kind, count: f.count })) }),
     ),
-    testClock: op('testClock', `{ testClock { now } }`, fc.constant({})),
+    testClock: op('testClock', /* GraphQL */ `{ testClock { now } }`, fc.constant({})),
     advanceTestClock: op(
       'advanceTestClock',
-      `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`,
+      /* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`,
       fc.record({ input: either(fc.record({ to: f.date, days: f.days }, { requiredKeys: [] })) }),
     ),
-    renewDueSubscriptions: op('renewDueSubscriptions', `mutation { renewDueSubscriptions { periods } }`, fc.constant({})),
-    deleteTestData: op('deleteTestData', `mutation { deleteTestData { customers complete } }`, fc.constant({})),
+    renewDueSubscriptions: op('renewDueSubscriptions', /* GraphQL */ `mutation { renewDueSubscriptions { periods } }`, fc.constant({})),
+    deleteTestData: op('deleteTestData', /* GraphQL */ `mutation { deleteTestData { customers complete } }`, fc.constant({})),
     createFeature: op(
       'createFeature',
-      `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { code } }`,
+      /* GraphQL */ `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { code } }`,
       fc.record({ input: either(fc.record({ code: f.code, name: either(fc.string()), type: either(fc.constant('SEATS')) })) }),
     ),
     createPlan: op(
       'createPlan',
-      `mutation($input: CreatePlanInput!) { createPlan(input: $input) { code } }`,
+      /* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { code } }`,
       fc.record({
         input: either(
           fc.record({
@@ -148,10 +169,10 @@ function operations(refs: Refs) {
         ),
       }),
     ),
-    webhookEndpoints: op('webhookEndpoints', `{ webhookEndpoints { id url enabled } }`, fc.constant({})),
+    webhookEndpoints: op('webhookEndpoints', /* GraphQL */ `{ webhookEndpoints { id url enabled } }`, fc.constant({})),
     webhookDeliveries: op(
       'webhookDeliveries',
-      `query($e: ID!, $first: Int, $after: String, $last: Int, $before: String) { webhookDeliveries(endpointId: $e, first: $first, after: $after, last: $last, before: $before) { nodes { id status attempts { statusCode } } pageInfo { endCursor startCursor } } }`,
+      /* GraphQL */ `query($e: ID!, $first: Int, $after: String, $last: Int, $before: String) { webhookDeliveries(endpointId: $e, first: $first, after: $after, last: $last, before: $before) { nodes { id status attempts { statusCode } } pageInfo { endCursor startCursor } } }`,
       fc.record({
         e: f.endpointId,
         first: fc.option(f.count),
@@ -162,26 +183,34 @@ function operations(refs: Refs) {
     ),
     createWebhookEndpoint: op(
       'createWebhookEndpoint',
-      `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }`,
+      /* GraphQL */ `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { endpoint { id } } }`,
       fc.record({
         input: either(fc.record({ url: f.url, events: f.eventTypes, description: fc.option(either(fc.string())) }, { requiredKeys: ['url', 'events'] })),
       }),
     ),
-    disableWebhookEndpoint: op('disableWebhookEndpoint', `mutation($id: ID!) { disableWebhookEndpoint(id: $id) { enabled } }`, fc.record({ id: f.endpointId })),
-    rotateWebhookSecret: op('rotateWebhookSecret', `mutation($id: ID!) { rotateWebhookSecret(id: $id) { endpoint { id } } }`, fc.record({ id: f.endpointId })),
+    disableWebhookEndpoint: op(
+      'disableWebhookEndpoint',
+      /* GraphQL */ `mutation($id: ID!) { disableWebhookEndpoint(id: $id) { enabled } }`,
+      fc.record({ id: f.endpointId }),
+    ),
+    rotateWebhookSecret: op(
+      'rotateWebhookSecret',
+      /* GraphQL */ `mutation($id: ID!) { rotateWebhookSecret(id: $id) { endpoint { id } } }`,
+      fc.record({ id: f.endpointId }),
+    ),
     redeliverWebhook: op(
       'redeliverWebhook',
-      `mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { status } }`,
+      /* GraphQL */ `mutation($id: ID!) { redeliverWebhook(deliveryId: $id) { status } }`,
       fc.record({ id: either(fc.constantFrom('msg_00000000000000000000000000', 'nobody')) }),
     ),
     createCustomer: op(
       'createCustomer',
-      `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`,
+      /* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`,
       fc.record({ input: either(fc.record({ name: either(fc.string()), externalId: fc.option(f.code) })) }),
     ),
     createSubscription: op(
       'createSubscription',
-      `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`,
+      /* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`,
       fc.record({
         input: either(
           fc.record({
@@ -202,10 +231,15 @@ test('every query and mutation is fuzzed', () => {
   expect(fields.filter((name) => !fuzzed.includes(name))).toEqual([]);
 });
 
-test(`random arguments to every operation (${fuzzRuns} requests) never answer a 5xx or internal_error nor log an error, and the ledgers stay whole`, async () => {
+test(`random arguments to every operation (${fuzzRuns} requests) never answer a 5xx or internal_error nor log an error, and the ledgers stay whole`, async ({
+  harness,
+  http,
+}) => {
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
-  const lone = await s.client.ok(`mutation { createCustomer(input: { name: "Lone", externalId: "lone" }) { id } }`);
-  const hook = await s.client.ok(`mutation { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/fuzz", events: [SEAT_CHANGED] }) { endpoint { id } } }`);
+  const lone = await s.client.ok(/* GraphQL */ `mutation { createCustomer(input: { name: "Lone", externalId: "lone" }) { id } }`);
+  const hook = await s.client.ok(
+    /* GraphQL */ `mutation { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/fuzz", events: [SEAT_CHANGED] }) { endpoint { id } } }`,
+  );
   const refs: Refs = { customerId: s.customerId, ownId: s.customer.id, lone: lone.createCustomer.id, endpointId: hook.createWebhookEndpoint.endpoint.id };
   const all = Object.values(operations(refs));
   const request = fc.oneof(
@@ -219,7 +253,7 @@ test(`random arguments to every operation (${fuzzRuns} requests) never answer a 
   let sent = 0;
   await fc.assert(
     fc.asyncProperty(request, fc.option(fc.string({ minLength: 1, maxLength: 20 })), async ({ body, name }, idempotencyKey) => {
-      const response = await fetch(server.endpoint, {
+      const response = await fetch(http.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': s.key, ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) },
         body,

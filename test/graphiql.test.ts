@@ -1,10 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
+import { expect, test } from './fixtures.js';
 import { type Browser, chromium } from 'playwright-core';
-import { createCustomerWithSubscription, seatScenario, useHarness, useHttpServer } from './helpers.js';
-
-const harness = useHarness();
-const server = useHttpServer(harness);
+import { createCustomerWithSubscription, seatScenario } from './helpers.js';
 
 /** Debian's Chromium (apt-get install -y chromium); CI installs it when it is missing. */
 const chromiumPath = '/usr/bin/chromium';
@@ -22,7 +20,7 @@ afterAll(async () => browser?.close());
 
 test.skipIf(!existsSync(chromiumPath))(
   'GraphiQL renders with no network beyond loopback, and runs its example with a key',
-  async () => {
+  async ({ harness, http }) => {
     const s = await seatScenario(harness, { externalId: null, initialSeats: [] });
     await createCustomerWithSubscription(s.client, { externalId: 'acme-corp', initialSeats: [{ featureCode: 'editor', count: 3 }] });
 
@@ -35,7 +33,7 @@ test.skipIf(!existsSync(chromiumPath))(
       elsewhere.push(url.href);
       return route.abort();
     });
-    await page.goto(server.endpoint, { waitUntil: 'load' });
+    await page.goto(http.endpoint, { waitUntil: 'load' });
     await expect.poll(() => page.locator('.graphiql-query-editor').isVisible(), { timeout: 30_000 }).toBe(true);
 
     // The key goes in the Headers tab, as the page's first line says.
@@ -67,12 +65,11 @@ test.skipIf(!existsSync(chromiumPath))(
 
 test.skipIf(!existsSync(chromiumPath))(
   'a GraphiQL subscription shows a balance change live while another client adds seats',
-  async () => {
-    const s = await seatScenario(harness);
+  async ({ http, scenario: s }) => {
     // A context of its own: GraphiQL keeps the last operation's name in local storage.
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
-    await page.goto(server.endpoint, { waitUntil: 'load' });
+    await page.goto(http.endpoint, { waitUntil: 'load' });
     await expect.poll(() => page.locator('.graphiql-query-editor').isVisible(), { timeout: 30_000 }).toBe(true);
 
     const replaceText = async (editor: string, text: string) => {
@@ -87,7 +84,7 @@ test.skipIf(!existsSync(chromiumPath))(
     await replaceText('.graphiql-editor-tool .graphiql-editor:not(.hidden)', JSON.stringify({ 'x-api-key': s.key }));
     await replaceText(
       '.graphiql-query-editor .view-lines',
-      `subscription Watch { seatBalanceChanged(customerId: "${s.customerId}", featureCode: "editor") { id balance { current } } }`,
+      /* GraphQL */ `subscription Watch { seatBalanceChanged(customerId: "${s.customerId}", featureCode: "editor") { id balance { current } } }`,
     );
     // GraphiQL reads the operation's name from the editor after a pause; run it once it has.
     await expect.poll(() => page.locator('.graphiql-tab').first().innerText(), { timeout: 10_000 }).toContain('Watch');
@@ -100,10 +97,10 @@ test.skipIf(!existsSync(chromiumPath))(
         .poll(
           async () => {
             if (!(await response()).includes(`"current": ${expected}`)) {
-              const { seatBalance } = await s.client.ok(`{ seatBalance(customerId: "${s.customerId}", featureCode: "editor") { current } }`);
+              const { seatBalance } = await s.client.ok(/* GraphQL */ `{ seatBalance(customerId: "${s.customerId}", featureCode: "editor") { current } }`);
               if (seatBalance.current < expected)
                 await s.client.ok(
-                  `mutation { addSeats(input: { customerId: "${s.customerId}", featureCode: "editor", count: ${expected - seatBalance.current} }) { id } }`,
+                  /* GraphQL */ `mutation { addSeats(input: { customerId: "${s.customerId}", featureCode: "editor", count: ${expected - seatBalance.current} }) { id } }`,
                 );
             }
             return response();

@@ -1,16 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, inject } from 'vitest';
-import { createApp, type App } from '../src/app.js';
+import { expect, inject } from 'vitest';
+import type { App } from '../src/app.js';
 import { createApiKey } from '../src/auth/service.js';
-import { nodeListener } from '../src/http/node-listener.js';
-import { loadConfig } from '../src/config.js';
-import { openOrm, type Orm, projectRoot } from '../src/db/orm.js';
-import { createLogger, type Logger } from '../src/common/logger.js';
+import type { Orm } from '../src/db/orm.js';
 import type { Mode } from '../src/model/tenant.js';
 
 export type GraphQLErrorShape = {
@@ -20,6 +13,7 @@ export type GraphQLErrorShape = {
 };
 export type GraphQLResponse<T = any> = { data?: T | null; errors?: GraphQLErrorShape[]; status: number };
 
+/** The app on the run's database, made once per file by the `harness` fixture (test/fixtures.ts). */
 export type Harness = {
   orm: Orm;
   yoga: App;
@@ -32,53 +26,6 @@ export type Harness = {
    */
   countStatements<T>(work: () => Promise<T>): Promise<{ result: T; statements: string[]; transactions: string[][] }>;
 };
-
-/** The app on the run's database, for the tests of one file. Logs are captured, not printed. */
-export function useHarness(): Harness {
-  const harness = { logs: [] as string[] } as Harness;
-  let recording: { sql: string; transaction?: string }[] | null = null;
-  beforeAll(async () => {
-    harness.orm = await openOrm(inject('databaseUrl'), { poolMax: 20 });
-    harness.orm.em
-      .getConnection()
-      .getKnex()
-      .on('query', (query: { sql: string; __knexTxId?: string }) => recording?.push({ sql: query.sql, transaction: query.__knexTxId }));
-    const logger: Logger = createLogger('info', (line) => harness.logs.push(line));
-    let passed = 0;
-    harness.passTime = (ms) => void (passed += ms);
-    // Tests send bursts through one key, and bad keys on purpose; the limits have their own tests
-    // (test/limits.test.ts, test/rate-limit.test.ts).
-    harness.yoga = createApp({
-      orm: harness.orm,
-      logger,
-      limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0, authFailuresPerMinute: 0 },
-      realNow: () => Date.now() + passed,
-      // The frontend origin the CORS tests use (test/cors.test.ts covers the policy itself).
-      cors: { anyOrigin: false, origins: ['https://app.example.com'], localhost: true },
-      // Every operation compiled from its first run, so every test covers the compiled path.
-      interpretedRuns: 0,
-    });
-    harness.countStatements = async (work) => {
-      recording = [];
-      try {
-        const result = await work();
-        const transactions = new Map<string, string[]>();
-        for (const { sql, transaction } of recording) {
-          if (transaction) transactions.set(transaction, [...(transactions.get(transaction) ?? []), sql]);
-        }
-        return { result, statements: recording.map(({ sql }) => sql), transactions: [...transactions.values()] };
-      } finally {
-        recording = null;
-      }
-    };
-  });
-  afterAll(async () => {
-    // Stops the app's event hub (its LISTEN connection) if a subscription started it.
-    await harness.yoga?.dispose();
-    await harness.orm?.close();
-  });
-  return harness;
-}
 
 export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
 
@@ -158,20 +105,20 @@ function client(harness: Harness, key: string) {
 const SEAT_EVENT_FIELDS = 'id customerId featureCode kind count previousBalance newBalance ts createdAt livemode';
 
 export const mutations = {
-  addSeats: `mutation($input: AddSeatsInput!) { addSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
-  removeSeats: `mutation($input: RemoveSeatsInput!) { removeSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
-  setSeats: `mutation($input: SetSeatsInput!) { setSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
-  bulkSetSeats: `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
+  addSeats: /* GraphQL */ `mutation($input: AddSeatsInput!) { addSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
+  removeSeats: /* GraphQL */ `mutation($input: RemoveSeatsInput!) { removeSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
+  setSeats: /* GraphQL */ `mutation($input: SetSeatsInput!) { setSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
+  bulkSetSeats: /* GraphQL */ `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { ${SEAT_EVENT_FIELDS} } }`,
 };
 
 export const queries = {
-  seatBalance: `query($customerId: String!, $featureCode: String!) {
+  seatBalance: /* GraphQL */ `query($customerId: String!, $featureCode: String!) {
     seatBalance(customerId: $customerId, featureCode: $featureCode) { customerId featureCode current includedSeats unlimited asOf livemode }
   }`,
-  seatBalances: `query($customerId: String!) {
+  seatBalances: /* GraphQL */ `query($customerId: String!) {
     seatBalances(customerId: $customerId) { customerId featureCode current includedSeats unlimited asOf livemode }
   }`,
-  seatEvents: `query($customerId: String!, $featureCode: String, $first: Int, $after: String) {
+  seatEvents: /* GraphQL */ `query($customerId: String!, $featureCode: String, $first: Int, $after: String) {
     seatEvents(customerId: $customerId, featureCode: $featureCode, first: $first, after: $after) {
       edges { cursor node { ${SEAT_EVENT_FIELDS} } }
       pageInfo { hasNextPage endCursor }
@@ -202,11 +149,11 @@ export async function seatScenario(
     { code: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
   ];
   for (const code of [...features.map((f) => f.code), 'auditor']) {
-    await tenant.client.ok(`mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`, {
+    await tenant.client.ok(/* GraphQL */ `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`, {
       input: { code, name: code, type: 'SEATS' },
     });
   }
-  await tenant.client.ok(`mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+  await tenant.client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
     input: {
       code: 'team',
       name: 'Team',
@@ -233,10 +180,10 @@ export async function createCustomerWithSubscription(
   options: { externalId?: string | null; initialSeats?: { featureCode: string; count: number }[]; planCode?: string } = {},
 ) {
   const { createCustomer } = await client.ok<{ createCustomer: { id: string; externalId: string | null } }>(
-    `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id externalId } }`,
+    /* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id externalId } }`,
     { input: { name: 'Acme', externalId: options.externalId ?? null } },
   );
-  await client.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
+  await client.ok(/* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
     input: { customerId: createCustomer.id, planCode: options.planCode ?? 'team', initialSeats: options.initialSeats },
   });
   return createCustomer;
@@ -324,20 +271,6 @@ export async function waitUntil(condition: () => boolean | Promise<boolean>, wha
   }
 }
 
-/** The harness's app behind a real HTTP server on a free loopback port, for one file's tests. */
-export function useHttpServer(harness: Harness): { endpoint: string } {
-  const server = { endpoint: '' };
-  let http: Server;
-  beforeAll(async () => {
-    http = createServer(nodeListener(harness.yoga));
-    http.listen(0, '127.0.0.1');
-    await once(http, 'listening');
-    server.endpoint = `http://127.0.0.1:${(http.address() as AddressInfo).port}/graphql`;
-  });
-  afterAll(() => new Promise<void>((resolve) => http.close(() => resolve())));
-  return server;
-}
-
 /** One GraphQL request over real HTTP. */
 export async function postGraphQL(endpoint: string, key: string, query: string, variables?: object) {
   const response = await fetch(endpoint, {
@@ -346,48 +279,6 @@ export async function postGraphQL(endpoint: string, key: string, query: string, 
     body: JSON.stringify({ query, variables }),
   });
   return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
-}
-
-/** A server process: its GraphQL URL, and what it has printed so far. */
-export type ServerProcess = { child: ChildProcess; url: string; exited: Promise<number | null>; output(): string };
-
-/**
- * Starts `npm start`'s entry point as processes of their own on the run's database, for one
- * file's tests; any still running when the file ends are killed.
- */
-export function useServerProcesses(): (env?: Record<string, string>) => Promise<ServerProcess> {
-  const children: ChildProcess[] = [];
-  afterAll(() => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return async (env = {}) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      cwd: projectRoot,
-      env: {
-        ...process.env,
-        DATABASE_URL: inject('databaseUrl'),
-        PORT: '0',
-        LOG_LEVEL: 'warn',
-        RATE_LIMIT_PER_SECOND: '0',
-        AUTH_FAILURES_PER_MINUTE: '0',
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(child);
-    const exited = once(child, 'exit').then(([code]) => code as number | null);
-    let output = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const match = /GraphiQL at (\S+)/.exec(output);
-        if (match) resolve(match[1]!);
-      });
-      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      void exited.then((code) => reject(new Error(`server exited with ${code}: ${output}`)));
-    });
-    return { child, url, exited, output: () => output };
-  };
 }
 
 /** A GraphQL subscription over SSE, read as it arrives: `take(n)` waits for the next n results. */

@@ -1,13 +1,11 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { routes } from '../src/rest/routes.js';
-import { createCustomerWithSubscription, mutations, rest, seatScenario, uniqueName, useHarness } from './helpers.js';
+import { createCustomerWithSubscription, type Harness, mutations, rest, seatScenario, uniqueName } from './helpers.js';
 
 // The same idempotency key with anything else answers idempotency_key_mismatch and changes
 // nothing: every field of every keyed mutation changed on its own, through both doors, and every
 // other operation. The tables below are what a new field or mutation adds a row to; the first
 // tests fail while one is missing.
-
-const harness = useHarness();
 
 const initialSeats = [
   { featureCode: 'editor', count: 6 },
@@ -20,7 +18,7 @@ const initialSeats = [
  * unlimited) with seats held, and a second customer on the same plan: what a changed customerId
  * points at. The first calls below raise editor past its mark, so they record charges too.
  */
-async function keyedScenario() {
+async function keyedScenario(harness: Harness) {
   const s = await seatScenario(harness, { initialSeats });
   const other = await createCustomerWithSubscription(s.client, { externalId: uniqueName('other'), initialSeats });
   return { ...s, otherCustomerId: other.externalId! };
@@ -28,7 +26,7 @@ async function keyedScenario() {
 type KeyedScenario = Awaited<ReturnType<typeof keyedScenario>>;
 
 /** Everything a call could change for the organization: balances with their ledger lengths, charges, outbox rows and claimed keys. */
-async function stateOf(s: KeyedScenario) {
+async function stateOf(harness: Harness, s: KeyedScenario) {
   const connection = harness.orm.em.fork().getConnection();
   const balances = await connection.execute(
     `select c.external_id as customer, f.code as feature, b.current,
@@ -117,11 +115,11 @@ function unwrap(type: { kind: string; name: string | null; ofType: any }): { nam
 }
 
 describe('the tables cover every keyed mutation and field', () => {
-  test('GraphQL: each mutation whose input takes an idempotencyKey has a row, and each of its fields a change', async () => {
-    const s = await seatScenario(harness);
+  test('GraphQL: each mutation whose input takes an idempotencyKey has a row, and each of its fields a change', async ({ scenario: s }) => {
     const inputFieldsOf = async (name: string): Promise<{ name: string; type: any }[]> =>
-      (await s.client.ok(`query($name: String!) { __type(name: $name) { inputFields { name type { ${typeRef} } } } }`, { name })).__type.inputFields ?? [];
-    const { __type } = await s.client.ok(`{ __type(name: "Mutation") { fields { name args { name type { ${typeRef} } } } } }`);
+      (await s.client.ok(/* GraphQL */ `query($name: String!) { __type(name: $name) { inputFields { name type { ${typeRef} } } } }`, { name })).__type
+        .inputFields ?? [];
+    const { __type } = await s.client.ok(/* GraphQL */ `{ __type(name: "Mutation") { fields { name args { name type { ${typeRef} } } } } }`);
     const keyed = new Map<string, { name: string; list: boolean; type: string }[]>();
     for (const field of __type.fields as { name: string; args: { name: string; type: any }[] }[]) {
       for (const arg of field.args) {
@@ -170,35 +168,35 @@ const graphqlCases = graphqlTable.flatMap((row) =>
 const MISMATCH = { code: 'idempotency_key_mismatch', type: 'conflict_error', param: 'idempotencyKey' };
 
 describe('GraphQL: the same key with one field changed', () => {
-  test.each(graphqlCases)('$name', async ({ mutation, input, change }) => {
-    const s = await keyedScenario();
+  test.for(graphqlCases)('$name', async ({ mutation, input, change }, { harness }) => {
+    const s = await keyedScenario(harness);
     const key = uniqueName('fields');
     const original = input(s);
     const first = await s.client.ok(mutations[mutation], { input: { ...original, idempotencyKey: key } });
-    const before = await stateOf(s);
+    const before = await stateOf(harness, s);
 
     const changed = withChange(original, change.field, change.to(original, s));
     // Compared as sent: a change of order is a change.
     expect(JSON.stringify(changed)).not.toBe(JSON.stringify(original));
     const refused = await s.client.fails(mutations[mutation], { input: { ...changed, idempotencyKey: key } });
     expect(refused.extensions).toMatchObject(MISMATCH);
-    expect(await stateOf(s)).toEqual(before);
+    expect(await stateOf(harness, s)).toEqual(before);
 
     // The key still belongs to its own call: the unchanged repeat answers the original events.
     const again = await s.client.ok(mutations[mutation], { input: { ...original, idempotencyKey: key } });
     expect(again).toEqual(first);
-    expect(await stateOf(s)).toEqual(before);
+    expect(await stateOf(harness, s)).toEqual(before);
   });
 
-  test.each(graphqlTable)('$mutation: the customer named by its cus_ id is the same call, a repeat', async ({ mutation, input }) => {
-    const s = await keyedScenario();
+  test.for(graphqlTable)('$mutation: the customer named by its cus_ id is the same call, a repeat', async ({ mutation, input }, { harness }) => {
+    const s = await keyedScenario(harness);
     const key = uniqueName('same-customer');
     const original = input(s);
     const first = await s.client.ok(mutations[mutation], { input: { ...original, idempotencyKey: key } });
-    const before = await stateOf(s);
+    const before = await stateOf(harness, s);
     const again = await s.client.ok(mutations[mutation], { input: { ...original, customerId: s.customer.id, idempotencyKey: key } });
     expect(again).toEqual(first);
-    expect(await stateOf(s)).toEqual(before);
+    expect(await stateOf(harness, s)).toEqual(before);
   });
 });
 
@@ -216,15 +214,15 @@ const operationPairs = graphqlTable.flatMap((first) =>
 );
 
 describe('GraphQL: the same key on another operation', () => {
-  test.each(operationPairs)('$name', async ({ first, second }) => {
-    const s = await keyedScenario();
+  test.for(operationPairs)('$name', async ({ first, second }, { harness }) => {
+    const s = await keyedScenario(harness);
     const key = uniqueName('operation');
     const original = first.input(s);
     await s.client.ok(mutations[first.mutation], { input: { ...original, idempotencyKey: key } });
-    const before = await stateOf(s);
+    const before = await stateOf(harness, s);
     const refused = await s.client.fails(mutations[second], { input: { ...sameChangeAs(original, second), idempotencyKey: key } });
     expect(refused.extensions).toMatchObject(MISMATCH);
-    expect(await stateOf(s)).toEqual(before);
+    expect(await stateOf(harness, s)).toEqual(before);
   });
 });
 
@@ -286,8 +284,8 @@ function expectRestMismatch(response: { status: number; body: any }) {
 }
 
 describe('REST: the same key with one field changed', () => {
-  test.each(restCases)('$name', async ({ method, path, operation, body, change, firstDoor }) => {
-    const s = await keyedScenario();
+  test.for(restCases)('$name', async ({ method, path, operation, body, change, firstDoor }, { harness }) => {
+    const s = await keyedScenario(harness);
     const key = uniqueName('rest-fields');
     const headers = { 'idempotency-key': key };
     const original = body(s);
@@ -297,34 +295,37 @@ describe('REST: the same key with one field changed', () => {
     } else {
       await s.client.ok(mutations[operation], { input: { ...graphqlInputOf(operation, original), idempotencyKey: key } });
     }
-    const before = await stateOf(s);
+    const before = await stateOf(harness, s);
 
     const changed = withChange(original, change.field, change.to(original, s));
     // Compared as sent: a change of order is a change.
     expect(JSON.stringify(changed)).not.toBe(JSON.stringify(original));
     expectRestMismatch(await rest(harness.yoga, s.key, method, path, changed, headers));
-    expect(await stateOf(s)).toEqual(before);
+    expect(await stateOf(harness, s)).toEqual(before);
 
     const again = await rest(harness.yoga, s.key, method, path, original, headers);
     expect(again.status, JSON.stringify(again.body)).toBe(200);
-    expect(await stateOf(s)).toEqual(before);
+    expect(await stateOf(harness, s)).toEqual(before);
   });
 
-  test.each(restTable)('$method $path: the customer by its cus_ id, or the body’s fields in another order, is a repeat', async ({ method, path, body }) => {
-    const s = await keyedScenario();
-    const headers = { 'idempotency-key': uniqueName('rest-same') };
-    const original = body(s);
-    const first = await rest(harness.yoga, s.key, method, path, original, headers);
-    expect(first.status).toBe(200);
-    const before = await stateOf(s);
-    const byCusId = await rest(harness.yoga, s.key, method, path, { ...original, customerId: s.customer.id }, headers);
-    expect(byCusId.body).toEqual(first.body);
-    const reordered = Object.fromEntries(Object.entries(original).reverse());
-    expect(JSON.stringify(reordered)).not.toBe(JSON.stringify(original));
-    const again = await rest(harness.yoga, s.key, method, path, reordered, headers);
-    expect(again.body).toEqual(first.body);
-    expect(await stateOf(s)).toEqual(before);
-  });
+  test.for(restTable)(
+    '$method $path: the customer by its cus_ id, or the body’s fields in another order, is a repeat',
+    async ({ method, path, body }, { harness }) => {
+      const s = await keyedScenario(harness);
+      const headers = { 'idempotency-key': uniqueName('rest-same') };
+      const original = body(s);
+      const first = await rest(harness.yoga, s.key, method, path, original, headers);
+      expect(first.status).toBe(200);
+      const before = await stateOf(harness, s);
+      const byCusId = await rest(harness.yoga, s.key, method, path, { ...original, customerId: s.customer.id }, headers);
+      expect(byCusId.body).toEqual(first.body);
+      const reordered = Object.fromEntries(Object.entries(original).reverse());
+      expect(JSON.stringify(reordered)).not.toBe(JSON.stringify(original));
+      const again = await rest(harness.yoga, s.key, method, path, reordered, headers);
+      expect(again.body).toEqual(first.body);
+      expect(await stateOf(harness, s)).toEqual(before);
+    },
+  );
 });
 
 /** A body for `row` making the same change as `from` did, as far as its operation takes one. */
@@ -341,13 +342,13 @@ const restOperationPairs = restTable.flatMap((first) =>
 );
 
 describe('REST: the same key on another operation', () => {
-  test.each(restOperationPairs)('$name', async ({ first, second }) => {
-    const s = await keyedScenario();
+  test.for(restOperationPairs)('$name', async ({ first, second }, { harness }) => {
+    const s = await keyedScenario(harness);
     const headers = { 'idempotency-key': uniqueName('rest-operation') };
     const original = first.body(s);
     expect((await rest(harness.yoga, s.key, first.method, first.path, original, headers)).status).toBe(200);
-    const before = await stateOf(s);
+    const before = await stateOf(harness, s);
     expectRestMismatch(await rest(harness.yoga, s.key, second.method, second.path, sameBodyAs(original, second), headers));
-    expect(await stateOf(s)).toEqual(before);
+    expect(await stateOf(harness, s)).toEqual(before);
   });
 });

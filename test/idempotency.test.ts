@@ -1,16 +1,13 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { deleteIdempotencyKeysBefore } from '../src/idempotency/service.js';
-import { balanceOf, expectLedgerWhole, graphql, mutations, newTenant, seatScenario, uniqueName, useHarness } from './helpers.js';
-
-const harness = useHarness();
+import { balanceOf, expectLedgerWhole, graphql, mutations, seatScenario, uniqueName } from './helpers.js';
 
 const add = (customerId: string, count: number, idempotencyKey?: string) => ({
   input: { customerId, featureCode: 'editor', count, ...(idempotencyKey ? { idempotencyKey } : {}) },
 });
 
 describe('idempotency keys', () => {
-  test('a repeat returns the original event and records nothing', async () => {
-    const s = await seatScenario(harness);
+  test('a repeat returns the original event and records nothing', async ({ harness, scenario: s }) => {
     const key = uniqueName('retry');
     const first = await s.client.ok(mutations.addSeats, add(s.customerId, 3, key));
     const again = await s.client.ok(mutations.addSeats, add(s.customerId, 3, key));
@@ -23,8 +20,7 @@ describe('idempotency keys', () => {
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(6);
   });
 
-  test('bulkSetSeats repeats return every original event, in order', async () => {
-    const s = await seatScenario(harness);
+  test('bulkSetSeats repeats return every original event, in order', async ({ harness, scenario: s }) => {
     const input = {
       customerId: s.customerId,
       idempotencyKey: 'bulk-1',
@@ -40,8 +36,7 @@ describe('idempotency keys', () => {
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(9);
   });
 
-  test('the same key with another input or another operation answers idempotency_key_mismatch and changes nothing', async () => {
-    const s = await seatScenario(harness);
+  test('the same key with another input or another operation answers idempotency_key_mismatch and changes nothing', async ({ harness, scenario: s }) => {
     await s.client.ok(mutations.addSeats, add(s.customerId, 3, 'k1'));
     const otherCount = await s.client.fails(mutations.addSeats, add(s.customerId, 4, 'k1'));
     expect(otherCount.extensions).toMatchObject({ code: 'idempotency_key_mismatch', type: 'conflict_error', param: 'idempotencyKey' });
@@ -51,8 +46,7 @@ describe('idempotency keys', () => {
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
   });
 
-  test('concurrent repeats apply once and all answer the same event', async () => {
-    const s = await seatScenario(harness);
+  test('concurrent repeats apply once and all answer the same event', async ({ harness, scenario: s }) => {
     const responses = await Promise.all(Array.from({ length: 25 }, () => s.client.run(mutations.addSeats, add(s.customerId, 2, 'burst'))));
     const ids = new Set(
       responses.map((response) => {
@@ -65,8 +59,7 @@ describe('idempotency keys', () => {
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
   });
 
-  test('a call that failed did not use up its key: the retry runs', async () => {
-    const s = await seatScenario(harness);
+  test('a call that failed did not use up its key: the retry runs', async ({ scenario: s }) => {
     const refused = await s.client.fails(mutations.removeSeats, add(s.customerId, 2, 'after-topup'));
     expect(refused.extensions.code).toBe('insufficient_seats');
     await s.client.ok(mutations.addSeats, add(s.customerId, 5));
@@ -74,7 +67,7 @@ describe('idempotency keys', () => {
     expect(removeSeats).toMatchObject({ previousBalance: 5, newBalance: 3 });
   });
 
-  test('keys belong to one organization and mode', async () => {
+  test('keys belong to one organization and mode', async ({ harness }) => {
     const a = await seatScenario(harness);
     const b = await seatScenario(harness);
     const one = await a.client.ok(mutations.addSeats, add(a.customerId, 1, 'shared'));
@@ -83,8 +76,7 @@ describe('idempotency keys', () => {
     expect(await balanceOf(harness, b.customerId, 'editor')).toBe(1);
   });
 
-  test('the Idempotency-Key header works like the argument, for a request with one mutation', async () => {
-    const s = await seatScenario(harness);
+  test('the Idempotency-Key header works like the argument, for a request with one mutation', async ({ harness, scenario: s }) => {
     const viaHeader = () => graphql(harness, s.key, mutations.addSeats, add(s.customerId, 1), { 'idempotency-key': 'hdr-1' });
     const first = await viaHeader();
     const again = await viaHeader();
@@ -96,7 +88,7 @@ describe('idempotency keys', () => {
     const two = await graphql(
       harness,
       s.key,
-      `mutation($a: AddSeatsInput!, $b: AddSeatsInput!) { a: addSeats(input: $a) { id } b: addSeats(input: $b) { id } }`,
+      /* GraphQL */ `mutation($a: AddSeatsInput!, $b: AddSeatsInput!) { a: addSeats(input: $a) { id } b: addSeats(input: $b) { id } }`,
       { a: add(s.customerId, 1).input, b: add(s.customerId, 1).input },
       { 'idempotency-key': 'hdr-2' },
     );
@@ -108,8 +100,7 @@ describe('idempotency keys', () => {
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(1);
   });
 
-  test('the cleanup forgets keys older than its cut-off and keeps the rest', async () => {
-    const tenant = await newTenant(harness);
+  test('the cleanup forgets keys older than its cut-off and keeps the rest', async ({ harness, tenant }) => {
     const connection = harness.orm.em.fork().getConnection();
     await connection.execute(
       `insert into idempotency_key (organization_id, mode, key, operation, request_hash, created_at)

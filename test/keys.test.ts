@@ -1,17 +1,14 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { defaultApiKeyCacheMs } from '../src/auth/cache.js';
 import { createApiKey, revokeApiKey } from '../src/auth/service.js';
-import { graphql, newTenant, queries, seatScenario, uniqueName, useHarness } from './helpers.js';
+import { graphql, newTenant, queries, uniqueName } from './helpers.js';
 
-const harness = useHarness();
-
-const features = `{ features { code } }`;
-const testClock = `{ testClock { now } }`;
-const advance = `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`;
+const features = /* GraphQL */ `{ features { code } }`;
+const testClock = /* GraphQL */ `{ testClock { now } }`;
+const advance = /* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`;
 
 describe('the API key cache', () => {
-  test('a revoked key keeps working for at most the cache lifetime (5 s), then answers unauthorized', async () => {
-    const s = await seatScenario(harness);
+  test('a revoked key keeps working for at most the cache lifetime (5 s), then answers unauthorized', async ({ harness, scenario: s }) => {
     expect((await graphql(harness, s.key, queries.seatBalances, { customerId: s.customerId })).status).toBe(200);
     expect(await revokeApiKey(harness.orm.em.fork(), s.key)).toBe(true);
 
@@ -25,7 +22,7 @@ describe('the API key cache', () => {
     expect(await revokeApiKey(harness.orm.em.fork(), s.key)).toBe(false);
   });
 
-  test('a key is looked up once per lifetime; unknown keys are never remembered', async () => {
+  test('a key is looked up once per lifetime; unknown keys are never remembered', async ({ harness }) => {
     const { key } = await newTenant(harness);
     const lookups = async (apiKey: string) =>
       (await harness.countStatements(() => graphql(harness, apiKey, features))).statements.filter((sql) => sql.includes('api_key')).length;
@@ -39,7 +36,7 @@ describe('the API key cache', () => {
     expect(await lookups(unknown)).toBe(1);
   });
 
-  test("a test clock moved through this server is seen at once by the organization's other keys", async () => {
+  test("a test clock moved through this server is seen at once by the organization's other keys", async ({ harness }) => {
     const organization = uniqueName('org');
     const a = await createApiKey(harness.orm.em.fork(), organization, 'test');
     const b = await createApiKey(harness.orm.em.fork(), organization, 'test');
@@ -50,8 +47,7 @@ describe('the API key cache', () => {
     expect(seen).toBeGreaterThanOrEqual(moved);
   });
 
-  test('a test clock moved elsewhere (another server process) is seen within the cache lifetime', async () => {
-    const tenant = await newTenant(harness);
+  test('a test clock moved elsewhere (another server process) is seen within the cache lifetime', async ({ harness, tenant }) => {
     const now = async () => new Date((await graphql(harness, tenant.key, testClock)).data.testClock.now).getTime();
     const before = await now();
     await harness.orm.em

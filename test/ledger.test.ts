@@ -1,8 +1,6 @@
 import fc from 'fast-check';
-import { expect, test } from 'vitest';
-import { expectLedgerWhole, mutations, queries, seatScenario, useHarness } from './helpers.js';
-
-const harness = useHarness();
+import { expect, test } from './fixtures.js';
+import { expectLedgerWhole, mutations, queries, seatScenario } from './helpers.js';
 
 /** seatScenario's default catalog, as the contract reads it. */
 const terms: Record<string, { includedSeats: number; capped: boolean }> = {
@@ -47,7 +45,7 @@ const operation = fc.oneof(
   }),
 );
 
-test('after a random sequence of operations, every ledger chains and ends at the balance a model predicts', async () => {
+test('after a random sequence of operations, every ledger chains and ends at the balance a model predicts', async ({ harness }) => {
   await fc.assert(
     fc.asyncProperty(fc.array(operation, { minLength: 1, maxLength: 30 }), async (operations) => {
       const s = await seatScenario(harness);

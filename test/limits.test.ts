@@ -1,17 +1,17 @@
-import { describe, expect, test, vi } from 'vitest';
+import { vi } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { createApp, type AppOptions } from '../src/app.js';
 import { loadConfig, type Limits } from '../src/config.js';
 import fc from 'fast-check';
 import type { RatePolicy } from '../src/common/rate-limit.js';
 import { decisionsOf } from '../src/ratelimits/service.js';
 import { createLogger } from '../src/common/logger.js';
-import { balanceOf, mutations, seatScenario, useHarness } from './helpers.js';
+import { balanceOf, type Harness, mutations, seatScenario } from './helpers.js';
 import { limiterNow } from './limiter-clock.js';
 
-const harness = useHarness();
 const defaults = loadConfig({}).limits;
 
-function appWith(limits: Partial<Limits>, options: Partial<AppOptions> = {}) {
+function appWith(harness: Harness, limits: Partial<Limits>, options: Partial<AppOptions> = {}) {
   return createApp({ orm: harness.orm, logger: createLogger('silent'), limits: { ...defaults, rateLimitPerSecond: 0, ...limits }, ...options });
 }
 
@@ -25,30 +25,28 @@ async function post(app: ReturnType<typeof createApp>, key: string, body: unknow
 }
 
 describe('document limits (graphql-armor), each configurable', () => {
-  const balances = (extra = '') => `{ customers(ids: ["x"]) { id ${extra} seatBalances { featureCode current } } }`;
-  test.each([
-    ['depth', { maxQueryDepth: 2 }, `{ customers(ids: ["x"]) { subscription { planCode } } }`],
-    ['aliases', { maxAliases: 2 }, `{ a: features { code } b: features { code } c: features { code } }`],
+  const balances = (extra = '') => /* GraphQL */ `{ customers(ids: ["x"]) { id ${extra} seatBalances { featureCode current } } }`;
+  test.for<[string, Partial<Limits>, string]>([
+    ['depth', { maxQueryDepth: 2 }, /* GraphQL */ `{ customers(ids: ["x"]) { subscription { planCode } } }`],
+    ['aliases', { maxAliases: 2 }, /* GraphQL */ `{ a: features { code } b: features { code } c: features { code } }`],
     ['tokens', { maxTokens: 20 }, balances('name externalId createdAt livemode')],
     ['cost', { maxQueryCost: 10 }, balances('name externalId createdAt livemode')],
-    ['directives', { maxDirectives: 1 }, `{ features { code @include(if: true) name @include(if: true) } }`],
-  ])('%s over the limit answers validation_error and runs nothing', async (_name, limits, query) => {
-    const s = await seatScenario(harness);
-    const app = appWith(limits);
+    ['directives', { maxDirectives: 1 }, /* GraphQL */ `{ features { code @include(if: true) name @include(if: true) } }`],
+  ])('%s over the limit answers validation_error and runs nothing', async ([_name, limits, query], { harness, scenario: s }) => {
+    const app = appWith(harness, limits);
     const refused = await post(app, s.key, { query });
     expect(refused.body.data).toBeUndefined();
     expect(refused.body.errors?.[0]?.extensions).toMatchObject({ code: 'validation_error', type: 'validation_error' });
     // The same document passes the default limits.
-    const allowed = await post(appWith({}), s.key, { query });
+    const allowed = await post(appWith(harness, {}), s.key, { query });
     expect(allowed.body.errors).toBeUndefined();
   });
 
-  test('a refused mutation changes nothing', async () => {
-    const s = await seatScenario(harness);
-    const app = appWith({ maxAliases: 1 });
+  test('a refused mutation changes nothing', async ({ harness, scenario: s }) => {
+    const app = appWith(harness, { maxAliases: 1 });
     const input = { customerId: s.customerId, featureCode: 'editor', count: 1 };
     const refused = await post(app, s.key, {
-      query: `mutation($i: AddSeatsInput!) { a: addSeats(input: $i) { id } b: addSeats(input: $i) { id } }`,
+      query: /* GraphQL */ `mutation($i: AddSeatsInput!) { a: addSeats(input: $i) { id } b: addSeats(input: $i) { id } }`,
       variables: { i: input },
     });
     expect(refused.body.errors?.[0]?.extensions.code).toBe('validation_error');
@@ -57,9 +55,8 @@ describe('document limits (graphql-armor), each configurable', () => {
 });
 
 describe('request body size', () => {
-  test('a body over MAX_BODY_BYTES answers 413 validation_error, whether or not it declares its length', async () => {
-    const s = await seatScenario(harness);
-    const app = appWith({ maxBodyBytes: 1000 });
+  test('a body over MAX_BODY_BYTES answers 413 validation_error, whether or not it declares its length', async ({ harness, scenario: s }) => {
+    const app = appWith(harness, { maxBodyBytes: 1000 });
     const big = JSON.stringify({
       query: mutations.addSeats,
       variables: { input: { customerId: s.customerId, featureCode: 'editor', count: 1, pad: 'x'.repeat(2000) } },
@@ -88,12 +85,12 @@ describe('request body size', () => {
 });
 
 describe('rate limit per API key', () => {
-  test('past its burst a key answers 429 rate_limited with Retry-After; other keys go on', async () => {
+  test('past its burst a key answers 429 rate_limited with Retry-After; other keys go on', async ({ harness }) => {
     const a = await seatScenario(harness);
     const b = await seatScenario(harness);
     // One request per 1,000 s: nothing refills during the test.
-    const app = appWith({ rateLimitPerSecond: 0.001, rateLimitBurst: 3 });
-    const query = { query: '{ features { code } }' };
+    const app = appWith(harness, { rateLimitPerSecond: 0.001, rateLimitBurst: 3 });
+    const query = { query: /* GraphQL */ `{ features { code } }` };
     for (let i = 0; i < 3; i++) expect((await post(app, a.key, query)).status).toBe(200);
     const limited = await post(app, a.key, query);
     expect(limited.status).toBe(429);
@@ -102,11 +99,10 @@ describe('rate limit per API key', () => {
     expect((await post(app, b.key, query)).status).toBe(200);
   });
 
-  test('a bucket passes its burst, then one request per interval, and refills only up to its burst', async () => {
-    const s = await seatScenario(harness);
+  test('a bucket passes its burst, then one request per interval, and refills only up to its burst', async ({ harness, scenario: s }) => {
     // One request per 100 s: none comes back within a test.
-    const app = appWith({ rateLimitPerSecond: 0.01, rateLimitBurst: 4 });
-    const query = { query: '{ features { code } }' };
+    const app = appWith(harness, { rateLimitPerSecond: 0.01, rateLimitBurst: 4 });
+    const query = { query: /* GraphQL */ `{ features { code } }` };
     const answers = [];
     const from = await limiterNow(harness);
     for (let i = 0; i < 5; i++) answers.push(await post(app, s.key, query));
@@ -118,12 +114,11 @@ describe('rate limit per API key', () => {
     expect(Number(answers[4]!.headers.get('retry-after'))).toBeLessThanOrEqual(100);
   });
 
-  test('requests let through before the database answers are all counted: a burst of 40 allows exactly 40', async () => {
-    const s = await seatScenario(harness);
+  test('requests let through before the database answers are all counted: a burst of 40 allows exactly 40', async ({ harness, scenario: s }) => {
     // One request per 1,000 s: nothing refills during the test.
     const policy: RatePolicy = { perSecond: 0.001, burst: 40 };
-    const app = appWith({ rateLimitPerSecond: policy.perSecond, rateLimitBurst: policy.burst });
-    const query = { query: '{ features { code } }' };
+    const app = appWith(harness, { rateLimitPerSecond: policy.perSecond, rateLimitBurst: policy.burst });
+    const query = { query: /* GraphQL */ `{ features { code } }` };
     const statuses: number[] = [];
     /** The requests the database has counted against the tenant's key: its bucket's debt, in intervals. */
     const counted = async () => {
@@ -188,20 +183,19 @@ describe('rate decisions (GCRA arithmetic)', () => {
 });
 
 describe('production switches', () => {
-  test('introspection can be turned off', async () => {
-    const s = await seatScenario(harness);
-    const off = await post(appWith({}, { introspection: false }), s.key, { query: '{ __schema { queryType { name } } }' });
+  test('introspection can be turned off', async ({ harness, scenario: s }) => {
+    const off = await post(appWith(harness, {}, { introspection: false }), s.key, { query: /* GraphQL */ `{ __schema { queryType { name } } }` });
     expect(off.body.errors?.[0]?.extensions.code).toBe('validation_error');
-    const on = await post(appWith({}), s.key, { query: '{ __schema { queryType { name } } }' });
+    const on = await post(appWith(harness, {}), s.key, { query: /* GraphQL */ `{ __schema { queryType { name } } }` });
     expect(on.body.data.__schema.queryType.name).toBe('Query');
     // Ordinary operations still work without introspection.
-    expect((await post(appWith({}, { introspection: false }), s.key, { query: '{ features { code } }' })).body.errors).toBeUndefined();
+    expect((await post(appWith(harness, {}, { introspection: false }), s.key, { query: /* GraphQL */ `{ features { code } }` })).body.errors).toBeUndefined();
   });
 
-  test('GraphiQL can be turned off', async () => {
-    const page = await appWith({}, { graphiql: false }).fetch('http://seatgate.test/graphql', { headers: { accept: 'text/html' } });
+  test('GraphiQL can be turned off', async ({ harness }) => {
+    const page = await appWith(harness, {}, { graphiql: false }).fetch('http://seatgate.test/graphql', { headers: { accept: 'text/html' } });
     expect(await page.text()).not.toContain('<html');
-    const on = await appWith({}).fetch('http://seatgate.test/graphql', { headers: { accept: 'text/html' } });
+    const on = await appWith(harness, {}).fetch('http://seatgate.test/graphql', { headers: { accept: 'text/html' } });
     expect(await on.text()).toContain('<html');
   });
 });

@@ -1,17 +1,15 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createMetrics } from '../src/http/metrics.js';
 import { createLogger } from '../src/common/logger.js';
 import { schema } from '../src/graphql/schema.js';
-import { mutations, seatScenario, useHarness, useServerProcesses } from './helpers.js';
+import { type Harness, mutations, seatScenario } from './helpers.js';
 
-const harness = useHarness();
-const startServer = useServerProcesses();
 const token = 'metrics-token-for-tests-0123456789';
 
 /** An app of its own, so the counts it reports are this test's alone. */
-function appWithMetrics() {
+function appWithMetrics(harness: Harness) {
   const logger = createLogger('silent');
   const metrics = createMetrics(harness.orm, schema, logger);
   const app = createApp({
@@ -47,8 +45,8 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 describe('/metrics on the API port, behind METRICS_TOKEN', () => {
-  test('refuses a scrape without the token or with another', async () => {
-    const { scrape } = appWithMetrics();
+  test('refuses a scrape without the token or with another', async ({ harness }) => {
+    const { scrape } = appWithMetrics(harness);
     expect((await scrape(null)).status).toBe(401);
     expect((await scrape('Bearer not-the-token-at-all-000000')).status).toBe(401);
     const ok = await scrape();
@@ -56,10 +54,9 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     expect(ok.type).toContain('text/plain');
   });
 
-  test('reports a request just made, by root field, never by the name the client gave it', async () => {
-    const s = await seatScenario(harness);
-    const { scrape, post } = appWithMetrics();
-    expect((await post(s.key, 'query PickedByTheClient123 { features { code } }')).status).toBe(200);
+  test('reports a request just made, by root field, never by the name the client gave it', async ({ harness, scenario: s }) => {
+    const { scrape, post } = appWithMetrics(harness);
+    expect((await post(s.key, /* GraphQL */ `query PickedByTheClient123 { features { code } }`)).status).toBe(200);
     const text = (await scrape()).text;
     expect(sample(text, 'seatgate_http_requests_total', { door: 'graphql', operation: 'features', operation_type: 'query', status: '200', code: 'none' })).toBe(
       1,
@@ -69,13 +66,13 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     expect(text).not.toContain('PickedByTheClient123');
   });
 
-  test('counts seat changes by kind and mode, batch sizes, and errors by contract code, through both doors', async () => {
+  test('counts seat changes by kind and mode, batch sizes, and errors by contract code, through both doors', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 1 }] });
-    const { app, scrape, post } = appWithMetrics();
+    const { app, scrape, post } = appWithMetrics(harness);
     await post(s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 2 } });
     await post(s.key, mutations.removeSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 99 } });
     await post(s.key, mutations.setSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 4 } });
-    await post('ck_test_unknownunknownunknownunknown', '{ features { code } }');
+    await post('ck_test_unknownunknownunknownunknown', /* GraphQL */ `{ features { code } }`);
     const viaRest = await app.fetch('http://seatgate.test/api/v1/seats', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': s.key },
@@ -108,10 +105,9 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     );
   });
 
-  test('a document naming fields the schema lacks adds no label values', async () => {
-    const s = await seatScenario(harness);
-    const { scrape, post } = appWithMetrics();
-    for (let i = 0; i < 3; i++) await post(s.key, `{ madeUpField${i} }`);
+  test('a document naming fields the schema lacks adds no label values', async ({ harness, scenario: s }) => {
+    const { scrape, post } = appWithMetrics(harness);
+    for (let i = 0; i < 3; i++) await post(s.key, /* GraphQL */ `{ madeUpField${i} }`);
     const text = (await scrape()).text;
     expect(text).not.toMatch(/madeUpField/);
     expect(
@@ -120,8 +116,8 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     expect(sample(text, 'graphql_envelop_error_result', { phase: 'validate', code: 'validation_error', operation: 'invalid', operationType: 'query' })).toBe(3);
   });
 
-  test('reports the database pool, the outbox and webhook backlogs, and the process', async () => {
-    const { scrape } = appWithMetrics();
+  test('reports the database pool, the outbox and webhook backlogs, and the process', async ({ harness }) => {
+    const { scrape } = appWithMetrics(harness);
     const text = (await scrape()).text;
     expect(sample(text, 'seatgate_db_pool_connections', { state: 'max' })).toBe(20);
     for (const state of ['used', 'idle', 'waiting']) expect(sample(text, 'seatgate_db_pool_connections', { state })).toBeGreaterThanOrEqual(0);
@@ -132,28 +128,27 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   });
 
-  test('a scrape reads the database twice: the outbox backlog once for both of its gauges, and the pending deliveries', async () => {
-    const { scrape } = appWithMetrics();
+  test('a scrape reads the database twice: the outbox backlog once for both of its gauges, and the pending deliveries', async ({ harness }) => {
+    const { scrape } = appWithMetrics(harness);
     const { statements } = await harness.countStatements(() => scrape());
     expect(statements.filter((sql) => sql.includes('from outbox_event where position is null'))).toHaveLength(1);
     expect(statements.filter((sql) => sql.includes('from webhook_delivery'))).toHaveLength(1);
     expect(statements).toHaveLength(2);
   });
 
-  test('without metrics configured, /metrics is not served', async () => {
+  test('without metrics configured, /metrics is not served', async ({ harness }) => {
     const response = await harness.yoga.fetch('http://seatgate.test/metrics', { headers: { authorization: `Bearer ${token}` } });
     expect(response.status).toBe(404);
   });
 });
 
 describe('METRICS_PORT', () => {
-  test('serves /metrics on its own port, and the API port has none', async () => {
-    const s = await seatScenario(harness);
+  test('serves /metrics on its own port, and the API port has none', async ({ startServer, scenario: s }) => {
     const server = await startServer({ METRICS_PORT: '0' });
     await fetch(server.url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': s.key },
-      body: JSON.stringify({ query: '{ features { code } }' }),
+      body: JSON.stringify({ query: /* GraphQL */ `{ features { code } }` }),
     });
     const metricsUrl = /Prometheus metrics at (\S+)/.exec(server.output())![1]!;
     const scraped = await fetch(metricsUrl);

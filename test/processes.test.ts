@@ -1,13 +1,12 @@
 import fc from 'fast-check';
 import pg from 'pg';
-import { expect, inject, test, vi } from 'vitest';
-import { balanceOf, createCustomerWithSubscription, mutations, postGraphQL, seatScenario, useHarness, useServerProcesses } from './helpers.js';
+import { inject, vi } from 'vitest';
+import { expect, test } from './fixtures.js';
+import { balanceOf, createCustomerWithSubscription, mutations, postGraphQL, seatScenario } from './helpers.js';
 
-const harness = useHarness();
-const startServer = useServerProcesses();
 type Entry = { kind: 'ADD' | 'REMOVE' | 'SET'; count: number };
 
-test('two server processes on one database: hot and cold balances under concurrent traffic lose nothing', async () => {
+test('two server processes on one database: hot and cold balances under concurrent traffic lose nothing', async ({ harness, startServer }) => {
   const [a, b] = await Promise.all([startServer(), startServer()]);
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 10 }] });
   const customers = [s.customer.id];
@@ -104,12 +103,13 @@ test('two server processes on one database: hot and cold balances under concurre
   expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0]);
 }, 180_000);
 
-test('SIGTERM lets in-flight requests finish before the process exits', async () => {
+test('SIGTERM lets in-flight requests finish before the process exits', async ({ harness, startServer }) => {
   // Connections enough for every request below to wait inside PostgreSQL at once; logs at info, to see it drain.
   const server = await startServer({ DB_POOL_MAX: '20', LOG_LEVEL: 'info' });
   const s = await seatScenario(harness);
   const customerIds: string[] = [];
-  for (let i = 0; i < 10; i++) customerIds.push((await s.client.ok(`mutation { createCustomer(input: { name: "Acme" }) { id } }`)).createCustomer.id);
+  for (let i = 0; i < 10; i++)
+    customerIds.push((await s.client.ok(/* GraphQL */ `mutation { createCustomer(input: { name: "Acme" }) { id } }`)).createCustomer.id);
   // Lock the customers' rows, so that each request below, subscribing one of them, waits inside
   // PostgreSQL on a connection of its own, where the test can count it.
   const blocker = new pg.Client({ connectionString: inject('databaseUrl') });
@@ -125,7 +125,7 @@ test('SIGTERM lets in-flight requests finish before the process exits', async ()
     return Number(row!.count);
   };
 
-  const subscribe = `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`;
+  const subscribe = /* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`;
   const inFlight = customerIds.map((customerId, i) =>
     postGraphQL(server.url, s.key, subscribe, { input: { customerId, planCode: 'team', initialSeats: [{ featureCode: 'editor', count: i + 1 }] } }),
   );

@@ -1,11 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, type ServerProcess, test } from './fixtures.js';
 import { clientAddress } from '../src/auth/gate.js';
-import { seatScenario, type ServerProcess, useHarness, useServerProcesses } from './helpers.js';
+import { seatScenario } from './helpers.js';
 import { limiterNow } from './limiter-clock.js';
-
-const harness = useHarness();
-const startServer = useServerProcesses();
 
 // Two processes on the run's database, with limits small enough to reach in a test. Budgets
 // refill as slowly as the settings allow, so that counts, not timings, decide every assertion:
@@ -22,7 +19,7 @@ const limits = {
 };
 let a: ServerProcess;
 let b: ServerProcess;
-beforeAll(async () => {
+test.beforeAll(async ({ startServer }) => {
   [a, b] = await Promise.all([startServer(limits), startServer(limits)]);
 }, 60_000);
 
@@ -38,7 +35,7 @@ async function call(url: string, key: string | null, headers: Record<string, str
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}), ...headers },
-    body: JSON.stringify({ query: '{ features { code } }' }),
+    body: JSON.stringify({ query: /* GraphQL */ `{ features { code } }` }),
   });
   const body = (await response.json()) as { errors?: { extensions: { code: string } }[] };
   const header = (name: string) => response.headers.get(name);
@@ -46,8 +43,7 @@ async function call(url: string, key: string | null, headers: Record<string, str
 }
 
 describe('a key budget shared by the fleet', () => {
-  test('RateLimit-* headers count down on each answer, through either process; past the burst, 429 with Retry-After', async () => {
-    const s = await seatScenario(harness);
+  test('RateLimit-* headers count down on each answer, through either process; past the burst, 429 with Retry-After', async ({ harness, scenario: s }) => {
     const from = await limiterNow(harness);
     const seen: { process: 'a' | 'b'; remaining: number; limit: number; reset: number }[] = [];
     for (let i = 0; i < 10; i++) {
@@ -89,8 +85,7 @@ describe('a key budget shared by the fleet', () => {
     }
   });
 
-  test('two processes allow the configured rate once, not twice', async () => {
-    const s = await seatScenario(harness);
+  test('two processes allow the configured rate once, not twice', async ({ harness, scenario: s }) => {
     const passed = (statuses: number[]) => statuses.filter((status) => status === 200).length;
     const from = await limiterNow(harness);
     // a spends the key's budget until it refuses.
@@ -108,7 +103,7 @@ describe('a key budget shared by the fleet', () => {
     expect(passed(throughA) + passed(throughB)).toBeLessThanOrEqual(burst + regained);
   });
 
-  test('another key keeps its own budget', async () => {
+  test('another key keeps its own budget', async ({ harness }) => {
     const [spent, fresh] = [await seatScenario(harness), await seatScenario(harness)];
     let refused = false;
     for (let i = 0; i < 3 * burst && !refused; i++) refused = (await call(a.url, spent.key)).status === 429;
@@ -122,8 +117,7 @@ describe('a key budget shared by the fleet', () => {
 describe('failed authentication, per client address', () => {
   const unknownKey = () => `ck_test_${randomBytes(24).toString('hex')}`;
 
-  test('a burst of unknown keys from one address is throttled on every process; other addresses and known keys go on', async () => {
-    const s = await seatScenario(harness);
+  test('a burst of unknown keys from one address is throttled on every process; other addresses and known keys go on', async ({ scenario: s }) => {
     const address = freshAddress();
     const from = { 'x-forwarded-for': address };
     // The real key is used before the guessing starts, so these processes know it.

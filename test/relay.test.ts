@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, inject, test, vi } from 'vitest';
+import { afterAll, beforeAll, inject, vi } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { openOrm, type Orm } from '../src/db/orm.js';
 import { EventHub } from '../src/events/hub.js';
 import { deliveryQueue } from '../src/webhooks/service.js';
 import { createLogger } from '../src/common/logger.js';
-import { type Client, graphql, mutations, newTenant, type SeatScenario, seatScenario, useHarness } from './helpers.js';
-
-const harness = useHarness();
+import { type Client, graphql, type Harness, mutations, newTenant, seatScenario, type SeatScenario } from './helpers.js';
 
 // This file's own relay publishes the outbox, so webhook deliveries get queued (no worker sends
 // them). It has a connection pool of its own: the statements counted below are the requests' only.
@@ -27,7 +26,7 @@ afterAll(async () => {
 
 const eventually = <T>(check: () => Promise<T> | T) => vi.waitFor(check, { timeout: 30_000, interval: 50 });
 
-const sql = <T = any>(query: string, params: unknown[] = []) => harness.orm.em.fork().getConnection().execute<T[]>(query, params);
+const sql = <T = any>(harness: Harness, query: string, params: unknown[] = []) => harness.orm.em.fork().getConnection().execute<T[]>(query, params);
 
 /** What each Node type is compared on: fields that do not change between two reads. */
 const fragments = `
@@ -41,8 +40,8 @@ const fragments = `
   ... on WebhookEndpoint { url events enabled }
   ... on WebhookDelivery { eventId eventType }
 `;
-const nodeQuery = `query($id: ID!) { node(id: $id) { ${fragments} } }`;
-const nodesQuery = `query($ids: [ID!]!) { nodes(ids: $ids) { ${fragments} } }`;
+const nodeQuery = /* GraphQL */ `query($id: ID!) { node(id: $id) { ${fragments} } }`;
+const nodesQuery = /* GraphQL */ `query($ids: [ID!]!) { nodes(ids: $ids) { ${fragments} } }`;
 
 type Found = { __typename: string; id: string; [field: string]: unknown };
 
@@ -53,17 +52,17 @@ type Found = { __typename: string; id: string; [field: string]: unknown };
  */
 async function everyType(s: SeatScenario): Promise<Found[]> {
   const { createWebhookEndpoint } = await s.client.ok(
-    `mutation { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/relay", events: [SEAT_CHANGED] }) { endpoint { __typename id url events enabled } } }`,
+    /* GraphQL */ `mutation { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/relay", events: [SEAT_CHANGED] }) { endpoint { __typename id url events enabled } } }`,
   );
   const endpoint = createWebhookEndpoint.endpoint as Found;
   const { addSeats } = await s.client.ok(
-    `mutation($input: AddSeatsInput!) { addSeats(input: $input) { __typename id customerId featureCode kind count previousBalance newBalance ts } }`,
+    /* GraphQL */ `mutation($input: AddSeatsInput!) { addSeats(input: $input) { __typename id customerId featureCode kind count previousBalance newBalance ts } }`,
     {
       input: { customerId: s.customerId, featureCode: 'editor', count: 2 },
     },
   );
   const read = await s.client.ok(
-    `query($c: String!) {
+    /* GraphQL */ `query($c: String!) {
       customer(id: $c) { __typename id externalId name livemode subscription { __typename id customerId planCode status currentPeriodStart } }
       features { __typename id code name type }
       plans { __typename id code currency interval seatFeatures { featureCode includedSeats } }
@@ -72,9 +71,12 @@ async function everyType(s: SeatScenario): Promise<Found[]> {
     { c: s.customerId },
   );
   const delivery = await eventually(async () => {
-    const { webhookDeliveries } = await s.client.ok(`query($e: ID!) { webhookDeliveries(endpointId: $e) { nodes { __typename id eventId eventType } } }`, {
-      e: endpoint.id,
-    });
+    const { webhookDeliveries } = await s.client.ok(
+      /* GraphQL */ `query($e: ID!) { webhookDeliveries(endpointId: $e) { nodes { __typename id eventId eventType } } }`,
+      {
+        e: endpoint.id,
+      },
+    );
     // The addSeats event's (the subscription's own events may have been published after the endpoint was made, too).
     const found = (webhookDeliveries.nodes as Found[]).find((d) => d.eventId && d.eventType === 'SEAT_CHANGED');
     expect(found).toBeDefined();
@@ -88,7 +90,7 @@ async function everyType(s: SeatScenario): Promise<Found[]> {
 const nodeTypes = ['Customer', 'Feature', 'Plan', 'PlanSubscription', 'SeatEvent', 'SeatCharge', 'WebhookEndpoint', 'WebhookDelivery'];
 
 describe('node(id:) and nodes(ids:)', () => {
-  test('node(id:) gives back the same object for every Node type, by the id its own field shows', async () => {
+  test('node(id:) gives back the same object for every Node type, by the id its own field shows', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
     const objects = await everyType(s);
     expect(new Set(objects.map((o) => o.__typename))).toEqual(new Set(nodeTypes));
@@ -100,7 +102,7 @@ describe('node(id:) and nodes(ids:)', () => {
     expect(objects.map((o) => o.id.slice(0, o.id.indexOf('_')))).toEqual(['cus', 'feat', 'plan', 'sub', 'sev', 'chg', 'chg', 'we', 'msg']);
   });
 
-  test("nodes(ids:) answers in the order asked, with null for unknown ids and for another organization's or mode's", async () => {
+  test("nodes(ids:) answers in the order asked, with null for unknown ids and for another organization's or mode's", async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
     const mine = await everyType(s);
     const stranger = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
@@ -117,8 +119,7 @@ describe('node(id:) and nodes(ids:)', () => {
     for (const id of [theirs[4]!.id, ...unknown]) expect(await s.client.ok(nodeQuery, { id })).toEqual({ node: null });
   });
 
-  test('ids that break the rules answer validation_error naming the argument', async () => {
-    const s = await newTenant(harness);
+  test('ids that break the rules answer validation_error naming the argument', async ({ tenant: s }) => {
     for (const [query, variables, param] of [
       [nodeQuery, { id: '' }, 'id'],
       [nodeQuery, { id: `cus_${'0'.repeat(200)}` }, 'id'],
@@ -130,14 +131,14 @@ describe('node(id:) and nodes(ids:)', () => {
     }
   });
 
-  test('nodes(ids:) costs the same statements for 1, 10 and 60 ids of a type, and one batch per type', async () => {
+  test('nodes(ids:) costs the same statements for 1, 10 and 60 ids of a type, and one batch per type', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
     const objects = await everyType(s);
     await seed(s, 59);
-    const events: string[] = (await sql(`select e.id from seat_event e where e.customer_id = ? order by e.seq`, [s.customer.id])).map((row) => row.id);
+    const events: string[] = (await sql(harness, `select e.id from seat_event e where e.customer_id = ? order by e.seq`, [s.customer.id])).map((row) => row.id);
     const statementsFor = async (ids: string[]) => {
       const { result, statements } = await harness.countStatements(() =>
-        graphql(harness, s.key, `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, { ids }),
+        graphql(harness, s.key, /* GraphQL */ `query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }`, { ids }),
       );
       expect(result.errors).toBeUndefined();
       expect(result.data.nodes.map((node: Found) => node.id)).toEqual(ids);
@@ -167,7 +168,7 @@ async function seed(s: SeatScenario, count: number) {
   }
 }
 
-const pageQuery = `query($c: String!, $f: String, $first: Int, $after: String, $last: Int, $before: String) {
+const pageQuery = /* GraphQL */ `query($c: String!, $f: String, $first: Int, $after: String, $last: Int, $before: String) {
   seatEvents(customerId: $c, featureCode: $f, first: $first, after: $after, last: $last, before: $before) {
     edges { cursor node { id } }
     nodes { id }
@@ -193,11 +194,13 @@ async function page(client: Client, variables: Record<string, unknown>): Promise
 const decode = (cursor: string) => Buffer.from(cursor, 'base64url').toString('utf8');
 
 describe('seatEvents pages both ways', () => {
-  test('forwards and backwards over 1,000 events, each event is visited once, in order, with the right PageInfo at both ends', async () => {
-    const s = await seatScenario(harness);
+  test('forwards and backwards over 1,000 events, each event is visited once, in order, with the right PageInfo at both ends', async ({
+    harness,
+    scenario: s,
+  }) => {
     await seed(s, 1000);
     // The ledger's order, newest first, as the table keeps it.
-    const ledger: string[] = (await sql(`select id from seat_event where customer_id = ? order by seq desc`, [s.customer.id])).map((row) => row.id);
+    const ledger: string[] = (await sql(harness, `select id from seat_event where customer_id = ? order by seq desc`, [s.customer.id])).map((row) => row.id);
     expect(ledger).toHaveLength(1000);
     const c = s.customerId;
 
@@ -272,8 +275,7 @@ describe('seatEvents pages both ways', () => {
     for (const p of pages) for (const edge of p.edges) expect(decode(edge.cursor)).toBe(`ledger.v2:${edge.node.id}`);
   });
 
-  test('the feature filter pages its own list, and takes only its own cursors', async () => {
-    const s = await seatScenario(harness);
+  test('the feature filter pages its own list, and takes only its own cursors', async ({ scenario: s }) => {
     await seed(s, 5);
     await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } });
     await seed(s, 5);
@@ -294,7 +296,7 @@ describe('seatEvents pages both ways', () => {
 });
 
 describe('cursors belong to their list', () => {
-  test("a cursor of one organization is refused in another, and so are another customer's and another mode's", async () => {
+  test("a cursor of one organization is refused in another, and so are another customer's and another mode's", async ({ harness }) => {
     const s = await seatScenario(harness);
     await seed(s, 3);
     const mine = await page(s.client, { c: s.customerId, first: 2 });
@@ -304,14 +306,14 @@ describe('cursors belong to their list', () => {
     const theirs = await page(stranger.client, { c: stranger.customerId, first: 2 });
 
     const sibling = await (async () => {
-      const { createCustomer } = await s.client.ok(`mutation { createCustomer(input: { name: "Sibling" }) { id } }`);
-      await s.client.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
+      const { createCustomer } = await s.client.ok(/* GraphQL */ `mutation { createCustomer(input: { name: "Sibling" }) { id } }`);
+      await s.client.ok(/* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
         input: { customerId: createCustomer.id, planCode: 'team' },
       });
       return createCustomer.id as string;
     })();
     const live = await newTenant(harness, 'live', s.organization);
-    const liveCustomer = (await live.client.ok(`mutation { createCustomer(input: { name: "Live" }) { id } }`)).createCustomer.id;
+    const liveCustomer = (await live.client.ok(/* GraphQL */ `mutation { createCustomer(input: { name: "Live" }) { id } }`)).createCustomer.id;
 
     const attempts: [Client, string, Record<string, unknown>][] = [
       // Another organization's cursor, on this organization's own customer, either way.
@@ -336,7 +338,7 @@ describe('cursors belong to their list', () => {
     expect((await page(s.client, { c: s.customerId, first: 2, after: mine.pageInfo.endCursor })).edges).toHaveLength(1);
   });
 
-  test('cursors say nothing about other tenants: each is the base64url of its own event id', async () => {
+  test('cursors say nothing about other tenants: each is the base64url of its own event id', async ({ harness }) => {
     const a = await seatScenario(harness);
     const b = await seatScenario(harness);
     await seed(a, 2);
@@ -350,7 +352,7 @@ describe('cursors belong to their list', () => {
       }
     }
     // The table-wide sequence the cursors used to carry is in none of them.
-    const seqs: string[] = (await sql(`select seq::text as seq from seat_event where customer_id in (?, ?)`, [a.customer.id, b.customer.id])).map(
+    const seqs: string[] = (await sql(harness, `select seq::text as seq from seat_event where customer_id in (?, ?)`, [a.customer.id, b.customer.id])).map(
       (row) => row.seq,
     );
     const cursors = [...(await page(a.client, { c: a.customerId, first: 10 })).edges, ...(await page(b.client, { c: b.customerId, first: 10 })).edges].map(
@@ -359,8 +361,7 @@ describe('cursors belong to their list', () => {
     for (const cursor of cursors) expect(cursor.split(':').filter((part) => seqs.includes(part))).toEqual([]);
   });
 
-  test('paging arguments that break the rules answer validation_error naming the argument', async () => {
-    const s = await seatScenario(harness);
+  test('paging arguments that break the rules answer validation_error naming the argument', async ({ scenario: s }) => {
     await seed(s, 2);
     const { edges } = await page(s.client, { c: s.customerId, first: 1 });
     const cursorOf = (text: string) => Buffer.from(text).toString('base64url');
@@ -381,13 +382,13 @@ describe('cursors belong to their list', () => {
     }
   });
 
-  test('webhookDeliveries pages both ways, and takes only its own endpoint’s cursors', async () => {
+  test('webhookDeliveries pages both ways, and takes only its own endpoint’s cursors', async ({ harness }) => {
     const s = await seatScenario(harness);
-    const create = `mutation { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/relay", events: [SEAT_CHANGED] }) { endpoint { id } } }`;
+    const create = /* GraphQL */ `mutation { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/relay", events: [SEAT_CHANGED] }) { endpoint { id } } }`;
     const endpoint = (await s.client.ok(create)).createWebhookEndpoint.endpoint.id;
     const sibling = (await s.client.ok(create)).createWebhookEndpoint.endpoint.id;
     await seed(s, 5);
-    const deliveries = `query($e: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+    const deliveries = /* GraphQL */ `query($e: ID!, $first: Int, $after: String, $last: Int, $before: String) {
       webhookDeliveries(endpointId: $e, first: $first, after: $after, last: $last, before: $before) {
         edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
       }

@@ -1,37 +1,37 @@
 import fc from 'fast-check';
-import { expect, test } from 'vitest';
+import { expect, test } from './fixtures.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/common/logger.js';
 import { SeatChangeCoalescer } from '../src/flows/seat-change-coalescer.js';
-import { graphql, holdBalancesOf, mutations, postGraphQL, seatScenario, useHarness, useServerProcesses, waitUntil } from './helpers.js';
+import { graphql, holdBalancesOf, mutations, postGraphQL, seatScenario, waitUntil } from './helpers.js';
 
 // Seat changes and renewals are the two writers of balances. Each takes a customer's balance
 // locks in one order; if they took them in different orders, a bulk set over several features
 // racing a renewal of the same customer would deadlock, and PostgreSQL would abort one of them
 // (an internal_error for the caller). Here they race on two processes.
 
-const harness = useHarness();
-const startServer = useServerProcesses();
-
 const codes = ['editor', 'viewer', 'admin'] as const;
 /** viewer has 2 included seats and no overage: counts stay within every plan limit. */
 const maxCount = { editor: 9, viewer: 2, admin: 9 } as const;
 
-test('bulk sets over several features racing renewals of the same customers, on two processes: no internal_error, every chain whole, no period billed twice', async () => {
+test('bulk sets over several features racing renewals of the same customers, on two processes: no internal_error, every chain whole, no period billed twice', async ({
+  harness,
+  startServer,
+}) => {
   const [a, b] = await Promise.all([startServer(), startServer()]);
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
   // Customers created oldest first but subscribed newest first, so the order renewals find them
   // in (by period end, then subscription) is not the order of their ids.
   const created: string[] = [];
   for (let i = 0; i < 5; i++) {
-    const { createCustomer } = await s.client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, {
+    const { createCustomer } = await s.client.ok(/* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, {
       input: { name: `racer ${i}` },
     });
     created.push(createCustomer.id);
   }
   for (const customerId of [...created].reverse()) {
-    await s.client.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
+    await s.client.ok(/* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
       input: {
         customerId,
         planCode: 'team',
@@ -76,7 +76,7 @@ test('bulk sets over several features racing renewals of the same customers, on 
   // Each move ends every customer's period and renews them all, while the bulk sets run.
   const clockWorker = async () => {
     while (next < bulkSets.length) {
-      const response = await postGraphQL(clockMoves % 2 ? a.url : b.url, s.key, `mutation { advanceTestClock(input: { days: 31 }) { now } }`, {});
+      const response = await postGraphQL(clockMoves % 2 ? a.url : b.url, s.key, /* GraphQL */ `mutation { advanceTestClock(input: { days: 31 }) { now } }`, {});
       outcomes.push({ status: response.status, code: response.body.errors?.[0]?.extensions.code ?? null });
       if (!response.body.errors) clockMoves++;
     }
@@ -131,7 +131,9 @@ test('bulk sets over several features racing renewals of the same customers, on 
   expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0]);
 }, 180_000);
 
-test('a clock advance takes customers in the order seat changes lock them: a batch over two customers waits behind it instead of deadlocking', async () => {
+test('a clock advance takes customers in the order seat changes lock them: a batch over two customers waits behind it instead of deadlocking', async ({
+  harness,
+}) => {
   // An app of its own, so the test can see its coalescer's queue and failed batches.
   const logger = createLogger('warn', () => {});
   const coalescer = new SeatChangeCoalescer(harness.orm, logger);
@@ -141,13 +143,15 @@ test('a clock advance takes customers in the order seat changes lock them: a bat
   const s = await seatScenario(harness);
   const ids: string[] = [];
   for (const name of ['x', 'y', 'z']) {
-    const { createCustomer } = await s.client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, { input: { name } });
+    const { createCustomer } = await s.client.ok(/* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, {
+      input: { name },
+    });
     ids.push(createCustomer.id);
   }
   const [idX, idY, idZ] = ids as [string, string, string];
   // Subscribed y, z, x: renewals that went by period end would take y, then z, then x.
   for (const customerId of [idY, idZ, idX]) {
-    await s.client.ok(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
+    await s.client.ok(/* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
       input: { customerId, planCode: 'team', initialSeats: [{ featureCode: 'editor', count: 1 }] },
     });
   }
@@ -161,7 +165,7 @@ test('a clock advance takes customers in the order seat changes lock them: a bat
 
   // The advance renews every customer in one transaction; z is held, so it stops there.
   const holdZ = await holdBalancesOf(idZ);
-  const advance = send(s.key, `mutation { advanceTestClock(input: { days: 31 }) { now } }`);
+  const advance = send(s.key, /* GraphQL */ `mutation { advanceTestClock(input: { days: 31 }) { now } }`);
   await waitUntil(async () => (await holdZ.waiters()) === 1, 'the advance to wait for z');
   // The batch of x and y now runs, and waits for what the advance holds.
   await holdOther.release();

@@ -2,17 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { compileErrors, dereference, validate } from '@readme/openapi-parser';
 import type { OpenAPIV3_1 } from 'openapi-types';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { type App, createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { type ErrorCode, errorCodes } from '../src/common/errors.js';
 import { createLogger } from '../src/common/logger.js';
 import { graphqlOnly, type Route, routes } from '../src/rest/routes.js';
 import { schema } from '../src/graphql/schema.js';
-import { balanceOf, graphql, type RestResponse, rest, seatScenario, useHarness, useHttpServer, type SeatScenario } from './helpers.js';
-
-const harness = useHarness();
-const server = useHttpServer(harness);
+import { balanceOf, graphql, type Harness, rest, type RestResponse, type SeatScenario, seatScenario } from './helpers.js';
 
 const origin = 'http://seatgate.test';
 const prefix = '/api/v1';
@@ -94,15 +91,15 @@ describe('parity by construction: every GraphQL operation has a REST route or a 
 });
 
 describe('OpenAPI document', () => {
-  const fetchDocument = async () => {
+  const fetchDocument = async (harness: Harness) => {
     const response = await rest<OpenAPIV3_1.Document>(harness.yoga, null, 'GET', `${prefix}/openapi.json`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/json/);
     return response.body;
   };
 
-  test('is served without a key and is valid OpenAPI 3.1', async () => {
-    const document = await fetchDocument();
+  test('is served without a key and is valid OpenAPI 3.1', async ({ harness }) => {
+    const document = await fetchDocument(harness);
     expect(document.openapi).toMatch(/^3\.1\./);
     expect(document.servers?.[0]?.url).toBe(prefix);
     // validate() dereferences in place: give it a copy.
@@ -110,8 +107,8 @@ describe('OpenAPI document', () => {
     expect(result.valid, result.valid ? '' : compileErrors(result)).toBe(true);
   });
 
-  test('describes every route: method, 200, its inputs and the x-api-key scheme', async () => {
-    const document = await fetchDocument();
+  test('describes every route: method, 200, its inputs and the x-api-key scheme', async ({ harness }) => {
+    const document = await fetchDocument(harness);
     const schemes = document.components?.securitySchemes ?? {};
     const resolved = (await dereference(structuredClone(document) as never)) as OpenAPIV3_1.Document;
     for (const route of routes) {
@@ -144,8 +141,8 @@ describe('OpenAPI document', () => {
     }
   });
 
-  test('is generated from the validating schemas: the documented bounds are the enforced ones', async () => {
-    const resolved = (await dereference(structuredClone(await fetchDocument()) as never)) as OpenAPIV3_1.Document;
+  test('is generated from the validating schemas: the documented bounds are the enforced ones', async ({ harness }) => {
+    const resolved = (await dereference(structuredClone(await fetchDocument(harness)) as never)) as OpenAPIV3_1.Document;
     const bodyOf = (method: 'post' | 'put' | 'delete', path: string) =>
       ((resolved.paths![path]![method]!.requestBody as OpenAPIV3_1.RequestBodyObject).content['application/json']!.schema as OpenAPIV3_1.SchemaObject)
         .properties!;
@@ -172,45 +169,45 @@ describe('OpenAPI document', () => {
 });
 
 describe('unknown paths and wrong methods', () => {
-  test.each([`${prefix}/nope`, prefix, `${prefix}/seats/`, `${prefix}/seats/balance/`, `${prefix}/SEATS`])(
+  test.for([`${prefix}/nope`, prefix, `${prefix}/seats/`, `${prefix}/seats/balance/`, `${prefix}/SEATS`])(
     '%s answers 404 route_not_found, with or without a key',
-    async (path) => {
-      const s = await seatScenario(harness);
+    async (path, { harness, scenario: s }) => {
       for (const key of [null, s.key]) expectFailure(await rest(harness.yoga, key, 'GET', path), 'route_not_found');
       expectFailure(await rest(harness.yoga, s.key, 'POST', path, { customerId: s.customerId, featureCode: 'editor', count: 1 }), 'route_not_found');
       expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
     },
   );
 
-  test.each([
+  test.for<[string, string]>([
     ['PATCH', `${prefix}/seats`],
     ['GET', `${prefix}/seats`],
     ['POST', `${prefix}/seats/balance`],
     ['DELETE', `${prefix}/seats/bulk`],
     ['GET', `${prefix}/seats/remove`],
-  ])('%s %s answers 405 method_not_allowed with an Allow header of the route table, with or without a key', async (method, path) => {
-    const s = await seatScenario(harness);
-    const methods = routes.filter((route) => route.path === path).map((route) => route.method);
-    expect(methods.length).toBeGreaterThan(0);
-    // HEAD goes wherever GET does (RFC 9110).
-    const allowed = methods.includes('GET') ? [...methods, 'HEAD'] : methods;
-    for (const key of [null, s.key]) {
-      const body = method === 'GET' ? undefined : { customerId: s.customerId, featureCode: 'editor', count: 1 };
-      const response = await rest(harness.yoga, key, method, path, body);
-      expectFailure(response, 'method_not_allowed');
-      const allow = response.headers
-        .get('allow')
-        ?.split(',')
-        .map((m) => m.trim());
-      expect(allow?.sort()).toEqual([...allowed].sort());
-    }
-    expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
-  });
+  ])(
+    '%s %s answers 405 method_not_allowed with an Allow header of the route table, with or without a key',
+    async ([method, path], { harness, scenario: s }) => {
+      const methods = routes.filter((route) => route.path === path).map((route) => route.method);
+      expect(methods.length).toBeGreaterThan(0);
+      // HEAD goes wherever GET does (RFC 9110).
+      const allowed = methods.includes('GET') ? [...methods, 'HEAD'] : methods;
+      for (const key of [null, s.key]) {
+        const body = method === 'GET' ? undefined : { customerId: s.customerId, featureCode: 'editor', count: 1 };
+        const response = await rest(harness.yoga, key, method, path, body);
+        expectFailure(response, 'method_not_allowed');
+        const allow = response.headers
+          .get('allow')
+          ?.split(',')
+          .map((m) => m.trim());
+        expect(allow?.sort()).toEqual([...allowed].sort());
+      }
+      expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
+    },
+  );
 });
 
 describe('HEAD and the documents', () => {
-  test('HEAD on a GET route answers what GET answers, without the body', async () => {
-    const s = await seatScenario(harness);
+  test('HEAD on a GET route answers what GET answers, without the body', async ({ harness, scenario: s }) => {
     const path = `${prefix}/seats/balances?customerId=${encodeURIComponent(s.customerId)}`;
     const head = await harness.yoga.fetch(`${origin}${path}`, { method: 'HEAD', headers: { 'x-api-key': s.key } });
     expect(head.status).toBe(200);
@@ -220,9 +217,9 @@ describe('HEAD and the documents', () => {
     expect(missing.status).toBe(404);
   });
 
-  test.each([`${prefix}/openapi.json`, '/docs/errors', '/docs/errors/unauthorized'])(
+  test.for([`${prefix}/openapi.json`, '/docs/errors', '/docs/errors/unauthorized'])(
     '%s is read-only: other methods answer 405 with Allow: GET, HEAD',
-    async (path) => {
+    async (path, { harness }) => {
       const response = await rest(harness.yoga, null, 'POST', path, {});
       expectFailure(response, 'method_not_allowed');
       expect(response.headers.get('allow')).toBe('GET, HEAD');
@@ -230,8 +227,7 @@ describe('HEAD and the documents', () => {
     },
   );
 
-  test('behind a proxy, PUBLIC_URL names the origin doc_url uses', async () => {
-    const s = await seatScenario(harness);
+  test('behind a proxy, PUBLIC_URL names the origin doc_url uses', async ({ harness, scenario: s }) => {
     const proxied = createApp({
       orm: harness.orm,
       logger: createLogger('silent'),
@@ -256,18 +252,18 @@ describe('authentication', () => {
     ['an unknown live key', wellShapedUnknownKey('live')],
   ];
 
-  test.each(badKeys)('%s answers 401 unauthorized on every route and writes nothing', async (_name, key) => {
+  test.for(badKeys)('%s answers 401 unauthorized on every route and writes nothing', async ([_name, key], { harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 3 }] });
     for (const route of routes) {
       const error = expectFailure(await call(harness.yoga, key, route, s, { 'idempotency-key': `auth-${randomBytes(4).toString('hex')}` }), 'unauthorized');
       expect(error.message, routeName(route)).toBe(key ? 'The API key is not valid.' : 'Send an API key in the x-api-key header.');
     }
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(3);
-    const events = await s.client.ok(`query($c: String!) { seatEvents(customerId: $c) { edges { node { id } } } }`, { c: s.customerId });
+    const events = await s.client.ok(/* GraphQL */ `query($c: String!) { seatEvents(customerId: $c) { edges { node { id } } } }`, { c: s.customerId });
     expect(events.seatEvents.edges).toHaveLength(1); // the subscription's initial seats only
   });
 
-  test.each(['test', 'live'] as const)('a %s key sees livemode on every success shape, each route doing its own operation', async (mode) => {
+  test.for(['test', 'live'] as const)('a %s key sees livemode on every success shape, each route doing its own operation', async (mode, { harness }) => {
     const s = await seatScenario(harness, { mode, initialSeats: [{ featureCode: 'editor', count: 3 }] });
     // What each twin does to the editor balance with callOf's input.
     const effect: Record<string, (balance: number) => number> = {
@@ -298,8 +294,7 @@ describe('authentication', () => {
 });
 
 describe('error documentation (doc_url)', () => {
-  test('every error doc_url is <origin>/docs/errors/<code> and resolves to a page about that code', async () => {
-    const s = await seatScenario(harness);
+  test('every error doc_url is <origin>/docs/errors/<code> and resolves to a page about that code', async ({ harness, scenario: s }) => {
     const add = (body: unknown, headers: Record<string, string> = {}) => rest(harness.yoga, s.key, 'POST', `${prefix}/seats`, body, headers);
     const failures: [ErrorCode, RestResponse][] = [
       ['unauthorized', await rest(harness.yoga, null, 'GET', `${prefix}/seats/balances?customerId=x`)],
@@ -325,7 +320,7 @@ describe('error documentation (doc_url)', () => {
     }
   });
 
-  test.each(Object.entries(errorCodes))('/docs/errors/%s names the code, its type and HTTP status', async (code, { type, status }) => {
+  test.for(Object.entries(errorCodes))('/docs/errors/%s names the code, its type and HTTP status', async ([code, { type, status }], { harness }) => {
     const page = await harness.yoga.fetch(`${origin}/docs/errors/${code}`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
@@ -339,7 +334,7 @@ describe('error documentation (doc_url)', () => {
     expect(html).not.toMatch(/(href|src)\s*=\s*["']?\/\//i);
   });
 
-  test('/docs/errors lists every code with its type and status; an unknown code is 404', async () => {
+  test('/docs/errors lists every code with its type and status; an unknown code is 404', async ({ harness }) => {
     const index = await harness.yoga.fetch(`${origin}/docs/errors`);
     expect(index.status).toBe(200);
     expect(index.headers.get('content-type')).toMatch(/^text\/html/);
@@ -357,8 +352,7 @@ describe('error documentation (doc_url)', () => {
 });
 
 describe('headers', () => {
-  test('every REST response carries x-request-id, and echoes a well-formed one', async () => {
-    const s = await seatScenario(harness);
+  test('every REST response carries x-request-id, and echoes a well-formed one', async ({ harness, scenario: s }) => {
     const add = { customerId: s.customerId, featureCode: 'editor', count: 1 };
     const responses: [string, () => Promise<RestResponse>][] = [
       ['success', () => rest(harness.yoga, s.key, 'POST', `${prefix}/seats`, add)],
@@ -388,7 +382,7 @@ describe('headers', () => {
     expect(replaced).toMatch(/^[\w.:-]{1,100}$/);
   });
 
-  test('a CORS preflight to the REST door answers what the same preflight to /graphql answers', async () => {
+  test('a CORS preflight to the REST door answers what the same preflight to /graphql answers', async ({ harness }) => {
     const preflight = (path: string) =>
       harness.yoga.fetch(`${origin}${path}`, {
         method: 'OPTIONS',
@@ -411,14 +405,13 @@ describe('headers', () => {
     }
   });
 
-  test('a REST request with an Origin gets the allow-origin a GraphQL request gets', async () => {
-    const s = await seatScenario(harness);
+  test('a REST request with an Origin gets the allow-origin a GraphQL request gets', async ({ harness, scenario: s }) => {
     const headers = { origin: 'https://app.example.com' };
     const viaRest = await rest(harness.yoga, s.key, 'GET', `${prefix}/seats/balances?customerId=${encodeURIComponent(s.customerId)}`, undefined, headers);
     const viaGraphql = await harness.yoga.fetch(`${origin}/graphql`, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/json', 'x-api-key': s.key },
-      body: JSON.stringify({ query: '{ features { code } }' }),
+      body: JSON.stringify({ query: /* GraphQL */ `{ features { code } }` }),
     });
     expect(viaRest.status).toBe(200);
     expect(viaGraphql.status).toBe(200);
@@ -443,7 +436,7 @@ describe('headers', () => {
 
 describe('rate limit (shared with GraphQL, per key)', () => {
   // A slow refill (one request per 100 s) so a slow run never earns a token back mid-test.
-  const limitedApp = () =>
+  const limitedApp = (harness: Harness) =>
     createApp({ orm: harness.orm, logger: createLogger('silent'), limits: { ...loadConfig({}).limits, rateLimitPerSecond: 0.01, rateLimitBurst: 2 } });
   const balances = (s: SeatScenario) => `${prefix}/seats/balances?customerId=${encodeURIComponent(s.customerId)}`;
   const expectLimited = (response: RestResponse) => {
@@ -452,9 +445,9 @@ describe('rate limit (shared with GraphQL, per key)', () => {
     expect(retryAfter).toMatch(/^[1-9]\d*$/);
   };
 
-  test('past its burst a key answers 429 rate_limited with Retry-After; the refused write changes nothing; other keys go on', async () => {
+  test('past its burst a key answers 429 rate_limited with Retry-After; the refused write changes nothing; other keys go on', async ({ harness }) => {
     const [a, b] = [await seatScenario(harness), await seatScenario(harness)];
-    const app = limitedApp();
+    const app = limitedApp(harness);
     for (let i = 0; i < 2; i++) expect((await rest(app, a.key, 'GET', balances(a))).status).toBe(200);
     expectLimited(await rest(app, a.key, 'POST', `${prefix}/seats`, { customerId: a.customerId, featureCode: 'editor', count: 1 }));
     expectLimited(await rest(app, a.key, 'GET', balances(a)));
@@ -462,13 +455,13 @@ describe('rate limit (shared with GraphQL, per key)', () => {
     expect((await rest(app, b.key, 'GET', balances(b))).status).toBe(200);
   });
 
-  test('a budget spent through GraphQL is spent for REST, and the other way round', async () => {
-    const app = limitedApp();
+  test('a budget spent through GraphQL is spent for REST, and the other way round', async ({ harness }) => {
+    const app = limitedApp(harness);
     const viaGraphql = (key: string) =>
       app.fetch(`${origin}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': key },
-        body: JSON.stringify({ query: '{ features { code } }' }),
+        body: JSON.stringify({ query: /* GraphQL */ `{ features { code } }` }),
       });
 
     const first = await seatScenario(harness);
@@ -485,15 +478,15 @@ describe('rate limit (shared with GraphQL, per key)', () => {
 });
 
 describe('over real HTTP', () => {
-  const urlOf = (path: string) => server.endpoint.replace(/\/graphql$/, path);
-  const send = async (method: string, path: string, key: string, body: unknown) => {
-    const response = await fetch(urlOf(path), { method, headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify(body) });
+  const urlOf = (http: { endpoint: string }, path: string) => http.endpoint.replace(/\/graphql$/, path);
+  const send = async (http: { endpoint: string }, method: string, path: string, key: string, body: unknown) => {
+    const response = await fetch(urlOf(http, path), { method, headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify(body) });
     return { status: response.status, body: (await response.json()) as any, headers: response.headers };
   };
 
-  test('DELETE /api/v1/seats with a JSON body and POST /api/v1/seats/remove both remove seats', async () => {
+  test('DELETE /api/v1/seats with a JSON body and POST /api/v1/seats/remove both remove seats', async ({ harness, http }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 5 }] });
-    const removed = await send('DELETE', `${prefix}/seats`, s.key, { customerId: s.customerId, featureCode: 'editor', count: 2 });
+    const removed = await send(http, 'DELETE', `${prefix}/seats`, s.key, { customerId: s.customerId, featureCode: 'editor', count: 2 });
     expect(removed.status, JSON.stringify(removed.body)).toBe(200);
     expect(removed.body).toMatchObject({
       success: true,
@@ -501,18 +494,20 @@ describe('over real HTTP', () => {
     });
     expect(removed.headers.get('x-request-id')).toBeTruthy();
 
-    const viaPost = await send('POST', `${prefix}/seats/remove`, s.key, { customerId: s.customerId, featureCode: 'editor', count: 1 });
+    const viaPost = await send(http, 'POST', `${prefix}/seats/remove`, s.key, { customerId: s.customerId, featureCode: 'editor', count: 1 });
     expect(viaPost.status, JSON.stringify(viaPost.body)).toBe(200);
     expect(viaPost.body.data).toMatchObject({ previousBalance: 3, newBalance: 2 });
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(2);
 
     // The same door also reads GraphQL's view of the same ledger.
-    const read = await graphql(harness, s.key, `query($c: String!) { seatBalance(customerId: $c, featureCode: "editor") { current } }`, { c: s.customerId });
+    const read = await graphql(harness, s.key, /* GraphQL */ `query($c: String!) { seatBalance(customerId: $c, featureCode: "editor") { current } }`, {
+      c: s.customerId,
+    });
     expect(read.data?.seatBalance.current).toBe(2);
   });
 
-  test("a Host header no URL can be built from answers 400 in each door's shape, not a 500 stack trace", async () => {
-    const { port } = new URL(server.endpoint);
+  test("a Host header no URL can be built from answers 400 in each door's shape, not a 500 stack trace", async ({ http }) => {
+    const { port } = new URL(http.endpoint);
     const raw = (path: string) =>
       new Promise<string>((resolve, reject) => {
         const socket = connect(Number(port), '127.0.0.1', () =>
@@ -536,12 +531,12 @@ describe('over real HTTP', () => {
     }
   });
 
-  test('openapi.json and a 404 answer over real HTTP', async () => {
-    const document = await fetch(urlOf(`${prefix}/openapi.json`));
+  test('openapi.json and a 404 answer over real HTTP', async ({ http }) => {
+    const document = await fetch(urlOf(http, `${prefix}/openapi.json`));
     expect(document.status).toBe(200);
     expect(((await document.json()) as { openapi: string }).openapi).toMatch(/^3\.1\./);
-    const missing = await fetch(urlOf(`${prefix}/nope`));
+    const missing = await fetch(urlOf(http, `${prefix}/nope`));
     expect(missing.status).toBe(404);
-    expect(((await missing.json()) as { error: { doc_url: string } }).error.doc_url).toBe(`${urlOf('')}/docs/errors/route_not_found`);
+    expect(((await missing.json()) as { error: { doc_url: string } }).error.doc_url).toBe(`${urlOf(http, '')}/docs/errors/route_not_found`);
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/common/logger.js';
@@ -7,21 +7,19 @@ import {
   balanceOf,
   createCustomerWithSubscription,
   expectLedgerWhole,
+  type Harness,
   ledgerOf,
   mutations,
   queries,
   rest,
+  type SeatScenario,
   seatScenario,
   uniqueName,
-  useHarness,
-  type SeatScenario,
 } from './helpers.js';
 
 // The REST door (SEAT-CONTRACT.md §7) checked against the GraphQL view of the same ledger.
 
-const harness = useHarness();
-
-const call = (s: SeatScenario, method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
+const call = (harness: Harness, s: SeatScenario, method: string, path: string, body?: unknown, headers?: Record<string, string>) =>
   rest(harness.yoga, s.key, method, path, body, headers);
 
 const writes = [
@@ -57,9 +55,9 @@ function expectFailure(response: { status: number; body: any }, status: number, 
 }
 
 describe('every route answers what GraphQL shows of the same ledger', () => {
-  test.each(writes)('$name ($method $path) records one $kind event', async ({ method, path, kind }) => {
+  test.for(writes)('$name ($method $path) records one $kind event', async ({ method, path, kind }, { harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 4 }] });
-    const response = await call(s, method, path, { customerId: s.customerId, featureCode: 'editor', count: 3 });
+    const response = await call(harness, s, method, path, { customerId: s.customerId, featureCode: 'editor', count: 3 });
     expect(response.status).toBe(200);
     expect(response.body.success).toBe(true);
     const expected = { ADD: 7, REMOVE: 1, SET: 3 }[kind];
@@ -73,18 +71,18 @@ describe('every route answers what GraphQL shows of the same ledger', () => {
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(2);
   });
 
-  test('a cus_ id works as customerId; the answer names the external id, as GraphQL does', async () => {
+  test('a cus_ id works as customerId; the answer names the external id, as GraphQL does', async ({ harness }) => {
     const s = await seatScenario(harness);
-    const response = await call(s, 'POST', '/api/v1/seats', { customerId: s.customer.id, featureCode: 'editor', count: 1 });
+    const response = await call(harness, s, 'POST', '/api/v1/seats', { customerId: s.customer.id, featureCode: 'editor', count: 1 });
     expect(response.body.data.customerId).toBe(s.customer.externalId);
     const plain = await seatScenario(harness, { externalId: null });
-    const noExternal = await call(plain, 'POST', '/api/v1/seats', { customerId: plain.customer.id, featureCode: 'editor', count: 1 });
+    const noExternal = await call(harness, plain, 'POST', '/api/v1/seats', { customerId: plain.customer.id, featureCode: 'editor', count: 1 });
     expect(noExternal.body.data.customerId).toBe(plain.customer.id);
   });
 
-  test('bulk set applies every entry and answers one event per entry, in the order given', async () => {
+  test('bulk set applies every entry and answers one event per entry, in the order given', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 4 }] });
-    const response = await call(s, 'PUT', '/api/v1/seats/bulk', { customerId: s.customerId, seats: { viewer: 2, editor: 9, admin: 40 } });
+    const response = await call(harness, s, 'PUT', '/api/v1/seats/bulk', { customerId: s.customerId, seats: { viewer: 2, editor: 9, admin: 40 } });
     expect(response.status).toBe(200);
     expect(
       response.body.data.map((event: { featureCode: string; previousBalance: number; newBalance: number }) => [
@@ -106,16 +104,16 @@ describe('every route answers what GraphQL shows of the same ledger', () => {
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(9);
   });
 
-  test('one balance and all balances match seatBalance and seatBalances, zero balances included', async () => {
+  test('one balance and all balances match seatBalance and seatBalances, zero balances included', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
     await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'viewer', count: 1 } });
 
-    const one = await call(s, 'GET', `/api/v1/seats/balance?customerId=${encodeURIComponent(s.customerId)}&featureCode=editor`);
+    const one = await call(harness, s, 'GET', `/api/v1/seats/balance?customerId=${encodeURIComponent(s.customerId)}&featureCode=editor`);
     const { seatBalance } = await s.client.ok(queries.seatBalance, { customerId: s.customerId, featureCode: 'editor' });
     expect(one.status).toBe(200);
     expect(one.body).toEqual({ success: true, data: { current: 6, asOf: seatBalance.asOf, object: 'seat', livemode: false } });
 
-    const all = await call(s, 'GET', `/api/v1/seats/balances?customerId=${encodeURIComponent(s.customer.id)}`);
+    const all = await call(harness, s, 'GET', `/api/v1/seats/balances?customerId=${encodeURIComponent(s.customer.id)}`);
     const { seatBalances } = await s.client.ok(queries.seatBalances, { customerId: s.customerId });
     expect(seatBalances).toHaveLength(3);
     expect(all.body).toEqual({
@@ -132,17 +130,17 @@ describe('every route answers what GraphQL shows of the same ledger', () => {
     expect(all.body.data.viewer.current).toBe(1);
   });
 
-  test('a live key sees livemode true', async () => {
+  test('a live key sees livemode true', async ({ harness }) => {
     const s = await seatScenario(harness, { mode: 'live' });
-    const change = await call(s, 'POST', '/api/v1/seats', { customerId: s.customerId, featureCode: 'editor', count: 1 });
-    const bulk = await call(s, 'PUT', '/api/v1/seats/bulk', { customerId: s.customerId, seats: { viewer: 1 } });
-    const one = await call(s, 'GET', `/api/v1/seats/balance?customerId=${s.customerId}&featureCode=editor`);
-    const all = await call(s, 'GET', `/api/v1/seats/balances?customerId=${s.customerId}`);
+    const change = await call(harness, s, 'POST', '/api/v1/seats', { customerId: s.customerId, featureCode: 'editor', count: 1 });
+    const bulk = await call(harness, s, 'PUT', '/api/v1/seats/bulk', { customerId: s.customerId, seats: { viewer: 1 } });
+    const one = await call(harness, s, 'GET', `/api/v1/seats/balance?customerId=${s.customerId}&featureCode=editor`);
+    const all = await call(harness, s, 'GET', `/api/v1/seats/balances?customerId=${s.customerId}`);
     expect([change.body.data.livemode, bulk.body.data[0].livemode, one.body.data.livemode, all.body.data.livemode]).toEqual([true, true, true, true]);
   });
 });
 
-test('every success body is exactly what the OpenAPI document promises: the output schema of its route, no field more or less', async () => {
+test('every success body is exactly what the OpenAPI document promises: the output schema of its route, no field more or less', async ({ harness }) => {
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 4 }] });
   for (const route of routes) {
     const input =
@@ -150,11 +148,12 @@ test('every success body is exactly what the OpenAPI document promises: the outp
     const response =
       route.from === 'query'
         ? await call(
+            harness,
             s,
             route.method,
             `${route.path}?${new URLSearchParams(route.graphql === 'seatBalances' ? { customerId: s.customerId } : { customerId: s.customerId, featureCode: 'editor' })}`,
           )
-        : await call(s, route.method, route.path, input);
+        : await call(harness, s, route.method, route.path, input);
     expect(response.status, `${route.method} ${route.path}`).toBe(200);
     // zod drops fields it does not know, so parsing changes nothing only when the shape is exact.
     expect(route.output.parse(response.body.data), `${route.method} ${route.path}`).toEqual(response.body.data);
@@ -170,14 +169,14 @@ describe('every contract error a route can answer, with its status and envelope,
   });
 
   /** Runs `work` and checks that no balance or event of the scenario's customer changed. */
-  async function changesNothing(s: SeatScenario, work: () => Promise<void>) {
+  async function changesNothing(harness: Harness, s: SeatScenario, work: () => Promise<void>) {
     const before = await Promise.all(['editor', 'viewer'].map((code) => ledgerOf(harness, s.customerId, code)));
     await work();
     const after = await Promise.all(['editor', 'viewer'].map((code) => ledgerOf(harness, s.customerId, code)));
     expect(after).toEqual(before);
   }
 
-  test.each(writes)('$name: not found, not in plan, limits, validation', async ({ method, path, kind }) => {
+  test.for(writes)('$name: not found, not in plan, limits, validation', async ({ method, path, kind }, { harness }) => {
     const s = await seatScenario(harness, {
       initialSeats: [
         { featureCode: 'editor', count: 2 },
@@ -185,40 +184,47 @@ describe('every contract error a route can answer, with its status and envelope,
       ],
     });
     const unsubscribed = uniqueName('unsubscribed');
-    await s.client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, { input: { name: 'Idle', externalId: unsubscribed } });
-    await changesNothing(s, async () => {
-      expect(expectFailure(await call(s, method, path, body(s, { customerId: 'nobody' })), 404, 'customer_not_found', 'not_found_error').param).toBe(
+    await s.client.ok(/* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, {
+      input: { name: 'Idle', externalId: unsubscribed },
+    });
+    await changesNothing(harness, s, async () => {
+      expect(expectFailure(await call(harness, s, method, path, body(s, { customerId: 'nobody' })), 404, 'customer_not_found', 'not_found_error').param).toBe(
         'customerId',
       );
-      expect(expectFailure(await call(s, method, path, body(s, { featureCode: 'ghost' })), 404, 'feature_not_found', 'not_found_error').param).toBe(
+      expect(expectFailure(await call(harness, s, method, path, body(s, { featureCode: 'ghost' })), 404, 'feature_not_found', 'not_found_error').param).toBe(
         'featureCode',
       );
-      expect(expectFailure(await call(s, method, path, body(s, { featureCode: 'auditor' })), 400, 'feature_not_in_plan', 'billing_error').param).toBe(
+      expect(expectFailure(await call(harness, s, method, path, body(s, { featureCode: 'auditor' })), 400, 'feature_not_in_plan', 'billing_error').param).toBe(
         'featureCode',
       );
-      expectFailure(await call(s, method, path, body(s, { customerId: unsubscribed })), 404, 'no_active_subscription', 'not_found_error');
+      expectFailure(await call(harness, s, method, path, body(s, { customerId: unsubscribed })), 404, 'no_active_subscription', 'not_found_error');
       const invalid = expectFailure(
-        await call(s, method, path, body(s, { count: -1, featureCode: 'Not-A-Code' })),
+        await call(harness, s, method, path, body(s, { count: -1, featureCode: 'Not-A-Code' })),
         400,
         'validation_error',
         'validation_error',
       );
       expect(invalid.details?.map((detail) => detail.field).sort()).toEqual(['count', 'featureCode']);
       if (kind === 'REMOVE') {
-        const insufficient = expectFailure(await call(s, method, path, body(s, { count: 3 })), 400, 'insufficient_seats', 'billing_error');
+        const insufficient = expectFailure(await call(harness, s, method, path, body(s, { count: 3 })), 400, 'insufficient_seats', 'billing_error');
         expect(insufficient.param).toBe('count');
       } else {
         // viewer: 2 included, no overage.
-        const over = expectFailure(await call(s, method, path, body(s, { featureCode: 'viewer', count: 3 })), 400, 'seat_limit_exceeded', 'billing_error');
+        const over = expectFailure(
+          await call(harness, s, method, path, body(s, { featureCode: 'viewer', count: 3 })),
+          400,
+          'seat_limit_exceeded',
+          'billing_error',
+        );
         expect(over.param).toBe('count');
       }
     });
   });
 
-  test('bulk set: all or none, with the entry named by its feature code', async () => {
+  test('bulk set: all or none, with the entry named by its feature code', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
-    const bulk = (seats: Record<string, number>, customerId = s.customerId) => call(s, 'PUT', '/api/v1/seats/bulk', { customerId, seats });
-    await changesNothing(s, async () => {
+    const bulk = (seats: Record<string, number>, customerId = s.customerId) => call(harness, s, 'PUT', '/api/v1/seats/bulk', { customerId, seats });
+    await changesNothing(harness, s, async () => {
       expect(expectFailure(await bulk({ editor: 5, viewer: 3 }), 400, 'seat_limit_exceeded', 'billing_error').param).toBe('seats.viewer');
       expect(expectFailure(await bulk({ editor: 5, ghost: 1 }), 404, 'feature_not_found', 'not_found_error').param).toBe('seats.ghost');
       expect(expectFailure(await bulk({ editor: 5, auditor: 1 }), 400, 'feature_not_in_plan', 'billing_error').param).toBe('seats.auditor');
@@ -228,11 +234,12 @@ describe('every contract error a route can answer, with its status and envelope,
     });
   });
 
-  test('reads: not found, not in plan, no subscription, validation', async () => {
-    const s = await seatScenario(harness);
-    const idle = await s.client.ok(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, { input: { name: 'Idle' } });
-    const one = (query: string) => call(s, 'GET', `/api/v1/seats/balance?${query}`);
-    const all = (query: string) => call(s, 'GET', `/api/v1/seats/balances?${query}`);
+  test('reads: not found, not in plan, no subscription, validation', async ({ harness, scenario: s }) => {
+    const idle = await s.client.ok(/* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, {
+      input: { name: 'Idle' },
+    });
+    const one = (query: string) => call(harness, s, 'GET', `/api/v1/seats/balance?${query}`);
+    const all = (query: string) => call(harness, s, 'GET', `/api/v1/seats/balances?${query}`);
     expectFailure(await one(`customerId=nobody&featureCode=editor`), 404, 'customer_not_found', 'not_found_error');
     expectFailure(await one(`customerId=${s.customerId}&featureCode=ghost`), 404, 'feature_not_found', 'not_found_error');
     expectFailure(await one(`customerId=${s.customerId}&featureCode=auditor`), 400, 'feature_not_in_plan', 'billing_error');
@@ -243,7 +250,7 @@ describe('every contract error a route can answer, with its status and envelope,
     expect(expectFailure(await all(``), 400, 'validation_error', 'validation_error').param).toBe('customerId');
   });
 
-  test('unexpected failures answer internal_error with the request id, are logged, and change nothing', async () => {
+  test('unexpected failures answer internal_error with the request id, are logged, and change nothing', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
     const logs: string[] = [];
     // A clock that yields an invalid date makes the database refuse the write.
@@ -253,7 +260,7 @@ describe('every contract error a route can answer, with its status and envelope,
       limits: loadConfig({}).limits,
       realNow: () => Number.NaN,
     });
-    await changesNothing(s, async () => {
+    await changesNothing(harness, s, async () => {
       const response = await rest(broken, s.key, 'POST', '/api/v1/seats', body(s), { 'x-request-id': 'req-rest-broken' });
       const error = expectFailure(response, 500, 'internal_error', 'internal_error');
       expect(error.message).toBe('An unexpected error occurred. Reference: req-rest-broken.');
@@ -270,34 +277,32 @@ describe('every contract error a route can answer, with its status and envelope,
 describe('idempotency keys, shared by both doors', () => {
   const add = (s: SeatScenario, count: number) => ({ customerId: s.customerId, featureCode: 'editor', count });
 
-  test('a REST retry answers the first event and records nothing; another body with the key is refused', async () => {
-    const s = await seatScenario(harness);
+  test('a REST retry answers the first event and records nothing; another body with the key is refused', async ({ harness, scenario: s }) => {
     const headers = { 'idempotency-key': uniqueName('retry') };
-    const first = await call(s, 'POST', '/api/v1/seats', add(s, 3), headers);
-    const again = await call(s, 'POST', '/api/v1/seats', add(s, 3), headers);
+    const first = await call(harness, s, 'POST', '/api/v1/seats', add(s, 3), headers);
+    const again = await call(harness, s, 'POST', '/api/v1/seats', add(s, 3), headers);
     expect(again.body).toEqual(first.body);
-    const other = await call(s, 'POST', '/api/v1/seats', add(s, 4), headers);
+    const other = await call(harness, s, 'POST', '/api/v1/seats', add(s, 4), headers);
     expectFailure(other, 409, 'idempotency_key_mismatch', 'conflict_error');
-    const otherOperation = await call(s, 'PUT', '/api/v1/seats', add(s, 3), headers);
+    const otherOperation = await call(harness, s, 'PUT', '/api/v1/seats', add(s, 3), headers);
     expectFailure(otherOperation, 409, 'idempotency_key_mismatch', 'conflict_error');
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(3);
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
   });
 
-  test('both remove routes are one operation: a key sent to each applies once', async () => {
+  test('both remove routes are one operation: a key sent to each applies once', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 5 }] });
     const headers = { 'idempotency-key': uniqueName('remove') };
-    const viaDelete = await call(s, 'DELETE', '/api/v1/seats', add(s, 2), headers);
-    const viaPost = await call(s, 'POST', '/api/v1/seats/remove', add(s, 2), headers);
+    const viaDelete = await call(harness, s, 'DELETE', '/api/v1/seats', add(s, 2), headers);
+    const viaPost = await call(harness, s, 'POST', '/api/v1/seats/remove', add(s, 2), headers);
     expect(viaPost.body).toEqual(viaDelete.body);
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(3);
   });
 
-  test('the same key through REST and GraphQL at once applies once, and both answer the same event', async () => {
-    const s = await seatScenario(harness);
+  test('the same key through REST and GraphQL at once applies once, and both answer the same event', async ({ harness, scenario: s }) => {
     const key = uniqueName('both-doors');
     const [restAnswers, graphqlAnswers] = await Promise.all([
-      Promise.all(Array.from({ length: 10 }, () => call(s, 'POST', '/api/v1/seats', add(s, 2), { 'idempotency-key': key }))),
+      Promise.all(Array.from({ length: 10 }, () => call(harness, s, 'POST', '/api/v1/seats', add(s, 2), { 'idempotency-key': key }))),
       Promise.all(Array.from({ length: 10 }, () => s.client.run(mutations.addSeats, { input: { ...add(s, 2), idempotencyKey: key } }))),
     ]);
     const ids = new Set([...restAnswers.map((answer) => answer.body.data?.id), ...graphqlAnswers.map((answer) => answer.data?.addSeats.id)]);
@@ -307,8 +312,7 @@ describe('idempotency keys, shared by both doors', () => {
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
   });
 
-  test('a bulk set keyed through GraphQL and repeated through REST answers the same events', async () => {
-    const s = await seatScenario(harness);
+  test('a bulk set keyed through GraphQL and repeated through REST answers the same events', async ({ harness, scenario: s }) => {
     const key = uniqueName('bulk');
     const viaGraphQL = await s.client.ok(mutations.bulkSetSeats, {
       input: {
@@ -320,17 +324,31 @@ describe('idempotency keys, shared by both doors', () => {
         ],
       },
     });
-    const viaRest = await call(s, 'PUT', '/api/v1/seats/bulk', { customerId: s.customerId, seats: { viewer: 1, editor: 4 } }, { 'idempotency-key': key });
+    const viaRest = await call(
+      harness,
+      s,
+      'PUT',
+      '/api/v1/seats/bulk',
+      { customerId: s.customerId, seats: { viewer: 1, editor: 4 } },
+      { 'idempotency-key': key },
+    );
     expect(viaRest.body.data.map((event: { id: string }) => event.id)).toEqual(viaGraphQL.bulkSetSeats.map((event: { id: string }) => event.id));
     // Another order is another input.
-    const reordered = await call(s, 'PUT', '/api/v1/seats/bulk', { customerId: s.customerId, seats: { editor: 4, viewer: 1 } }, { 'idempotency-key': key });
+    const reordered = await call(
+      harness,
+      s,
+      'PUT',
+      '/api/v1/seats/bulk',
+      { customerId: s.customerId, seats: { editor: 4, viewer: 1 } },
+      { 'idempotency-key': key },
+    );
     expectFailure(reordered, 409, 'idempotency_key_mismatch', 'conflict_error');
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
   });
 });
 
 describe('what a plain JS object would get wrong', () => {
-  test('bulk set keeps the written order of codes that look like integers, so one key spans both doors', async () => {
+  test('bulk set keeps the written order of codes that look like integers, so one key spans both doors', async ({ harness }) => {
     const features = ['b', '10', '2'].map((code) => ({ code, includedSeats: 0, overageEnabled: true }));
     const s = await seatScenario(harness, { features });
     const key = uniqueName('bulk-order');
@@ -359,40 +377,39 @@ describe('what a plain JS object would get wrong', () => {
     expect(viaGraphQL.bulkSetSeats.map((event: { id: string }) => event.id)).toEqual(viaRest.body.data.map((event: { id: string }) => event.id));
   });
 
-  test('all balances keep the envelope when features are coded object or livemode; each is still read one at a time', async () => {
+  test('all balances keep the envelope when features are coded object or livemode; each is still read one at a time', async ({ harness }) => {
     const features = ['object', 'livemode', 'editor'].map((code) => ({ code, includedSeats: 0, overageEnabled: true }));
     const s = await seatScenario(harness, { features, initialSeats: [{ featureCode: 'object', count: 4 }] });
-    const all = await call(s, 'GET', `/api/v1/seats/balances?customerId=${s.customerId}`);
+    const all = await call(harness, s, 'GET', `/api/v1/seats/balances?customerId=${s.customerId}`);
     expect(all.body.data).toMatchObject({ object: 'seat', livemode: false, editor: { current: 0 } });
-    const one = await call(s, 'GET', `/api/v1/seats/balance?customerId=${s.customerId}&featureCode=object`);
+    const one = await call(harness, s, 'GET', `/api/v1/seats/balance?customerId=${s.customerId}&featureCode=object`);
     expect(one.body.data.current).toBe(4);
   });
 
-  test('a write takes its input from the body only: a query string is refused, not ignored', async () => {
-    const s = await seatScenario(harness);
-    const response = await call(s, 'POST', `/api/v1/seats?customerId=someone-else`, { customerId: s.customerId, featureCode: 'editor', count: 1 });
+  test('a write takes its input from the body only: a query string is refused, not ignored', async ({ harness, scenario: s }) => {
+    const response = await call(harness, s, 'POST', `/api/v1/seats?customerId=someone-else`, { customerId: s.customerId, featureCode: 'editor', count: 1 });
     expect(expectFailure(response, 400, 'validation_error', 'validation_error').param).toBe('customerId');
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
   });
 });
 
 describe('REST and GraphQL changing one customer at once', () => {
-  test('lose nothing: the balance is the sum of the changes and the chain is whole', async () => {
+  test('lose nothing: the balance is the sum of the changes and the chain is whole', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 100 }] });
     const other = await createCustomerWithSubscription(s.client, { externalId: uniqueName('other') });
     const change = { customerId: s.customerId, featureCode: 'editor', count: 1 };
     const work = Array.from({ length: 60 }, (_, i) => {
       switch (i % 5) {
         case 0:
-          return call(s, 'POST', '/api/v1/seats', { ...change, count: 3 });
+          return call(harness, s, 'POST', '/api/v1/seats', { ...change, count: 3 });
         case 1:
-          return call(s, i % 2 ? 'DELETE' : 'POST', i % 2 ? '/api/v1/seats' : '/api/v1/seats/remove', change);
+          return call(harness, s, i % 2 ? 'DELETE' : 'POST', i % 2 ? '/api/v1/seats' : '/api/v1/seats/remove', change);
         case 2:
           return s.client.run(mutations.addSeats, { input: { ...change, count: 2 } });
         case 3:
           return s.client.run(mutations.removeSeats, { input: change });
         default:
-          return call(s, 'POST', '/api/v1/seats', { ...change, customerId: other.externalId });
+          return call(harness, s, 'POST', '/api/v1/seats', { ...change, customerId: other.externalId });
       }
     });
     const answers = await Promise.all(work);

@@ -1,11 +1,8 @@
-import { describe, expect, test } from 'vitest';
-import { balanceOf, expectLedgerWhole, mutations, queries, seatScenario, useHarness } from './helpers.js';
-
-const harness = useHarness();
+import { describe, expect, test } from './fixtures.js';
+import { balanceOf, expectLedgerWhole, mutations, queries, seatScenario } from './helpers.js';
 
 describe('addSeats, removeSeats, setSeats', () => {
-  test('each records one event with the balances before and after', async () => {
-    const s = await seatScenario(harness);
+  test('each records one event with the balances before and after', async ({ harness, scenario: s }) => {
     const input = (count: number) => ({ input: { customerId: s.customerId, featureCode: 'editor', count } });
 
     const { addSeats } = await s.client.ok(mutations.addSeats, input(3));
@@ -39,7 +36,7 @@ describe('addSeats, removeSeats, setSeats', () => {
 });
 
 describe('limits', () => {
-  test('a feature without overage refuses to go above its included seats, and changes nothing', async () => {
+  test('a feature without overage refuses to go above its included seats, and changes nothing', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'viewer', count: 2 }] });
     const viewer = { customerId: s.customerId, featureCode: 'viewer' };
 
@@ -56,8 +53,7 @@ describe('limits', () => {
     expect(setSeats).toMatchObject({ previousBalance: 0, newBalance: 2 });
   });
 
-  test('overage-enabled and unlimited features go past the included seats', async () => {
-    const s = await seatScenario(harness);
+  test('overage-enabled and unlimited features go past the included seats', async ({ scenario: s }) => {
     const { setSeats } = await s.client.ok(mutations.setSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1_000_000 } });
     expect(setSeats.newBalance).toBe(1_000_000);
     const { addSeats } = await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'admin', count: 500 } });
@@ -68,7 +64,7 @@ describe('limits', () => {
 });
 
 describe('errors change nothing', () => {
-  test('removing more than the balance answers insufficient_seats', async () => {
+  test('removing more than the balance answers insufficient_seats', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 3 }] });
     const error = await s.client.fails(mutations.removeSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 4 } });
     expect(error.extensions).toMatchObject({ code: 'insufficient_seats', type: 'billing_error', param: 'count' });
@@ -77,12 +73,12 @@ describe('errors change nothing', () => {
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
   });
 
-  test.each([
+  test.for<[string, Record<string, unknown>, string, string, string]>([
     ['an unknown customer', { customerId: 'nobody' }, 'customer_not_found', 'not_found_error', 'customerId'],
     ['an unknown cus_ id', { customerId: 'cus_00000000000000000000000000' }, 'customer_not_found', 'not_found_error', 'customerId'],
     ['an unknown feature', { featureCode: 'ghost' }, 'feature_not_found', 'not_found_error', 'featureCode'],
     ['a feature outside the plan', { featureCode: 'auditor' }, 'feature_not_in_plan', 'billing_error', 'featureCode'],
-  ])('%s answers its code on every operation', async (_name, override, code, type, param) => {
+  ])('%s answers its code on every operation', async ([_name, override, code, type, param], { harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
     const input = { customerId: s.customerId, featureCode: 'editor', count: 1, ...override };
     for (const mutation of [mutations.addSeats, mutations.removeSeats, mutations.setSeats]) {
@@ -99,9 +95,8 @@ describe('errors change nothing', () => {
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
   });
 
-  test('a customer without a subscription answers no_active_subscription', async () => {
-    const s = await seatScenario(harness);
-    const { createCustomer } = await s.client.ok(`mutation { createCustomer(input: { name: "Lone" }) { id } }`);
+  test('a customer without a subscription answers no_active_subscription', async ({ harness, scenario: s }) => {
+    const { createCustomer } = await s.client.ok(/* GraphQL */ `mutation { createCustomer(input: { name: "Lone" }) { id } }`);
     const input = { customerId: createCustomer.id, featureCode: 'editor', count: 1 };
     for (const mutation of [mutations.addSeats, mutations.removeSeats, mutations.setSeats]) {
       expect((await s.client.fails(mutation, { input })).extensions).toMatchObject({
@@ -114,7 +109,7 @@ describe('errors change nothing', () => {
     expect((await s.client.fails(queries.seatBalance, { customerId: createCustomer.id, featureCode: 'editor' })).extensions.code).toBe(
       'no_active_subscription',
     );
-    const { customer } = await s.client.ok(`query($id: String!) { customer(id: $id) { seatBalances { current } subscription { id } } }`, {
+    const { customer } = await s.client.ok(/* GraphQL */ `query($id: String!) { customer(id: $id) { seatBalances { current } subscription { id } } }`, {
       id: createCustomer.id,
     });
     expect(customer).toEqual({ seatBalances: [], subscription: null });
@@ -124,7 +119,7 @@ describe('errors change nothing', () => {
 });
 
 describe('bulkSetSeats', () => {
-  test('sets every listed balance, leaves the others, and returns events in the order given', async () => {
+  test('sets every listed balance, leaves the others, and returns events in the order given', async ({ harness }) => {
     const s = await seatScenario(harness, {
       initialSeats: [
         { featureCode: 'editor', count: 4 },
@@ -149,7 +144,7 @@ describe('bulkSetSeats', () => {
     expect(Object.fromEntries(seatBalances.map((b: any) => [b.featureCode, b.current]))).toEqual({ admin: 7, editor: 10, viewer: 2 });
   });
 
-  test.each([
+  test.for([
     [
       'one entry over its limit',
       [
@@ -177,7 +172,7 @@ describe('bulkSetSeats', () => {
       'feature_not_in_plan',
       'seats.1.featureCode',
     ],
-  ])('is atomic: %s fails the whole call', async (_name, seats, code, param) => {
+  ])('is atomic: %s fails the whole call', async ([_name, seats, code, param], { harness }) => {
     const s = await seatScenario(harness, {
       initialSeats: [
         { featureCode: 'editor', count: 1 },
@@ -193,9 +188,9 @@ describe('bulkSetSeats', () => {
 });
 
 describe('reads', () => {
-  test('seatBalances lists every seat feature of the plan, zero balances included, with asOf at the start before any change', async () => {
+  test('seatBalances lists every seat feature of the plan, zero balances included, with asOf at the start before any change', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 3 }] });
-    const { customer } = await s.client.ok(`query($id: String!) { customer(id: $id) { subscription { startAt } } }`, { id: s.customerId });
+    const { customer } = await s.client.ok(/* GraphQL */ `query($id: String!) { customer(id: $id) { subscription { startAt } } }`, { id: s.customerId });
     const { seatBalances } = await s.client.ok(queries.seatBalances, { customerId: s.customer.id });
     expect(seatBalances).toEqual([
       {
@@ -212,7 +207,7 @@ describe('reads', () => {
     ]);
   });
 
-  test('customerId is the external id when there is one, else the cus_ id; both are accepted as input', async () => {
+  test('customerId is the external id when there is one, else the cus_ id; both are accepted as input', async ({ harness }) => {
     const withExternal = await seatScenario(harness);
     const byOwnId = await withExternal.client.ok(mutations.addSeats, { input: { customerId: withExternal.customer.id, featureCode: 'editor', count: 1 } });
     expect(byOwnId.addSeats.customerId).toBe(withExternal.customer.externalId);
@@ -225,8 +220,7 @@ describe('reads', () => {
     expect(addSeats.customerId).toMatch(/^cus_/);
   });
 
-  test('seatEvents pages newest first with opaque cursors and filters by feature', async () => {
-    const s = await seatScenario(harness);
+  test('seatEvents pages newest first with opaque cursors and filters by feature', async ({ scenario: s }) => {
     const made: string[] = [];
     for (let i = 1; i <= 7; i++) {
       const featureCode = i % 2 ? 'editor' : 'admin';
@@ -253,18 +247,17 @@ describe('reads', () => {
     expect(unknown.extensions.code).toBe('feature_not_found');
   });
 
-  test('the default page is 25 events', async () => {
-    const s = await seatScenario(harness);
+  test('the default page is 25 events', async ({ scenario: s }) => {
     for (let i = 0; i < 26; i++) await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'admin', count: 1 } });
     const { seatEvents } = await s.client.ok(queries.seatEvents, { customerId: s.customerId });
     expect(seatEvents.edges).toHaveLength(25);
     expect(seatEvents.pageInfo.hasNextPage).toBe(true);
   });
 
-  test('Customer.seatBalance answers one balance, and field errors leave the rest of a batch intact', async () => {
+  test('Customer.seatBalance answers one balance, and field errors leave the rest of a batch intact', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
     const response = await s.client.run(
-      `query($ids: [String!]!) { customers(ids: $ids) { id editor: seatBalance(featureCode: "editor") { current } auditor: seatBalance(featureCode: "auditor") { current } } }`,
+      /* GraphQL */ `query($ids: [String!]!) { customers(ids: $ids) { id editor: seatBalance(featureCode: "editor") { current } auditor: seatBalance(featureCode: "auditor") { current } } }`,
       { ids: [s.customerId, 'missing'] },
     );
     expect(response.data.customers).toEqual([{ id: s.customer.id, editor: { current: 2 }, auditor: null }, null]);

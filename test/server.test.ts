@@ -1,19 +1,17 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
-import { describe, expect, inject, test, vi } from 'vitest';
+import { inject, vi } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { createApp } from '../src/app.js';
 import { loadConfig, ConfigError } from '../src/config.js';
 import { openOrm } from '../src/db/orm.js';
 import { nodeListener } from '../src/http/node-listener.js';
 import { createLogger } from '../src/common/logger.js';
-import { balanceOf, graphql, mutations, seatScenario, useHarness, useHttpServer } from './helpers.js';
-
-const harness = useHarness();
-const server = useHttpServer(harness);
+import { balanceOf, graphql, mutations, seatScenario } from './helpers.js';
 
 describe('probes', () => {
-  test('a draining process is not ready, and still alive', async () => {
+  test('a draining process is not ready, and still alive', async ({ harness }) => {
     const lifecycle = { draining: false };
     const yoga = createApp({ orm: harness.orm, logger: createLogger('silent'), limits: loadConfig({}).limits, lifecycle });
     expect((await yoga.fetch('http://seatgate.test/readyz')).status).toBe(200);
@@ -27,15 +25,15 @@ describe('probes', () => {
 });
 
 describe('over HTTP', () => {
-  test('/healthz and /readyz answer 200 while the database answers, without a key', async () => {
-    const base = server.endpoint.replace(/\/graphql$/, '');
+  test('/healthz and /readyz answer 200 while the database answers, without a key', async ({ http }) => {
+    const base = http.endpoint.replace(/\/graphql$/, '');
     const live = await fetch(`${base}/healthz`);
     expect(live.status).toBe(200);
     expect(await live.json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ok', database: true });
-    const page = await fetch(server.endpoint, { headers: { accept: 'text/html' } });
+    const page = await fetch(http.endpoint, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain('seatgate');
@@ -55,7 +53,7 @@ describe('over HTTP', () => {
     const response = await yoga.fetch('http://seatgate.test/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-api-key': `ck_test_${'a'.repeat(32)}` },
-      body: JSON.stringify({ query: '{ features { id } }' }),
+      body: JSON.stringify({ query: /* GraphQL */ `{ features { id } }` }),
     });
     expect(response.status).toBe(500);
     const body = await response.json();
@@ -67,8 +65,7 @@ describe('over HTTP', () => {
 });
 
 describe('clients that hang up', () => {
-  test('a request cut off mid-body is no error of ours: nothing is logged at error level', async () => {
-    const s = await seatScenario(harness);
+  test('a request cut off mid-body is no error of ours: nothing is logged at error level', async ({ harness, scenario: s }) => {
     const from = harness.logs.length;
     // A server of its own, to hear when the request has reached the app.
     const http = createServer(nodeListener(harness.yoga));
@@ -93,7 +90,7 @@ describe('clients that hang up', () => {
 });
 
 describe('unexpected failures', () => {
-  test('are masked as internal_error with a request id, logged with it, and change nothing', async () => {
+  test('are masked as internal_error with a request id, logged with it, and change nothing', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 2 }] });
     const logs: string[] = [];
     // A clock that yields an invalid date makes the database refuse the write: an unexpected error.

@@ -1,7 +1,5 @@
-import { describe, expect, test } from 'vitest';
-import { balanceOf, expectLedgerWhole, type GraphQLErrorShape, mutations, queries, seatScenario, useHarness, type SeatScenario } from './helpers.js';
-
-const harness = useHarness();
+import { test as base, describe, expect } from './fixtures.js';
+import { balanceOf, expectLedgerWhole, type GraphQLErrorShape, type Harness, mutations, queries, type SeatScenario, seatScenario } from './helpers.js';
 
 type Args = Record<string, unknown>;
 type Via = 'variables' | 'literal';
@@ -14,7 +12,10 @@ const TENANT_TABLES = ['feature', 'plan', 'customer', 'subscription', 'seat_bala
 
 /** An enum value: bare in a GraphQL literal, a string in JSON variables. */
 class Enum {
-  constructor(readonly name: string) {}
+  readonly name: string;
+  constructor(name: string) {
+    this.name = name;
+  }
   toJSON() {
     return this.name;
   }
@@ -33,12 +34,16 @@ const operations = {
   seatBalance: operation('query', 'seatBalance', queries.seatBalance),
   seatBalances: operation('query', 'seatBalances', queries.seatBalances),
   seatEvents: operation('query', 'seatEvents', queries.seatEvents),
-  customers: operation('query', 'customers', `query($ids: [String!]!) { customers(ids: $ids) { id } }`),
-  customer: operation('query', 'customer', `query($id: String!) { customer(id: $id) { id } }`),
-  createFeature: operation('mutation', 'createFeature', `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`),
-  createPlan: operation('mutation', 'createPlan', `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`),
-  createCustomer: operation('mutation', 'createCustomer', `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`),
-  createSubscription: operation('mutation', 'createSubscription', `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`),
+  customers: operation('query', 'customers', /* GraphQL */ `query($ids: [String!]!) { customers(ids: $ids) { id } }`),
+  customer: operation('query', 'customer', /* GraphQL */ `query($id: String!) { customer(id: $id) { id } }`),
+  createFeature: operation('mutation', 'createFeature', /* GraphQL */ `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`),
+  createPlan: operation('mutation', 'createPlan', /* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`),
+  createCustomer: operation('mutation', 'createCustomer', /* GraphQL */ `mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`),
+  createSubscription: operation(
+    'mutation',
+    'createSubscription',
+    /* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`,
+  ),
 };
 type OperationName = keyof typeof operations;
 
@@ -65,7 +70,8 @@ const withVias = <C extends object>(cases: C[]) => cases.flatMap((c) => VIAS.map
 const cursorOf = (text: string) => Buffer.from(text).toString('base64url');
 const inOneDay = () => new Date(Date.now() + 86_400_000).toISOString();
 
-function scenario() {
+/** Seats held on two features. */
+function heldSeats(harness: Harness) {
   return seatScenario(harness, {
     initialSeats: [
       { featureCode: 'editor', count: 3 },
@@ -74,12 +80,15 @@ function scenario() {
   });
 }
 
+/** Here `scenario` holds seats on two features. */
+const test = base.extend('scenario', ({ harness }) => heldSeats(harness));
+
 async function bareCustomer(s: SeatScenario): Promise<string> {
-  const { createCustomer } = await s.client.ok(`mutation { createCustomer(input: {name: "Bare"}) { id } }`);
+  const { createCustomer } = await s.client.ok(/* GraphQL */ `mutation { createCustomer(input: {name: "Bare"}) { id } }`);
   return createCustomer.id;
 }
 
-async function tenantRows(organizationId: string) {
+async function tenantRows(harness: Harness, organizationId: string) {
   const counts = TENANT_TABLES.map((table) => `(select count(*)::int from ${table} where organization_id = ?) as ${table}`);
   const [row] = await harness.orm.em
     .fork()
@@ -92,13 +101,13 @@ async function tenantRows(organizationId: string) {
 }
 
 /** Balances, ledger lengths (each ledger checked whole) and the tenant's row counts. */
-async function stateOf(s: SeatScenario) {
+async function stateOf(harness: Harness, s: SeatScenario) {
   const seats: Record<string, { balance: number; events: number }> = {};
   for (const code of SEAT_CODES) {
     const events = await expectLedgerWhole(harness, s.customerId, code);
     seats[code] = { balance: await balanceOf(harness, s.customerId, code), events: events.length };
   }
-  return { seats, rows: await tenantRows(s.organizationId) };
+  return { seats, rows: await tenantRows(harness, s.organizationId) };
 }
 
 /** `param` undefined: the field cannot be named (only code, type and details are checked). */
@@ -114,11 +123,11 @@ function expectValidationError(error: GraphQLErrorShape, param?: string) {
 }
 
 /** The call fails with one validation_error and leaves the tenant exactly as it was. */
-async function expectRefused(s: SeatScenario, [document, variables]: [string, Args?], param?: string) {
-  const before = await stateOf(s);
+async function expectRefused(harness: Harness, s: SeatScenario, [document, variables]: [string, Args?], param?: string) {
+  const before = await stateOf(harness, s);
   const error = await s.client.fails(document, variables);
   expectValidationError(error, param);
-  expect(await stateOf(s)).toEqual(before);
+  expect(await stateOf(harness, s)).toEqual(before);
 }
 
 type SeatChangeCase = { name: string; input: Args; param: string; ops?: SeatOp[] };
@@ -393,105 +402,97 @@ const catalogCases: CallCase[] = [
   },
 ];
 
-async function expectCallRefused(c: CallCase & { via: Via }) {
-  const s = await scenario();
+async function expectCallRefused(harness: Harness, c: CallCase & { via: Via }) {
+  const s = await heldSeats(harness);
   const args = await c.args(s);
-  await expectRefused(s, request(c.op, args, c.via), c.via === 'literal' && c.literalNamesNoField ? undefined : c.param);
+  await expectRefused(harness, s, request(c.op, args, c.via), c.via === 'literal' && c.literalNamesNoField ? undefined : c.param);
 }
 
 describe('addSeats, removeSeats and setSeats refuse bad input', () => {
   for (const { op, name, input, param, via } of seatChangeRows) {
-    test(`${op}: ${name} (${via})`, async () => {
-      const s = await scenario();
+    test(`${op}: ${name} (${via})`, async ({ harness, scenario: s }) => {
       const args = { input: { customerId: s.customerId, featureCode: 'editor', count: 1, ...input } };
-      await expectRefused(s, request(op, args, via), param);
+      await expectRefused(harness, s, request(op, args, via), param);
     });
   }
 });
 
 describe('bulkSetSeats refuses bad input, atomically', () => {
   for (const { name, input, param, via } of withVias(bulkCases)) {
-    test(`${name} (${via})`, async () => {
-      const s = await scenario();
-      await expectRefused(s, request('bulkSetSeats', { input: { ...validBulkInput(s), ...input } }, via), param);
+    test(`${name} (${via})`, async ({ harness, scenario: s }) => {
+      await expectRefused(harness, s, request('bulkSetSeats', { input: { ...validBulkInput(s), ...input } }, via), param);
     });
   }
 });
 
 describe('queries refuse bad arguments', () => {
-  for (const c of withVias(queryCases)) test(`${c.op}: ${c.name} (${c.via})`, () => expectCallRefused(c));
+  for (const c of withVias(queryCases)) test(`${c.op}: ${c.name} (${c.via})`, ({ harness }) => expectCallRefused(harness, c));
 
-  test('a malformed featureCode on Customer.seatBalance', async () => {
-    const s = await scenario();
+  test('a malformed featureCode on Customer.seatBalance', async ({ harness, scenario: s }) => {
     await expectRefused(
+      harness,
       s,
-      [`query($ids: [String!]!) { customers(ids: $ids) { seatBalance(featureCode: "BAD") { current } } }`, { ids: [s.customerId] }],
+      [/* GraphQL */ `query($ids: [String!]!) { customers(ids: $ids) { seatBalance(featureCode: "BAD") { current } } }`, { ids: [s.customerId] }],
       'featureCode',
     );
   });
 });
 
 describe('catalog, customers and subscriptions refuse bad input', () => {
-  for (const c of withVias(catalogCases)) test(`${c.op}: ${c.name} (${c.via})`, () => expectCallRefused(c));
+  for (const c of withVias(catalogCases)) test(`${c.op}: ${c.name} (${c.via})`, ({ harness }) => expectCallRefused(harness, c));
 });
 
 describe('refusals by GraphQL itself answer validation_error', () => {
-  test('a missing required variable', async () => {
-    const s = await scenario();
-    await expectRefused(s, [mutations.addSeats, {}], 'input');
+  test('a missing required variable', async ({ harness, scenario: s }) => {
+    await expectRefused(harness, s, [mutations.addSeats, {}], 'input');
   });
 
-  test('a variable declared with the wrong type', async () => {
-    const s = await scenario();
-    const document = `query($customerId: Int!) { seatBalances(customerId: $customerId) { current } }`;
-    await expectRefused(s, [document, { customerId: 1 }], 'customerId');
+  test('a variable declared with the wrong type', async ({ harness, scenario: s }) => {
+    const document = /* GraphQL */ `query($customerId: Int!) { seatBalances(customerId: $customerId) { current } }`;
+    await expectRefused(harness, s, [document, { customerId: 1 }], 'customerId');
   });
 
-  test('an input variable that is not an object', async () => {
-    const s = await scenario();
-    await expectRefused(s, [mutations.setSeats, { input: 'count=3' }], 'input');
+  test('an input variable that is not an object', async ({ harness, scenario: s }) => {
+    await expectRefused(harness, s, [mutations.setSeats, { input: 'count=3' }], 'input');
   });
 
-  test('an unknown field in an input variable', async () => {
-    const s = await scenario();
-    await expectRefused(s, [mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1, seats: 1 } }]);
+  test('an unknown field in an input variable', async ({ harness, scenario: s }) => {
+    await expectRefused(harness, s, [mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1, seats: 1 } }]);
   });
 
-  test('a required field missing from an inline input', async () => {
-    const s = await scenario();
-    await expectRefused(s, [`mutation { addSeats(input: {customerId: "${s.customerId}", featureCode: "editor"}) { id } }`], 'count');
+  test('a required field missing from an inline input', async ({ harness, scenario: s }) => {
+    await expectRefused(harness, s, [/* GraphQL */ `mutation { addSeats(input: {customerId: "${s.customerId}", featureCode: "editor"}) { id } }`], 'count');
   });
 
-  test('a required field missing from an input variable', async () => {
-    const s = await scenario();
-    await expectRefused(s, [mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor' } }]);
+  test('a required field missing from an input variable', async ({ harness, scenario: s }) => {
+    await expectRefused(harness, s, [mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor' } }]);
   });
 
-  test.each(VIAS)('a fractional count inside a bulk entry (%s)', async (via) => {
-    const s = await scenario();
-    await expectRefused(s, request('bulkSetSeats', { input: { customerId: s.customerId, seats: [{ featureCode: 'editor', count: 1.5 }] } }, via));
+  test.for(VIAS)('a fractional count inside a bulk entry (%s)', async (via, { harness, scenario: s }) => {
+    await expectRefused(harness, s, request('bulkSetSeats', { input: { customerId: s.customerId, seats: [{ featureCode: 'editor', count: 1.5 }] } }, via));
   });
 
-  test('a syntax error', async () => {
-    const s = await scenario();
-    await expectRefused(s, [`mutation { addSeats(input: {count: }) { id } }`]);
+  test('a syntax error', async ({ harness, scenario: s }) => {
+    await expectRefused(harness, s, [`mutation { addSeats(input: {count: }) { id } }`]);
   });
 });
 
 describe('params of GraphQL-level refusals use the contract notation', () => {
-  test('a required field missing from an input variable names the field', async () => {
-    const s = await scenario();
-    await expectRefused(s, [mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor' } }], 'count');
+  test('a required field missing from an input variable names the field', async ({ harness, scenario: s }) => {
+    await expectRefused(harness, s, [mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor' } }], 'count');
   });
 
-  test('a wrongly typed count inside a bulk variable is named seats.0.count', async () => {
-    const s = await scenario();
-    await expectRefused(s, [mutations.bulkSetSeats, { input: { customerId: s.customerId, seats: [{ featureCode: 'editor', count: '3' }] } }], 'seats.0.count');
+  test('a wrongly typed count inside a bulk variable is named seats.0.count', async ({ harness, scenario: s }) => {
+    await expectRefused(
+      harness,
+      s,
+      [mutations.bulkSetSeats, { input: { customerId: s.customerId, seats: [{ featureCode: 'editor', count: '3' }] } }],
+      'seats.0.count',
+    );
   });
 
-  test('a malformed inline DateTime names startAt', async () => {
-    const s = await scenario();
-    await expectRefused(s, request('createSubscription', await subscriptionInput(s, { startAt: 'yesterday' }), 'literal'), 'startAt');
+  test('a malformed inline DateTime names startAt', async ({ harness, scenario: s }) => {
+    await expectRefused(harness, s, request('createSubscription', await subscriptionInput(s, { startAt: 'yesterday' }), 'literal'), 'startAt');
   });
 });
 
@@ -499,63 +500,54 @@ describe('values at the limits pass validation', () => {
   const expectedBalance: Record<SeatOp, number> = { addSeats: 4, removeSeats: 2, setSeats: 1 };
 
   for (const { op, via } of withVias(SEAT_OPS.map((op) => ({ op })))) {
-    test(`${op} accepts the base input of the tables (${via})`, async () => {
-      const s = await scenario();
+    test(`${op} accepts the base input of the tables (${via})`, async ({ harness, scenario: s }) => {
       await s.client.ok(...request(op, { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } }, via));
       expect(await balanceOf(harness, s.customerId, 'editor')).toBe(expectedBalance[op]);
     });
   }
 
-  test.each(VIAS)('bulkSetSeats accepts the base input of the table (%s)', async (via) => {
-    const s = await scenario();
+  test.for(VIAS)('bulkSetSeats accepts the base input of the table (%s)', async (via, { harness, scenario: s }) => {
     await s.client.ok(...request('bulkSetSeats', { input: validBulkInput(s) }, via));
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(4);
     expect(await balanceOf(harness, s.customerId, 'viewer')).toBe(2);
   });
 
-  test.each(VIAS)('a customerId of 200 characters is looked up: customer_not_found (%s)', async (via) => {
-    const s = await scenario();
+  test.for(VIAS)('a customerId of 200 characters is looked up: customer_not_found (%s)', async (via, { scenario: s }) => {
     const error = await s.client.fails(...request('addSeats', { input: { customerId: 'c'.repeat(200), featureCode: 'editor', count: 1 } }, via));
     expect(error.extensions).toMatchObject({ code: 'customer_not_found', param: 'customerId' });
   });
 
-  test('a featureCode of 50 characters is looked up: feature_not_found', async () => {
-    const s = await scenario();
+  test('a featureCode of 50 characters is looked up: feature_not_found', async ({ scenario: s }) => {
     const error = await s.client.fails(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'f'.repeat(50), count: 1 } });
     expect(error.extensions).toMatchObject({ code: 'feature_not_found', param: 'featureCode' });
   });
 
-  test('setSeats accepts a count of 0 and addSeats a count of 1,000,000', async () => {
-    const s = await scenario();
+  test('setSeats accepts a count of 0 and addSeats a count of 1,000,000', async ({ harness, scenario: s }) => {
     await s.client.ok(mutations.setSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 0 } });
     await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1_000_000 } });
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(1_000_000);
     await expectLedgerWhole(harness, s.customerId, 'editor');
   });
 
-  test('an idempotencyKey of 255 printable characters', async () => {
-    const s = await scenario();
+  test('an idempotencyKey of 255 printable characters', async ({ scenario: s }) => {
     const idempotencyKey = ' ~!key'.padEnd(255, 'k');
     await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 1, idempotencyKey } });
   });
 
-  test('bulkSetSeats with 100 entries is looked up: feature_not_found', async () => {
-    const s = await scenario();
+  test('bulkSetSeats with 100 entries is looked up: feature_not_found', async ({ scenario: s }) => {
     const seats = Array.from({ length: 100 }, (_, i) => ({ featureCode: `seat_${i}`, count: 1 }));
     const error = await s.client.fails(mutations.bulkSetSeats, { input: { customerId: s.customerId, seats } });
     expect(error.extensions).toMatchObject({ code: 'feature_not_found', param: 'seats.0.featureCode' });
   });
 
-  test('seatEvents accepts first: 1 and first: 100, and its own cursors', async () => {
-    const s = await scenario();
+  test('seatEvents accepts first: 1 and first: 100, and its own cursors', async ({ scenario: s }) => {
     const page = await s.client.ok(queries.seatEvents, { customerId: s.customerId, first: 1 });
     expect(page.seatEvents.edges).toHaveLength(1);
     const rest = await s.client.ok(queries.seatEvents, { customerId: s.customerId, first: 100, after: page.seatEvents.pageInfo.endCursor });
     expect(rest.seatEvents.edges).toHaveLength(1);
   });
 
-  test('customers accepts 100 ids', async () => {
-    const s = await scenario();
+  test('customers accepts 100 ids', async ({ scenario: s }) => {
     const ids = [s.customerId, ...Array.from({ length: 99 }, (_, i) => `customer-${i}`)];
     const { customers } = await s.client.ok(operations.customers.document, { ids });
     expect(customers).toHaveLength(100);

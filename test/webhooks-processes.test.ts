@@ -2,15 +2,14 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, expect, test, vi } from 'vitest';
+import { afterAll, vi } from 'vitest';
+import { expect, type ServerProcess, test } from './fixtures.js';
 import { verifyWebhook } from '../src/webhooks/signature.js';
-import { mutations, postGraphQL, seatScenario, type ServerProcess, useHarness, useServerProcesses } from './helpers.js';
+import { type Harness, mutations, postGraphQL, seatScenario } from './helpers.js';
 
 // Webhooks sent by real server processes sharing the database: each delivery goes out once
 // with two processes competing for it, and a process killed mid-send loses nothing.
 
-const harness = useHarness();
-const startServer = useServerProcesses();
 // A lease of 6 s (timeout + 5 s margin), and retries ten thousand times faster than in production.
 const env = { WEBHOOK_TIMEOUT_MS: '1000', WEBHOOK_RETRY_SCALE: '0.0001' };
 
@@ -90,10 +89,10 @@ async function startReceiver(processes: ServerProcess[], reply: (received: Recei
   return receiver;
 }
 
-const createEndpoint = `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }`;
+const createEndpoint = /* GraphQL */ `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }`;
 
 /** An endpoint's deliveries and attempts, straight from the tables. */
-async function deliveryRows(endpointId: string) {
+async function deliveryRows(harness: Harness, endpointId: string) {
   return harness.orm.em
     .fork()
     .getConnection()
@@ -107,7 +106,7 @@ async function deliveryRows(endpointId: string) {
 
 test.skipIf(process.platform !== 'linux')(
   'two server processes send each of 200 events exactly once',
-  async () => {
+  async ({ harness, startServer }) => {
     const processes = await Promise.all([startServer(env), startServer(env)]);
     const [a, b] = processes;
     const s = await seatScenario(harness);
@@ -133,10 +132,10 @@ test.skipIf(process.platform !== 'linux')(
     );
 
     await eventually(async () => {
-      const rows = await deliveryRows(endpoint.id);
+      const rows = await deliveryRows(harness, endpoint.id);
       expect(rows.filter((row) => row.status === 'succeeded')).toHaveLength(changes);
     });
-    const rows = await deliveryRows(endpoint.id);
+    const rows = await deliveryRows(harness, endpoint.id);
     // One attempt per delivery, recorded: none was sent twice.
     expect(
       rows.map((row) => row.attempts),
@@ -162,7 +161,7 @@ test.skipIf(process.platform !== 'linux')(
 
 test.skipIf(process.platform !== 'linux')(
   'a process killed mid-send leaves the delivery to be sent after a restart, under the same webhook-id',
-  async () => {
+  async ({ harness, startServer }) => {
     const processes: ServerProcess[] = [await startServer(env)];
     const victim = processes[0]!;
     const s = await seatScenario(harness);
@@ -193,7 +192,7 @@ test.skipIf(process.platform !== 'linux')(
 
     // Once the lease of the dead process's claim ends, the delivery is sent again: same id, same body.
     await eventually(async () => {
-      const [row] = (await deliveryRows(endpoint.id)).filter((r) => r.id === heldRequest.id);
+      const [row] = (await deliveryRows(harness, endpoint.id)).filter((r) => r.id === heldRequest.id);
       expect(row?.status).toBe('succeeded');
     });
     const repeats = receiver.requests.filter((request) => request.id === heldRequest.id);
@@ -203,7 +202,7 @@ test.skipIf(process.platform !== 'linux')(
       expect(verifyWebhook(secret, repeat.headers, repeat.body)).toBe(true);
     }
     // Nothing lost: every change was delivered, and every delivery succeeded.
-    const rows = await deliveryRows(endpoint.id);
+    const rows = await deliveryRows(harness, endpoint.id);
     expect(rows.map((row) => row.status)).toEqual(rows.map(() => 'succeeded'));
     expect(new Set(receiver.requests.map((request) => request.json.data.event.id))).toEqual(new Set(eventIds));
 

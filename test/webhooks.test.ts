@@ -1,7 +1,8 @@
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, inject, test, vi } from 'vitest';
+import { afterAll, inject, vi } from 'vitest';
+import { describe, expect, test } from './fixtures.js';
 import { webhookLeaseMarginMs } from '../src/config.js';
 import { openOrm } from '../src/db/orm.js';
 import { EventHub } from '../src/events/hub.js';
@@ -10,20 +11,19 @@ import { retrySchedule } from '../src/webhooks/retry.js';
 import { deliveryQueue } from '../src/webhooks/service.js';
 import { verifyWebhook } from '../src/webhooks/signature.js';
 import { maxResponseBytes, type WebhookWorker, webhookUserAgent, webhookWorker } from '../src/webhooks/worker.js';
-import { type Client, mutations, newTenant, queries, seatScenario, useHarness } from './helpers.js';
+import { type Client, mutations, newTenant, queries, seatScenario } from './helpers.js';
 
 // Webhooks end to end in this process: the test's own relay and worker, the app's GraphQL, and
 // real HTTP receivers on 127.0.0.1. Other files' server processes share the database and may
 // deliver any tenant's deliveries too, so every assertion is about this file's own receivers
 // and tenants, and waits by polling rather than by the clock.
 
-const harness = useHarness();
 const logs: string[] = [];
 let hub: EventHub;
 let worker: WebhookWorker;
 const timeoutMs = 1000;
 
-beforeAll(async () => {
+test.beforeAll(async ({ harness }) => {
   const logger = createLogger('warn', (line) => logs.push(line));
   // Retries a hundred thousand times faster than in production: the day of retries takes about a second.
   worker = webhookWorker(harness.orm, logger, { timeoutMs, concurrency: 8, leaseMs: timeoutMs + webhookLeaseMarginMs, retryScale: 1e-5, pollMs: 500 });
@@ -81,18 +81,18 @@ const ATTEMPT_FIELDS = 'attemptedAt statusCode latencyMs error';
 const DELIVERY_FIELDS = `id eventId eventType status attemptCount nextAttemptAt lastStatusCode lastError createdAt completedAt livemode attempts { ${ATTEMPT_FIELDS} }`;
 
 const ops = {
-  create: `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { ${ENDPOINT_FIELDS} } } }`,
-  list: `{ webhookEndpoints { ${ENDPOINT_FIELDS} } }`,
-  disable: `mutation($id: ID!) { disableWebhookEndpoint(id: $id) { ${ENDPOINT_FIELDS} } }`,
-  rotate: `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { ${ENDPOINT_FIELDS} } } }`,
-  deliveries: `query($endpointId: ID!, $first: Int, $after: String) {
+  create: /* GraphQL */ `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { ${ENDPOINT_FIELDS} } } }`,
+  list: /* GraphQL */ `{ webhookEndpoints { ${ENDPOINT_FIELDS} } }`,
+  disable: /* GraphQL */ `mutation($id: ID!) { disableWebhookEndpoint(id: $id) { ${ENDPOINT_FIELDS} } }`,
+  rotate: /* GraphQL */ `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { ${ENDPOINT_FIELDS} } } }`,
+  deliveries: /* GraphQL */ `query($endpointId: ID!, $first: Int, $after: String) {
     webhookDeliveries(endpointId: $endpointId, first: $first, after: $after) {
       edges { cursor node { ${DELIVERY_FIELDS} } }
       nodes { id }
       pageInfo { hasNextPage endCursor }
     }
   }`,
-  redeliver: `mutation($deliveryId: ID!) { redeliverWebhook(deliveryId: $deliveryId) { ${DELIVERY_FIELDS} } }`,
+  redeliver: /* GraphQL */ `mutation($deliveryId: ID!) { redeliverWebhook(deliveryId: $deliveryId) { ${DELIVERY_FIELDS} } }`,
 };
 
 type Endpoint = {
@@ -149,8 +149,7 @@ const addSeats = (s: { client: Client; customerId: string }, count: number, feat
   s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode, count } });
 
 describe('endpoints', () => {
-  test('are created with a secret shown once, listed without it, rotated and disabled', async () => {
-    const t = await newTenant(harness);
+  test('are created with a secret shown once, listed without it, rotated and disabled', async ({ tenant: t }) => {
     const created = await createEndpoint(t.client, 'http://127.0.0.1:9/in', ['SEAT_LIMIT_REACHED', 'SEAT_CHANGED'], 'back office');
     expect(created.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(created.endpoint).toMatchObject({
@@ -167,7 +166,7 @@ describe('endpoints', () => {
     const { webhookEndpoints } = await t.client.ok<{ webhookEndpoints: Endpoint[] }>(ops.list);
     expect(webhookEndpoints).toEqual([created.endpoint]);
     // The secret cannot be read back: the type has no such field.
-    const noSecret = await t.client.run(`{ webhookEndpoints { id secret } }`);
+    const noSecret = await t.client.run(/* GraphQL */ `{ webhookEndpoints { id secret } }`);
     expect(noSecret.errors?.[0]?.extensions.code).toBe('validation_error');
 
     const rotated = await t.client.ok<{ rotateWebhookSecret: { secret: string; endpoint: Endpoint } }>(ops.rotate, { id: created.endpoint.id });
@@ -184,7 +183,7 @@ describe('endpoints', () => {
     expect((await t.client.ok(ops.list)).webhookEndpoints).toEqual([disabled]);
   });
 
-  test("belong to one organization and mode: another tenant's ids answer not found", async () => {
+  test("belong to one organization and mode: another tenant's ids answer not found", async ({ harness }) => {
     const a = await seatScenario(harness);
     const receiver = await startReceiver();
     const { endpoint } = await createEndpoint(a.client, receiver.url);
@@ -207,8 +206,7 @@ describe('endpoints', () => {
     expect((await a.client.ok(ops.list)).webhookEndpoints.map((e: Endpoint) => e.enabled)).toEqual([true]);
   });
 
-  test('refuse bad event lists and descriptions', async () => {
-    const t = await newTenant(harness);
+  test('refuse bad event lists and descriptions', async ({ tenant: t }) => {
     const cases: [unknown, unknown, string][] = [
       [['SEAT_CHANGED', 'SEAT_CHANGED'], undefined, 'events'],
       [[], undefined, 'events'],
@@ -231,8 +229,7 @@ describe('endpoints', () => {
     }
   });
 
-  test('at most 16 may be enabled per organization and mode', async () => {
-    const t = await newTenant(harness);
+  test('at most 16 may be enabled per organization and mode', async ({ tenant: t }) => {
     const ids = await Promise.all(Array.from({ length: 16 }, async (_, i) => (await createEndpoint(t.client, `https://example.com/hooks/${i}`)).endpoint.id));
     const refused = await t.client.fails(ops.create, { input: { url: 'https://example.com/hooks/16', events: allEvents } });
     expect(refused.extensions.code).toBe('validation_error');
@@ -255,7 +252,7 @@ describe('endpoints', () => {
 
 describe('endpoint URLs', () => {
   const long = `https://example.com/${'a'.repeat(2048)}`;
-  test.each([
+  test.for([
     ['test', 'https://10.0.0.1/hooks', /not a public address/],
     ['test', 'https://169.254.169.254/latest/meta-data/', /not a public address/],
     ['test', 'https://[fd00::1]/hooks', /not a public address/],
@@ -268,7 +265,7 @@ describe('endpoint URLs', () => {
     ['live', 'http://localhost:8080/hooks', /must use https/],
     ['live', 'https://localhost/hooks', /local name/],
     ['live', 'https://127.0.0.1/hooks', /not a public address/],
-  ] as const)('%s mode refuses %s', async (mode, url, message) => {
+  ] as const)('%s mode refuses %s', async ([mode, url, message], { harness }) => {
     const t = await newTenant(harness, mode);
     const error = await t.client.fails(ops.create, { input: { url, events: allEvents } });
     expect(error.extensions).toMatchObject({ code: 'validation_error', param: 'url' });
@@ -276,7 +273,7 @@ describe('endpoint URLs', () => {
     expect((await t.client.ok(ops.list)).webhookEndpoints).toEqual([]);
   });
 
-  test('live mode accepts https to a public host; test mode also http to loopback', async () => {
+  test('live mode accepts https to a public host; test mode also http to loopback', async ({ harness }) => {
     const live = await newTenant(harness, 'live');
     expect((await createEndpoint(live.client, 'https://Hooks.Example.com/in')).endpoint).toMatchObject({ url: 'https://hooks.example.com/in', livemode: true });
     const test = await newTenant(harness);
@@ -287,14 +284,13 @@ describe('endpoint URLs', () => {
 });
 
 describe('deliveries', () => {
-  test('a seat change is sent signed to each matching endpoint, its data as GraphQL shows it', async () => {
-    const s = await seatScenario(harness);
+  test('a seat change is sent signed to each matching endpoint, its data as GraphQL shows it', async ({ scenario: s }) => {
     const [first, second] = [await startReceiver(), await startReceiver()];
     const a = await createEndpoint(s.client, first.url);
     const b = await createEndpoint(s.client, second.url, ['SEAT_CHANGED']);
     // 11 editors: 6 above the 5 included, so a true-up charge too.
     const { addSeats: event } = await s.client.ok(
-      `mutation($input: AddSeatsInput!) { addSeats(input: $input) { id customerId featureCode kind count previousBalance newBalance ts createdAt livemode
+      /* GraphQL */ `mutation($input: AddSeatsInput!) { addSeats(input: $input) { id customerId featureCode kind count previousBalance newBalance ts createdAt livemode
         charge { id customerId featureCode kind quantity unitPrice daysRemaining daysInPeriod periodStart periodEnd amount currency eventId ts createdAt livemode } } }`,
       { input: { customerId: s.customerId, featureCode: 'editor', count: 11 } },
     );
@@ -333,8 +329,7 @@ describe('deliveries', () => {
     expect(delivery.attempts[0]!.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
-  test('an endpoint for SEAT_LIMIT_REACHED gets only limit events, reached and refused', async () => {
-    const s = await seatScenario(harness);
+  test('an endpoint for SEAT_LIMIT_REACHED gets only limit events, reached and refused', async ({ scenario: s }) => {
     const [everything, limits] = [await startReceiver(), await startReceiver()];
     const all = await createEndpoint(s.client, everything.url);
     const limited = await createEndpoint(s.client, limits.url, ['SEAT_LIMIT_REACHED']);
@@ -361,8 +356,7 @@ describe('deliveries', () => {
     ]);
   });
 
-  test('a receiver answering 500 is retried until it answers 2xx', async () => {
-    const s = await seatScenario(harness);
+  test('a receiver answering 500 is retried until it answers 2xx', async ({ scenario: s }) => {
     const receiver = await startReceiver((_received, response, index) => {
       response.statusCode = index === 0 ? 500 : 204;
       response.end();
@@ -379,8 +373,7 @@ describe('deliveries', () => {
     expect(receiver.requests.map((request) => request.id)).toEqual([delivery.id, delivery.id]);
   });
 
-  test('a delivery whose retries are spent ends FAILED', async () => {
-    const s = await seatScenario(harness);
+  test('a delivery whose retries are spent ends FAILED', async ({ harness, scenario: s }) => {
     const receiver = await startReceiver((_received, response) => {
       response.statusCode = 500;
       response.end('down');
@@ -405,8 +398,7 @@ describe('deliveries', () => {
     expect(new Set(receiver.requests.map((request) => request.id))).toEqual(new Set([delivery.id]));
   });
 
-  test('redeliverWebhook sends a delivery again under the same webhook-id', async () => {
-    const s = await seatScenario(harness);
+  test('redeliverWebhook sends a delivery again under the same webhook-id', async ({ scenario: s }) => {
     const receiver = await startReceiver();
     const { endpoint } = await createEndpoint(s.client, receiver.url, ['SEAT_CHANGED']);
     await addSeats(s, 1);
@@ -427,8 +419,7 @@ describe('deliveries', () => {
     expect(await s.client.fails(ops.redeliver, { deliveryId: 'msg_nope' })).toMatchObject({ extensions: { code: 'webhook_delivery_not_found' } });
   });
 
-  test('a disabled endpoint gets nothing new, and its pending delivery ends FAILED', async () => {
-    const s = await seatScenario(harness);
+  test('a disabled endpoint gets nothing new, and its pending delivery ends FAILED', async ({ scenario: s }) => {
     // Holds every request: the first delivery stays pending while it is disabled.
     const held = await startReceiver(() => undefined);
     const marker = await startReceiver();
@@ -452,8 +443,7 @@ describe('deliveries', () => {
     expect(new Set(held.requests.map((request) => request.id))).toEqual(new Set([failed!.id]));
   });
 
-  test('a rolled-back change sends nothing: a failed bulk set, previews', async () => {
-    const s = await seatScenario(harness);
+  test('a rolled-back change sends nothing: a failed bulk set, previews', async ({ scenario: s }) => {
     const receiver = await startReceiver();
     const { endpoint } = await createEndpoint(s.client, receiver.url);
     const bulk = await s.client.fails(mutations.bulkSetSeats, {
@@ -466,7 +456,7 @@ describe('deliveries', () => {
       },
     });
     expect(bulk.extensions.code).toBe('feature_not_found');
-    const preview = `query($input: PreviewSeatChangeInput!) { previewSeatChange(input: $input) { newBalance charge { amount } error { code } } }`;
+    const preview = /* GraphQL */ `query($input: PreviewSeatChangeInput!) { previewSeatChange(input: $input) { newBalance charge { amount } error { code } } }`;
     expect(
       (await s.client.ok(preview, { input: { customerId: s.customerId, featureCode: 'editor', kind: 'ADD', count: 9 } })).previewSeatChange.charge,
     ).not.toBeNull();
@@ -484,8 +474,7 @@ describe('deliveries', () => {
     expect(deliveries.map((delivery) => delivery.eventType)).toEqual(['SEAT_CHANGED']);
   });
 
-  test('a receiver that does not answer is cut off by the timeout, and retried', async () => {
-    const s = await seatScenario(harness);
+  test('a receiver that does not answer is cut off by the timeout, and retried', async ({ scenario: s }) => {
     const receiver = await startReceiver((_received, response, index) => {
       if (index > 0) response.end('ok');
     });
@@ -499,8 +488,7 @@ describe('deliveries', () => {
     expect(receiver.requests.map((request) => request.id)).toEqual([delivery.id, delivery.id]);
   });
 
-  test('a huge answer is cut off after the size cap and does not hurt', async () => {
-    const s = await seatScenario(harness);
+  test('a huge answer is cut off after the size cap and does not hurt', async ({ scenario: s }) => {
     const total = 200 * 1024 * 1024;
     let written = 0;
     let cutOff = false;
@@ -526,7 +514,7 @@ describe('deliveries', () => {
     expect(maxResponseBytes).toBe(64 * 1024);
   });
 
-  test('deliveries page newest first with cursors that work only for their own endpoint', async () => {
+  test('deliveries page newest first with cursors that work only for their own endpoint', async ({ harness }) => {
     const s = await seatScenario(harness);
     const receiver = await startReceiver();
     const { endpoint } = await createEndpoint(s.client, receiver.url, ['SEAT_CHANGED']);

@@ -1,17 +1,15 @@
-import { describe, expect, test } from 'vitest';
-import { balanceOf, expectLedgerWhole, graphql, seatScenario, useHarness } from '../helpers.js';
-
-const harness = useHarness();
+import { describe, expect, test } from '../fixtures.js';
+import { balanceOf, expectLedgerWhole, graphql, seatScenario } from '../helpers.js';
 
 describe('a request changes state at most once', () => {
-  test('a document with several mutation fields is refused before anything runs, pointing to bulkSetSeats', async () => {
+  test('a document with several mutation fields is refused before anything runs, pointing to bulkSetSeats', async ({ harness }) => {
     const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 5 }] });
     const c = s.customerId;
     // The attack's document: an add, a remove that fails, an add on an unknown customer.
     const response = await graphql(
       harness,
       s.key,
-      `mutation {
+      /* GraphQL */ `mutation {
         ok: addSeats(input: { customerId: "${c}", featureCode: "editor", count: 1 }) { id }
         bad: removeSeats(input: { customerId: "${c}", featureCode: "editor", count: 1000000 }) { id }
         bad2: addSeats(input: { customerId: "nope", featureCode: "editor", count: 1 }) { id }
@@ -25,17 +23,16 @@ describe('a request changes state at most once', () => {
     expect(await expectLedgerWhole(harness, c, 'editor')).toHaveLength(1);
   });
 
-  test('fragments count: two mutation fields behind fragments are refused; one field with __typename runs', async () => {
-    const s = await seatScenario(harness);
+  test('fragments count: two mutation fields behind fragments are refused; one field with __typename runs', async ({ harness, scenario: s }) => {
     const add = `addSeats(input: { customerId: "${s.customerId}", featureCode: "editor", count: 1 }) { id }`;
-    const hidden = await graphql(harness, s.key, `mutation { ...A ... on Mutation { b: ${add} } } fragment A on Mutation { a: ${add} }`);
+    const hidden = await graphql(harness, s.key, /* GraphQL */ `mutation { ...A ... on Mutation { b: ${add} } } fragment A on Mutation { a: ${add} }`);
     expect(hidden.errors?.[0]?.extensions.code).toBe('validation_error');
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
-    const single = await graphql(harness, s.key, `mutation { __typename ...A } fragment A on Mutation { ${add} }`);
+    const single = await graphql(harness, s.key, /* GraphQL */ `mutation { __typename ...A } fragment A on Mutation { ${add} }`);
     expect(single.errors).toBeUndefined();
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(1);
     // Queries may read as much as the other limits allow.
-    const reads = await graphql(harness, s.key, `{ a: features { code } b: plans { code } c: customer(id: "${s.customerId}") { id } }`);
+    const reads = await graphql(harness, s.key, /* GraphQL */ `{ a: features { code } b: plans { code } c: customer(id: "${s.customerId}") { id } }`);
     expect(reads.errors).toBeUndefined();
   });
 });

@@ -1,11 +1,9 @@
 import fc from 'fast-check';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test } from '../fixtures.js';
 import { advanceFor, trueUpFor } from '../../src/billing/proration.js';
 import { billableBalance } from '../../src/flows/seat-pricing.js';
 import { DomainError } from '../../src/common/errors.js';
-import { balanceOf, expectLedgerWhole, seatScenario, useHarness } from '../helpers.js';
-
-const harness = useHarness();
+import { balanceOf, expectLedgerWhole, seatScenario } from '../helpers.js';
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -76,9 +74,8 @@ describe('money is exact within documented maxima', () => {
 });
 
 describe('through the API', () => {
-  test('a unit price past the maximum is refused naming the field', async () => {
-    const s = await seatScenario(harness);
-    const refused = await s.client.fails(`mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+  test('a unit price past the maximum is refused naming the field', async ({ scenario: s }) => {
+    const refused = await s.client.fails(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
       input: {
         code: 'dear',
         name: 'Dear',
@@ -90,11 +87,11 @@ describe('through the API', () => {
     expect(refused.extensions).toMatchObject({ code: 'validation_error', param: 'seatFeatures.0.unitPrice' });
   });
 
-  test('at the maxima every charge and invoice reads back exact; one seat more is refused and changes nothing', async () => {
+  test('at the maxima every charge and invoice reads back exact; one seat more is refused and changes nothing', async ({ harness }) => {
     const s = await seatScenario(harness, { features: [{ code: 'editor', includedSeats: 0, overageEnabled: true, unitPrice: maxUnitPrice }] });
     const cap = maxAmountPerPeriod / maxUnitPrice;
     const { setSeats } = await s.client.ok(
-      `mutation($input: SetSeatsInput!) { setSeats(input: $input) { newBalance charge { amount quantity daysRemaining daysInPeriod } } }`,
+      /* GraphQL */ `mutation($input: SetSeatsInput!) { setSeats(input: $input) { newBalance charge { amount quantity daysRemaining daysInPeriod } } }`,
       {
         input: { customerId: s.customerId, featureCode: 'editor', count: cap },
       },
@@ -103,7 +100,7 @@ describe('through the API', () => {
     expect(quantity).toBe(cap);
     expect(BigInt(amount)).toBe((2n * BigInt(cap) * BigInt(maxUnitPrice) * BigInt(daysRemaining) + BigInt(daysInPeriod)) / (2n * BigInt(daysInPeriod)));
 
-    const refused = await s.client.fails(`mutation($input: AddSeatsInput!) { addSeats(input: $input) { id } }`, {
+    const refused = await s.client.fails(/* GraphQL */ `mutation($input: AddSeatsInput!) { addSeats(input: $input) { id } }`, {
       input: { customerId: s.customerId, featureCode: 'editor', count: 1 },
     });
     expect(refused.extensions).toMatchObject({ code: 'validation_error', param: 'count' });
@@ -111,17 +108,17 @@ describe('through the API', () => {
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1);
 
     const { upcomingInvoice, seatCharges } = await s.client.ok(
-      `query($c: String!) { upcomingInvoice(customerId: $c) { total lines { amount } } seatCharges(customerId: $c) { amount } }`,
+      /* GraphQL */ `query($c: String!) { upcomingInvoice(customerId: $c) { total lines { amount } } seatCharges(customerId: $c) { amount } }`,
       { c: s.customerId },
     );
     expect(upcomingInvoice.total).toBe(amount + maxAmountPerPeriod);
     expect(seatCharges).toEqual([{ amount }]);
   });
 
-  test('a balance stops at its ceiling with validation_error, never a database error', async () => {
+  test('a balance stops at its ceiling with validation_error, never a database error', async ({ harness }) => {
     const s = await seatScenario(harness, { features: [{ code: 'editor', includedSeats: 0, overageEnabled: false, unlimited: true }] });
     const add = (count: number) =>
-      s.client.run(`mutation($input: AddSeatsInput!) { addSeats(input: $input) { newBalance } }`, {
+      s.client.run(/* GraphQL */ `mutation($input: AddSeatsInput!) { addSeats(input: $input) { newBalance } }`, {
         input: { customerId: s.customerId, featureCode: 'editor', count },
       });
     for (let i = 0; i < maxSeatBalance / 1_000_000; i++) expect((await add(1_000_000)).errors).toBeUndefined();

@@ -1,19 +1,21 @@
 import pg from 'pg';
-import { describe, expect, inject, test, vi } from 'vitest';
+import { inject, vi } from 'vitest';
+import { describe, expect, test } from '../fixtures.js';
 import { revokeApiKey } from '../../src/auth/service.js';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { openOrm } from '../../src/db/orm.js';
 import { createLogger } from '../../src/common/logger.js';
-import { balanceOf, expectLedgerWhole, mutations, postGraphQL, queries, seatScenario, uniqueName, useHarness, useServerProcesses } from '../helpers.js';
+import { balanceOf, expectLedgerWhole, mutations, postGraphQL, queries, seatScenario, uniqueName } from '../helpers.js';
 
 // The probes of the attack that held up, kept so they keep holding.
-const harness = useHarness();
-const startServer = useServerProcesses();
 
 describe('processes and connections that die', () => {
-  test('a server killed with SIGKILL mid-burst: every answered change is in the ledger, and retries with the same keys apply once', async () => {
-    const s = await seatScenario(harness);
+  test('a server killed with SIGKILL mid-burst: every answered change is in the ledger, and retries with the same keys apply once', async ({
+    harness,
+    startServer,
+    scenario: s,
+  }) => {
     const keys = Array.from({ length: 200 }, (_, i) => `burst-${i}`);
     const send = (url: string, idempotencyKey: string) =>
       postGraphQL(url, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'admin', count: 1, idempotencyKey } }).catch(() => null);
@@ -46,8 +48,7 @@ describe('processes and connections that die', () => {
     expect(await second.exited).toBe(0);
   }, 120_000);
 
-  test('database connections killed mid-burst: calls answer success or internal_error, none hangs, retries apply once', async () => {
-    const s = await seatScenario(harness);
+  test('database connections killed mid-burst: calls answer success or internal_error, none hangs, retries apply once', async ({ harness, scenario: s }) => {
     const applicationName = uniqueName('probe');
     const orm = await openOrm(inject('databaseUrl'), { applicationName, poolMax: 5 });
     // Holds the customer's balances, so that the burst's transactions wait inside PostgreSQL, where they are killed.
@@ -113,7 +114,7 @@ describe('processes and connections that die', () => {
 });
 
 describe('keys and tenants, over HTTP', () => {
-  test("another organization's key neither reads nor changes a customer, by either of its ids", async () => {
+  test("another organization's key neither reads nor changes a customer, by either of its ids", async ({ harness, startServer }) => {
     const server = await startServer();
     const victim = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 3 }] });
     const intruder = await seatScenario(harness);
@@ -127,7 +128,7 @@ describe('keys and tenants, over HTTP', () => {
     server.child.kill('SIGTERM');
   }, 60_000);
 
-  test('a revoked key stops working on a running server once its cached lookup expires', async () => {
+  test('a revoked key stops working on a running server once its cached lookup expires', async ({ harness, startServer }) => {
     const server = await startServer({ API_KEY_CACHE_SECONDS: '1' });
     const s = await seatScenario(harness);
     const read = () => postGraphQL(server.url, s.key, queries.seatBalances, { customerId: s.customerId });

@@ -1,23 +1,10 @@
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { describe, expect, test } from 'vitest';
+import { test as base, describe, expect } from '../fixtures.js';
 import { loadConfig } from '../../src/config.js';
 import { type ErrorCode, errorCodes, isErrorCode } from '../../src/common/errors.js';
-import {
-  balanceOf,
-  createCustomerWithSubscription,
-  ledgerOf,
-  rest,
-  type RestResponse,
-  seatScenario,
-  useHarness,
-  useHttpServer,
-  type SeatScenario,
-} from '../helpers.js';
-
-const harness = useHarness();
-const server = useHttpServer(harness);
+import { balanceOf, createCustomerWithSubscription, type Harness, ledgerOf, rest, type RestResponse, seatScenario, type SeatScenario } from '../helpers.js';
 
 const maxBodyBytes = loadConfig({}).limits.maxBodyBytes;
 const origin = 'http://seatgate.test';
@@ -39,7 +26,7 @@ const readRoutes = [
 ];
 
 /** Seats held on two features, so a wrongly applied add, remove or set shows in the balance. */
-const scenario = () =>
+const heldSeats = (harness: Harness) =>
   seatScenario(harness, {
     initialSeats: [
       { featureCode: 'editor', count: 3 },
@@ -47,23 +34,26 @@ const scenario = () =>
     ],
   });
 
+/** Here `scenario` holds seats on two features (heldSeats). */
+const test = base.extend('scenario', ({ harness }) => heldSeats(harness));
+
 /** A body that would succeed on `route` for the scenario's customer, to break one piece at a time. */
 const validBody = (s: SeatScenario, route: WriteRoute): Record<string, unknown> =>
   route === bulkRoute ? { customerId: s.customerId, seats: { editor: 1 } } : { customerId: s.customerId, featureCode: 'editor', count: 1 };
 
-const send = (s: SeatScenario, route: WriteRoute, body: unknown, headers?: Record<string, string>) =>
+const send = (harness: Harness, s: SeatScenario, route: WriteRoute, body: unknown, headers?: Record<string, string>) =>
   rest(harness.yoga, s.key, route.method, route.path, body, headers);
 
 /** A body given as bytes, with exactly the headers given (no Content-Type is added). */
-async function sendBytes(s: SeatScenario, route: WriteRoute, bytes: Uint8Array, headers: Record<string, string> = {}): Promise<RestResponse> {
+async function sendBytes(harness: Harness, s: SeatScenario, route: WriteRoute, bytes: Uint8Array, headers: Record<string, string> = {}): Promise<RestResponse> {
   const response = await harness.yoga.fetch(`${origin}${route.path}`, { method: route.method, headers: { 'x-api-key': s.key, ...headers }, body: bytes });
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: JSON.parse(text) };
 }
 
 /** One request over a real socket, so a GET's body arrives as a client would send it (Node's fetch refuses to build one). */
-function overHttp(method: string, path: string, headers: Record<string, string>, body: string): Promise<RestResponse> {
-  const { hostname, port } = new URL(server.endpoint);
+function overHttp(http: { endpoint: string }, method: string, path: string, headers: Record<string, string>, body: string): Promise<RestResponse> {
+  const { hostname, port } = new URL(http.endpoint);
   return new Promise((resolve, reject) => {
     const outgoing = request({ host: hostname, port, method, path, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (incoming) => {
       let text = '';
@@ -79,7 +69,7 @@ function overHttp(method: string, path: string, headers: Record<string, string>,
 }
 
 /** Every balance of the scenario's customer and how many events its ledger holds. */
-async function stateOf(s: SeatScenario) {
+async function stateOf(harness: Harness, s: SeatScenario) {
   const state: Record<string, { balance: number; events: number }> = {};
   for (const code of planFeatures) {
     state[code] = { balance: await balanceOf(harness, s.customerId, code), events: (await ledgerOf(harness, s.customerId, code)).length };
@@ -88,10 +78,10 @@ async function stateOf(s: SeatScenario) {
 }
 
 /** Runs `attack` and checks it left every balance and ledger of the scenario's customer as they were. */
-async function unchanged<T>(s: SeatScenario, attack: () => Promise<T>): Promise<T> {
-  const before = await stateOf(s);
+async function unchanged<T>(harness: Harness, s: SeatScenario, attack: () => Promise<T>): Promise<T> {
+  const before = await stateOf(harness, s);
   const result = await attack();
-  expect(await stateOf(s)).toEqual(before);
+  expect(await stateOf(harness, s)).toEqual(before);
   return result;
 }
 
@@ -157,8 +147,7 @@ const invalid = (param: string | null, fields: string[] | null = param === null 
 });
 
 describe('bodies that are not a JSON object', () => {
-  test.each(writeRoutes)('$name: unparsable text is invalid_json, and changes nothing', async (route) => {
-    const s = await scenario();
+  test.for(writeRoutes)('$name: unparsable text is invalid_json, and changes nothing', async (route, { harness, scenario: s }) => {
     const texts = [
       '{bad',
       `{"customerId":`,
@@ -171,67 +160,62 @@ describe('bodies that are not a JSON object', () => {
       '{"count":01}',
     ];
     for (const text of texts) {
-      await unchanged(s, async () => expectRefusal(await send(s, route, text), { status: 400, code: 'invalid_json', param: null, fields: null }));
+      await unchanged(harness, s, async () =>
+        expectRefusal(await send(harness, s, route, text), { status: 400, code: 'invalid_json', param: null, fields: null }),
+      );
     }
   });
 
-  test.each(writeRoutes)('$name: JSON that is not an object is a validation_error about the body', async (route) => {
-    const s = await scenario();
+  test.for(writeRoutes)('$name: JSON that is not an object is a validation_error about the body', async (route, { harness, scenario: s }) => {
     for (const text of ['[]', '3', '"x"', 'null', 'true', '-0', `[${JSON.stringify(validBody(s, route))}]`]) {
-      const error = await unchanged(s, async () => expectRefusal(await send(s, route, text), invalid(null)));
+      const error = await unchanged(harness, s, async () => expectRefusal(await send(harness, s, route, text), invalid(null)));
       expect(error.message).toMatch(/JSON object/);
     }
   });
 
-  test.each(writeRoutes)('$name: an array or object in place of a string id names customerId', async (route) => {
-    const s = await scenario();
+  test.for(writeRoutes)('$name: an array or object in place of a string id names customerId', async (route, { harness, scenario: s }) => {
     for (const customerId of [[s.customerId], { id: s.customerId }, 3, true, null]) {
-      await unchanged(s, async () => expectRefusal(await send(s, route, { ...validBody(s, route), customerId }), invalid('customerId')));
+      await unchanged(harness, s, async () => expectRefusal(await send(harness, s, route, { ...validBody(s, route), customerId }), invalid('customerId')));
     }
   });
 
-  test('bulk set: seats as an array (GraphQL’s shape), a string or null names seats', async () => {
-    const s = await scenario();
+  test('bulk set: seats as an array (GraphQL’s shape), a string or null names seats', async ({ harness, scenario: s }) => {
     for (const seats of [[{ featureCode: 'editor', count: 1 }], ['editor'], 'editor', 5, null, undefined]) {
-      await unchanged(s, async () => expectRefusal(await send(s, bulkRoute, { customerId: s.customerId, seats }), invalid('seats')));
+      await unchanged(harness, s, async () => expectRefusal(await send(harness, s, bulkRoute, { customerId: s.customerId, seats }), invalid('seats')));
     }
   });
 });
 
 describe('fields that break their rule', () => {
-  test.each(seatRoutes)('$name: a missing field is named in param and details', async (route) => {
-    const s = await scenario();
+  test.for(seatRoutes)('$name: a missing field is named in param and details', async (route, { harness, scenario: s }) => {
     for (const field of ['customerId', 'featureCode', 'count']) {
       const { [field]: _missing, ...rest } = validBody(s, route);
-      await unchanged(s, async () => expectRefusal(await send(s, route, rest), invalid(field)));
+      await unchanged(harness, s, async () => expectRefusal(await send(harness, s, route, rest), invalid(field)));
     }
-    await unchanged(s, async () => expectRefusal(await send(s, route, {}), invalid('customerId', ['customerId', 'featureCode', 'count'])));
+    await unchanged(harness, s, async () => expectRefusal(await send(harness, s, route, {}), invalid('customerId', ['customerId', 'featureCode', 'count'])));
   });
 
-  test.each(seatRoutes)('$name: a count that is not a number is not coerced', async (route) => {
-    const s = await scenario();
+  test.for(seatRoutes)('$name: a count that is not a number is not coerced', async (route, { harness, scenario: s }) => {
     for (const count of ['3', '1', '', true, false, null, [1], { value: 1 }]) {
-      await unchanged(s, async () =>
-        expectRefusal(await send(s, route, { ...validBody(s, route), count }), { ...invalid('count'), message: /expected number/ }),
+      await unchanged(harness, s, async () =>
+        expectRefusal(await send(harness, s, route, { ...validBody(s, route), count }), { ...invalid('count'), message: /expected number/ }),
       );
     }
   });
 
-  test.each(seatRoutes)('$name: counts out of range, fractional or beyond a double are refused', async (route) => {
-    const s = await scenario();
+  test.for(seatRoutes)('$name: counts out of range, fractional or beyond a double are refused', async (route, { harness, scenario: s }) => {
     const numbers = [route.min - 1, -1, -1_000_000, 1.5, 0.1, 1_000_001, 1e308, 2 ** 53, Number.MAX_SAFE_INTEGER, -(2 ** 53)];
     for (const count of numbers) {
-      await unchanged(s, async () => expectRefusal(await send(s, route, { ...validBody(s, route), count }), invalid('count')));
+      await unchanged(harness, s, async () => expectRefusal(await send(harness, s, route, { ...validBody(s, route), count }), invalid('count')));
     }
     // Written into the text, as JSON.stringify would turn them into null: 1e999 parses to Infinity.
     for (const count of ['1e999', '-1e999', '1000000.5', '1E7']) {
       const text = `{"customerId":${JSON.stringify(s.customerId)},"featureCode":"editor","count":${count}}`;
-      await unchanged(s, async () => expectRefusal(await send(s, route, text), invalid('count')));
+      await unchanged(harness, s, async () => expectRefusal(await send(harness, s, route, text), invalid('count')));
     }
   });
 
-  test.each(seatRoutes)('$name: ids that break their rule name their field', async (route) => {
-    const s = await scenario();
+  test.for(seatRoutes)('$name: ids that break their rule name their field', async (route, { harness, scenario: s }) => {
     const cases: [string, unknown][] = [
       ['customerId', ''],
       ['customerId', 'a'.repeat(201)],
@@ -244,49 +228,55 @@ describe('fields that break their rule', () => {
       ['featureCode', 7],
     ];
     for (const [field, value] of cases) {
-      await unchanged(s, async () => expectRefusal(await send(s, route, { ...validBody(s, route), [field]: value }), invalid(field)));
+      await unchanged(harness, s, async () => expectRefusal(await send(harness, s, route, { ...validBody(s, route), [field]: value }), invalid(field)));
     }
   });
 
-  test('0 is refused for add and remove but is a valid set, so the rule is the route’s own', async () => {
-    const s = await scenario();
+  test('0 is refused for add and remove but is a valid set, so the rule is the route’s own', async ({ harness, scenario: s }) => {
     for (const route of seatRoutes.filter((candidate) => candidate.min === 1)) {
-      await unchanged(s, async () => expectRefusal(await send(s, route, { ...validBody(s, route), count: 0 }), { ...invalid('count'), message: />=1/ }));
+      await unchanged(harness, s, async () =>
+        expectRefusal(await send(harness, s, route, { ...validBody(s, route), count: 0 }), { ...invalid('count'), message: />=1/ }),
+      );
     }
-    const set = await send(s, seatRoutes.find((candidate) => candidate.name === 'set')!, { customerId: s.customerId, featureCode: 'editor', count: 0 });
+    const set = await send(harness, s, seatRoutes.find((candidate) => candidate.name === 'set')!, {
+      customerId: s.customerId,
+      featureCode: 'editor',
+      count: 0,
+    });
     expect(set.status, JSON.stringify(set.body)).toBe(200);
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
   });
 });
 
 describe('headers of a write', () => {
-  test.each(writeRoutes)('$name: a Content-Type other than JSON, or none, names Content-Type', async (route) => {
-    const s = await scenario();
+  test.for(writeRoutes)('$name: a Content-Type other than JSON, or none, names Content-Type', async (route, { harness, scenario: s }) => {
     const json = JSON.stringify(validBody(s, route));
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/vnd.api+json', '']) {
-      await unchanged(s, async () => expectRefusal(await send(s, route, json, { 'content-type': type }), invalid('Content-Type')));
+      await unchanged(harness, s, async () => expectRefusal(await send(harness, s, route, json, { 'content-type': type }), invalid('Content-Type')));
     }
-    await unchanged(s, async () => expectRefusal(await sendBytes(s, route, new TextEncoder().encode(json)), invalid('Content-Type')));
+    await unchanged(harness, s, async () => expectRefusal(await sendBytes(harness, s, route, new TextEncoder().encode(json)), invalid('Content-Type')));
     // The check is not a blanket refusal: a JSON type with parameters reaches the customer lookup.
-    const charset = await send(s, route, { ...validBody(s, route), customerId: 'nobody' }, { 'content-type': 'Application/JSON; charset=utf-8' });
+    const charset = await send(harness, s, route, { ...validBody(s, route), customerId: 'nobody' }, { 'content-type': 'Application/JSON; charset=utf-8' });
     expectRefusal(charset, { status: 404, code: 'customer_not_found', param: 'customerId' });
   });
 
-  test.each(writeRoutes)('$name: a compressed body answers 415 in the envelope and is never inflated', async (route) => {
-    const s = await scenario();
+  test.for(writeRoutes)('$name: a compressed body answers 415 in the envelope and is never inflated', async (route, { harness, scenario: s }) => {
     const gzip = new Uint8Array(gzipSync(JSON.stringify(validBody(s, route))));
     for (const encoding of ['gzip', 'deflate', 'br', 'gzip, identity']) {
-      const response = await unchanged(s, () => sendBytes(s, route, gzip, { 'content-type': 'application/json', 'content-encoding': encoding }));
+      const response = await unchanged(harness, s, () =>
+        sendBytes(harness, s, route, gzip, { 'content-type': 'application/json', 'content-encoding': encoding }),
+      );
       expectRefusal(response, { status: 415, code: 'validation_error', param: 'Content-Encoding', fields: ['Content-Encoding'] });
     }
   });
 
-  test.each(writeRoutes)('$name: an Idempotency-Key longer than 255 characters, or empty, names the header', async (route) => {
-    const s = await scenario();
+  test.for(writeRoutes)('$name: an Idempotency-Key longer than 255 characters, or empty, names the header', async (route, { harness, scenario: s }) => {
     for (const key of ['k'.repeat(256), 'k'.repeat(257), '']) {
-      await unchanged(s, async () => expectRefusal(await send(s, route, validBody(s, route), { 'idempotency-key': key }), invalid('Idempotency-Key')));
+      await unchanged(harness, s, async () =>
+        expectRefusal(await send(harness, s, route, validBody(s, route), { 'idempotency-key': key }), invalid('Idempotency-Key')),
+      );
     }
-    const accepted = await send(s, route, validBody(s, route), { 'idempotency-key': 'k'.repeat(255) });
+    const accepted = await send(harness, s, route, validBody(s, route), { 'idempotency-key': 'k'.repeat(255) });
     expect(accepted.status, JSON.stringify(accepted.body)).toBe(200);
   });
 });
@@ -302,11 +292,10 @@ describe('the body size limit', () => {
     return text;
   };
 
-  test.each(writeRoutes)('$name: a body over the limit answers 413 in the envelope', async (route) => {
-    const s = await scenario();
+  test.for(writeRoutes)('$name: a body over the limit answers 413 in the envelope', async (route, { harness, scenario: s }) => {
     const body = JSON.stringify({ ...validBody(s, route), pad: 'x'.repeat(maxBodyBytes) });
-    await unchanged(s, async () =>
-      expectRefusal(await send(s, route, body), {
+    await unchanged(harness, s, async () =>
+      expectRefusal(await send(harness, s, route, body), {
         status: 413,
         code: 'validation_error',
         param: null,
@@ -316,25 +305,27 @@ describe('the body size limit', () => {
     );
   });
 
-  test('the limit counts bytes, not characters: exactly the limit is read, one byte more is 413', async () => {
-    const s = await scenario();
+  test('the limit counts bytes, not characters: exactly the limit is read, one byte more is 413', async ({ harness, scenario: s }) => {
     const add = seatRoutes[0]!;
     // Two-byte characters: fewer characters than the limit, more bytes.
-    await unchanged(s, async () => expectRefusal(await send(s, add, paddedAdd(s, maxBodyBytes + 1, 'é')), { status: 413, code: 'validation_error' }));
-    await unchanged(s, async () => expectRefusal(await send(s, add, paddedAdd(s, maxBodyBytes + 1)), { status: 413, code: 'validation_error' }));
+    await unchanged(harness, s, async () =>
+      expectRefusal(await send(harness, s, add, paddedAdd(s, maxBodyBytes + 1, 'é')), { status: 413, code: 'validation_error' }),
+    );
+    await unchanged(harness, s, async () =>
+      expectRefusal(await send(harness, s, add, paddedAdd(s, maxBodyBytes + 1)), { status: 413, code: 'validation_error' }),
+    );
     // Padded with JSON whitespace: a field the route does not take would be refused.
     const valid = JSON.stringify({ customerId: s.customerId, featureCode: 'editor', count: 1 });
-    const atLimit = await send(s, add, valid + ' '.repeat(maxBodyBytes - Buffer.byteLength(valid)));
+    const atLimit = await send(harness, s, add, valid + ' '.repeat(maxBodyBytes - Buffer.byteLength(valid)));
     expect(atLimit.status, JSON.stringify(atLimit.body)).toBe(200);
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(4);
   });
 });
 
 describe('query strings of the reads', () => {
-  const read = (s: SeatScenario, path: string) => rest(harness.yoga, s.key, 'GET', path);
+  const read = (harness: Harness, s: SeatScenario, path: string) => rest(harness.yoga, s.key, 'GET', path);
 
-  test('a parameter given twice is named, even when both values agree', async () => {
-    const s = await scenario();
+  test('a parameter given twice is named, even when both values agree', async ({ harness, scenario: s }) => {
     const c = encodeURIComponent(s.customerId);
     const cases: [string, string][] = [
       [`/api/v1/seats/balance?customerId=a&customerId=b&featureCode=editor`, 'customerId'],
@@ -343,13 +334,12 @@ describe('query strings of the reads', () => {
       [`/api/v1/seats/balances?customerId=${c}&customerId=`, 'customerId'],
     ];
     for (const [path, param] of cases) {
-      const error = expectRefusal(await read(s, path), invalid(param));
+      const error = expectRefusal(await read(harness, s, path), invalid(param));
       expect(error.message).toMatch(/more than once/);
     }
   });
 
-  test('a value that breaks its rule, or a missing one, names its parameter', async () => {
-    const s = await scenario();
+  test('a value that breaks its rule, or a missing one, names its parameter', async ({ harness, scenario: s }) => {
     const c = encodeURIComponent(s.customerId);
     const cases: [string, string][] = [
       [`/api/v1/seats/balance?customerId=${c}&featureCode=Bad-Code`, 'featureCode'],
@@ -362,19 +352,22 @@ describe('query strings of the reads', () => {
       [`/api/v1/seats/balances?customerId=${'a'.repeat(201)}`, 'customerId'],
       [`/api/v1/seats/balances`, 'customerId'],
     ];
-    for (const [path, param] of cases) expectRefusal(await read(s, path), invalid(param));
+    for (const [path, param] of cases) expectRefusal(await read(harness, s, path), invalid(param));
     // A misspelt parameter is named too, after the one it failed to give.
-    expectRefusal(await read(s, `/api/v1/seats/balances?customerid=${c}`), invalid('customerId', ['customerId', 'customerid']));
+    expectRefusal(await read(harness, s, `/api/v1/seats/balances?customerid=${c}`), invalid('customerId', ['customerId', 'customerid']));
     // 200 characters is still an id, just not one that exists.
-    expectRefusal(await read(s, `/api/v1/seats/balances?customerId=${'a'.repeat(200)}`), { status: 404, code: 'customer_not_found', param: 'customerId' });
+    expectRefusal(await read(harness, s, `/api/v1/seats/balances?customerId=${'a'.repeat(200)}`), {
+      status: 404,
+      code: 'customer_not_found',
+      param: 'customerId',
+    });
   });
 
-  test('a body on a GET is ignored: the query string decides, whatever the body says', async () => {
-    const s = await scenario();
+  test('a body on a GET is ignored: the query string decides, whatever the body says', async ({ harness, http, scenario: s }) => {
     const path = `/api/v1/seats/balances?customerId=${encodeURIComponent(s.customerId)}`;
     const headers = { 'x-api-key': s.key, 'content-type': 'application/json' };
     for (const body of ['{"customerId":"someone-else"}', '{bad', 'x'.repeat(maxBodyBytes + 1)]) {
-      const response = await overHttp('GET', path, headers, body);
+      const response = await overHttp(http, 'GET', path, headers, body);
       expect(response.status, JSON.stringify(response.body)).toBe(200);
       expect(response.body).toMatchObject({ success: true, data: { object: 'seat', editor: { current: 3 }, viewer: { current: 1 } } });
     }
@@ -400,17 +393,15 @@ describe('unicode and control characters in ids', () => {
     '_',
   ];
 
-  test.each(seatRoutes)('$name: a unicode id that does not exist is customer_not_found', async (route) => {
-    const s = await scenario();
+  test.for(seatRoutes)('$name: a unicode id that does not exist is customer_not_found', async (route, { harness, scenario: s }) => {
     for (const customerId of strangers) {
-      await unchanged(s, async () =>
-        expectRefusal(await send(s, route, { ...validBody(s, route), customerId }), { status: 404, code: 'customer_not_found', param: 'customerId' }),
+      await unchanged(harness, s, async () =>
+        expectRefusal(await send(harness, s, route, { ...validBody(s, route), customerId }), { status: 404, code: 'customer_not_found', param: 'customerId' }),
       );
     }
   });
 
-  test('reads: a unicode id that does not exist is customer_not_found', async () => {
-    const s = await scenario();
+  test('reads: a unicode id that does not exist is customer_not_found', async ({ harness, scenario: s }) => {
     for (const customerId of strangers) {
       const query = new URLSearchParams({ customerId, featureCode: 'editor' });
       expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balance?${query}`), { status: 404, code: 'customer_not_found', param: 'customerId' });
@@ -423,19 +414,19 @@ describe('unicode and control characters in ids', () => {
     }
   });
 
-  test.each(writeRoutes)('$name: a NUL character in an id is a validation_error, not a database error', async (route) => {
-    const s = await scenario();
+  test.for(writeRoutes)('$name: a NUL character in an id is a validation_error, not a database error', async (route, { harness, scenario: s }) => {
     for (const customerId of ['a\u0000b', '\u0000', `${s.customerId}\u0000`]) {
-      const response = await unchanged(s, () => send(s, route, { ...validBody(s, route), customerId }));
+      const response = await unchanged(harness, s, () => send(harness, s, route, { ...validBody(s, route), customerId }));
       expectRefusal(response, { ...invalid('customerId'), message: /NUL/ });
     }
     if (route !== bulkRoute) {
-      await unchanged(s, async () => expectRefusal(await send(s, route, { ...validBody(s, route), featureCode: 'editor\u0000' }), invalid('featureCode')));
+      await unchanged(harness, s, async () =>
+        expectRefusal(await send(harness, s, route, { ...validBody(s, route), featureCode: 'editor\u0000' }), invalid('featureCode')),
+      );
     }
   });
 
-  test('reads: %00 in a query value is a validation_error', async () => {
-    const s = await scenario();
+  test('reads: %00 in a query value is a validation_error', async ({ harness, scenario: s }) => {
     const c = encodeURIComponent(s.customerId);
     expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balances?customerId=a%00b`), { ...invalid('customerId'), message: /NUL/ });
     expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balance?customerId=${c}%00&featureCode=editor`), {
@@ -445,8 +436,7 @@ describe('unicode and control characters in ids', () => {
     expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balance?customerId=${c}&featureCode=editor%00`), invalid('featureCode'));
   });
 
-  test.each(writeRoutes)('$name: a lone surrogate escaped in the JSON text is a validation_error naming its field', async (route) => {
-    const s = await scenario();
+  test.for(writeRoutes)('$name: a lone surrogate escaped in the JSON text is a validation_error naming its field', async (route, { harness, scenario: s }) => {
     const quoted = JSON.stringify(s.customerId).slice(1, -1);
     const texts: [string, string][] = [
       [`{"customerId":"\\ud800","featureCode":"editor","count":1,"seats":{"editor":1}}`, 'customerId'],
@@ -455,15 +445,14 @@ describe('unicode and control characters in ids', () => {
     ];
     if (route !== bulkRoute) texts.push([`{"customerId":"${quoted}","featureCode":"edit\\ud83dor","count":1}`, 'featureCode']);
     for (const [text, param] of texts) {
-      const error = await unchanged(s, async () => expectRefusal(await send(s, route, text), invalid(param)));
+      const error = await unchanged(harness, s, async () => expectRefusal(await send(harness, s, route, text), invalid(param)));
       expect(error.message).toMatch(/lone UTF-16 surrogate/);
     }
   });
 });
 
 describe('bulk set', () => {
-  test('an empty seats object, 101 entries, a bad code as a key or a count out of range is a validation_error', async () => {
-    const s = await scenario();
+  test('an empty seats object, 101 entries, a bad code as a key or a count out of range is a validation_error', async ({ harness, scenario: s }) => {
     const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [i === 0 ? 'editor' : `f${i}`, 2]));
     const cases: [Record<string, unknown>, string][] = [
       [{}, 'seats'],
@@ -482,17 +471,16 @@ describe('bulk set', () => {
       [{ viewer: 0, editor: 2 ** 53 }, 'seats.editor'],
     ];
     for (const [seats, param] of cases) {
-      await unchanged(s, async () => expectRefusal(await send(s, bulkRoute, { customerId: s.customerId, seats }), invalid(param)));
+      await unchanged(harness, s, async () => expectRefusal(await send(harness, s, bulkRoute, { customerId: s.customerId, seats }), invalid(param)));
     }
     const infinite = `{"customerId":${JSON.stringify(s.customerId)},"seats":{"viewer":0,"editor":1e999}}`;
-    await unchanged(s, async () => expectRefusal(await send(s, bulkRoute, infinite), invalid('seats.editor')));
+    await unchanged(harness, s, async () => expectRefusal(await send(harness, s, bulkRoute, infinite), invalid('seats.editor')));
   });
 
-  test('100 entries pass validation, and one unknown code among them still changes nothing', async () => {
-    const s = await scenario();
+  test('100 entries pass validation, and one unknown code among them still changes nothing', async ({ harness, scenario: s }) => {
     const seats = Object.fromEntries([['viewer', 0], ['editor', 9], ...Array.from({ length: 98 }, (_, i) => [`ghost_${i}`, 1])]);
-    const error = await unchanged(s, async () =>
-      expectRefusal(await send(s, bulkRoute, { customerId: s.customerId, seats }), { status: 404, code: 'feature_not_found' }),
+    const error = await unchanged(harness, s, async () =>
+      expectRefusal(await send(harness, s, bulkRoute, { customerId: s.customerId, seats }), { status: 404, code: 'feature_not_found' }),
     );
     expect(error.param).toMatch(/^seats\.ghost_\d+$/);
   });
@@ -500,11 +488,10 @@ describe('bulk set', () => {
 
 describe('nesting as deep as a body can hold', () => {
   // 49,000 levels fit in the size limit; a recursive walk would overflow the stack (a 500).
-  test('is a validation_error through REST and through GraphQL variables, never internal_error', async () => {
-    const s = await scenario();
+  test('is a validation_error through REST and through GraphQL variables, never internal_error', async ({ harness, scenario: s }) => {
     const deep = `${'['.repeat(49_000)}${']'.repeat(49_000)}`;
-    await unchanged(s, async () => {
-      expectRefusal(await send(s, seatRoutes[0]!, `{"customerId":${deep},"featureCode":"editor","count":1}`), invalid('customerId'));
+    await unchanged(harness, s, async () => {
+      expectRefusal(await send(harness, s, seatRoutes[0]!, `{"customerId":${deep},"featureCode":"editor","count":1}`), invalid('customerId'));
       const graphql = await harness.yoga.fetch('http://seatgate.test/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-api-key': s.key },
@@ -515,9 +502,8 @@ describe('nesting as deep as a body can hold', () => {
     });
   });
 
-  test('a feature code breaking its rule as a bulk key says which rule', async () => {
-    const s = await scenario();
-    const error = expectRefusal(await send(s, bulkRoute, { customerId: s.customerId, seats: { 'Bad-Code': 1 } }), invalid('seats.Bad-Code'));
+  test('a feature code breaking its rule as a bulk key says which rule', async ({ harness, scenario: s }) => {
+    const error = expectRefusal(await send(harness, s, bulkRoute, { customerId: s.customerId, seats: { 'Bad-Code': 1 } }), invalid('seats.Bad-Code'));
     expect(error.details?.[0]?.message).toMatch(/\^\[a-z0-9_\]\+\$/);
   });
 });
@@ -525,59 +511,59 @@ describe('nesting as deep as a body can hold', () => {
 describe('what JSON.parse and a lenient decoder would settle silently', () => {
   // JSON.parse makes "__proto__" an own key and every object copy (zod's record included) drops
   // it: the entry would vanish and the rest apply.
-  test('bulk set: a "__proto__" key is refused, not a silently dropped entry', async () => {
-    const s = await scenario();
+  test('bulk set: a "__proto__" key is refused, not a silently dropped entry', async ({ harness, scenario: s }) => {
     const text = `{"customerId":${JSON.stringify(s.customerId)},"seats":{"__proto__":1,"editor":7}}`;
-    await unchanged(s, async () => expectRefusal(await send(s, bulkRoute, text), invalid('seats.__proto__')));
+    await unchanged(harness, s, async () => expectRefusal(await send(harness, s, bulkRoute, text), invalid('seats.__proto__')));
   });
 
   // §3: "no feature code twice"; JSON.parse would keep the last value.
-  test('a key given twice is refused, in the seats object and at the top', async () => {
-    const s = await scenario();
+  test('a key given twice is refused, in the seats object and at the top', async ({ harness, scenario: s }) => {
     const id = JSON.stringify(s.customerId);
-    await unchanged(s, async () => {
-      const twice = expectRefusal(await send(s, bulkRoute, `{"customerId":${id},"seats":{"editor":1,"editor":4}}`), invalid('seats.editor'));
+    await unchanged(harness, s, async () => {
+      const twice = expectRefusal(await send(harness, s, bulkRoute, `{"customerId":${id},"seats":{"editor":1,"editor":4}}`), invalid('seats.editor'));
       expect(twice.message).toMatch(/more than once/);
-      expectRefusal(await send(s, seatRoutes[0]!, `{"customerId":${id},"featureCode":"editor","count":1,"count":900}`), invalid('count'));
+      expectRefusal(await send(harness, s, seatRoutes[0]!, `{"customerId":${id},"featureCode":"editor","count":1,"count":900}`), invalid('count'));
     });
   });
 
   // JSON.parse rounds these into integers a client never meant.
-  test.each(['1e-400', '1.0000000000000001', '0.99999999999999999'])('a count of %s is refused, not rounded to an integer', async (count) => {
-    const s = await scenario();
-    const set = seatRoutes.find((route) => route.method === 'PUT')!;
-    await unchanged(s, async () =>
-      expectRefusal(await send(s, set, `{"customerId":${JSON.stringify(s.customerId)},"featureCode":"editor","count":${count}}`), invalid('count')),
-    );
-    // The same integers written plainly, or with a zero fraction, are fine.
-    expect((await send(s, set, `{"customerId":${JSON.stringify(s.customerId)},"featureCode":"editor","count":2.0}`)).status).toBe(200);
-  });
+  test.for(['1e-400', '1.0000000000000001', '0.99999999999999999'])(
+    'a count of %s is refused, not rounded to an integer',
+    async (count, { harness, scenario: s }) => {
+      const set = seatRoutes.find((route) => route.method === 'PUT')!;
+      await unchanged(harness, s, async () =>
+        expectRefusal(await send(harness, s, set, `{"customerId":${JSON.stringify(s.customerId)},"featureCode":"editor","count":${count}}`), invalid('count')),
+      );
+      // The same integers written plainly, or with a zero fraction, are fine.
+      expect((await send(harness, s, set, `{"customerId":${JSON.stringify(s.customerId)},"featureCode":"editor","count":2.0}`)).status).toBe(200);
+    },
+  );
 
-  test('a field the route does not take is refused; an idempotencyKey field points at the header', async () => {
-    const s = await scenario();
-    await unchanged(s, async () => {
-      const error = expectRefusal(await send(s, seatRoutes[0]!, { ...validBody(s, seatRoutes[0]!), idempotencyKey: 'k-1' }), invalid('idempotencyKey'));
+  test('a field the route does not take is refused; an idempotencyKey field points at the header', async ({ harness, scenario: s }) => {
+    await unchanged(harness, s, async () => {
+      const error = expectRefusal(
+        await send(harness, s, seatRoutes[0]!, { ...validBody(s, seatRoutes[0]!), idempotencyKey: 'k-1' }),
+        invalid('idempotencyKey'),
+      );
       expect(error.message).toMatch(/Idempotency-Key header/);
-      expectRefusal(await send(s, seatRoutes[0]!, { ...validBody(s, seatRoutes[0]!), quantity: 2 }), invalid('quantity'));
+      expectRefusal(await send(harness, s, seatRoutes[0]!, { ...validBody(s, seatRoutes[0]!), quantity: 2 }), invalid('quantity'));
     });
   });
 
-  test('a Content-Type that only starts like JSON is refused', async () => {
-    const s = await scenario();
+  test('a Content-Type that only starts like JSON is refused', async ({ harness, scenario: s }) => {
     for (const type of ['application/json-seq', 'application/json-patch+json', 'application/jsonx']) {
-      await unchanged(s, async () =>
-        expectRefusal(await send(s, seatRoutes[0]!, validBody(s, seatRoutes[0]!), { 'content-type': type }), invalid('Content-Type')),
+      await unchanged(harness, s, async () =>
+        expectRefusal(await send(harness, s, seatRoutes[0]!, validBody(s, seatRoutes[0]!), { 'content-type': type }), invalid('Content-Type')),
       );
     }
   });
 
   // The reason lone surrogates are refused (http/limits.ts) holds for invalid UTF-8 too: a lenient
   // decoder turns the byte 0xFF into U+FFFD, so "x<FF>" would name the customer "x\ufffd".
-  test('bytes that are not UTF-8 are refused, not decoded into another customer’s id: body, query and GraphQL', async () => {
-    const s = await scenario();
+  test('bytes that are not UTF-8 are refused, not decoded into another customer’s id: body, query and GraphQL', async ({ harness, scenario: s }) => {
     const other = await createCustomerWithSubscription(s.client, { externalId: 'x\ufffd' });
     const bytes = Buffer.concat([Buffer.from('{"customerId":"x'), Buffer.from([0xff]), Buffer.from('","featureCode":"editor","count":1}')]);
-    const viaRest = await sendBytes(s, seatRoutes[0]!, new Uint8Array(bytes), { 'content-type': 'application/json' });
+    const viaRest = await sendBytes(harness, s, seatRoutes[0]!, new Uint8Array(bytes), { 'content-type': 'application/json' });
     expectRefusal(viaRest, { status: 400, code: 'invalid_json' });
     expectRefusal(await rest(harness.yoga, s.key, 'GET', `/api/v1/seats/balances?customerId=x%FF`), invalid(null));
 
@@ -611,14 +597,15 @@ describe('property: nothing a client sends breaks the door or changes a balance'
 
   /** Sends `numRuns` values of `arbitrary` through `attack` to a fresh scenario: each answer is judged, nothing changes, nothing is logged as an error. */
   async function fuzz<T>(
+    harness: Harness,
     arbitrary: (s: SeatScenario) => fc.Arbitrary<T>,
     attack: (s: SeatScenario, value: T) => Promise<RestResponse>,
     judge = expectJunkRefused,
   ) {
-    const s = await scenario();
+    const s = await heldSeats(harness);
     const logged = harness.logs.length;
     let sent = 0;
-    await unchanged(s, () =>
+    await unchanged(harness, s, () =>
       fc.assert(
         fc.asyncProperty(arbitrary(s), async (value) => {
           sent++;
@@ -644,32 +631,35 @@ describe('property: nothing a client sends breaks the door or changes a balance'
     .oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.stringMatching(/^[a-z0-9_]{1,12}$/), fc.jsonValue())
     .filter((value) => !(planFeatures as readonly unknown[]).includes(value));
 
-  test.each(writeRoutes)('$name: arbitrary JSON values as the body', async (route) => {
+  test.for(writeRoutes)('$name: arbitrary JSON values as the body', async (route, { harness }) => {
     await fuzz(
+      harness,
       () => fc.jsonValue(),
-      (s, value) => send(s, route, JSON.stringify(value)),
+      (s, value) => send(harness, s, route, JSON.stringify(value)),
     );
   });
 
-  test.each(writeRoutes)('$name: arbitrary strings as the body text', async (route) => {
+  test.for(writeRoutes)('$name: arbitrary strings as the body text', async (route, { harness }) => {
     await fuzz(
+      harness,
       () => fc.string({ unit: 'binary', maxLength: 300 }),
-      (s, text) => send(s, route, text),
+      (s, text) => send(harness, s, route, text),
     );
   });
 
-  test.each(seatRoutes)('$name: the real customer with one junk field', async (route) => {
+  test.for(seatRoutes)('$name: the real customer with one junk field', async (route, { harness }) => {
     await fuzz(
+      harness,
       (s) =>
         fc.oneof(
           fc.record({ customerId: fc.constant(s.customerId), featureCode: fc.constantFrom(...planFeatures), count: notACount }),
           fc.record({ customerId: fc.constant(s.customerId), featureCode: notAPlanFeature, count: fc.integer({ min: 0, max: 1_000_000 }) }),
         ),
-      (s, body) => send(s, route, body),
+      (s, body) => send(harness, s, route, body),
     );
   });
 
-  test('bulk set: the real customer with junk seats', async () => {
+  test('bulk set: the real customer with junk seats', async ({ harness }) => {
     const entry = fc.oneof(
       fc.tuple(fc.constantFrom(...planFeatures), notACount),
       fc.tuple(
@@ -686,12 +676,13 @@ describe('property: nothing a client sends breaks the door or changes a balance'
       fc.jsonValue().filter((value) => !appliable(value)),
     );
     await fuzz(
+      harness,
       () => seats,
-      (s, value) => send(s, bulkRoute, { customerId: s.customerId, seats: value }),
+      (s, value) => send(harness, s, bulkRoute, { customerId: s.customerId, seats: value }),
     );
   });
 
-  test.each(readRoutes)('$name: arbitrary strings as query values and as the raw query', async ({ path, params }) => {
+  test.for(readRoutes)('$name: arbitrary strings as query values and as the raw query', async ({ path, params }, { harness }) => {
     const value = (s: SeatScenario) => fc.oneof(fc.string({ unit: 'binary', maxLength: 220 }), fc.constant(s.customerId), fc.constantFrom(...planFeatures));
     // Values that would name the real customer's real balance are a valid read, not junk.
     const real = (s: SeatScenario, chosen: string[]) =>
@@ -704,6 +695,6 @@ describe('property: nothing a client sends breaks the door or changes a balance'
           .map((chosen) => new URLSearchParams(params.map((name, i) => [name, chosen[i]!])).toString()),
         fc.string({ unit: 'binary', maxLength: 220 }),
       );
-    await fuzz(queries, (s, query) => rest(harness.yoga, s.key, 'GET', `${path}?${query}`));
+    await fuzz(harness, queries, (s, query) => rest(harness.yoga, s.key, 'GET', `${path}?${query}`));
   });
 });

@@ -1,7 +1,7 @@
 import type { RunnerTestCase } from 'vitest';
 import { defineConfig } from 'vitest/config';
 import type { Reporter, Vitest } from 'vitest/node';
-import base from './vitest.config.js';
+import base from './vitest.config.ts';
 
 /**
  * The tests StrykerJS runs against each mutant of the pure rules (stryker.config.mjs): the unit

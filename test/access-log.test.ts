@@ -1,5 +1,5 @@
-import { expect, test } from './fixtures.js';
-import { type Harness, mutations, uniqueName } from './helpers.js';
+import { expect, test } from './fixtures.ts';
+import { type Harness, mutations, uniqueName } from './helpers.ts';
 
 // One access-log line per answer, through both doors, never carrying the key.
 

@@ -1,5 +1,5 @@
-import { describe, expect, test } from './fixtures.js';
-import { type Client, type Harness, newTenant } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { type Client, type Harness, newTenant } from './helpers.ts';
 
 // Charges through the GraphQL door, checked against a model of the billing contract written
 // here (README "Billing", SEAT-CONTRACT.md §5): its own calendar, day counting and half-up

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { describe, expect, test } from './fixtures.js';
+import { describe, expect, test } from './fixtures.ts';
 import {
   balanceOf,
   type Client,
@@ -13,10 +13,10 @@ import {
   queries,
   seatScenario,
   uniqueName,
-} from './helpers.js';
-import { defaultApiKeyCacheMs } from '../src/auth/cache.js';
-import { schema } from '../src/graphql/schema.js';
-import type { Mode } from '../src/model/tenant.js';
+} from './helpers.ts';
+import { defaultApiKeyCacheMs } from '../src/auth/cache.ts';
+import { schema } from '../src/graphql/schema.ts';
+import type { Mode } from '../src/model/tenant.ts';
 
 const seatFeatures = ['editor', 'viewer', 'admin'] as const;
 

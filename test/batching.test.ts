@@ -1,5 +1,5 @@
-import { describe, expect, test } from './fixtures.js';
-import { createCustomerWithSubscription, graphql, mutations, seatScenario } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { createCustomerWithSubscription, graphql, mutations, seatScenario } from './helpers.ts';
 
 const balancesQuery = /* GraphQL */ `query($ids: [String!]!) {
   customers(ids: $ids) { id externalId subscription { planCode } seatBalances { featureCode current includedSeats asOf } editor: seatBalance(featureCode: "editor") { current } }

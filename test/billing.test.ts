@@ -1,6 +1,6 @@
-import { describe, expect, test } from './fixtures.js';
-import { defaultApiKeyCacheMs } from '../src/auth/cache.js';
-import { type Client, expectLedgerWhole, graphql, type Harness, mutations, newTenant, seatScenario } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { defaultApiKeyCacheMs } from '../src/auth/cache.ts';
+import { type Client, expectLedgerWhole, graphql, type Harness, mutations, newTenant, seatScenario } from './helpers.ts';
 
 const CHARGE = 'kind quantity unitPrice daysRemaining daysInPeriod periodStart periodEnd amount currency ts eventId';
 const advance = /* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now livemode } }`;

@@ -1,5 +1,5 @@
-import { describe, expect, test } from './fixtures.js';
-import { createCustomerWithSubscription, expectLedgerWhole, newTenant, queries, uniqueName } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { createCustomerWithSubscription, expectLedgerWhole, newTenant, queries, uniqueName } from './helpers.ts';
 
 const createFeature = /* GraphQL */ `mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id code name type livemode createdAt } }`;
 const createPlan = /* GraphQL */ `mutation($input: CreatePlanInput!) {

@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, vi } from 'vitest';
-import { describe, expect, test } from './fixtures.js';
-import { type Harness, mutations, postGraphQL, rest, seatScenario, type SeatScenario, subscribe } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { type Harness, mutations, postGraphQL, rest, seatScenario, type SeatScenario, subscribe } from './helpers.ts';
 
 // Every applied seat change, of every kind and through either door, writes exactly one
 // seat.changed outbox row naming the event it answered with; and what the outbox tells reaches

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { inject } from 'vitest';
-import { test as base, describe, expect } from './fixtures.js';
-import { type App, createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/common/logger.js';
-import { SeatChangeCoalescer } from '../src/flows/seat-change-coalescer.js';
-import { createCustomerWithSubscription, expectLedgerWhole, type GraphQLResponse, type Harness, mutations, seatScenario } from './helpers.js';
+import { test as base, describe, expect } from './fixtures.ts';
+import { type App, createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { SeatChangeCoalescer } from '../src/flows/seat-change-coalescer.ts';
+import { createCustomerWithSubscription, expectLedgerWhole, type GraphQLResponse, type Harness, mutations, seatScenario } from './helpers.ts';
 
 /** An app of its own, with a coalescer the tests can watch, and its logs. */
 function appWithCoalescer(harness: Harness) {

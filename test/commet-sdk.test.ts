@@ -1,7 +1,7 @@
 import { Commet, CommetAPIError, CommetValidationError } from '@commet/node';
 import { afterAll } from 'vitest';
-import { describe, expect, test } from './fixtures.js';
-import { balanceOf, expectLedgerWhole, queries, seatScenario } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { balanceOf, expectLedgerWhole, queries, seatScenario } from './helpers.ts';
 
 // Commet's own Node SDK, unchanged, against seatgate over real HTTP: the acceptance test of the
 // REST door. The SDK has no base-URL option and always calls https://commet.co/api/v1/…, so the

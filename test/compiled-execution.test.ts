@@ -1,9 +1,9 @@
 import { afterAll } from 'vitest';
-import { expect, test } from './fixtures.js';
-import { type App, createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/common/logger.js';
-import { createCustomerWithSubscription, mutations, queries, seatScenario, type SeatScenario } from './helpers.js';
+import { expect, test } from './fixtures.ts';
+import { type App, createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { createCustomerWithSubscription, mutations, queries, seatScenario, type SeatScenario } from './helpers.ts';
 
 // The harness compiles every operation from its first run (so every other test covers compiled
 // execution); an app as deployed runs a document's first request on the standard executor and

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { expect, test } from './fixtures.js';
-import { expectLedgerWhole, ledgerOf, mutations, postGraphQL, seatScenario } from './helpers.js';
+import { expect, test } from './fixtures.ts';
+import { expectLedgerWhole, ledgerOf, mutations, postGraphQL, seatScenario } from './helpers.ts';
 
 const post = (http: { endpoint: string }, key: string, query: string, variables: object) => postGraphQL(http.endpoint, key, query, variables);
 

@@ -1,8 +1,8 @@
-import { describe, expect, test } from './fixtures.js';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/common/logger.js';
-import type { Harness } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/common/logger.ts';
+import type { Harness } from './helpers.ts';
 
 // Which browser origins may call the API: CORS_ORIGINS, else localhost outside production.
 

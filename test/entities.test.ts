@@ -1,4 +1,4 @@
-import { expect, test } from './fixtures.js';
+import { expect, test } from './fixtures.ts';
 
 /**
  * What MikroORM would change to make the migrated database match the entities: only the objects

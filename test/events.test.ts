@@ -1,8 +1,8 @@
-import { describe, expect, test } from './fixtures.js';
-import { publishOutbox } from '../src/events/relay.js';
-import { deliveryQueue } from '../src/webhooks/service.js';
-import { pruneOutbox } from '../src/events/service.js';
-import { createCustomerWithSubscription, graphql, type Harness, mutations, queries, seatScenario, type SeatScenario, subscribe } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { publishOutbox } from '../src/events/relay.ts';
+import { deliveryQueue } from '../src/webhooks/service.ts';
+import { pruneOutbox } from '../src/events/service.ts';
+import { createCustomerWithSubscription, graphql, type Harness, mutations, queries, seatScenario, type SeatScenario, subscribe } from './helpers.ts';
 
 // The outbox (what each change tells the world) and the subscriptions that read it.
 

@@ -4,13 +4,13 @@ import { createServer as createNetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createApp } from '../src/app.js';
-import { createApiKey } from '../src/auth/service.js';
-import { loadConfig } from '../src/config.js';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from '../src/db/embedded.js';
-import { migrate, openOrm, type Orm } from '../src/db/orm.js';
-import { createLogger } from '../src/common/logger.js';
-import { mutations } from './helpers.js';
+import { createApp } from '../src/app.ts';
+import { createApiKey } from '../src/auth/service.ts';
+import { loadConfig } from '../src/config.ts';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { migrate, openOrm, type Orm } from '../src/db/orm.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { mutations } from './helpers.ts';
 
 /** A PostgreSQL of this test's own, so it can be stopped without disturbing the others. */
 let dataDir: string;

@@ -13,12 +13,12 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test as base, inject } from 'vitest';
-import { createApp } from '../src/app.js';
-import { createLogger } from '../src/common/logger.js';
-import { loadConfig } from '../src/config.js';
-import { openOrm, projectRoot } from '../src/db/orm.js';
-import { nodeListener } from '../src/http/node-listener.js';
-import { type Harness, newTenant, seatScenario } from './helpers.js';
+import { createApp } from '../src/app.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { loadConfig } from '../src/config.ts';
+import { openOrm, projectRoot } from '../src/db/orm.ts';
+import { nodeListener } from '../src/http/node-listener.ts';
+import { type Harness, newTenant, seatScenario } from './helpers.ts';
 
 export { describe, expect } from 'vitest';
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
-import { expect, test } from './fixtures.js';
-import { errorCodes } from '../src/common/errors.js';
-import { schema } from '../src/graphql/schema.js';
-import { expectLedgerWhole, seatScenario } from './helpers.js';
+import { expect, test } from './fixtures.ts';
+import { errorCodes } from '../src/common/errors.ts';
+import { schema } from '../src/graphql/schema.ts';
+import { expectLedgerWhole, seatScenario } from './helpers.ts';
 
 const fuzzRuns = 400;
 

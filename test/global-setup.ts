@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { loadConfig } from '../src/config.js';
-import { startEmbeddedPostgres } from '../src/db/embedded.js';
-import { migrate, openOrm } from '../src/db/orm.js';
-import { createLogger } from '../src/common/logger.js';
+import { loadConfig } from '../src/config.ts';
+import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { migrate, openOrm } from '../src/db/orm.ts';
+import { createLogger } from '../src/common/logger.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -31,6 +31,8 @@ const freePort = () =>
  * organization per test), so files may run in parallel on it.
  */
 export default async function setup(project: TestProject) {
+  // What CI prints as the Node the tests ran on: this process's, whose forks run every test file.
+  console.log(`seatgate tests: Node ${process.version}`);
   const { teardown, databaseUrl } = await runDatabase(loadConfig().testDatabaseUrl);
   const orm = await openOrm(databaseUrl);
   await migrate(orm);

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
-import { expect, test } from './fixtures.js';
+import { expect, test } from './fixtures.ts';
 import { type Browser, chromium } from 'playwright-core';
-import { createCustomerWithSubscription, seatScenario } from './helpers.js';
+import { createCustomerWithSubscription, seatScenario } from './helpers.ts';
 
 /** Debian's Chromium (apt-get install -y chromium); CI installs it when it is missing. */
 const chromiumPath = '/usr/bin/chromium';

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { expect, inject } from 'vitest';
-import type { App } from '../src/app.js';
-import { createApiKey } from '../src/auth/service.js';
-import type { Orm } from '../src/db/orm.js';
-import type { Mode } from '../src/model/tenant.js';
+import type { App } from '../src/app.ts';
+import { createApiKey } from '../src/auth/service.ts';
+import type { Orm } from '../src/db/orm.ts';
+import type { Mode } from '../src/model/tenant.ts';
 
 export type GraphQLErrorShape = {
   message: string;

@@ -1,6 +1,6 @@
-import { describe, expect, test } from './fixtures.js';
-import { routes } from '../src/rest/routes.js';
-import { createCustomerWithSubscription, type Harness, mutations, rest, seatScenario, uniqueName } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { routes } from '../src/rest/routes.ts';
+import { createCustomerWithSubscription, type Harness, mutations, rest, seatScenario, uniqueName } from './helpers.ts';
 
 // The same idempotency key with anything else answers idempotency_key_mismatch and changes
 // nothing: every field of every keyed mutation changed on its own, through both doors, and every

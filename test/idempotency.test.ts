@@ -1,6 +1,6 @@
-import { describe, expect, test } from './fixtures.js';
-import { deleteIdempotencyKeysBefore } from '../src/idempotency/service.js';
-import { balanceOf, expectLedgerWhole, graphql, mutations, seatScenario, uniqueName } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { deleteIdempotencyKeysBefore } from '../src/idempotency/service.ts';
+import { balanceOf, expectLedgerWhole, graphql, mutations, seatScenario, uniqueName } from './helpers.ts';
 
 const add = (customerId: string, count: number, idempotencyKey?: string) => ({
   input: { customerId, featureCode: 'editor', count, ...(idempotencyKey ? { idempotencyKey } : {}) },

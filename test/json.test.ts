@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { maxJsonDepth, tooDeeplyNested } from '../src/http/limits.js';
-import { parseJson, scanJson } from '../src/rest/json.js';
+import { maxJsonDepth, tooDeeplyNested } from '../src/http/limits.ts';
+import { parseJson, scanJson } from '../src/rest/json.ts';
 
 const findJsonProblem = (text: string) => scanJson(text).problem;
 

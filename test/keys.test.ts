@@ -1,7 +1,7 @@
-import { describe, expect, test } from './fixtures.js';
-import { defaultApiKeyCacheMs } from '../src/auth/cache.js';
-import { createApiKey, revokeApiKey } from '../src/auth/service.js';
-import { graphql, newTenant, queries, uniqueName } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { defaultApiKeyCacheMs } from '../src/auth/cache.ts';
+import { createApiKey, revokeApiKey } from '../src/auth/service.ts';
+import { graphql, newTenant, queries, uniqueName } from './helpers.ts';
 
 const features = /* GraphQL */ `{ features { code } }`;
 const testClock = /* GraphQL */ `{ testClock { now } }`;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { expect, test } from './fixtures.js';
-import { expectLedgerWhole, mutations, queries, seatScenario } from './helpers.js';
+import { expect, test } from './fixtures.ts';
+import { expectLedgerWhole, mutations, queries, seatScenario } from './helpers.ts';
 
 /** seatScenario's default catalog, as the contract reads it. */
 const terms: Record<string, { includedSeats: number; capped: boolean }> = {

@@ -1,4 +1,4 @@
-import type { Harness } from './helpers.js';
+import type { Harness } from './helpers.ts';
 
 /**
  * The rate limiter's clock: every process takes from the buckets on the database's time. Tests

@@ -1,13 +1,13 @@
 import { vi } from 'vitest';
-import { describe, expect, test } from './fixtures.js';
-import { createApp, type AppOptions } from '../src/app.js';
-import { loadConfig, type Limits } from '../src/config.js';
+import { describe, expect, test } from './fixtures.ts';
+import { createApp, type AppOptions } from '../src/app.ts';
+import { loadConfig, type Limits } from '../src/config.ts';
 import fc from 'fast-check';
-import type { RatePolicy } from '../src/common/rate-limit.js';
-import { decisionsOf } from '../src/ratelimits/service.js';
-import { createLogger } from '../src/common/logger.js';
-import { balanceOf, type Harness, mutations, seatScenario } from './helpers.js';
-import { limiterNow } from './limiter-clock.js';
+import type { RatePolicy } from '../src/common/rate-limit.ts';
+import { decisionsOf } from '../src/ratelimits/service.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { balanceOf, type Harness, mutations, seatScenario } from './helpers.ts';
+import { limiterNow } from './limiter-clock.ts';
 
 const defaults = loadConfig({}).limits;
 

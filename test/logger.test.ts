@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
-import { yogaLogger } from '../src/app.js';
-import { createLogger } from '../src/common/logger.js';
+import { yogaLogger } from '../src/app.ts';
+import { createLogger } from '../src/common/logger.ts';
 
 test("an error logged through yoga's logger keeps its message, stack and cause", () => {
   const lines: string[] = [];

@@ -1,10 +1,10 @@
-import { describe, expect, test } from './fixtures.js';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createMetrics } from '../src/http/metrics.js';
-import { createLogger } from '../src/common/logger.js';
-import { schema } from '../src/graphql/schema.js';
-import { type Harness, mutations, seatScenario } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createMetrics } from '../src/http/metrics.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { schema } from '../src/graphql/schema.ts';
+import { type Harness, mutations, seatScenario } from './helpers.ts';
 
 const token = 'metrics-token-for-tests-0123456789';
 

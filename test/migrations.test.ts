@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { expect, test } from 'vitest';
-import { migrationsList } from '../src/db/migrations/index.js';
+import { migrationsList } from '../src/db/migrations/index.ts';
 
 test('every migration file is registered in src/db/migrations/index.ts, in order', () => {
   const files = readdirSync(new URL('../src/db/migrations/', import.meta.url))

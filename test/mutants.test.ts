@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { maxAmountPerPeriod, maxUnitPrice } from '../src/billing/proration.js';
-import { DomainError } from '../src/common/errors.js';
-import { IdempotencyKey } from '../src/model/idempotency.js';
-import { claimId, type IdempotentCall, replayOf, requestHash } from '../src/idempotency/fingerprint.js';
-import { billableBalance, planChange } from '../src/flows/seat-pricing.js';
-import type { SeatLimits, SeatTerms } from '../src/model/catalog.js';
-import { assertDistinctFeatureCodes, isCapped, maxSeatBalance, minSeatCount, nextBalance, reachesLimit, requestedBalance } from '../src/seats/rules.js';
+import { maxAmountPerPeriod, maxUnitPrice } from '../src/billing/proration.ts';
+import { DomainError } from '../src/common/errors.ts';
+import { IdempotencyKey } from '../src/model/idempotency.ts';
+import { claimId, type IdempotentCall, replayOf, requestHash } from '../src/idempotency/fingerprint.ts';
+import { billableBalance, planChange } from '../src/flows/seat-pricing.ts';
+import type { SeatLimits, SeatTerms } from '../src/model/catalog.ts';
+import { assertDistinctFeatureCodes, isCapped, maxSeatBalance, minSeatCount, nextBalance, reachesLimit, requestedBalance } from '../src/seats/rules.ts';
 
 /**
  * Tests written to kill the mutants StrykerJS found alive in the pure rules (npm run mutate):

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { periodBoundary, periodContaining } from '../src/billing/periods.js';
+import { periodBoundary, periodContaining } from '../src/billing/periods.ts';
 
 const at = (iso: string) => new Date(iso);
 

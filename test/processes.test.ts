@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { inject, vi } from 'vitest';
-import { expect, test } from './fixtures.js';
-import { balanceOf, createCustomerWithSubscription, mutations, postGraphQL, seatScenario } from './helpers.js';
+import { expect, test } from './fixtures.ts';
+import { balanceOf, createCustomerWithSubscription, mutations, postGraphQL, seatScenario } from './helpers.ts';
 
 type Entry = { kind: 'ADD' | 'REMOVE' | 'SET'; count: number };
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { periodBoundary } from '../src/billing/periods.js';
-import type { SeatTerms } from '../src/model/catalog.js';
+import { periodBoundary } from '../src/billing/periods.ts';
+import type { SeatTerms } from '../src/model/catalog.ts';
 import {
   advanceFor,
   billableSeats,
@@ -12,7 +12,7 @@ import {
   trueUpAmount,
   trueUpFor,
   withinAmountLimit,
-} from '../src/billing/proration.js';
+} from '../src/billing/proration.ts';
 
 const at = (iso: string) => new Date(iso);
 const period = (start: string, end: string) => ({ start: at(start), end: at(end) });

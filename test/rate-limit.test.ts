@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { describe, expect, type ServerProcess, test } from './fixtures.js';
-import { clientAddress } from '../src/auth/gate.js';
-import { seatScenario } from './helpers.js';
-import { limiterNow } from './limiter-clock.js';
+import { describe, expect, type ServerProcess, test } from './fixtures.ts';
+import { clientAddress } from '../src/auth/gate.ts';
+import { seatScenario } from './helpers.ts';
+import { limiterNow } from './limiter-clock.ts';
 
 // Two processes on the run's database, with limits small enough to reach in a test. Budgets
 // refill as slowly as the settings allow, so that counts, not timings, decide every assertion:

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, inject, vi } from 'vitest';
-import { describe, expect, test } from './fixtures.js';
-import { openOrm, type Orm } from '../src/db/orm.js';
-import { EventHub } from '../src/events/hub.js';
-import { deliveryQueue } from '../src/webhooks/service.js';
-import { createLogger } from '../src/common/logger.js';
-import { type Client, graphql, type Harness, mutations, newTenant, seatScenario, type SeatScenario } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { openOrm, type Orm } from '../src/db/orm.ts';
+import { EventHub } from '../src/events/hub.ts';
+import { deliveryQueue } from '../src/webhooks/service.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { type Client, graphql, type Harness, mutations, newTenant, seatScenario, type SeatScenario } from './helpers.ts';
 
 // This file's own relay publishes the outbox, so webhook deliveries get queued (no worker sends
 // them). It has a connection pool of its own: the statements counted below are the requests' only.

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
-import { expect, test } from './fixtures.js';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/common/logger.js';
-import { SeatChangeCoalescer } from '../src/flows/seat-change-coalescer.js';
-import { graphql, holdBalancesOf, mutations, postGraphQL, seatScenario, waitUntil } from './helpers.js';
+import { expect, test } from './fixtures.ts';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { SeatChangeCoalescer } from '../src/flows/seat-change-coalescer.ts';
+import { graphql, holdBalancesOf, mutations, postGraphQL, seatScenario, waitUntil } from './helpers.ts';
 
 // Seat changes and renewals are the two writers of balances. Each takes a customer's balance
 // locks in one order; if they took them in different orders, a bulk set over several features

@@ -1,8 +1,8 @@
-import { describe, expect, test } from './fixtures.js';
-import { createApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createLogger } from '../src/common/logger.js';
-import { routes } from '../src/rest/routes.js';
+import { describe, expect, test } from './fixtures.ts';
+import { createApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { routes } from '../src/rest/routes.ts';
 import {
   balanceOf,
   createCustomerWithSubscription,
@@ -15,7 +15,7 @@ import {
   type SeatScenario,
   seatScenario,
   uniqueName,
-} from './helpers.js';
+} from './helpers.ts';
 
 // The REST door (SEAT-CONTRACT.md §7) checked against the GraphQL view of the same ledger.
 

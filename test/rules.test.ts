@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { DomainError } from '../src/common/errors.js';
-import { billableBalance, planChange } from '../src/flows/seat-pricing.js';
-import type { SeatLimits } from '../src/model/catalog.js';
-import { nextBalance } from '../src/seats/rules.js';
+import { DomainError } from '../src/common/errors.ts';
+import { billableBalance, planChange } from '../src/flows/seat-pricing.ts';
+import type { SeatLimits } from '../src/model/catalog.ts';
+import { nextBalance } from '../src/seats/rules.ts';
 
 const capped: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: false };
 const overage: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: true };

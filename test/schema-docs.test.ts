@@ -1,6 +1,6 @@
 import { buildSchema, type GraphQLSchema, isEnumType, isInputObjectType, isInterfaceType, isObjectType, isSpecifiedScalarType } from 'graphql';
 import { expect, test } from 'vitest';
-import { schema } from '../src/graphql/schema.js';
+import { schema } from '../src/graphql/schema.ts';
 
 /**
  * Every element a GraphiQL user can read: named types, output fields and their arguments,

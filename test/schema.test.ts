@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse, print, printSchema, visit } from 'graphql';
 import { expect, test } from 'vitest';
-import { schema } from '../src/graphql/schema.js';
+import { schema } from '../src/graphql/schema.ts';
 
 test('schema.graphql is what the code builds (run `npm run schema` after changing the schema)', () => {
   const committed = readFileSync(new URL('../schema.graphql', import.meta.url), 'utf8');

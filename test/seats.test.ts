@@ -1,5 +1,5 @@
-import { describe, expect, test } from './fixtures.js';
-import { balanceOf, expectLedgerWhole, mutations, queries, seatScenario } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { balanceOf, expectLedgerWhole, mutations, queries, seatScenario } from './helpers.ts';
 
 describe('addSeats, removeSeats, setSeats', () => {
   test('each records one event with the balances before and after', async ({ harness, scenario: s }) => {

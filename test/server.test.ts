@@ -2,13 +2,13 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { inject, vi } from 'vitest';
-import { describe, expect, test } from './fixtures.js';
-import { createApp } from '../src/app.js';
-import { loadConfig, ConfigError } from '../src/config.js';
-import { openOrm } from '../src/db/orm.js';
-import { nodeListener } from '../src/http/node-listener.js';
-import { createLogger } from '../src/common/logger.js';
-import { balanceOf, graphql, mutations, seatScenario } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { createApp } from '../src/app.ts';
+import { loadConfig, ConfigError } from '../src/config.ts';
+import { openOrm } from '../src/db/orm.ts';
+import { nodeListener } from '../src/http/node-listener.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { balanceOf, graphql, mutations, seatScenario } from './helpers.ts';
 
 describe('probes', () => {
   test('a draining process is not ready, and still alive', async ({ harness }) => {

@@ -1,5 +1,5 @@
-import { test as base, describe, expect } from './fixtures.js';
-import { balanceOf, expectLedgerWhole, type GraphQLErrorShape, type Harness, mutations, queries, type SeatScenario, seatScenario } from './helpers.js';
+import { test as base, describe, expect } from './fixtures.ts';
+import { balanceOf, expectLedgerWhole, type GraphQLErrorShape, type Harness, mutations, queries, type SeatScenario, seatScenario } from './helpers.ts';
 
 type Args = Record<string, unknown>;
 type Via = 'variables' | 'literal';

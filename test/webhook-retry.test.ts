@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { nextAttemptDelayMs, retryJitter, retrySchedule } from '../src/webhooks/retry.js';
+import { nextAttemptDelayMs, retryJitter, retrySchedule } from '../src/webhooks/retry.ts';
 
 const hour = 3600;
 const total = retrySchedule.reduce((sum, seconds) => sum + seconds, 0);

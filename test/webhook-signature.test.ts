@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { newWebhookSecret, signWebhook, verifyWebhook, webhookHeaders } from '../src/webhooks/signature.js';
+import { newWebhookSecret, signWebhook, verifyWebhook, webhookHeaders } from '../src/webhooks/signature.ts';
 
 // The Standard Webhooks specification's published test vector.
 const vector = {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import http from 'node:http';
 import type { AddressInfo, LookupFunction } from 'node:net';
 import { describe, expect, test } from 'vitest';
-import { checkWebhookUrl, guardedLookup, isPublicAddress } from '../src/webhooks/url.js';
+import { checkWebhookUrl, guardedLookup, isPublicAddress } from '../src/webhooks/url.ts';
 
 const accepted = (raw: string, mode: 'live' | 'test') => {
   const result = checkWebhookUrl(raw, mode);

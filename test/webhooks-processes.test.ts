@@ -3,9 +3,9 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, vi } from 'vitest';
-import { expect, type ServerProcess, test } from './fixtures.js';
-import { verifyWebhook } from '../src/webhooks/signature.js';
-import { type Harness, mutations, postGraphQL, seatScenario } from './helpers.js';
+import { expect, type ServerProcess, test } from './fixtures.ts';
+import { verifyWebhook } from '../src/webhooks/signature.ts';
+import { type Harness, mutations, postGraphQL, seatScenario } from './helpers.ts';
 
 // Webhooks sent by real server processes sharing the database: each delivery goes out once
 // with two processes competing for it, and a process killed mid-send loses nothing.

@@ -2,16 +2,16 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, inject, vi } from 'vitest';
-import { describe, expect, test } from './fixtures.js';
-import { webhookLeaseMarginMs } from '../src/config.js';
-import { openOrm } from '../src/db/orm.js';
-import { EventHub } from '../src/events/hub.js';
-import { createLogger } from '../src/common/logger.js';
-import { retrySchedule } from '../src/webhooks/retry.js';
-import { deliveryQueue } from '../src/webhooks/service.js';
-import { verifyWebhook } from '../src/webhooks/signature.js';
-import { maxResponseBytes, type WebhookWorker, webhookUserAgent, webhookWorker } from '../src/webhooks/worker.js';
-import { type Client, mutations, newTenant, queries, seatScenario } from './helpers.js';
+import { describe, expect, test } from './fixtures.ts';
+import { webhookLeaseMarginMs } from '../src/config.ts';
+import { openOrm } from '../src/db/orm.ts';
+import { EventHub } from '../src/events/hub.ts';
+import { createLogger } from '../src/common/logger.ts';
+import { retrySchedule } from '../src/webhooks/retry.ts';
+import { deliveryQueue } from '../src/webhooks/service.ts';
+import { verifyWebhook } from '../src/webhooks/signature.ts';
+import { maxResponseBytes, type WebhookWorker, webhookUserAgent, webhookWorker } from '../src/webhooks/worker.ts';
+import { type Client, mutations, newTenant, queries, seatScenario } from './helpers.ts';
 
 // Webhooks end to end in this process: the test's own relay and worker, the app's GraphQL, and
 // real HTTP receivers on 127.0.0.1. Other files' server processes share the database and may

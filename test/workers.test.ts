@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { periodic, singleFlight, startWorkers, type Worker } from '../src/common/workers.js';
+import { periodic, singleFlight, startWorkers, type Worker } from '../src/common/workers.ts';
 
 /** A promise and the function that settles it, to hold a run open until the test lets it go. */
 function gate() {

@@ -1,7 +1,7 @@
-import { describe, expect, test } from '../fixtures.js';
-import { maxPeriodsPerRenewal, maxRenewalStepsPerCall, sweepDueRenewals } from '../../src/flows/renewal.js';
-import { createLogger } from '../../src/common/logger.js';
-import { type Client, createCustomerWithSubscription, graphql, type Harness, mutations, newTenant } from '../helpers.js';
+import { describe, expect, test } from '../fixtures.ts';
+import { maxPeriodsPerRenewal, maxRenewalStepsPerCall, sweepDueRenewals } from '../../src/flows/renewal.ts';
+import { createLogger } from '../../src/common/logger.ts';
+import { type Client, createCustomerWithSubscription, graphql, type Harness, mutations, newTenant } from '../helpers.ts';
 
 const advance = /* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`;
 const subscribe = /* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { currentPeriodStart currentPeriodEnd } }`;

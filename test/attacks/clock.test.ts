@@ -1,7 +1,7 @@
-import { describe, expect, test } from '../fixtures.js';
-import { defaultApiKeyCacheMs } from '../../src/auth/cache.js';
-import { maxTestClock } from '../../src/clock/service.js';
-import { balanceOf, graphql, type Harness, mutations, newTenant, seatScenario } from '../helpers.js';
+import { describe, expect, test } from '../fixtures.ts';
+import { defaultApiKeyCacheMs } from '../../src/auth/cache.ts';
+import { maxTestClock } from '../../src/clock/service.ts';
+import { balanceOf, graphql, type Harness, mutations, newTenant, seatScenario } from '../helpers.ts';
 
 const advance = /* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`;
 const clock = /* GraphQL */ `{ testClock { now } }`;

@@ -1,5 +1,5 @@
-import { describe, expect, test } from '../fixtures.js';
-import { balanceOf, expectLedgerWhole, graphql, seatScenario } from '../helpers.js';
+import { describe, expect, test } from '../fixtures.ts';
+import { balanceOf, expectLedgerWhole, graphql, seatScenario } from '../helpers.ts';
 
 describe('a request changes state at most once', () => {
   test('a document with several mutation fields is refused before anything runs, pointing to bulkSetSeats', async ({ harness }) => {

@@ -1,9 +1,9 @@
 import { gzipSync } from 'node:zlib';
-import { test as base, describe, expect } from '../fixtures.js';
-import { type App, createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { createLogger } from '../../src/common/logger.js';
-import { balanceOf, graphql, mutations, newTenant } from '../helpers.js';
+import { test as base, describe, expect } from '../fixtures.ts';
+import { type App, createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/common/logger.ts';
+import { balanceOf, graphql, mutations, newTenant } from '../helpers.ts';
 
 /** An app of the file's own, with introspection off, on the harness's ORM. */
 const test = base.extend('closed', { scope: 'file' }, ({ harness }) =>

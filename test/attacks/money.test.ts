@@ -1,9 +1,9 @@
 import fc from 'fast-check';
-import { describe, expect, test } from '../fixtures.js';
-import { advanceFor, trueUpFor } from '../../src/billing/proration.js';
-import { billableBalance } from '../../src/flows/seat-pricing.js';
-import { DomainError } from '../../src/common/errors.js';
-import { balanceOf, expectLedgerWhole, seatScenario } from '../helpers.js';
+import { describe, expect, test } from '../fixtures.ts';
+import { advanceFor, trueUpFor } from '../../src/billing/proration.ts';
+import { billableBalance } from '../../src/flows/seat-pricing.ts';
+import { DomainError } from '../../src/common/errors.ts';
+import { balanceOf, expectLedgerWhole, seatScenario } from '../helpers.ts';
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 

@@ -1,12 +1,12 @@
 import pg from 'pg';
 import { inject, vi } from 'vitest';
-import { describe, expect, test } from '../fixtures.js';
-import { revokeApiKey } from '../../src/auth/service.js';
-import { createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { openOrm } from '../../src/db/orm.js';
-import { createLogger } from '../../src/common/logger.js';
-import { balanceOf, expectLedgerWhole, mutations, postGraphQL, queries, seatScenario, uniqueName } from '../helpers.js';
+import { describe, expect, test } from '../fixtures.ts';
+import { revokeApiKey } from '../../src/auth/service.ts';
+import { createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { openOrm } from '../../src/db/orm.ts';
+import { createLogger } from '../../src/common/logger.ts';
+import { balanceOf, expectLedgerWhole, mutations, postGraphQL, queries, seatScenario, uniqueName } from '../helpers.ts';
 
 // The probes of the attack that held up, kept so they keep holding.
 

@@ -1,10 +1,10 @@
 import { request } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { test as base, describe, expect } from '../fixtures.js';
-import { loadConfig } from '../../src/config.js';
-import { type ErrorCode, errorCodes, isErrorCode } from '../../src/common/errors.js';
-import { balanceOf, createCustomerWithSubscription, type Harness, ledgerOf, rest, type RestResponse, seatScenario, type SeatScenario } from '../helpers.js';
+import { test as base, describe, expect } from '../fixtures.ts';
+import { loadConfig } from '../../src/config.ts';
+import { type ErrorCode, errorCodes, isErrorCode } from '../../src/common/errors.ts';
+import { balanceOf, createCustomerWithSubscription, type Harness, ledgerOf, rest, type RestResponse, seatScenario, type SeatScenario } from '../helpers.ts';
 
 const maxBodyBytes = loadConfig({}).limits.maxBodyBytes;
 const origin = 'http://seatgate.test';

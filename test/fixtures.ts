@@ -59,12 +59,20 @@ export const test = base
   .extend('scenario', ({ harness }) => seatScenario(harness));
 
 async function openHarness(databaseUrl: string): Promise<{ harness: Harness; close(): Promise<void> }> {
-  const orm = await openOrm(databaseUrl, { poolMax: 20 });
   let recording: { sql: string; transaction?: string }[] | null = null;
-  orm.em
-    .getConnection()
-    .getKnex()
-    .on('query', (query: { sql: string; __knexTxId?: string }) => recording?.push({ sql: query.sql, transaction: query.__knexTxId }));
+  // Every statement a pooled connection sends is told, with its connection: a transaction is what
+  // one connection sends from its `begin` to its `commit` or `rollback`.
+  const transactionOf = new Map<object, string>();
+  let transactions = 0;
+  const orm = await openOrm(databaseUrl, {
+    poolMax: 20,
+    observeStatements: (sql, connection) => {
+      if (!recording) return;
+      if (/^(begin|start transaction)\b/i.test(sql)) transactionOf.set(connection, `t${++transactions}`);
+      recording.push({ sql, transaction: transactionOf.get(connection) });
+      if (/^(commit|rollback)\s*;?$/i.test(sql)) transactionOf.delete(connection);
+    },
+  });
   const logs: string[] = [];
   let passed = 0;
   const yoga = createApp({

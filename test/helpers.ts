@@ -3,7 +3,7 @@ import pg from 'pg';
 import { expect, inject } from 'vitest';
 import type { App } from '../src/app.ts';
 import { createApiKey } from '../src/auth/service.ts';
-import type { Orm } from '../src/db/orm.ts';
+import { openOrm, type Orm } from '../src/db/orm.ts';
 import type { Mode } from '../src/model/tenant.ts';
 
 export type GraphQLErrorShape = {
@@ -351,3 +351,24 @@ export async function subscribe<T = any>(
 
 /** What seatScenario sets up: a tenant with a catalog and one subscribed customer. */
 export type SeatScenario = Awaited<ReturnType<typeof seatScenario>>;
+
+/**
+ * An ORM whose database is gone: made on a database of its own, which is then dropped, so that
+ * every statement fails as it would with the database lost (closing the ORM is no test of that:
+ * MikroORM opens a closed one again when asked).
+ */
+export async function ormOfGoneDatabase(databaseUrl: string): Promise<Orm> {
+  const name = `seatgate_gone_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+    const url = new URL(databaseUrl);
+    url.pathname = `/${name}`;
+    const orm = await openOrm(url.toString(), { poolMax: 2, connectTimeoutMs: 1000 });
+    await admin.query(`drop database ${name} with (force)`);
+    return orm;
+  } finally {
+    await admin.end();
+  }
+}

@@ -4,14 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, inject, vi } from 'vitest';
 import { describe, expect, test } from './fixtures.ts';
 import { webhookLeaseMarginMs } from '../src/config.ts';
-import { openOrm } from '../src/db/orm.ts';
 import { EventHub } from '../src/events/hub.ts';
 import { createLogger } from '../src/common/logger.ts';
 import { retrySchedule } from '../src/webhooks/retry.ts';
 import { deliveryQueue } from '../src/webhooks/service.ts';
 import { verifyWebhook } from '../src/webhooks/signature.ts';
 import { maxResponseBytes, type WebhookWorker, webhookUserAgent, webhookWorker } from '../src/webhooks/worker.ts';
-import { type Client, mutations, newTenant, queries, seatScenario } from './helpers.ts';
+import { type Client, mutations, newTenant, ormOfGoneDatabase, queries, seatScenario } from './helpers.ts';
 
 // Webhooks end to end in this process: the test's own relay and worker, the app's GraphQL, and
 // real HTTP receivers on 127.0.0.1. Other files' server processes share the database and may
@@ -553,8 +552,7 @@ describe('deliveries', () => {
 
   test('a worker whose database fails logs it, keeps trying, and stops cleanly', async () => {
     const lines: string[] = [];
-    const orm = await openOrm(inject('databaseUrl'), { poolMax: 2 });
-    await orm.close();
+    const orm = await ormOfGoneDatabase(inject('databaseUrl'));
     const broken = webhookWorker(
       orm,
       createLogger('warn', (line) => lines.push(line)),

@@ -2,8 +2,7 @@ import DataLoader from 'dataloader';
 
 /**
  * A request's loader of records by reference, keyed by whole lists of references: a list field
- * loads its hundred refs as one key, one promise where `loadMany` makes two hundred, each dearer
- * once MikroORM's flush has turned Node's promise hooks on (an AsyncLocalStorage). Lists asked
+ * loads its hundred refs as one key, one promise where `loadMany` makes two hundred. Lists asked
  * for in one tick are still read in one batch; unlike a per-key loader, it caches nothing.
  */
 export type RefListLoader<V> = DataLoader<readonly string[], (V | null)[]>;

@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { MikroORM, type Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { preparingClient, type StatementObserver } from './prepared.ts';
 import { Migrator } from '@mikro-orm/migrations';
 import { entities } from '../model/entities.ts';
 import { migrationsList } from './migrations/index.ts';
@@ -8,10 +9,16 @@ export const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export type Orm = MikroORM;
 
-/** `applicationName` names the connections in pg_stat_activity. */
-export type DatabaseTuning = { poolMax: number; connectTimeoutMs: number; statementTimeoutMs: number; applicationName: string };
+/** `applicationName` names the connections in pg_stat_activity; `observeStatements` is told of every statement sent (tests count them). */
+export type DatabaseTuning = {
+  poolMax: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  applicationName: string;
+  observeStatements: StatementObserver | null;
+};
 
-const defaultTuning: DatabaseTuning = { poolMax: 10, connectTimeoutMs: 5000, statementTimeoutMs: 15_000, applicationName: 'seatgate' };
+const defaultTuning: DatabaseTuning = { poolMax: 10, connectTimeoutMs: 5000, statementTimeoutMs: 15_000, applicationName: 'seatgate', observeStatements: null };
 
 export function ormOptions(databaseUrl: string, tuning: DatabaseTuning = defaultTuning): Options {
   return {
@@ -21,17 +28,26 @@ export function ormOptions(databaseUrl: string, tuning: DatabaseTuning = default
     baseDir: projectRoot,
     preferTs: true,
     discovery: { warnWhenNoEntities: true },
-    // With the database gone or stuck, requests fail within these bounds instead of hanging.
-    pool: { min: 0, max: tuning.poolMax, acquireTimeoutMillis: tuning.connectTimeoutMs },
+    pool: { min: 0, max: tuning.poolMax },
+    // pg's Pool options. With the database gone or stuck, requests fail within these bounds
+    // instead of hanging: connectionTimeoutMillis bounds both the wait for a pooled connection
+    // and the connecting of a new one.
     driverOptions: {
-      acquireConnectionTimeout: tuning.connectTimeoutMs,
-      connection: {
-        connectionTimeoutMillis: tuning.connectTimeoutMs,
-        statement_timeout: tuning.statementTimeoutMs,
-        query_timeout: tuning.statementTimeoutMs + 1000,
-        application_name: tuning.applicationName,
-      },
+      Client: preparingClient(tuning.observeStatements),
+      connectionTimeoutMillis: tuning.connectTimeoutMs,
+      statement_timeout: tuning.statementTimeoutMs,
+      query_timeout: tuning.statementTimeoutMs + 1000,
+      application_name: tuning.applicationName,
     },
+    // seatgate never creates a database: a DATABASE_URL naming one that does not exist is a
+    // mistake to report (MikroORM 7 would create it, at start and on every reconnection).
+    ensureDatabase: false,
+    // A plan's seat features come joined in its one statement (MikroORM 7 reads to-many relations
+    // with a second statement by default).
+    loadStrategy: 'joined',
+    // The migrations own the triggers and functions (the ledger's append-only guard, the outbox's
+    // notification): the schema diff that migration:create starts from leaves them alone.
+    schemaGenerator: { ignoreTriggers: true, ignoreRoutines: true },
     // Requests fork their own EntityManager; touching the global one is a bug we want to hear about.
     allowGlobalContext: false,
     extensions: [Migrator],
@@ -57,5 +73,5 @@ export async function openOrm(databaseUrl: string, tuning: Partial<DatabaseTunin
 }
 
 export async function migrate(orm: Orm): Promise<void> {
-  await orm.getMigrator().up();
+  await orm.migrator.up();
 }

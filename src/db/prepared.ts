@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { CompiledQuery, type Kysely } from 'kysely';
+import pg from 'pg';
 
 /**
- * A statement MikroORM cannot say well, kept by hand. MikroORM 6 writes parameters into the SQL
+ * A statement MikroORM cannot say well, kept by hand. MikroORM writes parameters into the SQL
  * text, so PostgreSQL plans every call afresh; a join spends more time planning than running.
  * These run as named prepared statements instead: each connection plans one once and reuses the
  * plan. Parameters are named (`:customerIds`), never positional, and each row is parsed into a
@@ -32,37 +34,77 @@ export function statement<Params extends Record<string, unknown>, Row>(
     if (!parameters.includes(parameter)) parameters.push(parameter);
     return `$${parameters.indexOf(parameter) + 1}`;
   });
+  if (!preparedNames.has(positionalText)) preparedNames.set(positionalText, name);
   return { name, text, positionalText, parameters, parse };
 }
 
-type PgConnection = { query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Record<string, unknown>[] }> };
-type KnexClient = {
-  acquireConnection(): Promise<PgConnection & { __knexUid?: string; __knexTxId?: string }>;
-  releaseConnection(connection: PgConnection): Promise<unknown>;
-  emit(event: 'query', query: Record<string, unknown>): void;
-};
+/** The named statements, by the text a connection receives: what PreparingClient prepares. */
+const preparedNames = new Map<string, string>();
+
+/** Told of each statement a pooled connection sends, and the connection: tests count them. */
+export type StatementObserver = (sql: string, connection: object) => void;
 
 /**
- * Runs a statement on `em`'s connection, inside its transaction when it has one. Straight to
- * the pg connection of MikroORM's pool: knex's raw query builder cost as much CPU as the query
- * itself. knex's `query` event is still emitted, for whoever counts statements.
+ * The client class of the pool (pg's `Client` option). A statement's text arrives from Kysely as
+ * a plain parameterized query, and goes out as the named prepared statement it is.
+ *
+ * A connection that ends while checked out (killed, or the server gone) goes back to the pool
+ * at once, to be discarded: Kysely releases a transaction's connection only when its commit or
+ * rollback succeeds, and on a dead connection neither can, so the pool would count it as in use
+ * for good, and a few such deaths would leave no connection to serve anything.
+ */
+export function preparingClient(observe: StatementObserver | null): typeof pg.Client {
+  return class PreparingClient extends pg.Client {
+    #poolRelease: ((error?: Error | boolean) => void) | undefined;
+    #released = true;
+
+    // biome-ignore lint/suspicious/noExplicitAny: pg.Client's constructor options, passed on unchanged.
+    constructor(config?: any) {
+      super(config);
+      this.on('end', () => {
+        if (!this.#released) this.release(new Error('the connection ended while in use'));
+      });
+    }
+
+    // pg-pool sets `release` at each checkout; whoever calls it (the holder, or the end above) calls it once.
+    set release(poolRelease: (error?: Error | boolean) => void) {
+      this.#poolRelease = poolRelease;
+      this.#released = false;
+    }
+
+    get release(): (error?: Error | boolean) => void {
+      return (error) => {
+        if (this.#released) return;
+        this.#released = true;
+        this.#poolRelease?.(error);
+      };
+    }
+
+    // pg's query() has a dozen overloads; this passes every call through, naming the statements it knows.
+    // biome-ignore lint/suspicious/noExplicitAny: the overloads' arguments, passed on unchanged.
+    override query(config: any, values?: any, callback?: any): any {
+      const text: unknown = typeof config === 'string' ? config : config?.text;
+      if (observe && typeof text === 'string') observe(text, this);
+      const name = typeof config === 'string' ? preparedNames.get(config) : undefined;
+      if (name) return super.query({ name, text: config, values }, callback);
+      return super.query(config, values, callback);
+    }
+  } as typeof pg.Client;
+}
+
+/**
+ * Runs a statement on `em`'s connection, inside its transaction when it has one: straight to
+ * Kysely's connection with its parameters (MikroORM's own execute would write them into the text),
+ * and so to PreparingClient, which sends it as the named statement.
  */
 export async function run<Params extends Record<string, unknown>, Row>(em: EntityManager, statement: Statement<Params, Row>, params: Params): Promise<Row[]> {
   const values = statement.parameters.map((parameter) => {
     if (!(parameter in params)) throw new Error(`statement ${statement.name}: no value for :${parameter}`);
     return params[parameter];
   });
-  const transaction = em.getTransactionContext<{ client: KnexClient }>();
-  const client = transaction?.client ?? (em.getConnection().getKnex().client as KnexClient);
-  const connection = await client.acquireConnection();
-  try {
-    const { __knexUid, __knexTxId } = connection;
-    client.emit('query', { __knexUid, __knexTxId, sql: statement.positionalText, bindings: values });
-    const result = await connection.query({ name: statement.name, text: statement.positionalText, values });
-    return result.rows.map((row) => statement.parse(row));
-  } finally {
-    await client.releaseConnection(connection);
-  }
+  const executor = em.getTransactionContext<Kysely<unknown>>() ?? em.getConnection().getClient();
+  const result = await executor.executeQuery(CompiledQuery.raw(statement.positionalText, values));
+  return (result.rows as Record<string, unknown>[]).map((row) => statement.parse(row));
 }
 
 /**
@@ -75,7 +117,7 @@ export async function run<Params extends Record<string, unknown>, Row>(em: Entit
  */
 export const epochMs = (column: string, as: string) => `round(date_part('epoch', date_trunc('milliseconds', ${column})) * 1000) as ${as}`;
 
-/** Column readers for `parse`: PostgreSQL's bigint arrives as a string, timestamps as Date or text. */
+/** Column readers for `parse`: PostgreSQL's bigint arrives as a string, timestamps as text (MikroORM's type parsers) or epoch milliseconds. */
 export const read = {
   text: (value: unknown): string => value as string,
   nullableText: (value: unknown): string | null => (value ?? null) as string | null,

@@ -101,20 +101,17 @@ export function createMetrics(orm: Orm, schema: GraphQLSchema, logger: Logger): 
     labelNames: ['kind', 'mode'] as const,
     registers: [registry],
   });
-  const pool = () =>
-    (orm.em.getConnection().getKnex().client as { pool?: { numUsed(): number; numFree(): number; numPendingAcquires(): number; max: number } }).pool;
   new Gauge({
     name: 'seatgate_db_pool_connections',
     help: 'Database connections of this process: in use, idle, and requests waiting for one; max is the pool size (DB_POOL_MAX).',
     labelNames: ['state'] as const,
     registers: [registry],
-    collect() {
-      const current = pool();
-      if (!current) return;
-      this.set({ state: 'used' }, current.numUsed());
-      this.set({ state: 'idle' }, current.numFree());
-      this.set({ state: 'waiting' }, current.numPendingAcquires());
-      this.set({ state: 'max' }, current.max);
+    async collect() {
+      const pool = await orm.em.getConnection().getNativeClient();
+      this.set({ state: 'used' }, pool.totalCount - pool.idleCount);
+      this.set({ state: 'idle' }, pool.idleCount);
+      this.set({ state: 'waiting' }, pool.waitingCount);
+      this.set({ state: 'max' }, pool.options.max);
     },
   });
   // Read from the database at scrape time: the backlog is the fleet's, the same from any process.

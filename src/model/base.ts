@@ -15,7 +15,7 @@ export const TenantScopedSchema = new EntitySchema<TenantScoped>({
   name: 'TenantScoped',
   abstract: true,
   properties: {
-    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict' },
+    organization: { kind: 'm:1', entity: () => Organization, deleteRule: 'restrict', updateRule: 'cascade' },
     mode: { enum: true, items: ['live', 'test'] },
   },
 });

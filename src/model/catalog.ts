@@ -76,8 +76,8 @@ export const PlanSeatFeatureSchema = new EntitySchema<PlanSeatFeature>({
   class: PlanSeatFeature,
   tableName: 'plan_seat_feature',
   properties: {
-    plan: { kind: 'm:1', entity: () => Plan, primary: true, deleteRule: 'restrict' },
-    feature: { kind: 'm:1', entity: () => Feature, primary: true, deleteRule: 'restrict' },
+    plan: { kind: 'm:1', entity: () => Plan, primary: true, deleteRule: 'restrict', updateRule: 'cascade' },
+    feature: { kind: 'm:1', entity: () => Feature, primary: true, deleteRule: 'restrict', updateRule: 'cascade' },
     includedSeats: { type: 'integer' },
     unlimited: { type: 'boolean' },
     overageEnabled: { type: 'boolean' },

@@ -18,7 +18,7 @@ export const TestClockSchema = new EntitySchema<TestClock>({
   class: TestClock,
   tableName: 'test_clock',
   properties: {
-    organization: { kind: 'm:1', entity: () => Organization, primary: true, deleteRule: 'restrict' },
+    organization: { kind: 'm:1', entity: () => Organization, primary: true, deleteRule: 'restrict', updateRule: 'cascade' },
     frozenAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
     updatedAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },

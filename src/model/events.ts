@@ -35,7 +35,7 @@ export const OutboxEventSchema = new EntitySchema<OutboxEvent, TenantEntity>({
     // Unique where given: a partial index of the migration's.
     position: { type: new BigIntType('string'), nullable: true },
     type: { enum: true, items: ['seat.changed', 'charge.created', 'seat.limit_reached'] },
-    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
+    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict', updateRule: 'cascade' },
     featureCode: { type: 'text' },
     payload: { type: 'json' },
   },

@@ -23,7 +23,7 @@ export const IdempotencyKeySchema = new EntitySchema<IdempotencyKey>({
   class: IdempotencyKey,
   tableName: 'idempotency_key',
   properties: {
-    organization: { kind: 'm:1', entity: () => Organization, primary: true, deleteRule: 'restrict' },
+    organization: { kind: 'm:1', entity: () => Organization, primary: true, deleteRule: 'restrict', updateRule: 'cascade' },
     mode: { enum: true, items: ['live', 'test'], primary: true },
     key: { type: 'text', primary: true },
     operation: { type: 'text' },

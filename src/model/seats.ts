@@ -39,8 +39,8 @@ export const SeatBalanceSchema = new EntitySchema<SeatBalance, TenantScoped>({
   extends: TenantScopedSchema,
   tableName: 'seat_balance',
   properties: {
-    customer: { kind: 'm:1', entity: () => Customer, primary: true, deleteRule: 'restrict' },
-    feature: { kind: 'm:1', entity: () => Feature, primary: true, deleteRule: 'restrict' },
+    customer: { kind: 'm:1', entity: () => Customer, primary: true, deleteRule: 'restrict', updateRule: 'cascade' },
+    feature: { kind: 'm:1', entity: () => Feature, primary: true, deleteRule: 'restrict', updateRule: 'cascade' },
     current: { type: 'integer' },
     asOf: { type: 'datetime', columnType: 'timestamptz' },
     highWaterMark: { type: 'integer', defaultRaw: '0' },
@@ -58,9 +58,9 @@ export const SeatEventSchema = new EntitySchema<SeatEvent, TenantEntity>({
   properties: {
     id: { type: 'text', primary: true },
     seq: { type: new BigIntType('string'), autoincrement: true, unique: 'seat_event_seq_unique' },
-    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
-    feature: { kind: 'm:1', entity: () => Feature, deleteRule: 'restrict' },
-    subscription: { kind: 'm:1', entity: () => Subscription, deleteRule: 'restrict' },
+    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict', updateRule: 'cascade' },
+    feature: { kind: 'm:1', entity: () => Feature, deleteRule: 'restrict', updateRule: 'cascade' },
+    subscription: { kind: 'm:1', entity: () => Subscription, deleteRule: 'restrict', updateRule: 'cascade' },
     kind: { enum: true, items: ['ADD', 'REMOVE', 'SET'] },
     quantity: { type: 'integer' },
     previousBalance: { type: 'integer' },

@@ -21,8 +21,8 @@ export const SubscriptionSchema = new EntitySchema<Subscription, TenantEntity>({
   tableName: 'subscription',
   properties: {
     id: { type: 'text', primary: true },
-    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict' },
-    plan: { kind: 'm:1', entity: () => Plan, deleteRule: 'restrict' },
+    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict', updateRule: 'cascade' },
+    plan: { kind: 'm:1', entity: () => Plan, deleteRule: 'restrict', updateRule: 'cascade' },
     status: { enum: true, items: ['ACTIVE', 'CANCELED'] },
     startAt: { type: 'datetime', columnType: 'timestamptz' },
     currentPeriodStart: { type: 'datetime', columnType: 'timestamptz' },

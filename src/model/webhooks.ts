@@ -59,8 +59,8 @@ export const WebhookDeliverySchema = new EntitySchema<WebhookDelivery, TenantEnt
   tableName: 'webhook_delivery',
   properties: {
     id: { type: 'text', primary: true },
-    endpoint: { kind: 'm:1', entity: () => WebhookEndpoint, deleteRule: 'cascade' },
-    event: { kind: 'm:1', entity: () => OutboxEvent, deleteRule: 'cascade' },
+    endpoint: { kind: 'm:1', entity: () => WebhookEndpoint, deleteRule: 'cascade', updateRule: 'cascade' },
+    event: { kind: 'm:1', entity: () => OutboxEvent, deleteRule: 'cascade', updateRule: 'cascade' },
     status: { enum: true, items: ['pending', 'succeeded', 'failed'], defaultRaw: `'pending'` },
     attempts: { type: 'integer', defaultRaw: '0' },
     nextAttemptAt: { type: 'datetime', columnType: 'timestamptz' },
@@ -77,7 +77,7 @@ export const WebhookAttemptSchema = new EntitySchema<WebhookAttempt>({
   tableName: 'webhook_attempt',
   properties: {
     id: { type: 'text', primary: true },
-    delivery: { kind: 'm:1', entity: () => WebhookDelivery, deleteRule: 'cascade' },
+    delivery: { kind: 'm:1', entity: () => WebhookDelivery, deleteRule: 'cascade', updateRule: 'cascade' },
     attemptedAt: { type: 'datetime', columnType: 'timestamptz' },
     statusCode: { type: 'integer', nullable: true },
     latencyMs: { type: 'integer' },

@@ -88,7 +88,8 @@ async function bodyOf(request: Request, url: URL, maxBytes: number): Promise<Jso
 /** The query string as one value per name; a name given twice is a mistake worth saying. */
 function queryOf(url: URL): Record<string, string> {
   if (hasMalformedEscapes(url.search)) throw validationError(null, malformedEscapesMessage);
-  const values: Record<string, string> = {};
+  // No prototype: `__proto__` becomes a name like any other, so it is refused as unknown, not dropped.
+  const values: Record<string, string> = Object.create(null);
   for (const [name, value] of url.searchParams) {
     if (Object.hasOwn(values, name)) throw validationError(name, `${name} is given more than once.`);
     values[name] = value;

@@ -363,6 +363,14 @@ describe('query strings of the reads', () => {
     });
   });
 
+  test('__proto__, constructor and toString are unknown parameters like any other, refused by name', async ({ harness, scenario: s }) => {
+    const c = encodeURIComponent(s.customerId);
+    for (const name of ['__proto__', 'constructor', 'toString']) {
+      expectRefusal(await read(harness, s, `/api/v1/seats/balances?customerId=${c}&${name}=1`), invalid(name));
+      expectRefusal(await read(harness, s, `/api/v1/seats/balance?${name}=x&customerId=${c}&featureCode=editor`), invalid(name));
+    }
+  });
+
   test('a body on a GET is ignored: the query string decides, whatever the body says', async ({ harness, http, scenario: s }) => {
     const path = `/api/v1/seats/balances?customerId=${encodeURIComponent(s.customerId)}`;
     const headers = { 'x-api-key': s.key, 'content-type': 'application/json' };

@@ -105,6 +105,22 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     );
   });
 
+  test('a query made of fragments is labelled by the one root field they select, and two fields are multiple', async ({ harness, scenario: s }) => {
+    const { scrape, post } = appWithMetrics(harness);
+    const documents = [
+      /* GraphQL */ `query Spread { ...Catalog } fragment Catalog on Query { features { code } }`,
+      /* GraphQL */ `query Inline { ... on Query { features { code } } }`,
+      /* GraphQL */ `query Nested { ...Outer } fragment Outer on Query { __typename ...Inner } fragment Inner on Query { features { code } }`,
+      /* GraphQL */ `query Two { ...Both } fragment Both on Query { features { code } plans { code } }`,
+    ];
+    for (const query of documents) expect((await post(s.key, query)).status).toBe(200);
+    const text = (await scrape()).text;
+    const answered = (operation: string) =>
+      sample(text, 'seatgate_http_requests_total', { door: 'graphql', operation, operation_type: 'query', status: '200', code: 'none' });
+    expect(answered('features')).toBe(3);
+    expect(answered('multiple')).toBe(1);
+  });
+
   test('a document naming fields the schema lacks adds no label values', async ({ harness, scenario: s }) => {
     const { scrape, post } = appWithMetrics(harness);
     for (let i = 0; i < 3; i++) await post(s.key, /* GraphQL */ `{ madeUpField${i} }`);

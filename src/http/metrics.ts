@@ -1,7 +1,15 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import { createCounter, createHistogram, usePrometheus } from '@graphql-yoga/plugin-prometheus';
-import { type DocumentNode, getOperationAST, type GraphQLSchema, Kind, type OperationTypeNode } from 'graphql';
+import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  getOperationAST,
+  type GraphQLSchema,
+  Kind,
+  type OperationTypeNode,
+  type SelectionSetNode,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Orm } from '../db/orm.ts';
@@ -39,14 +47,37 @@ function labelOf(schema: GraphQLSchema, document: DocumentNode, operationName?: 
   if (!operation) return 'invalid';
   const rootType =
     operation.operation === 'query' ? schema.getQueryType() : operation.operation === 'mutation' ? schema.getMutationType() : schema.getSubscriptionType();
-  const names = new Set<string>();
-  for (const selection of operation.selectionSet.selections) {
-    if (selection.kind !== Kind.FIELD) return 'multiple';
-    if (selection.name.value !== '__typename') names.add(selection.name.value);
-  }
+  const names = rootFieldsOf(document, operation.selectionSet);
+  if (names === null) return 'invalid';
   if (names.size !== 1) return names.size === 0 ? '__typename' : 'multiple';
   const [name] = names as unknown as [string];
   return name.startsWith('__') || rootType?.getFields()[name] ? name : 'invalid';
+}
+
+/**
+ * The root fields a selection set names, through its fragment spreads and inline fragments
+ * (`{ ...Balances }` counts as the field the fragment selects); null for a spread of a fragment
+ * the document lacks, or one that spreads itself.
+ */
+function rootFieldsOf(document: DocumentNode, selectionSet: SelectionSetNode, seen = new Set<string>()): Set<string> | null {
+  const names = new Set<string>();
+  for (const selection of selectionSet.selections) {
+    let inner: Set<string> | null;
+    if (selection.kind === Kind.FIELD) {
+      if (selection.name.value !== '__typename') names.add(selection.name.value);
+      continue;
+    }
+    if (selection.kind === Kind.INLINE_FRAGMENT) inner = rootFieldsOf(document, selection.selectionSet, seen);
+    else {
+      const name = selection.name.value;
+      const fragment = document.definitions.find((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === name);
+      if (!fragment || seen.has(name)) return null;
+      inner = rootFieldsOf(document, fragment.selectionSet, new Set([...seen, name]));
+    }
+    if (inner === null) return null;
+    for (const name of inner) names.add(name);
+  }
+  return names;
 }
 
 /**

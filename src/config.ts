@@ -88,6 +88,11 @@ const envSchema = z.object({
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   // For tests only: multiplies the retry delays (a day of retries in seconds); 1 in production.
   WEBHOOK_RETRY_SCALE: z.coerce.number().gt(0).max(1).default(1),
+  // Slow clients: the whole request must arrive within REQUEST_TIMEOUT_MS, its headers within
+  // HEADERS_TIMEOUT_MS; at most MAX_CONNECTIONS connections are open at once.
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(10_000),
+  MAX_CONNECTIONS: count(1_000_000).min(1).default(10_000),
 });
 
 /**
@@ -128,6 +133,9 @@ export type WebhookSettings = {
   retryScale: number;
 };
 
+/** What the HTTP server allows slow or many clients. */
+type HttpSettings = { requestTimeoutMs: number; headersTimeoutMs: number; maxConnections: number };
+
 /** What a lease adds to the timeout: time to write the attempt's result after the answer. */
 export const webhookLeaseMarginMs = 5000;
 
@@ -157,6 +165,7 @@ export type Config = {
   metricsPort: number | null;
   metricsToken: string | null;
   webhooks: WebhookSettings;
+  http: HttpSettings;
   cors: CorsPolicy;
 };
 
@@ -216,5 +225,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       leaseMs: e.WEBHOOK_TIMEOUT_MS + webhookLeaseMarginMs,
       retryScale: e.WEBHOOK_RETRY_SCALE,
     },
+    http: { requestTimeoutMs: e.REQUEST_TIMEOUT_MS, headersTimeoutMs: e.HEADERS_TIMEOUT_MS, maxConnections: e.MAX_CONNECTIONS },
   };
 }

@@ -18,6 +18,7 @@ import { webhookWorker } from './webhooks/worker.ts';
 import { startWorkers } from './common/workers.ts';
 
 const drainTimeoutMs = 15_000;
+const connectionsCheckingIntervalMs = 250;
 
 /**
  * What start-up has started so far, newest last. If start-up fails, these stop before the exit,
@@ -78,7 +79,18 @@ async function main(): Promise<void> {
     trustProxy: config.trustProxy,
     lifecycle,
   });
-  const server = createServer(nodeListener(yoga, config.publicUrl));
+  const server = createServer(
+    // A body trickling in one byte at a time, or headers that never end, cannot hold a connection.
+    // Node checks both every connectionsCheckingInterval (30 s unless set), so a limit of a second would be up to 31.
+    {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingIntervalMs,
+    },
+    nodeListener(yoga, config.publicUrl),
+  );
+  // Past the cap, new connections are closed at once: memory and sockets stay bounded.
+  server.maxConnections = config.http.maxConnections;
   const url = `${await listen(server, config.port, config.host, 'PORT')}${graphqlPath}`;
   startedSoFar.push(() => {
     server.close();

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { describe, expect, test } from '../fixtures.ts';
+import { mutations, postGraphQL, subscribe } from '../helpers.ts';
 
 /**
  * Clients that hold connections without finishing a request, or open too many: the server's own
@@ -36,11 +37,15 @@ function trickle(socket: Socket, bytes: string, everyMs: number): () => number {
   return () => sent;
 }
 
+const seatEventsOf = /* GraphQL */ `subscription($customerId: String) { seatEvents(customerId: $customerId) { id event { customerId newBalance } } }`;
+
 const healthz = (url: string) => fetch(url.replace(/\/graphql$/, '/healthz')).then((response) => response.status);
 
 describe('slow and many connections', () => {
   test('a body trickling in is cut off with 408 at REQUEST_TIMEOUT_MS, long before it would end', async ({ startServer, scenario: s }) => {
     const server = await startServer({ REQUEST_TIMEOUT_MS: '1000', HEADERS_TIMEOUT_MS: '1000' });
+    // A stream's request is complete when it opens: the timeout never ends it.
+    const stream = await subscribe(fetch, server.url, s.key, seatEventsOf, { customerId: s.customerId });
     const socket = await open(server.url);
     const answer = answerOf(socket);
     const body = JSON.stringify({ query: `{ features { code } }` }).padEnd(200, ' ');
@@ -52,6 +57,12 @@ describe('slow and many connections', () => {
     expect(await answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(sent()).toBeLessThan(body.length);
     expect(await healthz(server.url)).toBe(200);
+    // Opened before the trickle and so older than the timeout it proved is enforced, the stream still delivers.
+    const added = await postGraphQL(server.url, s.key, mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 2 } });
+    expect(added.body.errors).toBeUndefined();
+    const [event] = await stream.take(1);
+    expect(event.data.seatEvents.event).toMatchObject({ customerId: s.customerId, newBalance: added.body.data.addSeats.newBalance });
+    stream.close();
   });
 
   test('headers that never end are cut off with 408 at HEADERS_TIMEOUT_MS', async ({ startServer }) => {

@@ -6,7 +6,7 @@ import { useApiKeyAuth } from './http/api-key-auth.ts';
 import { Clock } from './clock/service.ts';
 import { createContext } from './context.ts';
 import type { Context } from './types.ts';
-import type { CorsPolicy, Limits } from './config.ts';
+import type { CorsPolicy, Limits, WebhookSettings } from './config.ts';
 import type { Orm } from './db/orm.ts';
 import { useContractErrors } from './http/errors.ts';
 import { corsOptions } from './http/cors.ts';
@@ -134,6 +134,8 @@ export type AppOptions = {
   metricsToken?: string | null;
   /** Runs of a document on the standard executor before it is compiled (1; tests compile at once). */
   interpretedRuns?: number;
+  /** Whether test keys' webhooks may reach loopback, and on which ports (WEBHOOK_ALLOW_LOOPBACK, WEBHOOK_LOOPBACK_PORTS); any port when not given. */
+  webhookLoopback?: WebhookSettings['loopback'];
   /** Proxies trusted to append the client's address to X-Forwarded-For (TRUST_PROXY); 0 when not given. */
   trustProxy?: number;
   realNow?: () => number;
@@ -146,6 +148,7 @@ export function createApp(options: AppOptions) {
   const keys = new ApiKeyCache(apiKeyCacheMs, realNow);
   const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger, options.metrics?.seatChanges);
   const events = options.events ?? new EventHub(orm, logger, deliveryQueue(null));
+  const webhookLoopback = options.webhookLoopback ?? { allowed: true, ports: null };
   const policy = (perSecond: number, burst: number) => (perSecond > 0 && burst > 0 ? { perSecond, burst } : null);
   const policies = {
     perKey: policy(limits.rateLimitPerSecond, limits.rateLimitBurst),
@@ -165,6 +168,7 @@ export function createApp(options: AppOptions) {
       idempotencyKeyHeader: idempotencyKey,
       seatChanges,
       events,
+      webhookLoopback,
     });
   return createYoga<Record<string, unknown>, Context>({
     schema,

@@ -88,6 +88,35 @@ const envSchema = z.object({
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   // For tests only: multiplies the retry delays (a day of retries in seconds); 1 in production.
   WEBHOOK_RETRY_SCALE: z.coerce.number().gt(0).max(1).default(1),
+  // Sends in flight at once to one endpoint, and to one organization's endpoints, per process:
+  // an endpoint that never answers holds at most these, never every slot.
+  WEBHOOK_CONCURRENCY_PER_ENDPOINT: z.coerce.number().int().min(1).max(256).default(2),
+  WEBHOOK_CONCURRENCY_PER_ORGANIZATION: z.coerce.number().int().min(1).max(256).default(4),
+  // An endpoint is disabled once this many attempts in a row failed, or every attempt failed for this many hours.
+  WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  WEBHOOK_DISABLE_AFTER_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365)
+    .default(24),
+  // Whether test keys may register loopback URLs (http://localhost, 127.0.0.1, [::1]); unset: yes
+  // outside production, no in it. WEBHOOK_LOOPBACK_PORTS limits them to the listed ports.
+  WEBHOOK_ALLOW_LOOPBACK: flag.optional(),
+  WEBHOOK_LOOPBACK_PORTS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((port) => port.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (ports) => ports.every((port) => /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535),
+      'must be a comma-separated list of ports, 1 to 65535',
+    )
+    .transform((ports) => ports.map(Number))
+    .optional(),
   // Slow clients: the whole request must arrive within REQUEST_TIMEOUT_MS, its headers within
   // HEADERS_TIMEOUT_MS; at most MAX_CONNECTIONS connections are open at once.
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
@@ -131,6 +160,14 @@ export type WebhookSettings = {
   leaseMs: number;
   /** Multiplies the retry delays; below 1 only in tests, which cannot wait a day. */
   retryScale: number;
+  /** Sends in flight at once to one endpoint, and to one organization's endpoints. */
+  concurrencyPerEndpoint: number;
+  concurrencyPerOrganization: number;
+  /** An endpoint is disabled after this many failed attempts in a row, or when every attempt failed for this many hours. */
+  disableAfterFailures: number;
+  disableAfterHours: number;
+  /** Whether test keys may send to loopback addresses, and to which ports (null: any). */
+  loopback: { allowed: boolean; ports: readonly number[] | null };
 };
 
 /** What the HTTP server allows slow or many clients. */
@@ -224,6 +261,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       concurrency: e.WEBHOOK_CONCURRENCY,
       leaseMs: e.WEBHOOK_TIMEOUT_MS + webhookLeaseMarginMs,
       retryScale: e.WEBHOOK_RETRY_SCALE,
+      concurrencyPerEndpoint: e.WEBHOOK_CONCURRENCY_PER_ENDPOINT,
+      concurrencyPerOrganization: e.WEBHOOK_CONCURRENCY_PER_ORGANIZATION,
+      disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+      disableAfterHours: e.WEBHOOK_DISABLE_AFTER_HOURS,
+      loopback: { allowed: e.WEBHOOK_ALLOW_LOOPBACK ?? e.NODE_ENV !== 'production', ports: e.WEBHOOK_LOOPBACK_PORTS ?? null },
     },
     http: { requestTimeoutMs: e.REQUEST_TIMEOUT_MS, headersTimeoutMs: e.HEADERS_TIMEOUT_MS, maxConnections: e.MAX_CONNECTIONS },
   };

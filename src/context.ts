@@ -3,6 +3,7 @@ import { createBillingLoaders } from './billing/loaders.ts';
 import { createCatalogLoaders } from './catalog/loaders.ts';
 import { createCustomerLoaders } from './customers/loaders.ts';
 import type { Clock } from './clock/service.ts';
+import type { WebhookSettings } from './config.ts';
 import type { Orm } from './db/orm.ts';
 import type { EventHub } from './events/hub.ts';
 import type { Logger } from './common/logger.ts';
@@ -32,6 +33,7 @@ export function createContext(options: {
   clock: Clock;
   seatChanges: SeatChangeWriter;
   events: EventHub;
+  webhookLoopback: WebhookSettings['loopback'];
 }): Context {
   // Forked when first used: a fork builds a unit of work, an identity map and their helpers,
   // and a seat change never uses the request's (the coalescer has its own).
@@ -48,6 +50,7 @@ export function createContext(options: {
     idempotencyKeyHeader: options.idempotencyKeyHeader ?? null,
     seatChanges: options.seatChanges,
     events: options.events,
+    webhookLoopback: options.webhookLoopback,
   };
   context.loaders = createLoaders(context, () => options.clock.now());
   return context as Context;

@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     publicUrl: config.publicUrl,
     cors: config.cors,
     trustProxy: config.trustProxy,
+    webhookLoopback: config.webhooks.loopback,
     lifecycle,
   });
   const server = createServer(

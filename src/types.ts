@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { createBillingLoaders } from './billing/loaders.ts';
 import type { createCatalogLoaders } from './catalog/loaders.ts';
 import type { Clock } from './clock/service.ts';
+import type { WebhookSettings } from './config.ts';
 import type { Logger } from './common/logger.ts';
 import type { createCustomerLoaders } from './customers/loaders.ts';
 import type { EventHub } from './events/hub.ts';
@@ -37,4 +38,6 @@ export type Context = {
   seatChanges: SeatChangeWriter;
   /** The process's event hub, which subscriptions read. */
   events: EventHub;
+  /** Whether test keys' webhook URLs may be loopback, and on which ports (WEBHOOK_ALLOW_LOOPBACK, WEBHOOK_LOOPBACK_PORTS). */
+  webhookLoopback: WebhookSettings['loopback'];
 };

@@ -365,6 +365,7 @@ describe('tenancy', () => {
       'webhookDeliveries',
       'createWebhookEndpoint',
       'disableWebhookEndpoint',
+      'enableWebhookEndpoint',
       'rotateWebhookSecret',
       'redeliverWebhook',
     ];

@@ -193,6 +193,11 @@ function operations(refs: Refs) {
       /* GraphQL */ `mutation($id: ID!) { disableWebhookEndpoint(id: $id) { enabled } }`,
       fc.record({ id: f.endpointId }),
     ),
+    enableWebhookEndpoint: op(
+      'enableWebhookEndpoint',
+      /* GraphQL */ `mutation($id: ID!) { enableWebhookEndpoint(id: $id) { enabled } }`,
+      fc.record({ id: f.endpointId }),
+    ),
     rotateWebhookSecret: op(
       'rotateWebhookSecret',
       /* GraphQL */ `mutation($id: ID!) { rotateWebhookSecret(id: $id) { endpoint { id } } }`,

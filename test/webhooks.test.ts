@@ -3,8 +3,9 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 import { afterAll, inject, vi } from 'vitest';
 import { describe, expect, test } from './fixtures.ts';
-import { webhookLeaseMarginMs } from '../src/config.ts';
+import { loadConfig, webhookLeaseMarginMs } from '../src/config.ts';
 import { EventHub } from '../src/events/hub.ts';
+import { pruneOutbox } from '../src/events/service.ts';
 import { createLogger } from '../src/common/logger.ts';
 import { retrySchedule } from '../src/webhooks/retry.ts';
 import { deliveryQueue } from '../src/webhooks/service.ts';
@@ -25,7 +26,14 @@ const timeoutMs = 1000;
 test.beforeAll(async ({ harness }) => {
   const logger = createLogger('warn', (line) => logs.push(line));
   // Retries a hundred thousand times faster than in production: the day of retries takes about a second.
-  worker = webhookWorker(harness.orm, logger, { timeoutMs, concurrency: 8, leaseMs: timeoutMs + webhookLeaseMarginMs, retryScale: 1e-5, pollMs: 500 });
+  worker = webhookWorker(harness.orm, logger, {
+    ...loadConfig({}).webhooks,
+    timeoutMs,
+    concurrency: 8,
+    leaseMs: timeoutMs + webhookLeaseMarginMs,
+    retryScale: 1e-5,
+    pollMs: 500,
+  });
   worker.start();
   hub = new EventHub(harness.orm, logger, deliveryQueue(worker));
   await hub.start();
@@ -75,7 +83,7 @@ async function startReceiver(reply: Reply = ok) {
   return receiver;
 }
 
-const ENDPOINT_FIELDS = 'id url events description enabled disabledAt createdAt livemode';
+const ENDPOINT_FIELDS = 'id url events description enabled disabledAt disabledReason consecutiveFailures failingSince createdAt livemode';
 const ATTEMPT_FIELDS = 'attemptedAt statusCode latencyMs error';
 const DELIVERY_FIELDS = `id eventId eventType status attemptCount nextAttemptAt lastStatusCode lastError createdAt completedAt livemode attempts { ${ATTEMPT_FIELDS} }`;
 
@@ -83,6 +91,7 @@ const ops = {
   create: /* GraphQL */ `mutation($input: CreateWebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { ${ENDPOINT_FIELDS} } } }`,
   list: /* GraphQL */ `{ webhookEndpoints { ${ENDPOINT_FIELDS} } }`,
   disable: /* GraphQL */ `mutation($id: ID!) { disableWebhookEndpoint(id: $id) { ${ENDPOINT_FIELDS} } }`,
+  enable: /* GraphQL */ `mutation($id: ID!) { enableWebhookEndpoint(id: $id) { ${ENDPOINT_FIELDS} } }`,
   rotate: /* GraphQL */ `mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret endpoint { ${ENDPOINT_FIELDS} } } }`,
   deliveries: /* GraphQL */ `query($endpointId: ID!, $first: Int, $after: String) {
     webhookDeliveries(endpointId: $endpointId, first: $first, after: $after) {
@@ -101,6 +110,9 @@ type Endpoint = {
   description: string;
   enabled: boolean;
   disabledAt: string | null;
+  disabledReason: string | null;
+  consecutiveFailures: number;
+  failingSince: string | null;
   createdAt: string;
   livemode: boolean;
 };
@@ -158,6 +170,9 @@ describe('endpoints', () => {
       description: 'back office',
       enabled: true,
       disabledAt: null,
+      disabledReason: null,
+      consecutiveFailures: 0,
+      failingSince: null,
       livemode: false,
     });
     expect(created.endpoint.id).toMatch(/^we_/);
@@ -174,12 +189,22 @@ describe('endpoints', () => {
     expect(rotated.rotateWebhookSecret.endpoint).toEqual(created.endpoint);
 
     const { disableWebhookEndpoint: disabled } = await t.client.ok<{ disableWebhookEndpoint: Endpoint }>(ops.disable, { id: created.endpoint.id });
-    expect(disabled).toMatchObject({ id: created.endpoint.id, enabled: false });
+    expect(disabled).toMatchObject({
+      id: created.endpoint.id,
+      enabled: false,
+      disabledReason: 'Disabled with disableWebhookEndpoint. enableWebhookEndpoint turns it back on.',
+    });
     expect(disabled.disabledAt).not.toBeNull();
     // Again: nothing changes.
     expect((await t.client.ok(ops.disable, { id: created.endpoint.id })).disableWebhookEndpoint).toEqual(disabled);
     expect(await t.client.fails(ops.rotate, { id: created.endpoint.id })).toMatchObject({ extensions: { code: 'conflict', param: 'id' } });
     expect((await t.client.ok(ops.list)).webhookEndpoints).toEqual([disabled]);
+
+    const { enableWebhookEndpoint: enabled } = await t.client.ok<{ enableWebhookEndpoint: Endpoint }>(ops.enable, { id: created.endpoint.id });
+    expect(enabled).toEqual(created.endpoint);
+    // Again: nothing changes.
+    expect((await t.client.ok(ops.enable, { id: created.endpoint.id })).enableWebhookEndpoint).toEqual(created.endpoint);
+    expect((await t.client.ok(ops.rotate, { id: created.endpoint.id })).rotateWebhookSecret.endpoint).toEqual(created.endpoint);
   });
 
   test("belong to one organization and mode: another tenant's ids answer not found", async ({ harness }) => {
@@ -195,6 +220,7 @@ describe('endpoints', () => {
         extensions: { code: 'webhook_endpoint_not_found', type: 'not_found_error', param: 'id' },
       });
       expect(await other.client.fails(ops.rotate, { id: endpoint.id })).toMatchObject({ extensions: { code: 'webhook_endpoint_not_found', param: 'id' } });
+      expect(await other.client.fails(ops.enable, { id: endpoint.id })).toMatchObject({ extensions: { code: 'webhook_endpoint_not_found', param: 'id' } });
       expect(await other.client.fails(ops.deliveries, { endpointId: endpoint.id })).toMatchObject({
         extensions: { code: 'webhook_endpoint_not_found', param: 'endpointId' },
       });
@@ -221,6 +247,7 @@ describe('endpoints', () => {
     for (const [document, variables, param] of [
       [ops.disable, { id: 'we_\u0000' }, 'id'],
       [ops.rotate, { id: '\u0000' }, 'id'],
+      [ops.enable, { id: 'we_\u0000' }, 'id'],
       [ops.deliveries, { endpointId: '\u0000' }, 'endpointId'],
       [ops.redeliver, { deliveryId: 'msg_\u0000' }, 'deliveryId'],
     ] as const) {
@@ -246,6 +273,16 @@ describe('endpoints', () => {
     const listed: Endpoint[] = (await t.client.ok(ops.list)).webhookEndpoints;
     expect(listed.filter((endpoint) => endpoint.enabled)).toHaveLength(16);
     expect(listed).toHaveLength(17);
+    // Enabling the disabled one would make 17: refused as a creation is, and concurrent enables cannot slip past either.
+    const enabling = await t.client.fails(ops.enable, { id: ids[3] });
+    expect(enabling.extensions.code).toBe('validation_error');
+    expect(enabling.message).toMatch(/at most 16/);
+    const other = listed.find((endpoint) => endpoint.enabled && endpoint.id !== ids[3])!;
+    await t.client.ok(ops.disable, { id: other.id });
+    const both = await Promise.all([ids[3], other.id].map((id) => t.client.run(ops.enable, { id })));
+    expect(both.filter((response) => !response.errors)).toHaveLength(1);
+    expect(both.filter((response) => response.errors?.[0]?.extensions.code === 'validation_error')).toHaveLength(1);
+    expect((await t.client.ok<{ webhookEndpoints: Endpoint[] }>(ops.list)).webhookEndpoints.filter((endpoint) => endpoint.enabled)).toHaveLength(16);
   });
 });
 
@@ -279,6 +316,132 @@ describe('endpoint URLs', () => {
     for (const url of ['http://localhost:3000/in', 'http://127.0.0.1:3000/in', 'http://[::1]:3000/in', 'https://example.com/in']) {
       expect((await createEndpoint(test.client, url)).endpoint.url).toBe(url);
     }
+  });
+});
+
+describe('failing endpoints', () => {
+  const { disableAfterFailures, disableAfterHours } = loadConfig({}).webhooks;
+
+  const endpointOf = async (client: Client, id: string): Promise<Endpoint> =>
+    (await client.ok<{ webhookEndpoints: Endpoint[] }>(ops.list)).webhookEndpoints.find((endpoint) => endpoint.id === id)!;
+
+  /** Sets an endpoint's streak as if attempts had failed before: every worker disables at the default limits, so the test need not make a hundred. */
+  const setStreak = (harness: { orm: { em: { fork(): any } } }, id: string, failures: number, failingSinceHoursAgo: number) =>
+    harness.orm.em
+      .fork()
+      .getConnection()
+      .execute(`update webhook_endpoint set consecutive_failures = ?, failing_since = now() - ? * interval '1 hour' where id = ?`, [
+        failures,
+        failingSinceHoursAgo,
+        id,
+      ]);
+
+  test('each failed attempt lengthens the streak, and a success ends it', async ({ scenario: s }) => {
+    let release: (() => void) | null = null;
+    const receiver = await startReceiver((_received, response, index) => {
+      if (index < 2) {
+        response.statusCode = 500;
+        response.end();
+      } else release = () => response.end('ok');
+    });
+    const { endpoint } = await createEndpoint(s.client, receiver.url, ['SEAT_CHANGED']);
+    await addSeats(s, 1);
+    // The third attempt is held: both failures are written by then (a retry is due only once its failure is).
+    await eventually(() => expect(release).not.toBeNull());
+    const [delivery] = await deliveriesOf(s.client, endpoint.id);
+    const failing = await endpointOf(s.client, endpoint.id);
+    expect(failing).toMatchObject({ enabled: true, consecutiveFailures: 2, failingSince: delivery!.attempts[0]!.attemptedAt, disabledReason: null });
+    release!();
+    expect(await settledDelivery(s.client, endpoint.id)).toMatchObject({ status: 'SUCCEEDED', attemptCount: 3 });
+    await eventually(async () => expect(await endpointOf(s.client, endpoint.id)).toMatchObject({ consecutiveFailures: 0, failingSince: null }));
+  });
+
+  test(`the ${disableAfterFailures}th failure in a row disables the endpoint, says why, and fails its pending deliveries; enableWebhookEndpoint turns it back on`, async ({
+    harness,
+    scenario: s,
+  }) => {
+    const receiver = await startReceiver((_received, response) => {
+      response.statusCode = 503;
+      response.end();
+    });
+    const { endpoint } = await createEndpoint(s.client, receiver.url, ['SEAT_CHANGED']);
+    await setStreak(harness, endpoint.id, disableAfterFailures - 1, 1);
+    await addSeats(s, 1);
+    const disabled = await eventually(async () => {
+      const found = await endpointOf(s.client, endpoint.id);
+      expect(found.enabled).toBe(false);
+      return found;
+    });
+    expect(disabled.disabledReason).toBe(
+      `Disabled automatically: ${disableAfterFailures} attempts in a row failed (the last: HTTP 503). Fix the receiver, then call enableWebhookEndpoint.`,
+    );
+    expect(disabled.disabledAt).not.toBeNull();
+    expect(disabled.consecutiveFailures).toBe(disableAfterFailures);
+    const [failed] = await eventually(async () => {
+      const listed = await deliveriesOf(s.client, endpoint.id);
+      expect(listed.map((delivery) => [delivery.status, delivery.lastError])).toEqual([['FAILED', 'endpoint disabled']]);
+      return listed;
+    });
+    expect(failed!.attempts.map((attempt) => attempt.statusCode)).toEqual([503]);
+    expect(await s.client.fails(ops.redeliver, { deliveryId: failed!.id })).toMatchObject({ extensions: { code: 'conflict' } });
+
+    receiver.reply = ok;
+    const { enableWebhookEndpoint: enabled } = await s.client.ok<{ enableWebhookEndpoint: Endpoint }>(ops.enable, { id: endpoint.id });
+    expect(enabled).toMatchObject({ enabled: true, disabledAt: null, disabledReason: null, consecutiveFailures: 0, failingSince: null });
+    const { addSeats: change } = await addSeats(s, 1);
+    await eventually(() => expect(receiver.requests.some((request) => request.json.data.event.id === change.id)).toBe(true));
+    // What failed while it was disabled stays failed until redelivered.
+    await s.client.ok(ops.redeliver, { deliveryId: failed!.id });
+    await eventually(async () => expect((await deliveriesOf(s.client, endpoint.id)).map((delivery) => delivery.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']));
+  });
+
+  test(`an endpoint whose attempts have all failed for ${disableAfterHours} hours is disabled at its next failure`, async ({ harness, scenario: s }) => {
+    const receiver = await startReceiver((_received, response) => {
+      response.statusCode = 500;
+      response.end();
+    });
+    const { endpoint } = await createEndpoint(s.client, receiver.url, ['SEAT_CHANGED']);
+    // Two failures over a day ago, nothing since: far below the count limit.
+    await setStreak(harness, endpoint.id, 2, disableAfterHours + 0.1);
+    await addSeats(s, 1);
+    const disabled = await eventually(async () => {
+      const found = await endpointOf(s.client, endpoint.id);
+      expect(found.enabled).toBe(false);
+      return found;
+    });
+    expect(disabled.consecutiveFailures).toBe(3);
+    expect(disabled.disabledReason).toBe(
+      `Disabled automatically: every attempt failed for ${disableAfterHours} hours (the last: HTTP 500). Fix the receiver, then call enableWebhookEndpoint.`,
+    );
+  });
+
+  test('an endpoint failing for less than the hours is not disabled, and a success forgives it', async ({ harness, scenario: s }) => {
+    const receiver = await startReceiver();
+    const { endpoint } = await createEndpoint(s.client, receiver.url, ['SEAT_CHANGED']);
+    await setStreak(harness, endpoint.id, disableAfterFailures - 2, disableAfterHours - 0.1);
+    await addSeats(s, 1);
+    expect(await settledDelivery(s.client, endpoint.id)).toMatchObject({ status: 'SUCCEEDED' });
+    await eventually(async () =>
+      expect(await endpointOf(s.client, endpoint.id)).toMatchObject({ enabled: true, consecutiveFailures: 0, failingSince: null, disabledReason: null }),
+    );
+  });
+
+  test('an event whose delivery stays pending is forgotten two days past the retention, so redelivery cannot keep it for good', async ({
+    harness,
+    scenario: s,
+  }) => {
+    // Never answers: the delivery stays pending, as one redelivered again and again would.
+    const held = await startReceiver(() => undefined);
+    const { endpoint } = await createEndpoint(s.client, held.url, ['SEAT_CHANGED']);
+    await addSeats(s, 1);
+    await eventually(() => expect(held.requests).toHaveLength(1));
+    const day = 86_400_000;
+    // Retention is seven days (events.test.ts): a pending delivery keeps its event, and so itself, past it...
+    await pruneOutbox(harness.orm.em.fork(), new Date(Date.now() + 8 * day), s.organizationId);
+    expect((await deliveriesOf(s.client, endpoint.id)).map((delivery) => delivery.status)).toEqual(['PENDING']);
+    // ...for two days at most.
+    await pruneOutbox(harness.orm.em.fork(), new Date(Date.now() + 9 * day + 60_000), s.organizationId);
+    expect(await deliveriesOf(s.client, endpoint.id)).toEqual([]);
   });
 });
 
@@ -557,6 +720,7 @@ describe('deliveries', () => {
       orm,
       createLogger('warn', (line) => lines.push(line)),
       {
+        ...loadConfig({}).webhooks,
         timeoutMs,
         concurrency: 2,
         leaseMs: timeoutMs + webhookLeaseMarginMs,

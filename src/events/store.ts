@@ -105,14 +105,17 @@ export const POSITION_OF = statement<{ organizationId: string; mode: Mode; id: s
 /**
  * Forgets published rows written before `before`, at most `limit` at a time (their webhook
  * deliveries go with them), so one pass never holds many locks for long. A row with a delivery
- * still pending (redelivered late) stays until that delivery ends.
+ * still pending (redelivered late) stays until that delivery ends, but two days past `before` at
+ * most: a delivery's retries span about a day, and a redelivery starts them again, so a tenant
+ * that kept redelivering could otherwise keep its rows, and the outbox, growing without end.
  */
 export const PRUNE_PUBLISHED = statement<{ before: Date; limit: number; organizationId: string | null }, { id: string }>(
   'outbox_prune_published',
   `delete from outbox_event where id in (
      select id from outbox_event
       where created_at < :before and position is not null and (:organizationId::text is null or organization_id = :organizationId::text)
-        and not exists (select 1 from webhook_delivery d where d.event_id = outbox_event.id and d.status = 'pending')
+        and (created_at < cast(:before as timestamptz) - interval '2 days'
+             or not exists (select 1 from webhook_delivery d where d.event_id = outbox_event.id and d.status = 'pending'))
       limit :limit
    ) returning id`,
   (row) => ({ id: read.text(row.id) }),

@@ -10,6 +10,7 @@ import {
   createEndpoint,
   defaultDeliveriesPerPage,
   disableEndpoint,
+  enableEndpoint,
   type EndpointWithSecret,
   listDeliveries,
   listEndpoints,
@@ -71,12 +72,33 @@ const WebhookEndpointRef = builder
         resolve: (endpoint) => endpoint.events,
       }),
       description: t.exposeString('description', { description: 'Your note about it; empty when none was given.' }),
-      enabled: t.boolean({ description: 'False once disabled: it is then sent nothing.', resolve: (endpoint) => endpoint.disabledAt === null }),
+      enabled: t.boolean({
+        description: 'False once disabled (see disabledReason): it is then sent nothing until enableWebhookEndpoint.',
+        resolve: (endpoint) => endpoint.disabledAt === null,
+      }),
       disabledAt: t.field({
         type: 'DateTime',
         nullable: true,
-        description: 'When disableWebhookEndpoint was called; null while enabled.',
+        description: 'When it was disabled, by disableWebhookEndpoint or automatically for failing (see disabledReason); null while enabled.',
         resolve: (endpoint) => endpoint.disabledAt,
+      }),
+      disabledReason: t.string({
+        nullable: true,
+        description:
+          'Why it is disabled, in words: you called disableWebhookEndpoint, or seatgate disabled it because its attempts kept failing (this many in a row, or every one for this many hours, with the last error). Fix the receiver, then call enableWebhookEndpoint. Null while enabled.',
+        resolve: (endpoint) => endpoint.disabledReason,
+      }),
+      consecutiveFailures: t.int({
+        description:
+          'Attempts that failed in a row since its last success (or since it was created or enabled); 0 while it is healthy. Watch it: at the limit (100 by default) the endpoint is disabled.',
+        resolve: (endpoint) => endpoint.consecutiveFailures,
+      }),
+      failingSince: t.field({
+        type: 'DateTime',
+        nullable: true,
+        description:
+          'When the first of those failed attempts was made; null while consecutiveFailures is 0. An endpoint whose attempts all fail for long enough (24 hours by default) is disabled.',
+        resolve: (endpoint) => endpoint.failingSince,
       }),
       createdAt: t.field({ type: 'DateTime', description: describe.createdAt, resolve: (endpoint) => endpoint.createdAt }),
       livemode: t.boolean({
@@ -109,7 +131,7 @@ const WebhookAttemptRef = builder.objectRef<WebhookAttemptRecord>('WebhookAttemp
     error: t.exposeString('error', {
       nullable: true,
       description:
-        'Why the attempt failed without an answer (timeout, connection refused, a private address), or that a 3xx redirect was not followed; null when the endpoint answered.',
+        'Why the attempt failed without an answer (no answer within the timeout; "Could not connect to the endpoint." for a refused, reset or unreachable connection; a private address; a name that does not resolve; a refused TLS certificate), or that a 3xx redirect was not followed; null when the endpoint answered.',
     }),
   }),
 });
@@ -185,7 +207,7 @@ const CreateWebhookEndpointInput = builder.inputType('CreateWebhookEndpointInput
   description: 'Where to send which events.',
   fields: (t) => ({
     url: t.string({
-      description: `Where to POST deliveries, at most ${maxWebhookUrlLength} characters: https to a public host (live keys), or also http://localhost, http://127.0.0.1 and http://[::1] (test keys). Private and reserved addresses, user names and passwords, and fragments answer validation_error. Redirects are never followed.`,
+      description: `Where to POST deliveries, at most ${maxWebhookUrlLength} characters: https to a public host (live keys), or also http://localhost, http://127.0.0.1 and http://[::1] (test keys, when the server allows loopback, maybe on listed ports only). Private and reserved addresses, port 0, user names and passwords, and fragments answer validation_error. Redirects are never followed.`,
     }),
     events: t.field({
       type: [WebhookEventTypeEnum],
@@ -231,14 +253,21 @@ builder.mutationFields((t) => ({
     type: CreatedWebhookEndpointRef,
     description: `Registers an endpoint and answers its signing secret, shown this once. Each event of a chosen type published from then on is POSTed to it as JSON {"type", "timestamp", "data"}, signed, at least once: retried with exponential backoff for about ${hours} hours while it does not answer 2xx within the timeout. At most ${maxEnabledEndpoints} enabled endpoints per organization and mode. Errors: validation_error (naming url, events or description).`,
     args: { input: t.arg({ type: CreateWebhookEndpointInput, description: 'The URL, the event types and a note.' }) },
-    resolve: (_root, { input }, ctx) => createEndpoint(ctx.em, ctx.tenant, { url: input.url, events: input.events, description: input.description }),
+    resolve: (_root, { input }, ctx) =>
+      createEndpoint(ctx.em, ctx.tenant, { url: input.url, events: input.events, description: input.description }, ctx.webhookLoopback),
   }),
   disableWebhookEndpoint: t.field({
     type: WebhookEndpointRef,
     description:
-      'Stops sending to an endpoint, for good: nothing new is queued for it, and its pending deliveries become FAILED with lastError "endpoint disabled". Calling it again changes nothing. Errors: webhook_endpoint_not_found.',
+      'Stops sending to an endpoint until enableWebhookEndpoint: nothing new is queued for it, and its pending deliveries become FAILED with lastError "endpoint disabled". Calling it again changes nothing. Errors: webhook_endpoint_not_found.',
     args: { id: idArg(t, 'The endpoint (we_…).') },
     resolve: (_root, { id }, ctx) => disableEndpoint(ctx.em, ctx.tenant, String(id)),
+  }),
+  enableWebhookEndpoint: t.field({
+    type: WebhookEndpointRef,
+    description: `Turns a disabled endpoint back on, whether you disabled it or seatgate did for failing (see disabledReason), with consecutiveFailures back at 0. Events published from now on are sent to it; deliveries that ended FAILED while it was disabled are not, unless you redeliverWebhook them. Calling it on an enabled endpoint changes nothing. Errors: webhook_endpoint_not_found, validation_error (the organization already has ${maxEnabledEndpoints} enabled endpoints in this mode), conflict (its URL is no longer accepted: create a new endpoint).`,
+    args: { id: idArg(t, 'The endpoint (we_…).') },
+    resolve: (_root, { id }, ctx) => enableEndpoint(ctx.em, ctx.tenant, String(id), ctx.webhookLoopback),
   }),
   rotateWebhookSecret: t.field({
     type: CreatedWebhookEndpointRef,

@@ -18,6 +18,7 @@ import { outboxBacklog } from '../events/service.ts';
 import type { Logger } from '../common/logger.ts';
 import type { SeatEventRecord } from '../model/records.ts';
 import { pendingDeliveries } from '../webhooks/service.ts';
+import { endpointsDisabledForFailing } from '../webhooks/worker.ts';
 import { pathOf, type RequestState, type RequestStates } from './request-state.ts';
 
 /**
@@ -173,6 +174,17 @@ export function createMetrics(orm: Orm, schema: GraphQLSchema, logger: Logger): 
     async () => (await backlog()).oldestSeconds,
   );
   backlogGauge('seatgate_webhook_deliveries_pending', 'Webhook deliveries waiting to be sent or retried, fleet-wide.', () => pendingDeliveries(orm.em.fork()));
+  new Counter({
+    name: 'seatgate_webhook_endpoints_disabled_total',
+    help: "Webhook endpoints this process's sender disabled because their attempts kept failing (WEBHOOK_DISABLE_AFTER_*), by mode.",
+    labelNames: ['mode'] as const,
+    registers: [registry],
+    // Kept by the sender, which knows nothing of metrics; read at scrape time.
+    collect() {
+      this.reset();
+      for (const [mode, count] of Object.entries(endpointsDisabledForFailing)) this.inc({ mode }, count);
+    },
+  });
 
   const labelsOf = (params: { document?: DocumentNode; operationName?: string; operationType?: OperationTypeNode }) => ({
     operation: operationLabel(schema, params.document, params.operationName),

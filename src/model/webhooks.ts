@@ -11,6 +11,12 @@ export class WebhookEndpoint extends TenantEntity {
   /** whsec_…: shown once, at creation and at each rotation; kept to sign deliveries. */
   secret!: string;
   disabledAt: Date | null = null;
+  /** Why it was disabled, in words for its owner: by disableWebhookEndpoint, or automatically for failing; null while enabled. */
+  disabledReason: string | null = null;
+  /** Attempts failed in a row since its last success (or since it was created or enabled). */
+  consecutiveFailures: Opt<number> = 0;
+  /** When the first of those failed attempts was made; null while the streak is empty. */
+  failingSince: Date | null = null;
 }
 
 export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
@@ -50,6 +56,9 @@ export const WebhookEndpointSchema = new EntitySchema<WebhookEndpoint, TenantEnt
     description: { type: 'text', defaultRaw: `''` },
     secret: { type: 'text' },
     disabledAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
+    disabledReason: { type: 'text', nullable: true },
+    consecutiveFailures: { type: 'integer', defaultRaw: '0' },
+    failingSince: { type: 'datetime', columnType: 'timestamptz', nullable: true },
   },
 });
 
@@ -69,7 +78,11 @@ export const WebhookDeliverySchema = new EntitySchema<WebhookDelivery, TenantEnt
     completedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
   },
   uniques: [{ name: 'webhook_delivery_endpoint_event_unique', properties: ['endpoint', 'event'] }],
-  indexes: [{ name: 'webhook_delivery_event_index', properties: ['event'] }],
+  indexes: [
+    { name: 'webhook_delivery_event_index', properties: ['event'] },
+    // The workers' fair claim walks the endpoints that have pending deliveries through it (CLAIM_DUE).
+    { name: 'webhook_delivery_pending_endpoint_index', properties: ['endpoint', 'nextAttemptAt'], where: `status = 'pending'` },
+  ],
 });
 
 export const WebhookAttemptSchema = new EntitySchema<WebhookAttempt>({

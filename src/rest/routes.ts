@@ -222,6 +222,7 @@ export const graphqlOnly: Record<string, string> = {
   webhookDeliveries: 'idem',
   createWebhookEndpoint: 'idem',
   disableWebhookEndpoint: 'idem',
+  enableWebhookEndpoint: 'idem',
   rotateWebhookSecret: 'idem',
   redeliverWebhook: 'idem',
   node: 'Relay refetching by global id, for client caches; Commet has nothing like it',

@@ -19,7 +19,7 @@ import {
   type WebhookAttemptRecord,
   type WebhookDeliveryRecord,
 } from './store.ts';
-import { checkWebhookUrl } from './url.ts';
+import { checkWebhookUrl, type LoopbackPolicy } from './url.ts';
 
 /** Deliveries per insert statement. */
 const rowsPerInsert = 500;
@@ -31,8 +31,12 @@ const rowsPerInsert = 500;
 export type DeliveryTaker = {
   /** How long a claim keeps other workers away (WebhookSettings.leaseMs). */
   readonly leaseMs: number;
-  /** How many deliveries it can start sending now. */
-  capacity(): number;
+  /**
+   * Holds a send slot for this delivery if the worker's limits leave room for it now (free
+   * slots, and its endpoint's and organization's in-flight limits); false leaves it due, for any
+   * worker. The slot is the delivery's until `take` gets it, or its lease ends.
+   */
+  reserve(delivery: { id: string; endpointId: string; organizationId: string }): boolean;
   /** Starts sending deliveries claimed for it; called once their publication committed. */
   take(claimed: ClaimedDelivery[]): void;
 };
@@ -43,15 +47,13 @@ export type QueuedDeliveries = { claimed: ClaimedDelivery[]; due: number };
 /**
  * Queues a delivery of each published event to every enabled endpoint of its tenant that asked
  * for its type, in the publishing transaction: an event is owed to its endpoints exactly when
- * it is published. Up to `handOff.limit` of them are queued already claimed, leased to the
- * publishing process's worker (it sends them once the transaction commits; if it dies first,
- * the lease ends and any worker takes them). The rest are due at once, for any worker to claim.
+ * it is published. Those the publishing process's worker has room for (`taker.reserve`) are
+ * queued already claimed, leased to it (it sends them once the transaction commits; if it dies
+ * first, the lease ends and any worker takes them). They are offered to it organization by
+ * organization in turn, as CLAIM_DUE takes them, so one tenant's burst does not take the slots
+ * of the others published with it. The rest are due at once, for any worker to claim.
  */
-async function queueDeliveries(
-  tx: EntityManager,
-  published: readonly PublishedEvent[],
-  handOff: { leaseMs: number; limit: number } | null = null,
-): Promise<QueuedDeliveries> {
+async function queueDeliveries(tx: EntityManager, published: readonly PublishedEvent[], taker: DeliveryTaker | null): Promise<QueuedDeliveries> {
   const tenants = [...new Map(published.map((event) => [`${event.organizationId}\u0000${event.mode}`, event])).values()];
   const endpoints = await run(tx, ENABLED_ENDPOINTS_OF_TENANTS, {
     organizationIds: tenants.map((event) => event.organizationId),
@@ -60,56 +62,66 @@ async function queueDeliveries(
   if (endpoints.length === 0) return { claimed: [], due: 0 };
   const now = new Date();
   // The claim's token, as CLAIM_DUE makes it: whole milliseconds, which a Date keeps exactly.
-  const leasedUntil = new Date(now.getTime() + (handOff?.leaseMs ?? 0));
-  const claimed: ClaimedDelivery[] = [];
-  const rows = published.flatMap((event) =>
+  const leasedUntil = new Date(now.getTime() + (taker?.leaseMs ?? 0));
+  const owed = published.flatMap((event) =>
     endpoints
       .filter((endpoint) => endpoint.organizationId === event.organizationId && endpoint.mode === event.mode && endpoint.events.includes(event.type))
-      .map((endpoint) => {
-        const id = newId('msg');
-        const handedOff = handOff !== null && claimed.length < handOff.limit;
-        if (handedOff) {
-          claimed.push({
-            id,
-            endpointId: endpoint.id,
-            attempts: 1,
-            leasedUntil,
-            mode: event.mode,
-            url: endpoint.url,
-            secret: endpoint.secret,
-            endpointDisabled: false,
-            eventType: event.type,
-            payload: event.payload,
-            eventCreatedAt: event.createdAt,
-          });
-        }
-        return {
-          id,
-          endpoint: endpoint.id,
-          event: event.id,
-          organization: event.organizationId,
-          mode: event.mode,
-          status: 'pending' as const,
-          attempts: handedOff ? 1 : 0,
-          nextAttemptAt: handedOff ? leasedUntil : now,
-          createdAt: now,
-        };
-      }),
+      .map((endpoint) => ({ id: newId('msg'), event, endpoint, handedOff: false })),
   );
+  if (taker) {
+    // Each organization's first delivery, then each one's second, and so on (a stable sort keeps publication order within a turn).
+    const turns = new Map<string, number>();
+    const inTurns = owed
+      .map((delivery) => {
+        const turn = turns.get(delivery.event.organizationId) ?? 0;
+        turns.set(delivery.event.organizationId, turn + 1);
+        return { delivery, turn };
+      })
+      .sort((a, b) => a.turn - b.turn);
+    for (const { delivery } of inTurns) {
+      delivery.handedOff = taker.reserve({ id: delivery.id, endpointId: delivery.endpoint.id, organizationId: delivery.event.organizationId });
+    }
+  }
+  const claimed: ClaimedDelivery[] = owed
+    .filter((delivery) => delivery.handedOff)
+    .map(({ id, event, endpoint }) => ({
+      id,
+      endpointId: endpoint.id,
+      organizationId: event.organizationId,
+      attempts: 1,
+      leasedUntil,
+      mode: event.mode,
+      url: endpoint.url,
+      secret: endpoint.secret,
+      endpointDisabled: false,
+      eventType: event.type,
+      payload: event.payload,
+      eventCreatedAt: event.createdAt,
+    }));
+  const rows = owed.map(({ id, event, endpoint, handedOff }) => ({
+    id,
+    endpoint: endpoint.id,
+    event: event.id,
+    organization: event.organizationId,
+    mode: event.mode,
+    status: 'pending' as const,
+    attempts: handedOff ? 1 : 0,
+    nextAttemptAt: handedOff ? leasedUntil : now,
+    createdAt: now,
+  }));
   for (let i = 0; i < rows.length; i += rowsPerInsert) await tx.insertMany(WebhookDelivery, rows.slice(i, i + rowsPerInsert));
   return { claimed, due: rows.length - claimed.length };
 }
 
 /**
  * What each publication (events/relay.ts) owes webhooks: the deliveries its events owe, queued
- * in its transaction; up to `taker`'s free capacity of them claimed for it, and handed over once
- * the publication committed.
+ * in its transaction; those `taker` has room for claimed for it, and handed over once the
+ * publication committed.
  */
 export const deliveryQueue =
   (taker: DeliveryTaker | null) =>
   async (tx: EntityManager, published: readonly PublishedEvent[]): Promise<{ due: boolean; afterCommit: (() => void) | null }> => {
-    const limit = taker?.capacity() ?? 0;
-    const queued = await queueDeliveries(tx, published, taker && limit > 0 ? { leaseMs: taker.leaseMs, limit } : null);
+    const queued = await queueDeliveries(tx, published, taker);
     return { due: queued.due > 0, afterCommit: queued.claimed.length > 0 ? () => taker!.take(queued.claimed) : null };
   };
 
@@ -121,6 +133,8 @@ export const maxDeliveriesPerPage = 100;
 export const defaultDeliveriesPerPage = 25;
 /** The lastError of the pending deliveries an endpoint had when it was disabled. */
 export const endpointDisabledError = 'endpoint disabled';
+/** The disabledReason of an endpoint its owner disabled. */
+const disabledByOwnerReason = 'Disabled with disableWebhookEndpoint. enableWebhookEndpoint turns it back on.';
 
 export type CreateEndpointInput = { url: string; events: readonly OutboxEventType[]; description?: string | null };
 
@@ -129,12 +143,12 @@ export type EndpointWithSecret = { endpoint: WebhookEndpoint; secret: string };
 
 /**
  * Creates an endpoint and its signing secret. The URL must pass checkWebhookUrl for the key's
- * mode (SSRF: https to public hosts; test mode also http to loopback); at most
- * `maxEnabledEndpoints` may be enabled per organization and mode, counted under a tenant lock so
- * concurrent creations cannot pass it together.
+ * mode and the operator's loopback policy (SSRF: https to public hosts; test mode also http to
+ * loopback, when allowed); at most `maxEnabledEndpoints` may be enabled per organization and
+ * mode, counted under a tenant lock so concurrent creations cannot pass it together.
  */
-export async function createEndpoint(em: EntityManager, tenant: Tenant, input: CreateEndpointInput): Promise<EndpointWithSecret> {
-  const checked = checkWebhookUrl(input.url, tenant.mode);
+export async function createEndpoint(em: EntityManager, tenant: Tenant, input: CreateEndpointInput, loopback: LoopbackPolicy): Promise<EndpointWithSecret> {
+  const checked = checkWebhookUrl(input.url, tenant.mode, loopback);
   if (!checked.ok) throw validationError('url', `${checked.message}.`);
   if (input.events.length === 0) throw validationError('events', 'Name at least one event type.');
   if (new Set(input.events).size !== input.events.length) throw validationError('events', 'Name each event type once.');
@@ -145,11 +159,7 @@ export async function createEndpoint(em: EntityManager, tenant: Tenant, input: C
   // Stored in one order, so an endpoint reads the same however its events were listed.
   const events = outboxEventTypes.filter((type) => input.events.includes(type));
   return em.transactional(async (tx) => {
-    await run(tx, LOCK_TENANT_ENDPOINTS, { organizationId: tenant.organizationId, mode: tenant.mode });
-    const enabled = await tx.count(WebhookEndpoint, { ...tenantWhere(tenant), disabledAt: null });
-    if (enabled >= maxEnabledEndpoints) {
-      throw validationError(null, `An organization may have at most ${maxEnabledEndpoints} enabled webhook endpoints per mode; disable one first.`);
-    }
+    await roomForOneMore(tx, tenant);
     const secret = newWebhookSecret();
     const endpoint = tx.create(WebhookEndpoint, {
       id: newId('we'),
@@ -163,6 +173,15 @@ export async function createEndpoint(em: EntityManager, tenant: Tenant, input: C
     });
     return { endpoint, secret };
   });
+}
+
+/** Takes the tenant's endpoint lock (held to commit), and refuses when it already has its most enabled endpoints. */
+async function roomForOneMore(tx: EntityManager, tenant: Tenant): Promise<void> {
+  await run(tx, LOCK_TENANT_ENDPOINTS, { organizationId: tenant.organizationId, mode: tenant.mode });
+  const enabled = await tx.count(WebhookEndpoint, { ...tenantWhere(tenant), disabledAt: null });
+  if (enabled >= maxEnabledEndpoints) {
+    throw validationError(null, `An organization may have at most ${maxEnabledEndpoints} enabled webhook endpoints per mode; disable one first.`);
+  }
 }
 
 /** Every endpoint of the tenant, disabled ones included, newest first. */
@@ -184,11 +203,11 @@ export async function findEndpointsById(em: EntityManager, tenant: Tenant, ids: 
 }
 
 /**
- * Disables an endpoint for good: no new deliveries are queued for it, and the deliveries it still
- * had pending end as failed with lastError 'endpoint disabled' in the same transaction. (A
- * delivery queued by a publication racing this one is failed the same way by the worker that
- * claims it; an attempt in flight finishes, but its result no longer changes the delivery.)
- * Disabling a disabled endpoint changes nothing.
+ * Disables an endpoint until enableEndpoint: no new deliveries are queued for it, and the
+ * deliveries it still had pending end as failed with lastError 'endpoint disabled' in the same
+ * transaction. (A delivery queued by a publication racing this one is failed the same way by the
+ * worker that claims it; an attempt in flight finishes, but its result no longer changes the
+ * delivery.) Disabling a disabled endpoint changes nothing, its reason included.
  */
 export async function disableEndpoint(em: EntityManager, tenant: Tenant, id: string): Promise<WebhookEndpoint> {
   return em.transactional(async (tx) => {
@@ -196,11 +215,38 @@ export async function disableEndpoint(em: EntityManager, tenant: Tenant, id: str
     if (endpoint.disabledAt) return endpoint;
     const now = new Date();
     endpoint.disabledAt = now;
+    endpoint.disabledReason = disabledByOwnerReason;
     await tx.nativeUpdate(
       WebhookDelivery,
       { endpoint: endpoint.id, status: 'pending' },
       { status: 'failed', lastError: endpointDisabledError, completedAt: now },
     );
+    return endpoint;
+  });
+}
+
+/**
+ * Turns a disabled endpoint back on, whoever disabled it, with a fresh failure streak: events
+ * published from now on are sent to it (those published while it was disabled are not; their
+ * deliveries can be sent with redeliver). It counts against `maxEnabledEndpoints` again, and its
+ * URL must still pass checkWebhookUrl (conflict when the rules now refuse it). Enabling an
+ * enabled endpoint changes nothing.
+ */
+export async function enableEndpoint(em: EntityManager, tenant: Tenant, id: string, loopback: LoopbackPolicy): Promise<WebhookEndpoint> {
+  return em.transactional(async (tx) => {
+    const endpoint = await getEndpoint(tx, tenant, id);
+    if (!endpoint.disabledAt) return endpoint;
+    const checked = checkWebhookUrl(endpoint.url, tenant.mode, loopback);
+    if (!checked.ok) {
+      throw new DomainError('conflict', `The endpoint's URL is no longer accepted: ${checked.message}. Create an endpoint with an accepted URL instead.`, {
+        param: 'id',
+      });
+    }
+    await roomForOneMore(tx, tenant);
+    endpoint.disabledAt = null;
+    endpoint.disabledReason = null;
+    endpoint.consecutiveFailures = 0;
+    endpoint.failingSince = null;
     return endpoint;
   });
 }

@@ -1,12 +1,14 @@
 import dns from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { loopbackHostnames } from '../common/hosts.ts';
+import type { WebhookSettings } from '../config.ts';
 import type { Mode } from '../model/tenant.ts';
 
 /**
  * Endpoint URLs are chosen by customers and fetched by seatgate, so they must not reach
  * seatgate's own network (SSRF): only https, only public hosts. Test mode may also use the
- * loopback hosts, for receivers on a developer's machine.
+ * loopback hosts, for receivers on a developer's machine, when the operator allows it
+ * (WEBHOOK_ALLOW_LOOPBACK), and then only on the ports the operator lists (WEBHOOK_LOOPBACK_PORTS).
  */
 
 export const maxWebhookUrlLength = 2048;
@@ -14,8 +16,14 @@ export const maxWebhookUrlLength = 2048;
 /** Why a URL was refused, in words for the customer. */
 export type WebhookUrlProblem = string;
 
-const nonPublic = new BlockList();
-for (const [network, prefix] of [
+/** Whether test keys may reach loopback receivers, and on which ports (null: any). */
+export type LoopbackPolicy = WebhookSettings['loopback'];
+
+/**
+ * IPv4 ranges that are not on the public internet: the IANA IPv4 special-purpose registry, with
+ * its few globally reachable anycast entries refused too (no receiver lives there), plus multicast.
+ */
+const nonPublicIpv4 = [
   ['0.0.0.0', 8], // "this network", including the unspecified 0.0.0.0
   ['10.0.0.0', 8],
   ['100.64.0.0', 10], // carrier-grade NAT
@@ -31,47 +39,66 @@ for (const [network, prefix] of [
   ['203.0.113.0', 24], // documentation
   ['224.0.0.0', 4], // multicast
   ['240.0.0.0', 4], // reserved, including the broadcast 255.255.255.255
-] as const) {
-  // Node matches IPv4 rules against IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) too.
-  nonPublic.addSubnet(network, prefix, 'ipv4');
-}
+] as const;
+
+const nonPublicV4 = new BlockList();
+for (const [network, prefix] of nonPublicIpv4) nonPublicV4.addSubnet(network, prefix, 'ipv4');
+
+/**
+ * IPv6 is public only inside global unicast (2000::/3): everything outside it (unspecified,
+ * loopback, IPv4-compatible and IPv4-translated forms, discard-only 100::/64 and the rest of
+ * 100::/8, unique-local, link-local, site-local, multicast, the segment-routing 5f00::/16…) is
+ * refused without a list to forget a range from. Two forms outside it carry an IPv4 address and
+ * reach exactly it, so they are judged by that address: IPv4-mapped (::ffff:a.b.c.d), and the
+ * well-known NAT64 prefix (64:ff9b::a.b.c.d), which an IPv6-only host's DNS64 resolver answers
+ * for every IPv4-only receiver. The local-use NAT64 prefix 64:ff9b:1::/48 stays refused: the
+ * operator's own translator decides where it leads.
+ */
+const candidateV6 = new BlockList();
+candidateV6.addSubnet('2000::', 3, 'ipv6');
+candidateV6.addSubnet('::ffff:0:0', 96, 'ipv6');
+candidateV6.addSubnet('64:ff9b::', 96, 'ipv6');
+
+const nonPublicV6 = new BlockList();
 for (const [network, prefix] of [
-  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible addresses
-  ['64:ff9b::', 96], // NAT64
-  ['64:ff9b:1::', 48], // local-use NAT64
-  ['100::', 64], // discard-only
-  ['2001::', 32], // Teredo
-  ['2001:2::', 48], // benchmarking
+  ['2001::', 23], // IETF protocol assignments: Teredo, benchmarking, ORCHID, anycast services
   ['2001:db8::', 32], // documentation
-  ['2002::', 16], // 6to4
+  ['2002::', 16], // 6to4, which embeds an IPv4 address not decoded here
   ['3fff::', 20], // documentation
-  ['fc00::', 7], // unique-local
-  ['fe80::', 10], // link-local
-  ['fec0::', 10], // deprecated site-local
-  ['ff00::', 8], // multicast
 ] as const) {
-  nonPublic.addSubnet(network, prefix, 'ipv6');
+  nonPublicV6.addSubnet(network, prefix, 'ipv6');
 }
-// The transition prefixes above (NAT64, Teredo, 6to4) embed IPv4 addresses the IPv4 rules would
-// not see; they are refused whole rather than decoded.
+for (const [network, prefix] of nonPublicIpv4) {
+  nonPublicV6.addSubnet(`::ffff:${network}`, 96 + prefix, 'ipv6');
+  nonPublicV6.addSubnet(`64:ff9b::${network}`, 96 + prefix, 'ipv6');
+}
 
 const loopback = new BlockList();
 loopback.addSubnet('127.0.0.0', 8, 'ipv4');
 loopback.addAddress('::1', 'ipv6');
 
-const addressType = (address: string) => (isIP(address) === 6 ? 'ipv6' : 'ipv4');
-
 /** Whether an IP address (v4 or v6) is on the public internet; false for anything that is not an address. */
-export const isPublicAddress = (address: string): boolean => isIP(address) !== 0 && !nonPublic.check(address, addressType(address));
+export function isPublicAddress(address: string): boolean {
+  const version = isIP(address);
+  if (version === 4) return !nonPublicV4.check(address, 'ipv4');
+  return version === 6 && candidateV6.check(address, 'ipv6') && !nonPublicV6.check(address, 'ipv6');
+}
 
-const isLoopbackAddress = (address: string): boolean => isIP(address) !== 0 && loopback.check(address, addressType(address));
+const isLoopbackAddress = (address: string): boolean => isIP(address) !== 0 && loopback.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+
+/** The port a URL connects to: its own, or its scheme's. */
+const portOf = (url: URL): number => (url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80);
+
+/** Whether an attempt to this URL may connect to a loopback address: test mode, loopback allowed, and its port listed (when ports are listed). */
+export const mayReachLoopback = (url: URL, mode: Mode, policy: LoopbackPolicy): boolean =>
+  mode === 'test' && policy.allowed && (policy.ports === null || policy.ports.includes(portOf(url)));
 
 const localNames = ['localhost', 'local', 'internal'];
 
 const refused = (message: WebhookUrlProblem) => ({ ok: false as const, message });
 
-/** Whether `raw` may be an endpoint URL in `mode`; the URL is returned normalised, as WHATWG URL writes it. */
-export function checkWebhookUrl(raw: string, mode: Mode): { ok: true; url: URL } | { ok: false; message: WebhookUrlProblem } {
+/** Whether `raw` may be an endpoint URL in `mode` under the loopback policy; the URL is returned normalised, as WHATWG URL writes it. */
+export function checkWebhookUrl(raw: string, mode: Mode, policy: LoopbackPolicy): { ok: true; url: URL } | { ok: false; message: WebhookUrlProblem } {
   if (raw.length > maxWebhookUrlLength) return refused(`The URL is longer than ${maxWebhookUrlLength} characters`);
   let url: URL;
   try {
@@ -79,14 +106,20 @@ export function checkWebhookUrl(raw: string, mode: Mode): { ok: true; url: URL }
   } catch {
     return refused('The URL is not a valid absolute URL');
   }
-  const loopbackAllowed = mode === 'test' && loopbackHostnames.has(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopbackAllowed)) {
-    return refused(mode === 'test' ? 'The URL must use https (http only for localhost, 127.0.0.1 and [::1])' : 'The URL must use https');
+  const toLoopback = mode === 'test' && loopbackHostnames.has(url.hostname);
+  if (toLoopback && !policy.allowed) return refused('This server does not send webhooks to loopback addresses; use an https URL of a public host');
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && toLoopback)) {
+    return refused(mode === 'test' && policy.allowed ? 'The URL must use https (http only for localhost, 127.0.0.1 and [::1])' : 'The URL must use https');
   }
   if (url.username || url.password) return refused('The URL must not contain a user name or password');
   // href keeps the '#' of an empty fragment, which url.hash does not show.
   if (url.href.includes('#')) return refused('The URL must not contain a fragment');
-  if (loopbackAllowed) return { ok: true, url };
+  // Nothing listens on port 0: a connection to it fails, or reaches something else on some systems.
+  if (url.port === '0') return refused('The URL must not use port 0');
+  if (toLoopback) {
+    if (!mayReachLoopback(url, mode, policy)) return refused(`Loopback URLs may use only the ports ${policy.ports!.join(', ')} on this server`);
+    return { ok: true, url };
+  }
   // WHATWG URL has already turned odd IPv4 forms (2130706433, 0x7f.1, 0177.0.0.1) into dotted quads.
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (isIP(host)) return isPublicAddress(host) ? { ok: true, url } : refused(`The host ${url.hostname} is not a public address`);
@@ -100,12 +133,13 @@ export function checkWebhookUrl(raw: string, mode: Mode): { ok: true; url: URL }
 
 /**
  * A `lookup` for http.request that resolves like dns.lookup but fails with code ESSRF when
- * any address of the name is not public (test mode: loopback is allowed), so a name that
- * resolves to a private address is refused at connect time, after the URL check passed.
- * Node does not call `lookup` for IP literal hosts; checkWebhookUrl refuses those.
+ * any address of the name is not public (loopback is allowed when `loopbackAllowed`: see
+ * mayReachLoopback), so a name that resolves to a private address is refused at connect time,
+ * after the URL check passed. Node does not call `lookup` for IP literal hosts; checkWebhookUrl
+ * refuses those.
  */
-export function guardedLookup(mode: Mode): LookupFunction {
-  const allowed = (address: string) => isPublicAddress(address) || (mode === 'test' && isLoopbackAddress(address));
+export function guardedLookup(loopbackAllowed: boolean): LookupFunction {
+  const allowed = (address: string) => isPublicAddress(address) || (loopbackAllowed && isLoopbackAddress(address));
   return (hostname, options, callback) => {
     // Every address is checked even when the caller wants one: a name with any private address
     // is refused whichever of its addresses the resolver happens to put first.

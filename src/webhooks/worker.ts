@@ -13,8 +13,17 @@ import type { WebhookDeliveryStatus } from '../model/webhooks.ts';
 import { nextAttemptDelayMs } from './retry.ts';
 import { type DeliveryTaker, endpointDisabledError } from './service.ts';
 import { webhookHeaders } from './signature.ts';
-import { type AttemptResult, attemptResultsJson, CLAIM_DUE, type ClaimedDelivery, NEXT_DUE, SETTLE_ATTEMPTS } from './store.ts';
-import { checkWebhookUrl, guardedLookup } from './url.ts';
+import {
+  type AttemptResult,
+  attemptResultsJson,
+  CLAIM_DUE,
+  type ClaimedDelivery,
+  FAIL_PENDING_OF_ENDPOINTS,
+  NEXT_DUE,
+  SETTLE_ATTEMPTS,
+  type SettledResult,
+} from './store.ts';
+import { checkWebhookUrl, guardedLookup, mayReachLoopback } from './url.ts';
 
 /** Bytes of an answer read at most; the rest is not waited for. Only the status counts. */
 export const maxResponseBytes = 64 * 1024;
@@ -23,6 +32,12 @@ export const webhookUserAgent = 'seatgate-webhooks/1 (+https://www.standardwebho
 const maxErrorLength = 500;
 /** The shortest wait between two looks for due deliveries when one seems due but was claimed by another worker. */
 const minWaitMs = 50;
+/**
+ * The wait when deliveries seem due but this worker's in-flight limits may be what holds them:
+ * a send that ends looks again at once, so this is only the fallback for those another worker
+ * was claiming.
+ */
+const blockedWaitMs = 1000;
 
 export type WebhookWorkerOptions = WebhookSettings & {
   /** The longest the worker goes without looking for due deliveries (a safety net: it is woken when events are published, and when the next retry is due). */
@@ -45,10 +60,25 @@ type Outcome = { statusCode: number | null; error: string | null; latencyMs: num
 
 const clip = (text: string) => (text.length > maxErrorLength ? `${text.slice(0, maxErrorLength - 1)}…` : text);
 
+/** What a connection that failed before any answer says, whatever the reason: refused, reset, unreachable, closed. */
+const couldNotConnect = 'Could not connect to the endpoint.';
+
+/** Resolver failures: the name is the customer's to fix, and anyone can look it up. */
+const dnsErrors = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'ENODATA']);
+
+/**
+ * An attempt's error in words for the endpoint's owner. A refused, reset or otherwise failed
+ * connection says only couldNotConnect: "refused" against "reset" (or a TLS handshake's
+ * complaint) would tell which ports of a host listen, so lastError would double as a port
+ * scanner. What the owner needs to fix stays: an address refused by the SSRF rules, a name that
+ * does not resolve, a certificate the TLS check refused.
+ */
 function describeError(error: unknown): string {
   const { code, message } = error as { code?: string; message?: string };
   if (code === 'ESSRF') return message ?? 'the host is not a public address';
-  return clip(code && !message?.includes(code) ? `${code}: ${message}` : (message ?? String(error)));
+  if (code && dnsErrors.has(code)) return clip(`The host name could not be resolved (${code}).`);
+  if (code && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT/.test(code)) return clip(`The TLS certificate was refused: ${message ?? code}`);
+  return couldNotConnect;
 }
 
 /** Attempts a delivery may make on pooled connections the endpoint had already closed, before it counts as failed. */
@@ -82,6 +112,7 @@ function post(
   headers: Record<string, string>,
   body: string,
   timeoutMs: number,
+  loopbackAllowed: boolean,
 ): Promise<Outcome & { staleConnection?: boolean }> {
   return new Promise((resolve) => {
     const started = performance.now();
@@ -107,7 +138,7 @@ function post(
         method: 'POST',
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
         agent: secure ? agents[mode].https : agents[mode].http,
-        lookup: guardedLookup(mode),
+        lookup: guardedLookup(loopbackAllowed),
       },
       (response) => {
         statusCode = response.statusCode ?? null;
@@ -142,25 +173,127 @@ const maxResultsPerSettle = 500;
  */
 const settleGatherMs = 10;
 
+/** This process's sends in flight, and slots held for hand-offs, by endpoint and by organization. */
+class Slots {
+  private readonly byEndpoint = new Map<string, number>();
+  private readonly byOrganization = new Map<string, number>();
+  /** Slots held for deliveries a publication is handing over, until `take` starts them or the lease ends. */
+  private readonly held = new Map<string, { endpointId: string; organizationId: string; until: number }>();
+  used = 0;
+
+  private readonly limits: { concurrency: number; perEndpoint: number; perOrganization: number };
+
+  constructor(limits: { concurrency: number; perEndpoint: number; perOrganization: number }) {
+    this.limits = limits;
+  }
+
+  private add(map: Map<string, number>, key: string, by: number): void {
+    const count = (map.get(key) ?? 0) + by;
+    if (count > 0) map.set(key, count);
+    else map.delete(key);
+  }
+
+  /** Counts a send (or a held slot) to this endpoint. */
+  occupy(endpointId: string, organizationId: string): void {
+    this.add(this.byEndpoint, endpointId, 1);
+    this.add(this.byOrganization, organizationId, 1);
+    this.used++;
+  }
+
+  vacate(endpointId: string, organizationId: string): void {
+    this.add(this.byEndpoint, endpointId, -1);
+    this.add(this.byOrganization, organizationId, -1);
+    this.used--;
+  }
+
+  /** Lets go of held slots whose lease ended: their publication never committed, or took too long to. */
+  private expire(now: number): void {
+    for (const [id, slot] of this.held) {
+      if (slot.until > now) continue;
+      this.held.delete(id);
+      this.vacate(slot.endpointId, slot.organizationId);
+    }
+  }
+
+  free(): number {
+    this.expire(Date.now());
+    return this.limits.concurrency - this.used;
+  }
+
+  /** Holds a slot for this delivery if every limit leaves room. */
+  hold(delivery: { id: string; endpointId: string; organizationId: string }, leaseMs: number): boolean {
+    const now = Date.now();
+    this.expire(now);
+    const room =
+      this.used < this.limits.concurrency &&
+      (this.byEndpoint.get(delivery.endpointId) ?? 0) < this.limits.perEndpoint &&
+      (this.byOrganization.get(delivery.organizationId) ?? 0) < this.limits.perOrganization;
+    if (!room) return false;
+    this.held.set(delivery.id, { endpointId: delivery.endpointId, organizationId: delivery.organizationId, until: now + leaseMs });
+    this.occupy(delivery.endpointId, delivery.organizationId);
+    return true;
+  }
+
+  /** Turns a held slot into a send; false when it was let go meanwhile (the send then occupies one anew). */
+  claimHeld(id: string): boolean {
+    return this.held.delete(id);
+  }
+
+  /** Whether some endpoint or organization is at its limit: deliveries may be due that only a send's end lets through. */
+  anyAtLimit(): boolean {
+    for (const count of this.byEndpoint.values()) if (count >= this.limits.perEndpoint) return true;
+    for (const count of this.byOrganization.values()) if (count >= this.limits.perOrganization) return true;
+    return false;
+  }
+
+  /** What CLAIM_DUE is told this process already has. */
+  busy() {
+    return {
+      busyEndpoints: [...this.byEndpoint.keys()],
+      busyEndpointCounts: [...this.byEndpoint.values()],
+      busyOrganizations: [...this.byOrganization.keys()],
+      busyOrganizationCounts: [...this.byOrganization.values()],
+    };
+  }
+}
+
+/** Endpoints this process's workers disabled for failing, by mode, since it started: the metrics read it. */
+export const endpointsDisabledForFailing: Record<Mode, number> = { live: 0, test: 0 };
+
 /**
  * This process's webhook sender. Every server process runs one; they share the work through the
  * database alone: each claims due deliveries with CLAIM_DUE (FOR UPDATE SKIP LOCKED, and a
  * lease), so no two send one delivery at the same time, and a process that dies mid-send leaves
  * its claims to the others when their leases end. It takes what this process's publications
- * hand it, already claimed (`take`); it claims when poked (a publication left deliveries due), by
- * a timer set for the next due delivery, and at least every `pollMs`. At most `concurrency`
- * sends at once, over keep-alive connections. Results are written in batches: those that end
- * while a write is in flight go together in the next. A failure of its own database calls is
+ * hand it, already claimed (`reserve`, then `take`); it claims when poked (a publication left
+ * deliveries due), by a timer set for the next due delivery, and at least every `pollMs`.
+ *
+ * At most `concurrency` sends at once, over keep-alive connections, and of them at most
+ * `concurrencyPerEndpoint` to one endpoint and `concurrencyPerOrganization` to one
+ * organization's endpoints, whichever way they came: an endpoint that never answers holds a few
+ * slots for the timeout, never all of them, and other tenants' deliveries go out beside it.
+ *
+ * Results are written in batches: those that end while a write is in flight go together in the
+ * next. An endpoint whose attempts keep failing is disabled by the write that crosses its limit
+ * (SETTLE_ATTEMPTS), and its pending deliveries end FAILED. A failure of its own database calls is
  * logged and retried; it never throws.
  */
 export function webhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOptions): WebhookWorker {
   const pollMs = options.pollMs ?? 5000;
   const agents = createAgents(options.concurrency);
   const inFlight = new Set<Promise<void>>();
+  const slots = new Slots({
+    concurrency: options.concurrency,
+    perEndpoint: options.concurrencyPerEndpoint,
+    perOrganization: options.concurrencyPerOrganization,
+  });
   let stopped = false;
   const claiming = singleFlight(() => claim());
-  // The last claim filled every free slot, so more may be due: a send that ends claims again.
-  let saturated = false;
+  // While a claim statement runs, the in-flight counts it was given must hold: hand-offs wait.
+  let claimRunning = false;
+  // The last claim filled every free slot, or left an endpoint or organization at its limit, so
+  // more may be due: a send that ends claims again.
+  let wanting = false;
   let timer: NodeJS.Timeout | null = null;
   let timerDueAt = Number.POSITIVE_INFINITY;
   let failures = 0;
@@ -186,24 +319,40 @@ export function webhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOp
     if (!stopped) void claiming.kick();
   }
 
-  /** Claims as many due deliveries as there are free slots, until none is due, then sets the timer for the next. */
+  /** Claims as many due deliveries as the limits leave room for, until none is due, then sets the timer for the next. */
   async function claim(): Promise<void> {
     try {
+      let saturated = false;
       for (;;) {
-        const free = options.concurrency - inFlight.size;
+        const free = slots.free();
         if (stopped) return;
         if (free <= 0) {
           saturated = true;
-          return;
+          break;
         }
-        const claimed = await run(orm.em.fork(), CLAIM_DUE, { limit: free, leaseMs: options.leaseMs });
-        for (const delivery of claimed) track(attempt(delivery));
-        saturated = claimed.length === free;
-        if (!saturated) break;
+        claimRunning = true;
+        let claimed: ClaimedDelivery[];
+        try {
+          claimed = await run(orm.em.fork(), CLAIM_DUE, {
+            limit: free,
+            leaseMs: options.leaseMs,
+            perEndpoint: options.concurrencyPerEndpoint,
+            perOrganization: options.concurrencyPerOrganization,
+            ...slots.busy(),
+          });
+        } finally {
+          claimRunning = false;
+        }
+        for (const delivery of claimed) send(delivery, false);
+        if (claimed.length < free) break;
       }
+      const blocked = slots.anyAtLimit();
+      wanting = saturated || blocked;
+      if (saturated) return;
       const [next] = await run(orm.em.fork(), NEXT_DUE, {});
       failures = 0;
-      wakeIn(Math.min(pollMs, Math.max(minWaitMs, next?.waitMs ?? pollMs)));
+      const waitMs = next?.waitMs ?? pollMs;
+      wakeIn(Math.min(pollMs, Math.max(blocked ? blockedWaitMs : minWaitMs, waitMs)));
     } catch (error) {
       failures++;
       const retryMs = Math.min(pollMs, 100 * 2 ** failures);
@@ -212,11 +361,15 @@ export function webhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOp
     }
   }
 
-  function track(sending: Promise<void>): void {
+  /** Sends a claimed delivery in a slot: one held for it at its hand-off, or one taken now. */
+  function send(delivery: ClaimedDelivery, handedOff: boolean): void {
+    if (!(handedOff && slots.claimHeld(delivery.id))) slots.occupy(delivery.endpointId, delivery.organizationId);
+    const sending = attempt(delivery);
     inFlight.add(sending);
     void sending.finally(() => {
       inFlight.delete(sending);
-      if (saturated) poke();
+      slots.vacate(delivery.endpointId, delivery.organizationId);
+      if (wanting) poke();
     });
   }
 
@@ -224,6 +377,9 @@ export function webhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOp
     const attemptedAt = new Date();
     const result = (outcome: Outcome, status: WebhookDeliveryStatus, retryInMs: number | null, recordAttempt = true): AttemptResult => ({
       id: delivery.id,
+      endpointId: delivery.endpointId,
+      organizationId: delivery.organizationId,
+      mode: delivery.mode,
       leasedUntil: delivery.leasedUntil,
       status,
       retryInMs,
@@ -239,16 +395,18 @@ export function webhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOp
         // Queued by a publication that raced the disabling: it ends as disableEndpoint ends the others.
         return await settle(result({ statusCode: null, error: endpointDisabledError, latencyMs: 0 }, 'failed', null, false));
       }
-      // The URL passed this check when it was registered; rules tighten, and IP literals never reach guardedLookup.
-      const checked = checkWebhookUrl(delivery.url, delivery.mode);
+      // The URL passed this check when it was registered; rules tighten (the loopback policy
+      // included), and IP literals never reach guardedLookup.
+      const checked = checkWebhookUrl(delivery.url, delivery.mode, options.loopback);
       let outcome: Outcome & { staleConnection?: boolean };
       if (!checked.ok) {
         outcome = { statusCode: null, error: `The URL is refused: ${checked.message}.`, latencyMs: 0, final: true };
       } else {
         const body = JSON.stringify({ type: delivery.eventType, timestamp: delivery.eventCreatedAt.toISOString(), data: delivery.payload });
         const headers = { ...webhookHeaders(delivery.secret, delivery.id, Math.floor(Date.now() / 1000), body), 'user-agent': webhookUserAgent };
+        const loopbackAllowed = mayReachLoopback(checked.url, delivery.mode, options.loopback);
         let tries = 0;
-        do outcome = await post(checked.url, delivery.mode, agents, headers, body, options.timeoutMs);
+        do outcome = await post(checked.url, delivery.mode, agents, headers, body, options.timeoutMs, loopbackAllowed);
         while (outcome.staleConnection && tries++ < staleConnectionRetries);
       }
       if (succeeded(outcome)) return await settle(result(outcome, 'succeeded', null));
@@ -274,6 +432,27 @@ export function webhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOp
   }
 
   /**
+   * Ends the pending deliveries of endpoints the last write disabled, and says so: a warning
+   * (its message is stable, for alerts) and the metrics' tally. Should this fail, the worker
+   * that claims each of those deliveries ends it the same way (its endpoint is disabled).
+   */
+  async function disabled(rows: readonly SettledResult[], results: readonly AttemptResult[]): Promise<void> {
+    const resultOf = new Map(results.map((result) => [result.id, result]));
+    // One entry per endpoint, however many of its results the batch held.
+    const endpoints = new Map<string, { result: AttemptResult; reason: string | null }>();
+    for (const row of rows) {
+      const result = resultOf.get(row.id)!;
+      if (row.endpointDisabled) endpoints.set(result.endpointId, { result, reason: row.disabledReason });
+    }
+    if (endpoints.size === 0) return;
+    await run(orm.em.fork(), FAIL_PENDING_OF_ENDPOINTS, { endpointIds: [...endpoints.keys()], error: endpointDisabledError });
+    for (const [endpointId, { result, reason }] of endpoints) {
+      endpointsDisabledForFailing[result.mode]++;
+      logger.warn('a webhook endpoint was disabled for failing', { endpointId, organizationId: result.organizationId, mode: result.mode, reason });
+    }
+  }
+
+  /**
    * Writes the queued results, a batch per statement, retrying a failed write while the leases
    * hold: a result that is never written costs a second send (after the lease), never a loss.
    */
@@ -284,11 +463,18 @@ export function webhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOp
       const leaseEnds = Math.min(...results.map((result) => result.leasedUntil.getTime()));
       for (let tries = 1; ; tries++) {
         try {
-          const rows = await run(orm.em.fork(), SETTLE_ATTEMPTS, { results: attemptResultsJson(results) });
+          const rows = await run(orm.em.fork(), SETTLE_ATTEMPTS, {
+            results: attemptResultsJson(results),
+            disableAfterFailures: options.disableAfterFailures,
+            disableAfterHours: options.disableAfterHours,
+          });
           for (const row of rows) {
             if (!row.settled)
               logger.info('a webhook delivery changed while it was being sent; its attempt is recorded, its state kept', { deliveryId: row.id });
           }
+          await disabled(rows, results).catch((error) =>
+            logger.error('could not end the pending deliveries of a disabled webhook endpoint; each ends when it is next claimed', { error }),
+          );
           break;
         } catch (error) {
           const waitMs = 200 * 2 ** tries;
@@ -316,11 +502,11 @@ export function webhookWorker(orm: Orm, logger: Logger, options: WebhookWorkerOp
     },
     poke,
     leaseMs: options.leaseMs,
-    capacity: () => (stopped ? 0 : Math.max(0, options.concurrency - inFlight.size)),
+    reserve: (delivery) => !stopped && !claimRunning && slots.hold(delivery, options.leaseMs),
     take(claimed) {
       // Handed over as this worker stops: their leases run out, and any worker sends them then.
       if (stopped) return;
-      for (const delivery of claimed) track(attempt(delivery));
+      for (const delivery of claimed) send(delivery, true);
     },
     async stop() {
       stopped = true;

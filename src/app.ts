@@ -6,11 +6,12 @@ import { useApiKeyAuth } from './http/api-key-auth.ts';
 import { Clock } from './clock/service.ts';
 import { createContext } from './context.ts';
 import type { Context } from './types.ts';
-import type { CorsPolicy, Limits, WebhookSettings } from './config.ts';
+import { type CorsPolicy, type Limits, loadConfig, type SubscriptionSettings, type WebhookSettings } from './config.ts';
 import type { Orm } from './db/orm.ts';
 import { useContractErrors } from './http/errors.ts';
 import { corsOptions } from './http/cors.ts';
 import { useAccessLog } from './http/access-log.ts';
+import { SubscriptionFanout, subscriptionLimitHeaders } from './http/fanout.ts';
 import { useCompiledExecution } from './http/compiled-execution.ts';
 import { type Metrics, useMetricsEndpoint } from './http/metrics.ts';
 import { type Lifecycle, useLiveness, useReadiness } from './http/health.ts';
@@ -134,6 +135,10 @@ export type AppOptions = {
   metricsToken?: string | null;
   /** Runs of a document on the standard executor before it is compiled (1; tests compile at once). */
   interpretedRuns?: number;
+  /** Caps on open subscriptions and when a slow one is cut off (SUBSCRIPTIONS_*); the defaults when not given. */
+  subscriptions?: SubscriptionSettings;
+  /** The process's subscription streams; made from `subscriptions` when not given (tests give their own to read its counts). */
+  fanout?: SubscriptionFanout;
   /** Whether test keys' webhooks may reach loopback, and on which ports (WEBHOOK_ALLOW_LOOPBACK, WEBHOOK_LOOPBACK_PORTS); any port when not given. */
   webhookLoopback?: WebhookSettings['loopback'];
   /** Proxies trusted to append the client's address to X-Forwarded-For (TRUST_PROXY); 0 when not given. */
@@ -148,6 +153,9 @@ export function createApp(options: AppOptions) {
   const keys = new ApiKeyCache(apiKeyCacheMs, realNow);
   const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger, options.metrics?.seatChanges);
   const events = options.events ?? new EventHub(orm, logger, deliveryQueue(null));
+  const fanout = options.fanout ?? new SubscriptionFanout(options.subscriptions ?? loadConfig({}).subscriptions, logger);
+  // An open stream's key is looked up again within the cache's lifetime: revoked, its streams end.
+  fanout.checkKeysWith(async (keyHash) => (await keys.recheck(() => orm.em.fork(), keyHash)) !== null, apiKeyCacheMs);
   const webhookLoopback = options.webhookLoopback ?? { allowed: true, ports: null };
   const policy = (perSecond: number, burst: number) => (perSecond > 0 && burst > 0 ? { perSecond, burst } : null);
   const policies = {
@@ -182,7 +190,7 @@ export function createApp(options: AppOptions) {
     maxRequestBodySize: false,
     logging: yogaLogger(logger),
     // The configured origins only, with the headers a browser client needs to read.
-    cors: corsOptions(options.cors ?? { anyOrigin: false, origins: [], localhost: true }, [requestIdHeader, ...exposedHeaders]),
+    cors: corsOptions(options.cors ?? { anyOrigin: false, origins: [], localhost: true }, [requestIdHeader, ...exposedHeaders, ...subscriptionLimitHeaders]),
     // Served whole by seatgate, scripts and editor workers inlined: yoga's default page loads
     // them from a CDN, and stays blank offline or behind a policy that blocks CDNs.
     renderGraphiQL,
@@ -210,6 +218,8 @@ export function createApp(options: AppOptions) {
       ...(introspection ? [] : noIntrospectionPlugins()),
       useCompiledExecution(logger, { interpretedRuns: options.interpretedRuns }),
       useContractErrors(states, logger, { hideSuggestions: !introspection }),
+      // Last: it serves subscriptions itself, with the errors already in the contract's shape.
+      fanout.plugin(states),
     ],
     context: (initial) => {
       const state = states.get(initial.request);

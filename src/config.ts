@@ -117,6 +117,13 @@ const envSchema = z.object({
     )
     .transform((ports) => ports.map(Number))
     .optional(),
+  // Open subscriptions (SSE streams): at most this many per API key, and per organization.
+  SUBSCRIPTIONS_PER_KEY: count(1_000_000).min(1).default(1000),
+  SUBSCRIPTIONS_PER_ORGANIZATION: count(1_000_000).min(1).default(5000),
+  // A stream that falls this many events behind, or whose socket takes no data for this long, is
+  // ended with conflict; the client resumes with `after`.
+  SUBSCRIPTION_MAX_BACKLOG: count(1_000_000).min(1).default(1000),
+  SUBSCRIPTION_WRITE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   // Slow clients: the whole request must arrive within REQUEST_TIMEOUT_MS, its headers within
   // HEADERS_TIMEOUT_MS; at most MAX_CONNECTIONS connections are open at once.
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(30_000),
@@ -170,6 +177,16 @@ export type WebhookSettings = {
   loopback: { allowed: boolean; ports: readonly number[] | null };
 };
 
+/** How many subscriptions may stay open, and when a slow one is cut off. */
+export type SubscriptionSettings = {
+  perKey: number;
+  perOrganization: number;
+  /** Events a stream may fall behind, its socket's unsent ones included, before it is ended. */
+  maxBacklog: number;
+  /** How long a stream's socket may take no data before the stream is ended. */
+  writeTimeoutMs: number;
+};
+
 /** What the HTTP server allows slow or many clients. */
 type HttpSettings = { requestTimeoutMs: number; headersTimeoutMs: number; maxConnections: number };
 
@@ -202,6 +219,7 @@ export type Config = {
   metricsPort: number | null;
   metricsToken: string | null;
   webhooks: WebhookSettings;
+  subscriptions: SubscriptionSettings;
   http: HttpSettings;
   cors: CorsPolicy;
 };
@@ -266,6 +284,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       disableAfterFailures: e.WEBHOOK_DISABLE_AFTER_FAILURES,
       disableAfterHours: e.WEBHOOK_DISABLE_AFTER_HOURS,
       loopback: { allowed: e.WEBHOOK_ALLOW_LOOPBACK ?? e.NODE_ENV !== 'production', ports: e.WEBHOOK_LOOPBACK_PORTS ?? null },
+    },
+    subscriptions: {
+      perKey: e.SUBSCRIPTIONS_PER_KEY,
+      perOrganization: e.SUBSCRIPTIONS_PER_ORGANIZATION,
+      maxBacklog: e.SUBSCRIPTION_MAX_BACKLOG,
+      writeTimeoutMs: e.SUBSCRIPTION_WRITE_TIMEOUT_MS,
     },
     http: { requestTimeoutMs: e.REQUEST_TIMEOUT_MS, headersTimeoutMs: e.HEADERS_TIMEOUT_MS, maxConnections: e.MAX_CONNECTIONS },
   };

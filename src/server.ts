@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     publicUrl: config.publicUrl,
     cors: config.cors,
     trustProxy: config.trustProxy,
+    subscriptions: config.subscriptions,
     webhookLoopback: config.webhooks.loopback,
     lifecycle,
   });

@@ -55,7 +55,7 @@ describe('answers', () => {
     expect(response.headers.get('access-control-allow-origin')).toBe(allowed);
     expect(response.headers.get('vary')).toMatch(/Origin/);
     expect(response.headers.get('access-control-expose-headers')).toBe(
-      'x-request-id, allow, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after',
+      'x-request-id, allow, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after, ratelimit-policy, ratelimit',
     );
     expect(response.headers.get('access-control-allow-credentials')).toBeNull();
   });

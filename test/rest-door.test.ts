@@ -417,11 +417,13 @@ describe('headers', () => {
     expect(viaGraphql.status).toBe(200);
     expect(viaRest.headers.get('access-control-allow-origin')).toBe(viaGraphql.headers.get('access-control-allow-origin'));
     expect(viaRest.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
-    // A browser client can read the request id, Retry-After and Allow, through either door.
+    // A browser client can read the request id, Retry-After, Allow and the rate-limit headers (those of open subscriptions too), through either door.
     for (const response of [viaRest, viaGraphql]) {
       expect(response.headers.get('access-control-expose-headers')?.split(/,\s*/).sort()).toEqual([
         'allow',
+        'ratelimit',
         'ratelimit-limit',
+        'ratelimit-policy',
         'ratelimit-remaining',
         'ratelimit-reset',
         'retry-after',

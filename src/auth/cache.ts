@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TestClockState } from '../model/clock.ts';
 import type { Tenant } from '../model/tenant.ts';
+import { run } from '../db/prepared.ts';
 import { type Authenticated, hashApiKey, isApiKeyShaped, lookUpApiKey } from './service.ts';
+import { KEY_OWNER } from './store.ts';
 
 /** The staleness bound README promises: keys and test clocks are at most 5 s out of date. */
 export const defaultApiKeyCacheMs = 5000;
@@ -47,6 +49,22 @@ export class ApiKeyCache {
       this.entries.delete(keyHash);
       return null;
     }
+    this.remember(keyHash, found);
+    return this.withClock(found.tenant, found.keyId);
+  }
+
+  /**
+   * Asks the database about a key again (by its hash: a caller that holds on to a key, as an open
+   * subscription does, keeps only that), whatever is remembered, and remembers the answer: a
+   * revoked key is forgotten and answers null.
+   */
+  async recheck(fork: () => EntityManager, keyHash: string): Promise<Authenticated | null> {
+    const [owner] = await run(fork(), KEY_OWNER, { keyHash });
+    if (!owner) {
+      this.entries.delete(keyHash);
+      return null;
+    }
+    const found = { tenant: { organizationId: owner.organizationId, mode: owner.mode }, keyId: owner.keyId, testClock: owner.testClock };
     this.remember(keyHash, found);
     return this.withClock(found.tenant, found.keyId);
   }

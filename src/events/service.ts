@@ -5,6 +5,7 @@ import { periodic, type Worker } from '../common/workers.ts';
 import { run } from '../db/prepared.ts';
 import { OutboxEvent, type OutboxEventType } from '../model/events.ts';
 import type { Tenant } from '../model/tenant.ts';
+import type { Pace } from './feed.ts';
 import type { EventHub } from './hub.ts';
 import type { ChargeCreatedPayload, LimitReachedPayload, SeatChangedPayload } from './payloads.ts';
 import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.ts';
@@ -41,8 +42,17 @@ export async function insertOutbox(em: EntityManager, entries: readonly OutboxEn
   await em.insertMany(OutboxEvent, entries.map(outboxRow));
 }
 
-/** What a subscription asks for: one tenant's events of some types, maybe of one customer (by its own id) or feature, resumed after an event it saw. */
-export type LiveEventsRequest = { types: readonly OutboxEventType[]; customerId: string | null; featureCode: string | null; after: string | null };
+/**
+ * What a subscription asks for: one tenant's events of some types, maybe of one customer (by its
+ * own id) or feature, resumed after an event it saw; `pace` holds the replay to its reader's pace.
+ */
+export type LiveEventsRequest = {
+  types: readonly OutboxEventType[];
+  customerId: string | null;
+  featureCode: string | null;
+  after: string | null;
+  pace?: Pace;
+};
 
 /**
  * A tenant's events as they are published, each process's changes included; with `after` (the
@@ -59,6 +69,7 @@ export async function liveEvents(em: EntityManager, hub: EventHub, tenant: Tenan
   return hub.feed.subscribe(
     { organizationId: tenant.organizationId, mode: tenant.mode, types: request.types, customerId: request.customerId, featureCode: request.featureCode },
     resumeAfter,
+    request.pace,
   );
 }
 

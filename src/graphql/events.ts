@@ -4,6 +4,7 @@ import { customerIdRule, featureCodeRule } from '../common/validation.ts';
 import { SeatBalanceRef, SeatEventRef } from './seats.ts';
 import { type SeatChangedPayload, seatBalanceFromPayload, seatEventFromPayload } from '../events/payloads.ts';
 import { subscribeToEvents } from '../flows/live-events.ts';
+import { paceOf } from '../http/fanout.ts';
 import type { PublishedEvent } from '../model/records.ts';
 
 const changeOf = (event: PublishedEvent) => event.payload as SeatChangedPayload;
@@ -58,6 +59,7 @@ builder.subscriptionFields((t) => ({
         customerRef: args.customerId,
         featureCode: args.featureCode ?? null,
         after: args.after ?? null,
+        pace: paceOf(ctx),
       }),
     resolve: (event) => event,
   }),
@@ -74,6 +76,7 @@ builder.subscriptionFields((t) => ({
         customerRef: args.customerId ?? null,
         featureCode: null,
         after: args.after ?? null,
+        pace: paceOf(ctx),
       }),
     resolve: (event) => event,
   }),

@@ -1,8 +1,10 @@
 import type { EventCounts } from './events.ts';
+import type { FanoutRun } from './fanout.ts';
+import { type FairnessRound, percentiles } from './fairness.ts';
 import type { StallRun } from './stall.ts';
 import { type BatchSummary, type LedgerTotals, summarizeBatches } from './ledger.ts';
 import { type LoadResult, median } from './load.ts';
-import { freshBareScenario, operableScenario, type Scenario, type SystemName, systems } from './scenarios.ts';
+import { fanoutAddsScenario, fanoutBulkScenario, freshBareScenario, operableScenario, type Scenario, type SystemName, systems } from './scenarios.ts';
 
 /** One measured run of one scenario on one system, with the warm-up that preceded it. */
 export type RunRecord = {
@@ -19,6 +21,10 @@ export type RunRecord = {
   events?: RunEvents | null;
   /** CPU time of the seatgate process and of PostgreSQL during the measured run (seatgate only). */
   cpu?: { serverMs: number; postgresMs: number } | null;
+  /** Memory, stalls and notifications of the many subscribers attached (subscriber scenarios only). */
+  subscribers?: FanoutRun | null;
+  /** The longest event-loop stall of seatgate's measured run (addSeats only: what the machine alone causes). */
+  stallMs?: number | null;
 };
 
 /** Notifications and deliveries of one run with events attached, and how they ended. */
@@ -73,10 +79,108 @@ export type Report = {
   stalls: StallRun[];
   /** addSeats with subscribers and a webhook endpoint attached, against addSeats alone. */
   events: { ratio: number; check: Check; totals: RunEvents } | null;
+  /** Scenarios with many subscribers attached: stalls, memory, and whether every notification arrived. */
+  fanout: FanoutSummary[];
+  /** Tenant B's webhook delivery latency, alone and beside A's silent endpoints. */
+  fairness: FairnessSummary | null;
   /** addSeats on a seatgate with access logs, metrics and shared rate limits, against the bare one. */
   operability: { ratio: number; check: Check; cpu: { bareMs: number; operableMs: number; ratio: number; check: Check }; logs: OperableLogs };
   runs: RunRecord[];
 };
+
+type FanoutSummary = {
+  scenario: string;
+  streams: number;
+  /** Median over rounds of this scenario's req/s ÷ seatgate's addSeats alone in the same round (adds only). */
+  ratio: number | null;
+  /** The longest stall of any round, while the writes ran and the streams caught up, and while they opened. */
+  writesStall: Check;
+  openingStallMs: Check;
+  /** The longest stall of seatgate's addSeats alone in the same rounds: the machine's own share. */
+  aloneStallMs: number;
+  /** Medians over rounds. */
+  rssBeforeMb: number;
+  rssIdleMb: number;
+  kbPerStream: number;
+  heapKbPerStream: number;
+  owed: number;
+  received: number;
+  streamsWrong: number;
+  notOpened: number;
+  retried: number;
+  endedEarly: string[];
+  catchUpMs: number;
+  /** Every stream got exactly what it was owed, none ended early, all opened. */
+  whole: boolean;
+};
+
+type FairnessSummary = {
+  changes: { alone: number; beside: number };
+  alone: { p50: number; p99: number };
+  beside: { p50: number; p99: number };
+  /** Medians over rounds of beside ÷ alone, each within its round. */
+  p50Ratio: Check;
+  p99Ratio: Check;
+  silentHeld: { atStart: number; max: number };
+  undelivered: number;
+  duplicates: number;
+  failedChanges: string[];
+  whole: boolean;
+};
+
+/** The healthy tenant's delivery latency beside a silent one, at most this many times its latency alone. */
+const maxFairnessRatio = 2;
+
+function fanoutOf(runs: RunRecord[], name: string): FanoutSummary | null {
+  const own = measuredOf(runs, name, 'seatgate').filter((run) => run.subscribers);
+  if (own.length === 0) return null;
+  const figures = own.map((run) => run.subscribers!);
+  const alone = measuredOf(runs, 'addSeats', 'seatgate');
+  const ratios = own.flatMap((run) => {
+    const plain = alone.find((other) => other.round === run.round);
+    return plain ? [run.measured.okPerSecond / plain.measured.okPerSecond] : [];
+  });
+  const stallCheck = (value: number): Check => ({ value, target: `≤ ${maxStallMs} ms`, met: value <= maxStallMs });
+  const sum = (value: (f: FanoutRun) => number) => figures.reduce((total, f) => total + value(f), 0);
+  const summary = {
+    scenario: name,
+    streams: figures[0]!.streams,
+    ratio: name === fanoutAddsScenario && ratios.length > 0 ? median(ratios) : null,
+    writesStall: stallCheck(Math.max(...figures.map((f) => f.writesStallMs))),
+    openingStallMs: stallCheck(Math.max(...figures.map((f) => f.openingStallMs))),
+    aloneStallMs: Math.max(...alone.filter((run) => own.some((o) => o.round === run.round)).map((run) => run.stallMs ?? Number.NaN)),
+    rssBeforeMb: median(figures.map((f) => f.rssBeforeKb / 1024)),
+    rssIdleMb: median(figures.map((f) => f.rssIdleKb / 1024)),
+    kbPerStream: median(figures.map((f) => (f.rssIdleKb - f.rssBeforeKb) / f.streams)),
+    heapKbPerStream: median(figures.map((f) => (f.heapIdleKb - f.heapBeforeKb) / f.streams)),
+    owed: sum((f) => f.owed),
+    received: sum((f) => f.received),
+    streamsWrong: sum((f) => f.streamsWrong),
+    notOpened: sum((f) => f.notOpened),
+    retried: sum((f) => f.retried),
+    endedEarly: [...new Set(figures.flatMap((f) => f.endedEarly))].slice(0, 5),
+    catchUpMs: Math.max(...figures.map((f) => f.catchUpMs)),
+  };
+  return { ...summary, whole: summary.streamsWrong === 0 && summary.notOpened === 0 && summary.owed === summary.received };
+}
+
+function fairnessOf(rounds: FairnessRound[]): FairnessSummary {
+  const ratio = (pick: (p: { p50: number; p99: number }) => number) =>
+    median(rounds.map((round) => pick(percentiles(round.besideMs)) / pick(percentiles(round.aloneMs))).filter(Number.isFinite));
+  const check = (value: number): Check => ({ value, target: `≤ ${maxFairnessRatio}×`, met: value <= maxFairnessRatio });
+  const summary = {
+    changes: { alone: rounds.reduce((n, r) => n + r.aloneMs.length, 0), beside: rounds.reduce((n, r) => n + r.besideMs.length, 0) },
+    alone: percentiles(rounds.flatMap((round) => round.aloneMs)),
+    beside: percentiles(rounds.flatMap((round) => round.besideMs)),
+    p50Ratio: check(ratio((p) => p.p50)),
+    p99Ratio: check(ratio((p) => p.p99)),
+    silentHeld: { atStart: Math.min(...rounds.map((r) => r.silentHeldAtStart)), max: Math.max(...rounds.map((r) => r.silentHeldMax)) },
+    undelivered: rounds.reduce((n, r) => n + r.undelivered, 0),
+    duplicates: rounds.reduce((n, r) => n + r.duplicates, 0),
+    failedChanges: rounds.flatMap((r) => r.failedChanges).slice(0, 3),
+  };
+  return { ...summary, whole: summary.undelivered === 0 && summary.duplicates === 0 && summary.failedChanges.length === 0 };
+}
 
 const ratioTargets: Record<string, { min: number; goal?: number }> = { addSeats: { min: 0.5, goal: 1 }, 'customers(100)': { min: 0.5 } };
 const hot1 = 'hot balance, 1 conn';
@@ -140,6 +244,7 @@ export function buildReport(
   ledger: LedgerChange,
   stalls: StallRun[],
   operableLogs: OperableLogs,
+  fairnessRounds: FairnessRound[] | null,
 ): Report {
   const summaries = scenarios.map((scenario): ScenarioSummary => {
     const bySystem = { seatgate: measuredOf(runs, scenario.name, 'seatgate'), baseline: measuredOf(runs, scenario.name, 'baseline') };
@@ -249,7 +354,13 @@ export function buildReport(
   const events = withEvents && totals ? { ratio: eventsRatio, check: { value: eventsRatio, target: '≥ 0.8×', met: eventsRatio >= 0.8 }, totals } : null;
   // Every event owed to the endpoint was delivered, none twice under a different id, none failed.
   const eventsWhole = !totals || (totals.pending === 0 && totals.failed === 0 && totals.distinctDeliveries === totals.queued && totals.badSignatures === 0);
-  const passed = eventsWhole && systems.every((s) => correctness[s].lostUpdateCheck && correctness[s].status5xx === 0 && correctness[s].internalErrors === 0);
+  const fanout = [fanoutAddsScenario, fanoutBulkScenario].flatMap((name) => fanoutOf(runs, name) ?? []);
+  const fairness = fairnessRounds && fairnessRounds.length > 0 ? fairnessOf(fairnessRounds) : null;
+  const passed =
+    eventsWhole &&
+    fanout.every((f) => f.whole) &&
+    (fairness?.whole ?? true) &&
+    systems.every((s) => correctness[s].lostUpdateCheck && correctness[s].status5xx === 0 && correctness[s].internalErrors === 0);
 
   return {
     machine,
@@ -268,6 +379,8 @@ export function buildReport(
     passed,
     stalls,
     events,
+    fanout,
+    fairness,
     operability,
     runs,
   };
@@ -292,6 +405,13 @@ export function markdown(report: Report): string {
   row(['scenario', 'conns', 'seatgate req/s', 'baseline req/s', 'ratio', 'target', 'seatgate p50/p99 ms', 'baseline p50/p99 ms']);
   row(['---', '---:', '---:', '---:', '---:', '---', '---:', '---:']);
   for (const s of report.scenarios) {
+    const own = report.fanout.find((f) => f.scenario === s.scenario);
+    if (own) {
+      // Measured on seatgate only: the ratio is against its own addSeats (section below).
+      const ratio = own.ratio === null ? '' : `${times(own.ratio)} of addSeats`;
+      row([s.scenario, s.connections, num(s.speed.seatgate.okPerSecond), '—', ratio, `stall ${verdict(own.writesStall)}`, latency(s.speed.seatgate), '—']);
+      continue;
+    }
     row([
       s.scenario,
       s.connections,
@@ -324,7 +444,24 @@ export function markdown(report: Report): string {
     '',
     '',
   ]);
-  lines.push('', 'req/s counts successful answers only; ratio is the median over rounds of seatgate ÷ baseline in the same round.', '');
+  if (report.fairness) {
+    const f = report.fairness;
+    row([
+      'webhook delivery of a healthy tenant beside one with 16 silent endpoints, p50 ÷ alone',
+      1,
+      '—',
+      '—',
+      `${times(f.p50Ratio.value)} of alone`,
+      verdict(f.p50Ratio),
+      `${num(f.beside.p50)} / ${num(f.beside.p99)}`,
+      '—',
+    ]);
+  }
+  lines.push(
+    '',
+    'req/s counts successful answers only; ratio is the median over rounds of seatgate ÷ baseline in the same round (rows marked — have no baseline: see their sections below).',
+    '',
+  );
 
   lines.push('Per round, req/s (seatgate | baseline; who went first alternates):', '');
   for (const s of report.scenarios) {
@@ -335,7 +472,7 @@ export function markdown(report: Report): string {
         .map((run) => num(run.measured.okPerSecond))
         .join(', '),
     );
-    lines.push(`- ${s.scenario}: ${perSystem[0]} | ${perSystem[1]}`);
+    lines.push(`- ${s.scenario}: ${perSystem[0]} | ${perSystem[1] || '—'}`);
   }
 
   lines.push('', '### seatgate events per transaction (ledger rows grouped by xmin, measured runs)', '');
@@ -375,6 +512,53 @@ export function markdown(report: Report): string {
     row(['notifications received by subscribers', t.notifications, '']);
   }
 
+  for (const f of report.fanout) {
+    const watching = f.scenario === fanoutBulkScenario ? "every feature of one customer's balances" : "one customer's balance";
+    lines.push('', `### ${f.scenario}: ${f.streams} SSE streams on one key, 5 per customer, each watching ${watching}`, '');
+    row(['', 'value', 'target']);
+    row(['---', '---:', '---']);
+    if (f.ratio !== null) row(['req/s with the streams open ÷ addSeats alone (seatgate, same round; median)', times(f.ratio), '']);
+    row(['longest event-loop stall while the writes ran and the streams caught up, ms (worst round)', num(f.writesStall.value), verdict(f.writesStall)]);
+    row(["the same during addSeats alone, no streams open (same rounds): the machine's own", num(f.aloneStallMs), '']);
+    row([`longest event-loop stall while the ${f.streams} streams opened at once, ms (worst round)`, num(f.openingStallMs.value), verdict(f.openingStallMs)]);
+    row(['seatgate RSS after a full GC, without / with the streams open and idle, MB (median)', `${num(f.rssBeforeMb)} / ${num(f.rssIdleMb)}`, '']);
+    row(['RSS per idle stream, KB (median)', num(f.kbPerStream), '']);
+    row(['JavaScript heap + external buffers per idle stream after a full GC, KB (median)', num(f.heapKbPerStream), '']);
+    row(['notifications owed (each change of a watched balance, once per watcher) / received', `${f.owed} / ${f.received}`, 'equal']);
+    row(['streams with a wrong count or ended early / never opened', `${f.streamsWrong} / ${f.notOpened}`, '0 / 0']);
+    row(["subscriptions refused (429) and retried while the previous run's streams were released", f.retried, '']);
+    row(['longest wait until every stream was seen caught up after the writes stopped (twice, 300 ms apart), ms', num(f.catchUpMs), '']);
+    if (f.endedEarly.length > 0) lines.push('', `Streams ended early with: ${f.endedEarly.map((why) => `\`${why}\``).join(', ')}`);
+  }
+
+  if (report.fairness) {
+    const f = report.fairness;
+    lines.push(
+      '',
+      "### A silent-endpoint tenant beside a healthy one: B's delivery latency, from its addSeats answer to its receiver getting the POST",
+      '',
+      'A: 16 endpoints on a receiver that never answers, then 3 changes (48 deliveries, each holding a send slot until the webhook timeout). B: one endpoint on a fast receiver, one change every 80 ms.',
+      '',
+    );
+    row(['', 'p50 ms', 'p99 ms', 'changes']);
+    row(['---', '---:', '---:', '---:']);
+    row(['B alone (A idle)', num(f.alone.p50), num(f.alone.p99), f.changes.alone]);
+    row(["B beside A's silent endpoints", num(f.beside.p50), num(f.beside.p99), f.changes.beside]);
+    row([
+      'beside ÷ alone (median over rounds)',
+      `${times(f.p50Ratio.value)}: ${verdict(f.p50Ratio)}`,
+      `${times(f.p99Ratio.value)}: ${verdict(f.p99Ratio)}`,
+      '',
+    ]);
+    lines.push(
+      '',
+      `A's sends held open by the silent receiver: at least ${f.silentHeld.atStart} when B's changes began, at most ${f.silentHeld.max} at once. ` +
+        `B's deliveries missing / duplicated: ${f.undelivered} / ${f.duplicates} (target 0 / 0); B's changes that failed: ${f.failedChanges.length}` +
+        (f.failedChanges.length > 0 ? ` (e.g. \`${f.failedChanges[0]!.replace(/`/g, "'")}\`)` : '') +
+        '.',
+    );
+  }
+
   const { operability } = report;
   lines.push('', '### The cost of running as in production: an access-log line per request, metrics scraped every 5 s, shared rate limits', '');
   row(['', 'value', 'target']);
@@ -405,7 +589,7 @@ export function markdown(report: Report): string {
     ]);
   }
 
-  const target = '0 lost updates, 0 5xx, 0 internal_error';
+  const target = '0 lost updates, 0 5xx, 0 internal_error, every notification and webhook delivery owed arrived once';
   lines.push('', `**Correctness: ${report.passed ? 'PASS' : 'FAIL'}** (${target}; ratio targets are reported, not enforced)`);
   return lines.join('\n');
 }

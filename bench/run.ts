@@ -7,6 +7,8 @@
  *   BENCH_ROUNDS (3, min. 3)  rounds; every scenario runs on both systems in each
  *   BENCH_WARMUP_SECONDS (2)  warm-up before each measured run
  *   DATABASE_URL              a server to create the bench database on; unset: embedded PostgreSQL
+ *   BENCH_ONLY                unset: everything; else a comma-separated list of parts to run:
+ *                             throughput, subscribers, webhooks, stalls
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
@@ -22,11 +24,13 @@ import { batchSizes, lastSeq, ledgerTotals } from './ledger.ts';
 import { load } from './load.ts';
 import { type Child, startChild } from './processes.ts';
 import { buildReport, type LedgerChange, type Machine, markdown, type RunEvents, type RunRecord, type Settings } from './report.ts';
-import { scenarios as allScenarios, type SystemName, systems, type TwinKind } from './scenarios.ts';
+import { scenarios as allScenarios, type SystemName, systems, type TwinKind, wideFeatureCodes } from './scenarios.ts';
 import { createTenant, type Tenant } from './setup.ts';
 import { measureStalls } from './stall.ts';
 import { attachEventLoad, type EventLoad } from './events.ts';
 import { cpuMeter } from './cpu.ts';
+import { attachFanout, type FanoutLoad, probe } from './fanout.ts';
+import { type FairnessRound, setUpFairness } from './fairness.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** seatgate's node flags, as `npm start` gives them (package.json). */
@@ -42,6 +46,19 @@ function numberFromEnv(name: string, fallback: number, min: number): number {
     return min;
   }
   return value;
+}
+
+/** The parts of the bench BENCH_ONLY may name; the subscriber rows bring `addSeats` along, their baseline. */
+const parts = ['throughput', 'subscribers', 'webhooks', 'stalls'] as const;
+type Part = (typeof parts)[number];
+
+function partsFromEnv(): Set<Part> {
+  const raw = process.env.BENCH_ONLY?.trim();
+  if (!raw) return new Set(parts);
+  const named = raw.split(',').map((part) => part.trim());
+  const unknown = named.filter((part) => !(parts as readonly string[]).includes(part));
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY names ${unknown.join(', ')}; the parts are ${parts.join(', ')}`);
+  return new Set(named as Part[]);
 }
 
 class Interrupted extends Error {}
@@ -139,6 +156,7 @@ async function main(): Promise<number> {
     rounds: Math.round(numberFromEnv('BENCH_ROUNDS', 3, 3)),
     warmupSeconds: numberFromEnv('BENCH_WARMUP_SECONDS', 2, 1),
   };
+  const only = partsFromEnv();
   // Our own logs only at warn: the embedded PostgreSQL's chatter is not the report.
   const logger = createLogger('warn');
 
@@ -169,6 +187,8 @@ async function main(): Promise<number> {
       RATE_LIMIT_PER_SECOND: '0',
       AUTH_FAILURES_PER_MINUTE: '0',
       DB_POOL_MAX: '10',
+      // The bench's webhook receivers listen on loopback, which production refuses unless allowed.
+      WEBHOOK_ALLOW_LOOPBACK: 'true',
     },
     ready: /GraphiQL at (\S+)/,
   });
@@ -197,7 +217,15 @@ async function main(): Promise<number> {
     kind,
     child: await startChild(`seatgate (${kind}, fresh)`, [...seatgateFlags, 'src/server.ts'], {
       cwd: root,
-      env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: database.url, PORT: String(twinPort), DB_POOL_MAX: '10', ...twinEnv[kind] },
+      env: {
+        ...process.env,
+        NODE_ENV: 'production',
+        DATABASE_URL: database.url,
+        PORT: String(twinPort),
+        DB_POOL_MAX: '10',
+        WEBHOOK_ALLOW_LOOPBACK: 'true',
+        ...twinEnv[kind],
+      },
       ready: /GraphiQL at (\S+)/,
       // Both write to the file, so both pay for what they log the same way.
       logFile: twinLogFd,
@@ -243,6 +271,13 @@ async function main(): Promise<number> {
     baseline: await createTenant(orm, seatgate.url, `bench-baseline-${suffix}`),
   };
   log('set up 2 organizations × 200 subscribed customers through the GraphQL API');
+  // The bulk writes' tenant: 100 features, so that one bulkSetSeats changes 100 balances.
+  const wide = only.has('subscribers')
+    ? await createTenant(orm, seatgate.url, `bench-wide-${suffix}`, { featureCodes: wideFeatureCodes })
+    : { name: '', key: '', organizationId: '' };
+  if (only.has('subscribers')) log('set up 1 organization × 200 customers subscribed to 100 features, for bulk writes');
+  const fairness = only.has('webhooks') ? await setUpFairness(orm, seatgate.url, suffix) : null;
+  if (fairness) disposers.push({ name: 'close the webhook receivers', dispose: fairness.close });
   // Statistics, as any database that has run a while has them: both systems' plans depend on them.
   await db.query('analyze');
   checkpoint();
@@ -267,23 +302,32 @@ async function main(): Promise<number> {
     seatgateKey: tenants.seatgate.key,
     baselineUrl: baseline.url,
     twinUrl: `http://127.0.0.1:${twinPort}/graphql`,
+    wideKey: wide.key,
+  }).filter((scenario) => {
+    if (scenario.subscribers) return only.has('subscribers');
+    // The subscriber rows' throughput is compared with it.
+    if (scenario.name === 'addSeats') return only.has('throughput') || only.has('subscribers');
+    return only.has('throughput');
   });
   const before = { seatgate: await ledgerTotals(db, tenants.seatgate.organizationId), baseline: await ledgerTotals(db, tenants.baseline.organizationId) };
-  const runCount = settings.rounds * scenarios.length * systems.length;
+  const runCount = settings.rounds * scenarios.reduce((sum, scenario) => sum + (scenario.seatgateOnly ? 1 : systems.length), 0);
   log(
-    `${runCount} runs of ${settings.warmupSeconds} + ${settings.seconds} s: about ${Math.ceil((runCount * (settings.warmupSeconds + settings.seconds)) / 60)} min`,
+    `${runCount} runs of ${settings.warmupSeconds} + ${settings.seconds} s: about ${Math.ceil((runCount * (settings.warmupSeconds + settings.seconds)) / 60)} min` +
+      (fairness ? ', and about 20 s a round for the webhook latencies' : ''),
   );
 
   // Even rounds run the twin scenarios in reverse order, in the same places.
   const twinsReversed = scenarios.filter((scenario) => scenario.twin).reverse();
   const twinsSwapped = scenarios.map((scenario) => (scenario.twin ? twinsReversed.shift()! : scenario));
   const runs: RunRecord[] = [];
+  const fairnessRounds: FairnessRound[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     // Alternate who goes first, so neither always meets the database the other just warmed or dirtied.
     const order: SystemName[] = round % 2 === 1 ? ['seatgate', 'baseline'] : ['baseline', 'seatgate'];
     // The two fresh processes swap places too: the second meets a database the first just wrote to.
     for (const scenario of round % 2 === 1 ? scenarios : twinsSwapped) {
       for (const system of order) {
+        if (scenario.seatgateOnly && system !== 'seatgate') continue;
         checkpoint();
         const target = scenario.target[system];
         if (system === 'seatgate' && scenario.twin) {
@@ -292,6 +336,10 @@ async function main(): Promise<number> {
         }
         const attached =
           system === 'seatgate' && scenario.events ? await attachEventLoad(seatgate.url, tenants.seatgate.key, scenario.events.subscribers) : null;
+        const watched = scenario.subscribers?.tenant === 'wide' ? wide : tenants.seatgate;
+        const fanout: FanoutLoad | null = scenario.subscribers
+          ? await attachFanout(db, seatgate, watched.key, watched.organizationId, scenario.subscribers.streams, scenario.subscribers.featureCode)
+          : null;
         // A process just started runs cold code, and compiles it on threads of its own (counted in
         // its CPU time): a twin warms up longer.
         const warmup = await load(target, scenario.connections, settings.warmupSeconds + (twin ? twinWarmupSeconds : 0), interrupt.signal);
@@ -304,29 +352,54 @@ async function main(): Promise<number> {
         const tracksBatches = system === 'seatgate' && scenario.adds;
         const seqBefore = tracksBatches ? await lastSeq(db, organizationId) : null;
         const meter = system === 'seatgate' ? await cpuMeter((twin?.child ?? seatgate).pid) : null;
+        await fanout?.beforeMeasured();
+        // addSeats alone, which the subscriber rows are compared with: the same probe (and its
+        // garbage collection) before the measured run, and its longest stall, the machine's own.
+        const control = system === 'seatgate' && scenario.name === 'addSeats';
+        if (control) await probe(seatgate);
         const measured = await load(target, scenario.connections, settings.seconds, interrupt.signal);
+        const stallMs = control ? (await probe(seatgate)).stallMs : null;
         const cpu = meter ? await meter() : null;
         checkpoint();
         const batches = seqBefore !== null ? await batchSizes(db, organizationId, seqBefore, await lastSeq(db, organizationId)) : null;
         const events = attached ? await detach(db, attached, organizationId) : null;
+        const subscribers = fanout ? await fanout.detach() : null;
         if (twin) {
           await twin.child.stop();
           twin = null;
           seatgate.resume();
         }
-        runs.push({ round, scenario: scenario.name, system, first: system === order[0], warmup, measured, batches, events, cpu });
+        runs.push({ round, scenario: scenario.name, system, first: system === order[0], warmup, measured, batches, events, cpu, subscribers, stallMs });
         log(
           `round ${round}/${settings.rounds}  ${scenario.name.padEnd(22)} ${system.padEnd(8)} ` +
             `${measured.okPerSecond.toFixed(0).padStart(6)} req/s  p50 ${measured.p50Ms.toFixed(1)} ms  p99 ${measured.p99Ms.toFixed(1)} ms` +
-            (measured.ok === measured.responses ? '' : `  (${measured.responses - measured.ok} not ok)`),
+            (measured.ok === measured.responses ? '' : `  (${measured.responses - measured.ok} not ok)`) +
+            (subscribers
+              ? `  stall ${subscribers.writesStallMs} ms, ${subscribers.received}/${subscribers.owed} notifications, ` +
+                `${((subscribers.heapIdleKb - subscribers.heapBeforeKb) / subscribers.streams).toFixed(1)} KB heap, ` +
+                `${((subscribers.rssIdleKb - subscribers.rssBeforeKb) / subscribers.streams).toFixed(1)} KB RSS per stream`
+              : ''),
         );
       }
+    }
+    if (fairness) {
+      checkpoint();
+      const measured = await fairness.measure(round);
+      fairnessRounds.push(measured);
+      const p50 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]?.toFixed(1) ?? 'n/a';
+      log(
+        `round ${round}/${settings.rounds}  webhook latency of B    p50 ${p50(measured.aloneMs)} ms alone, ${p50(measured.besideMs)} ms beside ` +
+          `A's silent endpoints (${measured.silentHeldAtStart} held)`,
+      );
     }
   }
   checkpoint();
 
-  log('the largest requests the bounds allow, while another client polls');
-  const stalls = await measureStalls(orm, seatgate, `bench-stall-${suffix}`);
+  let stalls: Awaited<ReturnType<typeof measureStalls>> = [];
+  if (only.has('stalls')) {
+    log('the largest requests the bounds allow, while another client polls');
+    stalls = await measureStalls(orm, seatgate, `bench-stall-${suffix}`);
+  }
   checkpoint();
 
   // Let requests that were in flight when the last run stopped commit before counting.
@@ -341,7 +414,7 @@ async function main(): Promise<number> {
     requests: operableLines.filter((line) => line.includes('"message":"request"')).length,
     warnings: operableLines.filter((line) => /"level":"(warn|error)"/.test(line)).length,
   };
-  const report = buildReport(await machine(db, database.where), settings, scenarios, runs, ledger, stalls, operableLogs);
+  const report = buildReport(await machine(db, database.where), settings, scenarios, runs, ledger, stalls, operableLogs, fairness ? fairnessRounds : null);
 
   console.log(markdown(report));
   for (const child of [seatgate, baseline]) {

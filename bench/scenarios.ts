@@ -11,6 +11,13 @@ export type Scenario = {
   adds: boolean;
   /** SSE subscribers and a webhook endpoint attached to seatgate while it runs. */
   events?: { subscribers: number };
+  /**
+   * Many SSE subscribers on one key of `tenant` (the seatgate tenant, or the wide one), opened
+   * before the warm-up (bench/fanout.ts): `featureCode` null watches every feature of the customer.
+   */
+  subscribers?: { streams: number; featureCode: string | null; tenant: 'seatgate' | 'wide' };
+  /** Measured on seatgate only: its figures are compared with seatgate's own `addSeats`, not with the baseline. */
+  seatgateOnly?: boolean;
   /** Run on a seatgate process started for this run (at `twinUrl`), bare or as in production, instead of the long-running one. */
   twin?: TwinKind;
   target: Record<SystemName, Target>;
@@ -22,10 +29,20 @@ export type Scenario = {
  */
 export type TwinKind = 'bare' | 'operable';
 
-/** `twinUrl`: where the seatgate started for a twin scenario's run listens. */
-export type Endpoints = { seatgateUrl: string; seatgateKey: string; baselineUrl: string; twinUrl: string };
+/**
+ * `twinUrl`: where the seatgate started for a twin scenario's run listens; `wideKey`: the key of
+ * the tenant whose plan has the 100 features `wideFeatureCodes` (bulk writes).
+ */
+export type Endpoints = { seatgateUrl: string; seatgateKey: string; baselineUrl: string; twinUrl: string; wideKey: string };
+
+/** The features of the wide tenant: a bulkSetSeats of 100 entries sets each once. */
+export const wideFeatureCodes = Array.from({ length: 100 }, (_, i) => `f${i}`);
+const fanoutStreams = 1000;
+export const fanoutAddsScenario = 'addSeats + 1,000 subscribers';
+export const fanoutBulkScenario = 'bulkSetSeats(100) + 1,000 subscribers';
 
 const addSeats = `mutation($input: AddSeatsInput!) { addSeats(input: $input) { id newBalance } }`;
+const bulkSetSeats = `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { id } }`;
 const customers = `query($ids: [String!]!) { customers(ids: $ids) { id seatBalances { featureCode current } } }`;
 const readIds = customerIds.slice(0, 100);
 
@@ -55,6 +72,24 @@ export const operableScenario = 'addSeats, logs + metrics + limits';
 /** What the operable twin is measured against: the same fresh start, without the three. */
 export const freshBareScenario = 'addSeats, fresh process';
 
+/** A bulkSetSeats of every wide feature for a random customer, to a count that customer has not had, so every entry is a change. */
+function bulkTarget(endpoints: Endpoints): Target {
+  const lastCount = new Map<string, number>();
+  return {
+    url: endpoints.seatgateUrl,
+    headers: { 'x-api-key': endpoints.wideKey },
+    body: () => {
+      const customerId = randomCustomer();
+      const count = (lastCount.get(customerId) ?? 0) + 1;
+      lastCount.set(customerId, count);
+      return JSON.stringify({
+        query: bulkSetSeats,
+        variables: { input: { customerId, seats: wideFeatureCodes.map((code) => ({ featureCode: code, count })) } },
+      });
+    },
+  };
+}
+
 export function scenarios(endpoints: Endpoints): Scenario[] {
   // The read bodies never change, so they are built once.
   const readSeatgate = JSON.stringify({ query: customers, variables: { ids: readIds } });
@@ -69,6 +104,28 @@ export function scenarios(endpoints: Endpoints): Scenario[] {
     { name: operableScenario, connections: 10, adds: true, twin: 'operable', target: onTwin(endpoints) },
     // The same adds while 100 frontends watch their customer's balance and a webhook endpoint takes every event.
     { name: 'addSeats + events', connections: 10, adds: true, events: { subscribers: 100 }, target: addTargets(endpoints, randomCustomer) },
+    // A SaaS showing live balances to its signed-in users: 1,000 streams on one key, 5 per
+    // customer, each watching its customer's balance, while the adds run; seatgate only, against
+    // its own addSeats of the same round.
+    {
+      name: fanoutAddsScenario,
+      connections: 10,
+      adds: true,
+      seatgateOnly: true,
+      subscribers: { streams: fanoutStreams, featureCode, tenant: 'seatgate' },
+      target: addTargets(endpoints, randomCustomer),
+    },
+    // The same streams on the wide tenant, each watching every feature of its customer, while
+    // bulkSetSeats of 100 entries run: 100 notifications per write for each of 5 watchers.
+    {
+      name: fanoutBulkScenario,
+      connections: 10,
+      adds: false,
+      seatgateOnly: true,
+      subscribers: { streams: fanoutStreams, featureCode: null, tenant: 'wide' },
+      // The baseline has no bulk request and never runs this scenario.
+      target: { seatgate: bulkTarget(endpoints), baseline: addTargets(endpoints, randomCustomer).baseline },
+    },
     // The same change through the Commet REST door: the baseline's own request shape.
     {
       name: 'POST /api/v1/seats',

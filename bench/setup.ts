@@ -31,25 +31,25 @@ async function eachLimited<T>(items: T[], limit: number, work: (item: T) => Prom
 }
 
 /**
- * A tenant with the `editor` seat feature, an unlimited plan (so adds never charge: the same
- * work the baseline does) and 200 subscribed customers, all set up through seatgate's public API.
+ * A tenant with the `editor` seat feature (or the features `featureCodes`), an unlimited plan (so
+ * adds never charge: the same work the baseline does) and 200 subscribed customers (or the first
+ * `customers`), all set up through seatgate's public API.
  */
-export async function createTenant(orm: Orm, endpoint: string, name: string): Promise<Tenant> {
+export async function createTenant(orm: Orm, endpoint: string, name: string, options: { customers?: number; featureCodes?: string[] } = {}): Promise<Tenant> {
   const { key, organization } = await createApiKey(orm.em.fork(), name, 'test');
   const run = (query: string, input: Record<string, unknown>) => graphql(endpoint, key, query, { input });
-  await run(`mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`, {
-    code: featureCode,
-    name: 'Editor',
-    type: 'SEATS',
+  const codes = options.featureCodes ?? [featureCode];
+  await eachLimited(codes, setupConcurrency, async (code) => {
+    await run(`mutation($input: CreateFeatureInput!) { createFeature(input: $input) { id } }`, { code, name: code, type: 'SEATS' });
   });
   await run(`mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
     code: 'bench',
     name: 'Bench',
     currency: 'EUR',
     interval: 'MONTH',
-    seatFeatures: [{ featureCode, unlimited: true, includedSeats: 0, overageEnabled: false, unitPrice: 0 }],
+    seatFeatures: codes.map((code) => ({ featureCode: code, unlimited: true, includedSeats: 0, overageEnabled: false, unitPrice: 0 })),
   });
-  await eachLimited(customerIds, setupConcurrency, async (externalId) => {
+  await eachLimited(customerIds.slice(0, options.customers ?? customerIds.length), setupConcurrency, async (externalId) => {
     await run(`mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }`, { externalId, name: externalId });
     await run(`mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
       customerId: externalId,

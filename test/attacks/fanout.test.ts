@@ -236,6 +236,22 @@ describe('shared execution', () => {
   });
 });
 
+describe('many at once', () => {
+  test('250 subscriptions sent at once all start, a slice per turn of the event loop, and each gets every event', async ({ harness }) => {
+    const { app, fanout, fetchApp, url } = appWith(harness, {});
+    const s = await seatScenario(harness);
+    const variables = { customerId: s.customerId, featureCode: 'editor' };
+    const streams = await Promise.all(Array.from({ length: 250 }, () => subscribe(fetchApp, url, s.key, narrow, variables)));
+    expect(fanout.streams().filter((stream) => stream.open)).toHaveLength(250);
+    await s.client.ok(mutations.addSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 2 } });
+    const received = await Promise.all(streams.map((stream) => stream.take(1)));
+    for (const notifications of received) expect(notifications.map((n) => n.data.seatBalanceChanged.balance.current)).toEqual([2]);
+    for (const stream of streams) stream.close();
+    await waitUntil(() => fanout.streams().length === 0, 'every stream to close');
+    await app.dispose();
+  });
+});
+
 describe('readers that stop reading', () => {
   test('a paused reader is cut off with conflict once it is SUBSCRIPTION_MAX_BACKLOG events behind, its socket buffer counted; it resumes with after', async ({
     harness,

@@ -14,8 +14,8 @@ import { assertDistinctFeatureCodes, isCapped, maxSeatBalance, minSeatCount, nex
  * properties of rules.test.ts; the idempotency fingerprints had no unit tests of their own.
  */
 
-const capped: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: false };
-const unlimited: SeatLimits = { includedSeats: 0, unlimited: true, overageEnabled: false };
+const capped: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: false, minimumSeats: 0, maximumSeats: null };
+const unlimited: SeatLimits = { includedSeats: 0, unlimited: true, overageEnabled: false, minimumSeats: 0, maximumSeats: null };
 
 /** The DomainError `work` throws; fails the test when it returns or throws anything else. */
 function refusal(work: () => unknown): DomainError {
@@ -51,7 +51,7 @@ describe('seat rule refusals', () => {
     expect(pastBalance.message).toContain(String(maxSeatBalance + 1));
     // At the highest unit price, this many billable seats cost exactly maxAmountPerPeriod.
     const seatsAtBound = maxAmountPerPeriod / maxUnitPrice;
-    const dear: SeatTerms = { includedSeats: 0, unlimited: false, overageEnabled: true, unitPrice: maxUnitPrice };
+    const dear: SeatTerms = { includedSeats: 0, unlimited: false, overageEnabled: true, unitPrice: maxUnitPrice, minimumSeats: 0, maximumSeats: null };
     const pastAmount = refusal(() => billableBalance(seatsAtBound, 'ADD', 1, dear, 'editor', 'count'));
     expect(pastAmount.message).toMatch(/'editor'/);
     expect(pastAmount.message).toContain(String(seatsAtBound + 1));
@@ -65,7 +65,7 @@ test('a no-op set passes on a balance standing above the balance maximum', () =>
 });
 
 describe('planChange', () => {
-  const terms: SeatTerms = { includedSeats: 2, unlimited: false, overageEnabled: true, unitPrice: 3000 };
+  const terms: SeatTerms = { includedSeats: 2, unlimited: false, overageEnabled: true, unitPrice: 3000, minimumSeats: 0, maximumSeats: null };
   const april = { start: new Date('2027-04-01T00:00:00Z'), end: new Date('2027-05-01T00:00:00Z') };
 
   test('gives the new balance, the moved mark and the true-up for the days left', () => {
@@ -89,7 +89,7 @@ describe('small seat rules', () => {
     [true, false, false],
     [true, true, false],
   ])('unlimited %s, overage %s: capped %s', (isUnlimited, overageEnabled, expected) => {
-    expect(isCapped({ includedSeats: 5, unlimited: isUnlimited, overageEnabled })).toBe(expected);
+    expect(isCapped({ includedSeats: 5, unlimited: isUnlimited, overageEnabled, minimumSeats: 0, maximumSeats: null })).toBe(expected);
   });
 
   test('a capped balance reaches its limit when a change lands on it from either side', () => {

@@ -16,7 +16,7 @@ import {
 
 const at = (iso: string) => new Date(iso);
 const period = (start: string, end: string) => ({ start: at(start), end: at(end) });
-const terms: SeatTerms = { includedSeats: 5, unlimited: false, overageEnabled: true, unitPrice: 2500 };
+const terms: SeatTerms = { includedSeats: 5, unlimited: false, overageEnabled: true, unitPrice: 2500, minimumSeats: 0, maximumSeats: null };
 
 describe('days of a period', () => {
   test.each([

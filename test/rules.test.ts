@@ -5,20 +5,26 @@ import { billableBalance, planChange } from '../src/flows/seat-pricing.ts';
 import type { SeatLimits } from '../src/model/catalog.ts';
 import { nextBalance } from '../src/seats/rules.ts';
 
-const capped: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: false };
-const overage: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: true };
-const unlimited: SeatLimits = { includedSeats: 0, unlimited: true, overageEnabled: false };
+const capped: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: false, minimumSeats: 0, maximumSeats: null };
+const overage: SeatLimits = { includedSeats: 5, unlimited: false, overageEnabled: true, minimumSeats: 0, maximumSeats: null };
+const unlimited: SeatLimits = { includedSeats: 0, unlimited: true, overageEnabled: false, minimumSeats: 0, maximumSeats: null };
 
 type Kind = 'ADD' | 'REMOVE' | 'SET';
 type Refusal = 'insufficient_seats' | 'seat_limit_exceeded' | 'validation_error';
 
-/** What a call did: the balance, or the code and param of the DomainError it threw. */
-const outcomeOf = (work: () => number): { balance: number } | { code: string; param: string | null } => {
+type Outcome = { balance: number } | { code: string; param: string | null; limit?: string; value?: number };
+
+/**
+ * What a call did: the balance, or the code and param of the DomainError it threw, with the limit
+ * and its value when the refusal names one (seat_limit_exceeded at minimumSeats or maximumSeats).
+ */
+const outcomeOf = (work: () => number): Outcome => {
   try {
     return { balance: work() };
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
-    return { code: error.code, param: error.param };
+    const detail = error.details?.[0];
+    return { code: error.code, param: error.param, ...(detail?.limit ? { limit: detail.limit, value: detail.value } : {}) };
   }
 };
 
@@ -30,21 +36,27 @@ const MAX_AMOUNT_PER_PERIOD = 10_000_000_000_000n;
 
 /**
  * The balance a change leaves, or why it is refused: removing below zero; raising a balance past
- * its maximum; raising a capped feature (no overage, not unlimited) above its included seats;
- * and, with the money rule, raising billable seats × unitPrice past the per-period maximum.
- * Lowering and no-op sets always pass, even from above a limit. The order of the checks decides
- * the code when several apply: a balance past its maximum is bad input whatever the plan.
+ * its maximum; leaving it above the feature's maximumSeats or below its minimumSeats, whichever
+ * way it moved (those refusals carry the limit); raising a capped feature (no overage, not
+ * unlimited) above its included seats; and, with the money rule, raising billable seats ×
+ * unitPrice past the per-period maximum. Otherwise lowering and no-op sets pass, even from above
+ * a cap. The order of the checks decides the code when several apply: a balance past its maximum
+ * is bad input whatever the plan.
  */
 function expected(
   current: number,
   kind: Kind,
   count: number,
   terms: SeatLimits & { unitPrice?: number },
-): { balance: number } | { code: Refusal; reason: string } {
+): { balance: number } | { code: Refusal; reason: string; limit?: 'MINIMUM' | 'MAXIMUM'; value?: number } {
   const wanted = kind === 'ADD' ? current + count : kind === 'REMOVE' ? current - count : count;
   if (wanted < 0) return { code: 'insufficient_seats', reason: 'below zero' };
+  if (wanted > current && wanted > MAX_BALANCE) return { code: 'validation_error', reason: 'balance maximum' };
+  if (terms.maximumSeats !== null && wanted > terms.maximumSeats) {
+    return { code: 'seat_limit_exceeded', reason: 'maximumSeats', limit: 'MAXIMUM', value: terms.maximumSeats };
+  }
+  if (wanted < terms.minimumSeats) return { code: 'seat_limit_exceeded', reason: 'minimumSeats', limit: 'MINIMUM', value: terms.minimumSeats };
   if (wanted <= current) return { balance: wanted };
-  if (wanted > MAX_BALANCE) return { code: 'validation_error', reason: 'balance maximum' };
   const isCapped = !terms.unlimited && !terms.overageEnabled;
   if (isCapped && wanted > terms.includedSeats) return { code: 'seat_limit_exceeded', reason: 'cap' };
   if (terms.unitPrice !== undefined) {
@@ -82,8 +94,65 @@ describe('nextBalance', () => {
   });
 });
 
+describe('nextBalance: minimumSeats and maximumSeats', () => {
+  // 2 to 10 seats, overage allowed above the 5 included.
+  const bounded: SeatLimits = { ...overage, minimumSeats: 2, maximumSeats: 10 };
+  test.each([
+    ['add up to the maximum', 7, 'ADD', 3, 10],
+    ['set to the maximum', 0, 'SET', 10, 10],
+    ['remove down to the minimum', 5, 'REMOVE', 3, 2],
+    ['set to the minimum', 9, 'SET', 2, 2],
+  ] as const)('%s passes', (_name, current, kind, count, balance) => {
+    expect(outcomeOf(() => nextBalance(current, kind, count, bounded, 'editor'))).toEqual({ balance });
+  });
+
+  test.each([
+    ['add past the maximum', 7, 'ADD', 4, 'MAXIMUM', 10],
+    ['set past the maximum', 2, 'SET', 11, 'MAXIMUM', 10],
+    ['remove below the minimum', 5, 'REMOVE', 4, 'MINIMUM', 2],
+    ['set below the minimum', 5, 'SET', 1, 'MINIMUM', 2],
+    ['set to 0 with a minimum', 5, 'SET', 0, 'MINIMUM', 2],
+    ['lower while still above the maximum', 14, 'REMOVE', 1, 'MAXIMUM', 10],
+  ] as const)('%s is refused with the limit', (_name, current, kind, count, limit, value) => {
+    expect(outcomeOf(() => nextBalance(current, kind, count, bounded, 'editor', 'seats.2.count'))).toEqual({
+      code: 'seat_limit_exceeded',
+      param: 'seats.2.count',
+      limit,
+      value,
+    });
+  });
+
+  test('the refusal names the feature, the limit and its value in its detail', () => {
+    try {
+      nextBalance(7, 'ADD', 4, bounded, 'editor', 'seats.2.count');
+      expect.unreachable();
+    } catch (error) {
+      expect((error as DomainError).details).toEqual([
+        { field: 'seats.2.count', message: (error as DomainError).message, featureCode: 'editor', limit: 'MAXIMUM', value: 10 },
+      ]);
+      expect((error as DomainError).message).toMatch(/at most 10 seats of 'editor'; 11 requested/);
+    }
+  });
+
+  test('removing more than held is insufficient_seats, not the minimum', () => {
+    expect(outcomeOf(() => nextBalance(3, 'REMOVE', 4, bounded, 'editor'))).toEqual({ code: 'insufficient_seats', param: 'count' });
+  });
+
+  test('past the maximum on a capped feature, the maximum is the one named', () => {
+    const cappedBounded: SeatLimits = { ...capped, maximumSeats: 8 };
+    expect(outcomeOf(() => nextBalance(5, 'ADD', 4, cappedBounded, 'viewer'))).toEqual({
+      code: 'seat_limit_exceeded',
+      param: 'count',
+      limit: 'MAXIMUM',
+      value: 8,
+    });
+    // Between includedSeats and maximumSeats the cap refuses, as before, without a limit detail.
+    expect(outcomeOf(() => nextBalance(5, 'ADD', 1, cappedBounded, 'viewer'))).toEqual({ code: 'seat_limit_exceeded', param: 'count' });
+  });
+});
+
 describe('billableBalance: the money maximum', () => {
-  const dear = { includedSeats: 0, unlimited: false, overageEnabled: true, unitPrice: 1_000_000_000 };
+  const dear = { includedSeats: 0, unlimited: false, overageEnabled: true, unitPrice: 1_000_000_000, minimumSeats: 0, maximumSeats: null };
   test.each([
     ['billing exactly the maximum passes', 0, 'SET', 10_000, dear, { balance: 10_000 }],
     ['one seat more is refused', 10_000, 'ADD', 1, dear, { code: 'validation_error', param: 'count' }],
@@ -128,11 +197,15 @@ describe('properties: every change gets exactly the outcome the model gives', ()
       fc.integer({ min: 990_000, max: 1_000_000 }),
       fc.constantFrom(1, 9_999, 10_000, 10_001, 1_000_000),
     );
+  // Limits of any value, consistent or not: the rules must hold whatever the database holds.
+  // Mostly small, to meet small balances; often absent, so the other refusals stay reachable.
   const terms = fc.record({
     includedSeats: fc.oneof(fc.nat(50), fc.constantFrom(0, 1_000_000), fc.integer({ min: 0, max: 1_000_000 })),
     unlimited: fc.boolean(),
     overageEnabled: fc.boolean(),
     unitPrice: fc.oneof(fc.nat(5_000), fc.constantFrom(0, 1_000_000_000), fc.integer({ min: 999_000_000, max: 1_000_000_000 })),
+    minimumSeats: fc.oneof(fc.constant(0), fc.nat(60), fc.integer({ min: 0, max: 1_000_000 })),
+    maximumSeats: fc.oneof(fc.constant(null), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 10_000_000 })),
   });
   const change = kind.chain((k) =>
     fc.record({ current, kind: fc.constant(k), count: count(k), terms, param: fc.constantFrom('count', 'seats.0.count', 'seats.99.count') }),
@@ -140,19 +213,36 @@ describe('properties: every change gets exactly the outcome the model gives', ()
 
   // Which of the model's outcomes the runs met, so that a generator that stops reaching one fails.
   const covered = (seen: Set<string>, outcome: ReturnType<typeof expected>) => seen.add('balance' in outcome ? 'passes' : `${outcome.code}: ${outcome.reason}`);
+  /** The outcome nextBalance must give for the model's: the balance, or the refusal under `param`. */
+  const asOutcome = (model: ReturnType<typeof expected>, param: string): Outcome => {
+    if ('balance' in model) return model;
+    const { code, limit, value } = model;
+    return { code, param, ...(limit ? { limit, value } : {}) };
+  };
+  /** A balance a change was let to leave lies within its limits. */
+  const withinLimits = (outcome: Outcome, terms: SeatLimits) =>
+    !('balance' in outcome) || (outcome.balance >= terms.minimumSeats && (terms.maximumSeats === null || outcome.balance <= terms.maximumSeats));
 
-  test('nextBalance: the count rules and the seat cap', () => {
+  test('nextBalance: the count rules, the seat cap and the seat limits', () => {
     const seen = new Set<string>();
     fc.assert(
       fc.property(change, ({ current, kind, count, terms: { unitPrice: _price, ...seatTerms }, param }) => {
         const model = expected(current, kind, count, seatTerms);
         covered(seen, model);
         const actual = outcomeOf(() => nextBalance(current, kind, count, seatTerms, 'f', param));
-        expect(actual).toEqual('balance' in model ? model : { code: model.code, param });
+        expect(actual).toEqual(asOutcome(model, param));
+        expect(withinLimits(actual, seatTerms)).toBe(true);
       }),
       { numRuns: 3_000 },
     );
-    expect([...seen].sort()).toEqual(['insufficient_seats: below zero', 'passes', 'seat_limit_exceeded: cap', 'validation_error: balance maximum']);
+    expect([...seen].sort()).toEqual([
+      'insufficient_seats: below zero',
+      'passes',
+      'seat_limit_exceeded: cap',
+      'seat_limit_exceeded: maximumSeats',
+      'seat_limit_exceeded: minimumSeats',
+      'validation_error: balance maximum',
+    ]);
   });
 
   test('billableBalance: the same, and the money maximum', () => {
@@ -162,7 +252,8 @@ describe('properties: every change gets exactly the outcome the model gives', ()
         const model = expected(current, kind, count, terms);
         covered(seen, model);
         const actual = outcomeOf(() => billableBalance(current, kind, count, terms, 'f', param));
-        expect(actual).toEqual('balance' in model ? model : { code: model.code, param });
+        expect(actual).toEqual(asOutcome(model, param));
+        expect(withinLimits(actual, terms)).toBe(true);
       }),
       { numRuns: 3_000 },
     );
@@ -170,6 +261,8 @@ describe('properties: every change gets exactly the outcome the model gives', ()
       'insufficient_seats: below zero',
       'passes',
       'seat_limit_exceeded: cap',
+      'seat_limit_exceeded: maximumSeats',
+      'seat_limit_exceeded: minimumSeats',
       'validation_error: amount maximum',
       'validation_error: balance maximum',
     ]);

@@ -20,6 +20,8 @@ export type CreatePlanInput = {
     unlimited?: boolean | null;
     overageEnabled: boolean;
     unitPrice: number;
+    minimumSeats?: number | null;
+    maximumSeats?: number | null;
   }[];
 };
 
@@ -66,6 +68,8 @@ export async function createPlan(em: EntityManager, tenant: Tenant, input: Creat
       unlimited: entry.unlimited ?? false,
       overageEnabled: entry.overageEnabled,
       unitPrice: entry.unitPrice,
+      minimumSeats: entry.minimumSeats ?? 0,
+      maximumSeats: entry.maximumSeats ?? null,
     });
   }
   await flushUnique(em, {

@@ -10,7 +10,8 @@ type PlanTermsRow = { interval: PlanInterval; currency: string; featureId: strin
 // entities would only lengthen the flush that follows.
 export const PLAN_TERMS = statement<{ planId: string }, PlanTermsRow>(
   'plan_terms',
-  `select p.interval, p.currency, pf.feature_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price
+  `select p.interval, p.currency, pf.feature_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price,
+          pf.minimum_seats, pf.maximum_seats
      from plan p left join plan_seat_feature pf on pf.plan_id = p.id left join feature f on f.id = pf.feature_id
     where p.id = :planId`,
   (row) => ({
@@ -23,6 +24,8 @@ export const PLAN_TERMS = statement<{ planId: string }, PlanTermsRow>(
       unlimited: read.bool(row.unlimited ?? false),
       overageEnabled: read.bool(row.overage_enabled ?? false),
       unitPrice: read.int(row.unit_price ?? 0),
+      minimumSeats: read.int(row.minimum_seats ?? 0),
+      maximumSeats: read.nullableInt(row.maximum_seats),
     },
   }),
 );

@@ -57,7 +57,8 @@ export const errorCodes = {
   seat_limit_exceeded: {
     type: 'billing_error',
     status: 400,
-    description: 'The plan includes a fixed number of these seats and allows no overage; this change would go above it. Lowering always works.',
+    description:
+      "The change would take the balance outside what the plan allows: above its maximumSeats, below its minimumSeats, or above includedSeats when the plan allows no overage. Nothing was changed. A refusal at a limit lists it in `details` ({featureCode, limit: MINIMUM or MAXIMUM, value: the limit}); the plan's seatFeatures show every limit.",
   },
   idempotency_key_mismatch: {
     type: 'conflict_error',
@@ -89,7 +90,20 @@ export const errorCodes = {
 
 export type ErrorCode = keyof typeof errorCodes;
 
-export type ErrorDetail = { field: string; message: string };
+/**
+ * One problem of a failed call: the input field it is about and what is wrong. A seat limit
+ * refusal also names the feature, which limit was hit, and the limit's value.
+ */
+export type ErrorDetail = {
+  field: string;
+  message: string;
+  featureCode?: string;
+  limit?: SeatLimitKind;
+  value?: number;
+};
+
+/** Which of a plan feature's limits a refused change would have broken. */
+export type SeatLimitKind = 'MINIMUM' | 'MAXIMUM';
 
 export class DomainError extends Error {
   readonly code: ErrorCode;

@@ -122,6 +122,7 @@ export const read = {
   text: (value: unknown): string => value as string,
   nullableText: (value: unknown): string | null => (value ?? null) as string | null,
   int: (value: unknown): number => value as number,
+  nullableInt: (value: unknown): number | null => (value ?? null) as number | null,
   bigint: (value: unknown): number => Number(value),
   bool: (value: unknown): boolean => value as boolean,
   date: (value: unknown): Date => (value instanceof Date ? value : new Date(value as string | number)),

@@ -41,13 +41,15 @@ export type ChargeCreatedPayload = Omit<SeatChargeRecord, 'ts' | 'createdAt' | '
 
 /**
  * `seat.limit_reached`: a balance of a feature without overage reached its included seats
- * (`reached`, with the event that did it), or a change was refused for going above them
- * (`refused`, with the balance it asked for).
+ * (`reached`, with the event that did it), or a change was refused for going above them or above
+ * the feature's maximumSeats (`refused`, with the balance it asked for).
  */
 export type LimitReachedPayload = {
   customerId: string;
   featureCode: string;
   includedSeats: number;
+  /** The feature's maximumSeats; null when it has none. */
+  maximumSeats: number | null;
   current: number;
   reason: 'reached' | 'refused';
   eventId: string | null;

@@ -25,6 +25,7 @@ function limitPayload(
     customerId,
     featureCode: balance.featureCode,
     includedSeats: balance.terms.includedSeats,
+    maximumSeats: balance.terms.maximumSeats,
     current,
     ...what,
     at: at.toISOString(),
@@ -66,8 +67,8 @@ export function changeOutbox(balance: ChangedBalance, event: SeatEventRecord, ch
 }
 
 /**
- * A change refused for going above a capped feature's included seats: nothing changed, but the
- * back office learns that a customer wants more than the plan allows.
+ * A change refused for going above a capped feature's included seats or above a maximumSeats:
+ * nothing changed, but the back office learns that a customer wants more than the plan allows.
  */
 export const limitRefusedOutbox = (balance: ChangedBalance, current: number, requested: number, at: Date): OutboxEntry => ({
   ...on(balance),

@@ -122,9 +122,10 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
         plans.push(planChange(balanceOf(row), entry, row.terms, period, request.now));
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
-        // A refusal at the limit is news for the back office (a customer wants more seats than
-        // the plan allows), so it is told even though nothing changed.
-        if (error.code === 'seat_limit_exceeded') {
+        // A refusal at an upper limit is news for the back office (a customer wants more seats
+        // than the plan allows), so it is told even though nothing changed. One at the minimum
+        // is not: the customer wants fewer, and no limit was reached.
+        if (error.code === 'seat_limit_exceeded' && error.details?.[0]?.limit !== 'MINIMUM') {
           const current = balanceOf(row).current;
           outbox.push(limitRefusedOutbox(changedBalance(request.tenant, row), current, requestedBalance(current, entry.kind, entry.count), request.now));
         }

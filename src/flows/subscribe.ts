@@ -31,9 +31,10 @@ const activeSubscriptionConflict = (ref: string) =>
   new DomainError('conflict', `Customer '${ref}' already has an active subscription.`, { param: 'customerId' });
 
 /**
- * Subscribes a customer to a plan. Every seat feature of the plan gets a balance (0 unless
- * `initialSeats` says otherwise); each initial count is recorded as a SET event at the start and
- * billed in advance for the first period, like every period start. One flush writes it all.
+ * Subscribes a customer to a plan. Every seat feature of the plan gets a balance: its count in
+ * `initialSeats`, which must lie within the feature's limits, or else its minimumSeats. Each
+ * listed count, and each minimum above 0, is recorded as a SET event at the start and billed in
+ * advance for the first period, like every period start. One flush writes it all.
  */
 export async function createSubscription(em: EntityManager, tenant: Tenant, now: Date, input: CreateSubscriptionInput): Promise<SubscriptionRecord> {
   const startAt = input.startAt ?? now;
@@ -68,6 +69,13 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
     }
     initial.set(entry.featureCode, { count: billableBalance(0, 'SET', entry.count, terms, entry.featureCode, `initialSeats.${index}.count`), terms });
   }
+  // A balance not listed starts at its feature's minimum, recorded and billed like a listed one
+  // (the ledger of every balance starts from 0). The plan's own rules keep the minimum valid.
+  for (const terms of offered.values()) {
+    if (terms.minimumSeats > 0 && !initial.has(terms.feature.code)) {
+      initial.set(terms.feature.code, { count: billableBalance(0, 'SET', terms.minimumSeats, terms, terms.feature.code, 'initialSeats'), terms });
+    }
+  }
 
   return em.transactional(async (tx) => {
     const subscription = tx.create(Subscription, {
@@ -93,8 +101,7 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
         highWaterMark: advanceFor(count, terms, firstPeriod)?.quantity ?? 0,
       });
     }
-    for (const entry of initialSeats) {
-      const { count, terms } = initial.get(entry.featureCode)!;
+    for (const { count, terms } of initial.values()) {
       const event = tx.create(SeatEvent, {
         id: newId('sev'),
         organization: tenant.organizationId,
@@ -103,7 +110,7 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
         feature: terms.feature,
         subscription,
         kind: 'SET',
-        quantity: entry.count,
+        quantity: count,
         previousBalance: 0,
         newBalance: count,
         ts: startAt,

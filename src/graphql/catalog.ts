@@ -1,10 +1,11 @@
-import { maxUnitPrice } from '../billing/proration.ts';
+import { maxAmountPerPeriod, maxUnitPrice } from '../billing/proration.ts';
 import { builder } from './builder.ts';
 import { loadAll } from '../common/relay.ts';
 import { describe, formatCount } from './common.ts';
 import { featureCodeRule, nameRule } from '../common/validation.ts';
 import type { Feature, Plan, PlanSeatFeature } from '../model/catalog.ts';
 import { createFeature, createPlan, listFeatures, listPlans } from '../catalog/service.ts';
+import { maxSeatBalance, maxSeatCount } from '../seats/rules.ts';
 
 const currencies = new Set(Intl.supportedValuesOf('currency'));
 
@@ -57,6 +58,15 @@ const PlanSeatFeatureRef = builder.objectRef<PlanSeatFeature>('PlanSeatFeature')
     unitPrice: t.exposeInt('unitPrice', {
       description: `Minor units of the plan currency per extra seat per full period, 0–${formatCount(maxUnitPrice)}.`,
     }),
+    minimumSeats: t.exposeInt('minimumSeats', {
+      description:
+        "The fewest seats a balance may hold, 0 for none. A new subscription's balance starts here unless initialSeats says otherwise; a change that would leave a balance below it answers seat_limit_exceeded (details.limit MINIMUM) and changes nothing.",
+    }),
+    maximumSeats: t.exposeInt('maximumSeats', {
+      nullable: true,
+      description:
+        'The most seats a balance may hold; null for no maximum. A change that would leave a balance above it answers seat_limit_exceeded (details.limit MAXIMUM) and changes nothing, whatever overageEnabled says.',
+    }),
   }),
 });
 
@@ -91,6 +101,37 @@ const CreateFeatureInput = builder.inputType('CreateFeatureInput', {
   }),
 });
 
+/** A PlanSeatFeatureInput as its rules between fields read it. */
+type SeatTermsInput = {
+  includedSeats: number;
+  unlimited?: boolean | null;
+  overageEnabled: boolean;
+  unitPrice: number;
+  minimumSeats?: number | null;
+  maximumSeats?: number | null;
+};
+
+/** The rules between a seat feature's fields, each naming the field to change; every broken one is listed in details. */
+const seatTermsRules: [(terms: SeatTermsInput) => boolean, { message: string; path: string[] }][] = [
+  [
+    (terms) => terms.maximumSeats == null || terms.maximumSeats >= (terms.minimumSeats ?? 0),
+    { message: 'must be at least minimumSeats', path: ['maximumSeats'] },
+  ],
+  [(terms) => terms.maximumSeats == null || terms.maximumSeats >= terms.includedSeats, { message: 'must be at least includedSeats', path: ['maximumSeats'] }],
+  [(terms) => terms.maximumSeats == null || !terms.unlimited, { message: 'must be null when unlimited is true', path: ['maximumSeats'] }],
+  [
+    (terms) => terms.unlimited === true || terms.overageEnabled || (terms.minimumSeats ?? 0) <= terms.includedSeats,
+    { message: 'must be at most includedSeats when overageEnabled is false: no balance could hold it', path: ['minimumSeats'] },
+  ],
+  [
+    (terms) =>
+      terms.unlimited === true ||
+      !terms.overageEnabled ||
+      BigInt(Math.max(0, (terms.minimumSeats ?? 0) - terms.includedSeats)) * BigInt(terms.unitPrice) <= BigInt(maxAmountPerPeriod),
+    { message: `must not bill more than ${maxAmountPerPeriod} minor units per period (billable seats × unitPrice)`, path: ['minimumSeats'] },
+  ],
+];
+
 const PlanSeatFeatureInput = builder.inputType('PlanSeatFeatureInput', {
   description: "A plan's terms for one seat feature.",
   fields: (t) => ({
@@ -111,6 +152,17 @@ const PlanSeatFeatureInput = builder.inputType('PlanSeatFeatureInput', {
       description: `Price of one seat above includedSeats for one full period, in minor units of the plan currency: 0–${formatCount(maxUnitPrice)}.`,
       validate: { min: 0, max: maxUnitPrice },
     }),
+    minimumSeats: t.int({
+      required: false,
+      defaultValue: 0,
+      description: `Optional, default 0 (null means 0): the fewest seats a balance may hold, 0–${formatCount(maxSeatCount)}. New balances start here; going below it answers seat_limit_exceeded. At most includedSeats when the plan allows no overage, at most maximumSeats, and its billable seats × unitPrice at most 10^13.`,
+      validate: { min: 0, max: maxSeatCount },
+    }),
+    maximumSeats: t.int({
+      required: false,
+      description: `Optional, default null (no maximum): the most seats a balance may hold, 1–${formatCount(maxSeatBalance)}, at least includedSeats and minimumSeats. Going above it answers seat_limit_exceeded, even with overage. Not allowed when unlimited.`,
+      validate: { min: 1, max: maxSeatBalance },
+    }),
   }),
 });
 
@@ -129,6 +181,7 @@ const CreatePlanInput = builder.inputType('CreatePlanInput', {
       description: 'The seat features the plan offers: at most 100 entries, each feature code once.',
       validate: {
         maxLength: 100,
+        items: { refine: seatTermsRules },
         refine: [
           (entries: { featureCode: string }[]) => new Set(entries.map((e) => e.featureCode)).size === entries.length,
           { message: 'lists a feature code twice' },
@@ -161,7 +214,7 @@ builder.mutationFields((t) => ({
   createPlan: t.field({
     type: PlanRef,
     description:
-      "Creates a plan in the key's organization and mode. Errors: validation_error, feature_not_found (param seatFeatures.N.featureCode), conflict (the code is in use).",
+      "Creates a plan in the key's organization and mode. Errors: validation_error (param seatFeatures.N.<field>: a bound out of range, or limits that contradict each other, such as maximumSeats below minimumSeats or includedSeats), feature_not_found (param seatFeatures.N.featureCode), conflict (the code is in use).",
     args: { input: t.arg({ type: CreatePlanInput, description: 'The plan to create.' }) },
     resolve: (_root, { input }, ctx) => createPlan(ctx.em, ctx.tenant, input),
   }),

@@ -30,10 +30,13 @@ const idempotencyKeyDescription =
 /** The errors every seat change can answer; each operation adds its own. */
 const seatChangeErrors = 'validation_error, customer_not_found, feature_not_found, no_active_subscription, feature_not_in_plan';
 const retryErrors = 'idempotency_key_mismatch, conflict (the subscription is renewing or catching up: retry)';
+/** The plan limits every change is held to; PlanSeatFeature shows them. */
+const seatLimitsText =
+  "A balance outside the plan feature's minimumSeats–maximumSeats: seat_limit_exceeded, with details {featureCode, limit: MINIMUM or MAXIMUM, value: the limit}, and nothing changes.";
 
 export const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').implement({
   description:
-    "The seats a customer holds of one seat feature of its plan. It starts at 0 (or the subscription's initialSeats) and equals the newBalance of its latest event.",
+    "The seats a customer holds of one seat feature of its plan. It starts at the subscription's initialSeats, or else at the feature's minimumSeats (0 unless the plan sets one), stays within the feature's minimumSeats and maximumSeats, and equals the newBalance of its latest event.",
   fields: (t) => ({
     customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
     featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
@@ -112,17 +115,23 @@ type PothosInputFieldBuilder = Parameters<Parameters<typeof builder.inputType>[1
 
 const AddSeatsInput = builder.inputType('AddSeatsInput', {
   description: 'Seats to add to one balance.',
-  fields: seatChangeFields('ADD', `Seats to add, 1–${maxCountText}. ${raiseLimits} Above includedSeats without overage: seat_limit_exceeded.`),
+  fields: seatChangeFields(
+    'ADD',
+    `Seats to add, 1–${maxCountText}. ${raiseLimits} ${seatLimitsText} Above includedSeats without overage: seat_limit_exceeded.`,
+  ),
 });
 const RemoveSeatsInput = builder.inputType('RemoveSeatsInput', {
   description: 'Seats to remove from one balance.',
-  fields: seatChangeFields('REMOVE', `Seats to remove, 1–${maxCountText}; more than the balance holds answers insufficient_seats and changes nothing.`),
+  fields: seatChangeFields(
+    'REMOVE',
+    `Seats to remove, 1–${maxCountText}; more than the balance holds answers insufficient_seats and changes nothing. ${seatLimitsText}`,
+  ),
 });
 const SetSeatsInput = builder.inputType('SetSeatsInput', {
   description: 'The new value of one balance.',
   fields: seatChangeFields(
     'SET',
-    `The new balance, 0–${maxCountText}. ${raiseLimits} Raising it above includedSeats without overage: seat_limit_exceeded; lowering always works.`,
+    `The new balance, 0–${maxCountText}. ${raiseLimits} ${seatLimitsText} Raising it above includedSeats without overage: seat_limit_exceeded; lowering within the limits always works.`,
   ),
 });
 
@@ -131,7 +140,7 @@ const BulkSeatEntryInput = builder.inputType('BulkSeatEntryInput', {
   fields: (t) => ({
     featureCode: t.string({ description: `${describe.featureCodeArg} It must be in the customer's plan.`, validate: featureCodeRule }),
     count: t.int({
-      description: `The new balance, 0–${maxCountText}; the rules of setSeats apply (seat_limit_exceeded, and validation_error past the balance and amount maxima).`,
+      description: `The new balance, 0–${maxCountText}; the rules of setSeats apply (seat_limit_exceeded outside minimumSeats–maximumSeats or above includedSeats without overage, and validation_error past the balance and amount maxima).`,
       validate: { min: 0, max: maxSeatCount },
     }),
   }),
@@ -234,7 +243,7 @@ builder.mutationFields((t) => ({
   }),
   removeSeats: t.field({
     type: SeatEventRef,
-    description: `Lowers one balance by count and records one REMOVE event; no credit is given for the rest of the period. Errors: ${seatChangeErrors}, insufficient_seats, ${retryErrors}.`,
+    description: `Lowers one balance by count and records one REMOVE event; no credit is given for the rest of the period. Errors: ${seatChangeErrors}, insufficient_seats, seat_limit_exceeded (below minimumSeats), ${retryErrors}.`,
     args: { input: t.arg({ type: RemoveSeatsInput, description: 'The balance and the seats to remove.' }) },
     resolve: (_root, { input }, ctx) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'REMOVE', withHeaderKey(input, ctx)),
   }),

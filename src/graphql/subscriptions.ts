@@ -53,7 +53,7 @@ const InitialSeatsInput = builder.inputType('InitialSeatsInput', {
       validate: featureCodeRule,
     }),
     count: t.int({
-      description: `The starting balance in seats, 0–${formatCount(maxSeatCount)}. Above includedSeats without overage: seat_limit_exceeded; billable seats × unitPrice above 10^13: validation_error.`,
+      description: `The starting balance in seats, 0–${formatCount(maxSeatCount)}. Outside the feature's minimumSeats–maximumSeats (details {featureCode, limit: MINIMUM or MAXIMUM, value}), or above includedSeats without overage: seat_limit_exceeded; billable seats × unitPrice above 10^13: validation_error.`,
       validate: { min: 0, max: maxSeatCount },
     }),
   }),
@@ -74,7 +74,7 @@ const CreateSubscriptionInput = builder.inputType('CreateSubscriptionInput', {
       type: [InitialSeatsInput],
       required: false,
       description:
-        'Starting balances: at most 100 entries, each feature code once. Each is recorded as a SET event at startAt, and its billable seats are charged for the first period in advance. Seat features not listed start at 0.',
+        'Starting balances: at most 100 entries, each feature code once. Each is recorded as a SET event at startAt, and its billable seats are charged for the first period in advance. Seat features not listed start at their minimumSeats (0 unless the plan sets one), recorded and billed the same way when above 0.',
       validate: { maxLength: 100 },
     }),
   }),

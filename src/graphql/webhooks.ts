@@ -38,7 +38,7 @@ const WebhookEventTypeEnum = builder.enumType('WebhookEventType', {
     SEAT_LIMIT_REACHED: {
       value: 'seat.limit_reached',
       description:
-        'seat.limit_reached: a balance of a feature without overage reached its includedSeats (`reason: reached`), or a change was refused with seat_limit_exceeded (`reason: refused`, with the balance it asked for in `requested`).',
+        'seat.limit_reached: a balance of a feature without overage reached its includedSeats (`reason: reached`), or a change was refused with seat_limit_exceeded for going above includedSeats or maximumSeats (`reason: refused`, with the balance it asked for in `requested`, and its maximum in `maximumSeats`). A refusal below minimumSeats sends none.',
     },
   } as const satisfies Record<string, { value: OutboxEventType; description: string }>,
 });

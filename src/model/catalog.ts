@@ -8,11 +8,22 @@ export type PlanInterval = 'MONTH' | 'YEAR';
 export const featureNotFound = (code: string, param = 'featureCode'): DomainError =>
   new DomainError('feature_not_found', `No feature with code '${code}'.`, { param });
 
-/** A plan's terms for one seat feature: what it includes, whether more may be added, and the price of each extra seat (minor units, per period). */
-export type SeatTerms = { includedSeats: number; unlimited: boolean; overageEnabled: boolean; unitPrice: number };
+/**
+ * A plan's terms for one seat feature: what it includes, whether more may be added, the price of
+ * each extra seat (minor units, per period), and the fewest and most seats a balance may hold
+ * (`maximumSeats` null: no maximum).
+ */
+export type SeatTerms = {
+  includedSeats: number;
+  unlimited: boolean;
+  overageEnabled: boolean;
+  unitPrice: number;
+  minimumSeats: number;
+  maximumSeats: number | null;
+};
 
 /** The part of a feature's terms that bounds its balance. */
-export type SeatLimits = Pick<SeatTerms, 'includedSeats' | 'unlimited' | 'overageEnabled'>;
+export type SeatLimits = Pick<SeatTerms, 'includedSeats' | 'unlimited' | 'overageEnabled' | 'minimumSeats' | 'maximumSeats'>;
 
 export class Feature extends TenantEntity {
   id!: string;
@@ -40,6 +51,10 @@ export class PlanSeatFeature {
   overageEnabled!: boolean;
   /** Minor units of the plan currency for one extra seat over one full period. */
   unitPrice!: number;
+  /** The fewest seats a balance may hold; a new balance starts there. */
+  minimumSeats!: number;
+  /** The most seats a balance may hold; null for no maximum. */
+  maximumSeats!: number | null;
 }
 
 export const FeatureSchema = new EntitySchema<Feature, TenantEntity>({
@@ -82,9 +97,15 @@ export const PlanSeatFeatureSchema = new EntitySchema<PlanSeatFeature>({
     unlimited: { type: 'boolean' },
     overageEnabled: { type: 'boolean' },
     unitPrice: { type: 'integer' },
+    minimumSeats: { type: 'integer', default: 0 },
+    maximumSeats: { type: 'integer', nullable: true },
   },
   checks: [
     { name: 'plan_seat_feature_included_seats_check', expression: 'included_seats >= 0' },
     { name: 'plan_seat_feature_unit_price_check', expression: 'unit_price >= 0' },
+    {
+      name: 'plan_seat_feature_seat_limits_check',
+      expression: 'minimum_seats >= 0 and (maximum_seats is null or (maximum_seats >= minimum_seats and maximum_seats >= included_seats))',
+    },
   ],
 });

@@ -16,9 +16,20 @@ const errorEnvelope = z
       message: z.string().describe('For people: what went wrong and what to do.'),
       param: z.string().nullable().describe('The offending input field, when there is one.'),
       details: z
-        .array(z.object({ field: z.string(), message: z.string() }))
+        .array(
+          z.object({
+            field: z.string().describe('The input field the problem is about.'),
+            message: z.string().describe('What is wrong with it.'),
+            featureCode: z.string().optional().describe('seat_limit_exceeded at a plan limit: the feature whose limit the change would break.'),
+            limit: z
+              .enum(['MINIMUM', 'MAXIMUM'])
+              .optional()
+              .describe("seat_limit_exceeded at a plan limit: which one, the feature's minimumSeats or its maximumSeats."),
+            value: z.number().int().optional().describe('seat_limit_exceeded at a plan limit: the limit, the fewest or most seats the balance may hold.'),
+          }),
+        )
         .nullable()
-        .describe('For validation_error, one entry per problem.'),
+        .describe('For validation_error, one entry per problem; for seat_limit_exceeded at a minimumSeats or maximumSeats, the limit broken.'),
       doc_url: z.string().describe("seatgate's page about the code."),
     }),
   })

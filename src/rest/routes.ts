@@ -161,8 +161,10 @@ export const routes: Route[] = [
         // The service names an entry by its index (seats.1.count); here entries are named by their code.
         const entry = error instanceof DomainError ? /^seats\.(\d+)\./.exec(error.param ?? '') : null;
         if (!entry) throw error;
-        const { code, message, details } = error as DomainError;
-        throw new DomainError(code, message, { param: `seats.${seats[Number(entry[1])]!.featureCode}`, details });
+        const { code, message, details, param: indexed } = error as DomainError;
+        const param = `seats.${seats[Number(entry[1])]!.featureCode}`;
+        const named = details?.map((detail) => (detail.field === indexed ? { ...detail, field: param } : detail)) ?? null;
+        throw new DomainError(code, message, { param, details: named });
       });
       return events.map((event) => {
         const { customerId: _customerId, ...bulk } = seatOf(event);

@@ -1,4 +1,4 @@
-import { DomainError, validationError } from '../common/errors.ts';
+import { DomainError, type SeatLimitKind, validationError } from '../common/errors.ts';
 import type { SeatLimits } from '../model/catalog.ts';
 import type { SeatEventKind } from '../model/seats.ts';
 
@@ -34,9 +34,22 @@ export function assertDistinctFeatureCodes(entries: readonly { featureCode: stri
 }
 
 /**
+ * The refusal of a change that would leave a balance outside its plan feature's limits; its
+ * detail names the feature, the limit and the limit's value, so a caller can fix the count.
+ */
+function seatLimitExceeded(featureCode: string, limit: SeatLimitKind, value: number, requested: number, countParam: string): DomainError {
+  const message =
+    limit === 'MAXIMUM'
+      ? `The plan allows at most ${value} seats of '${featureCode}'; ${requested} requested.`
+      : `The plan requires at least ${value} seats of '${featureCode}'; ${requested} requested.`;
+  return new DomainError('seat_limit_exceeded', message, { param: countParam, details: [{ field: countParam, message, featureCode, limit, value }] });
+}
+
+/**
  * The balance after one change, or the contract error that refuses it. Removing below zero is
- * refused; raising above the included seats is refused when the plan allows no overage.
- * Lowering and no-op sets always pass, even above the limit.
+ * refused; so is any balance outside the feature's minimumSeats and maximumSeats, and raising
+ * above the included seats when the plan allows no overage (lowering and no-op sets pass that
+ * one, even above it).
  */
 export function nextBalance(current: number, kind: SeatEventKind, count: number, terms: SeatLimits, featureCode: string, countParam = 'count'): number {
   let next: number;
@@ -57,8 +70,13 @@ export function nextBalance(current: number, kind: SeatEventKind, count: number,
   if (next > current && next > maxSeatBalance) {
     throw validationError(countParam, `This would take the balance of '${featureCode}' to ${next}; a balance holds at most ${maxSeatBalance} seats.`);
   }
-  const capped = !terms.unlimited && !terms.overageEnabled;
-  if (capped && next > current && next > terms.includedSeats) {
+  if (terms.maximumSeats !== null && next > terms.maximumSeats) {
+    throw seatLimitExceeded(featureCode, 'MAXIMUM', terms.maximumSeats, next, countParam);
+  }
+  if (next < terms.minimumSeats) {
+    throw seatLimitExceeded(featureCode, 'MINIMUM', terms.minimumSeats, next, countParam);
+  }
+  if (isCapped(terms) && next > current && next > terms.includedSeats) {
     throw new DomainError(
       'seat_limit_exceeded',
       `The plan includes ${terms.includedSeats} seats of '${featureCode}' and allows no overage; ${next} requested.`,

@@ -11,6 +11,8 @@ const parseTerms = (row: Record<string, unknown>): SeatTerms => ({
   unlimited: read.bool(row.unlimited),
   overageEnabled: read.bool(row.overage_enabled),
   unitPrice: read.int(row.unit_price),
+  minimumSeats: read.int(row.minimum_seats),
+  maximumSeats: read.nullableInt(row.maximum_seats),
 });
 
 /** One locked balance of a batch, with all a change needs to be decided and priced. */
@@ -40,7 +42,7 @@ export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[
   `select w.organization_id, w.mode, w.customer_ref, c.external_id,
           s.id as subscription_id, s.current_period_start, s.current_period_end, p.currency,
           f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price,
-          b.customer_id, b.feature_id, b.current, b.high_water_mark, b.as_of
+          pf.minimum_seats, pf.maximum_seats, b.customer_id, b.feature_id, b.current, b.high_water_mark, b.as_of
      from unnest(:organizationIds::text[], :modes::text[], :customerRefs::text[], :featureCodes::text[])
             as w(organization_id, mode, customer_ref, feature_code)
      cross join lateral (${customerByRef('w.organization_id', 'w.mode', 'w.customer_ref')}) c
@@ -96,7 +98,7 @@ export type PricedBalance = { customerRowId: string; balance: SeatBalanceRecord;
 export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; customerIds: string[] }, PricedBalance>(
   'read_balances',
   `select c.id as customer_id, c.external_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled,
-          pf.unit_price, b.current, ${epochMs('b.as_of', 'as_of')}, c.mode
+          pf.unit_price, pf.minimum_seats, pf.maximum_seats, b.current, ${epochMs('b.as_of', 'as_of')}, c.mode
      from unnest(:customerIds::text[]) as r(id)
      join customer c on c.id = r.id and c.organization_id = :organizationId and c.mode = :mode
      join subscription s on s.customer_id = c.id and s.status = 'ACTIVE'

@@ -31,7 +31,7 @@ describe('money is exact within documented maxima', () => {
   test('every true-up and advance equals its exact product, below the per-period maximum', () => {
     fc.assert(
       fc.property(accepted, ({ includedSeats, unitPrice, from, to, day }) => {
-        const terms = { includedSeats, unlimited: false, overageEnabled: true, unitPrice };
+        const terms = { includedSeats, unlimited: false, overageEnabled: true, unitPrice, minimumSeats: 0, maximumSeats: null };
         // January 2030: 31 days; a change on day `day` (0-based) leaves 31 − day of them.
         const start = new Date('2030-01-01T00:00:00Z');
         const period = { start, end: new Date('2030-02-01T00:00:00Z') };
@@ -60,7 +60,7 @@ describe('money is exact within documented maxima', () => {
   });
 
   test('the rules refuse, before any write, a balance past the ceiling or a feature billing past the maximum', () => {
-    const terms = { includedSeats: 0, unlimited: false, overageEnabled: true, unitPrice: maxUnitPrice };
+    const terms = { includedSeats: 0, unlimited: false, overageEnabled: true, unitPrice: maxUnitPrice, minimumSeats: 0, maximumSeats: null };
     const perPeriodCap = maxAmountPerPeriod / maxUnitPrice;
     expect(billableBalance(0, 'SET', perPeriodCap, terms, 'editor', 'count')).toBe(perPeriodCap);
     const overAmount = () => billableBalance(perPeriodCap, 'ADD', 1, terms, 'editor', 'count');

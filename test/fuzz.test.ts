@@ -161,9 +161,20 @@ function operations(refs: Refs) {
             currency: either(fc.constantFrom('EUR', 'USD', 'XXX', 'eur')),
             interval: either(fc.constantFrom('MONTH', 'YEAR')),
             seatFeatures: either(
-              fc.array(fc.record({ featureCode: f.featureCode, includedSeats: f.count, overageEnabled: either(fc.boolean()), unitPrice: f.count }), {
-                maxLength: 3,
-              }),
+              fc.array(
+                fc.record(
+                  {
+                    featureCode: f.featureCode,
+                    includedSeats: f.count,
+                    overageEnabled: either(fc.boolean()),
+                    unitPrice: f.count,
+                    minimumSeats: fc.option(f.count),
+                    maximumSeats: fc.option(f.count),
+                  },
+                  { requiredKeys: ['featureCode', 'includedSeats', 'overageEnabled', 'unitPrice'] },
+                ),
+                { maxLength: 3 },
+              ),
             ),
           }),
         ),

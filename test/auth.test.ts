@@ -233,6 +233,20 @@ describe('tenancy', () => {
       (customerId) => ({ input: { customerId, planCode: 'team', initialSeats: [{ featureCode: 'editor', count: 1 }] } }),
       'lone',
     ),
+    notFound(
+      'cancelSubscription',
+      /* GraphQL */ `mutation($input: CancelSubscriptionInput!) { cancelSubscription(input: $input) { id status } }`,
+      (customerId) => ({
+        input: { customerId, timing: 'IMMEDIATELY' },
+      }),
+    ),
+    notFound(
+      'resumeSubscription',
+      /* GraphQL */ `mutation($input: ResumeSubscriptionInput!) { resumeSubscription(input: $input) { id status } }`,
+      (customerId) => ({
+        input: { customerId },
+      }),
+    ),
     notFound('seatCharges', /* GraphQL */ `query($customerId: String!) { seatCharges(customerId: $customerId) { id amount } }`, (customerId) => ({
       customerId,
     })),

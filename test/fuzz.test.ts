@@ -40,7 +40,7 @@ const field = (refs: Refs) => ({
       `https://example.com/${'a'.repeat(2100)}`,
     ),
   ),
-  eventTypes: either(fc.array(either(fc.constantFrom('SEAT_CHANGED', 'CHARGE_CREATED', 'SEAT_LIMIT_REACHED')), { maxLength: 4 })),
+  eventTypes: either(fc.array(either(fc.constantFrom('SEAT_CHANGED', 'CHARGE_CREATED', 'SEAT_LIMIT_REACHED', 'SUBSCRIPTION_CANCELED')), { maxLength: 4 })),
 });
 
 /** Every operation of the schema with its variables; a test checks none is missing. */
@@ -237,6 +237,27 @@ function operations(refs: Refs) {
           }),
         ),
       }),
+    ),
+    cancelSubscription: op(
+      'cancelSubscription',
+      /* GraphQL */ `mutation($input: CancelSubscriptionInput!) { cancelSubscription(input: $input) { id status } }`,
+      fc.record({
+        input: either(
+          fc.record({
+            customerId: f.customerId,
+            // Mostly at period end: an immediate cancel ends the scenario's subscription for the rest of the run.
+            timing: either(fc.constantFrom('AT_PERIOD_END', 'AT_PERIOD_END', 'AT_PERIOD_END', 'IMMEDIATELY')),
+            reason: fc.option(either(fc.constantFrom('TOO_EXPENSIVE', 'UNUSED', 'OTHER'))),
+            comment: fc.option(either(fc.string({ maxLength: 600 }))),
+            idempotencyKey: fc.option(f.key, { nil: undefined }),
+          }),
+        ),
+      }),
+    ),
+    resumeSubscription: op(
+      'resumeSubscription',
+      /* GraphQL */ `mutation($input: ResumeSubscriptionInput!) { resumeSubscription(input: $input) { id cancelAtPeriodEnd } }`,
+      fc.record({ input: either(fc.record({ customerId: f.customerId, idempotencyKey: fc.option(f.key, { nil: undefined }) })) }),
     ),
   };
 }

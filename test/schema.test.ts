@@ -23,6 +23,11 @@ test('the contract names are in the schema', () => {
     'seatBalances(customerId: String!): [SeatBalance!]!',
     'customers(ids: [String!]!): [Customer]!',
     'createSubscription(input: CreateSubscriptionInput!): PlanSubscription!',
+    'cancelSubscription(input: CancelSubscriptionInput!): PlanSubscription!',
+    'resumeSubscription(input: ResumeSubscriptionInput!): PlanSubscription!',
+    'cancelAtPeriodEnd: Boolean!',
+    'cancellation: SubscriptionCancellation',
+    'endedAt: DateTime',
   ]) {
     expect(sdl).toContain(name);
   }

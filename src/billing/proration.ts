@@ -42,7 +42,7 @@ export function trueUpAmount(seats: number, unitPrice: number, remaining: number
 }
 
 export type PlannedCharge = {
-  kind: 'ADVANCE' | 'TRUE_UP';
+  kind: 'ADVANCE' | 'TRUE_UP' | 'CREDIT';
   quantity: number;
   unitPrice: number;
   daysRemaining: number;
@@ -104,4 +104,19 @@ export function advanceFor(current: number, terms: SeatTerms, period: Period): P
     amount: Number(periodAmount(quantity, terms.unitPrice)),
     period,
   };
+}
+
+/**
+ * The credit for ending a period early: the seats paid through its end (the period's high-water
+ * mark: the advance plus its true-ups) for the days from the day of `at` through its last day,
+ * priced as a true-up for those days and negated. Null when nothing was paid or it rounds to 0.
+ */
+export function creditFor(paidSeats: number, terms: SeatTerms, period: Period, at: Date): PlannedCharge | null {
+  if (paidSeats <= 0) return null;
+  // As for a true-up: an instant stamped just before the start counts as its first day.
+  const remaining = daysRemaining(period, at < period.start ? period.start : at);
+  const inPeriod = daysInPeriod(period);
+  const amount = trueUpAmount(paidSeats, terms.unitPrice, remaining, inPeriod);
+  if (amount === 0) return null;
+  return { kind: 'CREDIT', quantity: paidSeats, unitPrice: terms.unitPrice, daysRemaining: remaining, daysInPeriod: inPeriod, amount: -amount, period };
 }

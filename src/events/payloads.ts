@@ -1,5 +1,6 @@
 import type { SeatBalanceRecord, SeatChargeRecord, SeatEventRecord } from '../model/records.ts';
 import type { Mode } from '../model/tenant.ts';
+import type { SubscriptionStatus } from '../model/subscriptions.ts';
 
 // The public shapes outbox rows carry: what GraphQL shows of each object (times as ISO strings),
 // so subscriptions and webhooks say the same thing.
@@ -92,6 +93,22 @@ export const chargeCreatedPayload = ({ ts, createdAt, periodStart, periodEnd, mo
   periodEnd: iso(periodEnd),
   livemode: livemode(mode),
 });
+
+/** `subscription.cancellation_scheduled`, `subscription.cancellation_revoked`, `subscription.canceled`: the PlanSubscription, as GraphQL shows it. */
+export type SubscriptionPayload = {
+  id: string;
+  customerId: string;
+  planCode: string;
+  status: SubscriptionStatus;
+  startAt: string;
+  currentPeriodStart: string;
+  currentPeriodEnd: string;
+  cancelAtPeriodEnd: boolean;
+  cancellation: { reason: string | null; comment: string | null; requestedAt: string; effectiveAt: string } | null;
+  endedAt: string | null;
+  createdAt: string;
+  livemode: boolean;
+};
 
 const modeOf = (payload: { livemode: boolean }): Mode => (payload.livemode ? 'live' : 'test');
 

@@ -7,7 +7,7 @@ import { OutboxEvent, type OutboxEventType } from '../model/events.ts';
 import type { Tenant } from '../model/tenant.ts';
 import type { Pace } from './feed.ts';
 import type { EventHub } from './hub.ts';
-import type { ChargeCreatedPayload, LimitReachedPayload, SeatChangedPayload } from './payloads.ts';
+import type { ChargeCreatedPayload, LimitReachedPayload, SeatChangedPayload, SubscriptionPayload } from './payloads.ts';
 import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.ts';
 
 /** What the outbox is told: one thing that happened to one balance, with its public payload. */
@@ -15,6 +15,7 @@ export type OutboxEntry = { tenant: Tenant; customerId: string; featureCode: str
   | { type: 'seat.changed'; payload: SeatChangedPayload }
   | { type: 'charge.created'; payload: ChargeCreatedPayload }
   | { type: 'seat.limit_reached'; payload: LimitReachedPayload }
+  | { type: 'subscription.cancellation_scheduled' | 'subscription.cancellation_revoked' | 'subscription.canceled'; payload: SubscriptionPayload }
 );
 
 /** An outbox row's data, for the unit of work or for a plain insert. */

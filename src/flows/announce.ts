@@ -1,10 +1,11 @@
-import { chargeCreatedPayload, type LimitReachedPayload, seatBalancePayload, seatEventPayload } from '../events/payloads.ts';
+import { chargeCreatedPayload, type LimitReachedPayload, type SubscriptionPayload, seatBalancePayload, seatEventPayload } from '../events/payloads.ts';
 import type { OutboxEntry } from '../events/service.ts';
 import type { SeatTerms } from '../model/catalog.ts';
 import { customerDisplayId } from '../model/customers.ts';
 import type { SeatChargeRecord, SeatEventRecord } from '../model/records.ts';
 import type { Tenant } from '../model/tenant.ts';
 import { reachesLimit } from '../seats/rules.ts';
+import type { SubscriptionRecord } from '../subscriptions/store.ts';
 
 // What the outbox is told about seat changes and charges: built from the records the change
 // made, in the transaction that makes them, so the telling commits exactly when the change does.
@@ -74,4 +75,36 @@ export const limitRefusedOutbox = (balance: ChangedBalance, current: number, req
   ...on(balance),
   type: 'seat.limit_reached',
   payload: limitPayload(balance, current, { reason: 'refused', eventId: null, requested }, at),
+});
+
+/** A subscription, as GraphQL's PlanSubscription shows it. */
+const subscriptionPayload = (subscription: SubscriptionRecord): SubscriptionPayload => ({
+  id: subscription.id,
+  customerId: customerDisplayId(subscription.customer),
+  planCode: subscription.plan.code,
+  status: subscription.status,
+  startAt: subscription.startAt.toISOString(),
+  currentPeriodStart: subscription.currentPeriodStart.toISOString(),
+  currentPeriodEnd: subscription.currentPeriodEnd.toISOString(),
+  cancelAtPeriodEnd: subscription.cancelAtPeriodEnd,
+  cancellation: subscription.cancellation && {
+    reason: subscription.cancellation.reason,
+    comment: subscription.cancellation.comment,
+    requestedAt: subscription.cancellation.requestedAt.toISOString(),
+    effectiveAt: subscription.cancellation.effectiveAt.toISOString(),
+  },
+  endedAt: subscription.endedAt?.toISOString() ?? null,
+  createdAt: subscription.createdAt.toISOString(),
+  livemode: subscription.mode === 'live',
+});
+
+export type SubscriptionEventType = 'subscription.cancellation_scheduled' | 'subscription.cancellation_revoked' | 'subscription.canceled';
+
+/** A step of a subscription's life; it is about no one feature, so its feature code is the empty string. */
+export const subscriptionOutbox = (tenant: Tenant, type: SubscriptionEventType, subscription: SubscriptionRecord): OutboxEntry => ({
+  tenant,
+  customerId: subscription.customer.id,
+  featureCode: '',
+  type,
+  payload: subscriptionPayload(subscription),
 });

@@ -71,7 +71,8 @@ export async function upcomingInvoice(em: EntityManager, tenant: Tenant, now: Da
   const currentPeriod = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
   const nextPeriod = periodContaining(subscription.startAt, subscription.plan.interval, currentPeriod.end);
   const trueUps = await trueUpsOfPeriod(em, subscription.id, currentPeriod.start);
-  const balances = await pricedBalances(em, tenant, [customer.id]);
+  // A subscription cancelled at period end is not renewed: no next advance is coming.
+  const balances = subscription.cancelAtPeriodEnd ? [] : await pricedBalances(em, tenant, [customer.id]);
   const advances = balances
     .flatMap(({ balance, terms }) => {
       const advance = advanceFor(balance.current, terms, nextPeriod);

@@ -12,8 +12,8 @@ import { insertOutbox, type OutboxEntry } from '../events/service.ts';
 import { customerDisplayId } from '../model/customers.ts';
 import type { Tenant } from '../model/tenant.ts';
 import { lockBalancesOfCustomer } from '../seats/service.ts';
-import { findActiveForRenewal, findDueForSweep, findDueSubscriptions } from '../subscriptions/service.ts';
-import { chargeOutbox } from './announce.ts';
+import { findActiveForRenewal, findDueForSweep, findDueSubscriptions, findSubscriptionsById } from '../subscriptions/service.ts';
+import { chargeOutbox, subscriptionOutbox } from './announce.ts';
 
 // A renewal: a subscription whose period ended enters the next one, billing each period it
 // enters in advance for the seats held, in a transaction per bounded step. Requests renew what
@@ -48,6 +48,16 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
   const balances = await lockBalancesOfCustomer(tx, due.customerId);
   const subscription = await findActiveForRenewal(tx, tenant, due.id);
   if (!subscription || subscription.currentPeriodEnd > now) return { entered: 0, caughtUp: true };
+  if (subscription.cancelAtPeriodEnd) {
+    // A cancellation was scheduled: the period's end ends the subscription, and nothing more is billed.
+    subscription.status = 'CANCELED';
+    subscription.cancelAtPeriodEnd = false;
+    subscription.endedAt = subscription.currentPeriodEnd;
+    await tx.flush();
+    const ended = (await findSubscriptionsById(tx, tenant, [subscription.id])).get(subscription.id)!;
+    await insertOutbox(tx, [subscriptionOutbox(tenant, 'subscription.canceled', ended)]);
+    return { entered: 0, caughtUp: true };
+  }
   const { interval, currency, features: termsByFeature } = await planTerms(tx, subscription.plan.id);
 
   let period: Period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };

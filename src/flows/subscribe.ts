@@ -135,6 +135,9 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
       startAt,
       currentPeriodStart: subscription.currentPeriodStart,
       currentPeriodEnd: subscription.currentPeriodEnd,
+      cancelAtPeriodEnd: false,
+      cancellation: null,
+      endedAt: null,
       createdAt: subscription.createdAt,
       mode: tenant.mode,
     };

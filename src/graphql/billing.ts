@@ -16,6 +16,10 @@ const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
   values: {
     ADVANCE: { description: 'The billable seats held at a period start, charged for the whole period.' },
     TRUE_UP: { description: "Seats above the period's high-water mark, charged for the days left." },
+    CREDIT: {
+      description:
+        "Money given back when a subscription is cancelled IMMEDIATELY: the seats paid through the period's end (its high-water mark) for the days left from the day of the cancellation, as a true-up for them would cost. Its amount is negative.",
+    },
   },
 });
 
@@ -23,7 +27,11 @@ type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T
 
 /** The fields that explain an amount, shared by charges, quotes and invoice lines. */
 const chargeTermFields = <Shape extends ChargeTerms>(t: ObjectFieldBuilder<Types, Shape>) => ({
-  kind: t.field({ type: SeatChargeKindEnum, description: 'ADVANCE (a period start) or TRUE_UP (a change).', resolve: (charge) => charge.kind }),
+  kind: t.field({
+    type: SeatChargeKindEnum,
+    description: 'ADVANCE (a period start), TRUE_UP (a change) or CREDIT (an immediate cancellation).',
+    resolve: (charge) => charge.kind,
+  }),
   quantity: t.int({ description: 'Billable seats charged.', resolve: (charge) => charge.quantity }),
   unitPrice: t.int({ description: 'Minor units per seat per full period.', resolve: (charge) => charge.unitPrice }),
   daysRemaining: t.int({
@@ -35,7 +43,7 @@ const chargeTermFields = <Shape extends ChargeTerms>(t: ObjectFieldBuilder<Types
   periodEnd: t.field({ type: 'DateTime', description: describe.periodEnd, resolve: (charge) => charge.periodEnd }),
   amount: t.field({
     type: 'SafeInt',
-    description: 'Minor units of the currency: quantity × unitPrice × daysRemaining / daysInPeriod, rounded half up once.',
+    description: 'Minor units of the currency: quantity × unitPrice × daysRemaining / daysInPeriod, rounded half up once; negated (below 0) for a CREDIT.',
     resolve: (charge) => charge.amount,
   }),
 });
@@ -205,7 +213,7 @@ builder.queryFields((t) => ({
   upcomingInvoice: t.field({
     type: UpcomingInvoiceRef,
     description:
-      "What the customer's next renewal will bill; a renewal already due is carried out first. Errors: validation_error, customer_not_found, no_active_subscription, conflict (a catch-up after the clock jumped is under way: retry in a few seconds).",
+      "What the customer's next renewal will bill: this period's true-ups and the next period's advance; a renewal already due is carried out first. A subscription cancelled AT_PERIOD_END has no next advance (its lines are this period's true-ups); an ended one has no upcoming invoice (no_active_subscription: its charges and credits are in seatCharges). Errors: validation_error, customer_not_found, no_active_subscription, conflict (a catch-up after the clock jumped is under way: retry in a few seconds).",
     args: { customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }) },
     resolve: (_root, args, ctx) => upcomingInvoice(ctx.em, ctx.tenant, ctx.now(), args.customerId),
   }),

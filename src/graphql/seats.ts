@@ -163,7 +163,7 @@ const BulkSetSeatsInput = builder.inputType('BulkSetSeatsInput', {
  * The input with the Idempotency-Key header applied (a request holds one mutation at most: see
  * http/limits.ts); it must obey the argument's rules, and may not contradict the argument.
  */
-function withHeaderKey<T extends { idempotencyKey?: string | null }>(input: T, ctx: Context): T {
+export function withHeaderKey<T extends { idempotencyKey?: string | null }>(input: T, ctx: Context): T {
   const header = checkIdempotencyKeyHeader(ctx.idempotencyKeyHeader);
   if (header === null) return input;
   if (input.idempotencyKey && input.idempotencyKey !== header) {

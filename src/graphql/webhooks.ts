@@ -33,12 +33,28 @@ const WebhookEventTypeEnum = builder.enumType('WebhookEventType', {
     },
     CHARGE_CREATED: {
       value: 'charge.created',
-      description: 'charge.created: a charge was recorded (a true-up, or a renewal advance). `data` is the SeatCharge, as GraphQL shows it.',
+      description:
+        'charge.created: a charge was recorded (a true-up, a renewal advance, or the CREDIT of an immediate cancellation). `data` is the SeatCharge, as GraphQL shows it.',
     },
     SEAT_LIMIT_REACHED: {
       value: 'seat.limit_reached',
       description:
         'seat.limit_reached: a balance of a feature without overage reached its includedSeats (`reason: reached`), or a change was refused with seat_limit_exceeded for going above includedSeats or maximumSeats (`reason: refused`, with the balance it asked for in `requested`, and its maximum in `maximumSeats`). A refusal below minimumSeats sends none.',
+    },
+    SUBSCRIPTION_CANCELLATION_SCHEDULED: {
+      value: 'subscription.cancellation_scheduled',
+      description:
+        'subscription.cancellation_scheduled: cancelSubscription with timing AT_PERIOD_END. `data` is the PlanSubscription, as GraphQL shows it (cancelAtPeriodEnd true, cancellation set); it stays ACTIVE until currentPeriodEnd.',
+    },
+    SUBSCRIPTION_CANCELLATION_REVOKED: {
+      value: 'subscription.cancellation_revoked',
+      description:
+        'subscription.cancellation_revoked: resumeSubscription revoked a scheduled cancellation. `data` is the PlanSubscription, which renews as usual again.',
+    },
+    SUBSCRIPTION_CANCELED: {
+      value: 'subscription.canceled',
+      description:
+        'subscription.canceled: a subscription ended, cancelled IMMEDIATELY (its CREDIT charges come as charge.created) or at the end of the period a scheduled cancellation named. `data` is the PlanSubscription (status CANCELED, endedAt set).',
     },
   } as const satisfies Record<string, { value: OutboxEventType; description: string }>,
 });

@@ -5,7 +5,7 @@ import { Customer } from './customers.ts';
 import { SeatEvent } from './seats.ts';
 import { Subscription } from './subscriptions.ts';
 
-export type SeatChargeKind = 'ADVANCE' | 'TRUE_UP';
+export type SeatChargeKind = 'ADVANCE' | 'TRUE_UP' | 'CREDIT';
 
 /** One charge, with everything that explains its amount. Append-only, like the ledger. */
 export class SeatCharge extends TenantEntity {
@@ -23,7 +23,7 @@ export class SeatCharge extends TenantEntity {
   daysInPeriod!: number;
   periodStart!: Date;
   periodEnd!: Date;
-  /** Minor units of `currency`. */
+  /** Minor units of `currency`; negative for a CREDIT, which gives money back. */
   amount!: number;
   currency!: string;
   /** When the charge took effect: the change for a true-up, the period start for an advance. */
@@ -41,7 +41,7 @@ export const SeatChargeSchema = new EntitySchema<SeatCharge, TenantEntity>({
     customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict', updateRule: 'cascade' },
     feature: { kind: 'm:1', entity: () => Feature, deleteRule: 'restrict', updateRule: 'cascade' },
     event: { kind: 'm:1', entity: () => SeatEvent, nullable: true, deleteRule: 'restrict', updateRule: 'cascade' },
-    kind: { enum: true, items: ['ADVANCE', 'TRUE_UP'] },
+    kind: { enum: true, items: ['ADVANCE', 'TRUE_UP', 'CREDIT'] },
     quantity: { type: 'integer' },
     unitPrice: { type: 'integer' },
     daysRemaining: { type: 'integer' },
@@ -61,9 +61,14 @@ export const SeatChargeSchema = new EntitySchema<SeatCharge, TenantEntity>({
       name: 'seat_charge_one_advance_per_period',
       expression: "create unique index seat_charge_one_advance_per_period on seat_charge (subscription_id, feature_id, period_start) where kind = 'ADVANCE'",
     },
+    {
+      // One credit per feature and period: a subscription ends once.
+      name: 'seat_charge_one_credit_per_period',
+      expression: "create unique index seat_charge_one_credit_per_period on seat_charge (subscription_id, feature_id, period_start) where kind = 'CREDIT'",
+    },
   ],
   checks: [
-    { name: 'seat_charge_amount_check', expression: 'amount >= 0 and quantity > 0 and unit_price >= 0' },
+    { name: 'seat_charge_amount_check', expression: "quantity > 0 and unit_price >= 0 and (kind = 'CREDIT') = (amount < 0)" },
     { name: 'seat_charge_days_check', expression: 'days_remaining between 1 and days_in_period' },
     { name: 'seat_charge_period_check', expression: 'period_start < period_end' },
   ],

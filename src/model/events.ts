@@ -2,8 +2,15 @@ import { BigIntType, EntitySchema, type Opt } from '@mikro-orm/core';
 import { TenantEntity, TenantEntitySchema } from './base.ts';
 import { Customer } from './customers.ts';
 
-export type OutboxEventType = 'seat.changed' | 'charge.created' | 'seat.limit_reached';
-export const outboxEventTypes: readonly OutboxEventType[] = ['seat.changed', 'charge.created', 'seat.limit_reached'];
+export const outboxEventTypes = [
+  'seat.changed',
+  'charge.created',
+  'seat.limit_reached',
+  'subscription.cancellation_scheduled',
+  'subscription.cancellation_revoked',
+  'subscription.canceled',
+] as const;
+export type OutboxEventType = (typeof outboxEventTypes)[number];
 
 /**
  * One thing that happened, written in the transaction that made it happen, so it exists exactly
@@ -20,6 +27,7 @@ export class OutboxEvent extends TenantEntity {
   position: string | null = null;
   type!: OutboxEventType;
   customer!: Customer;
+  /** The seat feature it is about; the empty string for an event about a whole subscription. */
   featureCode!: string;
   /** The public shape of what happened, as GraphQL and webhooks show it. */
   payload!: Record<string, unknown>;
@@ -34,7 +42,7 @@ export const OutboxEventSchema = new EntitySchema<OutboxEvent, TenantEntity>({
     seq: { type: new BigIntType('string'), autoincrement: true, unique: 'outbox_event_seq_unique' },
     // Unique where given: a partial index of the migration's.
     position: { type: new BigIntType('string'), nullable: true },
-    type: { enum: true, items: ['seat.changed', 'charge.created', 'seat.limit_reached'] },
+    type: { enum: true, items: [...outboxEventTypes] },
     customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict', updateRule: 'cascade' },
     featureCode: { type: 'text' },
     payload: { type: 'json' },

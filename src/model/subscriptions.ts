@@ -5,6 +5,19 @@ import { Customer } from './customers.ts';
 
 export type SubscriptionStatus = 'ACTIVE' | 'CANCELED';
 
+/** Why a customer cancelled: the reasons Stripe and Polar share. */
+export const cancellationReasons = [
+  'TOO_EXPENSIVE',
+  'MISSING_FEATURES',
+  'SWITCHED_SERVICE',
+  'UNUSED',
+  'CUSTOMER_SERVICE',
+  'LOW_QUALITY',
+  'TOO_COMPLEX',
+  'OTHER',
+] as const;
+export type CancellationReason = (typeof cancellationReasons)[number];
+
 export class Subscription extends TenantEntity {
   id!: string;
   customer!: Customer;
@@ -13,6 +26,16 @@ export class Subscription extends TenantEntity {
   startAt!: Date;
   currentPeriodStart!: Date;
   currentPeriodEnd!: Date;
+  /** A cancellation is scheduled: the renewal at currentPeriodEnd ends the subscription instead. */
+  cancelAtPeriodEnd: Opt<boolean> = false;
+  cancellationReason: CancellationReason | null = null;
+  cancellationComment: string | null = null;
+  /** When the cancellation was asked for; null when none is scheduled or happened. */
+  cancellationRequestedAt: Date | null = null;
+  /** When it ends (ended) the subscription: the period end, or the instant of an immediate cancel. */
+  cancellationEffectiveAt: Date | null = null;
+  /** When it ended; null while ACTIVE. */
+  endedAt: Date | null = null;
 }
 
 export const SubscriptionSchema = new EntitySchema<Subscription, TenantEntity>({
@@ -27,6 +50,12 @@ export const SubscriptionSchema = new EntitySchema<Subscription, TenantEntity>({
     startAt: { type: 'datetime', columnType: 'timestamptz' },
     currentPeriodStart: { type: 'datetime', columnType: 'timestamptz' },
     currentPeriodEnd: { type: 'datetime', columnType: 'timestamptz' },
+    cancelAtPeriodEnd: { type: 'boolean', default: false },
+    cancellationReason: { enum: true, items: [...cancellationReasons], nullable: true },
+    cancellationComment: { type: 'text', nullable: true },
+    cancellationRequestedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
+    cancellationEffectiveAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
+    endedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
   },
   indexes: [
     {
@@ -39,5 +68,13 @@ export const SubscriptionSchema = new EntitySchema<Subscription, TenantEntity>({
       expression: "create index subscription_active_period_end_index on subscription (current_period_end) where status = 'ACTIVE'",
     },
   ],
-  checks: [{ name: 'subscription_period_check', expression: 'current_period_start < current_period_end' }],
+  checks: [
+    { name: 'subscription_period_check', expression: 'current_period_start < current_period_end' },
+    {
+      // Ended exactly when CANCELED; a scheduled cancellation only on an active subscription.
+      name: 'subscription_cancellation_check',
+      expression:
+        "(status = 'CANCELED') = (ended_at is not null) and (not cancel_at_period_end or (status = 'ACTIVE' and cancellation_requested_at is not null)) and char_length(cancellation_comment) <= 500",
+    },
+  ],
 });

@@ -3,7 +3,15 @@ import { QueryOrder } from '@mikro-orm/core';
 import { run } from '../db/prepared.ts';
 import { Subscription } from '../model/subscriptions.ts';
 import { type Tenant, tenantWhere } from '../model/tenant.ts';
-import { ACTIVE_SUBSCRIPTIONS, DUE_BY_REAL_TIME, DUE_BY_TEST_CLOCK, type DueSubscription, SUBSCRIPTIONS_BY_ID, type SubscriptionRecord } from './store.ts';
+import {
+  ACTIVE_SUBSCRIPTIONS,
+  DUE_BY_REAL_TIME,
+  LOCK_ACTIVE_SUBSCRIPTION,
+  DUE_BY_TEST_CLOCK,
+  type DueSubscription,
+  SUBSCRIPTIONS_BY_ID,
+  type SubscriptionRecord,
+} from './store.ts';
 
 /** The active subscriptions of the given customers, by customer id, in one query. */
 export async function findActiveSubscriptions(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, SubscriptionRecord>> {
@@ -46,4 +54,13 @@ export async function findDueSubscriptions(
 /** For the renewal sweeper: up to `limit` subscriptions of every tenant (or one organization) whose period ended, by real time or by their test clock. */
 export async function findDueForSweep(em: EntityManager, scope: { now: Date; limit: number; organizationId: string | null }): Promise<DueSubscription[]> {
   return [...(await run(em, DUE_BY_REAL_TIME, scope)), ...(await run(em, DUE_BY_TEST_CLOCK, scope))];
+}
+
+/**
+ * The customer's active subscription, locked for a lifecycle step: the caller has locked the
+ * customer's balances first, as renewals do. Null when the customer has none.
+ */
+export async function lockActiveSubscription(tx: EntityManager, tenant: Tenant, customerId: string): Promise<Subscription | null> {
+  const [locked] = await run(tx, LOCK_ACTIVE_SUBSCRIPTION, { organizationId: tenant.organizationId, mode: tenant.mode, customerId });
+  return locked ? tx.findOne(Subscription, { id: locked.id }, { refresh: true }) : null;
 }

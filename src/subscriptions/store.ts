@@ -1,7 +1,10 @@
 import type { PlanInterval } from '../model/catalog.ts';
 import { read, statement } from '../db/prepared.ts';
 import type { Mode } from '../model/tenant.ts';
-import type { SubscriptionStatus } from '../model/subscriptions.ts';
+import type { CancellationReason, SubscriptionStatus } from '../model/subscriptions.ts';
+
+/** A cancellation asked for: scheduled for the period end, or carried out. */
+export type CancellationRecord = { reason: CancellationReason | null; comment: string | null; requestedAt: Date; effectiveAt: Date };
 
 /** A subscription as callers see it, with what its periods and prices need from the plan. */
 export type SubscriptionRecord = {
@@ -12,12 +15,16 @@ export type SubscriptionRecord = {
   startAt: Date;
   currentPeriodStart: Date;
   currentPeriodEnd: Date;
+  cancelAtPeriodEnd: boolean;
+  cancellation: CancellationRecord | null;
+  endedAt: Date | null;
   createdAt: Date;
   mode: Mode;
 };
 
 const subscriptionColumns = `s.id, s.customer_id, c.external_id, s.plan_id, p.code as plan_code, p.currency, p.interval, s.status,
-          s.start_at, s.current_period_start, s.current_period_end, s.created_at, s.mode`;
+          s.start_at, s.current_period_start, s.current_period_end, s.created_at, s.mode, s.cancel_at_period_end,
+          s.cancellation_reason, s.cancellation_comment, s.cancellation_requested_at, s.cancellation_effective_at, s.ended_at`;
 const subscriptionJoins = `subscription s
      join customer c on c.id = s.customer_id
      join plan p on p.id = s.plan_id`;
@@ -30,6 +37,16 @@ const parseSubscription = (row: Record<string, unknown>): SubscriptionRecord => 
   startAt: read.date(row.start_at),
   currentPeriodStart: read.date(row.current_period_start),
   currentPeriodEnd: read.date(row.current_period_end),
+  cancelAtPeriodEnd: read.bool(row.cancel_at_period_end),
+  cancellation: row.cancellation_requested_at
+    ? {
+        reason: row.cancellation_reason as CancellationReason | null,
+        comment: read.nullableText(row.cancellation_comment),
+        requestedAt: read.date(row.cancellation_requested_at),
+        effectiveAt: read.date(row.cancellation_effective_at),
+      }
+    : null,
+  endedAt: row.ended_at ? read.date(row.ended_at) : null,
   createdAt: read.date(row.created_at),
   mode: row.mode as Mode,
 });
@@ -97,4 +114,18 @@ export const DUE_BY_TEST_CLOCK = statement<DueScope, DueSubscription>(
     order by s.current_period_end
     limit :limit`,
   parseDue,
+);
+
+/**
+ * The customer's active subscription, locked against other lifecycle steps and renewals (FOR NO
+ * KEY UPDATE, which seat changes' key-share lock does not wait for). Taken after the customer's
+ * balances, in the order renewals follow.
+ */
+export const LOCK_ACTIVE_SUBSCRIPTION = statement<{ organizationId: string; mode: Mode; customerId: string }, { id: string }>(
+  'lock_active_subscription',
+  `select s.id
+     from subscription s
+    where s.organization_id = :organizationId and s.mode = :mode and s.customer_id = :customerId and s.status = 'ACTIVE'
+      for no key update`,
+  (row) => ({ id: read.text(row.id) }),
 );

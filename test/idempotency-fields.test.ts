@@ -62,9 +62,22 @@ const anotherCustomer: FieldChange = { field: 'customerId', label: 'another cust
 
 // ---- GraphQL: every mutation taking an idempotencyKey. ----
 
-type KeyedMutation = 'addSeats' | 'removeSeats' | 'setSeats' | 'bulkSetSeats';
+type SeatMutation = 'addSeats' | 'removeSeats' | 'setSeats' | 'bulkSetSeats';
+type KeyedMutation = SeatMutation | 'cancelSubscription' | 'resumeSubscription';
 
-const graphqlTable: { mutation: KeyedMutation; input: (s: KeyedScenario) => Input; changes: FieldChange[] }[] = [
+const documents: Record<KeyedMutation, string> = {
+  ...mutations,
+  cancelSubscription: /* GraphQL */ `mutation($input: CancelSubscriptionInput!) { cancelSubscription(input: $input) { id status cancelAtPeriodEnd cancellation { reason comment } } }`,
+  resumeSubscription: /* GraphQL */ `mutation($input: ResumeSubscriptionInput!) { resumeSubscription(input: $input) { id status cancelAtPeriodEnd } }`,
+};
+
+/** `prepare` readies the scenario for the first call (a resume needs a cancellation scheduled). */
+const graphqlTable: {
+  mutation: KeyedMutation;
+  input: (s: KeyedScenario) => Input;
+  changes: FieldChange[];
+  prepare?: (s: KeyedScenario) => Promise<unknown>;
+}[] = [
   {
     mutation: 'addSeats',
     input: (s) => ({ customerId: s.customerId, featureCode: 'editor', count: 2 }),
@@ -100,6 +113,22 @@ const graphqlTable: { mutation: KeyedMutation; input: (s: KeyedScenario) => Inpu
       { field: 'seats', label: 'one entry more', to: (input) => [...input.seats, { featureCode: 'admin', count: 5 }] },
       { field: 'seats', label: 'one entry fewer', to: (input) => input.seats.slice(0, 1) },
     ],
+  },
+  {
+    mutation: 'cancelSubscription',
+    input: (s) => ({ customerId: s.customerId, timing: 'AT_PERIOD_END', reason: 'UNUSED', comment: 'Quiet month' }),
+    changes: [
+      anotherCustomer,
+      { field: 'timing', to: () => 'IMMEDIATELY' },
+      { field: 'reason', to: () => 'OTHER' },
+      { field: 'comment', to: () => 'Another month' },
+    ],
+  },
+  {
+    mutation: 'resumeSubscription',
+    input: (s) => ({ customerId: s.customerId }),
+    prepare: (s) => s.client.ok(documents.cancelSubscription, { input: { customerId: s.customerId, timing: 'AT_PERIOD_END' } }),
+    changes: [anotherCustomer],
   },
 ];
 
@@ -168,47 +197,51 @@ const graphqlCases = graphqlTable.flatMap((row) =>
 const MISMATCH = { code: 'idempotency_key_mismatch', type: 'conflict_error', param: 'idempotencyKey' };
 
 describe('GraphQL: the same key with one field changed', () => {
-  test.for(graphqlCases)('$name', async ({ mutation, input, change }, { harness }) => {
+  test.for(graphqlCases)('$name', async ({ mutation, input, change, prepare }, { harness }) => {
     const s = await keyedScenario(harness);
+    await prepare?.(s);
     const key = uniqueName('fields');
     const original = input(s);
-    const first = await s.client.ok(mutations[mutation], { input: { ...original, idempotencyKey: key } });
+    const first = await s.client.ok(documents[mutation], { input: { ...original, idempotencyKey: key } });
     const before = await stateOf(harness, s);
 
     const changed = withChange(original, change.field, change.to(original, s));
     // Compared as sent: a change of order is a change.
     expect(JSON.stringify(changed)).not.toBe(JSON.stringify(original));
-    const refused = await s.client.fails(mutations[mutation], { input: { ...changed, idempotencyKey: key } });
+    const refused = await s.client.fails(documents[mutation], { input: { ...changed, idempotencyKey: key } });
     expect(refused.extensions).toMatchObject(MISMATCH);
     expect(await stateOf(harness, s)).toEqual(before);
 
     // The key still belongs to its own call: the unchanged repeat answers the original events.
-    const again = await s.client.ok(mutations[mutation], { input: { ...original, idempotencyKey: key } });
+    const again = await s.client.ok(documents[mutation], { input: { ...original, idempotencyKey: key } });
     expect(again).toEqual(first);
     expect(await stateOf(harness, s)).toEqual(before);
   });
 
-  test.for(graphqlTable)('$mutation: the customer named by its cus_ id is the same call, a repeat', async ({ mutation, input }, { harness }) => {
+  test.for(graphqlTable)('$mutation: the customer named by its cus_ id is the same call, a repeat', async ({ mutation, input, prepare }, { harness }) => {
     const s = await keyedScenario(harness);
+    await prepare?.(s);
     const key = uniqueName('same-customer');
     const original = input(s);
-    const first = await s.client.ok(mutations[mutation], { input: { ...original, idempotencyKey: key } });
+    const first = await s.client.ok(documents[mutation], { input: { ...original, idempotencyKey: key } });
     const before = await stateOf(harness, s);
-    const again = await s.client.ok(mutations[mutation], { input: { ...original, customerId: s.customer.id, idempotencyKey: key } });
+    const again = await s.client.ok(documents[mutation], { input: { ...original, customerId: s.customer.id, idempotencyKey: key } });
     expect(again).toEqual(first);
     expect(await stateOf(harness, s)).toEqual(before);
   });
 });
 
 /** The input of `to` for the change `from` made: the same customer, feature and count as far as the operation takes them. */
-function sameChangeAs(from: Input, to: KeyedMutation): Input {
+function sameChangeAs(from: Input, to: SeatMutation): Input {
   const entries: { featureCode: string; count: number }[] = from.seats ?? [{ featureCode: from.featureCode, count: from.count }];
   if (to === 'bulkSetSeats') return { customerId: from.customerId, seats: entries };
   return { customerId: from.customerId, featureCode: entries[0]!.featureCode, count: Math.max(1, entries[0]!.count) };
 }
 
-const operationPairs = graphqlTable.flatMap((first) =>
-  graphqlTable
+// Between seat changes; cancel.test.ts tries a cancel's key on a resume.
+const seatRows = graphqlTable.filter((row): row is (typeof graphqlTable)[number] & { mutation: SeatMutation } => row.mutation in mutations);
+const operationPairs = seatRows.flatMap((first) =>
+  seatRows
     .filter((second) => second.mutation !== first.mutation)
     .map((second) => ({ first, second: second.mutation, name: `${first.mutation} then ${second.mutation}` })),
 );
@@ -228,7 +261,7 @@ describe('GraphQL: the same key on another operation', () => {
 
 // ---- REST: every write route, the key in the Idempotency-Key header. ----
 
-const restTable: { method: string; path: string; operation: KeyedMutation; body: (s: KeyedScenario) => Input; changes: FieldChange[] }[] = [
+const restTable: { method: string; path: string; operation: SeatMutation; body: (s: KeyedScenario) => Input; changes: FieldChange[] }[] = [
   ...(
     [
       ['POST', '/api/v1/seats', 'addSeats', 2],

@@ -213,6 +213,8 @@ export const graphqlOnly: Record<string, string> = {
   customers: 'idem',
   createCustomer: 'idem',
   createSubscription: 'subscriptions are made through GraphQL',
+  cancelSubscription: 'not yet: Commet’s route, POST /subscriptions/{id}/cancel, takes a path parameter, which this door does not match yet',
+  resumeSubscription: 'not yet: idem, POST /subscriptions/{id}/uncancel',
   features: 'the catalog is kept through GraphQL',
   plans: 'idem',
   createFeature: 'idem',

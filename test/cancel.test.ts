@@ -1,5 +1,5 @@
 import { describe, expect, test } from './fixtures.ts';
-import { type Client, expectLedgerWhole, type Harness, mutations, newTenant, queries } from './helpers.ts';
+import { type Client, expectLedgerWhole, type Harness, mutations, newTenant, queries, rest } from './helpers.ts';
 
 // Cancelling a subscription, through the public doors, on test clocks: at period end (and
 // resuming), immediately with its credits, the events told, idempotency, and a race.
@@ -142,6 +142,20 @@ describe('cancelling at period end', () => {
     ]);
     await expectLedgerWhole(harness, customerRowId, 'editor');
     expect(await subscriptionOf(client, subscription.id)).toEqual(ended);
+    // The balances stay readable as they were when it ended, through both doors.
+    const held = { customerId: 'co', featureCode: 'editor', current: 6, includedSeats: 5, unlimited: false, asOf: '2030-01-20T00:00:00.000Z', livemode: false };
+    expect((await client.ok(queries.seatBalances, { customerId: 'co' })).seatBalances).toEqual([held]);
+    expect((await client.ok(queries.seatBalance, { customerId: 'co', featureCode: 'editor' })).seatBalance).toEqual(held);
+    const listed = await client.ok(/* GraphQL */ `{ customers(ids: ["co"]) { seatBalances { current } seatBalance(featureCode: "editor") { current } } }`);
+    expect(listed.customers).toEqual([{ seatBalances: [{ current: 6 }], seatBalance: { current: 6 } }]);
+    expect((await rest(harness.yoga, client.key, 'GET', '/api/v1/seats/balances?customerId=co')).body).toEqual({
+      success: true,
+      data: { editor: { current: 6, asOf: '2030-01-20T00:00:00.000Z' }, object: 'seat', livemode: false },
+    });
+    expect((await rest(harness.yoga, client.key, 'GET', '/api/v1/seats/balance?customerId=co&featureCode=editor')).body).toEqual({
+      success: true,
+      data: { current: 6, asOf: '2030-01-20T00:00:00.000Z', object: 'seat', livemode: false },
+    });
     const events = (await outboxOf(harness, subscription.id)).filter((row) => row.type.startsWith('subscription.'));
     expect(events.map((row) => row.type)).toEqual(['subscription.cancellation_scheduled', 'subscription.canceled']);
     expect(events[1]!.payload).toMatchObject({

@@ -30,7 +30,8 @@ export async function loadCustomerWithBalances(loaders: ReadLoaders, ref: string
 /** Every balance of a customer's plan, or the contract error saying why there are none. */
 export async function loadSeatBalances(loaders: ReadLoaders, ref: string): Promise<SeatBalanceRecord[]> {
   const customer = await loadCustomerWithBalances(loaders, ref);
-  // Balances exist only under an active subscription; none may also mean a plan without seat features.
+  // Balances are read under the active subscription, else the one that ended last; none may also
+  // mean a plan without seat features.
   if (customer.seatBalances.length === 0 && !(await loaders.activeSubscriptionByCustomerId.load(customer.id))) {
     throw new DomainError('no_active_subscription', `Customer '${ref}' has no active subscription.`, { param: 'customerId' });
   }

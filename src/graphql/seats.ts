@@ -36,11 +36,13 @@ const seatLimitsText =
 
 export const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').implement({
   description:
-    "The seats a customer holds of one seat feature of its plan. It starts at the subscription's initialSeats, or else at the feature's minimumSeats (0 unless the plan sets one), stays within the feature's minimumSeats and maximumSeats, and equals the newBalance of its latest event.",
+    "The seats a customer holds of one seat feature of its plan. It starts at the subscription's initialSeats, or else at the feature's minimumSeats (0 unless the plan sets one), stays within the feature's minimumSeats and maximumSeats, and equals the newBalance of its latest event. After the subscription ended (Customer.subscription is CANCELED) it stays readable as it was when it ended, under that subscription's plan, and no longer changes: seat changes answer no_active_subscription until the customer subscribes again.",
   fields: (t) => ({
     customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
     featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
-    current: t.exposeInt('current', { description: `Seats held now, 0–${maxBalanceText}.` }),
+    current: t.exposeInt('current', {
+      description: `Seats held now, 0–${maxBalanceText}; for a subscription that ended, the seats held when it ended (nothing is billed for them).`,
+    }),
     includedSeats: t.int({
       nullable: true,
       description: 'Seats the plan includes; null when the feature is unlimited.',
@@ -175,7 +177,8 @@ export function withHeaderKey<T extends { idempotencyKey?: string | null }>(inpu
 builder.objectFields(CustomerRef, (t) => ({
   seatBalances: t.field({
     type: [SeatBalanceRef],
-    description: "Every seat feature of the customer's plan, zero balances included; empty without an active subscription.",
+    description:
+      "Every seat feature of the customer's plan, zero balances included: of its active subscription, or else as they were when its last subscription ended; empty if it never had one.",
     resolve: (customer, _args, ctx) => seatBalancesOf(ctx.loaders, customer),
   }),
   seatBalance: t.field({
@@ -192,7 +195,7 @@ builder.queryFields((t) => ({
   seatBalance: t.field({
     type: SeatBalanceRef,
     description:
-      "A customer's balance of one seat feature. Errors: validation_error, customer_not_found, feature_not_found, no_active_subscription, feature_not_in_plan.",
+      "A customer's balance of one seat feature: under its active subscription, or else as it was when its last subscription ended. Errors: validation_error, customer_not_found, feature_not_found, no_active_subscription (no active subscription and the feature not in the plan of the one that ended, or none ever), feature_not_in_plan.",
     args: {
       customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }),
       featureCode: t.arg.string({ description: describe.featureCodeArg, validate: featureCodeRule }),
@@ -204,7 +207,7 @@ builder.queryFields((t) => ({
   seatBalances: t.field({
     type: [SeatBalanceRef],
     description:
-      "Every seat balance of a customer's plan, zero balances included. Errors: validation_error, customer_not_found, no_active_subscription (Customer.seatBalances answers an empty list instead).",
+      "Every seat balance of a customer's plan, zero balances included: of its active subscription, or else as they were when its last subscription ended. Errors: validation_error, customer_not_found, no_active_subscription when it never had a subscription (Customer.seatBalances answers an empty list instead).",
     args: { customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }) },
     resolve: async (_root, args, ctx) => {
       return loadSeatBalances(ctx.loaders, args.customerId);

@@ -63,6 +63,11 @@ export const SubscriptionSchema = new EntitySchema<Subscription, TenantEntity>({
       expression: "create unique index subscription_one_active_per_customer on subscription (customer_id) where status = 'ACTIVE'",
     },
     {
+      // A customer's latest subscription, the active one first: what its balances are read under.
+      name: 'subscription_customer_latest_index',
+      expression: 'create index subscription_customer_latest_index on subscription (customer_id, ended_at desc nulls first)',
+    },
+    {
       // The renewal sweeper's search for ended periods.
       name: 'subscription_active_period_end_index',
       expression: "create index subscription_active_period_end_index on subscription (current_period_end) where status = 'ACTIVE'",

@@ -91,17 +91,25 @@ function parseBalance(row: Record<string, unknown>, customer: { id: string; exte
   };
 }
 
+/**
+ * The plan a customer's balances are read under: its active subscription's, or else the one that
+ * ended most recently (its balances stay readable as they were when it ended). Through
+ * subscription_customer_latest_index, one row per customer.
+ */
+const latestSubscriptionOf = (customerId: string) =>
+  `select s.plan_id from subscription s where s.customer_id = ${customerId} order by s.ended_at desc nulls first, s.created_at desc limit 1`;
+
 /** A balance of READ_BALANCES, under its customer's own id, with all its plan terms for what bills it. */
 export type PricedBalance = { customerRowId: string; balance: SeatBalanceRecord; terms: SeatTerms };
 
-/** Every balance of the given customers' active subscriptions, one query for any number of them. */
+/** Every balance of the given customers' active (else last ended) subscriptions, one query for any number of them. */
 export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; customerIds: string[] }, PricedBalance>(
   'read_balances',
   `select c.id as customer_id, c.external_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled,
           pf.unit_price, pf.minimum_seats, pf.maximum_seats, b.current, ${epochMs('b.as_of', 'as_of')}, c.mode
      from unnest(:customerIds::text[]) as r(id)
      join customer c on c.id = r.id and c.organization_id = :organizationId and c.mode = :mode
-     join subscription s on s.customer_id = c.id and s.status = 'ACTIVE'
+     cross join lateral (${latestSubscriptionOf('c.id')}) s
      join plan_seat_feature pf on pf.plan_id = s.plan_id
      join feature f on f.id = pf.feature_id
      join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
@@ -119,7 +127,7 @@ export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; cus
 export type CustomerBalanceRow = { customer: CustomerRecord & { seatBalances: SeatBalanceRecord[] }; balance: SeatBalanceRecord | null };
 
 /**
- * Customers by reference with every balance of their active subscriptions, in one statement: the
+ * Customers by reference with every balance of their active (else last ended) subscriptions, in one statement: the
  * batched read that most queries of this service make (customers(ids) { seatBalances }).
  */
 export const CUSTOMERS_WITH_BALANCES = statement<CustomerRefParams, CustomerBalanceRow>(
@@ -128,11 +136,10 @@ export const CUSTOMERS_WITH_BALANCES = statement<CustomerRefParams, CustomerBala
      from (${customersNamedBy(':organizationId::text', ':mode::text', ':ids::text[]', ':externalIds::text[]')}) c
      left join lateral (
        select f.code as feature_code, pf.included_seats, pf.unlimited, b.current, ${epochMs('b.as_of', 'as_of')}
-         from subscription s
+         from (${latestSubscriptionOf('c.id')}) s
          join plan_seat_feature pf on pf.plan_id = s.plan_id
          join feature f on f.id = pf.feature_id
          join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
-        where s.customer_id = c.id and s.status = 'ACTIVE'
         -- A fence: the balances of one customer at a time, by index, so a customer costs the
         -- same however many are asked for. Flattened, the one plan made for any number of refs
         -- hashes all the tenant's subscriptions and balances: a little cheaper for a hundred

@@ -249,6 +249,111 @@ describe('cancelling immediately', () => {
   });
 });
 
+describe('subscribing again after the end', () => {
+  const subscribe = /* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { ${SUBSCRIPTION} planCode } }`;
+  const customerSubscription = /* GraphQL */ `{ customer(id: "co") { subscription { id status planCode endedAt } } }`;
+  const ledger = async (client: Client, featureCode: string) =>
+    (await client.ok(queries.seatEvents, { customerId: 'co', featureCode })).seatEvents.edges.map((edge: any) => [
+      edge.node.kind,
+      edge.node.previousBalance,
+      edge.node.newBalance,
+      edge.node.ts,
+    ]);
+
+  test('the same plan: the balance carries on from where it ended, billed in advance, the old charges kept', async ({ harness }) => {
+    const { client, subscription, customerRowId, moveTo, seats } = await cancelScenario(harness, { startAt: '2030-01-01T00:00:00Z', seats: 7 });
+    await moveTo('2030-01-21T00:00:00Z');
+    await client.ok(cancel, { input: { customerId: 'co', timing: 'IMMEDIATELY' } });
+    // Ended: Customer.subscription shows the one that ended.
+    expect((await client.ok(customerSubscription)).customer.subscription).toEqual({
+      id: subscription.id,
+      status: 'CANCELED',
+      planCode: 'team',
+      endedAt: '2030-01-21T00:00:00.000Z',
+    });
+    // Not before the end of the previous one: the ledger runs forward.
+    const early = await client.fails(subscribe, { input: { customerId: 'co', planCode: 'team', startAt: '2030-01-20T00:00:00Z' } });
+    expect(early.extensions).toMatchObject({ code: 'validation_error', param: 'startAt' });
+
+    await moveTo('2030-01-25T00:00:00Z');
+    const again = (await client.ok(subscribe, { input: { customerId: 'co', planCode: 'team', initialSeats: [{ featureCode: 'editor', count: 9 }] } }))
+      .createSubscription;
+    expect(again).toMatchObject({
+      status: 'ACTIVE',
+      planCode: 'team',
+      currentPeriodStart: '2030-01-25T00:00:00.000Z',
+      currentPeriodEnd: '2030-02-25T00:00:00.000Z',
+      endedAt: null,
+    });
+    expect(again.id).not.toBe(subscription.id);
+    expect((await client.ok(customerSubscription)).customer.subscription).toMatchObject({ id: again.id, status: 'ACTIVE' });
+    expect(await ledger(client, 'editor')).toEqual([
+      ['SET', 7, 9, '2030-01-25T00:00:00.000Z'],
+      ['SET', 0, 7, '2030-01-01T00:00:00.000Z'],
+    ]);
+    await expectLedgerWhole(harness, customerRowId, 'editor');
+    // Seat changes work again, priced in the new period: Jan 25..Feb 24, all 31 days.
+    expect((await seats('addSeats', 1)).errors).toBeUndefined();
+    // The first life's advance and credit (2 × 3000 × 11/31 = 2129.03), then the second's advance (4 × 3000) and true-up.
+    expect((await chargesOf(client)).map((c) => [c.kind, c.quantity, c.periodStart, c.amount])).toEqual([
+      ['ADVANCE', 2, '2030-01-01T00:00:00.000Z', 6000],
+      ['CREDIT', 2, '2030-01-01T00:00:00.000Z', -2129],
+      ['ADVANCE', 4, '2030-01-25T00:00:00.000Z', 12000],
+      ['TRUE_UP', 1, '2030-01-25T00:00:00.000Z', 3000],
+    ]);
+    expect(await subscriptionOf(client, subscription.id)).toMatchObject({ status: 'CANCELED', endedAt: '2030-01-21T00:00:00.000Z' });
+    await expectLedgerWhole(harness, customerRowId, 'editor');
+
+    // An active subscription, one with a cancellation scheduled included, still refuses another.
+    expect((await client.fails(subscribe, { input: { customerId: 'co', planCode: 'team' } })).extensions).toMatchObject({ code: 'conflict' });
+    await client.ok(cancel, { input: { customerId: 'co', timing: 'AT_PERIOD_END' } });
+    expect((await client.fails(subscribe, { input: { customerId: 'co', planCode: 'team' } })).extensions).toMatchObject({ code: 'conflict' });
+    // Ended at its period end, it may subscribe once more, and the chain stays whole across all three.
+    await moveTo('2030-03-01T00:00:00Z');
+    await client.ok(subscribe, { input: { customerId: 'co', planCode: 'team' } });
+    expect((await ledger(client, 'editor'))[0]).toEqual(['SET', 10, 0, '2030-03-01T00:00:00.000Z']);
+    await expectLedgerWhole(harness, customerRowId, 'editor');
+  });
+
+  test('another plan: a feature not listed goes to 0 by a SET from its last count; a feature new to the customer starts fresh', async ({ harness }) => {
+    const { client, customerRowId, moveTo } = await cancelScenario(harness, { startAt: '2030-01-01T00:00:00Z', seats: 7 });
+    await client.ok(/* GraphQL */ `mutation { createFeature(input: { code: "viewer", name: "Viewer", type: SEATS }) { id } }`);
+    await client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+      input: {
+        code: 'pro',
+        name: 'Pro',
+        currency: 'EUR',
+        interval: 'MONTH',
+        seatFeatures: [
+          { featureCode: 'editor', includedSeats: 2, overageEnabled: true, unitPrice: 1000 },
+          { featureCode: 'viewer', includedSeats: 0, overageEnabled: true, unitPrice: 500 },
+        ],
+      },
+    });
+    await moveTo('2030-01-11T00:00:00Z');
+    await client.ok(cancel, { input: { customerId: 'co', timing: 'IMMEDIATELY' } });
+    await client.ok(subscribe, { input: { customerId: 'co', planCode: 'pro', initialSeats: [{ featureCode: 'viewer', count: 3 }] } });
+    // editor is not listed: it starts at 0 (SET 7 → 0, nothing billed); viewer is new: 3 × 500.
+    expect((await client.ok(queries.seatBalances, { customerId: 'co' })).seatBalances.map((b: any) => [b.featureCode, b.current, b.includedSeats])).toEqual([
+      ['editor', 0, 2],
+      ['viewer', 3, 0],
+    ]);
+    expect(await ledger(client, 'editor')).toEqual([
+      ['SET', 7, 0, '2030-01-11T00:00:00.000Z'],
+      ['SET', 0, 7, '2030-01-01T00:00:00.000Z'],
+    ]);
+    expect(await ledger(client, 'viewer')).toEqual([['SET', 0, 3, '2030-01-11T00:00:00.000Z']]);
+    // 2 × 3000 × 21/31 = 4064.52 back for January 11..31.
+    expect((await chargesOf(client)).map((c) => [c.kind, c.featureCode, c.quantity, c.amount])).toEqual([
+      ['ADVANCE', 'editor', 2, 6000],
+      ['CREDIT', 'editor', 2, -4065],
+      ['ADVANCE', 'viewer', 3, 1500],
+    ]);
+    await expectLedgerWhole(harness, customerRowId, 'editor');
+    await expectLedgerWhole(harness, customerRowId, 'viewer');
+  });
+});
+
 describe('refusals change nothing', () => {
   test('a comment over 500 characters, an unknown customer, no subscription', async ({ harness }) => {
     const { client, subscription } = await cancelScenario(harness, { startAt: '2030-01-01T00:00:00Z', seats: 7 });

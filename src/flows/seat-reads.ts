@@ -32,7 +32,7 @@ export async function loadSeatBalances(loaders: ReadLoaders, ref: string): Promi
   const customer = await loadCustomerWithBalances(loaders, ref);
   // Balances are read under the active subscription, else the one that ended last; none may also
   // mean a plan without seat features.
-  if (customer.seatBalances.length === 0 && !(await loaders.activeSubscriptionByCustomerId.load(customer.id))) {
+  if (customer.seatBalances.length === 0 && !(await loaders.latestSubscriptionByCustomerId.load(customer.id))) {
     throw new DomainError('no_active_subscription', `Customer '${ref}' has no active subscription.`, { param: 'customerId' });
   }
   return customer.seatBalances;
@@ -55,7 +55,7 @@ export async function loadSeatBalance(
   if (!(await loaders.featureByCode.load(featureCode))) {
     throw featureNotFound(featureCode);
   }
-  if (!(await loaders.activeSubscriptionByCustomerId.load(customerId))) {
+  if (!(await loaders.latestSubscriptionByCustomerId.load(customerId))) {
     throw new DomainError('no_active_subscription', 'The customer has no active subscription.', { param: 'customerId' });
   }
   throw new DomainError('feature_not_in_plan', `Feature '${featureCode}' is not in the customer's plan.`, { param: 'featureCode' });

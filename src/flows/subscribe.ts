@@ -15,6 +15,8 @@ import { Subscription } from '../model/subscriptions.ts';
 import type { Tenant } from '../model/tenant.ts';
 import { eventRecordOf } from '../seats/ledger.ts';
 import { assertDistinctFeatureCodes } from '../seats/rules.ts';
+import { lockBalancesOfCustomer } from '../seats/service.ts';
+import { findLatestSubscriptions } from '../subscriptions/service.ts';
 import type { SubscriptionRecord } from '../subscriptions/store.ts';
 import { changeOutbox } from './announce.ts';
 import { renewSubscription } from './renewal.ts';
@@ -35,6 +37,11 @@ const activeSubscriptionConflict = (ref: string) =>
  * `initialSeats`, which must lie within the feature's limits, or else its minimumSeats. Each
  * listed count, and each minimum above 0, is recorded as a SET event at the start and billed in
  * advance for the first period, like every period start. One flush writes it all.
+ *
+ * A customer whose last subscription ended subscribes again from its end on: a balance is one row
+ * per customer and feature, so the balances it kept carry on. Each is set to its new starting
+ * count by a SET event from the count it held (the ledger chain of a balance runs across
+ * subscriptions), unless both are 0; its period mark starts afresh.
  */
 export async function createSubscription(em: EntityManager, tenant: Tenant, now: Date, input: CreateSubscriptionInput): Promise<SubscriptionRecord> {
   const startAt = input.startAt ?? now;
@@ -43,6 +50,12 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
   assertDistinctFeatureCodes(initialSeats, 'initialSeats');
 
   const customer = await getCustomer(em, tenant, input.customerId);
+  const previous = (await findLatestSubscriptions(em, tenant, [customer.id])).get(customer.id);
+  if (previous?.status === 'ACTIVE') throw activeSubscriptionConflict(input.customerId);
+  // The ledger runs forward: the new life of a balance starts after the old one ended.
+  if (previous?.endedAt && startAt < previous.endedAt) {
+    throw validationError('startAt', `startAt may not lie before the end of the customer's previous subscription: ${previous.endedAt.toISOString()}.`);
+  }
   const plan = await findPlanByCode(em, tenant, input.planCode);
   if (!plan) throw new DomainError('plan_not_found', `No plan with code '${input.planCode}'.`, { param: 'planCode' });
   // A start further back would make one request record an advance for every period since.
@@ -78,6 +91,8 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
   }
 
   return em.transactional(async (tx) => {
+    // Balances kept from an ended subscription, locked in the order every writer of balances follows.
+    const kept = new Map((await lockBalancesOfCustomer(tx, customer.id)).map((balance) => [balance.feature.id, balance]));
     const subscription = tx.create(Subscription, {
       id: newId('sub'),
       organization: tenant.organizationId,
@@ -89,19 +104,32 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
       currentPeriodStart: firstPeriod.start,
       currentPeriodEnd: firstPeriod.end,
     });
+    const previousCounts = new Map<string, number>();
     for (const terms of offered.values()) {
       const count = initial.get(terms.feature.code)?.count ?? 0;
-      tx.create(SeatBalance, {
-        customer: customer.id,
-        feature: terms.feature,
-        organization: tenant.organizationId,
-        mode: tenant.mode,
-        current: count,
-        asOf: startAt,
-        highWaterMark: advanceFor(count, terms, firstPeriod)?.quantity ?? 0,
-      });
+      const highWaterMark = advanceFor(count, terms, firstPeriod)?.quantity ?? 0;
+      const balance = kept.get(terms.feature.id);
+      if (!balance) {
+        tx.create(SeatBalance, {
+          customer: customer.id,
+          feature: terms.feature,
+          organization: tenant.organizationId,
+          mode: tenant.mode,
+          current: count,
+          asOf: startAt,
+          highWaterMark,
+        });
+        continue;
+      }
+      previousCounts.set(terms.feature.code, balance.current);
+      // A kept balance that starts where it stood, at 0, needs no event, as a new one at 0 has none.
+      if (balance.current !== count && !initial.has(terms.feature.code)) initial.set(terms.feature.code, { count, terms });
+      balance.current = count;
+      balance.asOf = startAt;
+      balance.highWaterMark = highWaterMark;
     }
     for (const { count, terms } of initial.values()) {
+      const previousBalance = previousCounts.get(terms.feature.code) ?? 0;
       const event = tx.create(SeatEvent, {
         id: newId('sev'),
         organization: tenant.organizationId,
@@ -111,7 +139,7 @@ export async function createSubscription(em: EntityManager, tenant: Tenant, now:
         subscription,
         kind: 'SET',
         quantity: count,
-        previousBalance: 0,
+        previousBalance,
         newBalance: count,
         ts: startAt,
       });

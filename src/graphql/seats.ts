@@ -195,7 +195,7 @@ builder.queryFields((t) => ({
   seatBalance: t.field({
     type: SeatBalanceRef,
     description:
-      "A customer's balance of one seat feature: under its active subscription, or else as it was when its last subscription ended. Errors: validation_error, customer_not_found, feature_not_found, no_active_subscription (no active subscription and the feature not in the plan of the one that ended, or none ever), feature_not_in_plan.",
+      "A customer's balance of one seat feature: under its active subscription, or else as it was when its last subscription ended. Errors: validation_error, customer_not_found, feature_not_found, no_active_subscription (the customer never had a subscription), feature_not_in_plan (not in the plan of its active, else last ended, subscription).",
     args: {
       customerId: t.arg.string({ description: describe.customerIdArg, validate: customerIdRule }),
       featureCode: t.arg.string({ description: describe.featureCodeArg, validate: featureCodeRule }),

@@ -192,8 +192,9 @@ builder.objectField(CustomerRef, 'subscription', (t) =>
   t.field({
     type: PlanSubscriptionRef,
     nullable: true,
-    description: 'The active subscription, if any.',
-    resolve: (customer, _args, ctx) => ctx.loaders.activeSubscriptionByCustomerId.load(customer.id),
+    description:
+      'The active subscription; or else, when the customer has none, the one that ended most recently (status CANCELED, endedAt set), whose balances seatBalances still shows; null if it never had one.',
+    resolve: (customer, _args, ctx) => ctx.loaders.latestSubscriptionByCustomerId.load(customer.id),
   }),
 );
 
@@ -201,7 +202,7 @@ builder.mutationFields((t) => ({
   createSubscription: t.field({
     type: PlanSubscriptionRef,
     description:
-      'Subscribes a customer to a plan: one balance per seat feature of the plan, and the first period from startAt. Errors: validation_error, customer_not_found, plan_not_found, feature_not_found, feature_not_in_plan, seat_limit_exceeded, conflict (the customer already has an active subscription).',
+      'Subscribes a customer to a plan: one balance per seat feature of the plan, and the first period from startAt. Errors: validation_error, customer_not_found, plan_not_found, feature_not_found, feature_not_in_plan, seat_limit_exceeded, conflict (the customer already has an active subscription, one with a scheduled cancellation included). A customer whose last subscription ended (CANCELED) may subscribe again from its endedAt on (validation_error on startAt before it): its balances carry on, each feature of the new plan starting at its initialSeats count (or minimumSeats, or 0), recorded as a SET event from the balance it held and billed in advance as at any start.',
     args: { input: t.arg({ type: CreateSubscriptionInput, description: 'The subscription to create.' }) },
     resolve: (_root, { input }, ctx) => createSubscription(ctx.em, ctx.tenant, ctx.now(), input),
   }),

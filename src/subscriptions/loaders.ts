@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { RequestScope } from '../model/tenant.ts';
-import { findActiveSubscriptions, findSubscriptionsById } from './service.ts';
+import { findActiveSubscriptions, findLatestSubscriptions, findSubscriptionsById } from './service.ts';
 import type { SubscriptionRecord } from './store.ts';
 
 /** Renews the given customers' subscriptions whose period ended by `at` (flows/renewal.ts), so that reads never see a stale period. */
@@ -27,6 +27,11 @@ export const createSubscriptionLoaders = (scope: RequestScope, now: () => Date, 
     /** Active subscriptions, renewed first when their period has ended. */
     activeSubscriptionByCustomerId: new DataLoader<string, SubscriptionRecord | null>(async (customerIds) => {
       const found = await renewedFirst(() => findActiveSubscriptions(scope.em, scope.tenant, customerIds));
+      return customerIds.map((id) => found.get(id) ?? null);
+    }),
+    /** The active subscription, renewed first when its period has ended, or else the one that ended most recently. */
+    latestSubscriptionByCustomerId: new DataLoader<string, SubscriptionRecord | null>(async (customerIds) => {
+      const found = await renewedFirst(() => findLatestSubscriptions(scope.em, scope.tenant, customerIds));
       return customerIds.map((id) => found.get(id) ?? null);
     }),
     /** By sub_ id, any status (node(id:)); active ones whose period has ended are renewed first. */

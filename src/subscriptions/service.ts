@@ -9,6 +9,7 @@ import {
   LOCK_ACTIVE_SUBSCRIPTION,
   DUE_BY_TEST_CLOCK,
   type DueSubscription,
+  LATEST_SUBSCRIPTIONS,
   SUBSCRIPTIONS_BY_ID,
   type SubscriptionRecord,
 } from './store.ts';
@@ -16,6 +17,12 @@ import {
 /** The active subscriptions of the given customers, by customer id, in one query. */
 export async function findActiveSubscriptions(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, SubscriptionRecord>> {
   const found = await run(em, ACTIVE_SUBSCRIPTIONS, { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [...customerIds] });
+  return new Map(found.map((subscription) => [subscription.customer.id, subscription]));
+}
+
+/** Each given customer's active subscription, or else the one that ended most recently, by customer id, in one query. */
+export async function findLatestSubscriptions(em: EntityManager, tenant: Tenant, customerIds: readonly string[]): Promise<Map<string, SubscriptionRecord>> {
+  const found = await run(em, LATEST_SUBSCRIPTIONS, { organizationId: tenant.organizationId, mode: tenant.mode, customerIds: [...customerIds] });
   return new Map(found.map((subscription) => [subscription.customer.id, subscription]));
 }
 

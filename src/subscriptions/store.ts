@@ -62,6 +62,19 @@ export const ACTIVE_SUBSCRIPTIONS = statement<{ organizationId: string; mode: Mo
   parseSubscription,
 );
 
+/**
+ * Each customer's latest subscription: the active one, or else the one that ended most recently
+ * (subscription_customer_latest_index serves the order).
+ */
+export const LATEST_SUBSCRIPTIONS = statement<{ organizationId: string; mode: Mode; customerIds: string[] }, SubscriptionRecord>(
+  'latest_subscriptions',
+  `select distinct on (s.customer_id) ${subscriptionColumns}
+     from ${subscriptionJoins}
+    where s.organization_id = :organizationId and s.mode = :mode and s.customer_id = any(:customerIds::text[])
+    order by s.customer_id, s.ended_at desc nulls first, s.created_at desc`,
+  parseSubscription,
+);
+
 /** Subscriptions by id, whatever their status (node(id:)); ids of other tenants match nothing. */
 export const SUBSCRIPTIONS_BY_ID = statement<{ organizationId: string; mode: Mode; ids: string[] }, SubscriptionRecord>(
   'subscriptions_by_id',

@@ -27,7 +27,7 @@ import { completeFrame, type CutOff, nextFrame, sseHeaders, SseStream } from './
 
 /** What a refused subscription is told to wait: a slot frees when another stream ends, which nothing predicts. */
 const retryAfterSeconds = 5;
-/** Streams written, or subscriptions started, between two turns of the event loop. */
+/** Streams written between two turns of the event loop. */
 const membersPerSlice = 100;
 const defaultPingMs = 12_000;
 /** The headers that state the caps, for CORS to expose. */
@@ -271,8 +271,6 @@ export class SubscriptionFanout {
   private readonly watches = new Map<string, KeyWatch>();
   private pinger: NodeJS.Timeout | null = null;
   private serial = 0;
-  private startedThisTurn = 0;
-  private nextTurnStarts: Promise<void> | null = null;
   private recheck: ((keyHash: string) => Promise<boolean>) | null = null;
   private recheckMs = 5000;
   private readonly batchEvents: number;
@@ -350,7 +348,6 @@ export class SubscriptionFanout {
           }
           let outcome: Member | ExecutionResult;
           try {
-            await this.admitted();
             outcome = await this.join(subscribeArgs, subscribeFn as SubscribeFn, request, tenant, keyId, requestId);
           } catch (error) {
             this.release(keyId, tenant.organizationId);
@@ -398,26 +395,6 @@ export class SubscriptionFanout {
   /** Ends a group's place in the map, so that the next subscriber starts a new one. */
   groupEnded(group: Group): void {
     if (this.groups.get(group.sharingKey) === group) this.groups.delete(group.sharingKey);
-  }
-
-  /**
-   * Resolves when this subscription may start: at most a slice of them per turn of the event
-   * loop, so that a thousand clients reconnecting at once (after a deploy) start over several
-   * turns and never hold the loop for all of them.
-   */
-  private async admitted(): Promise<void> {
-    while (this.startedThisTurn >= membersPerSlice) await this.turnEnd();
-    this.startedThisTurn++;
-    void this.turnEnd();
-  }
-
-  /** Resolves at the next turn of the event loop, where the count of started subscriptions begins again. */
-  private turnEnd(): Promise<void> {
-    this.nextTurnStarts ??= nextTurn().then(() => {
-      this.startedThisTurn = 0;
-      this.nextTurnStarts = null;
-    });
-    return this.nextTurnStarts;
   }
 
   private reserve(keyId: string, organizationId: string): boolean {

@@ -19,6 +19,14 @@ function isOrigin(value: string): boolean {
   }
 }
 
+/** A comma-separated list, each item trimmed, empty ones dropped. */
+const commaList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
+
 const envSchema = z.object({
   DATABASE_URL: postgresUrl.optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -50,14 +58,7 @@ const envSchema = z.object({
     .optional(),
   NODE_ENV: z.string().optional(),
   // Browser origins allowed to call the API: "*", or a comma-separated list of http(s) origins.
-  CORS_ORIGINS: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((origin) => origin.trim())
-        .filter(Boolean),
-    )
+  CORS_ORIGINS: commaList
     .refine(
       (origins) => (origins.length === 1 && origins[0] === '*') || origins.every(isOrigin),
       'must be "*" or a comma-separated list of origins such as https://app.example.com,http://localhost:3000 (scheme, host and port only)',
@@ -103,14 +104,7 @@ const envSchema = z.object({
   // Whether test keys may register loopback URLs (http://localhost, 127.0.0.1, [::1]); unset: yes
   // outside production, no in it. WEBHOOK_LOOPBACK_PORTS limits them to the listed ports.
   WEBHOOK_ALLOW_LOOPBACK: flag.optional(),
-  WEBHOOK_LOOPBACK_PORTS: z
-    .string()
-    .transform((value) =>
-      value
-        .split(',')
-        .map((port) => port.trim())
-        .filter(Boolean),
-    )
+  WEBHOOK_LOOPBACK_PORTS: commaList
     .refine(
       (ports) => ports.every((port) => /^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535),
       'must be a comma-separated list of ports, 1 to 65535',

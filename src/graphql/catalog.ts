@@ -4,7 +4,7 @@ import { loadAll } from '../common/relay.ts';
 import { describe, formatCount } from './common.ts';
 import { featureCodeRule, nameRule } from '../common/validation.ts';
 import type { Feature, Plan, PlanSeatFeature } from '../model/catalog.ts';
-import { createFeature, createPlan, listFeatures, listPlans } from '../catalog/service.ts';
+import { createFeature, createPlan, type CreatePlanInput as PlanInput, listFeatures, listPlans } from '../catalog/service.ts';
 import { maxSeatBalance, maxSeatCount } from '../seats/rules.ts';
 
 const currencies = new Set(Intl.supportedValuesOf('currency'));
@@ -101,15 +101,8 @@ const CreateFeatureInput = builder.inputType('CreateFeatureInput', {
   }),
 });
 
-/** A PlanSeatFeatureInput as its rules between fields read it. */
-type SeatTermsInput = {
-  includedSeats: number;
-  unlimited?: boolean | null;
-  overageEnabled: boolean;
-  unitPrice: number;
-  minimumSeats?: number | null;
-  maximumSeats?: number | null;
-};
+/** A PlanSeatFeatureInput as its rules between fields read it: the service's shape of one seat feature. */
+type SeatTermsInput = PlanInput['seatFeatures'][number];
 
 /** The rules between a seat feature's fields, each naming the field to change; every broken one is listed in details. */
 const seatTermsRules: [(terms: SeatTermsInput) => boolean, { message: string; path: string[] }][] = [

@@ -228,6 +228,24 @@ export async function expectLedgerWhole(harness: Harness, customerRef: string, f
   return events;
 }
 
+/** A new, empty database on the run's server, for a test that must own one; `drop` removes it. */
+export async function scratchDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const serverUrl = inject('databaseUrl');
+  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      await admin.query(`drop database ${name} with (force)`);
+      await admin.end();
+    },
+  };
+}
+
 /**
  * Holds the rows `query` locks, from a connection of its own, until released: a transaction that
  * reaches them waits inside PostgreSQL, where `waiters` counts it.

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { expect, inject, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { migrate, openOrm } from '../src/db/orm.ts';
 import { migrationsList } from '../src/db/migrations/index.ts';
+import { scratchDatabase } from './helpers.ts';
 
 /**
  * The migrations table as the previous main (MikroORM 6.6.16) left it, read off a database it
@@ -16,26 +16,20 @@ const v6MigrationsTable = `
   )`;
 
 test('a database the previous main (MikroORM 6) migrated upgrades in place: nothing runs again, and seatgate works on it', async () => {
-  const serverUrl = inject('databaseUrl');
-  const name = `seatgate_upgrade_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
+  const database = await scratchDatabase('seatgate_upgrade');
   try {
     // The schema the migrations make, then the bookkeeping exactly as MikroORM 6 kept it.
-    const first = await openOrm(url.toString(), { poolMax: 2 });
+    const first = await openOrm(database.url, { poolMax: 2 });
     await migrate(first);
     await first.close();
-    const db = new pg.Client({ connectionString: url.toString() });
+    const db = new pg.Client({ connectionString: database.url });
     await db.connect();
     await db.query('drop table mikro_orm_migrations');
     await db.query(v6MigrationsTable);
     for (const migration of migrationsList) await db.query('insert into mikro_orm_migrations (name) values ($1)', [migration.name]);
     const { rows: before } = await db.query<{ name: string }>('select name from mikro_orm_migrations order by id');
 
-    const orm = await openOrm(url.toString(), { poolMax: 2 });
+    const orm = await openOrm(database.url, { poolMax: 2 });
     try {
       expect(await orm.migrator.getPending()).toEqual([]);
       await migrate(orm);
@@ -51,7 +45,6 @@ test('a database the previous main (MikroORM 6) migrated upgrades in place: noth
       await db.end();
     }
   } finally {
-    await admin.query(`drop database ${name} with (force)`);
-    await admin.end();
+    await database.drop();
   }
 });

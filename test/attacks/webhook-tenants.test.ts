@@ -1,9 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
-import pg from 'pg';
-import { afterAll, beforeAll, inject, vi } from 'vitest';
+import { afterAll, beforeAll, vi } from 'vitest';
 import { describe, expect, test } from '../fixtures.ts';
 import { createApp } from '../../src/app.ts';
 import { createLogger } from '../../src/common/logger.ts';
@@ -15,7 +13,7 @@ import { createMetrics } from '../../src/http/metrics.ts';
 import { deliveryQueue } from '../../src/webhooks/service.ts';
 import type { LoopbackPolicy } from '../../src/webhooks/url.ts';
 import { endpointsDisabledForFailing, type WebhookWorkerOptions, webhookWorker } from '../../src/webhooks/worker.ts';
-import { type Client, graphql, type Harness, mutations, newTenant, seatScenario } from '../helpers.ts';
+import { type Client, graphql, type Harness, mutations, newTenant, scratchDatabase, seatScenario } from '../helpers.ts';
 
 // The webhook findings of the second attack (issue 21), replayed:
 // - 3: tenant A registered 16 test endpoints on a receiver that accepts connections and never
@@ -36,14 +34,8 @@ let dispose: () => Promise<void>;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  const serverUrl = inject('databaseUrl');
-  const name = `seatgate_webhook_tenants_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  orm = await openOrm(url.toString(), { poolMax: 10 });
+  const database = await scratchDatabase('seatgate_webhook_tenants');
+  orm = await openOrm(database.url, { poolMax: 10 });
   await migrate(orm);
   const yoga = createApp({
     orm,
@@ -55,8 +47,7 @@ beforeAll(async () => {
   dispose = async () => {
     await yoga.dispose();
     await orm.close();
-    await admin.query(`drop database ${name} with (force)`);
-    await admin.end();
+    await database.drop();
   };
 });
 

@@ -36,6 +36,20 @@ describe('features and plans', () => {
     expect(plans).toEqual([{ code: 'team', seatFeatures: [{ featureCode: 'editor' }] }]);
   });
 
+  test("a plan's seat features read by featureCode, whatever order they were given in, from createPlan and from every read", async ({ harness }) => {
+    const { client } = await newTenant(harness);
+    const codes = ['viewer', 'admin', 'editor', 'guest', 'reviewer'];
+    for (const code of codes) await client.ok(createFeature, { input: { code, name: code, type: 'SEATS' } });
+    const given = codes.map((featureCode) => ({ featureCode, includedSeats: 1, overageEnabled: true, unitPrice: 100 }));
+    const { createPlan: created } = await client.ok(createPlan, plan(given));
+    const sorted = [...codes].sort();
+    expect(created.seatFeatures.map((f: { featureCode: string }) => f.featureCode)).toEqual(sorted);
+    for (let read = 0; read < 5; read++) {
+      const { plans } = await client.ok(/* GraphQL */ `{ plans { seatFeatures { featureCode } } }`);
+      expect(plans[0].seatFeatures.map((f: { featureCode: string }) => f.featureCode)).toEqual(sorted);
+    }
+  });
+
   test('a plan naming an unknown feature is refused and not created', async ({ harness }) => {
     const { client } = await newTenant(harness);
     const error = await client.fails(createPlan, plan([{ featureCode: 'ghost', includedSeats: 1, overageEnabled: false, unitPrice: 0 }]));

@@ -84,8 +84,9 @@ const PlanRef = builder
       interval: t.field({ type: PlanIntervalEnum, description: 'The length of one billing period.', resolve: (plan) => plan.interval }),
       seatFeatures: t.field({
         type: [PlanSeatFeatureRef],
-        description: 'The seat features the plan offers, with their terms; a subscription has one balance for each.',
-        resolve: (plan) => plan.seatFeatures.getItems(),
+        description: 'The seat features the plan offers, with their terms, by featureCode; a subscription has one balance for each.',
+        // The database keeps no order for them: one, so that every read and createPlan's answer agree.
+        resolve: (plan) => plan.seatFeatures.getItems().toSorted((a, b) => (a.feature.code < b.feature.code ? -1 : a.feature.code > b.feature.code ? 1 : 0)),
       }),
       createdAt: t.expose('createdAt', { type: 'DateTime', description: describe.createdAt }),
       livemode: t.boolean({ description: describe.livemode, resolve: (plan) => plan.mode === 'live' }),

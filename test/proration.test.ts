@@ -5,6 +5,7 @@ import type { SeatTerms } from '../src/model/catalog.ts';
 import {
   advanceFor,
   billableSeats,
+  creditFor,
   daysInPeriod,
   daysRemaining,
   maxAmountPerPeriod,
@@ -199,4 +200,45 @@ test('a change stamped just before its period starts (another process’s clock 
   const april = period('2027-04-01T00:00:00Z', '2027-05-01T00:00:00Z');
   const { charge } = trueUpFor({ newBalance: 6, highWaterMark: 0, at: at('2027-03-31T23:59:59.990Z') }, terms, april);
   expect(charge).toMatchObject({ daysRemaining: 30, daysInPeriod: 30, amount: 2500 });
+});
+
+describe('the credit of an immediate cancellation', () => {
+  const january = period('2031-01-01T00:00:00Z', '2031-02-01T00:00:00Z');
+  const at3000 = { ...terms, unitPrice: 3000 };
+
+  test('credits the seats paid for the days left, the day of the cancellation included, rounded half up once, negative', () => {
+    expect(creditFor(5, at3000, january, at('2031-01-21T15:00:00Z'))).toEqual({
+      kind: 'CREDIT',
+      quantity: 5,
+      unitPrice: 3000,
+      daysRemaining: 11,
+      daysInPeriod: 31,
+      // 5 × 3000 × 11 / 31 = 5322.58…
+      amount: -5323,
+      period: january,
+    });
+  });
+
+  test('a cancellation on the first day credits the whole period; an instant just before the start counts as its first day', () => {
+    expect(creditFor(2, at3000, january, at('2031-01-01T00:00:00Z'))).toMatchObject({ daysRemaining: 31, amount: -6000 });
+    expect(creditFor(2, at3000, january, at('2030-12-31T23:59:59Z'))).toMatchObject({ daysRemaining: 31, amount: -6000 });
+  });
+
+  test('nothing paid, or an amount that rounds to 0, records no credit', () => {
+    expect(creditFor(0, at3000, january, at('2031-01-10T00:00:00Z'))).toBeNull();
+    expect(creditFor(-1, at3000, january, at('2031-01-10T00:00:00Z'))).toBeNull();
+    // 1 × 1 × 1 / 31 = 0.03…
+    expect(creditFor(1, { ...terms, unitPrice: 1 }, january, at('2031-01-31T12:00:00Z'))).toBeNull();
+  });
+
+  test('equals minus the true-up of the same seats on the same day, for any seats, price and day', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 0, max: 30 }), (seats, unitPrice, day) => {
+        const on = new Date(january.start.getTime() + day * 86_400_000);
+        const credit = creditFor(seats, { ...terms, unitPrice }, january, on);
+        const amount = trueUpAmount(seats, unitPrice, daysRemaining(january, on), 31);
+        expect(credit === null ? 0 : -credit.amount).toBe(amount);
+      }),
+    );
+  });
 });

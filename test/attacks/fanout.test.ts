@@ -66,24 +66,40 @@ async function served(app: ReturnType<typeof createApp>) {
   };
 }
 
-/** A subscription over a real socket whose reader stops reading at once: nothing is taken until `readAll`. */
-async function pausedReader(port: number, key: string, query: string, variables: Record<string, unknown>) {
+/** Sends a subscription over a real socket; with `close`, its connection ends with the stream. */
+function postSubscription(port: number, key: string, query: string, variables: Record<string, unknown>, options: { close?: boolean } = {}) {
   const body = JSON.stringify({ query, variables });
   const request = httpRequest({
     host: '127.0.0.1',
     port,
     path: '/graphql',
     method: 'POST',
-    // Connection: close, so that the connection ends with the stream.
     headers: {
       'content-type': 'application/json',
       accept: 'text/event-stream',
       'x-api-key': key,
-      connection: 'close',
+      ...(options.close ? { connection: 'close' } : {}),
       'content-length': Buffer.byteLength(body),
     },
   });
   request.end(body);
+  return request;
+}
+
+/** The messages of an event stream's text, in order: each event's name and its data. */
+function messagesOf(text: string): { event: string; data: any }[] {
+  return text
+    .split('\n\n')
+    .filter((message) => message.startsWith('event: '))
+    .map((message) => {
+      const [, event = '', data = ''] = /^event: (\w+)\ndata:(.*)$/s.exec(message) ?? [];
+      return { event, data: data.trim() ? JSON.parse(data) : null };
+    });
+}
+
+/** A subscription over a real socket whose reader stops reading at once: nothing is taken until `readAll`. */
+async function pausedReader(port: number, key: string, query: string, variables: Record<string, unknown>) {
+  const request = postSubscription(port, key, query, variables, { close: true });
   const [response] = (await once(request, 'response')) as [IncomingMessage];
   response.pause();
   return {
@@ -95,14 +111,27 @@ async function pausedReader(port: number, key: string, query: string, variables:
       response.on('data', (chunk: string) => (text += chunk));
       response.resume();
       await once(response, 'end');
-      return text
-        .split('\n\n')
-        .filter((message) => message.startsWith('event: '))
-        .map((message) => {
-          const [, event = '', data = ''] = /^event: (\w+)\ndata:(.*)$/s.exec(message) ?? [];
-          return { event, data: data.trim() ? JSON.parse(data) : null };
-        });
+      return messagesOf(text);
     },
+  };
+}
+
+/** A subscription over a real socket, read as it comes: the `next` messages' data so far. */
+function liveReader(port: number, key: string, query: string, variables: Record<string, unknown>) {
+  const request = postSubscription(port, key, query, variables);
+  let text = '';
+  const status = once(request, 'response').then(([response]: IncomingMessage[]) => {
+    response!.setEncoding('utf8');
+    response!.on('data', (chunk: string) => (text += chunk));
+    return response!.statusCode;
+  });
+  return {
+    status,
+    nexts: (): any[] =>
+      messagesOf(text)
+        .filter((message) => message.event === 'next')
+        .map((message) => message.data),
+    close: () => request.destroy(),
   };
 }
 
@@ -235,34 +264,6 @@ describe('shared execution', () => {
     await app.dispose();
   });
 });
-
-/** A subscription over a real socket, read as it comes: the `next` messages' data so far. */
-function liveReader(port: number, key: string, query: string, variables: Record<string, unknown>) {
-  const body = JSON.stringify({ query, variables });
-  const request = httpRequest({
-    host: '127.0.0.1',
-    port,
-    path: '/graphql',
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': key, 'content-length': Buffer.byteLength(body) },
-  });
-  request.end(body);
-  let text = '';
-  const status = once(request, 'response').then(([response]: IncomingMessage[]) => {
-    response!.setEncoding('utf8');
-    response!.on('data', (chunk: string) => (text += chunk));
-    return response!.statusCode;
-  });
-  return {
-    status,
-    nexts: (): any[] =>
-      text
-        .split('\n\n')
-        .filter((message) => message.startsWith('event: next'))
-        .map((message) => JSON.parse(message.slice(message.indexOf('data:') + 5))),
-    close: () => request.destroy(),
-  };
-}
 
 describe('many at once', () => {
   test('250 subscriptions sent at once over HTTP all start, a slice per turn of the event loop, and each gets every event', async ({ harness }) => {

@@ -18,6 +18,7 @@ import { apiKeyHeader } from '../auth/gate.ts';
 import { hashApiKey } from '../auth/service.ts';
 import { DomainError, isErrorCode } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
+import { type SingleFlight, singleFlight } from '../common/workers.ts';
 import type { SubscriptionSettings } from '../config.ts';
 import type { Pace } from '../events/feed.ts';
 import type { Tenant } from '../model/tenant.ts';
@@ -249,7 +250,7 @@ class Group {
 export type FanoutCounts = { refused: number; backlog: number; timeout: number; revoked: number };
 
 /** Open streams of one API key, whose key is looked at again every `recheckMs`. */
-type KeyWatch = { members: Set<Member>; timer: NodeJS.Timeout; checking: boolean };
+type KeyWatch = { members: Set<Member>; timer: NodeJS.Timeout; check: SingleFlight };
 
 /**
  * The process's subscriptions over server-sent events. Streams of one tenant with the same
@@ -508,16 +509,15 @@ export class SubscriptionFanout {
     if (known) return void known.members.add(member);
     const watch: KeyWatch = {
       members: new Set([member]),
-      timer: setInterval(() => void this.recheckKey(member.keyHash, watch), this.recheckMs),
-      checking: false,
+      timer: setInterval(() => void watch.check.kick(), this.recheckMs),
+      check: singleFlight(() => this.recheckKey(member.keyHash, watch)),
     };
     watch.timer.unref();
     this.watches.set(member.keyHash, watch);
   }
 
   private async recheckKey(keyHash: string, watch: KeyWatch): Promise<void> {
-    if (!this.recheck || watch.checking) return;
-    watch.checking = true;
+    if (!this.recheck) return;
     try {
       if (await this.recheck(keyHash)) return;
       const unauthorized = errorFrame(new GraphQLError('The API key was revoked.', { extensions: errorExtensions('unauthorized', null, null) }));
@@ -529,8 +529,6 @@ export class SubscriptionFanout {
     } catch (error) {
       // The database did not answer: the streams go on, and the next check asks again.
       this.logger.warn('an open subscription could not check its API key', { error });
-    } finally {
-      watch.checking = false;
     }
   }
 

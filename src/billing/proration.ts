@@ -42,7 +42,7 @@ export function trueUpAmount(seats: number, unitPrice: number, remaining: number
 }
 
 export type PlannedCharge = {
-  kind: 'ADVANCE' | 'TRUE_UP' | 'CREDIT';
+  kind: 'ADVANCE' | 'TRUE_UP' | 'CREDIT' | 'PLAN_CHANGE';
   quantity: number;
   unitPrice: number;
   daysRemaining: number;
@@ -119,4 +119,14 @@ export function creditFor(paidSeats: number, terms: SeatTerms, period: Period, a
   const amount = trueUpAmount(paidSeats, terms.unitPrice, remaining, inPeriod);
   if (amount === 0) return null;
   return { kind: 'CREDIT', quantity: paidSeats, unitPrice: terms.unitPrice, daysRemaining: remaining, daysInPeriod: inPeriod, amount: -amount, period };
+}
+
+/**
+ * The new plan's charge when a plan change applies at once: the billable seats held under its
+ * terms, for the days from the day of `at` through the period's last day, priced as a true-up of
+ * them from nothing. Null when nothing is billable or it rounds to 0.
+ */
+export function planChangeChargeFor(current: number, terms: SeatTerms, period: Period, at: Date): PlannedCharge | null {
+  const { charge } = trueUpFor({ newBalance: current, highWaterMark: 0, at }, terms, period);
+  return charge && charge.amount > 0 ? { ...charge, kind: 'PLAN_CHANGE' } : null;
 }

@@ -94,16 +94,27 @@ export const chargeCreatedPayload = ({ ts, createdAt, periodStart, periodEnd, mo
   livemode: livemode(mode),
 });
 
-/** `subscription.cancellation_scheduled`, `subscription.cancellation_revoked`, `subscription.canceled`: the PlanSubscription, as GraphQL shows it. */
+/**
+ * `subscription.cancellation_scheduled`, `subscription.cancellation_revoked`,
+ * `subscription.canceled`, `subscription.plan_changed`, `subscription.plan_change_scheduled`,
+ * `subscription.plan_change_revoked`: the PlanSubscription, as GraphQL shows it.
+ */
 export type SubscriptionPayload = {
   id: string;
   customerId: string;
   planCode: string;
   status: SubscriptionStatus;
   startAt: string;
+  billingAnchor: string;
   currentPeriodStart: string;
   currentPeriodEnd: string;
   cancelAtPeriodEnd: boolean;
+  scheduledPlanChange: {
+    planCode: string;
+    requestedAt: string;
+    effectiveAt: string;
+    seatLimitWarnings: { featureCode: string; current: number; limit: number }[];
+  } | null;
   cancellation: { reason: string | null; comment: string | null; requestedAt: string; effectiveAt: string } | null;
   endedAt: string | null;
   createdAt: string;

@@ -10,12 +10,24 @@ import type { EventHub } from './hub.ts';
 import type { ChargeCreatedPayload, LimitReachedPayload, SeatChangedPayload, SubscriptionPayload } from './payloads.ts';
 import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.ts';
 
+/** A step of a subscription's life, told with the PlanSubscription it left. */
+export type SubscriptionOutboxEntry = {
+  type:
+    | 'subscription.cancellation_scheduled'
+    | 'subscription.cancellation_revoked'
+    | 'subscription.canceled'
+    | 'subscription.plan_changed'
+    | 'subscription.plan_change_scheduled'
+    | 'subscription.plan_change_revoked';
+  payload: SubscriptionPayload;
+};
+
 /** What the outbox is told: one thing that happened to one balance, with its public payload. */
 export type OutboxEntry = { tenant: Tenant; customerId: string; featureCode: string } & (
   | { type: 'seat.changed'; payload: SeatChangedPayload }
   | { type: 'charge.created'; payload: ChargeCreatedPayload }
   | { type: 'seat.limit_reached'; payload: LimitReachedPayload }
-  | { type: 'subscription.cancellation_scheduled' | 'subscription.cancellation_revoked' | 'subscription.canceled'; payload: SubscriptionPayload }
+  | SubscriptionOutboxEntry
 );
 
 /** An outbox row's data, for the unit of work or for a plain insert. */

@@ -1,5 +1,5 @@
 import { chargeCreatedPayload, type LimitReachedPayload, type SubscriptionPayload, seatBalancePayload, seatEventPayload } from '../events/payloads.ts';
-import type { OutboxEntry } from '../events/service.ts';
+import type { OutboxEntry, SubscriptionOutboxEntry } from '../events/service.ts';
 import type { SeatTerms } from '../model/catalog.ts';
 import { customerDisplayId } from '../model/customers.ts';
 import type { SeatChargeRecord, SeatEventRecord } from '../model/records.ts';
@@ -84,9 +84,16 @@ const subscriptionPayload = (subscription: SubscriptionRecord): SubscriptionPayl
   planCode: subscription.plan.code,
   status: subscription.status,
   startAt: subscription.startAt.toISOString(),
+  billingAnchor: subscription.billingAnchor.toISOString(),
   currentPeriodStart: subscription.currentPeriodStart.toISOString(),
   currentPeriodEnd: subscription.currentPeriodEnd.toISOString(),
   cancelAtPeriodEnd: subscription.cancelAtPeriodEnd,
+  scheduledPlanChange: subscription.scheduledPlanChange && {
+    planCode: subscription.scheduledPlanChange.plan.code,
+    requestedAt: subscription.scheduledPlanChange.requestedAt.toISOString(),
+    effectiveAt: subscription.scheduledPlanChange.effectiveAt.toISOString(),
+    seatLimitWarnings: subscription.scheduledPlanChange.seatLimitWarnings,
+  },
   cancellation: subscription.cancellation && {
     reason: subscription.cancellation.reason,
     comment: subscription.cancellation.comment,
@@ -98,7 +105,7 @@ const subscriptionPayload = (subscription: SubscriptionRecord): SubscriptionPayl
   livemode: subscription.mode === 'live',
 });
 
-export type SubscriptionEventType = 'subscription.cancellation_scheduled' | 'subscription.cancellation_revoked' | 'subscription.canceled';
+export type SubscriptionEventType = SubscriptionOutboxEntry['type'];
 
 /** A step of a subscription's life; it is about no one feature, so its feature code is the empty string. */
 export const subscriptionOutbox = (tenant: Tenant, type: SubscriptionEventType, subscription: SubscriptionRecord): OutboxEntry => ({

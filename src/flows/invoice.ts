@@ -69,7 +69,7 @@ export async function upcomingInvoice(em: EntityManager, tenant: Tenant, now: Da
     throw new DomainError('no_active_subscription', `Customer '${customerRef}' has no active subscription.`, { param: 'customerId' });
   }
   const currentPeriod = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
-  const nextPeriod = periodContaining(subscription.startAt, subscription.plan.interval, currentPeriod.end);
+  const nextPeriod = periodContaining(subscription.billingAnchor, subscription.plan.interval, currentPeriod.end);
   const trueUps = await trueUpsOfPeriod(em, subscription.id, currentPeriod.start);
   // A subscription cancelled at period end is not renewed: no next advance is coming.
   const balances = subscription.cancelAtPeriodEnd ? [] : await pricedBalances(em, tenant, [customer.id]);

@@ -14,6 +14,7 @@ import type { Tenant } from '../model/tenant.ts';
 import { lockBalancesOfCustomer } from '../seats/service.ts';
 import { findActiveForRenewal, findDueForSweep, findDueSubscriptions, findSubscriptionsById } from '../subscriptions/service.ts';
 import { chargeOutbox, subscriptionOutbox } from './announce.ts';
+import { applyScheduledPlanChange } from './plan-change-at-renewal.ts';
 
 // A renewal: a subscription whose period ended enters the next one, billing each period it
 // enters in advance for the seats held, in a transaction per bounded step. Requests renew what
@@ -58,6 +59,9 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
     await insertOutbox(tx, [subscriptionOutbox(tenant, 'subscription.canceled', ended)]);
     return { entered: 0, caughtUp: true };
   }
+  // A plan change scheduled for this period end applies first: the advance bills the new plan's terms.
+  const planChanged = subscription.scheduledPlan !== null;
+  if (planChanged) await applyScheduledPlanChange(tx, tenant, subscription, balances);
   const { interval, currency, features: termsByFeature } = await planTerms(tx, subscription.plan.id);
 
   let period: Period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
@@ -76,7 +80,7 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
     announced = [];
   };
   while (period.end <= now && entered < maxPeriodsPerRenewal) {
-    period = periodContaining(subscription.startAt, interval, period.end);
+    period = periodContaining(subscription.billingAnchor, interval, period.end);
     entered++;
     for (const balance of balances) {
       const featureTerms = termsByFeature.get(balance.feature.id);
@@ -99,6 +103,10 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
   subscription.currentPeriodStart = period.start;
   subscription.currentPeriodEnd = period.end;
   await tx.flush();
+  if (planChanged) {
+    const changed = (await findSubscriptionsById(tx, tenant, [subscription.id])).get(subscription.id)!;
+    await insertOutbox(tx, [subscriptionOutbox(tenant, 'subscription.plan_changed', changed)]);
+  }
   return { entered, caughtUp: period.end > now };
 }
 

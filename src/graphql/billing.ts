@@ -18,7 +18,11 @@ const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
     TRUE_UP: { description: "Seats above the period's high-water mark, charged for the days left." },
     CREDIT: {
       description:
-        "Money given back when a subscription is cancelled IMMEDIATELY: the seats paid through the period's end (its high-water mark) for the days left from the day of the cancellation, as a true-up for them would cost. Its amount is negative.",
+        "Money given back when a subscription is cancelled IMMEDIATELY, or leaves its plan by changePlan applied IMMEDIATELY: the seats paid through the period's end (its high-water mark) for the days left from the day of the cancellation or change, as a true-up for them would cost. Its amount is negative.",
+    },
+    PLAN_CHANGE: {
+      description:
+        "The new plan's advance when changePlan applies IMMEDIATELY: the billable seats held under the new plan's terms, for the days left from the day of the change through the period's last day (the whole new period when the interval changed, since that period starts at the change).",
     },
   },
 });
@@ -26,10 +30,11 @@ const SeatChargeKindEnum = builder.enumType('SeatChargeKind', {
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
 /** The fields that explain an amount, shared by charges, quotes and invoice lines. */
-const chargeTermFields = <Shape extends ChargeTerms>(t: ObjectFieldBuilder<Types, Shape>) => ({
+export const chargeTermFields = <Shape extends ChargeTerms>(t: ObjectFieldBuilder<Types, Shape>) => ({
   kind: t.field({
     type: SeatChargeKindEnum,
-    description: 'ADVANCE (a period start), TRUE_UP (a change) or CREDIT (an immediate cancellation).',
+    description:
+      'ADVANCE (a period start), TRUE_UP (a seat change), CREDIT (an immediate cancellation or plan change) or PLAN_CHANGE (the new plan of an immediate plan change).',
     resolve: (charge) => charge.kind,
   }),
   quantity: t.int({ description: 'Billable seats charged.', resolve: (charge) => charge.quantity }),

@@ -56,6 +56,21 @@ const WebhookEventTypeEnum = builder.enumType('WebhookEventType', {
       description:
         'subscription.canceled: a subscription ended, cancelled IMMEDIATELY (its CREDIT charges come as charge.created) or at the end of the period a scheduled cancellation named. `data` is the PlanSubscription (status CANCELED, endedAt set).',
     },
+    SUBSCRIPTION_PLAN_CHANGED: {
+      value: 'subscription.plan_changed',
+      description:
+        'subscription.plan_changed: a subscription moved to another plan, by changePlan applied IMMEDIATELY (its CREDIT and PLAN_CHANGE charges come as charge.created) or by the renewal at the period end a scheduled change named. `data` is the PlanSubscription on its new plan.',
+    },
+    SUBSCRIPTION_PLAN_CHANGE_SCHEDULED: {
+      value: 'subscription.plan_change_scheduled',
+      description:
+        'subscription.plan_change_scheduled: changePlan scheduled a change for the period end (or replaced the one scheduled). `data` is the PlanSubscription, with scheduledPlanChange set; the plan in force is unchanged until then.',
+    },
+    SUBSCRIPTION_PLAN_CHANGE_REVOKED: {
+      value: 'subscription.plan_change_revoked',
+      description:
+        'subscription.plan_change_revoked: revokeScheduledPlanChange removed a scheduled plan change. `data` is the PlanSubscription, which renews on its plan again.',
+    },
   } as const satisfies Record<string, { value: OutboxEventType; description: string }>,
 });
 

@@ -5,7 +5,7 @@ import { Customer } from './customers.ts';
 import { SeatEvent } from './seats.ts';
 import { Subscription } from './subscriptions.ts';
 
-export type SeatChargeKind = 'ADVANCE' | 'TRUE_UP' | 'CREDIT';
+export type SeatChargeKind = 'ADVANCE' | 'TRUE_UP' | 'CREDIT' | 'PLAN_CHANGE';
 
 /** One charge, with everything that explains its amount. Append-only, like the ledger. */
 export class SeatCharge extends TenantEntity {
@@ -41,7 +41,7 @@ export const SeatChargeSchema = new EntitySchema<SeatCharge, TenantEntity>({
     customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'restrict', updateRule: 'cascade' },
     feature: { kind: 'm:1', entity: () => Feature, deleteRule: 'restrict', updateRule: 'cascade' },
     event: { kind: 'm:1', entity: () => SeatEvent, nullable: true, deleteRule: 'restrict', updateRule: 'cascade' },
-    kind: { enum: true, items: ['ADVANCE', 'TRUE_UP', 'CREDIT'] },
+    kind: { enum: true, items: ['ADVANCE', 'TRUE_UP', 'CREDIT', 'PLAN_CHANGE'] },
     quantity: { type: 'integer' },
     unitPrice: { type: 'integer' },
     daysRemaining: { type: 'integer' },
@@ -60,11 +60,6 @@ export const SeatChargeSchema = new EntitySchema<SeatCharge, TenantEntity>({
       // One advance per feature and period, however many requests notice the same renewal.
       name: 'seat_charge_one_advance_per_period',
       expression: "create unique index seat_charge_one_advance_per_period on seat_charge (subscription_id, feature_id, period_start) where kind = 'ADVANCE'",
-    },
-    {
-      // One credit per feature and period: a subscription ends once.
-      name: 'seat_charge_one_credit_per_period',
-      expression: "create unique index seat_charge_one_credit_per_period on seat_charge (subscription_id, feature_id, period_start) where kind = 'CREDIT'",
     },
   ],
   checks: [

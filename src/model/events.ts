@@ -9,6 +9,9 @@ export const outboxEventTypes = [
   'subscription.cancellation_scheduled',
   'subscription.cancellation_revoked',
   'subscription.canceled',
+  'subscription.plan_changed',
+  'subscription.plan_change_scheduled',
+  'subscription.plan_change_revoked',
 ] as const;
 export type OutboxEventType = (typeof outboxEventTypes)[number];
 

@@ -24,6 +24,11 @@ export class Subscription extends TenantEntity {
   plan!: Plan;
   status: Opt<SubscriptionStatus> = 'ACTIVE';
   startAt!: Date;
+  /**
+   * The instant every period boundary is counted from: startAt, or the instant a change of plan
+   * moved the subscription to another interval (its first period on the new interval starts there).
+   */
+  billingAnchor!: Date;
   currentPeriodStart!: Date;
   currentPeriodEnd!: Date;
   /** A cancellation is scheduled: the renewal at currentPeriodEnd ends the subscription instead. */
@@ -36,6 +41,10 @@ export class Subscription extends TenantEntity {
   cancellationEffectiveAt: Date | null = null;
   /** When it ended; null while ACTIVE. */
   endedAt: Date | null = null;
+  /** A plan change scheduled for currentPeriodEnd: the renewal there switches to this plan before billing. */
+  scheduledPlan: Plan | null = null;
+  /** When the scheduled plan change was asked for; set exactly when scheduledPlan is. */
+  scheduledPlanRequestedAt: Date | null = null;
 }
 
 export const SubscriptionSchema = new EntitySchema<Subscription, TenantEntity>({
@@ -48,6 +57,7 @@ export const SubscriptionSchema = new EntitySchema<Subscription, TenantEntity>({
     plan: { kind: 'm:1', entity: () => Plan, deleteRule: 'restrict', updateRule: 'cascade' },
     status: { enum: true, items: ['ACTIVE', 'CANCELED'] },
     startAt: { type: 'datetime', columnType: 'timestamptz' },
+    billingAnchor: { type: 'datetime', columnType: 'timestamptz' },
     currentPeriodStart: { type: 'datetime', columnType: 'timestamptz' },
     currentPeriodEnd: { type: 'datetime', columnType: 'timestamptz' },
     cancelAtPeriodEnd: { type: 'boolean', default: false },
@@ -56,6 +66,8 @@ export const SubscriptionSchema = new EntitySchema<Subscription, TenantEntity>({
     cancellationRequestedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
     cancellationEffectiveAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
     endedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
+    scheduledPlan: { kind: 'm:1', entity: () => Plan, nullable: true, deleteRule: 'restrict', updateRule: 'cascade' },
+    scheduledPlanRequestedAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
   },
   indexes: [
     {
@@ -80,6 +92,12 @@ export const SubscriptionSchema = new EntitySchema<Subscription, TenantEntity>({
       name: 'subscription_cancellation_check',
       expression:
         "(status = 'CANCELED') = (ended_at is not null) and (not cancel_at_period_end or (status = 'ACTIVE' and cancellation_requested_at is not null)) and char_length(cancellation_comment) <= 500",
+    },
+    {
+      // A plan change is scheduled only on an active subscription with no cancellation scheduled.
+      name: 'subscription_scheduled_plan_check',
+      expression:
+        "(scheduled_plan_id is null) = (scheduled_plan_requested_at is null) and (scheduled_plan_id is null or (status = 'ACTIVE' and not cancel_at_period_end))",
     },
   ],
 });

@@ -6,6 +6,17 @@ import type { CancellationReason, SubscriptionStatus } from '../model/subscripti
 /** A cancellation asked for: scheduled for the period end, or carried out. */
 export type CancellationRecord = { reason: CancellationReason | null; comment: string | null; requestedAt: Date; effectiveAt: Date };
 
+/** A balance the scheduled plan's maximum would break at the period end, where the renewal lowers it to `limit`. */
+export type SeatLimitWarning = { featureCode: string; current: number; limit: number };
+
+/** A plan change scheduled for the period end. */
+export type ScheduledPlanChangeRecord = {
+  plan: { id: string; code: string; interval: PlanInterval };
+  requestedAt: Date;
+  effectiveAt: Date;
+  seatLimitWarnings: SeatLimitWarning[];
+};
+
 /** A subscription as callers see it, with what its periods and prices need from the plan. */
 export type SubscriptionRecord = {
   id: string;
@@ -13,9 +24,12 @@ export type SubscriptionRecord = {
   plan: { id: string; code: string; currency: string; interval: PlanInterval };
   status: SubscriptionStatus;
   startAt: Date;
+  /** The instant its period boundaries are counted from: startAt, or the last change of interval. */
+  billingAnchor: Date;
   currentPeriodStart: Date;
   currentPeriodEnd: Date;
   cancelAtPeriodEnd: boolean;
+  scheduledPlanChange: ScheduledPlanChangeRecord | null;
   cancellation: CancellationRecord | null;
   endedAt: Date | null;
   createdAt: Date;
@@ -24,10 +38,32 @@ export type SubscriptionRecord = {
 
 const subscriptionColumns = `s.id, s.customer_id, c.external_id, s.plan_id, p.code as plan_code, p.currency, p.interval, s.status,
           s.start_at, s.current_period_start, s.current_period_end, s.created_at, s.mode, s.cancel_at_period_end,
-          s.cancellation_reason, s.cancellation_comment, s.cancellation_requested_at, s.cancellation_effective_at, s.ended_at`;
+          s.cancellation_reason, s.cancellation_comment, s.cancellation_requested_at, s.cancellation_effective_at, s.ended_at,
+          s.billing_anchor, s.scheduled_plan_id, sp.code as scheduled_plan_code, sp.interval as scheduled_plan_interval,
+          s.scheduled_plan_requested_at, w.warnings as seat_limit_warnings`;
+/**
+ * The warnings of a scheduled plan change are read with the subscription, so they always match
+ * today's balances: each balance of the current plan above the most the scheduled plan lets it
+ * hold, which is 0 for a feature the plan lacks, else the least of maximumSeats and (without
+ * overage, not unlimited) includedSeats. The renewal's clamp (flows/plan-change-rules.ts) applies
+ * the same bound.
+ */
 const subscriptionJoins = `subscription s
      join customer c on c.id = s.customer_id
-     join plan p on p.id = s.plan_id`;
+     join plan p on p.id = s.plan_id
+     left join plan sp on sp.id = s.scheduled_plan_id
+     left join lateral (
+       select json_agg(json_build_object('featureCode', f.code, 'current', b.current, 'limit', bound.value) order by f.code) as warnings
+         from plan_seat_feature cur
+         join seat_balance b on b.customer_id = s.customer_id and b.feature_id = cur.feature_id
+         join feature f on f.id = cur.feature_id
+         left join plan_seat_feature nxt on nxt.plan_id = s.scheduled_plan_id and nxt.feature_id = cur.feature_id
+         cross join lateral (
+           select case when nxt.plan_id is null then 0
+                       else least(nxt.maximum_seats, case when not nxt.unlimited and not nxt.overage_enabled then nxt.included_seats end) end as value
+         ) bound
+        where s.scheduled_plan_id is not null and cur.plan_id = s.plan_id and bound.value is not null and b.current > bound.value
+     ) w on true`;
 
 const parseSubscription = (row: Record<string, unknown>): SubscriptionRecord => ({
   id: read.text(row.id),
@@ -35,9 +71,18 @@ const parseSubscription = (row: Record<string, unknown>): SubscriptionRecord => 
   plan: { id: read.text(row.plan_id), code: read.text(row.plan_code), currency: read.text(row.currency), interval: row.interval as PlanInterval },
   status: row.status as SubscriptionStatus,
   startAt: read.date(row.start_at),
+  billingAnchor: read.date(row.billing_anchor),
   currentPeriodStart: read.date(row.current_period_start),
   currentPeriodEnd: read.date(row.current_period_end),
   cancelAtPeriodEnd: read.bool(row.cancel_at_period_end),
+  scheduledPlanChange: row.scheduled_plan_id
+    ? {
+        plan: { id: read.text(row.scheduled_plan_id), code: read.text(row.scheduled_plan_code), interval: row.scheduled_plan_interval as PlanInterval },
+        requestedAt: read.date(row.scheduled_plan_requested_at),
+        effectiveAt: read.date(row.current_period_end),
+        seatLimitWarnings: (row.seat_limit_warnings as SeatLimitWarning[] | null) ?? [],
+      }
+    : null,
   cancellation: row.cancellation_requested_at
     ? {
         reason: row.cancellation_reason as CancellationReason | null,

@@ -63,13 +63,37 @@ const anotherCustomer: FieldChange = { field: 'customerId', label: 'another cust
 // ---- GraphQL: every mutation taking an idempotencyKey. ----
 
 type SeatMutation = 'addSeats' | 'removeSeats' | 'setSeats' | 'bulkSetSeats';
-type KeyedMutation = SeatMutation | 'cancelSubscription' | 'resumeSubscription';
+type KeyedMutation = SeatMutation | 'cancelSubscription' | 'resumeSubscription' | 'changePlan' | 'revokeScheduledPlanChange';
 
 const documents: Record<KeyedMutation, string> = {
   ...mutations,
   cancelSubscription: /* GraphQL */ `mutation($input: CancelSubscriptionInput!) { cancelSubscription(input: $input) { id status cancelAtPeriodEnd cancellation { reason comment } } }`,
   resumeSubscription: /* GraphQL */ `mutation($input: ResumeSubscriptionInput!) { resumeSubscription(input: $input) { id status cancelAtPeriodEnd } }`,
+  changePlan: /* GraphQL */ `mutation($input: ChangePlanInput!) { changePlan(input: $input) { id planCode scheduledPlanChange { planCode } } }`,
+  revokeScheduledPlanChange: /* GraphQL */ `mutation($input: RevokeScheduledPlanChangeInput!) { revokeScheduledPlanChange(input: $input) { id planCode scheduledPlanChange { planCode } } }`,
 };
+
+/** Two more plans on the scenario's features and currency, for a plan change to name: `bigger` costs more, `smaller` less. */
+async function createPlanChangeTargets(s: KeyedScenario) {
+  for (const [code, editorPrice, editorIncluded] of [
+    ['bigger', 5000, 2],
+    ['smaller', 1000, 5],
+  ] as const) {
+    await s.client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+      input: {
+        code,
+        name: code,
+        currency: 'EUR',
+        interval: 'MONTH',
+        seatFeatures: [
+          { featureCode: 'editor', includedSeats: editorIncluded, overageEnabled: true, unitPrice: editorPrice },
+          { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
+          { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
+        ],
+      },
+    });
+  }
+}
 
 /** `prepare` readies the scenario for the first call (a resume needs a cancellation scheduled). */
 const graphqlTable: {
@@ -128,6 +152,21 @@ const graphqlTable: {
     mutation: 'resumeSubscription',
     input: (s) => ({ customerId: s.customerId }),
     prepare: (s) => s.client.ok(documents.cancelSubscription, { input: { customerId: s.customerId, timing: 'AT_PERIOD_END' } }),
+    changes: [anotherCustomer],
+  },
+  {
+    mutation: 'changePlan',
+    input: (s) => ({ customerId: s.customerId, planCode: 'bigger', timing: 'AT_PERIOD_END' }),
+    prepare: createPlanChangeTargets,
+    changes: [anotherCustomer, { field: 'planCode', to: () => 'smaller' }, { field: 'timing', to: () => 'IMMEDIATELY' }],
+  },
+  {
+    mutation: 'revokeScheduledPlanChange',
+    input: (s) => ({ customerId: s.customerId }),
+    prepare: async (s) => {
+      await createPlanChangeTargets(s);
+      await s.client.ok(documents.changePlan, { input: { customerId: s.customerId, planCode: 'smaller', timing: 'AT_PERIOD_END' } });
+    },
     changes: [anotherCustomer],
   },
 ];

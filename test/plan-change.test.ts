@@ -365,6 +365,13 @@ describe('a change at the period end', () => {
     expect(revoked.scheduledPlanChange).toBeNull();
     expect((await client.fails(revoke, { input: { customerId: 'co' } })).extensions).toMatchObject({ code: 'conflict', param: 'customerId' });
     await client.ok(changePlan, { input: { customerId: 'co', planCode: 'starter', timing: 'AT_PERIOD_END' } });
+    // The upcoming invoice bills February's advance on starter's terms, for the balance lowered to 8.
+    const { upcomingInvoice } = await client.ok(
+      /* GraphQL */ `query { upcomingInvoice(customerId: "co") { lines { kind featureCode quantity unitPrice amount periodStart } } }`,
+    );
+    expect(upcomingInvoice.lines.filter((line: { kind: string }) => line.kind === 'ADVANCE')).toEqual([
+      { kind: 'ADVANCE', featureCode: 'editor', quantity: 3, unitPrice: 1000, amount: 3000, periodStart: '2030-02-01T00:00:00.000Z' },
+    ]);
 
     await moveTo('2030-02-05T00:00:00Z');
     expect(await subscriptionOf(client)).toMatchObject({

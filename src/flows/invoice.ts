@@ -8,6 +8,10 @@ import { customerDisplayId } from '../model/customers.ts';
 import type { ChargeTerms, SeatChargeRecord } from '../model/records.ts';
 import type { Mode, Tenant } from '../model/tenant.ts';
 import { pricedBalances } from '../seats/service.ts';
+import type { PricedBalance } from '../seats/store.ts';
+import type { SubscriptionRecord } from '../subscriptions/store.ts';
+import { planTerms } from '../catalog/service.ts';
+import { boundedCount } from './plan-switch.ts';
 import { findActiveSubscriptions } from '../subscriptions/service.ts';
 import { renewBeforeUse, renewDueSubscriptions } from './renewal.ts';
 
@@ -58,6 +62,32 @@ const lineOf = (terms: ChargeTerms, featureCode: string, chargeId: string | null
 });
 
 /**
+ * The next period and the balances its advance bills, as the renewal will find them: on the
+ * plan in force, or, when a plan change is scheduled, on the new plan's terms and interval with
+ * the balances brought within its limits (plan-change-at-renewal.ts).
+ */
+async function nextPeriodTerms(em: EntityManager, subscription: SubscriptionRecord, balances: PricedBalance[]) {
+  const end = subscription.currentPeriodEnd;
+  const scheduled = subscription.scheduledPlanChange;
+  if (!scheduled || subscription.cancelAtPeriodEnd) {
+    return {
+      nextPeriod: periodContaining(subscription.billingAnchor, subscription.plan.interval, end),
+      nextBalances: balances.map(({ balance, terms }) => ({ featureCode: balance.featureCode, count: balance.current, terms })),
+    };
+  }
+  const anchor = scheduled.plan.interval === subscription.plan.interval ? subscription.billingAnchor : end;
+  const held = new Map(balances.map(({ balance }) => [balance.featureCode, balance.current]));
+  const { features } = await planTerms(em, scheduled.plan.id);
+  return {
+    nextPeriod: periodContaining(anchor, scheduled.plan.interval, end),
+    nextBalances: [...features.values()].map((terms) => {
+      const current = held.get(terms.featureCode);
+      return { featureCode: terms.featureCode, count: current === undefined ? terms.minimumSeats : boundedCount(current, terms), terms };
+    }),
+  };
+}
+
+/**
  * What the next renewal will bill: the true-ups recorded in the current period, plus the advance
  * for the next period at today's balances.
  */
@@ -69,14 +99,14 @@ export async function upcomingInvoice(em: EntityManager, tenant: Tenant, now: Da
     throw new DomainError('no_active_subscription', `Customer '${customerRef}' has no active subscription.`, { param: 'customerId' });
   }
   const currentPeriod = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
-  const nextPeriod = periodContaining(subscription.billingAnchor, subscription.plan.interval, currentPeriod.end);
   const trueUps = await trueUpsOfPeriod(em, subscription.id, currentPeriod.start);
   // A subscription cancelled at period end is not renewed: no next advance is coming.
   const balances = subscription.cancelAtPeriodEnd ? [] : await pricedBalances(em, tenant, [customer.id]);
-  const advances = balances
-    .flatMap(({ balance, terms }) => {
-      const advance = advanceFor(balance.current, terms, nextPeriod);
-      return advance ? [lineOf(chargeTerms(advance), balance.featureCode, null)] : [];
+  const { nextPeriod, nextBalances } = await nextPeriodTerms(em, subscription, balances);
+  const advances = nextBalances
+    .flatMap(({ featureCode, count, terms }) => {
+      const advance = advanceFor(count, terms, nextPeriod);
+      return advance ? [lineOf(chargeTerms(advance), featureCode, null)] : [];
     })
     .sort((a, b) => a.featureCode.localeCompare(b.featureCode));
   const lines: InvoiceLine[] = [...trueUps.map((charge) => lineOf(charge, charge.featureCode, charge.id)), ...advances];

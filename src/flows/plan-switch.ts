@@ -28,7 +28,7 @@ export function effectiveMaximum(terms: SeatTerms | undefined): number | null {
 }
 
 /** A count brought within a plan feature's limits: lowered to its effective maximum, raised to its minimum. */
-function boundedCount(current: number, terms: SeatTerms): number {
+export function boundedCount(current: number, terms: SeatTerms): number {
   const maximum = effectiveMaximum(terms);
   return Math.max(terms.minimumSeats, maximum === null ? current : Math.min(current, maximum));
 }

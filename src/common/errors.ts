@@ -31,6 +31,12 @@ export const errorCodes = {
     status: 404,
     description: 'The customer has no active subscription, so it holds no seat balances yet. Subscribe it to a plan first.',
   },
+  subscription_not_found: {
+    type: 'not_found_error',
+    status: 404,
+    description:
+      "No subscription of your organization and mode has this id (sub_…). A customer's subscription, the active one or the one that ended last, is Customer.subscription over GraphQL.",
+  },
   webhook_endpoint_not_found: {
     type: 'not_found_error',
     status: 404,

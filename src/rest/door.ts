@@ -11,6 +11,7 @@ import type { Tenant } from '../model/tenant.ts';
 import { errorIndex, errorPage } from './docs.ts';
 import { type JsonBody, parseJson } from './json.ts';
 import { openApiDocument } from './openapi.ts';
+import { matchPath } from './paths.ts';
 import { restPrefix, type Route, routes } from './routes.ts';
 
 const openApiPath = `${restPrefix}/openapi.json`;
@@ -98,6 +99,36 @@ function queryOf(url: URL): Record<string, string> {
 }
 
 /**
+ * The routes whose path matches, with the raw segments their parameters take. Where a literal
+ * path and a parametrized one both match (`/subscriptions/active`, `/subscriptions/{id}`), the
+ * one with fewer parameters is the resource meant, for its methods as for a 405's Allow.
+ */
+function routesAt(pathname: string): { route: Route; parameters: Record<string, string> }[] {
+  const matching = routes.flatMap((route) => {
+    const parameters = matchPath(route.path, pathname);
+    return parameters ? [{ route, parameters }] : [];
+  });
+  const fewest = Math.min(...matching.map(({ parameters }) => Object.keys(parameters).length));
+  return matching.filter(({ parameters }) => Object.keys(parameters).length === fewest);
+}
+
+/** The path parameters, decoded and validated as the body's fields are, named by their own names. */
+function parametersOf(route: Route, raw: Record<string, string>): object {
+  if (!route.params) return {};
+  const decoded: Record<string, string> = {};
+  for (const [name, segment] of Object.entries(raw)) {
+    try {
+      decoded[name] = decodeURIComponent(segment);
+    } catch {
+      throw validationError(name, `${name} holds a %-escape that is not UTF-8; send well-formed Unicode text.`);
+    }
+  }
+  const parsed = route.params.safeParse(decoded);
+  if (!parsed.success) throw validationErrorOf(zodErrorDetails(parsed.error));
+  return parsed.data;
+}
+
+/**
  * The route's input, or one validation_error listing every problem: each rule broken, then each
  * field the route does not take (refused, not ignored: a misspelt field must not pass silently).
  */
@@ -106,6 +137,7 @@ function inputOf<Input>(route: Route<Input>, raw: object): Input {
   if (lone) throw validationError(lone.join('.'), `${lone.join('.')} holds a lone UTF-16 surrogate; send well-formed Unicode text.`);
   const parsed = route.input.safeParse(raw);
   const known = Object.keys(route.input.shape);
+  const inPath = Object.keys(route.params?.shape ?? {});
   const unknown = Object.keys(raw)
     .filter((name) => !known.includes(name))
     .map((field) => ({
@@ -113,7 +145,9 @@ function inputOf<Input>(route: Route<Input>, raw: object): Input {
       message:
         field === 'idempotencyKey'
           ? 'is not a field here: send the idempotency key in the Idempotency-Key header'
-          : `is not a field of ${route.method} ${route.path}, which takes ${known.join(', ')}`,
+          : inPath.includes(field)
+            ? `is not a field here: ${route.path} takes it in the path`
+            : `is not a field of ${route.method} ${route.path}, which takes ${known.length > 0 ? known.join(', ') : 'none'}`,
     }));
   if (parsed.success && unknown.length === 0) return parsed.data;
   throw validationErrorOf([...(parsed.success ? [] : zodErrorDetails(parsed.error)), ...unknown]);
@@ -133,12 +167,13 @@ export function useRestDoor(options: RestDoorOptions): Plugin {
       if (state) state.errorCode = refusal.error.code;
       return failure(refusal, origin);
     };
-    const matching = routes.filter((route) => route.path === url.pathname);
+    const matching = routesAt(url.pathname);
     if (matching.length === 0) return answer(fail('route_not_found', `No route ${url.pathname}; see ${openApiPath}.`));
     // HEAD is GET without the body (RFC 9110).
     const method = request.method === 'HEAD' ? 'GET' : request.method;
-    const route = matching.find((candidate) => candidate.method === method);
-    if (!route) return answer(methodNotAllowed(request, url, allowedMethods(matching.map((candidate) => candidate.method))));
+    const found = matching.find((candidate) => candidate.route.method === method);
+    if (!found) return answer(methodNotAllowed(request, url, allowedMethods(matching.map((candidate) => candidate.route.method))));
+    const { route } = found;
     if (state) state.operation = { name: route.graphql, type: route.method === 'GET' ? 'query' : 'mutation', field: route.graphql };
     try {
       const refusal = refusedEncoding(request);
@@ -155,7 +190,7 @@ export function useRestDoor(options: RestDoorOptions): Plugin {
         state.keyId = authenticated.keyId;
       }
       const body: JsonBody = route.from === 'body' ? await bodyOf(request, url, options.maxBodyBytes) : { value: queryOf(url), keyOrder: () => undefined };
-      const input = inputOf(route, body.value as object);
+      const input = { ...parametersOf(route, found.parameters), ...(inputOf(route, body.value as object) as object) };
       const idempotencyKey = route.method === 'GET' ? null : checkIdempotencyKeyHeader(request.headers.get('idempotency-key'));
       const ctx = options.contextFor({ tenant: authenticated.tenant, testClock: authenticated.testClock, requestId, idempotencyKey });
       return Response.json({ success: true, data: await route.run(ctx, input, body.keyOrder) });

@@ -35,17 +35,14 @@ const errorEnvelope = z
   })
   .meta({ id: 'Error', description: 'Every failure, with the HTTP status of its code.' });
 
-// The codes each kind of route can answer, and the statuses body routes add for the body itself.
+// The codes every route can answer and those every body route adds (a route's own are in its
+// `errors`), and the statuses body routes add for the body itself.
 const commonCodes: Code[] = ['validation_error', 'unauthorized', 'rate_limited', 'internal_error'];
-const lookupCodes = (route: Route): Code[] =>
-  route.graphql === 'seatBalances'
-    ? ['customer_not_found', 'no_active_subscription']
-    : ['customer_not_found', 'feature_not_found', 'no_active_subscription', 'feature_not_in_plan'];
-const writeCodes: Code[] = ['invalid_json', 'insufficient_seats', 'seat_limit_exceeded', 'idempotency_key_mismatch', 'conflict'];
+const writeCodes: Code[] = ['invalid_json', 'idempotency_key_mismatch', 'conflict'];
 const bodyStatuses = { 413: 'validation_error: the body is over MAX_BODY_BYTES', 415: 'validation_error: the body has a Content-Encoding' };
 
 function errorResponses(route: Route) {
-  const codes = [...commonCodes, ...lookupCodes(route), ...(route.from === 'body' ? writeCodes : [])];
+  const codes = [...commonCodes, ...route.errors, ...(route.from === 'body' ? writeCodes : [])];
   const byStatus = new Map<number, Code[]>();
   for (const code of codes) byStatus.set(errorCodes[code].status, [...(byStatus.get(errorCodes[code].status) ?? []), code]);
   const described: [number, string][] = [...byStatus].map(([status, of]) => [status, of.join(', ')]);
@@ -73,14 +70,20 @@ export function openApiDocument() {
     registry.registerPath({
       method: route.method.toLowerCase() as Lowercase<Route['method']>,
       path,
-      operationId: `${route.method.toLowerCase()}${path.replace(/\/(\w)/g, (_, c: string) => c.toUpperCase())}`,
+      // postSeatsRemove, postSubscriptionsByIdCancel.
+      operationId: `${route.method.toLowerCase()}${path
+        .replace(/\/\{(\w)/g, (_, c: string) => `/by${c.toUpperCase()}`)
+        .replace(/[{}]/g, '')
+        .replace(/\/(\w)/g, (_, c: string) => c.toUpperCase())}`,
       summary: route.summary,
       description: `Does what the GraphQL field \`${route.graphql}\` does, through the same service and ledger.`,
       security: [{ [apiKey.name]: [] }],
-      request:
-        route.from === 'body'
+      request: {
+        ...(route.params ? { params: route.params } : {}),
+        ...(route.from === 'body'
           ? { body: { required: true, content: { 'application/json': { schema: route.input } } }, headers: idempotencyKeyHeader }
-          : { query: route.input },
+          : { query: route.input }),
+      },
       responses: {
         200: {
           description: 'Success',

@@ -1,12 +1,14 @@
 import { z } from 'zod';
-import { customerIdRule, featureCodeRule, zodString } from '../common/validation.ts';
+import { customerIdRule, featureCodeRule, opaqueIdRule, zodString } from '../common/validation.ts';
 import type { Context } from '../types.ts';
-import { DomainError } from '../common/errors.ts';
+import { DomainError, type ErrorCode } from '../common/errors.ts';
 import type { SeatEventKind } from '../model/seats.ts';
 import { bulkSetSeats, changeSeats, type SeatChangeInput } from '../flows/seat-change.ts';
 import { loadCustomerWithBalances, loadSeatBalance, loadSeatBalances } from '../flows/seat-reads.ts';
 import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
 import { maxBulkEntries, maxSeatCount, minSeatCount } from '../seats/rules.ts';
+import { pathParameterNames } from './paths.ts';
+import { cancelById, cancelSubscriptionInput, canceledSubscription, uncancelById, uncanceledSubscription } from './subscriptions.ts';
 
 /**
  * The Commet-compatible REST door (SEAT-CONTRACT.md §7): one table mapping each route to the
@@ -72,26 +74,49 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 export const restPrefix = '/api/v1';
 
-export type Route<Input = unknown> = {
+export type Route<Input = unknown, Params = unknown> = {
   method: Method;
+  /** As OpenAPI writes it: each `{name}` segment takes one segment of the request's path, validated by `params`. */
   path: string;
   summary: string;
   /** The GraphQL field doing the same through the same service; idempotency keys are shared under its name. */
   graphql: string;
-  /** Where the input comes from and the schema that validates it. */
+  /** The path parameters, one per `{name}` of the path; none when it has none. */
+  params?: z.ZodObject & z.ZodType<Params>;
+  /** Where the rest of the input comes from and the schema that validates it. */
   from: 'body' | 'query';
   input: z.ZodObject & z.ZodType<Input>;
+  /** Inputs (path parameters included) named otherwise than in the GraphQL twin: each → the twin's input fields it becomes. */
+  graphqlFields?: Record<string, string[]>;
+  /** The contract errors the route answers beyond those every route and every body can (openapi.ts lists those). */
+  errors: ErrorCode[];
   output: z.ZodType;
-  /** `keyOrder(field)`: the keys of a top-level object of the body, in the order written. */
-  run(ctx: Context, input: Input, keyOrder: (field: string) => string[] | undefined): Promise<unknown>;
+  /** `input` holds the path parameters too. `keyOrder(field)`: the keys of a top-level object of the body, in the order written. */
+  run(ctx: Context, input: Input & Params, keyOrder: (field: string) => string[] | undefined): Promise<unknown>;
 };
 
 // The Idempotency-Key header reaches the service through the request context, as for GraphQL.
 const change = (kind: SeatEventKind) => async (ctx: Context, input: SeatChangeInput) =>
   seatOf(await changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), kind, { ...input, idempotencyKey: ctx.idempotencyKeyHeader }));
 
-const route = <Input>(definition: Route<Input>): Route<Input> => definition;
+/** A route of the table, its path parameters checked against its path once, as the module loads. */
+const route = <Input, Params = object>(definition: Route<Input, Params>): Route<Input, Params> => {
+  const named = pathParameterNames(definition.path);
+  const declared = Object.keys(definition.params?.shape ?? {});
+  if (named.join() !== declared.join()) throw new Error(`${definition.path}: path parameters ${named} but params ${declared}`);
+  const both = declared.filter((name) => Object.hasOwn(definition.input.shape, name));
+  if (both.length > 0) throw new Error(`${definition.path}: ${both} is both a path parameter and an input field`);
+  return definition;
+};
 const seatsPath = `${restPrefix}/seats`;
+const subscriptionPath = `${restPrefix}/subscriptions/{id}`;
+// Commet's subscription routes name the subscription; the GraphQL twins name its customer.
+const subscriptionId = z.object({ id: zodString(opaqueIdRule).describe('The subscription, sub_… (subscription_not_found otherwise).') });
+const bySubscription = { id: ['customerId'] };
+
+// The codes of a seat change or read beyond those every route answers.
+const seatLookupErrors: ErrorCode[] = ['customer_not_found', 'feature_not_found', 'no_active_subscription', 'feature_not_in_plan'];
+const seatChangeErrors: ErrorCode[] = [...seatLookupErrors, 'insufficient_seats', 'seat_limit_exceeded'];
 
 export const routes: Route[] = [
   route({
@@ -101,6 +126,7 @@ export const routes: Route[] = [
     graphql: 'addSeats',
     from: 'body',
     input: seatChange('ADD'),
+    errors: seatChangeErrors,
     output: seatEvent,
     run: change('ADD'),
   }),
@@ -111,6 +137,7 @@ export const routes: Route[] = [
     graphql: 'removeSeats',
     from: 'body',
     input: seatChange('REMOVE'),
+    errors: seatChangeErrors,
     output: seatEvent,
     run: change('REMOVE'),
   }),
@@ -121,6 +148,7 @@ export const routes: Route[] = [
     graphql: 'removeSeats',
     from: 'body',
     input: seatChange('REMOVE'),
+    errors: seatChangeErrors,
     output: seatEvent,
     run: change('REMOVE'),
   }),
@@ -131,6 +159,7 @@ export const routes: Route[] = [
     graphql: 'setSeats',
     from: 'body',
     input: seatChange('SET'),
+    errors: seatChangeErrors,
     output: seatEvent,
     run: change('SET'),
   }),
@@ -147,6 +176,7 @@ export const routes: Route[] = [
         .refine((seats) => Object.keys(seats).length >= 1 && Object.keys(seats).length <= maxBulkEntries, `must name 1 to ${maxBulkEntries} features`)
         .describe(`Feature code → the exact balance, 0 to ${maxSeatCount}; 1 to ${maxBulkEntries} features.`),
     }),
+    errors: seatChangeErrors,
     output: z.array(bulkSeat),
     run: async (ctx, input, keyOrder) => {
       // In the order written (an object would list codes such as "10" first): the same entries
@@ -179,6 +209,7 @@ export const routes: Route[] = [
     graphql: 'seatBalance',
     from: 'query',
     input: z.object({ customerId, featureCode }),
+    errors: seatLookupErrors,
     output: balance,
     run: async (ctx, input) => balanceOf(await loadSeatBalance(ctx.loaders, await loadCustomerWithBalances(ctx.loaders, input.customerId), input.featureCode)),
   }),
@@ -189,6 +220,7 @@ export const routes: Route[] = [
     graphql: 'seatBalances',
     from: 'query',
     input: z.object({ customerId }),
+    errors: ['customer_not_found', 'no_active_subscription'],
     output: balances,
     run: async (ctx, input) => {
       const all = await loadSeatBalances(ctx.loaders, input.customerId);
@@ -199,6 +231,32 @@ export const routes: Route[] = [
         livemode: ctx.tenant.mode === 'live',
       };
     },
+  }),
+  route({
+    method: 'POST',
+    path: `${subscriptionPath}/cancel`,
+    summary: 'Cancel a subscription at its period end, or at once with a credit for the unused days',
+    graphql: 'cancelSubscription',
+    params: subscriptionId,
+    from: 'body',
+    input: cancelSubscriptionInput,
+    graphqlFields: { ...bySubscription, immediate: ['timing'], reason: ['reason', 'comment'] },
+    errors: ['subscription_not_found', 'no_active_subscription'],
+    output: canceledSubscription,
+    run: cancelById,
+  }),
+  route({
+    method: 'POST',
+    path: `${subscriptionPath}/uncancel`,
+    summary: 'Revoke a cancellation scheduled for the period end',
+    graphql: 'resumeSubscription',
+    params: subscriptionId,
+    from: 'body',
+    input: z.object({}),
+    graphqlFields: bySubscription,
+    errors: ['subscription_not_found', 'no_active_subscription'],
+    output: uncanceledSubscription,
+    run: uncancelById,
   }),
 ];
 
@@ -213,8 +271,6 @@ export const graphqlOnly: Record<string, string> = {
   customers: 'idem',
   createCustomer: 'idem',
   createSubscription: 'subscriptions are made through GraphQL',
-  cancelSubscription: 'not yet: Commet’s route, POST /subscriptions/{id}/cancel, takes a path parameter, which this door does not match yet',
-  resumeSubscription: 'not yet: idem, POST /subscriptions/{id}/uncancel',
   features: 'the catalog is kept through GraphQL',
   plans: 'idem',
   createFeature: 'idem',

@@ -21,7 +21,16 @@ const initialSeats = [
 async function keyedScenario(harness: Harness) {
   const s = await seatScenario(harness, { initialSeats });
   const other = await createCustomerWithSubscription(s.client, { externalId: uniqueName('other'), initialSeats });
-  return { ...s, otherCustomerId: other.externalId! };
+  // The REST door names subscriptions by id.
+  const { customers } = await s.client.ok(/* GraphQL */ `query($ids: [String!]!) { customers(ids: $ids) { subscription { id } } }`, {
+    ids: [s.customerId, other.externalId],
+  });
+  return {
+    ...s,
+    otherCustomerId: other.externalId!,
+    subscriptionId: customers[0].subscription.id as string,
+    otherSubscriptionId: customers[1].subscription.id as string,
+  };
 }
 type KeyedScenario = Awaited<ReturnType<typeof keyedScenario>>;
 
@@ -217,14 +226,16 @@ describe('the tables cover every keyed mutation and field', () => {
     }
   });
 
-  test('REST: each write route has a row, and each field of its body a change', () => {
+  test('REST: each write route has a row, and each field of its path and body a change', () => {
     const writes = routes.filter((route) => route.method !== 'GET');
     expect(writes.map((route) => `${route.method} ${route.path}`).sort()).toEqual(restTable.map((row) => `${row.method} ${row.path}`).sort());
     for (const row of restTable) {
       const route = writes.find((candidate) => candidate.method === row.method && candidate.path === row.path)!;
       expect(row.operation).toBe(route.graphql);
       const roots = new Set(row.changes.map((change) => change.field.split('.')[0]));
-      for (const field of Object.keys(route.input.shape)) expect(roots, `${row.method} ${row.path} ${field}`).toContain(field);
+      for (const field of [...Object.keys(route.params?.shape ?? {}), ...Object.keys(route.input.shape)]) {
+        expect(roots, `${row.method} ${row.path} ${field}`).toContain(field);
+      }
     }
   });
 });
@@ -300,7 +311,23 @@ describe('GraphQL: the same key on another operation', () => {
 
 // ---- REST: every write route, the key in the Idempotency-Key header. ----
 
-const restTable: { method: string; path: string; operation: SeatMutation; body: (s: KeyedScenario) => Input; changes: FieldChange[] }[] = [
+/**
+ * A REST row's input holds its path parameters with its body fields, so a change of either is a
+ * field change; `send` puts each where the route takes it. `prepare` as for GraphQL.
+ */
+type RestRow = {
+  method: string;
+  path: string;
+  operation: KeyedMutation;
+  body: (s: KeyedScenario) => Input;
+  changes: FieldChange[];
+  prepare?: (s: KeyedScenario) => Promise<unknown>;
+};
+
+const anotherSubscription: FieldChange = { field: 'id', label: "another customer's subscription", to: (_input, s) => s.otherSubscriptionId };
+const scheduleCancellation = (s: KeyedScenario) => s.client.ok(documents.cancelSubscription, { input: { customerId: s.customerId, timing: 'AT_PERIOD_END' } });
+
+const restTable: RestRow[] = [
   ...(
     [
       ['POST', '/api/v1/seats', 'addSeats', 2],
@@ -331,12 +358,57 @@ const restTable: { method: string; path: string; operation: SeatMutation; body: 
       { field: 'seats', label: 'one entry fewer', to: () => ({ editor: 9 }) },
     ],
   },
+  {
+    method: 'POST',
+    path: '/api/v1/subscriptions/{id}/cancel',
+    operation: 'cancelSubscription',
+    body: (s) => ({ id: s.subscriptionId, immediate: false, reason: 'unused' }),
+    changes: [
+      anotherSubscription,
+      { field: 'immediate', to: () => true },
+      { field: 'reason', label: 'another known reason', to: () => 'too_expensive' },
+      { field: 'reason', label: 'words of its own', to: () => 'Quiet month' },
+    ],
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/subscriptions/{id}/uncancel',
+    operation: 'resumeSubscription',
+    body: (s) => ({ id: s.subscriptionId }),
+    prepare: scheduleCancellation,
+    changes: [anotherSubscription],
+  },
 ];
 
-/** The GraphQL input of the call a REST body makes: the same key spans both doors. */
-function graphqlInputOf(operation: KeyedMutation, body: Input): Input {
-  if (operation !== 'bulkSetSeats') return body;
-  return { customerId: body.customerId, seats: Object.entries(body.seats).map(([featureCode, count]) => ({ featureCode, count })) };
+/** Sends a row's input: `{name}` parameters in the path, the other fields as the body. */
+function send(harness: Harness, s: KeyedScenario, row: RestRow, input: Input, headers: Record<string, string>) {
+  const body = { ...input };
+  const path = row.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = body[name];
+    delete body[name];
+    return encodeURIComponent(value);
+  });
+  return rest(harness.yoga, s.key, row.method, path, body, headers);
+}
+
+/** The GraphQL input of the call a REST input makes: the same key spans both doors. */
+function graphqlInputOf(operation: KeyedMutation, input: Input, s: KeyedScenario): Input {
+  const customerOf = (id: string) => (id === s.subscriptionId ? s.customerId : s.otherCustomerId);
+  switch (operation) {
+    case 'bulkSetSeats':
+      return { customerId: input.customerId, seats: Object.entries(input.seats).map(([featureCode, count]) => ({ featureCode, count })) };
+    case 'cancelSubscription':
+      // A known reason's name is that reason; other words are OTHER with them as the comment.
+      return {
+        customerId: customerOf(input.id),
+        timing: input.immediate ? 'IMMEDIATELY' : 'AT_PERIOD_END',
+        ...(/^[a-z_]+$/.test(input.reason) ? { reason: input.reason.toUpperCase() } : { reason: 'OTHER', comment: input.reason }),
+      };
+    case 'resumeSubscription':
+      return { customerId: customerOf(input.id) };
+    default:
+      return input;
+  }
 }
 
 const restCases = restTable.flatMap((row) =>
@@ -356,55 +428,67 @@ function expectRestMismatch(response: { status: number; body: any }) {
 }
 
 describe('REST: the same key with one field changed', () => {
-  test.for(restCases)('$name', async ({ method, path, operation, body, change, firstDoor }, { harness }) => {
+  test.for(restCases)('$name', async (row, { harness }) => {
+    const { operation, body, change, firstDoor, prepare } = row;
     const s = await keyedScenario(harness);
+    await prepare?.(s);
     const key = uniqueName('rest-fields');
     const headers = { 'idempotency-key': key };
     const original = body(s);
     if (firstDoor === 'REST') {
-      const first = await rest(harness.yoga, s.key, method, path, original, headers);
+      const first = await send(harness, s, row, original, headers);
       expect(first.status, JSON.stringify(first.body)).toBe(200);
     } else {
-      await s.client.ok(mutations[operation], { input: { ...graphqlInputOf(operation, original), idempotencyKey: key } });
+      await s.client.ok(documents[operation], { input: { ...graphqlInputOf(operation, original, s), idempotencyKey: key } });
     }
     const before = await stateOf(harness, s);
 
     const changed = withChange(original, change.field, change.to(original, s));
     // Compared as sent: a change of order is a change.
     expect(JSON.stringify(changed)).not.toBe(JSON.stringify(original));
-    expectRestMismatch(await rest(harness.yoga, s.key, method, path, changed, headers));
+    expectRestMismatch(await send(harness, s, row, changed, headers));
     expect(await stateOf(harness, s)).toEqual(before);
 
-    const again = await rest(harness.yoga, s.key, method, path, original, headers);
+    const again = await send(harness, s, row, original, headers);
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect(await stateOf(harness, s)).toEqual(before);
   });
 
-  test.for(restTable)(
-    '$method $path: the customer by its cus_ id, or the body’s fields in another order, is a repeat',
-    async ({ method, path, body }, { harness }) => {
-      const s = await keyedScenario(harness);
-      const headers = { 'idempotency-key': uniqueName('rest-same') };
-      const original = body(s);
-      const first = await rest(harness.yoga, s.key, method, path, original, headers);
-      expect(first.status).toBe(200);
-      const before = await stateOf(harness, s);
-      const byCusId = await rest(harness.yoga, s.key, method, path, { ...original, customerId: s.customer.id }, headers);
-      expect(byCusId.body).toEqual(first.body);
-      const reordered = Object.fromEntries(Object.entries(original).reverse());
-      expect(JSON.stringify(reordered)).not.toBe(JSON.stringify(original));
-      const again = await rest(harness.yoga, s.key, method, path, reordered, headers);
-      expect(again.body).toEqual(first.body);
-      expect(await stateOf(harness, s)).toEqual(before);
-    },
-  );
+  test.for(restTable)('$method $path: the same call written otherwise is a repeat', async (row, { harness }) => {
+    const s = await keyedScenario(harness);
+    await row.prepare?.(s);
+    const headers = { 'idempotency-key': uniqueName('rest-same') };
+    const original = row.body(s);
+    const first = await send(harness, s, row, original, headers);
+    expect(first.status).toBe(200);
+    const before = await stateOf(harness, s);
+    // An uncancel answers the instant of each answer as its updatedAt.
+    const answered = (response: { body: any }) =>
+      row.operation === 'resumeSubscription' ? { ...response.body, data: { ...response.body.data, updatedAt: undefined } } : response.body;
+    const repeats: [string, () => Promise<{ body: any }>][] = [];
+    if ('customerId' in original)
+      repeats.push(['the customer by its cus_ id', () => send(harness, s, row, { ...original, customerId: s.customer.id }, headers)]);
+    if ('id' in original) {
+      // The path is decoded before the id is read.
+      const { id, ...body } = original;
+      const path = row.path.replace('{id}', `%${id.charCodeAt(0).toString(16)}${id.slice(1)}`);
+      repeats.push([`the id %-escaped, ${path}`, () => rest(harness.yoga, s.key, row.method, path, body, headers)]);
+    }
+    const reordered = Object.fromEntries(Object.entries(original).reverse());
+    if (Object.keys(original).length > 1) repeats.push(['the fields in another order', () => send(harness, s, row, reordered, headers)]);
+    expect(repeats.length).toBeGreaterThan(0);
+    for (const [name, repeat] of repeats) expect(answered(await repeat()), name).toEqual(answered(first));
+    expect(await stateOf(harness, s)).toEqual(before);
+  });
 });
 
-/** A body for `row` making the same change as `from` did, as far as its operation takes one. */
-function sameBodyAs(from: Input, row: (typeof restTable)[number]): Input {
-  const [featureCode, count] = from.seats ? Object.entries(from.seats)[0]! : [from.featureCode, from.count];
-  if (row.operation === 'bulkSetSeats') return { customerId: from.customerId, seats: from.seats ?? { [featureCode]: count } };
-  return { customerId: from.customerId, featureCode, count: Math.max(1, count as number) };
+/** An input for `row` making the same change as `from` did, as far as its operation takes one. */
+function sameInputAs(from: Input, row: RestRow, s: KeyedScenario): Input {
+  if (row.operation === 'cancelSubscription' || row.operation === 'resumeSubscription') return { id: s.subscriptionId };
+  const [featureCode, count] = from.seats ? Object.entries(from.seats)[0]! : from.featureCode ? [from.featureCode, from.count] : ['editor', 1];
+  const customerId = from.customerId ?? s.customerId;
+  if (row.operation === 'bulkSetSeats') return { customerId, seats: from.seats ?? { [featureCode]: count } };
+  return { customerId, featureCode, count: Math.max(1, count as number) };
 }
 
 const restOperationPairs = restTable.flatMap((first) =>
@@ -416,11 +500,12 @@ const restOperationPairs = restTable.flatMap((first) =>
 describe('REST: the same key on another operation', () => {
   test.for(restOperationPairs)('$name', async ({ first, second }, { harness }) => {
     const s = await keyedScenario(harness);
+    await first.prepare?.(s);
     const headers = { 'idempotency-key': uniqueName('rest-operation') };
     const original = first.body(s);
-    expect((await rest(harness.yoga, s.key, first.method, first.path, original, headers)).status).toBe(200);
+    expect((await send(harness, s, first, original, headers)).status).toBe(200);
     const before = await stateOf(harness, s);
-    expectRestMismatch(await rest(harness.yoga, s.key, second.method, second.path, sameBodyAs(original, second), headers));
+    expectRestMismatch(await send(harness, s, second, sameInputAs(original, second, s), headers));
     expect(await stateOf(harness, s)).toEqual(before);
   });
 });

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { compileErrors, dereference, validate } from '@readme/openapi-parser';
 import type { OpenAPIV3_1 } from 'openapi-types';
+import type { ZodType } from 'zod';
 import { describe, expect, test } from './fixtures.ts';
 import { type App, createApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { type ErrorCode, errorCodes } from '../src/common/errors.ts';
 import { createLogger } from '../src/common/logger.ts';
+import { matchPath } from '../src/rest/paths.ts';
 import { graphqlOnly, type Route, routes } from '../src/rest/routes.ts';
 import { schema } from '../src/graphql/schema.ts';
 import { balanceOf, graphql, type Harness, rest, type RestResponse, type SeatScenario, seatScenario } from './helpers.ts';
@@ -15,10 +17,22 @@ const origin = 'http://seatgate.test';
 const prefix = '/api/v1';
 
 const inputFields = (route: Route) => Object.keys(route.input.shape);
+const pathFields = (route: Route) => Object.keys(route.params?.shape ?? {});
+const requiredFields = (route: Route) => inputFields(route).filter((name) => !(route.input.shape[name] as ZodType).safeParse(undefined).success);
 const routeName = (route: Route) => `${route.method} ${route.path}`;
+const isSubscriptionRoute = (route: Route) => route.path.startsWith(`${prefix}/subscriptions/{id}/`);
 
-/** A valid call of `route` for the scenario's customer, on the `editor` balance. */
-function callOf(route: Route, s: SeatScenario): { path: string; body?: unknown } {
+/** The scenario customer's subscription id, which the subscription routes take in their path. */
+async function subscriptionIdOf(s: SeatScenario): Promise<string> {
+  return (await s.client.ok(/* GraphQL */ `query($id: String!) { customer(id: $id) { subscription { id } } }`, { id: s.customerId })).customer.subscription.id;
+}
+
+/**
+ * A valid call of `route` for the scenario's customer: on the `editor` balance, or on its
+ * subscription (a cancellation at the period end; its revocation).
+ */
+async function callOf(route: Route, s: SeatScenario): Promise<{ path: string; body?: unknown }> {
+  if (isSubscriptionRoute(route)) return { path: route.path.replace('{id}', await subscriptionIdOf(s)), body: {} };
   if (route.from === 'query') {
     const query = new URLSearchParams({ customerId: s.customerId, ...(inputFields(route).includes('featureCode') ? { featureCode: 'editor' } : {}) });
     return { path: `${route.path}?${query}` };
@@ -27,8 +41,8 @@ function callOf(route: Route, s: SeatScenario): { path: string; body?: unknown }
   return { path: route.path, body: { customerId: s.customerId, featureCode: 'editor', count: 1 } };
 }
 
-function call(app: App, key: string | null, route: Route, s: SeatScenario, headers: Record<string, string> = {}) {
-  const { path, body } = callOf(route, s);
+async function call(app: App, key: string | null, route: Route, s: SeatScenario, headers: Record<string, string> = {}) {
+  const { path, body } = await callOf(route, s);
   return rest(app, key, route.method, path, body, headers);
 }
 
@@ -72,7 +86,15 @@ describe('parity by construction: every GraphQL operation has a REST route or a 
       const named = input
         ? Object.keys((schema.getType(String(input.type).replace(/!$/, '')) as { getFields(): object }).getFields())
         : field!.args.map((arg) => arg.name);
-      for (const name of inputFields(route)) expect(named, `${routeName(route)} takes '${name}', which '${route.graphql}' does not`).toContain(name);
+      // A field named otherwise (the path's subscription id for the twin's customerId) says which it becomes.
+      for (const name of [...pathFields(route), ...inputFields(route)]) {
+        for (const twin of route.graphqlFields?.[name] ?? [name]) {
+          expect(named, `${routeName(route)} takes '${name}', as '${twin}', which '${route.graphql}' does not take`).toContain(twin);
+        }
+      }
+      for (const name of Object.keys(route.graphqlFields ?? {})) {
+        expect([...pathFields(route), ...inputFields(route)], `${routeName(route)} maps '${name}', which it does not take`).toContain(name);
+      }
     }
   });
 
@@ -129,7 +151,7 @@ describe('OpenAPI document', () => {
           | undefined;
         expect(body, `${name} has no JSON request body`).toBeDefined();
         expect(Object.keys(body!.properties ?? {}).sort(), `${name}'s body schema`).toEqual(inputFields(route).sort());
-        expect(body!.required?.sort(), `${name}'s required body fields`).toEqual(inputFields(route).sort());
+        expect((body!.required ?? []).sort(), `${name}'s required body fields`).toEqual(requiredFields(route).sort());
       } else {
         const query = ((operation!.parameters ?? []) as OpenAPIV3_1.ParameterObject[]).filter((parameter) => parameter.in === 'query');
         expect(query.map((parameter) => parameter.name).sort(), `${name}'s query parameters`).toEqual(inputFields(route).sort());
@@ -138,6 +160,12 @@ describe('OpenAPI document', () => {
           `${name}'s query parameters are required`,
         ).toBe(true);
       }
+      const inPath = ((operation!.parameters ?? []) as OpenAPIV3_1.ParameterObject[]).filter((parameter) => parameter.in === 'path');
+      expect(inPath.map((parameter) => parameter.name).sort(), `${name}'s path parameters`).toEqual(pathFields(route).sort());
+      expect(
+        inPath.every((parameter) => parameter.required),
+        `${name}'s path parameters are required`,
+      ).toBe(true);
     }
   });
 
@@ -169,14 +197,23 @@ describe('OpenAPI document', () => {
 });
 
 describe('unknown paths and wrong methods', () => {
-  test.for([`${prefix}/nope`, prefix, `${prefix}/seats/`, `${prefix}/seats/balance/`, `${prefix}/SEATS`])(
-    '%s answers 404 route_not_found, with or without a key',
-    async (path, { harness, scenario: s }) => {
-      for (const key of [null, s.key]) expectFailure(await rest(harness.yoga, key, 'GET', path), 'route_not_found');
-      expectFailure(await rest(harness.yoga, s.key, 'POST', path, { customerId: s.customerId, featureCode: 'editor', count: 1 }), 'route_not_found');
-      expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
-    },
-  );
+  test.for([
+    `${prefix}/nope`,
+    prefix,
+    `${prefix}/seats/`,
+    `${prefix}/seats/balance/`,
+    `${prefix}/SEATS`,
+    // A path parameter takes exactly one segment, never an empty one.
+    `${prefix}/subscriptions/cancel`,
+    `${prefix}/subscriptions//cancel`,
+    `${prefix}/subscriptions/sub_1/2/cancel`,
+    `${prefix}/subscriptions/sub_1/cancel/`,
+    `${prefix}/subscriptions/sub_1`,
+  ])('%s answers 404 route_not_found, with or without a key', async (path, { harness, scenario: s }) => {
+    for (const key of [null, s.key]) expectFailure(await rest(harness.yoga, key, 'GET', path), 'route_not_found');
+    expectFailure(await rest(harness.yoga, s.key, 'POST', path, { customerId: s.customerId, featureCode: 'editor', count: 1 }), 'route_not_found');
+    expect(await balanceOf(harness, s.customerId, 'editor')).toBe(0);
+  });
 
   test.for<[string, string]>([
     ['PATCH', `${prefix}/seats`],
@@ -184,10 +221,12 @@ describe('unknown paths and wrong methods', () => {
     ['POST', `${prefix}/seats/balance`],
     ['DELETE', `${prefix}/seats/bulk`],
     ['GET', `${prefix}/seats/remove`],
+    ['GET', `${prefix}/subscriptions/sub_anything/cancel`],
+    ['DELETE', `${prefix}/subscriptions/sub_anything/uncancel`],
   ])(
     '%s %s answers 405 method_not_allowed with an Allow header of the route table, with or without a key',
     async ([method, path], { harness, scenario: s }) => {
-      const methods = routes.filter((route) => route.path === path).map((route) => route.method);
+      const methods = routes.filter((route) => matchPath(route.path, path)).map((route) => route.method);
       expect(methods.length).toBeGreaterThan(0);
       // HEAD goes wherever GET does (RFC 9110).
       const allowed = methods.includes('GET') ? [...methods, 'HEAD'] : methods;
@@ -273,15 +312,20 @@ describe('authentication', () => {
       bulkSetSeats: () => 7,
     };
     let balance = 3;
+    const subscriptionId = await subscriptionIdOf(s);
     for (const route of routes) {
       const response = await call(harness.yoga, s.key, route, s);
       expect(response.status, `${routeName(route)}: ${JSON.stringify(response.body)}`).toBe(200);
       expect(response.body.success).toBe(true);
       const shapes = Array.isArray(response.body.data) ? response.body.data : [response.body.data];
       expect(shapes.length, routeName(route)).toBeGreaterThan(0);
-      for (const shape of shapes) expect(shape, routeName(route)).toMatchObject({ object: 'seat', livemode: mode === 'live' });
+      const object = isSubscriptionRoute(route) ? 'subscription' : 'seat';
+      for (const shape of shapes) expect(shape, routeName(route)).toMatchObject({ object, livemode: mode === 'live' });
       const change = effect[route.graphql];
-      if (change) {
+      if (isSubscriptionRoute(route)) {
+        // Cancelled at the period end, then revoked: active throughout.
+        expect(shapes[0], routeName(route)).toMatchObject({ id: subscriptionId, customerId: s.customerId, status: 'active' });
+      } else if (change) {
         expect(shapes[0], routeName(route)).toMatchObject({ featureCode: 'editor', previousBalance: balance, newBalance: change(balance) });
         balance = change(balance);
       } else {
@@ -540,5 +584,49 @@ describe('over real HTTP', () => {
     const missing = await fetch(urlOf(http, `${prefix}/nope`));
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { doc_url: string } }).error.doc_url).toBe(`${urlOf(http, '')}/docs/errors/route_not_found`);
+  });
+});
+
+describe('path parameters', () => {
+  const cancelPath = (id: string) => `${prefix}/subscriptions/${id}/cancel`;
+
+  test('are decoded, then validated as body fields are, each named by its own name; nothing changes', async ({ harness, scenario: s }) => {
+    const id = await subscriptionIdOf(s);
+    const refusals: [string, string][] = [
+      ['%E0%A4%A', 'a %-escape that is not UTF-8'],
+      ['%ED%A0%80', 'a lone surrogate'],
+      ['sub_%00', 'a NUL character'],
+      ['s'.repeat(101), 'over 100 characters'],
+    ];
+    for (const [segment, why] of refusals) {
+      const error = expectFailure(await rest(harness.yoga, s.key, 'POST', cancelPath(segment), {}), 'validation_error');
+      expect(error.param, why).toBe('id');
+    }
+    // A well-formed id of no subscription of the tenant, and an escaped slash kept inside its segment.
+    for (const unknown of ['sub_nope', encodeURIComponent(`${id}/x`)]) {
+      expect(expectFailure(await rest(harness.yoga, s.key, 'POST', cancelPath(unknown), {}), 'subscription_not_found').param).toBe('id');
+    }
+    // The key is checked before the path.
+    expectFailure(await rest(harness.yoga, null, 'POST', cancelPath('%E0%A4%A'), {}), 'unauthorized');
+    const { customer } = await s.client.ok(/* GraphQL */ `query($id: String!) { customer(id: $id) { subscription { status cancelAtPeriodEnd } } }`, {
+      id: s.customerId,
+    });
+    expect(customer.subscription).toEqual({ status: 'ACTIVE', cancelAtPeriodEnd: false });
+  });
+
+  test('a path parameter sent in the body is refused, pointing at the path; a route with no body fields says so', async ({ harness, scenario: s }) => {
+    const id = await subscriptionIdOf(s);
+    const inBody = expectFailure(await rest(harness.yoga, s.key, 'POST', cancelPath(id), { id }), 'validation_error');
+    expect(inBody).toMatchObject({ param: 'id', details: [{ field: 'id', message: expect.stringMatching(/in the path/) }] });
+    const extra = expectFailure(await rest(harness.yoga, s.key, 'POST', `${prefix}/subscriptions/${id}/uncancel`, { at: 'now' }), 'validation_error');
+    expect(extra).toMatchObject({ param: 'at', details: [{ field: 'at', message: expect.stringMatching(/which takes none$/) }] });
+  });
+
+  test('every route of the table declares exactly the parameters its path names', () => {
+    for (const route of routes) {
+      const named = [...route.path.matchAll(/\{(\w+)\}/g)].map((match) => match[1]);
+      expect(pathFields(route), routeName(route)).toEqual(named);
+      for (const name of named) expect(inputFields(route), routeName(route)).not.toContain(name);
+    }
   });
 });

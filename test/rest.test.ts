@@ -35,6 +35,14 @@ async function eventsOf(s: SeatScenario, featureCode: string, first = 1) {
   return data.seatEvents.edges.map((edge: { node: Record<string, unknown> }) => edge.node);
 }
 
+const SUBSCRIPTION = 'id status cancelAtPeriodEnd endedAt currentPeriodStart currentPeriodEnd cancellation { reason comment requestedAt effectiveAt }';
+
+/** The customer's subscription as GraphQL shows it: the active one, else the one that ended last. */
+async function subscriptionOf(s: SeatScenario) {
+  return (await s.client.ok(/* GraphQL */ `query($id: String!) { customer(id: $id) { subscription { ${SUBSCRIPTION} } } }`, { id: s.customerId })).customer
+    .subscription;
+}
+
 /** What a REST seat change answers for a GraphQL SeatEvent. */
 const asRestSeat = ({ kind: _kind, count: _count, ...event }: Record<string, unknown>): Record<string, unknown> => ({ ...event, object: 'seat' });
 
@@ -142,11 +150,15 @@ describe('every route answers what GraphQL shows of the same ledger', () => {
 
 test('every success body is exactly what the OpenAPI document promises: the output schema of its route, no field more or less', async ({ harness }) => {
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 4 }] });
+  const subscriptionId = (await subscriptionOf(s)).id;
   for (const route of routes) {
     const input =
       route.graphql === 'bulkSetSeats' ? { customerId: s.customerId, seats: { editor: 5 } } : { customerId: s.customerId, featureCode: 'editor', count: 1 };
-    const response =
-      route.from === 'query'
+    // The subscription routes in table order: cancelled at the period end with a reason, then revoked.
+    const subscriptionInput = route.graphql === 'cancelSubscription' ? { reason: 'unused' } : {};
+    const response = route.params
+      ? await call(harness, s, route.method, route.path.replace('{id}', subscriptionId), subscriptionInput)
+      : route.from === 'query'
         ? await call(
             harness,
             s,
@@ -418,5 +430,179 @@ describe('REST and GraphQL changing one customer at once', () => {
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(100 + 12 * (3 - 1 + 2 - 1));
     expect(await expectLedgerWhole(harness, s.customerId, 'editor')).toHaveLength(1 + 48);
     expect(await balanceOf(harness, other.externalId!, 'editor')).toBe(12);
+  });
+});
+
+describe('subscriptions by id: Commet’s cancel and uncancel over the cancel flows', () => {
+  const cancel = (harness: Harness, s: SeatScenario, id: string, body: unknown, headers?: Record<string, string>) =>
+    call(harness, s, 'POST', `/api/v1/subscriptions/${id}/cancel`, body, headers);
+  const uncancel = (harness: Harness, s: SeatScenario, id: string, headers?: Record<string, string>) =>
+    call(harness, s, 'POST', `/api/v1/subscriptions/${id}/uncancel`, {}, headers);
+  const cancelMutation = /* GraphQL */ `mutation($input: CancelSubscriptionInput!) { cancelSubscription(input: $input) { ${SUBSCRIPTION} } }`;
+  const chargesQuery = /* GraphQL */ `query($customerId: String!) { seatCharges(customerId: $customerId) { kind featureCode quantity unitPrice daysRemaining daysInPeriod amount ts } }`;
+  const chargesOf = async (s: SeatScenario) => (await s.client.ok(chargesQuery, { customerId: s.customerId })).seatCharges as Record<string, any>[];
+  /** editor: 5 included at 2500 per extra seat, 7 held, so 2 seats are paid through the period's end. */
+  const paying = (harness: Harness) => seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 7 }] });
+
+  test('at the period end, then uncancel: active throughout; each answer is what GraphQL shows', async ({ harness }) => {
+    const s = await paying(harness);
+    const before = await subscriptionOf(s);
+    const scheduled = await cancel(harness, s, before.id, { reason: ' Too_Expensive ' });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(200);
+    const after = await subscriptionOf(s);
+    expect(after).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: true, endedAt: null });
+    expect(after.cancellation).toMatchObject({ reason: 'TOO_EXPENSIVE', comment: null, effectiveAt: before.currentPeriodEnd });
+    expect(scheduled.body).toEqual({
+      success: true,
+      data: {
+        id: before.id,
+        customerId: s.customerId,
+        status: 'active',
+        canceledAt: after.cancellation.requestedAt,
+        cancelReason: 'too_expensive',
+        scheduledCancellationDate: before.currentPeriodEnd,
+        updatedAt: after.cancellation.requestedAt,
+        object: 'subscription',
+        livemode: false,
+      },
+    });
+    // Seat changes still work until the end.
+    expect((await call(harness, s, 'POST', '/api/v1/seats', { customerId: s.customerId, featureCode: 'editor', count: 1 })).status).toBe(200);
+
+    const revoked = await uncancel(harness, s, before.id);
+    expect(revoked.body).toEqual({
+      success: true,
+      data: { id: before.id, customerId: s.customerId, status: 'active', updatedAt: expect.any(String), object: 'subscription', livemode: false },
+    });
+    expect(Date.parse(revoked.body.data.updatedAt)).toBeGreaterThanOrEqual(Date.parse(after.cancellation.requestedAt));
+    expect(await subscriptionOf(s)).toEqual({ ...before, cancelAtPeriodEnd: false, cancellation: null });
+    // Nothing is scheduled any more: the flow's conflict, naming the path's id.
+    expect(expectFailure(await uncancel(harness, s, before.id), 409, 'conflict', 'conflict_error').param).toBe('id');
+  });
+
+  test('a reason that is no CancellationReason name is OTHER with the words as the comment; a repeat keeps the first', async ({ harness }) => {
+    const s = await paying(harness);
+    const { id } = await subscriptionOf(s);
+    const words = 'We moved to a spreadsheet';
+    const first = await cancel(harness, s, id, { reason: words, immediate: false });
+    expect(first.body.data.cancelReason).toBe(words);
+    expect((await subscriptionOf(s)).cancellation).toMatchObject({ reason: 'OTHER', comment: words });
+    const again = await cancel(harness, s, id, { reason: 'unused' });
+    expect(again.body).toEqual(first.body);
+    // No reason at all, after a revoke.
+    await uncancel(harness, s, id);
+    expect((await cancel(harness, s, id, {})).body.data.cancelReason).toBeNull();
+    expect((await subscriptionOf(s)).cancellation).toMatchObject({ reason: null, comment: null });
+  });
+
+  test('immediately: ended now, with the credit GraphQL shows; the ended id then answers no_active_subscription', async ({ harness }) => {
+    const s = await paying(harness);
+    const before = await subscriptionOf(s);
+    // Ten days into the period, on the tenant's test clock.
+    const at = new Date(Date.parse(before.currentPeriodStart) + 10 * 86_400_000).toISOString();
+    await s.client.ok(/* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`, { input: { to: at } });
+
+    const ended = await cancel(harness, s, before.id, { immediate: true, reason: 'unused' });
+    expect(ended.body).toEqual({
+      success: true,
+      data: {
+        id: before.id,
+        customerId: s.customerId,
+        status: 'canceled',
+        canceledAt: at,
+        cancelReason: 'unused',
+        scheduledCancellationDate: at,
+        updatedAt: at,
+        object: 'subscription',
+        livemode: false,
+      },
+    });
+    expect(await subscriptionOf(s)).toMatchObject({ id: before.id, status: 'CANCELED', endedAt: at, cancellation: { reason: 'UNUSED', effectiveAt: at } });
+    const credits = (await chargesOf(s)).filter((charge) => charge.kind === 'CREDIT');
+    expect(credits).toHaveLength(1);
+    const [credit] = credits;
+    expect(credit).toMatchObject({ featureCode: 'editor', quantity: 2, unitPrice: 2500, ts: at });
+    expect(credit!.daysRemaining).toBe(credit!.daysInPeriod - 10);
+    expect(credit!.amount).toBe(-Math.round((2 * 2500 * credit!.daysRemaining) / credit!.daysInPeriod));
+
+    for (const response of [await cancel(harness, s, before.id, { immediate: true }), await uncancel(harness, s, before.id)]) {
+      expect(expectFailure(response, 404, 'no_active_subscription', 'not_found_error').param).toBe('id');
+    }
+    expect(await chargesOf(s)).toHaveLength(2); // the advance and the credit
+  });
+
+  test('an id no subscription of the tenant has answers 404 subscription_not_found, another tenant’s included', async ({ harness }) => {
+    const [s, other] = [await paying(harness), await paying(harness)];
+    const { id: othersId } = await subscriptionOf(other);
+    for (const id of ['sub_nope', othersId]) {
+      for (const response of [await cancel(harness, s, id, { immediate: true }), await uncancel(harness, s, id)]) {
+        expect(expectFailure(response, 404, 'subscription_not_found', 'not_found_error').param).toBe('id');
+      }
+    }
+    expect((await subscriptionOf(other)).status).toBe('ACTIVE');
+    expect(await chargesOf(other)).toHaveLength(1);
+  });
+
+  test('a bad body answers 400 in the envelope, naming the field, and changes nothing', async ({ harness }) => {
+    const s = await paying(harness);
+    const before = await subscriptionOf(s);
+    const refusals: [unknown, string | null, string][] = [
+      [{ immediate: 'yes' }, 'immediate', 'validation_error'],
+      [{ immediate: 1 }, 'immediate', 'validation_error'],
+      [{ reason: 'x'.repeat(501) }, 'reason', 'validation_error'],
+      [{ reason: 5 }, 'reason', 'validation_error'],
+      [{ reason: 'a\u0000b' }, 'reason', 'validation_error'],
+      [{ timing: 'IMMEDIATELY' }, 'timing', 'validation_error'],
+      ['{"immediate": true', null, 'invalid_json'],
+      ['[]', null, 'validation_error'],
+    ];
+    for (const [body, param, code] of refusals) {
+      expect(expectFailure(await cancel(harness, s, before.id, body), 400, code, 'validation_error').param, JSON.stringify(body)).toBe(param);
+    }
+    expect(await subscriptionOf(s)).toEqual(before);
+    // At the limit, the words are kept whole.
+    expect((await cancel(harness, s, before.id, { reason: 'x'.repeat(500) })).status).toBe(200);
+    expect((await subscriptionOf(s)).cancellation).toMatchObject({ reason: 'OTHER', comment: 'x'.repeat(500) });
+  });
+
+  test('idempotency keys are shared with GraphQL’s cancelSubscription and resumeSubscription', async ({ harness }) => {
+    const s = await paying(harness);
+    const { id } = await subscriptionOf(s);
+    const key = uniqueName('cancel');
+    const viaGraphql = (
+      await s.client.ok(cancelMutation, { input: { customerId: s.customer.id, timing: 'IMMEDIATELY', reason: 'UNUSED', idempotencyKey: key } })
+    ).cancelSubscription;
+    // The same call through REST, after the subscription ended: the first call's answer, nothing recorded.
+    const viaRest = await cancel(harness, s, id, { immediate: true, reason: 'UNUSED' }, { 'idempotency-key': key });
+    expect(viaRest.status, JSON.stringify(viaRest.body)).toBe(200);
+    expect(viaRest.body.data).toMatchObject({ id, status: 'canceled', canceledAt: viaGraphql.cancellation.requestedAt });
+    expect(await chargesOf(s)).toHaveLength(2);
+    // Another input, or another operation, with the key.
+    expectFailure(await cancel(harness, s, id, { immediate: true }, { 'idempotency-key': key }), 409, 'idempotency_key_mismatch', 'conflict_error');
+    expectFailure(await uncancel(harness, s, id, { 'idempotency-key': key }), 409, 'idempotency_key_mismatch', 'conflict_error');
+    // An ended subscription with a key never used: no_active_subscription, not a repeat.
+    expectFailure(
+      await cancel(harness, s, id, { immediate: true }, { 'idempotency-key': uniqueName('fresh') }),
+      404,
+      'no_active_subscription',
+      'not_found_error',
+    );
+
+    // REST first, then GraphQL: one scheduled cancellation, one event.
+    const t = await paying(harness);
+    const { id: tid } = await subscriptionOf(t);
+    const tkey = uniqueName('uncancel');
+    await t.client.ok(cancelMutation, { input: { customerId: t.customerId, timing: 'AT_PERIOD_END' } });
+    const revoked = await uncancel(harness, t, tid, { 'idempotency-key': tkey });
+    expect(revoked.status).toBe(200);
+    await t.client.ok(cancelMutation, { input: { customerId: t.customerId, timing: 'AT_PERIOD_END' } });
+    // The key's resume happened already: a repeat through GraphQL revokes nothing new.
+    const repeat = await t.client.ok(
+      /* GraphQL */ `mutation($input: ResumeSubscriptionInput!) { resumeSubscription(input: $input) { id cancelAtPeriodEnd } }`,
+      {
+        input: { customerId: t.customerId, idempotencyKey: tkey },
+      },
+    );
+    expect(repeat.resumeSubscription).toEqual({ id: tid, cancelAtPeriodEnd: true });
   });
 });

@@ -105,4 +105,83 @@ describe('the Commet Node SDK, pointed at seatgate', () => {
     expect(retry.data?.id).toBe(first.data?.id);
     expect(await balanceOf(harness, s.customerId, 'editor')).toBe(2);
   });
+
+  describe('subscriptions', () => {
+    const SUBSCRIPTION = 'id status cancelAtPeriodEnd endedAt currentPeriodEnd cancellation { reason comment requestedAt effectiveAt }';
+    const subscriptionOf = async (s: Awaited<ReturnType<typeof seatScenario>>) =>
+      (await s.client.ok(/* GraphQL */ `query($id: String!) { customer(id: $id) { subscription { ${SUBSCRIPTION} } } }`, { id: s.customerId })).customer
+        .subscription;
+    const creditsOf = async (s: Awaited<ReturnType<typeof seatScenario>>) =>
+      (await s.client.ok(/* GraphQL */ `query($c: String!) { seatCharges(customerId: $c) { kind quantity amount } }`, { c: s.customerId })).seatCharges.filter(
+        (charge: { kind: string }) => charge.kind === 'CREDIT',
+      );
+
+    test('cancel at the period end, uncancel, then cancel immediately with the credit GraphQL shows; a keyed retry answers the same', async ({ harness }) => {
+      // editor: 5 included, 7 held: 2 paid seats to credit.
+      const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 7 }] });
+      const client = commet(s.key);
+      const { id, currentPeriodEnd } = await subscriptionOf(s);
+
+      const scheduled = await client.subscriptions.cancel({ id, reason: 'too_expensive' });
+      const cancellation = (await subscriptionOf(s)).cancellation;
+      expect(scheduled).toEqual({
+        success: true,
+        data: {
+          id,
+          customerId: s.customerId,
+          status: 'active',
+          canceledAt: cancellation.requestedAt,
+          cancelReason: 'too_expensive',
+          scheduledCancellationDate: currentPeriodEnd,
+          updatedAt: cancellation.requestedAt,
+          object: 'subscription',
+          livemode: false,
+        },
+      });
+      expect(cancellation).toMatchObject({ reason: 'TOO_EXPENSIVE', comment: null });
+
+      const uncanceled = await client.subscriptions.uncancel({ id });
+      expect(uncanceled).toEqual({
+        success: true,
+        data: { id, customerId: s.customerId, status: 'active', updatedAt: expect.any(String), object: 'subscription', livemode: false },
+      });
+      expect(await subscriptionOf(s)).toMatchObject({ status: 'ACTIVE', cancelAtPeriodEnd: false, cancellation: null });
+
+      const params = { id, immediate: true, reason: 'Switched to a competitor' };
+      const ended = await client.subscriptions.cancel(params, { idempotencyKey: 'cancel-1234' });
+      expect(ended.data).toMatchObject({ id, status: 'canceled', cancelReason: 'Switched to a competitor' });
+      expect(ended.data?.scheduledCancellationDate).toBe(ended.data?.canceledAt);
+      expect(await subscriptionOf(s)).toMatchObject({ status: 'CANCELED', cancellation: { reason: 'OTHER', comment: 'Switched to a competitor' } });
+      const [credit, ...more] = await creditsOf(s);
+      expect(more).toEqual([]);
+      expect(credit).toMatchObject({ quantity: 2 });
+      expect(credit.amount).toBeLessThan(0);
+
+      const retry = await client.subscriptions.cancel(params, { idempotencyKey: 'cancel-1234' });
+      expect(retry).toEqual(ended);
+      expect(await creditsOf(s)).toHaveLength(1);
+    });
+
+    test('sees subscription_not_found, no_active_subscription and a validation error as the SDK’s errors', async ({ harness }) => {
+      const s = await seatScenario(harness);
+      const client = commet(s.key);
+      const { id } = await subscriptionOf(s);
+
+      const unknown = await sdkError(client.subscriptions.cancel({ id: 'sub_nope', immediate: true }));
+      expect(unknown).toBeInstanceOf(CommetAPIError);
+      expect(unknown).toMatchObject({ statusCode: 404, code: 'subscription_not_found', type: 'not_found_error', param: 'id' });
+      const page = await globalThis.fetch(unknown.docUrl!);
+      expect(page.status).toBe(200);
+
+      const invalid = await sdkError(client.subscriptions.cancel({ id, reason: 'x'.repeat(501) }));
+      expect(invalid).toBeInstanceOf(CommetValidationError);
+      expect(Object.keys(invalid.validationErrors)).toEqual(['reason']);
+      expect((await subscriptionOf(s)).cancelAtPeriodEnd).toBe(false);
+
+      await client.subscriptions.cancel({ id, immediate: true });
+      for (const call of [client.subscriptions.cancel({ id }), client.subscriptions.uncancel({ id })]) {
+        expect(await sdkError(call)).toMatchObject({ statusCode: 404, code: 'no_active_subscription', param: 'id' });
+      }
+    });
+  });
 });

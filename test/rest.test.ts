@@ -605,4 +605,26 @@ describe('subscriptions by id: Commet’s cancel and uncancel over the cancel fl
     );
     expect(repeat.resumeSubscription).toEqual({ id: tid, cancelAtPeriodEnd: true });
   });
+
+  test('a key used on a subscription that ended is a mismatch on the next one, which GraphQL would take for a repeat', async ({ harness }) => {
+    const s = await paying(harness);
+    const { id: first } = await subscriptionOf(s);
+    const key = uniqueName('resubscribed');
+    expect((await cancel(harness, s, first, { immediate: true }, { 'idempotency-key': key })).status).toBe(200);
+    await s.client.ok(/* GraphQL */ `mutation($input: CreateSubscriptionInput!) { createSubscription(input: $input) { id } }`, {
+      input: { customerId: s.customerId, planCode: 'team' },
+    });
+    const { id: second } = await subscriptionOf(s);
+    expect(second).not.toBe(first);
+    const refused = expectFailure(
+      await cancel(harness, s, second, { immediate: true }, { 'idempotency-key': key }),
+      409,
+      'idempotency_key_mismatch',
+      'conflict_error',
+    );
+    expect(refused.message).toContain(first);
+    expect(await subscriptionOf(s)).toMatchObject({ id: second, status: 'ACTIVE' });
+    // The first subscription's own retry still answers its first result.
+    expect((await cancel(harness, s, first, { immediate: true }, { 'idempotency-key': key })).body.data).toMatchObject({ id: first, status: 'canceled' });
+  });
 });

@@ -121,9 +121,11 @@ async function onSubscription(ctx: Context, id: string, step: (customerId: strin
     throw error;
   });
   if (subscription.id !== id) {
-    throw new DomainError('idempotency_key_mismatch', `Idempotency key '${ctx.idempotencyKeyHeader}' was used for subscription '${subscription.id}'.`, {
-      param: 'idempotencyKey',
-    });
+    const key = ctx.idempotencyKeyHeader;
+    // Without a key, only a subscription ending (and another starting) between the lookup and the flow gets here.
+    throw key
+      ? new DomainError('idempotency_key_mismatch', `Idempotency key '${key}' was used for subscription '${subscription.id}'.`, { param: 'idempotencyKey' })
+      : new DomainError('conflict', `Subscription '${id}' ended while the call ran; the customer's subscription is now '${subscription.id}'.`, { param: 'id' });
   }
   return subscription;
 }

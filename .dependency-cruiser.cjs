@@ -2,11 +2,11 @@
 //   base:    src/common/, src/config.ts and db/prepared.ts (SQL helpers): import nothing of ours above them
 //   model:   src/model/ (entities, tenant, the records the API shows): imports the base only
 //   db:      src/db/ (the ORM, migrations, the embedded PostgreSQL): imports the model and the base
-//   domains: catalog, customers, subscriptions, seats, billing, events, webhooks, clock, auth,
+//   domains: catalog, customers, subscriptions, seats, billing, events, webhooks, clock, auth, organizations,
 //            idempotency, ratelimits: the floors below, and never one another
 //   flows:   src/flows/: cross domains; never the doors
 //   doors:   src/graphql/, src/rest/, src/http/ and the files at src/'s top: anything
-const domains = 'auth|billing|catalog|clock|customers|events|idempotency|ratelimits|seats|subscriptions|webhooks';
+const domains = 'auth|billing|catalog|clock|customers|events|idempotency|organizations|ratelimits|seats|subscriptions|webhooks';
 const base = '^src/(common/|config\\.ts$|db/prepared\\.ts$)';
 const model = '^src/model/';
 const flows = '^src/flows/';

@@ -12,6 +12,7 @@ export const outboxEventTypes = [
   'subscription.plan_changed',
   'subscription.plan_change_scheduled',
   'subscription.plan_change_revoked',
+  'seat.change_scheduled',
 ] as const;
 export type OutboxEventType = (typeof outboxEventTypes)[number];
 

@@ -18,7 +18,12 @@ export type SeatBalanceRecord = {
   unlimited: boolean;
   asOf: Date;
   mode: Mode;
+  /** The decrease the renewal applies at the period end; null when none is scheduled. */
+  scheduledChange: ScheduledSeatChangeRecord | null;
 };
+
+/** A decrease waiting for the period end: the count it sets, and when. */
+export type ScheduledSeatChangeRecord = { count: number; effectiveAt: Date };
 
 /** One change of one balance; `customerId` is the customer's display id. */
 export type SeatEventRecord = {
@@ -34,6 +39,8 @@ export type SeatEventRecord = {
   mode: Mode;
   /** The charge the change caused: null for none, undefined when not loaded yet. */
   charge?: SeatChargeRecord | null;
+  /** True for a decrease scheduled for `ts` and not in the ledger yet. */
+  scheduled?: boolean;
 };
 
 /** What explains a charge's amount: quantity × unitPrice × daysRemaining / daysInPeriod. */

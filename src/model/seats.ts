@@ -6,6 +6,10 @@ import { Subscription } from './subscriptions.ts';
 
 export type SeatEventKind = 'ADD' | 'REMOVE' | 'SET';
 
+/** When a decrease takes effect: now, or at the end of the period already paid for. Increases are always now. */
+export type SeatChangeTiming = 'IMMEDIATELY' | 'AT_PERIOD_END';
+export const seatChangeTimings = ['IMMEDIATELY', 'AT_PERIOD_END'] as const satisfies readonly SeatChangeTiming[];
+
 /** The current number of seats a customer holds of one feature. Changed only under a row lock. */
 export class SeatBalance extends TenantScoped {
   [PrimaryKeyProp]?: ['customer', 'feature'];
@@ -16,6 +20,28 @@ export class SeatBalance extends TenantScoped {
   asOf!: Date;
   /** Billable seats already charged for the subscription's current period. */
   highWaterMark: Opt<number> = 0;
+  /**
+   * A decrease scheduled for the period end: the count the renewal sets, when, and the id of
+   * the SET event it records then (the id callers were given). All three or none.
+   */
+  scheduledCount: number | null = null;
+  scheduledEffectiveAt: Date | null = null;
+  scheduledEventId: string | null = null;
+}
+
+/**
+ * A decrease as it was scheduled, kept so that a repeat of the idempotent call answers what the
+ * first was told even after the change was replaced or cancelled. Never updated.
+ */
+export class SeatScheduledChange extends TenantEntity {
+  /** The id of the SET event the renewal records if the change is still scheduled then. */
+  id!: string;
+  customer!: Customer;
+  feature!: Feature;
+  subscription!: Subscription;
+  count!: number;
+  previousBalance!: number;
+  effectiveAt!: Date;
 }
 
 /** One change of one balance. Append-only: the ledger is never updated or deleted. */
@@ -44,11 +70,37 @@ export const SeatBalanceSchema = new EntitySchema<SeatBalance, TenantScoped>({
     current: { type: 'integer' },
     asOf: { type: 'datetime', columnType: 'timestamptz' },
     highWaterMark: { type: 'integer', defaultRaw: '0' },
+    scheduledCount: { type: 'integer', nullable: true },
+    scheduledEffectiveAt: { type: 'datetime', columnType: 'timestamptz', nullable: true },
+    scheduledEventId: { type: 'text', nullable: true },
   },
   checks: [
     { name: 'seat_balance_current_check', expression: 'current >= 0' },
     { name: 'seat_balance_high_water_mark_check', expression: 'high_water_mark >= 0' },
+    {
+      name: 'seat_balance_scheduled_check',
+      expression:
+        '(scheduled_count is null and scheduled_effective_at is null and scheduled_event_id is null) or ' +
+        '(scheduled_count >= 0 and scheduled_effective_at is not null and scheduled_event_id is not null)',
+    },
   ],
+});
+
+export const SeatScheduledChangeSchema = new EntitySchema<SeatScheduledChange, TenantEntity>({
+  class: SeatScheduledChange,
+  extends: TenantEntitySchema,
+  tableName: 'seat_scheduled_change',
+  properties: {
+    id: { type: 'text', primary: true },
+    // Deleting test data deletes customers and subscriptions; their scheduling history goes with them.
+    customer: { kind: 'm:1', entity: () => Customer, deleteRule: 'cascade', updateRule: 'cascade' },
+    feature: { kind: 'm:1', entity: () => Feature, deleteRule: 'restrict', updateRule: 'cascade' },
+    subscription: { kind: 'm:1', entity: () => Subscription, deleteRule: 'cascade', updateRule: 'cascade' },
+    count: { type: 'integer' },
+    previousBalance: { type: 'integer' },
+    effectiveAt: { type: 'datetime', columnType: 'timestamptz' },
+  },
+  checks: [{ name: 'seat_scheduled_change_count_check', expression: 'count >= 0 and count < previous_balance' }],
 });
 
 export const SeatEventSchema = new EntitySchema<SeatEvent, TenantEntity>({

@@ -26,10 +26,14 @@ export type SeatBalancePayload = {
   unlimited: boolean;
   asOf: string;
   livemode: boolean;
+  scheduledChange: { count: number; effectiveAt: string } | null;
 };
 
 /** `seat.changed`: the event and the balance it left. */
 export type SeatChangedPayload = { event: SeatEventPayload; balance: SeatBalancePayload };
+
+/** `seat.change_scheduled`: the balance, with the decrease now scheduled for its period end. */
+export type SeatChangeScheduledPayload = { balance: SeatBalancePayload };
 
 /** `charge.created`: the charge, as SeatCharge shows it. */
 export type ChargeCreatedPayload = Omit<SeatChargeRecord, 'ts' | 'createdAt' | 'periodStart' | 'periodEnd' | 'mode'> & {
@@ -83,6 +87,7 @@ export const seatBalancePayload = (balance: SeatBalanceRecord): SeatBalancePaylo
   unlimited: balance.unlimited,
   asOf: iso(balance.asOf),
   livemode: livemode(balance.mode),
+  scheduledChange: balance.scheduledChange && { count: balance.scheduledChange.count, effectiveAt: iso(balance.scheduledChange.effectiveAt) },
 });
 
 export const chargeCreatedPayload = ({ ts, createdAt, periodStart, periodEnd, mode, ...charge }: SeatChargeRecord): ChargeCreatedPayload => ({
@@ -145,4 +150,6 @@ export const seatBalanceFromPayload = (payload: SeatBalancePayload): SeatBalance
   unlimited: payload.unlimited,
   asOf: new Date(payload.asOf),
   mode: modeOf(payload),
+  // Payloads published before decreases could be scheduled have no such field.
+  scheduledChange: payload.scheduledChange ? { count: payload.scheduledChange.count, effectiveAt: new Date(payload.scheduledChange.effectiveAt) } : null,
 });

@@ -7,7 +7,7 @@ import { OutboxEvent, type OutboxEventType } from '../model/events.ts';
 import type { Tenant } from '../model/tenant.ts';
 import type { Pace } from './feed.ts';
 import type { EventHub } from './hub.ts';
-import type { ChargeCreatedPayload, LimitReachedPayload, SeatChangedPayload, SubscriptionPayload } from './payloads.ts';
+import type { ChargeCreatedPayload, LimitReachedPayload, SeatChangedPayload, SeatChangeScheduledPayload, SubscriptionPayload } from './payloads.ts';
 import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.ts';
 
 /** A step of a subscription's life, told with the PlanSubscription it left. */
@@ -28,6 +28,7 @@ export type OutboxEntry = { tenant: Tenant; customerId: string; featureCode: str
   | { type: 'charge.created'; payload: ChargeCreatedPayload }
   | { type: 'seat.limit_reached'; payload: LimitReachedPayload }
   | SubscriptionOutboxEntry
+  | { type: 'seat.change_scheduled'; payload: SeatChangeScheduledPayload }
 );
 
 /** An outbox row's data, for the unit of work or for a plain insert. */

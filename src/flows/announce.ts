@@ -54,6 +54,8 @@ export function changeOutbox(balance: ChangedBalance, event: SeatEventRecord, ch
     unlimited: terms.unlimited,
     asOf: event.ts,
     mode: tenant.mode,
+    // A change applied now replaces any decrease scheduled for the balance.
+    scheduledChange: null,
   };
   const entries: OutboxEntry[] = [{ ...on(balance), type: 'seat.changed', payload: { event: seatEventPayload(event), balance: seatBalancePayload(after) } }];
   if (charge) entries.push(chargeOutbox(tenant, balance.customer.id, charge));
@@ -66,6 +68,24 @@ export function changeOutbox(balance: ChangedBalance, event: SeatEventRecord, ch
   }
   return entries;
 }
+
+/** A decrease scheduled for the period end, as `seat.change_scheduled`: the balance, unchanged but for it. */
+export const scheduledOutbox = (balance: ChangedBalance, scheduled: { current: number; asOf: Date; count: number; effectiveAt: Date }): OutboxEntry => ({
+  ...on(balance),
+  type: 'seat.change_scheduled',
+  payload: {
+    balance: seatBalancePayload({
+      customerId: customerDisplayId(balance.customer),
+      featureCode: balance.featureCode,
+      current: scheduled.current,
+      includedSeats: balance.terms.includedSeats,
+      unlimited: balance.terms.unlimited,
+      asOf: scheduled.asOf,
+      mode: balance.tenant.mode,
+      scheduledChange: { count: scheduled.count, effectiveAt: scheduled.effectiveAt },
+    }),
+  },
+});
 
 /**
  * A change refused for going above a capped feature's included seats or above a maximumSeats:

@@ -61,6 +61,9 @@ const lineOf = (terms: ChargeTerms, featureCode: string, chargeId: string | null
   chargeId,
 });
 
+/** A balance as the renewal will bill it: a decrease scheduled for the period end applies before the advance. */
+const countAtRenewal = (balance: PricedBalance['balance']): number => balance.scheduledChange?.count ?? balance.current;
+
 /**
  * The next period and the balances its advance bills, as the renewal will find them: on the
  * plan in force, or, when a plan change is scheduled, on the new plan's terms and interval with
@@ -72,11 +75,11 @@ async function nextPeriodTerms(em: EntityManager, subscription: SubscriptionReco
   if (!scheduled || subscription.cancelAtPeriodEnd) {
     return {
       nextPeriod: periodContaining(subscription.billingAnchor, subscription.plan.interval, end),
-      nextBalances: balances.map(({ balance, terms }) => ({ featureCode: balance.featureCode, count: balance.current, terms })),
+      nextBalances: balances.map(({ balance, terms }) => ({ featureCode: balance.featureCode, count: countAtRenewal(balance), terms })),
     };
   }
   const anchor = scheduled.plan.interval === subscription.plan.interval ? subscription.billingAnchor : end;
-  const held = new Map(balances.map(({ balance }) => [balance.featureCode, balance.current]));
+  const held = new Map(balances.map(({ balance }) => [balance.featureCode, countAtRenewal(balance)]));
   const { features } = await planTerms(em, scheduled.plan.id);
   return {
     nextPeriod: periodContaining(anchor, scheduled.plan.interval, end),

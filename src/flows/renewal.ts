@@ -11,9 +11,10 @@ import type { Orm } from '../db/orm.ts';
 import { insertOutbox, type OutboxEntry } from '../events/service.ts';
 import { customerDisplayId } from '../model/customers.ts';
 import type { Tenant } from '../model/tenant.ts';
-import { lockBalancesOfCustomer } from '../seats/service.ts';
+import { eventRecordOf } from '../seats/ledger.ts';
+import { applyDueDecreases, lockBalancesOfCustomer } from '../seats/service.ts';
 import { findActiveForRenewal, findDueForSweep, findDueSubscriptions, findSubscriptionsById } from '../subscriptions/service.ts';
-import { chargeOutbox, subscriptionOutbox } from './announce.ts';
+import { type ChangedBalance, changeOutbox, chargeOutbox, subscriptionOutbox } from './announce.ts';
 import { applyScheduledPlanChange } from './plan-change-at-renewal.ts';
 
 // A renewal: a subscription whose period ended enters the next one, billing each period it
@@ -59,10 +60,19 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
     await insertOutbox(tx, [subscriptionOutbox(tenant, 'subscription.canceled', ended)]);
     return { entered: 0, caughtUp: true };
   }
-  // A plan change scheduled for this period end applies first: the advance bills the new plan's terms.
+  const customer = await customerById(tx, due.customerId);
+  const customerId = customerDisplayId(customer);
+  // What was scheduled for this period end applies before the advance, in the order it was
+  // asked for under the plan in force: seat decreases, then a plan change, which brings the
+  // balances within the new plan's limits. The advance then bills the new plan's terms.
+  const terms = await planTerms(tx, subscription.plan.id);
+  await applyScheduledDecreases(tx, tenant, subscription.id, balances, subscription.currentPeriodEnd, (featureId) => {
+    const featureTerms = terms.features.get(featureId);
+    return featureTerms && { tenant, customer, featureCode: featureTerms.featureCode, terms: featureTerms };
+  });
   const planChanged = subscription.scheduledPlan !== null;
   if (planChanged) await applyScheduledPlanChange(tx, tenant, subscription, balances);
-  const { interval, currency, features: termsByFeature } = await planTerms(tx, subscription.plan.id);
+  const { interval, currency, features: termsByFeature } = planChanged ? await planTerms(tx, subscription.plan.id) : terms;
 
   let period: Period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
   let entered = 0;
@@ -71,7 +81,6 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
   // insert is built synchronously, so they go in chunks as they come, the event loop free between.
   let advances: ReturnType<typeof newCharge>['row'][] = [];
   let announced: OutboxEntry[] = [];
-  const customerId = customerDisplayId(await customerById(tx, due.customerId));
   const insert = async () => {
     await insertCharges(tx, advances);
     // Each advance is told like every charge; same transaction, so both commit or neither.
@@ -108,6 +117,28 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
     await insertOutbox(tx, [subscriptionOutbox(tenant, 'subscription.plan_changed', changed)]);
   }
   return { entered, caughtUp: period.end > now };
+}
+
+/**
+ * The decreases scheduled for the end of the period being left apply first, at that instant, so
+ * the advance of the next period bills the lower count. Each is told as a seat.changed.
+ */
+async function applyScheduledDecreases(
+  tx: EntityManager,
+  tenant: Tenant,
+  subscriptionId: string,
+  balances: Parameters<typeof applyDueDecreases>[3],
+  periodEnd: Date,
+  changedBalanceOf: (featureId: string) => ChangedBalance | undefined,
+): Promise<void> {
+  const applied = applyDueDecreases(tx, tenant, subscriptionId, balances, periodEnd);
+  const told = applied.flatMap(({ balance, event }) => {
+    const changed = changedBalanceOf(balance.feature.id);
+    return changed
+      ? changeOutbox(changed, eventRecordOf(event, { customerId: customerDisplayId(changed.customer), featureCode: changed.featureCode }, null), null)
+      : [];
+  });
+  await insertOutbox(tx, told);
 }
 
 export type RenewalSummary = { subscriptions: number; periods: number; caughtUp: boolean };

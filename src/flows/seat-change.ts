@@ -10,25 +10,27 @@ import { findClaims, recordClaims } from '../idempotency/service.ts';
 import { featureNotFound } from '../model/catalog.ts';
 import { customerDisplayId } from '../model/customers.ts';
 import type { SeatEventRecord } from '../model/records.ts';
-import { SeatBalance, SeatEvent, type SeatEventKind } from '../model/seats.ts';
+import { SeatBalance, type SeatChangeTiming, SeatEvent, type SeatEventKind, SeatScheduledChange } from '../model/seats.ts';
 import type { Tenant } from '../model/tenant.ts';
-import { eventRecordOf, loadEvents } from '../seats/ledger.ts';
+import { eventRecordOf, loadEvents, scheduledEventRecord } from '../seats/ledger.ts';
 import { assertDistinctFeatureCodes, minSeatCount, requestedBalance, type SeatChangeEntry } from '../seats/rules.ts';
-import { balanceKey, lockBalances } from '../seats/service.ts';
+import { balanceKey, clearScheduledDecrease, lockBalances } from '../seats/service.ts';
 import type { LockedBalance } from '../seats/store.ts';
 import { findActiveSubscriptions } from '../subscriptions/service.ts';
-import { type ChangedBalance, changeOutbox, limitRefusedOutbox } from './announce.ts';
+import { type ChangedBalance, changeOutbox, limitRefusedOutbox, scheduledOutbox } from './announce.ts';
 import { renewBeforeUse } from './renewal.ts';
-import { planChange } from './seat-pricing.ts';
+import { billableBalance, type PlannedChange, planChange } from './seat-pricing.ts';
 
 // A seat change: lock the balances, decide each change against them, write what it did, then
 // settle each caller's outcome outside the transaction. The coalescer (seat-change-coalescer.ts)
 // feeds it batches; a preview runs the same code and rolls it back.
 
-export type SeatChangeInput = { customerId: string; featureCode: string; count: number; idempotencyKey?: string | null };
+/** `timing` applies to decreases only; omitted, the tenant's setting decides (IMMEDIATELY unless changed). */
+export type SeatChangeInput = { customerId: string; featureCode: string; count: number; timing?: SeatChangeTiming | null; idempotencyKey?: string | null };
 export type BulkSetSeatsInput = {
   customerId: string;
   seats: { featureCode: string; count: number }[];
+  timing?: SeatChangeTiming | null;
   idempotencyKey?: string | null;
 };
 
@@ -38,8 +40,13 @@ export type SeatChangeRequest = {
   now: Date;
   customerRef: string;
   entries: SeatChangeEntry[];
+  /** When its decreases take effect; null for the tenant's setting. */
+  timing: SeatChangeTiming | null;
   idempotency: IdempotentCall | null;
 };
+
+/** What a request does to one balance: a change now, or a decrease at the period end. */
+type Decision = { at: 'now'; plan: PlannedChange } | { at: 'periodEnd'; count: number };
 
 /** What a batch decided for one request; the last three need work outside its transaction. */
 export type SeatChangeOutcome =
@@ -115,11 +122,11 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
     if (request.now >= subscription.periodEnd) return { kind: 'renewalDue', customerId: customer.id };
 
     const period = { start: subscription.periodStart, end: subscription.periodEnd };
-    const plans = [];
+    const decisions: Decision[] = [];
     for (const [i, entry] of request.entries.entries()) {
       const row = rows[i]!;
       try {
-        plans.push(planChange(balanceOf(row), entry, row.terms, period, request.now));
+        decisions.push(decide(balanceOf(row), entry, row, period, request));
       } catch (error) {
         if (!(error instanceof DomainError)) throw error;
         // A refusal at an upper limit is news for the back office (a customer wants more seats
@@ -132,10 +139,39 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
         return { kind: 'refused', error };
       }
     }
-    const events = plans.map((plan, i) => {
+    const events = decisions.map((decision, i) => {
       const row = rows[i]!;
       const entry = request.entries[i]!;
       const balance = balanceOf(row);
+      const names = { customerId: customerDisplayId(row.customer), featureCode: row.feature.code };
+      if (decision.at === 'periodEnd') {
+        // One scheduled decrease per balance: this one replaces any before it.
+        const change = tx.create(SeatScheduledChange, {
+          id: newId('sev'),
+          organization: request.tenant.organizationId,
+          mode: request.tenant.mode,
+          customer: customer.id,
+          feature: row.feature.id,
+          subscription: subscription.id,
+          count: decision.count,
+          previousBalance: balance.current,
+          effectiveAt: period.end,
+        });
+        balance.scheduledCount = decision.count;
+        balance.scheduledEffectiveAt = period.end;
+        balance.scheduledEventId = change.id;
+        outbox.push(
+          scheduledOutbox(changedBalance(request.tenant, row), {
+            current: balance.current,
+            asOf: balance.asOf,
+            count: decision.count,
+            effectiveAt: period.end,
+          }),
+        );
+        return scheduledEventRecord(change, names);
+      }
+      const { plan } = decision;
+      clearScheduledDecrease(balance);
       balance.current = plan.newBalance;
       balance.highWaterMark = plan.highWaterMark;
       balance.asOf = request.now;
@@ -152,7 +188,6 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
         newBalance: plan.newBalance,
         ts: request.now,
       });
-      const names = { customerId: customerDisplayId(row.customer), featureCode: row.feature.code };
       const on = {
         subscription: subscription.id,
         customer: customer.id,
@@ -175,6 +210,20 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
   recordOutbox(tx, outbox);
   await tx.flush();
   return outcomes;
+}
+
+/**
+ * What one entry does to its balance. A decrease with timing AT_PERIOD_END (asked for, or the
+ * tenant's setting) is scheduled, held to the plan's limits now as any change is; everything
+ * else, increases and same-count sets included, applies now. Throws the refusal.
+ */
+function decide(balance: SeatBalance, entry: SeatChangeEntry, row: LockedBalance, period: { start: Date; end: Date }, request: SeatChangeRequest): Decision {
+  if ((request.timing ?? row.decreaseTiming) === 'AT_PERIOD_END') {
+    // Counted from the balance now, whatever is already scheduled.
+    const count = billableBalance(balance.current, entry.kind, entry.count, row.terms, entry.featureCode, `${entry.at}count`);
+    if (count < balance.current) return { at: 'periodEnd', count };
+  }
+  return { at: 'now', plan: planChange(balance, entry, row.terms, period, request.now) };
 }
 
 /** Why some balance of a request could not be locked, in the contract's order of checks. */
@@ -238,6 +287,7 @@ export async function changeSeats(writer: SeatChangeWriter, tenant: Tenant, now:
     now,
     customerRef: input.customerId,
     entries: singleEntry(kind, input),
+    timing: input.timing ?? null,
     idempotency: idempotentCall(operationOf[kind], input),
   });
   return event!;
@@ -250,6 +300,7 @@ export async function bulkSetSeats(writer: SeatChangeWriter, tenant: Tenant, now
     now,
     customerRef: input.customerId,
     entries: input.seats.map((entry, index) => ({ featureCode: entry.featureCode, kind: 'SET', count: entry.count, at: `seats.${index}.` })),
+    timing: input.timing ?? null,
     idempotency: idempotentCall('bulkSetSeats', input),
   });
 }
@@ -274,7 +325,14 @@ export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: 
   if (input.count < minSeatCount(kind)) {
     return { ok: false, error: validationError('count', `count must be at least ${minSeatCount(kind)} to ${kind.toLowerCase()} seats.`) };
   }
-  const request: SeatChangeRequest = { tenant, now, customerRef: input.customerId, entries: singleEntry(kind, input), idempotency: null };
+  const request: SeatChangeRequest = {
+    tenant,
+    now,
+    customerRef: input.customerId,
+    entries: singleEntry(kind, input),
+    timing: input.timing ?? null,
+    idempotency: null,
+  };
   try {
     // A due renewal is carried out (as any operation would), and the preview then runs again.
     for (let attempt = 0; ; attempt++) {

@@ -5,6 +5,7 @@ import './catalog.ts';
 import './customers.ts';
 import './subscriptions.ts';
 import './seats.ts';
+import './organization.ts';
 import './billing.ts';
 import './clock.ts';
 import './events.ts';

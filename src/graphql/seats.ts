@@ -7,8 +7,8 @@ import type { Context } from '../types.ts';
 import { validationError } from '../common/errors.ts';
 import { bulkSetSeats, changeSeats } from '../flows/seat-change.ts';
 import { listSeatEvents, loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from '../flows/seat-reads.ts';
-import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
-import type { SeatEventKind } from '../model/seats.ts';
+import type { ScheduledSeatChangeRecord, SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
+import type { SeatChangeTiming, SeatEventKind } from '../model/seats.ts';
 import { defaultSeatEventsPerPage, maxSeatEventsPerPage } from '../seats/ledger.ts';
 import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from '../seats/rules.ts';
 
@@ -19,6 +19,18 @@ export const SeatEventKindEnum = builder.enumType('SeatEventKind', {
     REMOVE: { description: 'Lowers the balance by count (removeSeats).' },
     SET: { description: 'Makes the balance exactly count (setSeats, bulkSetSeats, and the initialSeats of createSubscription).' },
   } as const,
+});
+
+export const SeatChangeTimingEnum = builder.enumType('SeatChangeTiming', {
+  description:
+    'When a decrease takes effect. An increase always applies now, with its prorated true-up, whatever the timing; so does a set to the current count.',
+  values: {
+    IMMEDIATELY: { description: 'The balance is lowered now and a SET or REMOVE event is recorded now; no credit is given for the rest of the period.' },
+    AT_PERIOD_END: {
+      description:
+        "The balance keeps its seats, already paid for, until the subscription's currentPeriodEnd: the decrease shows as SeatBalance.scheduledChange, and the renewal applies it then, before billing the next advance, as a SET event at that instant.",
+    },
+  } as const satisfies Record<SeatChangeTiming, { description: string }>,
 });
 
 const maxBalanceText = formatCount(maxSeatBalance);
@@ -33,6 +45,22 @@ const retryErrors = 'idempotency_key_mismatch, conflict (the subscription is ren
 /** The plan limits every change is held to; PlanSeatFeature shows them. */
 const seatLimitsText =
   "A balance outside the plan feature's minimumSeats–maximumSeats: seat_limit_exceeded, with details {featureCode, limit: MINIMUM or MAXIMUM, value: the limit}, and nothing changes.";
+
+/** How a decrease's timing is chosen, for every input that takes one. */
+const timingDescription =
+  "When a decrease takes effect: IMMEDIATELY, or AT_PERIOD_END (scheduled for currentPeriodEnd, replacing any decrease already scheduled for this balance). Omitted: the organization's seatDecreaseTiming (organizationSettings), IMMEDIATELY unless changed. Ignored for an increase or a set to the current count, which apply now; either also cancels a scheduled decrease, as any change applied now does. A scheduled decrease is held to minimumSeats now (seat_limit_exceeded), and removeSeats counts it from the current balance, not from one already scheduled.";
+
+const ScheduledSeatChangeRef = builder.objectRef<ScheduledSeatChangeRecord>('ScheduledSeatChange').implement({
+  description:
+    'A decrease waiting for the period end. Cancel it with setSeats to the current count, replace it with another decrease AT_PERIOD_END, or apply a change now (which replaces it).',
+  fields: (t) => ({
+    count: t.exposeInt('count', { description: 'The balance the renewal sets, lower than current.' }),
+    effectiveAt: t.expose('effectiveAt', {
+      type: 'DateTime',
+      description: "When it applies: the subscription's currentPeriodEnd, before the next period's advance is billed (which then bills this count).",
+    }),
+  }),
+});
 
 export const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').implement({
   description:
@@ -50,6 +78,13 @@ export const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance'
     }),
     unlimited: t.exposeBoolean('unlimited', { description: 'True when the plan sets no cap for this feature and bills none of its seats.' }),
     asOf: t.expose('asOf', { type: 'DateTime', description: 'When the balance last changed (the subscription start before any change).' }),
+    scheduledChange: t.field({
+      type: ScheduledSeatChangeRef,
+      nullable: true,
+      description:
+        'The decrease scheduled for the period end (timing AT_PERIOD_END); null when none is. current keeps its value until effectiveAt. A subscription cancelled at the same period end ends instead, and the decrease is not applied.',
+      resolve: (balance) => balance.scheduledChange ?? null,
+    }),
     livemode: t.boolean({ description: describe.livemode, resolve: (balance) => balance.mode === 'live' }),
   }),
 });
@@ -73,7 +108,12 @@ export const SeatEventRef = builder
         description: "The balance before the change: the newBalance of the balance's previous event (0 for its first).",
       }),
       newBalance: t.exposeInt('newBalance', { description: 'The balance after the change; equal to previousBalance for a no-op set.' }),
-      ts: t.expose('ts', { type: 'DateTime', description: 'When the change took effect.' }),
+      ts: t.expose('ts', { type: 'DateTime', description: 'When the change took effect; for a scheduled decrease, when it will.' }),
+      scheduled: t.boolean({
+        description:
+          'True for a decrease scheduled for ts, the period end (timing AT_PERIOD_END): it is not in the ledger (node and seatEvents do not find it) until the renewal records it then, under this id, with this count. Replaced or cancelled before, it never is. False for every event of the ledger.',
+        resolve: (event) => event.scheduled === true,
+      }),
       createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was recorded.' }),
       livemode: t.boolean({ description: describe.livemode, resolve: (event) => event.mode === 'live' }),
     }),
@@ -113,6 +153,11 @@ const seatChangeFields = (kind: SeatEventKind, countDescription: string) => (t: 
   count: t.int({ description: countDescription, validate: { min: minSeatCount(kind), max: maxSeatCount } }),
   idempotencyKey: t.string({ required: false, description: idempotencyKeyDescription, validate: idempotencyKeyRule }),
 });
+/** The fields of a change that may lower a balance: those of every change, and its timing. */
+const loweringFields = (kind: SeatEventKind, countDescription: string) => (t: PothosInputFieldBuilder) => ({
+  ...seatChangeFields(kind, countDescription)(t),
+  timing: t.field({ type: SeatChangeTimingEnum, required: false, description: timingDescription }),
+});
 type PothosInputFieldBuilder = Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0];
 
 const AddSeatsInput = builder.inputType('AddSeatsInput', {
@@ -123,15 +168,15 @@ const AddSeatsInput = builder.inputType('AddSeatsInput', {
   ),
 });
 const RemoveSeatsInput = builder.inputType('RemoveSeatsInput', {
-  description: 'Seats to remove from one balance.',
-  fields: seatChangeFields(
+  description: 'Seats to remove from one balance, now or at the period end.',
+  fields: loweringFields(
     'REMOVE',
     `Seats to remove, 1–${maxCountText}; more than the balance holds answers insufficient_seats and changes nothing. ${seatLimitsText}`,
   ),
 });
 const SetSeatsInput = builder.inputType('SetSeatsInput', {
-  description: 'The new value of one balance.',
-  fields: seatChangeFields(
+  description: 'The new value of one balance; a lower one now or at the period end.',
+  fields: loweringFields(
     'SET',
     `The new balance, 0–${maxCountText}. ${raiseLimits} ${seatLimitsText} Raising it above includedSeats without overage: seat_limit_exceeded; lowering within the limits always works.`,
   ),
@@ -156,6 +201,11 @@ const BulkSetSeatsInput = builder.inputType('BulkSetSeatsInput', {
       type: [BulkSeatEntryInput],
       description: `1–${maxBulkEntries} entries, each feature code once (validation_error naming seats.N.featureCode otherwise). Features not listed keep their balance.`,
       validate: { minLength: 1, maxLength: maxBulkEntries },
+    }),
+    timing: t.field({
+      type: SeatChangeTimingEnum,
+      required: false,
+      description: `${timingDescription} Each entry is decided on its own: with AT_PERIOD_END, its decreases are scheduled and its other entries apply now, all in one call that passes or fails as a whole.`,
     }),
     idempotencyKey: t.string({ required: false, description: idempotencyKeyDescription, validate: idempotencyKeyRule }),
   }),
@@ -246,19 +296,19 @@ builder.mutationFields((t) => ({
   }),
   removeSeats: t.field({
     type: SeatEventRef,
-    description: `Lowers one balance by count and records one REMOVE event; no credit is given for the rest of the period. Errors: ${seatChangeErrors}, insufficient_seats, seat_limit_exceeded (below minimumSeats), ${retryErrors}.`,
+    description: `Lowers one balance by count and records one REMOVE event; no credit is given for the rest of the period. With timing AT_PERIOD_END (or that organization default) the decrease is scheduled instead: the balance keeps its seats until currentPeriodEnd (SeatBalance.scheduledChange), nothing is recorded or billed now, seat.change_scheduled is emitted, and the answer is the SET event the renewal will record then (scheduled true). Errors: ${seatChangeErrors}, insufficient_seats, seat_limit_exceeded (below minimumSeats), ${retryErrors}.`,
     args: { input: t.arg({ type: RemoveSeatsInput, description: 'The balance and the seats to remove.' }) },
     resolve: (_root, { input }, ctx) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'REMOVE', withHeaderKey(input, ctx)),
   }),
   setSeats: t.field({
     type: SeatEventRef,
-    description: `Makes one balance exactly count and records one SET event, a no-op set included; a raise may cause a true-up charge. Errors: ${seatChangeErrors}, seat_limit_exceeded, ${retryErrors}.`,
+    description: `Makes one balance exactly count and records one SET event, a no-op set included; a raise may cause a true-up charge. A set to the current count also cancels a scheduled decrease. A lower count with timing AT_PERIOD_END (or that organization default) is scheduled instead, as removeSeats describes: the answer is the SET event the renewal will record (scheduled true). Errors: ${seatChangeErrors}, seat_limit_exceeded, ${retryErrors}.`,
     args: { input: t.arg({ type: SetSeatsInput, description: 'The balance and its new value.' }) },
     resolve: (_root, { input }, ctx) => changeSeats(ctx.seatChanges, ctx.tenant, ctx.now(), 'SET', withHeaderKey(input, ctx)),
   }),
   bulkSetSeats: t.field({
     type: [SeatEventRef],
-    description: `Sets several balances of one customer atomically; returns one SET event per entry, in order. Any failing entry fails the whole call, which then changes nothing. Errors: ${seatChangeErrors}, seat_limit_exceeded, ${retryErrors}.`,
+    description: `Sets several balances of one customer atomically; returns one SET event per entry, in order. Any failing entry fails the whole call, which then changes nothing. With timing AT_PERIOD_END (or that organization default), each lower count is scheduled as setSeats describes (its event has scheduled true) and the other entries apply now. Errors: ${seatChangeErrors}, seat_limit_exceeded, ${retryErrors}.`,
     args: { input: t.arg({ type: BulkSetSeatsInput, description: 'The customer and its new balances.' }) },
     resolve: (_root, { input }, ctx) => bulkSetSeats(ctx.seatChanges, ctx.tenant, ctx.now(), withHeaderKey(input, ctx)),
   }),

@@ -71,6 +71,11 @@ const WebhookEventTypeEnum = builder.enumType('WebhookEventType', {
       description:
         'subscription.plan_change_revoked: revokeScheduledPlanChange removed a scheduled plan change. `data` is the PlanSubscription, which renews on its plan again.',
     },
+    SEAT_CHANGE_SCHEDULED: {
+      value: 'seat.change_scheduled',
+      description:
+        'seat.change_scheduled: a decrease was scheduled for the period end (removeSeats, setSeats or bulkSetSeats with timing AT_PERIOD_END, or the organization default), replacing any scheduled before. `data` is { balance }: the SeatBalance, as GraphQL shows it, with scheduledChange set. When the renewal applies it, a seat.changed follows.',
+    },
   } as const satisfies Record<string, { value: OutboxEventType; description: string }>,
 });
 

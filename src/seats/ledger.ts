@@ -2,9 +2,16 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Connection, type ConnectionArgs, connectionOf, type CursorKind, foreignCursor, type PageRequest, pageRequest } from '../common/relay.ts';
 import { run } from '../db/prepared.ts';
 import type { SeatChargeRecord, SeatEventRecord } from '../model/records.ts';
-import type { SeatEvent } from '../model/seats.ts';
+import type { SeatEvent, SeatScheduledChange } from '../model/seats.ts';
 import type { Tenant } from '../model/tenant.ts';
-import { EVENTS_BY_ID, EVENTS_OF_BALANCE, EVENTS_OF_BALANCE_BACKWARD, EVENTS_OF_CUSTOMER, EVENTS_OF_CUSTOMER_BACKWARD } from './store.ts';
+import {
+  EVENTS_BY_ID,
+  EVENTS_OF_BALANCE,
+  EVENTS_OF_BALANCE_BACKWARD,
+  EVENTS_OF_CUSTOMER,
+  EVENTS_OF_CUSTOMER_BACKWARD,
+  SCHEDULED_CHANGES_BY_ID,
+} from './store.ts';
 
 /** An event just flushed, as callers see it; `customerId` is the customer's display id. */
 export const eventRecordOf = (event: SeatEvent, names: { customerId: string; featureCode: string }, charge: SeatChargeRecord | null): SeatEventRecord => ({
@@ -19,6 +26,25 @@ export const eventRecordOf = (event: SeatEvent, names: { customerId: string; fea
   createdAt: event.createdAt,
   mode: event.mode,
   charge,
+});
+
+/**
+ * A decrease just scheduled, as its caller sees it: the SET event the renewal will record at its
+ * effectiveAt, under the same id, unless it is replaced or cancelled first.
+ */
+export const scheduledEventRecord = (change: SeatScheduledChange, names: { customerId: string; featureCode: string }): SeatEventRecord => ({
+  id: change.id,
+  customerId: names.customerId,
+  featureCode: names.featureCode,
+  kind: 'SET',
+  quantity: change.count,
+  previousBalance: change.previousBalance,
+  newBalance: change.count,
+  ts: change.effectiveAt,
+  createdAt: change.createdAt,
+  mode: change.mode,
+  charge: null,
+  scheduled: true,
 });
 
 /** Cursors of a ledger: the event's own sev_ id (the v1 cursors held a table-wide sequence number). */
@@ -69,8 +95,16 @@ export async function findEventsById(em: EntityManager, tenant: Tenant, ids: rea
   return new Map(rows.map((event) => [event.id, event]));
 }
 
-/** Events by id, in the order of `ids`, as they were recorded. */
+/**
+ * Events by id, in the order of `ids`, as they were recorded; a decrease scheduled for the period
+ * end as it was scheduled, until the renewal records it under its id.
+ */
 export async function loadEvents(em: EntityManager, tenant: Tenant, ids: string[]): Promise<SeatEventRecord[]> {
   const byId = await findEventsById(em, tenant, ids);
+  const pending = ids.filter((id) => !byId.has(id));
+  if (pending.length > 0) {
+    const scheduled = await run(em, SCHEDULED_CHANGES_BY_ID, { organizationId: tenant.organizationId, mode: tenant.mode, ids: pending });
+    for (const event of scheduled) byId.set(event.id, event);
+  }
   return ids.map((id) => byId.get(id)!);
 }

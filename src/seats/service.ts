@@ -3,8 +3,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { run } from '../db/prepared.ts';
 import { refsByKind } from '../model/customer-refs.ts';
 import type { CustomerRecord, SeatBalanceRecord } from '../model/records.ts';
-import { SeatBalance } from '../model/seats.ts';
-import type { Tenant } from '../model/tenant.ts';
+import { SeatBalance, SeatEvent } from '../model/seats.ts';
+import { type Tenant, tenantWhere } from '../model/tenant.ts';
 import { CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalance, type PricedBalance, READ_BALANCES } from './store.ts';
 
 /** Names one balance of a batch, across tenants: the key `lockBalances` answers by. */
@@ -64,4 +64,49 @@ export async function readCustomersWithBalances(em: EntityManager, tenant: Tenan
     if (balance && !found.seatBalances.some((known) => known.featureCode === balance.featureCode)) found.seatBalances.push(balance);
   }
   return byRef;
+}
+
+/** Forgets a balance's scheduled decrease: a change applied now replaces it. */
+export function clearScheduledDecrease(balance: SeatBalance): void {
+  balance.scheduledCount = null;
+  balance.scheduledEffectiveAt = null;
+  balance.scheduledEventId = null;
+}
+
+/**
+ * Applies, in `tx`'s unit of work, the decreases scheduled for `periodEnd` on the locked balances of
+ * one subscription: each balance becomes its scheduled count, recorded as a SET event at
+ * `periodEnd` under the id its caller was given. Any other scheduled decrease (one left by a
+ * subscription that ended) is dropped. Answers the events recorded, with their balances.
+ */
+export function applyDueDecreases(
+  tx: EntityManager,
+  tenant: Tenant,
+  subscriptionId: string,
+  balances: readonly SeatBalance[],
+  periodEnd: Date,
+): { balance: SeatBalance; event: SeatEvent }[] {
+  const applied: { balance: SeatBalance; event: SeatEvent }[] = [];
+  for (const balance of balances) {
+    if (balance.scheduledEventId === null) continue;
+    const { scheduledCount: count, scheduledEffectiveAt: effectiveAt, scheduledEventId: id } = balance;
+    clearScheduledDecrease(balance);
+    if (effectiveAt!.getTime() !== periodEnd.getTime() || count! >= balance.current) continue;
+    const event = tx.create(SeatEvent, {
+      id,
+      ...tenantWhere(tenant),
+      customer: balance.customer,
+      feature: balance.feature,
+      subscription: subscriptionId,
+      kind: 'SET',
+      quantity: count!,
+      previousBalance: balance.current,
+      newBalance: count!,
+      ts: periodEnd,
+    });
+    balance.current = count!;
+    balance.asOf = periodEnd;
+    applied.push({ balance, event });
+  }
+  return applied;
 }

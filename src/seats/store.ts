@@ -3,7 +3,7 @@ import type { SeatTerms } from '../model/catalog.ts';
 import { customerByRef, type CustomerRefParams, customersNamedBy, parseCustomer } from '../model/customer-refs.ts';
 import { customerDisplayId } from '../model/customers.ts';
 import type { CustomerRecord, SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
-import type { SeatEventKind } from '../model/seats.ts';
+import type { SeatChangeTiming, SeatEventKind } from '../model/seats.ts';
 import type { Mode } from '../model/tenant.ts';
 
 const parseTerms = (row: Record<string, unknown>): SeatTerms => ({
@@ -25,6 +25,8 @@ export type LockedBalance = {
   subscription: { id: string; periodStart: Date; periodEnd: Date; currency: string };
   feature: { id: string; code: string };
   terms: SeatTerms;
+  /** The timing of a decrease whose request names none: the tenant's setting. */
+  decreaseTiming: SeatChangeTiming;
   /** The seat_balance row as stored, for the unit of work to manage. */
   balance: Record<string, unknown>;
 };
@@ -42,7 +44,9 @@ export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[
   `select w.organization_id, w.mode, w.customer_ref, c.external_id,
           s.id as subscription_id, s.current_period_start, s.current_period_end, p.currency,
           f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled, pf.unit_price,
-          pf.minimum_seats, pf.maximum_seats, b.customer_id, b.feature_id, b.current, b.high_water_mark, b.as_of
+          pf.minimum_seats, pf.maximum_seats, b.customer_id, b.feature_id, b.current, b.high_water_mark, b.as_of,
+          b.scheduled_count, b.scheduled_effective_at, b.scheduled_event_id,
+          coalesce(os.seat_decrease_timing, 'IMMEDIATELY') as seat_decrease_timing
      from unnest(:organizationIds::text[], :modes::text[], :customerRefs::text[], :featureCodes::text[])
             as w(organization_id, mode, customer_ref, feature_code)
      cross join lateral (${customerByRef('w.organization_id', 'w.mode', 'w.customer_ref')}) c
@@ -51,6 +55,7 @@ export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[
      join feature f on f.organization_id = w.organization_id and f.mode = w.mode and f.code = w.feature_code
      join plan_seat_feature pf on pf.plan_id = s.plan_id and pf.feature_id = f.id
      join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
+     left join organization_settings os on os.organization_id = w.organization_id and os.mode = w.mode
     order by b.customer_id, b.feature_id
       for update of b for key share of s`,
   (row) => ({
@@ -66,6 +71,7 @@ export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[
     },
     feature: { id: read.text(row.feature_id), code: read.text(row.feature_code) },
     terms: parseTerms(row),
+    decreaseTiming: row.seat_decrease_timing as SeatChangeTiming,
     balance: {
       customer_id: row.customer_id,
       feature_id: row.feature_id,
@@ -74,6 +80,9 @@ export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[
       current: row.current,
       high_water_mark: row.high_water_mark,
       as_of: row.as_of,
+      scheduled_count: row.scheduled_count,
+      scheduled_effective_at: row.scheduled_effective_at,
+      scheduled_event_id: row.scheduled_event_id,
     },
   }),
 );
@@ -88,6 +97,10 @@ function parseBalance(row: Record<string, unknown>, customer: { id: string; exte
     unlimited: read.bool(row.unlimited),
     asOf: read.date(row.as_of),
     mode,
+    scheduledChange:
+      row.scheduled_count === null || row.scheduled_count === undefined
+        ? null
+        : { count: read.int(row.scheduled_count), effectiveAt: read.date(row.scheduled_effective_at) },
   };
 }
 
@@ -97,7 +110,17 @@ function parseBalance(row: Record<string, unknown>, customer: { id: string; exte
  * subscription_customer_latest_index, one row per customer.
  */
 const latestSubscriptionOf = (customerId: string) =>
-  `select s.plan_id from subscription s where s.customer_id = ${customerId} order by s.ended_at desc nulls first, s.created_at desc limit 1`;
+  `select s.plan_id, s.status, s.current_period_end from subscription s where s.customer_id = ${customerId} order by s.ended_at desc nulls first, s.created_at desc limit 1`;
+
+/**
+ * A balance's scheduled decrease, as its reads show it: only one for the end of its active
+ * subscription's current period counts. One left by a subscription that ended is never applied.
+ */
+const scheduledColumns = (balance: string, subscription: string) => {
+  const live = `${subscription}.status = 'ACTIVE' and ${balance}.scheduled_effective_at = ${subscription}.current_period_end`;
+  return `case when ${live} then ${balance}.scheduled_count end as scheduled_count,
+          ${epochMs(`case when ${live} then ${balance}.scheduled_effective_at end`, 'scheduled_effective_at')}`;
+};
 
 /** A balance of READ_BALANCES, under its customer's own id, with all its plan terms for what bills it. */
 export type PricedBalance = { customerRowId: string; balance: SeatBalanceRecord; terms: SeatTerms };
@@ -106,7 +129,8 @@ export type PricedBalance = { customerRowId: string; balance: SeatBalanceRecord;
 export const READ_BALANCES = statement<{ organizationId: string; mode: Mode; customerIds: string[] }, PricedBalance>(
   'read_balances',
   `select c.id as customer_id, c.external_id, f.code as feature_code, pf.included_seats, pf.unlimited, pf.overage_enabled,
-          pf.unit_price, pf.minimum_seats, pf.maximum_seats, b.current, ${epochMs('b.as_of', 'as_of')}, c.mode
+          pf.unit_price, pf.minimum_seats, pf.maximum_seats, b.current, ${epochMs('b.as_of', 'as_of')}, c.mode,
+          ${scheduledColumns('b', 's')}
      from unnest(:customerIds::text[]) as r(id)
      join customer c on c.id = r.id and c.organization_id = :organizationId and c.mode = :mode
      cross join lateral (${latestSubscriptionOf('c.id')}) s
@@ -132,10 +156,12 @@ export type CustomerBalanceRow = { customer: CustomerRecord & { seatBalances: Se
  */
 export const CUSTOMERS_WITH_BALANCES = statement<CustomerRefParams, CustomerBalanceRow>(
   'customers_with_balances',
-  `select c.id, c.external_id, c.name, c.created_at, c.mode, x.feature_code, x.included_seats, x.unlimited, x.current, x.as_of
+  `select c.id, c.external_id, c.name, c.created_at, c.mode, x.feature_code, x.included_seats, x.unlimited, x.current, x.as_of,
+          x.scheduled_count, x.scheduled_effective_at
      from (${customersNamedBy(':organizationId::text', ':mode::text', ':ids::text[]', ':externalIds::text[]')}) c
      left join lateral (
-       select f.code as feature_code, pf.included_seats, pf.unlimited, b.current, ${epochMs('b.as_of', 'as_of')}
+       select f.code as feature_code, pf.included_seats, pf.unlimited, b.current, ${epochMs('b.as_of', 'as_of')},
+              ${scheduledColumns('b', 's')}
          from (${latestSubscriptionOf('c.id')}) s
          join plan_seat_feature pf on pf.plan_id = s.plan_id
          join feature f on f.id = pf.feature_id
@@ -230,4 +256,29 @@ export const EVENTS_BY_ID = statement<{ organizationId: string; mode: Mode; ids:
   `select ${eventColumns} from ${eventJoins}
     where e.organization_id = :organizationId and e.mode = :mode and e.id = any(:ids::text[])`,
   parseEvent,
+);
+
+/**
+ * Scheduled decreases by id, as their callers were told: the SET event each would record at its
+ * effectiveAt. Replays of the calls that scheduled them read these.
+ */
+export const SCHEDULED_CHANGES_BY_ID = statement<{ organizationId: string; mode: Mode; ids: string[] }, SeatEventRecord>(
+  'scheduled_changes_by_id',
+  `select x.id, x.count, x.previous_balance, x.effective_at, x.created_at, x.mode, f.code as feature_code, c.id as customer_id, c.external_id
+     from seat_scheduled_change x join feature f on f.id = x.feature_id join customer c on c.id = x.customer_id
+    where x.organization_id = :organizationId and x.mode = :mode and x.id = any(:ids::text[])`,
+  (row) => ({
+    id: read.text(row.id),
+    customerId: customerDisplayId({ id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) }),
+    featureCode: read.text(row.feature_code),
+    kind: 'SET',
+    quantity: read.int(row.count),
+    previousBalance: read.int(row.previous_balance),
+    newBalance: read.int(row.count),
+    ts: read.date(row.effective_at),
+    createdAt: read.date(row.created_at),
+    mode: row.mode as Mode,
+    charge: null,
+    scheduled: true,
+  }),
 );

@@ -119,12 +119,25 @@ const graphqlTable: {
   {
     mutation: 'removeSeats',
     input: (s) => ({ customerId: s.customerId, featureCode: 'editor', count: 1 }),
-    changes: [anotherCustomer, { field: 'featureCode', to: () => 'admin' }, { field: 'count', to: () => 2 }],
+    changes: [
+      anotherCustomer,
+      { field: 'featureCode', to: () => 'admin' },
+      { field: 'count', to: () => 2 },
+      // The organization default is IMMEDIATELY, so naming it is still another input.
+      { field: 'timing', label: 'named, as the default', to: () => 'IMMEDIATELY' },
+      { field: 'timing', label: 'at period end', to: () => 'AT_PERIOD_END' },
+    ],
   },
   {
     mutation: 'setSeats',
     input: (s) => ({ customerId: s.customerId, featureCode: 'editor', count: 9 }),
-    changes: [anotherCustomer, { field: 'featureCode', to: () => 'admin' }, { field: 'count', to: () => 8 }],
+    changes: [
+      anotherCustomer,
+      { field: 'featureCode', to: () => 'admin' },
+      { field: 'count', to: () => 8 },
+      // An increase applies now whatever the timing, but the input differs.
+      { field: 'timing', to: () => 'AT_PERIOD_END' },
+    ],
   },
   {
     mutation: 'bulkSetSeats',
@@ -145,6 +158,7 @@ const graphqlTable: {
       { field: 'seats', label: 'in another order', to: (input) => [...input.seats].reverse() },
       { field: 'seats', label: 'one entry more', to: (input) => [...input.seats, { featureCode: 'admin', count: 5 }] },
       { field: 'seats', label: 'one entry fewer', to: (input) => input.seats.slice(0, 1) },
+      { field: 'timing', to: () => 'AT_PERIOD_END' },
     ],
   },
   {

@@ -8,7 +8,8 @@ import { validationError } from '../common/errors.ts';
 import { bulkSetSeats, changeSeats } from '../flows/seat-change.ts';
 import { listSeatEvents, loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from '../flows/seat-reads.ts';
 import type { ScheduledSeatChangeRecord, SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
-import type { SeatChangeTiming, SeatEventKind } from '../model/seats.ts';
+import type { SeatChangeTiming } from '../model/organization.ts';
+import type { SeatEventKind } from '../model/seats.ts';
 import { defaultSeatEventsPerPage, maxSeatEventsPerPage } from '../seats/ledger.ts';
 import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from '../seats/rules.ts';
 

@@ -1,5 +1,4 @@
 import { EntitySchema, type Opt, PrimaryKeyProp } from '@mikro-orm/core';
-import type { SeatChangeTiming } from './seats.ts';
 import type { Mode } from './tenant.ts';
 
 /** A customer of seatgate: every tenant row belongs to one, in live or test mode. */
@@ -18,6 +17,9 @@ export const OrganizationSchema = new EntitySchema<Organization>({
     createdAt: { type: 'datetime', columnType: 'timestamptz', defaultRaw: 'now()' },
   },
 });
+
+/** When a seat decrease takes effect: now, or at the end of the period already paid for. Increases are always now. */
+export type SeatChangeTiming = 'IMMEDIATELY' | 'AT_PERIOD_END';
 
 /**
  * How an organization wants seat changes handled, per mode, so that a test key can try a setting

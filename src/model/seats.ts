@@ -6,10 +6,6 @@ import { Subscription } from './subscriptions.ts';
 
 export type SeatEventKind = 'ADD' | 'REMOVE' | 'SET';
 
-/** When a decrease takes effect: now, or at the end of the period already paid for. Increases are always now. */
-export type SeatChangeTiming = 'IMMEDIATELY' | 'AT_PERIOD_END';
-export const seatChangeTimings = ['IMMEDIATELY', 'AT_PERIOD_END'] as const satisfies readonly SeatChangeTiming[];
-
 /** The current number of seats a customer holds of one feature. Changed only under a row lock. */
 export class SeatBalance extends TenantScoped {
   [PrimaryKeyProp]?: ['customer', 'feature'];

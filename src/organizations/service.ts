@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { run } from '../db/prepared.ts';
-import type { SeatChangeTiming } from '../model/seats.ts';
+import type { SeatChangeTiming } from '../model/organization.ts';
 import type { Tenant } from '../model/tenant.ts';
 import { type OrganizationSettingsRecord, READ_SETTINGS, SAVE_SETTINGS } from './store.ts';
 

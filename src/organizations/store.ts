@@ -1,5 +1,5 @@
 import { read, statement } from '../db/prepared.ts';
-import type { SeatChangeTiming } from '../model/seats.ts';
+import type { SeatChangeTiming } from '../model/organization.ts';
 import type { Mode } from '../model/tenant.ts';
 
 /** An organization's settings in one mode, as the API shows them; every default when none were saved. */

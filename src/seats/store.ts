@@ -3,7 +3,8 @@ import type { SeatTerms } from '../model/catalog.ts';
 import { customerByRef, type CustomerRefParams, customersNamedBy, parseCustomer } from '../model/customer-refs.ts';
 import { customerDisplayId } from '../model/customers.ts';
 import type { CustomerRecord, SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
-import type { SeatChangeTiming, SeatEventKind } from '../model/seats.ts';
+import type { SeatChangeTiming } from '../model/organization.ts';
+import type { SeatEventKind } from '../model/seats.ts';
 import type { Mode } from '../model/tenant.ts';
 
 const parseTerms = (row: Record<string, unknown>): SeatTerms => ({

@@ -26,7 +26,8 @@ export type SeatBalancePayload = {
   unlimited: boolean;
   asOf: string;
   livemode: boolean;
-  scheduledChange: { count: number; effectiveAt: string } | null;
+  /** Present when a decrease is scheduled (seat.change_scheduled); absent when none is, as in every earlier payload. */
+  scheduledChange?: { count: number; effectiveAt: string };
 };
 
 /** `seat.changed`: the event and the balance it left. */
@@ -87,7 +88,7 @@ export const seatBalancePayload = (balance: SeatBalanceRecord): SeatBalancePaylo
   unlimited: balance.unlimited,
   asOf: iso(balance.asOf),
   livemode: livemode(balance.mode),
-  scheduledChange: balance.scheduledChange && { count: balance.scheduledChange.count, effectiveAt: iso(balance.scheduledChange.effectiveAt) },
+  ...(balance.scheduledChange && { scheduledChange: { count: balance.scheduledChange.count, effectiveAt: iso(balance.scheduledChange.effectiveAt) } }),
 });
 
 export const chargeCreatedPayload = ({ ts, createdAt, periodStart, periodEnd, mode, ...charge }: SeatChargeRecord): ChargeCreatedPayload => ({

@@ -327,3 +327,27 @@ describe('idempotency', () => {
     await expectLedgerWhole(harness, customerRowId, 'editor');
   });
 });
+
+describe('under concurrency', () => {
+  test('decreases scheduled side by side with changes applied now: one scheduled change at most, and the renewal applies what is left', async ({ harness }) => {
+    const { client, moveTo, organizationId, customerRowId } = await decreaseScenario(harness);
+    const counts = [3, 4, 5, 6, 7, 8];
+    const responses = await Promise.all([
+      ...counts.map((count) => schedule(client, 'setSeats', count)),
+      client.ok(change.addSeats, { input: { customerId: 'co', featureCode: 'viewer', count: 1 } }),
+    ]);
+    const scheduled = responses.slice(0, counts.length) as any[];
+    expect(scheduled.every((event) => event.scheduled && event.previousBalance === 9)).toBe(true);
+    // The coalescer decides them in arrival order: the last one decided is the one left.
+    const { scheduledChange } = await balanceOf(client);
+    expect(counts).toContain(scheduledChange.count);
+    expect(await outboxOf(harness, organizationId, 'seat.change_scheduled')).toHaveLength(counts.length);
+
+    await moveTo('2030-02-02T00:00:00Z');
+    expect(await balanceOf(client)).toEqual({ current: scheduledChange.count, scheduledChange: null });
+    const applied = scheduled.find((event) => event.count === scheduledChange.count);
+    expect((await eventsOf(client))[0]).toEqual({ ...applied, scheduled: false });
+    await expectLedgerWhole(harness, customerRowId, 'editor');
+    await expectLedgerWhole(harness, customerRowId, 'viewer');
+  });
+});

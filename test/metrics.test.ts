@@ -121,6 +121,39 @@ describe('/metrics on the API port, behind METRICS_TOKEN', () => {
     expect(answered('multiple')).toBe(1);
   });
 
+  test('the operation type is that of the operation operationName picks, not of the first in the document', async ({ harness, scenario: s }) => {
+    const { scrape, app } = appWithMetrics(harness);
+    // As GraphiQL sends its prefilled example: a mutation first, then the query that runs.
+    const query = /* GraphQL */ `
+      mutation AddEditor { addSeats(input: { customerId: "${s.customerId}", featureCode: "editor", count: 1 }) { id } }
+      fragment Balance on SeatBalance { current }
+      query Balances { seatBalances(customerId: "${s.customerId}") { ...Balance } }
+      query Ledger { seatEvents(customerId: "${s.customerId}", first: 1) { edges { cursor } } }`;
+    for (const operationName of ['Balances', 'Ledger', 'Balances']) {
+      const response = await app.fetch('http://seatgate.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': s.key },
+        body: JSON.stringify({ query, operationName }),
+      });
+      expect((await response.json()).errors).toBeUndefined();
+    }
+    // A document that starts with a fragment: the plugin's own type would be none at all.
+    await app.fetch('http://seatgate.test/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': s.key },
+      body: JSON.stringify({ query: /* GraphQL */ `fragment Code on Feature { code } query Catalog { features { ...Code } }` }),
+    });
+    const text = (await scrape()).text;
+    expect(sample(text, 'graphql_envelop_request', { operation: 'seatBalances', operationType: 'query' })).toBe(2);
+    expect(sample(text, 'graphql_envelop_request', { operation: 'seatEvents', operationType: 'query' })).toBe(1);
+    expect(sample(text, 'graphql_envelop_request', { operation: 'features', operationType: 'query' })).toBe(1);
+    expect(sample(text, 'graphql_envelop_request_duration_count', { operation: 'seatBalances', operationType: 'query' })).toBe(2);
+    expect(text).not.toMatch(/graphql_envelop_request\{[^}]*operationType="(mutation|unknown)"/);
+    // Nothing ran the mutation: the balance is as the scenario left it.
+    const ledger = await s.client.ok(/* GraphQL */ `{ seatEvents(customerId: "${s.customerId}") { edges { cursor } } }`);
+    expect(ledger.seatEvents.edges).toHaveLength(0);
+  });
+
   test('a document naming fields the schema lacks adds no label values', async ({ harness, scenario: s }) => {
     const { scrape, post } = appWithMetrics(harness);
     for (let i = 0; i < 3; i++) await post(s.key, /* GraphQL */ `{ madeUpField${i} }`);

@@ -39,6 +39,17 @@ export function operationLabel(schema: GraphQLSchema, document: DocumentNode | u
   return label;
 }
 
+/**
+ * The type of the operation that runs: the one `operationName` picks. The plugin's own
+ * `operationType` is the document's first definition's, so a query sent in a document that
+ * begins with a mutation was counted as a mutation (and one that begins with a fragment as none).
+ */
+function operationTypeOf(document: DocumentNode | undefined, operationName?: string | null): OperationTypeNode | 'unknown' {
+  if (!document) return 'unknown';
+  // envelop names an unnamed operation 'Anonymous'; graphql-js finds it by no name.
+  return (getOperationAST(document, operationName) ?? getOperationAST(document))?.operation ?? 'unknown';
+}
+
 /** Labels by document (yoga's parser caches it) and operation name. */
 const labels = new WeakMap<DocumentNode, Map<string | null, string>>();
 
@@ -186,9 +197,9 @@ export function createMetrics(orm: Orm, schema: GraphQLSchema, logger: Logger): 
     },
   });
 
-  const labelsOf = (params: { document?: DocumentNode; operationName?: string; operationType?: OperationTypeNode }) => ({
+  const labelsOf = (params: { document?: DocumentNode; operationName?: string }) => ({
     operation: operationLabel(schema, params.document, params.operationName),
-    operationType: params.operationType ?? 'unknown',
+    operationType: operationTypeOf(params.document, params.operationName),
   });
 
   const observeAnswer = (state: RequestState | undefined, path: string, status: number) => {

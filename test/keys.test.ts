@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { describe, expect, test } from './fixtures.ts';
+import { projectRoot } from '../src/db/orm.ts';
 import { defaultApiKeyCacheMs } from '../src/auth/cache.ts';
 import { createApiKey, revokeApiKey } from '../src/auth/service.ts';
 import { graphql, newTenant, queries, uniqueName } from './helpers.ts';
@@ -57,5 +59,74 @@ describe('the API key cache', () => {
     expect((await now()) - before).toBeLessThan(86_400_000);
     harness.passTime(defaultApiKeyCacheMs + 1);
     expect((await now()) - before).toBeGreaterThanOrEqual(10 * 86_400_000);
+  });
+});
+
+/** Runs `npm run apikey`'s entry point on the run's database; its exit code and both outputs. */
+function apikey(databaseUrl: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['src/auth/cli.ts', ...args], {
+      cwd: projectRoot,
+      env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('npm run apikey', () => {
+  test('--help prints the usage and exits 0; a wrong argument says what is wrong, with the usage, and exits 2; never a stack trace', async ({
+    databaseUrl,
+  }) => {
+    const help = await apikey(databaseUrl, '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npm run apikey -- <command>/);
+    for (const command of ['create', 'revoke', 'list']) expect(help.stdout).toContain(`  ${command} `);
+    for (const [args, line] of [
+      [['--bogus'], "Unknown option '--bogus'."],
+      [['create', '--org', 'x'], 'create needs --mode test or --mode live.'],
+      [['forget'], "Unknown command 'forget'."],
+      [[], 'Name a command.'],
+    ] as const) {
+      const wrong = await apikey(databaseUrl, ...args);
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr.split('\n')[0]).toBe(line);
+      expect(wrong.stderr).toContain('usage: npm run apikey');
+      expect(wrong.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
+
+  test('list shows each key of an organization with its id, prefix, mode, creation and revocation, never the secret', async ({ databaseUrl }) => {
+    const organization = uniqueName('cli');
+    const created = await Promise.all([
+      apikey(databaseUrl, 'create', '--org', organization, '--mode', 'test'),
+      apikey(databaseUrl, 'create', '--org', organization, '--mode', 'live'),
+    ]);
+    const [testKey, liveKey] = created.map(({ code, stdout }) => {
+      expect(code).toBe(0);
+      return /API key \(shown once, store it now\): (ck_\w+)/.exec(stdout)![1]!;
+    });
+    expect((await apikey(databaseUrl, 'revoke', '--key', testKey!)).code).toBe(0);
+
+    const listed = await apikey(databaseUrl, 'list', '--org', organization);
+    expect(listed.code).toBe(0);
+    const [header, ...rows] = listed.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split(/\s{2,}/));
+    expect(header).toEqual(['id', 'prefix', 'organization', 'mode', 'created', 'revoked']);
+    expect(rows).toHaveLength(2);
+    const row = (key: string) => rows.find((cells) => cells[1] === `${key.slice(0, 12)}…`)!;
+    expect(row(testKey!)).toEqual([expect.stringMatching(/^key_/), `${testKey!.slice(0, 12)}…`, organization, 'test', expect.any(String), expect.any(String)]);
+    expect(row(liveKey!)).toEqual([expect.stringMatching(/^key_/), `${liveKey!.slice(0, 12)}…`, organization, 'live', expect.any(String), '-']);
+    const revokedAt = new Date(row(testKey!)[5]!).getTime();
+    expect(revokedAt).toBeGreaterThanOrEqual(new Date(row(testKey!)[4]!).getTime());
+    for (const key of [testKey!, liveKey!]) expect(listed.stdout).not.toContain(key.slice(12));
+
+    expect((await apikey(databaseUrl, 'list', '--org', uniqueName('none'))).stdout).toMatch(/^No keys for organization "none-\w+"\.$/m);
   });
 });

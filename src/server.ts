@@ -26,11 +26,27 @@ const connectionsCheckingIntervalMs = 250;
  */
 const startedSoFar: (() => unknown)[] = [];
 
+/** A signal that came while starting: start-up stops at its next step, and undoes what it started. */
+class StoppedWhileStarting extends Error {}
+let stopAsked: string | null = null;
+let stopServing: ((signal: string) => Promise<void>) | null = null;
+const onSignal = (signal: string) => {
+  if (stopServing) return void stopServing(signal);
+  stopAsked ??= signal;
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+/** Throws when a signal came during start-up. */
+const checkStillStarting = () => {
+  if (stopAsked) throw new StoppedWhileStarting(stopAsked);
+};
+
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const database = await startDatabase(config, { logger });
   startedSoFar.push(() => database.stop());
+  checkStillStarting();
 
   let developmentKey: string | null = null;
   // A newcomer on the embedded database gets a working key at once; never on a given database.
@@ -113,11 +129,14 @@ async function main(): Promise<void> {
     );
   }
 
+  checkStillStarting();
   let stopping = false;
   const stop = async (signal: string) => {
     // npm relays the signal its process group already delivered, so repeats are expected.
     if (stopping) return;
     stopping = true;
+    // The one line a person at the terminal reads; the log has the details.
+    console.log(`Stopping (${signal}): finishing requests in flight, then ${database.embedded ? 'the embedded database' : 'the database connections'}.`);
     logger.info('stopping: draining requests', { signal });
     // Readiness answers 503 from now on, on connections still open.
     lifecycle.draining = true;
@@ -139,8 +158,7 @@ async function main(): Promise<void> {
     logger.info('stopped');
     process.exit(0);
   };
-  process.on('SIGINT', (signal) => void stop(signal));
-  process.on('SIGTERM', (signal) => void stop(signal));
+  stopServing = stop;
 }
 
 /** Listens on host:port, and answers the server's base URL; a port that cannot be had is a StartupError naming `setting`. */
@@ -163,12 +181,13 @@ async function listen(server: Server, port: number, host: string, setting: strin
 
 main().catch(async (error: unknown) => {
   // One line that names the cause and what to do; a stack trace only when asked for.
-  if (error instanceof StartupError) console.error(`seatgate cannot start: ${error.message}`);
+  if (error instanceof StoppedWhileStarting) console.log(`Stopped (${error.message}) before start-up finished.`);
+  else if (error instanceof StartupError) console.error(`seatgate cannot start: ${error.message}`);
   else console.error(`seatgate failed to start: ${error instanceof Error ? error.message : String(error)}`);
   if (process.env.LOG_LEVEL === 'debug' && error instanceof Error) console.error(error.stack);
   for (const stop of startedSoFar.reverse())
     await Promise.resolve()
       .then(stop)
       .catch(() => undefined);
-  process.exit(1);
+  process.exit(error instanceof StoppedWhileStarting ? 0 : 1);
 });

@@ -3,8 +3,9 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import { projectRoot } from '../src/db/orm.ts';
+import { postGraphQL } from './helpers.ts';
 
 /** Runs `npm start`'s entry point to its end and returns its exit code and what it wrote to stderr. */
 function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
@@ -120,3 +121,55 @@ const freePort = () =>
       server.close(() => resolve(port));
     });
   });
+
+describe('Ctrl-C', () => {
+  test('stops the server and then the embedded database, with one line and no error', async () => {
+    const databasePort = await freePort();
+    // A process group of its own, as a terminal gives a foreground job: Ctrl-C signals all of it.
+    const child = spawn(process.execPath, ['src/server.ts'], {
+      cwd: projectRoot,
+      env: {
+        ...process.env,
+        DATABASE_URL: '',
+        TEST_DATABASE_URL: '',
+        LOG_LEVEL: 'info',
+        DATA_DIR: dataFolder(),
+        EMBEDDED_PG_PORT: String(databasePort),
+        PORT: '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 90_000);
+    try {
+      await vi.waitFor(() => expect(stdout).toContain('Put it in GraphiQL'), { timeout: 60_000, interval: 100 });
+      // Work in flight for the pool and the event hub: a seat-free write and a read, with the printed key.
+      const url = /GraphiQL at (\S+)/.exec(stdout)![1]!;
+      const key = /\n {2}(ck_test_\w+)\n/.exec(stdout)![1]!;
+      const created = await postGraphQL(url, key, /* GraphQL */ `mutation { createFeature(input: { code: "editor", name: "Editor", type: SEATS }) { code } }`);
+      expect(created.body.data).toEqual({ createFeature: { code: 'editor' } });
+
+      const printedBefore = stdout.length;
+      process.kill(-child.pid!, 'SIGINT');
+      expect(await exited).toBe(0);
+      expect(stdout.slice(printedBefore).trim().split('\n')).toEqual(['Stopping (SIGINT): finishing requests in flight, then the embedded database.']);
+      const logged = stderr
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { level: string; message: string });
+      expect(logged.filter((line) => line.level !== 'info' && line.level !== 'debug')).toEqual([]);
+      expect(logged.map((line) => line.message).slice(-2)).toEqual(['stopping: draining requests', 'stopped']);
+      expect(stderr).not.toMatch(/Connection Error|shutting down|failed/i);
+      // The embedded database stopped with it: its port refuses connections.
+      expect(await refuses(databasePort)).toBe(true);
+    } finally {
+      clearTimeout(timer);
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+    }
+  }, 120_000);
+});

@@ -147,6 +147,10 @@ function startServer(binary: string, clusterDir: string, port: number, owner: Ow
   return new Promise((resolve, reject) => {
     const child = spawn(binary, ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='], {
       ...(owner ?? {}),
+      // A session of its own: a terminal's Ctrl-C goes to its foreground process group, and
+      // PostgreSQL in it would shut down under seatgate's last requests. seatgate stops it
+      // itself, after draining (stopServer).
+      detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, LC_ALL: 'C' },
     });

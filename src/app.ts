@@ -37,7 +37,7 @@ import { DomainError } from './common/errors.ts';
 
 export const graphqlPath = '/graphql';
 
-const exampleOperation = `# Put your key in the Headers tab below: {"x-api-key": "ck_test_..."}
+export const exampleOperation = `# Put your key in the Headers tab below: {"x-api-key": "ck_test_..."}
 query Balances {
   customers(ids: ["acme-corp"]) {
     id

@@ -16,6 +16,7 @@ import { StartupError } from './common/startup.ts';
 import { deliveryQueue } from './webhooks/service.ts';
 import { webhookWorker } from './webhooks/worker.ts';
 import { startWorkers } from './common/workers.ts';
+import { describeSeed, seedDemo } from './cli/demo.ts';
 
 const drainTimeoutMs = 15_000;
 const connectionsCheckingIntervalMs = 250;
@@ -53,6 +54,15 @@ async function main(): Promise<void> {
   if (database.embedded && (await countApiKeys(database.orm.em.fork())) === 0) {
     developmentKey = (await createApiKey(database.orm.em.fork(), 'development', 'test')).key;
   }
+
+  // `npm start -- --demo`: the demo data of `npm run seed`, on the embedded database only.
+  const demo = process.argv.includes('--demo');
+  const demoLine = !demo
+    ? null
+    : database.embedded
+      ? describeSeed(await seedDemo(database.orm, logger))
+      : '--demo puts demo data only in the embedded database: with DATABASE_URL, run npm run seed -- --database-url-ok.';
+  checkStillStarting();
 
   // Every process sends webhooks: those its own publications hand it, and those any process left due.
   const webhooks = webhookWorker(database.orm, logger, config.webhooks);
@@ -128,6 +138,7 @@ async function main(): Promise<void> {
         `Put it in GraphiQL's Headers tab as {"x-api-key": "${developmentKey}"}.`,
     );
   }
+  if (demoLine) console.log(demoLine);
 
   checkStillStarting();
   let stopping = false;

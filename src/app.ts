@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { ApiKeyCache, defaultApiKeyCacheMs } from './auth/cache.ts';
 import { useApiKeyAuth } from './http/api-key-auth.ts';
@@ -11,6 +10,7 @@ import type { Orm } from './db/orm.ts';
 import { useContractErrors } from './http/errors.ts';
 import { corsOptions } from './http/cors.ts';
 import { useAccessLog } from './http/access-log.ts';
+import { useGraphiQLPage } from './http/graphiql.ts';
 import { SubscriptionFanout, subscriptionLimitHeaders } from './http/fanout.ts';
 import { useCompiledExecution } from './http/compiled-execution.ts';
 import { type Metrics, useMetricsEndpoint } from './http/metrics.ts';
@@ -191,16 +191,15 @@ export function createApp(options: AppOptions) {
     logging: yogaLogger(logger),
     // The configured origins only, with the headers a browser client needs to read.
     cors: corsOptions(options.cors ?? { anyOrigin: false, origins: [], localhost: true }, [requestIdHeader, ...exposedHeaders, ...subscriptionLimitHeaders]),
-    // Served whole by seatgate, scripts and editor workers inlined: yoga's default page loads
-    // them from a CDN, and stays blank offline or behind a policy that blocks CDNs.
-    renderGraphiQL,
-    graphiql: graphiql && {
-      title: 'seatgate',
-      defaultQuery: exampleOperation,
-      headers: JSON.stringify({ [apiKeyHeader]: 'ck_test_...' }),
-    },
+    // Served by useGraphiQLPage, compressed and cached.
+    graphiql: false,
     plugins: [
       useRequestIds(states),
+      // Served whole by seatgate, scripts and editor workers inlined: yoga's default page loads
+      // them from a CDN, and stays blank offline or behind a policy that blocks CDNs.
+      ...(graphiql
+        ? [useGraphiQLPage(graphqlPath, { title: 'seatgate', defaultQuery: exampleOperation, headers: JSON.stringify({ [apiKeyHeader]: 'ck_test_...' }) })]
+        : []),
       useAccessLog(states, logger),
       ...(options.metrics ? options.metrics.plugins(states) : []),
       ...(options.metrics && options.metricsToken ? [useMetricsEndpoint(options.metrics.registry, options.metricsToken)] : []),

@@ -1,5 +1,5 @@
 import { describe, expect, test } from './fixtures.ts';
-import { type Client, expectLedgerWhole, type Harness, mutations, newTenant, queries, rest } from './helpers.ts';
+import { type Client, expectLedgerWhole, type Harness, holdBalancesOf, mutations, newTenant, queries, rest, waitUntil } from './helpers.ts';
 
 // Cancelling a subscription, through the public doors, on test clocks: at period end (and
 // resuming), immediately with its credits, the events told, idempotency, and a race.
@@ -407,6 +407,50 @@ describe('idempotency', () => {
 });
 
 describe('races', () => {
+  test('a seat change that waited for the balances while the subscription ended answers no_active_subscription and records nothing', async ({ harness }) => {
+    // What a cancel does: hold the customer's balances, end the subscription, commit. A change
+    // that queued on those balances must see the subscription as the cancel left it, not as its
+    // own statement first read it.
+    const { client, subscription, customerRowId, moveTo, seats } = await cancelScenario(harness, { startAt: '2030-01-01T00:00:00Z', seats: 5 });
+    await moveTo('2030-01-16T00:00:00Z');
+    const hold = await holdBalancesOf(customerRowId);
+    const change = seats('addSeats', 1);
+    await waitUntil(async () => (await hold.waiters()) === 1, 'the seat change to wait for the balances');
+    await hold.run(
+      `update subscription set status = 'CANCELED', ended_at = now(), cancellation_requested_at = now(), cancellation_effective_at = now() where id = $1`,
+      [subscription.id],
+    );
+    await hold.release();
+    expect((await change).errors?.[0]?.extensions).toMatchObject({ code: 'no_active_subscription' });
+    expect(await expectLedgerWhole(harness, customerRowId, 'editor')).toHaveLength(1);
+    // 5 seats, 5 included: nothing was billed, and the refused change billed nothing either.
+    expect(await chargesOf(client)).toEqual([]);
+  });
+
+  test('a seat change that waited for the balances while the plan changed runs again on the new plan', async ({ harness }) => {
+    // What an immediate plan change does to the subscription row, under the same balance locks.
+    const { client, subscription, customerRowId, moveTo, seats } = await cancelScenario(harness, { startAt: '2030-01-01T00:00:00Z', seats: 5 });
+    const { createPlan } = await client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+      input: {
+        code: 'pro',
+        name: 'Pro',
+        currency: 'EUR',
+        interval: 'MONTH',
+        seatFeatures: [{ featureCode: 'editor', includedSeats: 5, overageEnabled: true, unitPrice: 5000 }],
+      },
+    });
+    await moveTo('2030-01-16T00:00:00Z');
+    const hold = await holdBalancesOf(customerRowId);
+    const change = seats('addSeats', 1);
+    await waitUntil(async () => (await hold.waiters()) === 1, 'the seat change to wait for the balances');
+    await hold.run('update subscription set plan_id = $1 where id = $2', [createPlan.id, subscription.id]);
+    await hold.release();
+    expect((await change).errors).toBeUndefined();
+    expect(await expectLedgerWhole(harness, customerRowId, 'editor')).toHaveLength(2);
+    // Billed on the plan in force when it ran: 1 seat × 5000 × 16/31 days.
+    expect(await chargesOf(client)).toMatchObject([{ kind: 'TRUE_UP', quantity: 1, unitPrice: 5000, amount: Math.round((5000 * 16) / 31) }]);
+  });
+
   test('a cancel racing 50 seat changes: nothing lost, the chain whole, the credit covers every seat paid', async ({ harness }) => {
     const { client, subscription, customerRowId, moveTo, seats } = await cancelScenario(harness, { startAt: '2030-01-01T00:00:00Z', seats: 5 });
     await moveTo('2030-01-16T00:00:00Z');

@@ -270,6 +270,10 @@ async function holdRows(query: string, params: unknown[]) {
       );
       return Number(counted.rows[0]!.n);
     },
+    /** Runs a statement inside the holding transaction: a write its waiters find when it commits. */
+    async run(sql: string, params: unknown[] = []): Promise<void> {
+      await client.query(sql, params);
+    },
     async release(): Promise<void> {
       await client.query('commit');
       await client.end();

@@ -25,7 +25,7 @@ export type SeatChangeObserver = { batch(size: number): void; applied(events: re
  * grows with its entries); a bulk set counts one per entry and may fill a batch alone.
  */
 const maxEntriesPerBatch = 100;
-/** A change whose period keeps ending under it (a clock racing ahead) gives up after this many renewals. */
+/** A change whose subscription keeps moving under it (a clock racing ahead, plan changes) gives up after this many retries. */
 const maxRenewalsPerChange = 3;
 
 /**
@@ -145,7 +145,8 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
     try {
       const settled = await settleOutcome(() => this.orm.em.fork(), pending.request, outcome);
       if (settled !== 'retry') return pending.resolve(settled);
-      if (++pending.renewals > maxRenewalsPerChange) throw new DomainError('conflict', 'The subscription kept renewing under this change; retry it.');
+      if (++pending.renewals > maxRenewalsPerChange)
+        throw new DomainError('conflict', 'The subscription kept renewing or changing under this change; retry it.');
       this.enqueue(pending);
     } catch (error) {
       pending.reject(error);

@@ -227,8 +227,12 @@ function decide(balance: SeatBalance, entry: SeatChangeEntry, row: LockedBalance
   return { at: 'now', plan: planChange(balance, entry, row.terms, period, request.now) };
 }
 
-/** Why some balance of a request could not be locked, in the contract's order of checks. */
-async function explainMissingBalances(em: EntityManager, request: SeatChangeRequest): Promise<DomainError> {
+/**
+ * Why some balance of a request could not be locked, in the contract's order of checks; null
+ * when nothing is missing any more: the subscription changed while the lock waited (another
+ * plan, a new subscription), and the change can run again against it.
+ */
+async function explainMissingBalances(em: EntityManager, request: SeatChangeRequest): Promise<DomainError | null> {
   const { tenant, customerRef, entries } = request;
   const customer = await getCustomer(em, tenant, customerRef);
   const codes = entries.map((entry) => entry.featureCode);
@@ -248,13 +252,13 @@ async function explainMissingBalances(em: EntityManager, request: SeatChangeRequ
       param: `${outside.at}featureCode`,
     });
   }
-  // The balance rows appeared between the two reads (a subscription created meanwhile): retryable.
-  return new DomainError('conflict', 'The subscription changed during the request; retry it.');
+  return null;
 }
 
 /**
  * Finishes an outcome outside the batch's transaction: the events of an applied change or of a
- * replay, the error of a refused or unexplained one, or `retry` once a due renewal has run.
+ * replay, the error of a refused or unexplained one, or `retry` once a due renewal has run or
+ * when the subscription changed under the lock.
  * `em` is asked for only by the outcomes that read: most changes are applied and need none.
  */
 export async function settleOutcome(em: () => EntityManager, request: SeatChangeRequest, outcome: SeatChangeOutcome): Promise<SeatEventRecord[] | 'retry'> {
@@ -265,8 +269,11 @@ export async function settleOutcome(em: () => EntityManager, request: SeatChange
       throw outcome.error;
     case 'replay':
       return loadEvents(em(), request.tenant, outcome.eventIds);
-    case 'unexplained':
-      throw await explainMissingBalances(em(), request);
+    case 'unexplained': {
+      const error = await explainMissingBalances(em(), request);
+      if (error) throw error;
+      return 'retry';
+    }
     case 'renewalDue':
       await renewBeforeUse(em(), request.tenant, request.now, [outcome.customerId]);
       return 'retry';
@@ -348,7 +355,7 @@ export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: 
         });
       const settled = await settleOutcome(() => em, request, outcome);
       if (settled !== 'retry') return { ok: true, event: settled[0]! };
-      if (attempt > 0) throw new DomainError('conflict', 'The subscription is renewing; retry the request.');
+      if (attempt > 0) throw new DomainError('conflict', 'The subscription is renewing or changing plan; retry the request.');
     }
   } catch (error) {
     if (error instanceof DomainError) return { ok: false, error };

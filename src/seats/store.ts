@@ -35,9 +35,11 @@ export type LockedBalance = {
 /**
  * Locks the balances of a whole batch, of any tenants and customers, in one statement and in the
  * one global order (customer id, feature id) that every writer of balances follows, so batches
- * of different processes never deadlock. The subscription is share-locked as well: that makes a
- * balance that waited for a renewal come back with the renewed period, not the one it started
- * with. Kept by hand: MikroORM cannot unnest a batch of (tenant, customer, feature) tuples, lock
+ * of different processes never deadlock. The subscription is share-locked as well, in a mode
+ * its updates conflict with: a batch that waited for a renewal, a cancel or a plan change then
+ * reads the subscription as that writer left it (renewed, ended, on its new plan), not as its
+ * statement first saw it. A key-share lock would not conflict with those updates and would keep
+ * the stale row. Kept by hand: MikroORM cannot unnest a batch of (tenant, customer, feature) tuples, lock
  * two tables differently, or keep the six-table plan prepared.
  */
 export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[]; customerRefs: string[]; featureCodes: string[] }, LockedBalance>(
@@ -58,7 +60,7 @@ export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[
      join seat_balance b on b.customer_id = c.id and b.feature_id = f.id
      left join organization_settings os on os.organization_id = w.organization_id and os.mode = w.mode
     order by b.customer_id, b.feature_id
-      for update of b for key share of s`,
+      for update of b for share of s`,
   (row) => ({
     organizationId: read.text(row.organization_id),
     mode: row.mode as Mode,

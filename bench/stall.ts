@@ -56,6 +56,16 @@ export async function measureStalls(orm: Orm, seatgate: Child, name: string): Pr
       seatFeatures: features.map((featureCode) => ({ featureCode, includedSeats: 1, overageEnabled: true, unitPrice: 100 })),
     },
   });
+  // A second plan over the same 100 features, dearer per seat: the target of the plan change below.
+  await run(`mutation($i: CreatePlanInput!) { createPlan(input: $i) { id } }`, {
+    i: {
+      code: 'wide_plus',
+      name: 'Wide Plus',
+      currency: 'EUR',
+      interval: 'MONTH',
+      seatFeatures: features.map((featureCode) => ({ featureCode, includedSeats: 0, overageEnabled: true, unitPrice: 250, maximumSeats: 1000 })),
+    },
+  });
   const subscribe = async (externalId: string) => {
     await run(`mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { id } }`, { i: { name: externalId, externalId } });
     await run(`mutation($i: CreateSubscriptionInput!) { createSubscription(input: $i) { id } }`, {
@@ -85,6 +95,14 @@ export async function measureStalls(orm: Orm, seatgate: Child, name: string): Pr
     [
       'POST /api/v1/seats, a customerId nested 49,000 deep (refused)',
       () => rest('POST', '/api/v1/seats', `{"customerId":${'['.repeat(49_000)}${']'.repeat(49_000)},"featureCode":"f0","count":1}`, 400),
+    ],
+    // The largest lifecycle request: 100 credits of the old plan, 100 charges of the new one, every balance carried over.
+    [
+      'changePlan IMMEDIATELY over 100 features, each credited and charged',
+      () =>
+        run(`mutation($i: ChangePlanInput!) { changePlan(input: $i) { id planCode } }`, {
+          i: { customerId: 'big', planCode: 'wide_plus', timing: 'IMMEDIATELY' },
+        }),
     ],
     // Last: the subscriptions it leaves years behind would refuse the changes above.
     ['advanceTestClock by 3660 days: 10 renewal steps of 12 periods × 100 features', () => run(`mutation { advanceTestClock(input: { days: 3660 }) { now } }`)],

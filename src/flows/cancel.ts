@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { creditFor } from '../billing/proration.ts';
-import { recordCharge } from '../billing/service.ts';
+import { insertCharges, newCharge } from '../billing/service.ts';
 import { planTerms } from '../catalog/service.ts';
 import { DomainError, validationError } from '../common/errors.ts';
 import { customerById } from '../customers/service.ts';
@@ -94,18 +94,32 @@ export async function creditUnusedDays(
   const { currency, features } = await planTerms(tx, subscription.plan.id);
   const period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
   const customerId = customerDisplayId(await customerById(tx, subscription.customer.id));
-  const credits: SeatChargeRecord[] = [];
-  for (const balance of balances) {
+  const credits = balances.flatMap((balance) => {
     const terms = features.get(balance.feature.id);
     const credit = terms ? creditFor(balance.highWaterMark, terms, period, now) : null;
-    if (!terms || !credit) continue;
+    if (!terms || !credit) return [];
     const names = { customerId, featureCode: terms.featureCode };
-    const on = { subscription, customer: subscription.customer.id, feature: balance.feature.id, event: null, currency, ts: now, names };
-    const record = recordCharge(tx, tenant, credit, on);
-    credits.push(record);
-    outbox.push(chargeOutbox(tenant, subscription.customer.id, record));
-  }
-  return credits;
+    return [
+      newCharge(tenant, credit, {
+        subscription: subscription.id,
+        customer: subscription.customer.id,
+        feature: balance.feature.id,
+        event: null,
+        currency,
+        ts: now,
+        names,
+      }),
+    ];
+  });
+  // Plain rows, as the renewal's advances: a credit per feature of a wide plan would otherwise
+  // be as many entities for the unit of work to track and flush.
+  if (credits.length > 0)
+    await insertCharges(
+      tx,
+      credits.map(({ row }) => row),
+    );
+  outbox.push(...credits.map(({ record }) => chargeOutbox(tenant, subscription.customer.id, record)));
+  return credits.map(({ record }) => record);
 }
 
 /** Revokes a scheduled cancellation: the subscription renews at currentPeriodEnd as before. */

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { DomainError } from '../common/errors.ts';
 import { getCustomer } from '../customers/service.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import { type OutboxEntry, recordOutbox } from '../events/service.ts';
+import { insertOutbox, type OutboxEntry } from '../events/service.ts';
 import { claimId, type IdempotentCall, replayOf } from '../idempotency/fingerprint.ts';
 import { findClaims, recordClaims } from '../idempotency/service.ts';
 import type { SeatBalance } from '../model/seats.ts';
@@ -80,8 +80,7 @@ export async function lifecycleStep(
         const record = (await findSubscriptionsById(tx, tenant, [subscription.id])).get(subscription.id)!;
         outbox.push(subscriptionOutbox(tenant, event, record));
       }
-      recordOutbox(tx, outbox);
-      await tx.flush();
+      await insertOutbox(tx, outbox);
       return { subscriptionId: subscription.id, event };
     });
   const outcome = await attempt().catch((error: unknown) => {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type Period, periodContaining } from '../billing/periods.ts';
 import { billableSeats, planChangeChargeFor, withinAmountLimit } from '../billing/proration.ts';
-import { recordCharge } from '../billing/service.ts';
+import { insertCharges, newCharge } from '../billing/service.ts';
 import { findPlanByCode, planTerms } from '../catalog/service.ts';
 import { DomainError, type ErrorDetail, validationError } from '../common/errors.ts';
 import { customerById } from '../customers/service.ts';
@@ -161,26 +161,32 @@ function planChangeStep(tenant: Tenant, now: Date, plan: Plan, input: ChangePlan
         ? { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd }
         : periodContaining(now, after.interval, now);
     const customerId = customerDisplayId(await customerById(tx, subscription.customer.id));
-    const charges: SeatChargeRecord[] = [];
-    for (const balance of balances) {
+    const written = balances.flatMap((balance) => {
       const terms = after.features.get(balance.feature.id);
-      if (!terms) continue;
+      if (!terms) return [];
       balance.highWaterMark = billableSeats(balance.current, terms);
       const charge = planChangeChargeFor(balance.current, terms, period, now);
-      if (!charge) continue;
+      if (!charge) return [];
       const names = { customerId, featureCode: terms.featureCode };
-      const record = recordCharge(tx, tenant, charge, {
-        subscription,
+      const on = {
+        subscription: subscription.id,
         customer: subscription.customer.id,
         feature: balance.feature.id,
         event: null,
         currency: after.currency,
         ts: now,
         names,
-      });
-      charges.push(record);
-      outbox.push(chargeOutbox(tenant, subscription.customer.id, record));
-    }
+      };
+      return [newCharge(tenant, charge, on)];
+    });
+    // Plain rows, as the credits and the renewal's advances are.
+    if (written.length > 0)
+      await insertCharges(
+        tx,
+        written.map(({ row }) => row),
+      );
+    const charges = written.map(({ record }) => record);
+    outbox.push(...charges.map((record) => chargeOutbox(tenant, subscription.customer.id, record)));
     subscription.plan = tx.getReference(Plan, plan.id);
     subscription.scheduledPlan = null;
     subscription.scheduledPlanRequestedAt = null;

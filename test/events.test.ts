@@ -121,6 +121,58 @@ test('published events are kept seven days, then forgotten', async ({ harness, s
 });
 
 describe('subscriptions', () => {
+  test("lifecycleEvents sends each step of the customer's subscription life, in order, with the subscription or the scheduled balance; other customers stay out", async ({
+    harness,
+  }) => {
+    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 8 }] });
+    const other = await createCustomerWithSubscription(s.client, {});
+    const lifecycle = /* GraphQL */ `subscription($customerId: String) {
+      lifecycleEvents(customerId: $customerId) { id type subscription { id status cancelAtPeriodEnd } balance { featureCode current scheduledChange { count } } }
+    }`;
+    const mine = await subscribe(fetchApp(harness), graphqlUrl, s.key, lifecycle, { customerId: s.customerId });
+    const cancel = /* GraphQL */ `mutation($input: CancelSubscriptionInput!) { cancelSubscription(input: $input) { id } }`;
+    /** Runs a step, publishes the outbox, and answers the notification it brought, without its id. */
+    const notified = async (step: () => Promise<unknown>) => {
+      await step();
+      while ((await publishOutbox(harness.orm, deliveryQueue(null))).length > 0);
+      const [message] = await mine.take(1);
+      return (message as any)?.data.lifecycleEvents;
+    };
+    const first = await notified(() =>
+      s.client.ok(mutations.setSeats, { input: { customerId: s.customerId, featureCode: 'editor', count: 6, timing: 'AT_PERIOD_END' } }),
+    );
+    expect(first).toMatchObject({
+      type: 'SEAT_CHANGE_SCHEDULED',
+      subscription: null,
+      balance: { featureCode: 'editor', current: 8, scheduledChange: { count: 6 } },
+    });
+    // Another customer's cancellation is not sent here; this customer's next step is.
+    await s.client.ok(cancel, { input: { customerId: other.id, timing: 'IMMEDIATELY' } });
+    const second = await notified(() => s.client.ok(cancel, { input: { customerId: s.customerId, timing: 'AT_PERIOD_END' } }));
+    const id = second.subscription.id;
+    expect(second).toMatchObject({ type: 'CANCELLATION_SCHEDULED', subscription: { status: 'ACTIVE', cancelAtPeriodEnd: true }, balance: null });
+    const resume = /* GraphQL */ `mutation($input: ResumeSubscriptionInput!) { resumeSubscription(input: $input) { id } }`;
+    expect(await notified(() => s.client.ok(resume, { input: { customerId: s.customerId } }))).toMatchObject({
+      type: 'CANCELLATION_REVOKED',
+      subscription: { id, status: 'ACTIVE', cancelAtPeriodEnd: false },
+    });
+    expect(await notified(() => s.client.ok(cancel, { input: { customerId: s.customerId, timing: 'IMMEDIATELY' } }))).toMatchObject({
+      type: 'CANCELED',
+      subscription: { id, status: 'CANCELED' },
+    });
+    mine.close();
+    // Resumed after the second notification, the steps since follow, from the outbox; of every customer when none is named.
+    const resumed = await subscribe(
+      fetchApp(harness),
+      graphqlUrl,
+      s.key,
+      /* GraphQL */ `subscription($after: ID) { lifecycleEvents(after: $after) { id type } }`,
+      { after: second.id },
+    );
+    expect((await resumed.take(2)).map((message: any) => message.data.lifecycleEvents.type)).toEqual(['CANCELLATION_REVOKED', 'CANCELED']);
+    resumed.close();
+  });
+
   test('seatBalanceChanged sends each change of the customer, in order, with the balance it left; other customers and features stay out', async ({
     harness,
     scenario: s,

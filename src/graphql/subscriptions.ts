@@ -126,7 +126,7 @@ const ScheduledPlanChangeRef = builder.objectRef<ScheduledPlanChangeRecord>('Sch
   }),
 });
 
-const PlanSubscriptionRef = builder
+export const PlanSubscriptionRef = builder
   .nodeRef<SubscriptionRecord>('PlanSubscription', {
     id: { resolve: (subscription) => subscription.id, description: 'Opaque id, prefixed sub_. Also its global id (node(id:)).' },
     loadMany: (ids, ctx) => loadAll(ctx.loaders.subscriptionById, ids),

@@ -183,5 +183,238 @@ describe('the Commet Node SDK, pointed at seatgate', () => {
         expect(await sdkError(call)).toMatchObject({ statusCode: 404, code: 'no_active_subscription', param: 'id' });
       }
     });
+
+    describe('plan changes', () => {
+      type Scenario = Awaited<ReturnType<typeof seatScenario>>;
+      const PLAN_CHANGE =
+        'planCode currentPeriodStart currentPeriodEnd scheduledPlanChange { planCode effectiveAt seatLimitWarnings { featureCode current limit } }';
+      const planStateOf = async (s: Scenario) =>
+        (await s.client.ok(/* GraphQL */ `query($id: String!) { customer(id: $id) { subscription { id ${PLAN_CHANGE} } } }`, { id: s.customerId })).customer
+          .subscription;
+      const chargesAt = async (s: Scenario, ts: string) =>
+        (
+          await s.client.ok(
+            /* GraphQL */ `query($c: String!) { seatCharges(customerId: $c) { kind featureCode quantity unitPrice daysRemaining daysInPeriod amount ts } }`,
+            {
+              c: s.customerId,
+            },
+          )
+        ).seatCharges.filter((charge: { ts: string }) => charge.ts === ts);
+
+      /**
+       * team (editor: 5 included, 2500 each above) with 7 editors, ten days into the period on
+       * the test clock, and plans to move to: business (dearer: 2 included at 5000), starter
+       * (cheaper: 3 included, no overage, so 7 editors are over its limit), capped (dearer, but
+       * at most 4 editors), team_yearly (the same terms, yearly).
+       */
+      async function planScenario(harness: Parameters<typeof seatScenario>[0]) {
+        const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 7 }] });
+        const plans: Record<string, { id: string; name: string }> = {};
+        const create = async (code: string, interval: 'MONTH' | 'YEAR', editor: Record<string, unknown>) => {
+          const { createPlan } = await s.client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id name } }`, {
+            input: {
+              code,
+              name: `The ${code} plan`,
+              currency: 'EUR',
+              interval,
+              seatFeatures: [
+                { featureCode: 'editor', ...editor },
+                { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
+                { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
+              ],
+            },
+          });
+          plans[code] = createPlan;
+        };
+        await create('business', 'MONTH', { includedSeats: 2, overageEnabled: true, unitPrice: 5000 });
+        await create('starter', 'MONTH', { includedSeats: 3, overageEnabled: false, unitPrice: 0 });
+        await create('capped', 'MONTH', { includedSeats: 0, overageEnabled: true, unitPrice: 9000, maximumSeats: 4 });
+        await create('team_yearly', 'YEAR', { includedSeats: 5, overageEnabled: true, unitPrice: 2500 });
+        const before = await planStateOf(s);
+        const at = new Date(Date.parse(before.currentPeriodStart) + 10 * 86_400_000).toISOString();
+        await s.client.ok(/* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`, { input: { to: at } });
+        const { plans: catalog } = await s.client.ok(/* GraphQL */ `{ plans { id code name } }`);
+        const team = catalog.find((plan: { code: string }) => plan.code === 'team');
+        return { ...s, plans: { ...plans, team: { id: team.id, name: team.name } }, before, at, client: s.client, sdk: commet(s.key) };
+      }
+
+      test('an upgrade applies now: preview and change answer the credit and charge GraphQL then shows', async ({ harness }) => {
+        const s = await planScenario(harness);
+        const { id } = s.before;
+
+        // By code for the preview, by id for the change: the same plan.
+        const preview = await s.sdk.subscriptions.previewChange({ id, planId: 'business', billingInterval: 'monthly' });
+        const changed = await s.sdk.subscriptions.changePlan({ id, newPlanId: s.plans.business!.id, successUrl: 'https://example.com/thanks' });
+
+        const charges = await chargesAt(s, s.at);
+        const credits = charges.filter((charge: { kind: string }) => charge.kind === 'CREDIT');
+        const planCharges = charges.filter((charge: { kind: string }) => charge.kind === 'PLAN_CHANGE');
+        expect(credits.map((c: { featureCode: string; quantity: number }) => [c.featureCode, c.quantity])).toEqual([['editor', 2]]);
+        expect(planCharges.map((c: { featureCode: string; quantity: number }) => [c.featureCode, c.quantity])).toEqual([['editor', 5]]);
+        const [credit, charge] = [credits[0], planCharges[0]];
+        expect(credit.daysRemaining).toBe(credit.daysInPeriod - 10);
+        expect(credit.amount).toBe(-Math.round((2 * 2500 * credit.daysRemaining) / credit.daysInPeriod));
+        expect(charge.amount).toBe(Math.round((5 * 5000 * charge.daysRemaining) / charge.daysInPeriod));
+
+        expect(preview).toEqual({
+          success: true,
+          data: {
+            currency: 'EUR',
+            currentPlanCredit: -credit.amount,
+            newPlanCharge: charge.amount,
+            estimatedTotal: charge.amount + credit.amount,
+            effectiveDate: s.at,
+            daysRemaining: credit.daysRemaining,
+            totalDays: credit.daysInPeriod,
+            isUpgrade: true,
+            object: 'subscription',
+            livemode: false,
+          },
+        });
+        expect(changed).toEqual({
+          success: true,
+          data: {
+            id,
+            scheduled: false,
+            customerId: s.customerId,
+            newPlanId: s.plans.business!.id,
+            newPlanName: 'The business plan',
+            newBillingInterval: 'monthly',
+            previousPlan: { id: s.plans.team!.id, name: 'Team' },
+            // 7 editors, 2 included, at 5000.
+            currentPlan: { id: s.plans.business!.id, name: 'The business plan', price: 25_000 },
+            billingInterval: 'monthly',
+            billing: {
+              credit: -credit.amount,
+              creditsApplied: 0,
+              charge: charge.amount,
+              taxAmount: 0,
+              netAmount: charge.amount + credit.amount,
+              totalCharged: charge.amount + credit.amount,
+              remainingCreditBalance: 0,
+            },
+            object: 'subscription',
+            livemode: false,
+          },
+        });
+        expect(await planStateOf(s)).toMatchObject({ planCode: 'business', scheduledPlanChange: null });
+      });
+
+      test('a downgrade is scheduled for the period end, with the seat limit it breaks; its preview charges nothing now', async ({ harness }) => {
+        const s = await planScenario(harness);
+        const { id, currentPeriodEnd } = s.before;
+
+        const preview = await s.sdk.subscriptions.previewChange({ id, planId: s.plans.starter!.id });
+        expect(preview.data).toEqual({
+          currency: 'EUR',
+          currentPlanCredit: 0,
+          newPlanCharge: 0,
+          estimatedTotal: 0,
+          effectiveDate: currentPeriodEnd,
+          daysRemaining: expect.any(Number),
+          totalDays: expect.any(Number),
+          isUpgrade: false,
+          object: 'subscription',
+          livemode: false,
+        });
+        expect(preview.data!.totalDays - preview.data!.daysRemaining).toBe(10);
+
+        const changed = await s.sdk.subscriptions.changePlan({ id, newPlanId: 'starter', newBillingInterval: 'monthly' });
+        expect(changed.data).toEqual({
+          id,
+          scheduled: true,
+          scheduledFor: currentPeriodEnd,
+          changeType: 'subscription.plan_downgrade',
+          customerId: s.customerId,
+          newPlanId: s.plans.starter!.id,
+          newPlanName: 'The starter plan',
+          newBillingInterval: 'monthly',
+          // Still team until then: 7 editors, 5 included, at 2500.
+          currentPlan: { id: s.plans.team!.id, name: 'Team', price: 5000 },
+          billingInterval: 'monthly',
+          seatLimitWarning: {
+            featureCode: 'editor',
+            featureName: 'editor',
+            currentSeats: 7,
+            included: 3,
+            newPlanName: 'The starter plan',
+            effectiveDate: currentPeriodEnd,
+          },
+          object: 'subscription',
+          livemode: false,
+        });
+        expect(await planStateOf(s)).toMatchObject({
+          planCode: 'team',
+          scheduledPlanChange: { planCode: 'starter', effectiveAt: currentPeriodEnd, seatLimitWarnings: [{ featureCode: 'editor', current: 7, limit: 3 }] },
+        });
+        expect(await chargesAt(s, s.at)).toEqual([]);
+      });
+
+      test('a longer interval applies now and starts a yearly period; a keyed retry applies once', async ({ harness }) => {
+        const s = await planScenario(harness);
+        const { id } = s.before;
+        const params = { id, newPlanId: 'team_yearly', newBillingInterval: 'yearly' as const };
+        const changed = await s.sdk.subscriptions.changePlan(params, { idempotencyKey: 'yearly-1' });
+        expect(changed.data).toMatchObject({
+          scheduled: false,
+          newBillingInterval: 'yearly',
+          billingInterval: 'yearly',
+          previousPlan: { id: s.plans.team!.id },
+        });
+        const charges = await chargesAt(s, s.at);
+        const yearly = charges.find((charge: { kind: string }) => charge.kind === 'PLAN_CHANGE');
+        // The new plan's first period starts now and is charged whole: 2 editors above 5 included.
+        expect(yearly).toMatchObject({ quantity: 2, amount: 5000, daysRemaining: yearly.daysInPeriod });
+        expect(changed.data!.billing).toMatchObject({ charge: 5000, credit: -charges.find((c: { kind: string }) => c.kind === 'CREDIT').amount });
+
+        // The retry answers the change as it stands, without the billing of the first answer, and records nothing.
+        const retry = await s.sdk.subscriptions.changePlan(params, { idempotencyKey: 'yearly-1' });
+        const { billing: _billing, previousPlan: _previous, ...rest } = changed.data!;
+        expect(retry.data).toEqual(rest);
+        expect(await chargesAt(s, s.at)).toEqual(charges);
+        expect(await planStateOf(s)).toMatchObject({ planCode: 'team_yearly', currentPeriodStart: s.at });
+      });
+
+      test('refusals through the envelope: unknown plan or subscription, a bad interval, a seat limit with its details', async ({ harness }) => {
+        const s = await planScenario(harness);
+        const { id } = s.before;
+
+        for (const call of [s.sdk.subscriptions.changePlan({ id, newPlanId: 'nope' }), s.sdk.subscriptions.changePlan({ id, newPlanId: 'plan_nope' })]) {
+          expect(await sdkError(call)).toMatchObject({ statusCode: 404, code: 'plan_not_found', type: 'not_found_error', param: 'newPlanId' });
+        }
+        expect(await sdkError(s.sdk.subscriptions.previewChange({ id, planId: 'nope' }))).toMatchObject({
+          statusCode: 404,
+          code: 'plan_not_found',
+          param: 'planId',
+        });
+        for (const call of [
+          s.sdk.subscriptions.changePlan({ id: 'sub_nope', newPlanId: 'business' }),
+          s.sdk.subscriptions.previewChange({ id: 'sub_nope', planId: 'business' }),
+        ]) {
+          expect(await sdkError(call)).toMatchObject({ statusCode: 404, code: 'subscription_not_found', param: 'id' });
+        }
+
+        const yearlyOfMonthly = await sdkError(s.sdk.subscriptions.changePlan({ id, newPlanId: 'business', newBillingInterval: 'yearly' }));
+        expect(yearlyOfMonthly).toBeInstanceOf(CommetValidationError);
+        expect(yearlyOfMonthly.validationErrors).toEqual({ newBillingInterval: [expect.stringContaining('bills monthly')] });
+        for (const interval of ['weekly', 'quarterly', 'one_time'] as const) {
+          const refused = await sdkError(s.sdk.subscriptions.previewChange({ id, planId: 'business', billingInterval: interval }));
+          expect(refused.validationErrors).toEqual({ billingInterval: [expect.stringContaining('monthly or yearly')] });
+        }
+
+        // capped is dearer, so it would apply now, but holds at most 4 editors.
+        const refusal = { statusCode: 400, code: 'seat_limit_exceeded', type: 'billing_error', param: 'newPlanId' };
+        const details = [{ field: 'newPlanId', featureCode: 'editor', limit: 'MAXIMUM', value: 4, message: expect.any(String) }];
+        expect(await sdkError(s.sdk.subscriptions.changePlan({ id, newPlanId: 'capped' }))).toMatchObject({ ...refusal, details });
+        expect(await sdkError(s.sdk.subscriptions.previewChange({ id, planId: 'capped' }))).toMatchObject({
+          ...refusal,
+          param: 'planId',
+          details: [{ ...details[0], field: 'planId' }],
+        });
+
+        expect(await planStateOf(s)).toMatchObject({ planCode: 'team', scheduledPlanChange: null });
+        expect(await chargesAt(s, s.at)).toEqual([]);
+      });
+    });
   });
 });

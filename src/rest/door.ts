@@ -174,7 +174,8 @@ export function useRestDoor(options: RestDoorOptions): Plugin {
     const found = matching.find((candidate) => candidate.route.method === method);
     if (!found) return answer(methodNotAllowed(request, url, allowedMethods(matching.map((candidate) => candidate.route.method))));
     const { route } = found;
-    if (state) state.operation = { name: route.graphql, type: route.method === 'GET' ? 'query' : 'mutation', field: route.graphql };
+    const reads = route.method === 'GET' || route.readOnly === true;
+    if (state) state.operation = { name: route.graphql, type: reads ? 'query' : 'mutation', field: route.graphql };
     try {
       const refusal = refusedEncoding(request);
       if (refusal) throw new RestFailure(validationError('Content-Encoding', refusal), 415);
@@ -191,7 +192,7 @@ export function useRestDoor(options: RestDoorOptions): Plugin {
       }
       const body: JsonBody = route.from === 'body' ? await bodyOf(request, url, options.maxBodyBytes) : { value: queryOf(url), keyOrder: () => undefined };
       const input = { ...parametersOf(route, found.parameters), ...(inputOf(route, body.value as object) as object) };
-      const idempotencyKey = route.method === 'GET' ? null : checkIdempotencyKeyHeader(request.headers.get('idempotency-key'));
+      const idempotencyKey = reads ? null : checkIdempotencyKeyHeader(request.headers.get('idempotency-key'));
       const ctx = options.contextFor({ tenant: authenticated.tenant, testClock: authenticated.testClock, requestId, idempotencyKey });
       return Response.json({ success: true, data: await route.run(ctx, input, body.keyOrder) });
     } catch (error) {

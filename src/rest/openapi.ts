@@ -42,7 +42,8 @@ const writeCodes: Code[] = ['invalid_json', 'idempotency_key_mismatch', 'conflic
 const bodyStatuses = { 413: 'validation_error: the body is over MAX_BODY_BYTES', 415: 'validation_error: the body has a Content-Encoding' };
 
 function errorResponses(route: Route) {
-  const codes = [...commonCodes, ...route.errors, ...(route.from === 'body' ? writeCodes : [])];
+  const bodyCodes: Code[] = route.readOnly ? ['invalid_json'] : writeCodes;
+  const codes = [...new Set([...commonCodes, ...route.errors, ...(route.from === 'body' ? bodyCodes : [])])];
   const byStatus = new Map<number, Code[]>();
   for (const code of codes) byStatus.set(errorCodes[code].status, [...(byStatus.get(errorCodes[code].status) ?? []), code]);
   const described: [number, string][] = [...byStatus].map(([status, of]) => [status, of.join(', ')]);
@@ -81,7 +82,7 @@ export function openApiDocument() {
       request: {
         ...(route.params ? { params: route.params } : {}),
         ...(route.from === 'body'
-          ? { body: { required: true, content: { 'application/json': { schema: route.input } } }, headers: idempotencyKeyHeader }
+          ? { body: { required: true, content: { 'application/json': { schema: route.input } } }, ...(route.readOnly ? {} : { headers: idempotencyKeyHeader }) }
           : { query: route.input }),
       },
       responses: {

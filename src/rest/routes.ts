@@ -9,6 +9,7 @@ import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
 import { maxBulkEntries, maxSeatCount, minSeatCount } from '../seats/rules.ts';
 import { pathParameterNames } from './paths.ts';
 import { cancelById, cancelSubscriptionInput, canceledSubscription, uncancelById, uncanceledSubscription } from './subscriptions.ts';
+import { changePlanById, changePlanInput, planChange, previewChange, previewChangeById, previewChangeInput } from './plan-changes.ts';
 
 /**
  * The Commet-compatible REST door (SEAT-CONTRACT.md §7): one table mapping each route to the
@@ -81,12 +82,20 @@ export type Route<Input = unknown, Params = unknown> = {
   summary: string;
   /** The GraphQL field doing the same through the same service; idempotency keys are shared under its name. */
   graphql: string;
+  /**
+   * A POST that records nothing (Commet sends its previews as POST): it twins a Query field, and
+   * an Idempotency-Key (the SDK sends one with every POST it may retry) is ignored.
+   */
+  readOnly?: true;
   /** The path parameters, one per `{name}` of the path; none when it has none. */
   params?: z.ZodObject & z.ZodType<Params>;
   /** Where the rest of the input comes from and the schema that validates it. */
   from: 'body' | 'query';
   input: z.ZodObject & z.ZodType<Input>;
-  /** Inputs (path parameters included) named otherwise than in the GraphQL twin: each → the twin's input fields it becomes. */
+  /**
+   * Inputs (path parameters included) named otherwise than in the GraphQL twin: each → the twin's
+   * input fields it becomes; none for an input only checked against the others, or accepted and ignored.
+   */
   graphqlFields?: Record<string, string[]>;
   /** The contract errors the route answers beyond those every route and every body can (openapi.ts lists those). */
   errors: ErrorCode[];
@@ -117,6 +126,15 @@ const bySubscription = { id: ['customerId'] };
 // The codes of a seat change or read beyond those every route answers.
 const seatLookupErrors: ErrorCode[] = ['customer_not_found', 'feature_not_found', 'no_active_subscription', 'feature_not_in_plan'];
 const seatChangeErrors: ErrorCode[] = [...seatLookupErrors, 'insufficient_seats', 'seat_limit_exceeded'];
+// A plan change refused: the plan, the subscription, or a balance the new plan cannot hold.
+const planChangeErrors: ErrorCode[] = [
+  'subscription_not_found',
+  'no_active_subscription',
+  'plan_not_found',
+  'feature_not_in_plan',
+  'seat_limit_exceeded',
+  'conflict',
+];
 
 export const routes: Route[] = [
   route({
@@ -258,6 +276,33 @@ export const routes: Route[] = [
     output: uncanceledSubscription,
     run: uncancelById,
   }),
+  route({
+    method: 'POST',
+    path: `${subscriptionPath}/change-plan`,
+    summary: 'Move a subscription to another plan: a dearer one or a longer interval now, with a credit and a prorated charge; otherwise at the period end',
+    graphql: 'changePlan',
+    params: subscriptionId,
+    from: 'body',
+    input: changePlanInput,
+    graphqlFields: { ...bySubscription, newPlanId: ['planCode'], newBillingInterval: [], successUrl: [] },
+    errors: planChangeErrors,
+    output: planChange,
+    run: changePlanById,
+  }),
+  route({
+    method: 'POST',
+    path: `${subscriptionPath}/preview-change`,
+    summary: 'What a plan change would credit and charge now, recording nothing',
+    graphql: 'previewPlanChange',
+    readOnly: true,
+    params: subscriptionId,
+    from: 'body',
+    input: previewChangeInput,
+    graphqlFields: { ...bySubscription, planId: ['planCode'], billingInterval: [] },
+    errors: planChangeErrors,
+    output: previewChange,
+    run: previewChangeById,
+  }),
 ];
 
 /** GraphQL operations with no REST route: Commet's seats API has none for them. */
@@ -278,6 +323,9 @@ export const graphqlOnly: Record<string, string> = {
   testClock: 'test-mode tools are GraphQL only',
   advanceTestClock: 'idem',
   deleteTestData: 'idem',
+  revokeScheduledPlanChange: 'Commet’s SDK has no call to revoke a scheduled plan change',
+  organizationSettings: 'organization settings are kept through GraphQL; Commet has no route for them',
+  updateOrganizationSettings: 'idem',
   webhookEndpoints: 'webhooks are managed through GraphQL; Commet’s seats API has none',
   webhookDeliveries: 'idem',
   createWebhookEndpoint: 'idem',

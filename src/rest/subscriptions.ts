@@ -89,36 +89,53 @@ const canceledOf = (subscription: SubscriptionRecord) => {
 
 const ended = (id: string) => new DomainError('no_active_subscription', `Subscription '${id}' has ended; it can no longer be changed.`, { param: 'id' });
 
+/** The subscription a route's path names, as it was before the call, and whether the call's key was used before (a repeat). */
+type Addressed = { customerId: string; subscription: SubscriptionRecord; replay: boolean };
+
 /**
  * The subscription `id` names, with the customer the flows address it by. An ended one answers
  * no_active_subscription, unless the Idempotency-Key was already used: then the flow answers
  * the repeat (or idempotency_key_mismatch), so a retry of an immediate cancel gets its first answer.
  */
-async function addressed(ctx: Context, id: string): Promise<{ customerId: string }> {
+export async function addressed(ctx: Context, id: string): Promise<Addressed> {
   const subscription = await ctx.loaders.subscriptionById.load(id);
   if (!subscription) throw new DomainError('subscription_not_found', `No subscription has the id '${id}'.`, { param: 'id' });
-  if (subscription.status !== 'ACTIVE') {
-    const key = ctx.idempotencyKeyHeader;
-    const claimed = key !== null && (await findClaims(ctx.em, [{ tenant: ctx.tenant, key }])).has(claimId(ctx.tenant, key));
-    if (!claimed) throw ended(id);
-  }
-  return { customerId: subscription.customer.id };
+  const key = ctx.idempotencyKeyHeader;
+  const replay = key !== null && (await findClaims(ctx.em, [{ tenant: ctx.tenant, key }])).has(claimId(ctx.tenant, key));
+  if (subscription.status !== 'ACTIVE' && !replay) throw ended(id);
+  return { customerId: subscription.customer.id, subscription, replay };
 }
 
 /**
- * Runs a lifecycle flow for the subscription `id` names. The flows name the customer in their
- * errors; here the path's id is the field at fault. A key first used on another subscription of
- * the customer (one that ended since) is a mismatch here, though GraphQL, which names only the
- * customer, sees the same call.
+ * A flow's error as the route words it: the flows name the customer, here the path's id is the
+ * field at fault; `renamed` gives the route's name for other fields of the flow's input (planCode
+ * → newPlanId), in `param` and in each detail.
  */
-async function onSubscription(ctx: Context, id: string, step: (customerId: string) => Promise<SubscriptionRecord>): Promise<SubscriptionRecord> {
-  const { customerId } = await addressed(ctx, id);
-  const subscription = await step(customerId).catch((error: unknown) => {
-    if (error instanceof DomainError && error.code === 'no_active_subscription') throw ended(id);
-    if (error instanceof DomainError && error.param === 'customerId') {
-      throw new DomainError(error.code, error.message.replace(/^Customer '[^']*'/, `Subscription '${id}'`), { param: 'id' });
-    }
-    throw error;
+export function asRouteError(error: unknown, id: string, renamed: Record<string, string> = {}): unknown {
+  if (!(error instanceof DomainError)) return error;
+  if (error.code === 'no_active_subscription') return ended(id);
+  if (error.param === 'customerId') {
+    return new DomainError(error.code, error.message.replace(/^Customer '[^']*'/, `Subscription '${id}'`), { param: 'id' });
+  }
+  const rename = (field: string | null) => (field !== null && Object.hasOwn(renamed, field) ? renamed[field]! : field);
+  if (rename(error.param) === error.param && !error.details?.some((detail) => rename(detail.field) !== detail.field)) return error;
+  const details = error.details?.map((detail) => ({ ...detail, field: rename(detail.field)! })) ?? null;
+  return new DomainError(error.code, error.message, { param: rename(error.param), details });
+}
+
+/**
+ * Runs a lifecycle flow for the subscription `id` names, its errors worded by asRouteError. A
+ * key first used on another subscription of the customer (one that ended since) is a mismatch
+ * here, though GraphQL, which names only the customer, sees the same call.
+ */
+export async function onSubscription(
+  ctx: Context,
+  id: string,
+  step: (target: Addressed) => Promise<SubscriptionRecord>,
+  renamed: Record<string, string> = {},
+): Promise<SubscriptionRecord> {
+  const subscription = await step(await addressed(ctx, id)).catch((error: unknown) => {
+    throw asRouteError(error, id, renamed);
   });
   if (subscription.id !== id) {
     const key = ctx.idempotencyKeyHeader;
@@ -140,7 +157,7 @@ export const cancelSubscriptionInput = z.object({
 });
 
 export async function cancelById(ctx: Context, input: { id: string } & z.infer<typeof cancelSubscriptionInput>) {
-  const subscription = await onSubscription(ctx, input.id, (customerId) =>
+  const subscription = await onSubscription(ctx, input.id, ({ customerId }) =>
     cancelSubscription(ctx.em, ctx.tenant, ctx.now(), {
       customerId,
       timing: input.immediate ? 'IMMEDIATELY' : 'AT_PERIOD_END',
@@ -152,7 +169,7 @@ export async function cancelById(ctx: Context, input: { id: string } & z.infer<t
 }
 
 export async function uncancelById(ctx: Context, input: { id: string }) {
-  const subscription = await onSubscription(ctx, input.id, (customerId) =>
+  const subscription = await onSubscription(ctx, input.id, ({ customerId }) =>
     resumeSubscription(ctx.em, ctx.tenant, ctx.now(), { customerId, idempotencyKey: ctx.idempotencyKeyHeader }),
   );
   return { ...common(subscription), updatedAt: iso(ctx.now()), object: 'subscription' as const, livemode: subscription.mode === 'live' };

@@ -28,11 +28,45 @@ async function subscriptionIdOf(s: SeatScenario): Promise<string> {
 }
 
 /**
+ * Plans beside the scenario's `team` on the same features, created once: `bigger` costs more
+ * (a change to it applies now), `smaller` less (a change to it waits for the period end).
+ */
+async function planChangeTargets(s: SeatScenario): Promise<void> {
+  const { plans } = await s.client.ok(/* GraphQL */ `{ plans { code } }`);
+  if (plans.some((plan: { code: string }) => plan.code === 'bigger')) return;
+  for (const [code, includedSeats, unitPrice] of [
+    ['bigger', 0, 9000],
+    ['smaller', 5, 1000],
+  ] as const) {
+    await s.client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+      input: {
+        code,
+        name: code,
+        currency: 'EUR',
+        interval: 'MONTH',
+        seatFeatures: [
+          { featureCode: 'editor', includedSeats, overageEnabled: true, unitPrice },
+          { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
+          { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
+        ],
+      },
+    });
+  }
+}
+
+/** What each subscription route's valid call sends: a change of plan waits for the period end, its preview would apply now. */
+const subscriptionBodies: Record<string, object> = { changePlan: { newPlanId: 'smaller' }, previewPlanChange: { planId: 'bigger' } };
+
+/**
  * A valid call of `route` for the scenario's customer: on the `editor` balance, or on its
- * subscription (a cancellation at the period end; its revocation).
+ * subscription (a cancellation at the period end; its revocation; a plan change at the period
+ * end; a preview of another).
  */
 async function callOf(route: Route, s: SeatScenario): Promise<{ path: string; body?: unknown }> {
-  if (isSubscriptionRoute(route)) return { path: route.path.replace('{id}', await subscriptionIdOf(s)), body: {} };
+  if (isSubscriptionRoute(route)) {
+    if (route.graphql in subscriptionBodies) await planChangeTargets(s);
+    return { path: route.path.replace('{id}', await subscriptionIdOf(s)), body: subscriptionBodies[route.graphql] ?? {} };
+  }
   if (route.from === 'query') {
     const query = new URLSearchParams({ customerId: s.customerId, ...(inputFields(route).includes('featureCode') ? { featureCode: 'editor' } : {}) });
     return { path: `${route.path}?${query}` };
@@ -77,8 +111,10 @@ describe('parity by construction: every GraphQL operation has a REST route or a 
 
   test('every route twins a real GraphQL field of its kind, and takes only inputs that field takes', () => {
     for (const route of routes) {
-      const fields = route.method === 'GET' ? queryFields : mutationFields;
-      const kind = route.method === 'GET' ? 'Query' : 'Mutation';
+      // A read sent as POST (Commet's previews) twins a query too.
+      const reads = route.method === 'GET' || route.readOnly === true;
+      const fields = reads ? queryFields : mutationFields;
+      const kind = reads ? 'Query' : 'Mutation';
       const field = fields[route.graphql];
       expect(field, `${routeName(route)} twins '${route.graphql}', which is no ${kind} field`).toBeDefined();
       // Arguments, or the fields of a lone `input` argument: REST names its inputs as GraphQL does.
@@ -322,7 +358,11 @@ describe('authentication', () => {
       const object = isSubscriptionRoute(route) ? 'subscription' : 'seat';
       for (const shape of shapes) expect(shape, routeName(route)).toMatchObject({ object, livemode: mode === 'live' });
       const change = effect[route.graphql];
-      if (isSubscriptionRoute(route)) {
+      if (route.graphql === 'changePlan') {
+        expect(shapes[0], routeName(route)).toMatchObject({ id: subscriptionId, customerId: s.customerId, scheduled: true });
+      } else if (route.graphql === 'previewPlanChange') {
+        expect(shapes[0], routeName(route)).toMatchObject({ currency: 'EUR', isUpgrade: true });
+      } else if (isSubscriptionRoute(route)) {
         // Cancelled at the period end, then revoked: active throughout.
         expect(shapes[0], routeName(route)).toMatchObject({ id: subscriptionId, customerId: s.customerId, status: 'active' });
       } else if (change) {

@@ -235,7 +235,8 @@ describe('the Commet Node SDK, pointed at seatgate', () => {
         await s.client.ok(/* GraphQL */ `mutation($input: AdvanceTestClockInput!) { advanceTestClock(input: $input) { now } }`, { input: { to: at } });
         const { plans: catalog } = await s.client.ok(/* GraphQL */ `{ plans { id code name } }`);
         const team = catalog.find((plan: { code: string }) => plan.code === 'team');
-        return { ...s, plans: { ...plans, team: { id: team.id, name: team.name } }, before, at, client: s.client, sdk: commet(s.key) };
+        const all: Record<string, { id: string; name: string }> = { ...plans, team: { id: team.id, name: team.name } };
+        return { ...s, plans: all, before, at, sdk: commet(s.key) };
       }
 
       test('an upgrade applies now: preview and change answer the credit and charge GraphQL then shows', async ({ harness }) => {

@@ -259,6 +259,8 @@ describe('unknown paths and wrong methods', () => {
     ['GET', `${prefix}/seats/remove`],
     ['GET', `${prefix}/subscriptions/sub_anything/cancel`],
     ['DELETE', `${prefix}/subscriptions/sub_anything/uncancel`],
+    ['GET', `${prefix}/subscriptions/sub_anything/change-plan`],
+    ['PUT', `${prefix}/subscriptions/sub_anything/preview-change`],
   ])(
     '%s %s answers 405 method_not_allowed with an Allow header of the route table, with or without a key',
     async ([method, path], { harness, scenario: s }) => {

@@ -43,6 +43,24 @@ async function subscriptionOf(s: SeatScenario) {
     .subscription;
 }
 
+/** A plan on the scenario's features and currency, `editor` on the terms given. */
+async function createPlan(s: SeatScenario, code: string, interval: 'MONTH' | 'YEAR', editor: Record<string, unknown>): Promise<string> {
+  const { createPlan } = await s.client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+    input: {
+      code,
+      name: `Plan ${code}`,
+      currency: 'EUR',
+      interval,
+      seatFeatures: [
+        { featureCode: 'editor', ...editor },
+        { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
+        { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
+      ],
+    },
+  });
+  return createPlan.id;
+}
+
 /** What a REST seat change answers for a GraphQL SeatEvent. */
 const asRestSeat = ({ kind: _kind, count: _count, ...event }: Record<string, unknown>): Record<string, unknown> => ({ ...event, object: 'seat' });
 
@@ -150,12 +168,19 @@ describe('every route answers what GraphQL shows of the same ledger', () => {
 
 test('every success body is exactly what the OpenAPI document promises: the output schema of its route, no field more or less', async ({ harness }) => {
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 4 }] });
+  await createPlan(s, 'business', 'MONTH', { includedSeats: 2, overageEnabled: true, unitPrice: 5000 });
   const subscriptionId = (await subscriptionOf(s)).id;
   for (const route of routes) {
     const input =
       route.graphql === 'bulkSetSeats' ? { customerId: s.customerId, seats: { editor: 5 } } : { customerId: s.customerId, featureCode: 'editor', count: 1 };
-    // The subscription routes in table order: cancelled at the period end with a reason, then revoked.
-    const subscriptionInput = route.graphql === 'cancelSubscription' ? { reason: 'unused' } : {};
+    // The subscription routes in table order: cancelled at the period end with a reason, then
+    // revoked; moved to a dearer plan now (a change answering billing), then a preview of the way back.
+    const subscriptionInputs: Record<string, object> = {
+      cancelSubscription: { reason: 'unused' },
+      changePlan: { newPlanId: 'business' },
+      previewPlanChange: { planId: 'team' },
+    };
+    const subscriptionInput = subscriptionInputs[route.graphql] ?? {};
     const response = route.params
       ? await call(harness, s, route.method, route.path.replace('{id}', subscriptionId), subscriptionInput)
       : route.from === 'query'
@@ -626,5 +651,140 @@ describe('subscriptions by id: Commet’s cancel and uncancel over the cancel fl
     expect(await subscriptionOf(s)).toMatchObject({ id: second, status: 'ACTIVE' });
     // The first subscription's own retry still answers its first result.
     expect((await cancel(harness, s, first, { immediate: true }, { 'idempotency-key': key })).body.data).toMatchObject({ id: first, status: 'canceled' });
+  });
+});
+
+describe('subscriptions by id: Commet’s changePlan and previewChange over the plan-change flow', () => {
+  const changePlan = (harness: Harness, s: SeatScenario, id: string, body: unknown, headers?: Record<string, string>) =>
+    call(harness, s, 'POST', `/api/v1/subscriptions/${id}/change-plan`, body, headers);
+  const previewChange = (harness: Harness, s: SeatScenario, id: string, body: unknown, headers?: Record<string, string>) =>
+    call(harness, s, 'POST', `/api/v1/subscriptions/${id}/preview-change`, body, headers);
+  const PLAN = 'id planCode currentPeriodEnd scheduledPlanChange { planCode effectiveAt }';
+  const planOf = async (s: SeatScenario) =>
+    (await s.client.ok(/* GraphQL */ `query($id: String!) { customer(id: $id) { subscription { ${PLAN} } } }`, { id: s.customerId })).customer.subscription;
+  const changePlanMutation = /* GraphQL */ `mutation($input: ChangePlanInput!) { changePlan(input: $input) { ${PLAN} } }`;
+  const countsOf = async (harness: Harness, s: SeatScenario) => {
+    const [row] = await harness.orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        `select (select count(*)::int from seat_charge where organization_id = ?) as charges,
+                (select count(*)::int from idempotency_key where organization_id = ?) as keys`,
+        [s.organizationId, s.organizationId],
+      );
+    return row;
+  };
+
+  /** team with 7 editors (5 included at 2500), and business (2 included at 5000): dearer, so a change to it applies now. */
+  async function upgradable(harness: Harness) {
+    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 7 }] });
+    const businessId = await createPlan(s, 'business', 'MONTH', { includedSeats: 2, overageEnabled: true, unitPrice: 5000 });
+    return { s, businessId, id: (await planOf(s)).id as string };
+  }
+
+  test('a yearly subscription moving to a monthly plan is scheduled as an interval change', async ({ harness }) => {
+    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 7 }] });
+    await createPlan(s, 'yearly', 'YEAR', { includedSeats: 5, overageEnabled: true, unitPrice: 25_000 });
+    const t = await createCustomerWithSubscription(s.client, { externalId: uniqueName('yearly'), planCode: 'yearly' });
+    const u = { ...s, customerId: t.externalId! };
+    const before = await planOf(u);
+    const changed = await changePlan(harness, u, before.id, { newPlanId: 'team', newBillingInterval: 'monthly' });
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect(changed.body.data).toMatchObject({
+      scheduled: true,
+      scheduledFor: before.currentPeriodEnd,
+      changeType: 'subscription.interval_change',
+      newBillingInterval: 'monthly',
+      billingInterval: 'yearly',
+      currentPlan: { name: 'Plan yearly', price: 0 },
+    });
+    expect(changed.body.data).not.toHaveProperty('seatLimitWarning');
+    expect(await planOf(u)).toMatchObject({ planCode: 'yearly', scheduledPlanChange: { planCode: 'team', effectiveAt: before.currentPeriodEnd } });
+  });
+
+  test('the plan by its id or its code is one call: the key is shared with GraphQL’s changePlan, and a repeat records nothing', async ({ harness }) => {
+    const { s, businessId, id } = await upgradable(harness);
+    const key = uniqueName('change');
+    const first = await changePlan(harness, s, id, { newPlanId: businessId }, { 'idempotency-key': key });
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.body.data).toMatchObject({ scheduled: false, previousPlan: { name: 'Team' }, billing: { credit: expect.any(Number) } });
+    const counts = await countsOf(harness, s);
+
+    // The same call by code, through either door: a repeat answering the change as it stands, without the first answer's billing.
+    const byCode = await changePlan(harness, s, id, { newPlanId: 'business', successUrl: 'https://example.com' }, { 'idempotency-key': key });
+    const { billing: _billing, previousPlan: _previous, ...asItStands } = first.body.data;
+    expect(byCode.body).toEqual({ success: true, data: asItStands });
+    const viaGraphql = await s.client.ok(changePlanMutation, { input: { customerId: s.customer.id, planCode: 'business', idempotencyKey: key } });
+    expect(viaGraphql.changePlan).toMatchObject({ id, planCode: 'business' });
+    expect(await countsOf(harness, s)).toEqual(counts);
+    // Another plan, or another timing through GraphQL, with the key: a mismatch.
+    expectFailure(await changePlan(harness, s, id, { newPlanId: 'team' }, { 'idempotency-key': key }), 409, 'idempotency_key_mismatch', 'conflict_error');
+    expect(
+      (await s.client.fails(changePlanMutation, { input: { customerId: s.customerId, planCode: 'business', timing: 'IMMEDIATELY', idempotencyKey: key } }))
+        .extensions,
+    ).toMatchObject({ code: 'idempotency_key_mismatch' });
+    expect(await countsOf(harness, s)).toEqual(counts);
+  });
+
+  test('a repeat of a scheduled change revoked since answers conflict; a new change without a key applies', async ({ harness }) => {
+    const { s, id } = await upgradable(harness);
+    await createPlan(s, 'starter', 'MONTH', { includedSeats: 8, overageEnabled: false, unitPrice: 0 });
+    const key = uniqueName('revoked');
+    expect((await changePlan(harness, s, id, { newPlanId: 'starter' }, { 'idempotency-key': key })).body.data).toMatchObject({ scheduled: true });
+    await s.client.ok(/* GraphQL */ `mutation($input: RevokeScheduledPlanChangeInput!) { revokeScheduledPlanChange(input: $input) { id } }`, {
+      input: { customerId: s.customerId },
+    });
+    expect(expectFailure(await changePlan(harness, s, id, { newPlanId: 'starter' }, { 'idempotency-key': key }), 409, 'conflict', 'conflict_error').param).toBe(
+      'id',
+    );
+    expect((await planOf(s)).scheduledPlanChange).toBeNull();
+  });
+
+  test('a preview records nothing and ignores an Idempotency-Key (the SDK sends one with every POST)', async ({ harness }) => {
+    const { s, id } = await upgradable(harness);
+    const counts = await countsOf(harness, s);
+    const key = uniqueName('preview');
+    const upgrade = await previewChange(harness, s, id, { planId: 'business' }, { 'idempotency-key': key });
+    expect(upgrade.body.data).toMatchObject({ isUpgrade: true, currency: 'EUR' });
+    expect(upgrade.body.data.newPlanCharge).toBeGreaterThan(0);
+    expect((await previewChange(harness, s, id, { planId: 'team' }, { 'idempotency-key': key })).body).toMatchObject({
+      success: false,
+      error: { code: 'validation_error', param: 'planId' },
+    });
+    expect(await countsOf(harness, s)).toEqual(counts);
+    expect(await planOf(s)).toMatchObject({ planCode: 'team', scheduledPlanChange: null });
+    // The key was never claimed: a change may use it.
+    expect((await changePlan(harness, s, id, { newPlanId: 'business' }, { 'idempotency-key': key })).status).toBe(200);
+  });
+
+  test('refusals name the route’s own fields, and change nothing', async ({ harness }) => {
+    const { s, id } = await upgradable(harness);
+    const before = await planOf(s);
+    const refusals: [string, unknown, number, string, string, string | null][] = [
+      ['change-plan', {}, 400, 'validation_error', 'validation_error', 'newPlanId'],
+      ['change-plan', { newBillingInterval: 'yearly' }, 400, 'validation_error', 'validation_error', 'newPlanId'],
+      ['change-plan', { newPlanId: 'team' }, 400, 'validation_error', 'validation_error', 'newPlanId'],
+      ['change-plan', { newPlanId: 'Business' }, 400, 'validation_error', 'validation_error', 'newPlanId'],
+      ['change-plan', { newPlanId: 'business', newBillingInterval: 'daily' }, 400, 'validation_error', 'validation_error', 'newBillingInterval'],
+      ['change-plan', { newPlanId: 'business', timing: 'IMMEDIATELY' }, 400, 'validation_error', 'validation_error', 'timing'],
+      ['preview-change', {}, 400, 'validation_error', 'validation_error', 'planId'],
+      ['preview-change', { planId: 'business', billingInterval: 'yearly' }, 400, 'validation_error', 'validation_error', 'billingInterval'],
+      ['preview-change', { planId: 'nope' }, 404, 'plan_not_found', 'not_found_error', 'planId'],
+    ];
+    for (const [route, body, status, code, type, param] of refusals) {
+      const response = await call(harness, s, 'POST', `/api/v1/subscriptions/${id}/${route}`, body);
+      expect(expectFailure(response, status, code, type).param, `${route} ${JSON.stringify(body)}`).toBe(param);
+    }
+    // A cancellation scheduled: the flow's conflict, naming the path's id.
+    await call(harness, s, 'POST', `/api/v1/subscriptions/${id}/cancel`, {});
+    for (const response of [await changePlan(harness, s, id, { newPlanId: 'business' }), await previewChange(harness, s, id, { planId: 'business' })]) {
+      const conflict = expectFailure(response, 409, 'conflict', 'conflict_error');
+      expect(conflict).toMatchObject({ param: 'id', message: expect.stringMatching(new RegExp(`^Subscription '${id}'`)) });
+    }
+    expect(await planOf(s)).toEqual(before);
+    // Once ended: no_active_subscription.
+    await call(harness, s, 'POST', `/api/v1/subscriptions/${id}/cancel`, { immediate: true });
+    expectFailure(await changePlan(harness, s, id, { newPlanId: 'business' }), 404, 'no_active_subscription', 'not_found_error');
+    expectFailure(await previewChange(harness, s, id, { planId: 'business' }), 404, 'no_active_subscription', 'not_found_error');
   });
 });

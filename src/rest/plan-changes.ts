@@ -171,9 +171,10 @@ export const previewChange = z
 const asPlanRef = (plan: Plan) => ({ id: plan.id, name: plan.name });
 
 /**
- * Commet's changePlan: previewChange's plan by id or code, timing AUTO (an upgrade or a longer
- * interval now, else at the period end), the Idempotency-Key shared with GraphQL's changePlan.
- * An immediate change answers its charges, read back at the instant it was made at.
+ * Commet's changePlan: the plan by id or code, timing AUTO (a dearer plan or a longer interval
+ * now, else at the period end), the Idempotency-Key shared with GraphQL's changePlan. A change
+ * made now by this call answers its charges, read back at the instant it was made at; a repeat
+ * answers the subscription as it stands, as every repeat of a lifecycle step does.
  */
 export async function changePlanById(ctx: Context, input: { id: string } & z.infer<typeof changePlanInput>) {
   const now = ctx.now();

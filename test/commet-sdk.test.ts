@@ -301,24 +301,19 @@ describe('the Commet Node SDK, pointed at seatgate', () => {
         expect(await planStateOf(s)).toMatchObject({ planCode: 'business', scheduledPlanChange: null });
       });
 
-      test('a downgrade is scheduled for the period end, with the seat limit it breaks; its preview charges nothing now', async ({ harness }) => {
+      test("a downgrade is scheduled for the period end, with the seat limit it breaks; its preview answers plan_change_scheduled, as Commet's does", async ({
+        harness,
+      }) => {
         const s = await planScenario(harness);
         const { id, currentPeriodEnd } = s.before;
 
-        const preview = await s.sdk.subscriptions.previewChange({ id, planId: s.plans.starter!.id });
-        expect(preview.data).toEqual({
-          currency: 'EUR',
-          currentPlanCredit: 0,
-          newPlanCharge: 0,
-          estimatedTotal: 0,
-          effectiveDate: currentPeriodEnd,
-          daysRemaining: expect.any(Number),
-          totalDays: expect.any(Number),
-          isUpgrade: false,
-          object: 'subscription',
-          livemode: false,
+        // As Commet: a downgrade is not prorated, so its preview answers plan_change_scheduled.
+        expect(await sdkError(s.sdk.subscriptions.previewChange({ id, planId: s.plans.starter!.id }))).toMatchObject({
+          statusCode: 400,
+          code: 'plan_change_scheduled',
+          type: 'billing_error',
+          param: 'planId',
         });
-        expect(preview.data!.totalDays - preview.data!.daysRemaining).toBe(10);
 
         const changed = await s.sdk.subscriptions.changePlan({ id, newPlanId: 'starter', newBillingInterval: 'monthly' });
         expect(changed.data).toEqual({

@@ -169,16 +169,17 @@ describe('every route answers what GraphQL shows of the same ledger', () => {
 test('every success body is exactly what the OpenAPI document promises: the output schema of its route, no field more or less', async ({ harness }) => {
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 4 }] });
   await createPlan(s, 'business', 'MONTH', { includedSeats: 2, overageEnabled: true, unitPrice: 5000 });
+  await createPlan(s, 'enterprise', 'MONTH', { includedSeats: 2, overageEnabled: true, unitPrice: 9000 });
   const subscriptionId = (await subscriptionOf(s)).id;
   for (const route of routes) {
     const input =
       route.graphql === 'bulkSetSeats' ? { customerId: s.customerId, seats: { editor: 5 } } : { customerId: s.customerId, featureCode: 'editor', count: 1 };
     // The subscription routes in table order: cancelled at the period end with a reason, then
-    // revoked; moved to a dearer plan now (a change answering billing), then a preview of the way back.
+    // revoked; moved to a dearer plan now (a change answering billing), then a preview of a dearer one still.
     const subscriptionInputs: Record<string, object> = {
       cancelSubscription: { reason: 'unused' },
       changePlan: { newPlanId: 'business' },
-      previewPlanChange: { planId: 'team' },
+      previewPlanChange: { planId: 'enterprise' },
     };
     const subscriptionInput = subscriptionInputs[route.graphql] ?? {};
     const response = route.params
@@ -759,6 +760,8 @@ describe('subscriptions by id: Commet’s changePlan and previewChange over the 
 
   test('refusals name the route’s own fields, and change nothing', async ({ harness }) => {
     const { s, id } = await upgradable(harness);
+    // Cheaper than team at 7 editors (2 billable at 2500): a downgrade, scheduled, not previewed.
+    await createPlan(s, 'lite', 'MONTH', { includedSeats: 6, overageEnabled: true, unitPrice: 2500 });
     const before = await planOf(s);
     const refusals: [string, unknown, number, string, string, string | null][] = [
       ['change-plan', {}, 400, 'validation_error', 'validation_error', 'newPlanId'],
@@ -770,6 +773,7 @@ describe('subscriptions by id: Commet’s changePlan and previewChange over the 
       ['preview-change', {}, 400, 'validation_error', 'validation_error', 'planId'],
       ['preview-change', { planId: 'business', billingInterval: 'yearly' }, 400, 'validation_error', 'validation_error', 'billingInterval'],
       ['preview-change', { planId: 'nope' }, 404, 'plan_not_found', 'not_found_error', 'planId'],
+      ['preview-change', { planId: 'lite' }, 400, 'plan_change_scheduled', 'billing_error', 'planId'],
     ];
     for (const [route, body, status, code, type, param] of refusals) {
       const response = await call(harness, s, 'POST', `/api/v1/subscriptions/${id}/${route}`, body);

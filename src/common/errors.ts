@@ -54,6 +54,12 @@ export const errorCodes = {
     status: 405,
     description: 'The path exists, but not with this HTTP method. The Allow header lists the methods it takes.',
   },
+  plan_change_scheduled: {
+    type: 'billing_error',
+    status: 400,
+    description:
+      'A cheaper plan, or a shorter interval, takes effect at the period end, so there is nothing to prorate now (as Commet answers). Apply it with POST /subscriptions/{id}/change-plan, which schedules it; over GraphQL, previewPlanChange answers it with timing AT_PERIOD_END.',
+  },
   feature_not_in_plan: { type: 'billing_error', status: 400, description: "The feature exists but the customer's plan does not offer it as a seat feature." },
   insufficient_seats: {
     type: 'billing_error',

@@ -268,6 +268,13 @@ export async function previewChangeById(ctx: Context, input: { id: string } & z.
   })().catch((error: unknown) => {
     throw asRouteError(error, input.id, { planCode: 'planId' });
   });
+  if (preview.timing === 'AT_PERIOD_END') {
+    throw new DomainError(
+      'plan_change_scheduled',
+      `Moving to plan '${preview.planCode}' is a downgrade or a shorter interval: it takes effect at the period end (${preview.effectiveAt.toISOString()}), with nothing prorated now. Apply it with change-plan, which schedules it.`,
+      { param: 'planId' },
+    );
+  }
   // The period in force: the subscription was read renewed, as the flow renews it.
   const period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
   const { credit, charge, net } = prorationOf(preview.charges);

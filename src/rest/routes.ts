@@ -299,7 +299,7 @@ export const routes: Route[] = [
     from: 'body',
     input: previewChangeInput,
     graphqlFields: { ...bySubscription, planId: ['planCode'], billingInterval: [] },
-    errors: planChangeErrors,
+    errors: [...planChangeErrors, 'plan_change_scheduled'],
     output: previewChange,
     run: previewChangeById,
   }),

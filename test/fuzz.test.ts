@@ -47,7 +47,21 @@ const field = (refs: Refs) => ({
 function operations(refs: Refs) {
   const f = field(refs);
   const seatInput = fc.record(
-    { customerId: f.customerId, featureCode: f.featureCode, count: f.count, idempotencyKey: fc.option(f.key, { nil: undefined }) },
+    {
+      customerId: f.customerId,
+      featureCode: f.featureCode,
+      count: f.count,
+      timing: either(fc.constantFrom('IMMEDIATELY', 'AT_PERIOD_END')),
+      idempotencyKey: fc.option(f.key, { nil: undefined }),
+    },
+    { requiredKeys: [] },
+  );
+  const planChangeInput = fc.record(
+    {
+      customerId: f.customerId,
+      planCode: either(fc.constantFrom('team', 'business', 'starter', 'ghost')),
+      timing: either(fc.constantFrom('AUTO', 'IMMEDIATELY', 'AT_PERIOD_END')),
+    },
     { requiredKeys: [] },
   );
   const op = (name: string, document: string, variables: fc.Arbitrary<Record<string, unknown>>) =>
@@ -74,7 +88,11 @@ function operations(refs: Refs) {
       /* GraphQL */ `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { ${events} } }`,
       fc.record({
         input: either(
-          fc.record({ customerId: f.customerId, seats: either(fc.array(either(fc.record({ featureCode: f.featureCode, count: f.count })), { maxLength: 4 })) }),
+          fc.record({
+            customerId: f.customerId,
+            seats: either(fc.array(either(fc.record({ featureCode: f.featureCode, count: f.count })), { maxLength: 4 })),
+            timing: fc.option(either(fc.constantFrom('IMMEDIATELY', 'AT_PERIOD_END')), { nil: undefined }),
+          }),
         ),
       }),
     ),
@@ -259,6 +277,31 @@ function operations(refs: Refs) {
       /* GraphQL */ `mutation($input: ResumeSubscriptionInput!) { resumeSubscription(input: $input) { id cancelAtPeriodEnd } }`,
       fc.record({ input: either(fc.record({ customerId: f.customerId, idempotencyKey: fc.option(f.key, { nil: undefined }) })) }),
     ),
+    changePlan: op(
+      'changePlan',
+      /* GraphQL */ `mutation($input: ChangePlanInput!) { changePlan(input: $input) { id planCode scheduledPlanChange { planCode seatLimitWarnings { limit } } } }`,
+      fc.record({
+        input: either(
+          planChangeInput.chain((input) => fc.record({ idempotencyKey: fc.option(f.key, { nil: undefined }) }).map((key) => ({ ...input, ...key }))),
+        ),
+      }),
+    ),
+    previewPlanChange: op(
+      'previewPlanChange',
+      /* GraphQL */ `query($input: PreviewPlanChangeInput!) { previewPlanChange(input: $input) { timing total charges { kind amount } seatLimitWarnings { limit } } }`,
+      fc.record({ input: either(planChangeInput) }),
+    ),
+    revokeScheduledPlanChange: op(
+      'revokeScheduledPlanChange',
+      /* GraphQL */ `mutation($input: RevokeScheduledPlanChangeInput!) { revokeScheduledPlanChange(input: $input) { id scheduledPlanChange { planCode } } }`,
+      fc.record({ input: either(fc.record({ customerId: f.customerId, idempotencyKey: fc.option(f.key, { nil: undefined }) })) }),
+    ),
+    organizationSettings: op('organizationSettings', /* GraphQL */ `{ organizationSettings { seatDecreaseTiming } }`, fc.constant({})),
+    updateOrganizationSettings: op(
+      'updateOrganizationSettings',
+      /* GraphQL */ `mutation($input: UpdateOrganizationSettingsInput!) { updateOrganizationSettings(input: $input) { seatDecreaseTiming } }`,
+      fc.record({ input: either(fc.record({ seatDecreaseTiming: either(fc.constantFrom('IMMEDIATELY', 'AT_PERIOD_END')) }, { requiredKeys: [] })) }),
+    ),
   };
 }
 
@@ -274,6 +317,21 @@ test(`random arguments to every operation (${fuzzRuns} requests) never answer a 
 }) => {
   const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
   const lone = await s.client.ok(/* GraphQL */ `mutation { createCustomer(input: { name: "Lone", externalId: "lone" }) { id } }`);
+  // Plans to change to: a dearer one (applied now under AUTO) and a cheaper, narrower one (scheduled, clamping).
+  for (const [code, includedSeats, unitPrice, maximumSeats] of [
+    ['business', 2, 5000, null],
+    ['starter', 1, 1000, 3],
+  ] as const) {
+    await s.client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+      input: {
+        code,
+        name: code,
+        currency: 'EUR',
+        interval: 'MONTH',
+        seatFeatures: [{ featureCode: 'editor', includedSeats, overageEnabled: true, unitPrice, maximumSeats }],
+      },
+    });
+  }
   const hook = await s.client.ok(
     /* GraphQL */ `mutation { createWebhookEndpoint(input: { url: "http://127.0.0.1:9/fuzz", events: [SEAT_CHANGED] }) { endpoint { id } } }`,
   );

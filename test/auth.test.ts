@@ -247,6 +247,17 @@ describe('tenancy', () => {
         input: { customerId },
       }),
     ),
+    notFound('changePlan', /* GraphQL */ `mutation($input: ChangePlanInput!) { changePlan(input: $input) { id planCode } }`, (customerId) => ({
+      input: { customerId, planCode: 'team', timing: 'IMMEDIATELY' },
+    })),
+    notFound('previewPlanChange', /* GraphQL */ `query($input: PreviewPlanChangeInput!) { previewPlanChange(input: $input) { total } }`, (customerId) => ({
+      input: { customerId, planCode: 'team' },
+    })),
+    notFound(
+      'revokeScheduledPlanChange',
+      /* GraphQL */ `mutation($input: RevokeScheduledPlanChangeInput!) { revokeScheduledPlanChange(input: $input) { id } }`,
+      (customerId) => ({ input: { customerId } }),
+    ),
     notFound('seatCharges', /* GraphQL */ `query($customerId: String!) { seatCharges(customerId: $customerId) { id amount } }`, (customerId) => ({
       customerId,
     })),
@@ -371,7 +382,9 @@ describe('tenancy', () => {
   test('the table covers every query and mutation of the schema', () => {
     // Catalog creations only ever touch the caller's own tenant; the uniqueness tests below show
     // the same codes and external ids living side by side in other tenants.
-    const ownTenantOnly = ['createFeature', 'createPlan', 'createCustomer'];
+    // So do the settings, kept per organization and mode: test/scheduled-decrease.test.ts shows a
+    // live key's setting untouched by its test key's.
+    const ownTenantOnly = ['createFeature', 'createPlan', 'createCustomer', 'organizationSettings', 'updateOrganizationSettings'];
     // Webhook endpoints and deliveries are reached by their own ids, not a customer's: test/webhooks.test.ts
     // tries each of these with another organization's key and with the same organization's other mode.
     const testedWithWebhooks = [

@@ -371,6 +371,34 @@ export async function subscribe<T = any>(
   };
 }
 
+/**
+ * Two plans beside seatScenario's `team`, on its features and currency, for a plan change to
+ * name: `bigger` costs more (a change to it applies now), `smaller` less (one to it waits for
+ * the period end). Created once per tenant.
+ */
+export async function planChangeTargets(client: Client): Promise<void> {
+  const { plans } = await client.ok(/* GraphQL */ `{ plans { code } }`);
+  if (plans.some((plan: { code: string }) => plan.code === 'bigger')) return;
+  for (const [code, includedSeats, unitPrice] of [
+    ['bigger', 0, 9000],
+    ['smaller', 5, 1000],
+  ] as const) {
+    await client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+      input: {
+        code,
+        name: code,
+        currency: 'EUR',
+        interval: 'MONTH',
+        seatFeatures: [
+          { featureCode: 'editor', includedSeats, overageEnabled: true, unitPrice },
+          { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
+          { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
+        ],
+      },
+    });
+  }
+}
+
 /** What seatScenario sets up: a tenant with a catalog and one subscribed customer. */
 export type SeatScenario = Awaited<ReturnType<typeof seatScenario>>;
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from './fixtures.ts';
 import { routes } from '../src/rest/routes.ts';
-import { createCustomerWithSubscription, type Harness, mutations, rest, seatScenario, uniqueName } from './helpers.ts';
+import { createCustomerWithSubscription, type Harness, mutations, planChangeTargets, rest, seatScenario, uniqueName } from './helpers.ts';
 
 // The same idempotency key with anything else answers idempotency_key_mismatch and changes
 // nothing: every field of every keyed mutation changed on its own, through both doors, and every
@@ -82,28 +82,6 @@ const documents: Record<KeyedMutation, string> = {
   revokeScheduledPlanChange: /* GraphQL */ `mutation($input: RevokeScheduledPlanChangeInput!) { revokeScheduledPlanChange(input: $input) { id planCode scheduledPlanChange { planCode } } }`,
 };
 
-/** Two more plans on the scenario's features and currency, for a plan change to name: `bigger` costs more, `smaller` less. */
-async function createPlanChangeTargets(s: KeyedScenario) {
-  for (const [code, editorPrice, editorIncluded] of [
-    ['bigger', 5000, 2],
-    ['smaller', 1000, 5],
-  ] as const) {
-    await s.client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
-      input: {
-        code,
-        name: code,
-        currency: 'EUR',
-        interval: 'MONTH',
-        seatFeatures: [
-          { featureCode: 'editor', includedSeats: editorIncluded, overageEnabled: true, unitPrice: editorPrice },
-          { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
-          { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
-        ],
-      },
-    });
-  }
-}
-
 /** `prepare` readies the scenario for the first call (a resume needs a cancellation scheduled). */
 const graphqlTable: {
   mutation: KeyedMutation;
@@ -180,14 +158,14 @@ const graphqlTable: {
   {
     mutation: 'changePlan',
     input: (s) => ({ customerId: s.customerId, planCode: 'bigger', timing: 'AT_PERIOD_END' }),
-    prepare: createPlanChangeTargets,
+    prepare: (s) => planChangeTargets(s.client),
     changes: [anotherCustomer, { field: 'planCode', to: () => 'smaller' }, { field: 'timing', to: () => 'IMMEDIATELY' }],
   },
   {
     mutation: 'revokeScheduledPlanChange',
     input: (s) => ({ customerId: s.customerId }),
     prepare: async (s) => {
-      await createPlanChangeTargets(s);
+      await planChangeTargets(s.client);
       await s.client.ok(documents.changePlan, { input: { customerId: s.customerId, planCode: 'smaller', timing: 'AT_PERIOD_END' } });
     },
     changes: [anotherCustomer],
@@ -401,7 +379,7 @@ const restTable: RestRow[] = [
     operation: 'changePlan',
     // A cheaper plan: scheduled for the period end, so a repeat answers as the first call did.
     body: (s) => ({ id: s.subscriptionId, newPlanId: 'smaller' }),
-    prepare: createPlanChangeTargets,
+    prepare: (s) => planChangeTargets(s.client),
     changes: [anotherSubscription, { field: 'newPlanId', to: () => 'bigger' }],
     sameCall: [
       { field: 'newBillingInterval', label: "the plan's own", to: () => 'monthly' },
@@ -540,7 +518,7 @@ describe('REST: the same key on another operation', () => {
     const s = await keyedScenario(harness);
     await first.prepare?.(s);
     // The plan a change names must exist, or plan_not_found answers before the key is looked at.
-    if (second.operation === 'changePlan' && first.operation !== 'changePlan') await createPlanChangeTargets(s);
+    if (second.operation === 'changePlan' && first.operation !== 'changePlan') await planChangeTargets(s.client);
     const headers = { 'idempotency-key': uniqueName('rest-operation') };
     const original = first.body(s);
     expect((await send(harness, s, first, original, headers)).status).toBe(200);

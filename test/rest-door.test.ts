@@ -11,7 +11,7 @@ import { createLogger } from '../src/common/logger.ts';
 import { matchPath } from '../src/rest/paths.ts';
 import { graphqlOnly, type Route, routes } from '../src/rest/routes.ts';
 import { schema } from '../src/graphql/schema.ts';
-import { balanceOf, graphql, type Harness, rest, type RestResponse, type SeatScenario, seatScenario } from './helpers.ts';
+import { balanceOf, graphql, type Harness, planChangeTargets, rest, type RestResponse, type SeatScenario, seatScenario } from './helpers.ts';
 
 const origin = 'http://seatgate.test';
 const prefix = '/api/v1';
@@ -27,33 +27,6 @@ async function subscriptionIdOf(s: SeatScenario): Promise<string> {
   return (await s.client.ok(/* GraphQL */ `query($id: String!) { customer(id: $id) { subscription { id } } }`, { id: s.customerId })).customer.subscription.id;
 }
 
-/**
- * Plans beside the scenario's `team` on the same features, created once: `bigger` costs more
- * (a change to it applies now), `smaller` less (a change to it waits for the period end).
- */
-async function planChangeTargets(s: SeatScenario): Promise<void> {
-  const { plans } = await s.client.ok(/* GraphQL */ `{ plans { code } }`);
-  if (plans.some((plan: { code: string }) => plan.code === 'bigger')) return;
-  for (const [code, includedSeats, unitPrice] of [
-    ['bigger', 0, 9000],
-    ['smaller', 5, 1000],
-  ] as const) {
-    await s.client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
-      input: {
-        code,
-        name: code,
-        currency: 'EUR',
-        interval: 'MONTH',
-        seatFeatures: [
-          { featureCode: 'editor', includedSeats, overageEnabled: true, unitPrice },
-          { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
-          { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
-        ],
-      },
-    });
-  }
-}
-
 /** What each subscription route's valid call sends: a change of plan waits for the period end, its preview would apply now. */
 const subscriptionBodies: Record<string, object> = { changePlan: { newPlanId: 'smaller' }, previewPlanChange: { planId: 'bigger' } };
 
@@ -64,7 +37,7 @@ const subscriptionBodies: Record<string, object> = { changePlan: { newPlanId: 's
  */
 async function callOf(route: Route, s: SeatScenario): Promise<{ path: string; body?: unknown }> {
   if (isSubscriptionRoute(route)) {
-    if (route.graphql in subscriptionBodies) await planChangeTargets(s);
+    if (route.graphql in subscriptionBodies) await planChangeTargets(s.client);
     return { path: route.path.replace('{id}', await subscriptionIdOf(s)), body: subscriptionBodies[route.graphql] ?? {} };
   }
   if (route.from === 'query') {

@@ -218,7 +218,8 @@ test("the README's examples, run in order, answer what the README shows", async 
   const origin = new URL(http.endpoint).origin;
   const tour = await newTenant(harness, 'test', uniqueName('readme-tour'));
   let organization = tour;
-  const env: Record<string, string> = {};
+  // The shell variables the README has told its reader to set.
+  const exportedNames = new Set<string>();
   const answers = new Map<string, unknown>();
   const streams = new Map<string, SseSubscription>();
   // Operations whose answers no `expect` has stated yet: each must at least succeed.
@@ -295,15 +296,12 @@ test("the README's examples, run in order, answer what the README shows", async 
         if (exported) {
           // The README writes the key as a placeholder; the reader pastes theirs, as the test does.
           expect(exported[2], `${where}: ${exported[1]} is set from the key npm start printed`).toBe('ck_test_…');
-          env[exported[1]!] = 'pending';
+          exportedNames.add(exported[1]!);
           continue;
         }
         expect(command, `${where}: a shell block that runs holds curl and export lines only`).toMatch(/^curl /);
         // The reader's $SEATGATE_KEY is the key of the organization the block runs in.
-        const words = shellWords(
-          here(command).replaceAll('ck_test_…', organization.key),
-          Object.fromEntries(Object.keys(env).map((name) => [name, organization.key])),
-        );
+        const words = shellWords(here(command), Object.fromEntries([...exportedNames].map((name) => [name, organization.key])));
         const { url, init } = curlRequest(words);
         const response = await fetch(url, init);
         const text = await response.text();

@@ -274,6 +274,44 @@ describe('a decrease at period end', () => {
   });
 });
 
+describe('with a plan change at the same period end', () => {
+  test('the decrease applies first, under the plan it was asked under, then the plan change clamps what is left; the advance bills the new plan', async ({
+    harness,
+  }) => {
+    const { client, customerRowId, moveTo } = await decreaseScenario(harness);
+    // Small allows at most 5 editors, 1 included, at 500.
+    await client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
+      input: {
+        code: 'small',
+        name: 'Small',
+        currency: 'EUR',
+        interval: 'MONTH',
+        seatFeatures: [
+          { featureCode: 'editor', includedSeats: 1, overageEnabled: true, unitPrice: 500, maximumSeats: 5 },
+          { featureCode: 'viewer', includedSeats: 0, overageEnabled: true, unitPrice: 1000 },
+        ],
+      },
+    });
+    await schedule(client, 'setSeats', 7);
+    await client.ok(/* GraphQL */ `mutation($input: ChangePlanInput!) { changePlan(input: $input) { id } }`, {
+      input: { customerId: 'co', planCode: 'small', timing: 'AT_PERIOD_END' },
+    });
+    await moveTo('2030-02-02T00:00:00Z');
+    // Newest first: the clamp to Small's maximum after the decrease, both at the period end.
+    expect((await eventsOf(client)).slice(0, 2).map(({ previousBalance, newBalance, ts }) => ({ previousBalance, newBalance, ts }))).toEqual([
+      { previousBalance: 7, newBalance: 5, ts: periodEnd },
+      { previousBalance: 9, newBalance: 7, ts: periodEnd },
+    ]);
+    await expectLedgerWhole(harness, customerRowId, 'editor');
+    expect(await balanceOf(client)).toEqual({ current: 5, scheduledChange: null });
+    const february = (await chargesOf(client)).filter((charge) => charge.periodStart === periodEnd);
+    expect(february.map(({ kind, featureCode, quantity, unitPrice, amount }) => ({ kind, featureCode, quantity, unitPrice, amount }))).toEqual([
+      { kind: 'ADVANCE', featureCode: 'editor', quantity: 4, unitPrice: 500, amount: (5 - 1) * 500 },
+      { kind: 'ADVANCE', featureCode: 'viewer', quantity: 4, unitPrice: 1000, amount: 4 * 1000 },
+    ]);
+  });
+});
+
 describe('the organization default', () => {
   test('starts IMMEDIATELY; set to AT_PERIOD_END it schedules decreases that name no timing, in its mode only', async ({ harness }) => {
     const { client, organization } = await decreaseScenario(harness);

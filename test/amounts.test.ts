@@ -2,7 +2,7 @@ import { describe, expect, test } from './fixtures.ts';
 import { type Client, type Harness, newTenant } from './helpers.ts';
 
 // Charges through the GraphQL door, checked against a model of the billing contract written
-// here (README "Billing", SEAT-CONTRACT.md §5): its own calendar, day counting and half-up
+// here (docs/billing.md, SEAT-CONTRACT.md §5): its own calendar, day counting and half-up
 // rounding, and nothing imported from src/billing. Each test has its own organization, and so
 // its own test clock, which stands still between advances: every instant below is exact.
 

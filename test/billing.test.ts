@@ -296,8 +296,8 @@ describe('append-only ledger', () => {
   });
 });
 
-test("the README's worked example answers what the README says", async ({ harness }) => {
-  const readme = (await import('node:fs')).readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+test("docs/billing.md's worked example answers what the page says", async ({ harness }) => {
+  const readme = (await import('node:fs')).readFileSync(new URL('../docs/billing.md', import.meta.url), 'utf8');
   const block = /### A worked example to reproduce in GraphiQL[\s\S]*?```graphql\n([\s\S]*?)```/.exec(readme)![1]!;
   // Each operation of the block, by name, sent in order as a reader would in GraphiQL.
   const names = [...block.matchAll(/^(?:mutation|query) (\w)/gm)].map((m) => m[1]!);

@@ -12,7 +12,7 @@ const terms: Record<string, { includedSeats: number; capped: boolean }> = {
 type Op = 'addSeats' | 'removeSeats' | 'setSeats';
 
 /**
- * The contract's rules for one balance (README "Rules worth knowing"), written out here: a count
+ * The contract's rules for one balance (docs/api.md, "Rules worth knowing"), written out here: a count
  * below 1 for add and remove is bad input; a balance never goes below zero; a capped feature
  * never rises above its included seats; lowering always works. The maxima are out of reach of
  * these counts (test/rules.test.ts covers them).

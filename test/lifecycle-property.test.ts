@@ -7,7 +7,7 @@ import { type Client, type Harness, mutations, newTenant } from './helpers.ts';
 // (a) every charge and credit is the one an independent model of the rules computes;
 // (b) after every change that succeeds, each balance lies within its plan's limits;
 // (c) a refused call changes nothing.
-// The model below is written from the rules (issue 19, the README's Billing section), not from
+// The model below is written from the rules (issue 19, docs/billing.md), not from
 // the code: periods counted from the anchor in calendar months, UTC days, rounding half up once.
 
 type Code = 'editor' | 'viewer';

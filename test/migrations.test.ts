@@ -14,7 +14,7 @@ test('every migration file is registered in src/db/migrations/index.ts, in order
   expect(migrationsList.map((migration) => migration.name)).toEqual(files);
 });
 
-test("the README's `npm run migration:up` migrates an empty database with MikroORM's CLI", async () => {
+test("docs/operating.md's `npm run migration:up` migrates an empty database with MikroORM's CLI", async () => {
   const database = await scratchDatabase('seatgate_cli');
   try {
     const cwd = new URL('..', import.meta.url).pathname;

@@ -1,28 +1,35 @@
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { type OperationDefinitionNode, parse } from 'graphql';
+import ts from 'typescript';
 import { publishOutbox } from '../src/events/relay.ts';
 import { deliveryQueue } from '../src/webhooks/service.ts';
 import { expect, test } from './fixtures.ts';
 import { newTenant, type SseSubscription, subscribe, uniqueName } from './helpers.ts';
 
-// The README's examples, run in order as a newcomer would run them on a fresh start, and their
-// answers compared with what the README shows (its "Writing a test" section states the markers).
-// A README example that stops working fails here, so the README stays true.
+// The examples of the README and of the pages in docs/, run in order as a newcomer would run them
+// on a fresh start, and their answers compared with what the pages show (docs/testing.md, "The
+// README's examples are tests", states the markers). An example that stops working fails here,
+// and so does a link between the pages that leads nowhere, so the documentation stays true.
 
 /** Where the README's examples say the server is; the test's own server stands in for it. */
 const README_ORIGIN = 'http://127.0.0.1:4000';
 
 type Block = { lang: string; body: string; line: number; directives: string[] };
-type Item = { kind: 'block'; block: Block } | { kind: 'expect'; name: string; json: string; line: number };
+type Item = { file: string; kind: 'block'; block: Block } | { file: string; kind: 'expect'; name: string; json: string; line: number };
 
 /**
- * The README as a list of code blocks and expected answers, in document order. A block's
+ * A page as a list of code blocks and expected answers, in document order. A block's
  * directives are the `<!-- readme: … -->` comments just above it (blank lines and other comments
  * between them allowed); an answer is `<!-- expect Name: JSON -->`, or `<!-- expect Name -->`
  * right above a ```json block holding the JSON.
  */
-function readmeItems(readme: string): Item[] {
-  const lines = readme.split('\n');
+function pageItems(file: string, text: string): Item[] {
+  const lines = text.split('\n');
   const items: Item[] = [];
   let pending: string[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -35,7 +42,7 @@ function readmeItems(readme: string): Item[] {
       for (i++; i < lines.length && !/^\s*```\s*$/.test(lines[i]!); i++) body.push(lines[i]!.slice(indent));
       const block: Block = { lang: fence[2]!, body: body.join('\n'), line: start + 1, directives: pending };
       const answer = pending.map((d) => /^expect (\w+)$/.exec(d)).find(Boolean);
-      items.push(answer ? { kind: 'expect', name: answer[1]!, json: block.body, line: start + 1 } : { kind: 'block', block });
+      items.push(answer ? { file, kind: 'expect', name: answer[1]!, json: block.body, line: start + 1 } : { file, kind: 'block', block });
       pending = [];
       continue;
     }
@@ -52,7 +59,7 @@ function readmeItems(readme: string): Item[] {
       }
       const expectation = /^(\w+)(?::\s*([\s\S]*))?$/.exec(directive[2]!)!;
       if (expectation[2] === undefined) pending.push(`expect ${expectation[1]}`);
-      else items.push({ kind: 'expect', name: expectation[1]!, json: expectation[2], line: start + 1 });
+      else items.push({ file, kind: 'expect', name: expectation[1]!, json: expectation[2], line: start + 1 });
       continue;
     }
     if (line.trim() !== '') pending = [];
@@ -195,30 +202,124 @@ function shellCommands(body: string): { command: string; comment: string }[] {
   return commands;
 }
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const items = readmeItems(readme);
+/** What a `ts` block prints: the `// ` comment lines that end it. */
+function statedOutput(body: string): string[] {
+  const lines = body.trimEnd().split('\n');
+  const stated: string[] = [];
+  while (lines.length > 0 && /^\/\/ /.test(lines.at(-1)!)) stated.unshift(lines.pop()!.slice(3));
+  return stated;
+}
 
-test('every code block of the README is run or marked skipped with a reason', () => {
+/** Type-checks a `ts` block as its reader's editor would, with the project's compiler options, as a module of its own. */
+function typeErrors(file: string): string[] {
+  const config = ts.getParsedCommandLineOfConfigFile(
+    fileURLToPath(new URL('../tsconfig.json', import.meta.url)),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
+    },
+  )!;
+  const options: ts.CompilerOptions = {
+    ...config.options,
+    // A file of its own, outside the project: a module whatever folder it sits in, with the project's @types.
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    moduleDetection: ts.ModuleDetectionKind.Force,
+    typeRoots: [fileURLToPath(new URL('../node_modules/@types', import.meta.url))],
+  };
+  return ts
+    .getPreEmitDiagnostics(ts.createProgram([file], options))
+    .map((d) => `line ${d.file ? d.file.getLineAndCharacterOfPosition(d.start!).line + 1 : '?'}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+}
+
+const root = new URL('../', import.meta.url);
+const read = (file: string) => readFileSync(new URL(file, root), 'utf8');
+const docsIndex = read('docs/README.md');
+/** The pages whose examples run, in order: the README, then docs/ as docs/README.md lists them. */
+const pages = ['README.md', ...[...docsIndex.matchAll(/^\d+\. \[[^\]]*\]\(([\w-]+\.md)\)/gm)].map((m) => `docs/${m[1]}`)];
+const items = pages.flatMap((file) => pageItems(file, read(file)));
+/** Which organization a block runs in: every block of a docs page names it, the README's run in the tour's unless they say so. */
+const ORGANIZATIONS = ['a fresh organization', 'the organization above', "the tour's organization"];
+
+test('docs/README.md lists every page of docs/, so that each page is run', () => {
+  const listed = pages.filter((file) => file.startsWith('docs/'));
+  const present = readdirSync(new URL('docs/', root))
+    .filter((name) => name.endsWith('.md') && name !== 'README.md')
+    .map((name) => `docs/${name}`);
+  expect(listed.toSorted()).toEqual(present.toSorted());
+});
+
+test('every code block of the README and of docs/ is run or marked skipped with a reason', () => {
   const unmarked: string[] = [];
+  const unplaced: string[] = [];
   for (const item of items) {
     if (item.kind !== 'block') continue;
     const { block } = item;
+    const where = `${item.file} line ${block.line}`;
     const skip = block.directives.find((d) => d.startsWith('skip'));
     if (skip) {
-      expect(skip, `line ${block.line}: a skipped block says why ("skip: the reason")`).toMatch(/^skip:\s*\S.{10,}/);
+      expect(skip, `${where}: a skipped block says why ("skip: the reason")`).toMatch(/^skip:\s*\S.{10,}/);
       continue;
     }
-    const runs = block.lang === 'graphql' || ((block.lang === 'sh' || block.lang === 'bash') && /^\s*curl /m.test(block.body));
-    if (!runs) unmarked.push(`line ${block.line} (${block.lang || 'no language'})`);
+    const runs = block.lang === 'graphql' || block.lang === 'ts' || ((block.lang === 'sh' || block.lang === 'bash') && /^\s*curl /m.test(block.body));
+    if (!runs) unmarked.push(`${where} (${block.lang || 'no language'})`);
+    else if (item.file !== 'README.md' && !block.directives.some((d) => ORGANIZATIONS.includes(d))) unplaced.push(where);
   }
   expect(unmarked, 'blocks neither run nor marked <!-- readme: skip: why -->').toEqual([]);
+  expect(unplaced, `blocks of docs/ that do not say which organization they run in (${ORGANIZATIONS.join(', ')})`).toEqual([]);
 });
 
-test("the README's examples, run in order, answer what the README shows", async ({ harness, http }) => {
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens, `-1`, `-2` for repeats. */
+function anchors(text: string): Set<string> {
+  const found = new Set<string>();
+  const seen = new Map<string, number>();
+  let fenced = false;
+  for (const line of text.split('\n')) {
+    if (/^\s*```/.test(line)) fenced = !fenced;
+    const heading = fenced ? null : /^#{1,6} (.*)$/.exec(line);
+    if (!heading) continue;
+    const slug = heading[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}_\- ]/gu, '')
+      .replaceAll(' ', '-');
+    const repeats = seen.get(slug) ?? 0;
+    seen.set(slug, repeats + 1);
+    found.add(repeats === 0 ? slug : `${slug}-${repeats}`);
+  }
+  return found;
+}
+
+test('every relative link and #anchor of the README and of docs/ leads somewhere', () => {
+  const files = ['README.md', 'CHANGELOG.md', 'docs/README.md', ...pages.filter((file) => file.startsWith('docs/'))];
+  const broken: string[] = [];
+  let links = 0;
+  for (const file of files) {
+    const text = read(file);
+    // Links in prose only: code blocks and code spans are left as written.
+    const prose = text.replace(/^(\s*)```[\s\S]*?^\s*```/gm, '').replace(/`[^`\n]*`/g, '');
+    for (const [, target] of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z][\w+.-]*:/i.test(target!)) continue;
+      links++;
+      const [pathPart, anchor] = target!.split('#') as [string, string | undefined];
+      const destination = pathPart === '' ? file : path.posix.normalize(path.posix.join(path.posix.dirname(file), pathPart));
+      if (destination.startsWith('..') || !existsSync(new URL(destination, root))) broken.push(`${file}: ${target} (no ${destination})`);
+      else if (anchor !== undefined && (!destination.endsWith('.md') || !anchors(read(destination)).has(anchor)))
+        broken.push(`${file}: ${target} (no heading #${anchor} in ${destination})`);
+    }
+  }
+  expect(links, 'the pages link to each other').toBeGreaterThan(50);
+  expect(broken).toEqual([]);
+});
+
+test('the examples of the README and of docs/, run in order, answer what the pages show', async ({ harness, http }) => {
   const origin = new URL(http.endpoint).origin;
   const tour = await newTenant(harness, 'test', uniqueName('readme-tour'));
   let organization = tour;
-  // The shell variables the README has told its reader to set.
+  // The shell variables the README has told its reader to set; a reader keeps them for the pages after it.
   const exportedNames = new Set<string>();
   const answers = new Map<string, unknown>();
   const streams = new Map<string, SseSubscription>();
@@ -237,11 +338,12 @@ test("the README's examples, run in order, answer what the README shows", async 
     const expected = parseExpected(here(json));
     expect(actual, where).toEqual(fill(expected, actual));
   };
+  const scratch = mkdtempSync(path.join(tmpdir(), 'seatgate-readme-'));
 
   try {
     for (const item of items) {
       if (item.kind === 'expect') {
-        const where = `README line ${item.line}, the answer of ${item.name}`;
+        const where = `${item.file} line ${item.line}, the answer of ${item.name}`;
         const stream = streams.get(item.name);
         if (stream) {
           await publishAll();
@@ -256,7 +358,7 @@ test("the README's examples, run in order, answer what the README shows", async 
       }
       const { block } = item;
       if (block.directives.some((d) => d.startsWith('skip'))) continue;
-      const where = `README line ${block.line}`;
+      const where = `${item.file} line ${block.line}`;
       succeeded();
       // A block runs in the tour's organization, the development one of a fresh start, unless it says otherwise.
       if (block.directives.includes('a fresh organization')) organization = await newTenant(harness);
@@ -290,6 +392,18 @@ test("the README's examples, run in order, answer what the README shows", async 
         continue;
       }
 
+      if (block.lang === 'ts') {
+        // A program: type-checked, then run as its reader runs it (`node file.ts`, the key in SEATGATE_KEY); it prints what the `// ` lines ending it say.
+        const file = path.join(scratch, `line${block.line}.ts`);
+        writeFileSync(file, here(block.body));
+        expect(typeErrors(file), `${where}: the snippet type-checks`).toEqual([]);
+        const { stdout } = await promisify(execFile)(process.execPath, [file], { env: { ...process.env, SEATGATE_KEY: organization.key } });
+        const stated = statedOutput(block.body);
+        expect(stated, `${where}: a ts block ends with what it prints, in // lines`).not.toEqual([]);
+        check(JSON.stringify(stated), stdout.trimEnd().split('\n'), `${where}: what it prints`);
+        continue;
+      }
+
       // A shell block: `export NAME=…` lines, and curl commands with their answers in comments.
       for (const { command, comment } of shellCommands(block.body)) {
         const exported = /^export (\w+)=(\S+)$/.exec(command);
@@ -315,5 +429,6 @@ test("the README's examples, run in order, answer what the README shows", async 
     succeeded();
   } finally {
     for (const stream of streams.values()) stream.close();
+    rmSync(scratch, { recursive: true, force: true });
   }
 });

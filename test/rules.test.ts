@@ -28,7 +28,7 @@ const outcomeOf = (work: () => number): Outcome => {
   }
 };
 
-// ---- The model: the contract's seat rules (README "Rules worth knowing" and "Billing"), written
+// ---- The model: the contract's seat rules (docs/api.md "Rules worth knowing", docs/billing.md), written
 // out here, maxima included, so that the rules are checked against something they did not compute.
 
 const MAX_BALANCE = 10_000_000;

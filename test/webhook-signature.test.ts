@@ -169,12 +169,12 @@ describe('properties', () => {
   });
 });
 
-describe("the README's ten lines of Node", () => {
-  /** The README's verify-webhook block, as a module of its own. */
+describe('the ten lines of Node in docs/live-updates.md', () => {
+  /** The verify-webhook block of docs/live-updates.md, as a module of its own. */
   async function readmeVerifier(): Promise<(secret: string, headers: Record<string, string>, body: string) => boolean> {
-    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    const readme = await readFile(new URL('../docs/live-updates.md', import.meta.url), 'utf8');
     const block = /<!-- verify-webhook[^>]*-->\s*```js\n([\s\S]*?)```/.exec(readme)?.[1];
-    expect(block, 'the README has lost its verify-webhook block').toBeDefined();
+    expect(block, 'docs/live-updates.md has lost its verify-webhook block').toBeDefined();
     const folder = await mkdtemp(path.join(tmpdir(), 'seatgate-readme-'));
     const file = path.join(folder, 'verify.mjs');
     try {

@@ -7,7 +7,7 @@ import { balanceOf, expectLedgerWhole, seatScenario } from '../helpers.ts';
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
-// The documented maxima (README, Billing), written out rather than imported: a constant that
+// The documented maxima (docs/billing.md), written out rather than imported: a constant that
 // drifted from the contract must fail here, not move the expectations with it.
 const maxUnitPrice = 1_000_000_000;
 const maxAmountPerPeriod = 10_000_000_000_000;

@@ -5,7 +5,7 @@ import { run } from '../db/prepared.ts';
 import { type Authenticated, hashApiKey, isApiKeyShaped, lookUpApiKey } from './service.ts';
 import { KEY_OWNER } from './store.ts';
 
-/** The staleness bound README promises: keys and test clocks are at most 5 s out of date. */
+/** The staleness bound docs/api.md promises: keys and test clocks are at most 5 s out of date. */
 export const defaultApiKeyCacheMs = 5000;
 
 type Entry = { tenant: Tenant; keyId: string; expiresAt: number };

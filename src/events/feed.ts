@@ -41,7 +41,7 @@ const maxBacklog = 1000;
 /**
  * Work handed out between two turns of the event loop: events looked at, and events delivered
  * (each costs an execution downstream, about a hundred looks). Slices keep a page of events for
- * a thousand subscribers from holding the loop (README, Performance: 50 ms at most).
+ * a thousand subscribers from holding the loop (docs/performance.md: 50 ms at most).
  */
 const sliceBudget = 20_000;
 const deliveryCost = 100;

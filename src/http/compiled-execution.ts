@@ -28,7 +28,7 @@ const maxCompiledFields = 64;
  * - a document's first run (`interpretedRuns`): compiling costs more than running once, and a
  *   caller sending a new document every time (to make the server compile) gets no compiling;
  * - an operation of more than `maxCompiledFields` fields: compiling costs time per field, and a
- *   large operation would hold the event loop past the stall bound (README, Performance);
+ *   large operation would hold the event loop past the stall bound (docs/performance.md);
  * - a document of several operations: the plugin keeps one compiled operation per document, and
  *   would run it whatever operationName asks for;
  * - a subscription: compiled, it loses its arguments;

@@ -172,7 +172,7 @@ export const CUSTOMERS_WITH_BALANCES = statement<CustomerRefParams, CustomerBala
         -- A fence: the balances of one customer at a time, by index, so a customer costs the
         -- same however many are asked for. Flattened, the one plan made for any number of refs
         -- hashes all the tenant's subscriptions and balances: a little cheaper for a hundred
-        -- refs on a small tenant, much dearer for one, the commonest read (README, Performance).
+        -- refs on a small tenant, much dearer for one, the commonest read (docs/performance.md).
         offset 0
      ) x on true
     order by c.id, x.feature_code`,

@@ -9,6 +9,7 @@ import {
   daysInPeriod,
   daysRemaining,
   maxAmountPerPeriod,
+  planChangeChargeFor,
   roundHalfUp,
   trueUpAmount,
   trueUpFor,
@@ -238,6 +239,44 @@ describe('the credit of an immediate cancellation', () => {
         const credit = creditFor(seats, { ...terms, unitPrice }, january, on);
         const amount = trueUpAmount(seats, unitPrice, daysRemaining(january, on), 31);
         expect(credit === null ? 0 : -credit.amount).toBe(amount);
+      }),
+    );
+  });
+});
+
+describe("the new plan's charge of an immediate plan change", () => {
+  const february = period('2028-02-01T00:00:00Z', '2028-03-01T00:00:00Z');
+  const at5000 = { ...terms, includedSeats: 2, unitPrice: 5000 };
+
+  test('charges the billable seats under the new terms for the days left, the day of the change included, rounded half up once', () => {
+    // 6 seats, 2 included: 4 × 5000 × 10 / 29 = 6896.55…
+    expect(planChangeChargeFor(6, at5000, february, at('2028-02-20T09:00:00Z'))).toEqual({
+      kind: 'PLAN_CHANGE',
+      quantity: 4,
+      unitPrice: 5000,
+      daysRemaining: 10,
+      daysInPeriod: 29,
+      amount: 6897,
+      period: february,
+    });
+  });
+
+  test('on the first day it charges the whole period; nothing billable, or an amount that rounds to 0, charges nothing', () => {
+    expect(planChangeChargeFor(3, at5000, february, at('2028-02-01T00:00:00Z'))).toMatchObject({ quantity: 1, daysRemaining: 29, amount: 5000 });
+    expect(planChangeChargeFor(2, at5000, february, at('2028-02-10T00:00:00Z'))).toBeNull();
+    expect(planChangeChargeFor(0, at5000, february, at('2028-02-10T00:00:00Z'))).toBeNull();
+    // 1 × 1 × 1 / 29 = 0.03…
+    expect(planChangeChargeFor(3, { ...at5000, unitPrice: 1 }, february, at('2028-02-29T12:00:00Z'))).toBeNull();
+    expect(planChangeChargeFor(9, { ...at5000, unlimited: true }, february, at('2028-02-10T00:00:00Z'))).toBeNull();
+  });
+
+  test('equals minus the credit of the same billable seats on the same day, for any seats, price and day', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 0, max: 28 }), (seats, unitPrice, day) => {
+        const on = new Date(february.start.getTime() + day * 86_400_000);
+        const charge = planChangeChargeFor(seats, { ...at5000, unitPrice }, february, on);
+        const credit = creditFor(Math.max(0, seats - 2), { ...at5000, unitPrice }, february, on);
+        expect(charge === null ? 0 : charge.amount).toBe(credit === null ? 0 : -credit.amount);
       }),
     );
   });

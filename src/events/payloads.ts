@@ -80,7 +80,7 @@ export const seatEventPayload = (event: Omit<SeatEventRecord, 'charge'>): SeatEv
   livemode: livemode(event.mode),
 });
 
-export const seatBalancePayload = (balance: SeatBalanceRecord): SeatBalancePayload => ({
+export const seatBalancePayload = (balance: Omit<SeatBalanceRecord, 'customerRowId'>): SeatBalancePayload => ({
   customerId: balance.customerId,
   featureCode: balance.featureCode,
   current: balance.current,
@@ -129,9 +129,13 @@ export type SubscriptionPayload = {
 
 const modeOf = (payload: { livemode: boolean }): Mode => (payload.livemode ? 'live' : 'test');
 
-/** A delivered event as the GraphQL SeatEvent type reads it; its charge is loaded if asked for. */
-export const seatEventFromPayload = (payload: SeatEventPayload): SeatEventRecord => ({
+/**
+ * A delivered event as the GraphQL SeatEvent type reads it; its charge is loaded if asked for.
+ * `customerRowId` is the outbox row's customer: the payload names it by its display id only.
+ */
+export const seatEventFromPayload = (payload: SeatEventPayload, customerRowId: string): SeatEventRecord => ({
   id: payload.id,
+  customerRowId,
   customerId: payload.customerId,
   featureCode: payload.featureCode,
   kind: payload.kind,
@@ -143,7 +147,8 @@ export const seatEventFromPayload = (payload: SeatEventPayload): SeatEventRecord
   mode: modeOf(payload),
 });
 
-export const seatBalanceFromPayload = (payload: SeatBalancePayload): SeatBalanceRecord => ({
+export const seatBalanceFromPayload = (payload: SeatBalancePayload, customerRowId: string): SeatBalanceRecord => ({
+  customerRowId,
   customerId: payload.customerId,
   featureCode: payload.featureCode,
   current: payload.current,

@@ -3,10 +3,12 @@ import { builder } from './builder.ts';
 import { loadAll } from '../common/relay.ts';
 import { describe, formatCount } from './common.ts';
 import { customerIdRule, featureCodeRule } from '../common/validation.ts';
-import { SeatEventKindEnum, SeatEventRef } from './seats.ts';
+import { ScheduledSeatChangeRef, SeatEventKindEnum, SeatEventRef } from './seats.ts';
+import { CustomerRef } from './customers.ts';
+import { loadOne } from '../common/list-loader.ts';
 import { maxSeatCount } from '../seats/rules.ts';
 import { previewSeatChange } from '../flows/seat-change.ts';
-import type { ChargeTerms, SeatChargeRecord } from '../model/records.ts';
+import type { ChargeTerms, ScheduledSeatChangeRecord, SeatChargeRecord, SeatEventRecord } from '../model/records.ts';
 import { maxChargesPerQuery } from '../billing/service.ts';
 import { type InvoiceLine, listCharges, upcomingInvoice, type UpcomingInvoice } from '../flows/invoice.ts';
 import { maxPeriodsPerRenewal, maxRenewalStepsPerCall, renewDueSubscriptions, type RenewalSummary } from '../flows/renewal.ts';
@@ -162,7 +164,30 @@ type SeatChangePreview = {
   charge: ChargeQuote | null;
   error: PreviewError | null;
   livemode: boolean;
+  /** The event the change would record; null when it would fail. */
+  event: SeatEventRecord | null;
 };
+
+/** A balance as a previewed change would leave it; never recorded, so it has no id. */
+type BalancePreview = { customerId: string; featureCode: string; current: number; scheduledChange: ScheduledSeatChangeRecord | null };
+
+const SeatBalancePreviewRef = builder.objectRef<BalancePreview>('SeatBalancePreview').implement({
+  description:
+    "A balance as a previewed change would leave it. Not a SeatBalance, and without an id, on purpose: a normalised cache (Apollo, urql's Graphcache, Relay) merges objects by id, and a preview's balance would overwrite the real one, which the preview did not change. Read the real balance through Customer.seatBalances or node(id:).",
+  fields: (t) => ({
+    customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
+    featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
+    current: t.exposeInt('current', {
+      description: 'The seats the balance would hold after the change; for a decrease that would be scheduled (AT_PERIOD_END), the seats it keeps until then.',
+    }),
+    scheduledChange: t.field({
+      type: ScheduledSeatChangeRef,
+      nullable: true,
+      description: 'The decrease the change would schedule for the period end; null when it would apply now (which also cancels a scheduled one).',
+      resolve: (balance) => balance.scheduledChange,
+    }),
+  }),
+});
 
 const SeatChangePreviewRef = builder.objectRef<SeatChangePreview>('SeatChangePreview').implement({
   description: 'What a change would do. Exactly one of newBalance and error is set.',
@@ -188,6 +213,25 @@ const SeatChangePreviewRef = builder.objectRef<SeatChangePreview>('SeatChangePre
       resolve: (preview) => preview.error,
     }),
     livemode: t.exposeBoolean('livemode', { description: describe.livemode }),
+    balance: t.field({
+      type: SeatBalancePreviewRef,
+      nullable: true,
+      description:
+        'The balance as the change would leave it, without an id so that it cannot overwrite the real balance in a client cache (see SeatBalancePreview); null when the change would fail.',
+      resolve: ({ event }) =>
+        event && {
+          customerId: event.customerId,
+          featureCode: event.featureCode,
+          current: event.scheduled ? event.previousBalance : event.newBalance,
+          scheduledChange: event.scheduled ? { count: event.newBalance, effectiveAt: event.ts } : null,
+        },
+    }),
+    customer: t.field({
+      type: CustomerRef,
+      nullable: true,
+      description: 'The customer the change is for, read when asked for (the preview changes nothing of it); null when the change would fail.',
+      resolve: async ({ event }, _args, ctx) => (event ? loadOne(ctx.loaders.customersByRefs, event.customerRowId) : null),
+    }),
   }),
 });
 
@@ -232,7 +276,7 @@ builder.queryFields((t) => ({
       const base = { customerId: input.customerId, featureCode: input.featureCode, kind: input.kind, count: input.count, livemode: ctx.tenant.mode === 'live' };
       if (!preview.ok) {
         const { code, type, message, param } = preview.error;
-        return { ...base, previousBalance: null, newBalance: null, charge: null, error: { code, type, message, param } };
+        return { ...base, previousBalance: null, newBalance: null, charge: null, error: { code, type, message, param }, event: null };
       }
       const { event } = preview;
       return {
@@ -242,6 +286,7 @@ builder.queryFields((t) => ({
         newBalance: event.newBalance,
         charge: event.charge ?? null,
         error: null,
+        event,
       };
     },
   }),

@@ -33,7 +33,7 @@ export const builder = new SchemaBuilder<{
     nodesQueryOptions: false,
     nodeTypeOptions: {
       description:
-        "An object with a global id, which node(id:) and nodes(ids:) fetch it again by, and which Relay and urql's graphcache normalise their caches on. The global id is the object's own id: its prefix names its type (cus_ Customer, feat_ Feature, plan_ Plan, sub_ PlanSubscription, sev_ SeatEvent, chg_ SeatCharge, we_ WebhookEndpoint, msg_ WebhookDelivery).",
+        "An object with a global id, which node(id:) and nodes(ids:) fetch it again by, and which Relay and urql's graphcache normalise their caches on. The global id is the object's own id: its prefix names its type (cus_ Customer, sbal_ SeatBalance (made of its customer's id and its feature code), feat_ Feature, plan_ Plan, sub_ PlanSubscription, sev_ SeatEvent, chg_ SeatCharge, we_ WebhookEndpoint, msg_ WebhookDelivery).",
     },
     idFieldOptions: { description: "The object's id, unique across every type: pass it to node(id:) to fetch the object again." },
     pageInfoTypeOptions: {

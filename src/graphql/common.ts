@@ -4,6 +4,7 @@ import { builder } from './builder.ts';
 import type { Context } from '../types.ts';
 import { maxNodesPerQuery, parseGlobalId } from '../common/relay.ts';
 import { opaqueIdRule } from '../common/validation.ts';
+import { parseSeatBalanceId } from '../seats/balance-id.ts';
 
 builder.queryType({
   description:
@@ -80,7 +81,10 @@ builder.scalarType('SafeInt', {
 });
 
 const nodeTypes =
-  'a customer (cus_), feature (feat_), plan (plan_), subscription (sub_), seat event (sev_), charge (chg_), webhook endpoint (we_) or webhook delivery (msg_)';
+  'a customer (cus_), seat balance (sbal_), feature (feat_), plan (plan_), subscription (sub_), seat event (sev_), charge (chg_), webhook endpoint (we_) or webhook delivery (msg_)';
+
+/** The type a global id names: a balance's (named by its customer and feature), or a row's by its prefix. */
+const parseNodeId = (id: string) => (parseSeatBalanceId(id) ? { typename: 'SeatBalance', id } : parseGlobalId(id));
 
 /**
  * Nodes by global id, in the order asked, through the loaders of their types: ids of one type
@@ -88,7 +92,7 @@ const nodeTypes =
  * an unknown one, and one no object can have (no known prefix) all answer null alike.
  */
 async function loadNodes(ctx: Context, info: GraphQLResolveInfo, ids: readonly string[]): Promise<unknown[]> {
-  return Promise.all(await resolveNodes(builder, ctx, info, ids.map(parseGlobalId)));
+  return Promise.all(await resolveNodes(builder, ctx, info, ids.map(parseNodeId)));
 }
 
 builder.queryFields((t) => ({

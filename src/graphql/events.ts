@@ -17,13 +17,16 @@ import type { PublishedEvent } from '../model/records.ts';
 
 const changeOf = (event: PublishedEvent) => event.payload as SeatChangedPayload;
 
+/** A notification's change: delivered in order, so the balance it left is the balance's latest. */
+const changeEventOf = (event: PublishedEvent) => ({ ...seatEventFromPayload(changeOf(event).event, event.customerId), latest: true });
+
 const notificationId = 'This notification, prefixed evt_. Subscribe again with it as `after` to resume where you stopped.';
 
 const SeatEventNotificationRef = builder.objectRef<PublishedEvent>('SeatEventNotification').implement({
   description: 'A seat change, as it is recorded.',
   fields: (t) => ({
     id: t.exposeID('id', { description: notificationId }),
-    event: t.field({ type: SeatEventRef, description: 'The change.', resolve: (event) => seatEventFromPayload(changeOf(event).event) }),
+    event: t.field({ type: SeatEventRef, description: 'The change.', resolve: changeEventOf }),
   }),
 });
 
@@ -33,10 +36,11 @@ const SeatBalanceNotificationRef = builder.objectRef<PublishedEvent>('SeatBalanc
     id: t.exposeID('id', { description: notificationId }),
     balance: t.field({
       type: SeatBalanceRef,
-      description: 'The balance the change left.',
-      resolve: (event) => seatBalanceFromPayload(changeOf(event).balance),
+      description:
+        'The balance the change left, under the id it has everywhere (SeatBalance.id): written into a normalised cache, it updates the balance any query shows.',
+      resolve: (event) => seatBalanceFromPayload(changeOf(event).balance, event.customerId),
     }),
-    event: t.field({ type: SeatEventRef, description: 'The change.', resolve: (event) => seatEventFromPayload(changeOf(event).event) }),
+    event: t.field({ type: SeatEventRef, description: 'The change.', resolve: changeEventOf }),
   }),
 });
 
@@ -86,7 +90,8 @@ const LifecycleNotificationRef = builder.objectRef<PublishedEvent>('LifecycleNot
       type: SeatBalanceRef,
       nullable: true,
       description: 'For SEAT_CHANGE_SCHEDULED, the balance as the step left it, with its scheduledChange; null for the other steps.',
-      resolve: (event) => (event.type === 'seat.change_scheduled' ? seatBalanceFromPayload((event.payload as SeatChangeScheduledPayload).balance) : null),
+      resolve: (event) =>
+        event.type === 'seat.change_scheduled' ? seatBalanceFromPayload((event.payload as SeatChangeScheduledPayload).balance, event.customerId) : null,
     }),
   }),
 });

@@ -5,11 +5,14 @@ import { checkIdempotencyKeyHeader, customerIdRule, featureCodeRule, idempotency
 import { CustomerRef } from './customers.ts';
 import type { Context } from '../types.ts';
 import { validationError } from '../common/errors.ts';
+import { loadOne } from '../common/list-loader.ts';
+import { customerNotFound } from '../model/customer-refs.ts';
 import { bulkSetSeats, changeSeats } from '../flows/seat-change.ts';
 import { listSeatEvents, loadCustomerWithBalances, loadSeatBalance, loadSeatBalances, seatBalancesOf } from '../flows/seat-reads.ts';
 import type { ScheduledSeatChangeRecord, SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
 import type { SeatChangeTiming } from '../model/organization.ts';
 import type { SeatEventKind } from '../model/seats.ts';
+import { seatBalanceId } from '../seats/balance-id.ts';
 import { defaultSeatEventsPerPage, maxSeatEventsPerPage } from '../seats/ledger.ts';
 import { maxBulkEntries, maxSeatBalance, maxSeatCount, minSeatCount } from '../seats/rules.ts';
 
@@ -51,7 +54,7 @@ const seatLimitsText =
 const timingDescription =
   "When a decrease takes effect: IMMEDIATELY, or AT_PERIOD_END (scheduled for currentPeriodEnd, replacing any decrease already scheduled for this balance). Omitted: the organization's seatDecreaseTiming (organizationSettings), IMMEDIATELY unless changed. Ignored for an increase or a set to the current count, which apply now; either also cancels a scheduled decrease, as any change applied now does. A scheduled decrease is held to minimumSeats now (seat_limit_exceeded), and removeSeats counts it from the current balance, not from one already scheduled.";
 
-const ScheduledSeatChangeRef = builder.objectRef<ScheduledSeatChangeRecord>('ScheduledSeatChange').implement({
+export const ScheduledSeatChangeRef = builder.objectRef<ScheduledSeatChangeRecord>('ScheduledSeatChange').implement({
   description:
     'A decrease waiting for the period end. Cancel it with setSeats to the current count, replace it with another decrease AT_PERIOD_END, or apply a change now (which replaces it).',
   fields: (t) => ({
@@ -63,32 +66,77 @@ const ScheduledSeatChangeRef = builder.objectRef<ScheduledSeatChangeRecord>('Sch
   }),
 });
 
-export const SeatBalanceRef = builder.objectRef<SeatBalanceRecord>('SeatBalance').implement({
-  description:
-    "The seats a customer holds of one seat feature of its plan. It starts at the subscription's initialSeats, or else at the feature's minimumSeats (0 unless the plan sets one), stays within the feature's minimumSeats and maximumSeats, and equals the newBalance of its latest event. After the subscription ended (Customer.subscription is CANCELED) it stays readable as it was when it ended, under that subscription's plan, and no longer changes: seat changes answer no_active_subscription until the customer subscribes again.",
-  fields: (t) => ({
-    customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
-    featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
-    current: t.exposeInt('current', {
-      description: `Seats held now, 0–${maxBalanceText}; for a subscription that ended, the seats held when it ended (nothing is billed for them).`,
-    }),
-    includedSeats: t.int({
-      nullable: true,
-      description: 'Seats the plan includes; null when the feature is unlimited.',
-      resolve: (balance) => (balance.unlimited ? null : balance.includedSeats),
-    }),
-    unlimited: t.exposeBoolean('unlimited', { description: 'True when the plan sets no cap for this feature and bills none of its seats.' }),
-    asOf: t.expose('asOf', { type: 'DateTime', description: 'When the balance last changed (the subscription start before any change).' }),
-    scheduledChange: t.field({
-      type: ScheduledSeatChangeRef,
-      nullable: true,
-      description:
-        'The decrease scheduled for the period end (timing AT_PERIOD_END); null when none is. current keeps its value until effectiveAt. A subscription cancelled at the same period end ends instead, and the decrease is not applied.',
-      resolve: (balance) => balance.scheduledChange ?? null,
-    }),
-    livemode: t.boolean({ description: describe.livemode, resolve: (balance) => balance.mode === 'live' }),
-  }),
+/**
+ * A balance as a field shows it: read, or as the change an event records left it. The latter
+ * holds what the event does, with no read; the plan's terms (and, for a scheduled decrease,
+ * asOf) are read from the stored balance only when asked for.
+ */
+type ShownBalance = SeatBalanceRecord | LeftBalance;
+type LeftBalance = Omit<SeatBalanceRecord, 'includedSeats' | 'unlimited' | 'asOf'> & { includedSeats?: undefined; unlimited?: undefined; asOf: Date | null };
+
+/** The balance an event left: its count now, or for a scheduled decrease the count kept until then. */
+const balanceLeftBy = (event: SeatEventRecord): LeftBalance => ({
+  customerRowId: event.customerRowId,
+  customerId: event.customerId,
+  featureCode: event.featureCode,
+  mode: event.mode,
+  current: event.scheduled ? event.previousBalance : event.newBalance,
+  asOf: event.scheduled ? null : event.ts,
+  // A change applied now clears any scheduled decrease; a scheduled one is the decrease.
+  scheduledChange: event.scheduled ? { count: event.newBalance, effectiveAt: event.ts } : null,
 });
+
+const balanceIdOf = (balance: { customerRowId: string; featureCode: string }) => seatBalanceId(balance.customerRowId, balance.featureCode);
+
+/** What a shown balance lacks, from the balance as stored; null once its feature left the customer's plan. */
+const storedBalance = (balance: ShownBalance, ctx: Context): SeatBalanceRecord | null | Promise<SeatBalanceRecord | null> =>
+  balance.unlimited === undefined ? ctx.loaders.seatBalanceById.load(balanceIdOf(balance)) : balance;
+
+export const SeatBalanceRef = builder
+  .nodeRef<ShownBalance>('SeatBalance', {
+    id: {
+      resolve: (balance) => balanceIdOf(balance),
+      description:
+        "Its global id, prefixed sbal_: the same for a customer's balance of one feature wherever it shows (seatBalances, seatBalance, a change's SeatEvent.balance, notifications), so a normalised cache updates the one balance it holds. Pass it to node(id:).",
+    },
+    loadMany: (ids, ctx) => loadAll(ctx.loaders.seatBalanceById, ids),
+  })
+  .implement({
+    description:
+      "The seats a customer holds of one seat feature of its plan. It starts at the subscription's initialSeats, or else at the feature's minimumSeats (0 unless the plan sets one), stays within the feature's minimumSeats and maximumSeats, and equals the newBalance of its latest event. After the subscription ended (Customer.subscription is CANCELED) it stays readable as it was when it ended, under that subscription's plan, and no longer changes: seat changes answer no_active_subscription until the customer subscribes again.",
+    fields: (t) => ({
+      customerId: t.exposeString('customerId', { description: describe.customerIdOut }),
+      featureCode: t.exposeString('featureCode', { description: describe.featureCodeOut }),
+      current: t.exposeInt('current', {
+        description: `Seats held now, 0–${maxBalanceText}; for a subscription that ended, the seats held when it ended (nothing is billed for them).`,
+      }),
+      includedSeats: t.int({
+        nullable: true,
+        description: "Seats the plan includes; null when the feature is unlimited, or (on an old event's balance) no longer in the customer's plan.",
+        resolve: async (balance, _args, ctx) => {
+          const stored = await storedBalance(balance, ctx);
+          return !stored || stored.unlimited ? null : stored.includedSeats;
+        },
+      }),
+      unlimited: t.boolean({
+        description: "True when the plan sets no cap for this feature and bills none of its seats; false too once the feature left the customer's plan.",
+        resolve: async (balance, _args, ctx) => (await storedBalance(balance, ctx))?.unlimited ?? false,
+      }),
+      asOf: t.field({
+        type: 'DateTime',
+        description: 'When the balance last changed (the subscription start before any change).',
+        resolve: async (balance, _args, ctx) => balance.asOf ?? (await storedBalance(balance, ctx))?.asOf ?? new Date(0),
+      }),
+      scheduledChange: t.field({
+        type: ScheduledSeatChangeRef,
+        nullable: true,
+        description:
+          'The decrease scheduled for the period end (timing AT_PERIOD_END); null when none is. current keeps its value until effectiveAt. A subscription cancelled at the same period end ends instead, and the decrease is not applied.',
+        resolve: (balance) => balance.scheduledChange ?? null,
+      }),
+      livemode: t.boolean({ description: describe.livemode, resolve: (balance) => balance.mode === 'live' }),
+    }),
+  });
 
 export const SeatEventRef = builder
   .nodeRef<SeatEventRecord>('SeatEvent', {
@@ -117,6 +165,22 @@ export const SeatEventRef = builder
       }),
       createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the event was recorded.' }),
       livemode: t.boolean({ description: describe.livemode, resolve: (event) => event.mode === 'live' }),
+      balance: t.field({
+        type: SeatBalanceRef,
+        description:
+          "The balance this event changed, under the id it has everywhere, so a normalised cache (Apollo, urql's Graphcache, Relay) shows the change without a refetch. In a change's answer (addSeats, removeSeats, setSeats, bulkSetSeats) and in a notification, as this event left it: `balance { id current }` costs no read. Read back later (seatEvents, node, the replay of an idempotent call), as it stands now, since a cache keeps one value per id and an older one would overwrite it; newBalance keeps what the event set. For a scheduled decrease, current is the count kept until ts, and scheduledChange is this decrease.",
+        resolve: async (event, _args, ctx) =>
+          event.latest ? balanceLeftBy(event) : ((await ctx.loaders.seatBalanceById.load(balanceIdOf(event))) ?? balanceLeftBy(event)),
+      }),
+      customer: t.field({
+        type: CustomerRef,
+        description: 'The customer whose balance changed, read when asked for (the events of one answer share one read).',
+        resolve: async (event, _args, ctx) => {
+          const customer = await loadOne(ctx.loaders.customersByRefs, event.customerRowId);
+          if (!customer) throw customerNotFound(event.customerId);
+          return customer;
+        },
+      }),
     }),
   });
 

@@ -11,6 +11,8 @@ export type CustomerRecord = { id: string; externalId: string | null; name: stri
 
 /** A balance as the API shows it. */
 export type SeatBalanceRecord = {
+  /** The customer's own `cus_` id, whatever `customerId` shows: the balance's global id is made of it. */
+  customerRowId: string;
   customerId: string;
   featureCode: string;
   current: number;
@@ -28,6 +30,8 @@ export type ScheduledSeatChangeRecord = { count: number; effectiveAt: Date };
 /** One change of one balance; `customerId` is the customer's display id. */
 export type SeatEventRecord = {
   id: string;
+  /** The customer's own `cus_` id, whatever `customerId` shows. */
+  customerRowId: string;
   customerId: string;
   featureCode: string;
   kind: SeatEventKind;
@@ -41,6 +45,11 @@ export type SeatEventRecord = {
   charge?: SeatChargeRecord | null;
   /** True for a decrease scheduled for `ts` and not in the ledger yet. */
   scheduled?: boolean;
+  /**
+   * True when the event is its balance's latest change as the reader gets it (just recorded, or
+   * delivered in order as a notification), so the balance it left is the one to show.
+   */
+  latest?: boolean;
 };
 
 /** What explains a charge's amount: quantity × unitPrice × daysRemaining / daysInPeriod. */

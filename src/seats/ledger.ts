@@ -16,6 +16,7 @@ import {
 /** An event just flushed, as callers see it; `customerId` is the customer's display id. */
 export const eventRecordOf = (event: SeatEvent, names: { customerId: string; featureCode: string }, charge: SeatChargeRecord | null): SeatEventRecord => ({
   id: event.id,
+  customerRowId: event.customer.id,
   customerId: names.customerId,
   featureCode: names.featureCode,
   kind: event.kind,
@@ -26,6 +27,7 @@ export const eventRecordOf = (event: SeatEvent, names: { customerId: string; fea
   createdAt: event.createdAt,
   mode: event.mode,
   charge,
+  latest: true,
 });
 
 /**
@@ -34,6 +36,7 @@ export const eventRecordOf = (event: SeatEvent, names: { customerId: string; fea
  */
 export const scheduledEventRecord = (change: SeatScheduledChange, names: { customerId: string; featureCode: string }): SeatEventRecord => ({
   id: change.id,
+  customerRowId: change.customer.id,
   customerId: names.customerId,
   featureCode: names.featureCode,
   kind: 'SET',
@@ -45,6 +48,7 @@ export const scheduledEventRecord = (change: SeatScheduledChange, names: { custo
   mode: change.mode,
   charge: null,
   scheduled: true,
+  latest: true,
 });
 
 /** Cursors of a ledger: the event's own sev_ id (the v1 cursors held a table-wide sequence number). */

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type { RequestScope } from '../model/tenant.ts';
 import { refListLoader } from '../common/list-loader.ts';
 import type { SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
+import { parseSeatBalanceId } from './balance-id.ts';
 import { findEventsById } from './ledger.ts';
 import { type CustomerWithSeatBalances, readBalances, readCustomersWithBalances } from './service.ts';
 
@@ -13,6 +14,20 @@ export const createSeatLoaders = (scope: RequestScope) => {
   });
   return {
     seatBalancesByCustomerId,
+    /**
+     * By global id (node(id:)), through the customer's balances: the ids of one request cost one
+     * query. Null for an id of another tenant, or of a feature no longer in the customer's plan.
+     */
+    seatBalanceById: new DataLoader<string, SeatBalanceRecord | null>((ids) =>
+      Promise.all(
+        ids.map(async (id) => {
+          const named = parseSeatBalanceId(id);
+          if (!named) return null;
+          const balances = await seatBalancesByCustomerId.load(named.customerRowId);
+          return balances.find((balance) => balance.featureCode === named.featureCode) ?? null;
+        }),
+      ),
+    ),
     /**
      * Customers by lists of `cus_` ids or external ids, with their balances, in one query; null for
      * each ref the tenant has no customer for. Not primed into seatBalancesByCustomerId: the

@@ -93,6 +93,7 @@ export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[
 /** A balance row's record; `customer` gives the id the API shows (customerDisplayId). */
 function parseBalance(row: Record<string, unknown>, customer: { id: string; externalId: string | null }, mode: Mode): SeatBalanceRecord {
   return {
+    customerRowId: customer.id,
     customerId: customerDisplayId(customer),
     featureCode: read.text(row.feature_code),
     current: read.int(row.current),
@@ -193,6 +194,7 @@ const eventJoins = `seat_event e join feature f on f.id = e.feature_id join cust
 /** A recorded event, under the names callers know its customer and feature by. */
 const parseEvent = (row: Record<string, unknown>): SeatEventRecord => ({
   id: read.text(row.id),
+  customerRowId: read.text(row.customer_id),
   customerId: customerDisplayId({ id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) }),
   featureCode: read.text(row.feature_code),
   kind: row.kind as SeatEventKind,
@@ -272,6 +274,7 @@ export const SCHEDULED_CHANGES_BY_ID = statement<{ organizationId: string; mode:
     where x.organization_id = :organizationId and x.mode = :mode and x.id = any(:ids::text[])`,
   (row) => ({
     id: read.text(row.id),
+    customerRowId: read.text(row.customer_id),
     customerId: customerDisplayId({ id: read.text(row.customer_id), externalId: read.nullableText(row.external_id) }),
     featureCode: read.text(row.feature_code),
     kind: 'SET',

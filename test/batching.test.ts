@@ -77,6 +77,40 @@ describe('SQL statements per request', () => {
     const lone = ['begin', 'select', 'insert outbox_event', 'insert seat_event', 'update seat_balance', 'commit'];
     expect(single.statements.map(shapeOf)).toEqual(lone);
 
+    // The balance a change left, as a normalised cache needs it (its id and count), costs nothing more.
+    const withBalance = await harness.countStatements(() =>
+      graphql(
+        harness,
+        s.key,
+        /* GraphQL */ `mutation($input: AddSeatsInput!) { addSeats(input: $input) { id newBalance balance { __typename id current } } }`,
+        { input: { customerId: s.customerId, featureCode: 'admin', count: 1 } },
+      ),
+    );
+    expect(withBalance.result.errors).toBeUndefined();
+    expect(withBalance.result.data.addSeats.balance).toEqual({ __typename: 'SeatBalance', id: expect.stringMatching(/^sbal_/), current: 3 });
+    expect(withBalance.statements.map(shapeOf)).toEqual(lone);
+    const bulkWithBalances = await harness.countStatements(() =>
+      graphql(harness, s.key, /* GraphQL */ `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { id balance { id current } } }`, {
+        input: { customerId: s.customerId, seats: ['editor', 'viewer'].map((featureCode) => ({ featureCode, count: 2 })) },
+      }),
+    );
+    expect(bulkWithBalances.result.data.bulkSetSeats.map((event: any) => event.balance.current)).toEqual([2, 2]);
+    expect(bulkWithBalances.statements.map(shapeOf)).toEqual(lone);
+    // What the event does not hold (the plan's terms, the customer) is read once for the whole answer.
+    const withTerms = await harness.countStatements(() =>
+      graphql(
+        harness,
+        s.key,
+        /* GraphQL */ `mutation($input: BulkSetSeatsInput!) { bulkSetSeats(input: $input) { balance { id current includedSeats unlimited } customer { id } } }`,
+        { input: { customerId: s.customerId, seats: ['editor', 'viewer'].map((featureCode) => ({ featureCode, count: 1 })) } },
+      ),
+    );
+    expect(withTerms.result.data.bulkSetSeats.map((event: any) => [event.balance.current, event.balance.includedSeats, event.customer.id])).toEqual([
+      [1, 5, s.customer.id],
+      [1, 2, s.customer.id],
+    ]);
+    expect(withTerms.statements.map(shapeOf)).toEqual([...lone, 'select', 'select']);
+
     const bulk = await harness.countStatements(() =>
       graphql(harness, s.key, mutations.bulkSetSeats, {
         input: { customerId: s.customerId, seats: ['editor', 'viewer', 'admin'].map((featureCode) => ({ featureCode, count: 1 })) },

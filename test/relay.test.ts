@@ -119,6 +119,62 @@ describe('node(id:) and nodes(ids:)', () => {
     for (const id of [theirs[4]!.id, ...unknown]) expect(await s.client.ok(nodeQuery, { id })).toEqual({ node: null });
   });
 
+  test('a seat balance is a node: one id wherever it shows, and node(id:) finds it only for its own organization and mode', async ({ harness }) => {
+    const balanceFields = '__typename id customerId featureCode current includedSeats unlimited livemode';
+    const read = async (s: SeatScenario) =>
+      s.client.ok(
+        /* GraphQL */ `query($c: String!) {
+          seatBalances(customerId: $c) { ${balanceFields} }
+          seatBalance(customerId: $c, featureCode: "editor") { ${balanceFields} }
+          customer(id: $c) { seatBalances { ${balanceFields} } seatBalance(featureCode: "editor") { ${balanceFields} } }
+        }`,
+        { c: s.customerId },
+      );
+    const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 6 }] });
+    const mine = await read(s);
+    const editor = mine.seatBalances.find((b: Found) => b.featureCode === 'editor');
+    expect(editor).toMatchObject({ __typename: 'SeatBalance', id: expect.stringMatching(/^sbal_/), current: 6, includedSeats: 5 });
+    expect(mine.seatBalance).toEqual(editor);
+    expect(mine.customer.seatBalances).toEqual(mine.seatBalances);
+    expect(mine.customer.seatBalance).toEqual(editor);
+    expect(new Set(mine.seatBalances.map((b: Found) => b.id)).size).toBe(3);
+
+    // A change answers under the same id; node(id:) reads the balance as it now stands.
+    const { addSeats } = await s.client.ok(
+      /* GraphQL */ `mutation($input: AddSeatsInput!) { addSeats(input: $input) { balance { ${balanceFields} } customer { id } } }`,
+      { input: { customerId: s.customerId, featureCode: 'editor', count: 1 } },
+    );
+    expect(addSeats).toEqual({ balance: { ...editor, current: 7 }, customer: { id: s.customer.id } });
+    expect((await s.client.ok(nodeQuery, { id: editor.id })).node).toMatchObject({ __typename: 'SeatBalance', id: editor.id });
+    const { nodes } = await s.client.ok(/* GraphQL */ `query($ids: [ID!]!) { nodes(ids: $ids) { ... on SeatBalance { ${balanceFields} } } }`, {
+      ids: mine.seatBalances.map((b: Found) => b.id),
+    });
+    expect(nodes).toEqual(mine.seatBalances.map((b: Found) => (b.id === editor.id ? { ...b, current: 7 } : b)));
+
+    // The same external id in another organization is another customer: its balances have other ids.
+    const stranger = await seatScenario(harness, { externalId: s.customerId, initialSeats: [{ featureCode: 'editor', count: 6 }] });
+    const theirs = await read(stranger);
+    expect(theirs.seatBalance.customerId).toBe(s.customerId);
+    expect(theirs.seatBalance.id).not.toBe(editor.id);
+    const live = await newTenant(harness, 'live', s.organization);
+    const unknown = [
+      editor.id.replace(/_editor$/, '_auditor'), // a feature outside the plan
+      editor.id.replace(/_editor$/, '_nothing'),
+      'sbal_00000000000000000000000000_editor',
+      'sbal_editor',
+      `sbal_${'0'.repeat(26)}_${'a'.repeat(60)}`,
+    ];
+    for (const [client, id] of [
+      [s.client, theirs.seatBalance.id],
+      [stranger.client, editor.id],
+      [live.client, editor.id],
+      ...unknown.map((id) => [s.client, id] as const),
+    ] as const) {
+      expect(await client.ok(nodeQuery, { id }), id).toEqual({ node: null });
+      expect(await client.ok(nodesQuery, { ids: [id] }), id).toEqual({ nodes: [null] });
+    }
+  });
+
   test('ids that break the rules answer validation_error naming the argument', async ({ tenant: s }) => {
     for (const [query, variables, param] of [
       [nodeQuery, { id: '' }, 'id'],

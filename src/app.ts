@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createInMemoryAPQStore, useAPQ } from '@graphql-yoga/plugin-apq';
+import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { ApiKeyCache, defaultApiKeyCacheMs } from './auth/cache.ts';
 import { useApiKeyAuth } from './http/api-key-auth.ts';
@@ -7,7 +9,7 @@ import { createContext } from './context.ts';
 import type { Context } from './types.ts';
 import { type CorsPolicy, type Limits, loadConfig, type SubscriptionSettings, type WebhookSettings } from './config.ts';
 import type { Orm } from './db/orm.ts';
-import { useContractErrors } from './http/errors.ts';
+import { errorExtensions, useContractErrors } from './http/errors.ts';
 import { corsOptions } from './http/cors.ts';
 import { useAccessLog } from './http/access-log.ts';
 import { useGraphiQLPage } from './http/graphiql.ts';
@@ -109,6 +111,34 @@ export const yogaLogger = (logger: Logger) => {
     };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 };
+
+/** A SHA-256 in lower-case hex, as Apollo's persisted-query link and urql's persistedExchange send it. */
+const sha256Hex = /^[0-9a-f]{64}$/;
+
+/**
+ * Automatic persisted queries, as Apollo's persisted-query link and urql's persistedExchange
+ * speak them: a client sends the document's hash alone; on a miss (PersistedQueryNotFound) it
+ * sends the document with its hash, which is checked (PersistedQueryMismatch) and kept. Kept per
+ * process in yoga's LRU cache of `maxEntries` documents, without expiry: another process, or an
+ * evicted document, answers a miss, and the client sends the document again. Answered with status
+ * 200, as those links expect. A hash that is not one (too long, not hex) is refused before any
+ * lookup. The document, restored or sent, then passes every document limit as any other.
+ */
+function usePersistedQueries(maxEntries: number): Plugin[] {
+  if (maxEntries === 0) return [];
+  const param = 'extensions.persistedQuery.sha256Hash';
+  const hashShape: Plugin = {
+    onParams({ params }) {
+      const persisted = params.extensions?.persistedQuery as { sha256Hash?: unknown } | undefined;
+      if (persisted === undefined || (typeof persisted.sha256Hash === 'string' && sha256Hex.test(persisted.sha256Hash))) return;
+      const message = `${param} must be the SHA-256 of the query, in 64 lower-case hex digits.`;
+      throw new GraphQLError(message, {
+        extensions: { ...errorExtensions('validation_error', param, [{ field: param, message }]), http: { status: 400, spec: true } },
+      });
+    },
+  };
+  return [hashShape, useAPQ({ store: createInMemoryAPQStore({ max: maxEntries, ttl: 0 }), responseConfig: { forceStatusCodeOk: true } })];
+}
 
 /** `realNow` replaces the wall clock (tests use it to break time on purpose). */
 export type AppOptions = {
@@ -212,6 +242,7 @@ export function createApp(options: AppOptions) {
       useNoCompressedBodies(),
       useBodyLimit(limits.maxBodyBytes),
       useWellFormedStrings(),
+      ...usePersistedQueries(limits.persistedQueriesMax),
       ...documentLimitPlugins(limits),
       useOneMutationPerRequest(),
       ...(introspection ? [] : noIntrospectionPlugins()),

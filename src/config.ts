@@ -73,6 +73,9 @@ const envSchema = z.object({
   MAX_TOKENS: count(100_000).default(5000),
   MAX_QUERY_COST: count(10_000_000).default(20_000),
   MAX_DIRECTIVES: count(1000).default(20),
+  // Automatic persisted queries: documents kept per process, the least recently used dropped
+  // first. 0 turns them off (a hash alone then answers PersistedQueryNotFound for ever).
+  PERSISTED_QUERIES_MAX: count(1_000_000).default(1000),
   RATE_LIMIT_PER_SECOND: count(1_000_000).default(50),
   RATE_LIMIT_BURST: count(1_000_000).default(200),
   // Requests with a missing or invalid key, per client address (an IPv6 client by its /64).
@@ -140,6 +143,11 @@ export type Limits = {
   maxTokens: number;
   maxQueryCost: number;
   maxDirectives: number;
+  /**
+   * Documents kept for automatic persisted queries, per process, in an LRU of this many entries
+   * (each at most maxBodyBytes). Unlike the others, 0 turns the feature off, not its bound.
+   */
+  persistedQueriesMax: number;
   /** Requests per second each API key may sustain, and how many it may send at once. */
   rateLimitPerSecond: number;
   rateLimitBurst: number;
@@ -256,6 +264,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTokens: e.MAX_TOKENS,
       maxQueryCost: e.MAX_QUERY_COST,
       maxDirectives: e.MAX_DIRECTIVES,
+      persistedQueriesMax: e.PERSISTED_QUERIES_MAX,
       rateLimitPerSecond: e.RATE_LIMIT_PER_SECOND,
       rateLimitBurst: e.RATE_LIMIT_BURST,
       authFailuresPerMinute: e.AUTH_FAILURES_PER_MINUTE,

@@ -39,26 +39,40 @@ import { DomainError } from './common/errors.ts';
 
 export const graphqlPath = '/graphql';
 
-export const exampleOperation = `# Put your key in the Headers tab below: {"x-api-key": "ck_test_..."}
+/** GraphiQL's prefilled example: lines short enough for the editor pane of a laptop screen. */
+export const exampleOperation = `# Your key goes in the Headers tab below:
+# {"x-api-key": "ck_test_..."}
 query Balances {
   customers(ids: ["acme-corp"]) {
     id
     externalId
-    seatBalances { featureCode current includedSeats unlimited asOf }
+    seatBalances {
+      id featureCode current
+      includedSeats unlimited asOf
+    }
   }
 }
 
 mutation AddEditor {
-  addSeats(input: { customerId: "acme-corp", featureCode: "editor", count: 1 }) {
+  addSeats(input: {
+    customerId: "acme-corp"
+    featureCode: "editor"
+    count: 1
+  }) {
     id kind previousBalance newBalance ts
+    balance { id current }
   }
 }
 
-# Run this, then AddEditor in another tab: each change arrives as it is made.
+# Run this in a second GraphiQL window, then
+# AddEditor here: each change arrives as made.
 subscription WatchEditors {
-  seatBalanceChanged(customerId: "acme-corp", featureCode: "editor") {
+  seatBalanceChanged(
+    customerId: "acme-corp"
+    featureCode: "editor"
+  ) {
     id
-    balance { current includedSeats }
+    balance { id current includedSeats }
     event { kind count }
   }
 }

@@ -24,7 +24,7 @@ test.skipIf(!existsSync(chromiumPath))(
     const s = await seatScenario(harness, { externalId: null, initialSeats: [] });
     await createCustomerWithSubscription(s.client, { externalId: 'acme-corp', initialSeats: [{ featureCode: 'editor', count: 3 }] });
 
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     // Everything must come from seatgate itself: any request elsewhere is refused and remembered.
     const elsewhere: string[] = [];
     await page.route('**/*', (route) => {
@@ -36,7 +36,20 @@ test.skipIf(!existsSync(chromiumPath))(
     await page.goto(http.endpoint, { waitUntil: 'load' });
     await expect.poll(() => page.locator('.graphiql-query-editor').isVisible(), { timeout: 30_000 }).toBe(true);
 
-    // The key goes in the Headers tab, as the page's first line says.
+    // On a laptop's screen the example's every line shows whole: none runs under the toolbar or
+    // past the editor's edge.
+    const overflow = await page.evaluate(() => {
+      const editor = document.querySelector('.graphiql-query-editor')!;
+      const edge = Math.min(
+        editor.querySelector('.monaco-scrollable-element')!.getBoundingClientRect().right,
+        document.querySelector('.graphiql-toolbar')!.getBoundingClientRect().left,
+      );
+      const ends = [...editor.querySelectorAll('.view-line span')].map((span) => span.getBoundingClientRect().right);
+      return Math.max(...ends) - edge;
+    });
+    expect(overflow).toBeLessThanOrEqual(0);
+
+    // The key goes in the Headers tab, as the page's first lines say.
     const headers = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden)');
     await headers.click();
     await page.keyboard.press('ControlOrMeta+A');

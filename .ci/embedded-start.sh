@@ -36,7 +36,9 @@ rm -rf .data/postgres .data/embedded-postgres.json
 smoke .data/start-1.log
 key=$(grep -o 'ck_test_[A-Za-z0-9]\{32\}' .data/start-1.log | head -1)
 [ -n "$key" ] || { echo "no development key printed"; exit 1; }
-expect_answer "$key" '{"query":"mutation { createFeature(input: {code: \"editor\", name: \"Editor\", type: SEATS}) { code livemode } }"}' '"livemode":false'
+# The first start loads the demo data: GraphiQL's prefilled example answers with acme-corp's balances.
+expect_answer "$key" '{"query":"{ customers(ids: [\"acme-corp\"]) { externalId seatBalances { featureCode current } } }"}' '{"featureCode":"editor","current":8}'
+expect_answer "$key" '{"query":"mutation { createFeature(input: {code: \"smoke\", name: \"Smoke\", type: SEATS}) { code livemode } }"}' '"livemode":false'
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'content-type: application/json' "$url" -d '{"query":"{ features { code } }"}')" = 401 ]
 # GraphiQL is served whole: no address outside this server in the page.
 page=$(curl -sf -H 'accept: text/html' "$url")
@@ -45,7 +47,7 @@ stop_smoke .data/start-1.log
 # A restart keeps the data and the key, and prints no new key.
 smoke .data/start-2.log
 if grep -q 'ck_test_' .data/start-2.log; then echo "a second key was printed"; exit 1; fi
-expect_answer "$key" '{"query":"{ features { code } }"}' '"code":"editor"'
+expect_answer "$key" '{"query":"{ features { code } }"}' '"code":"smoke"'
 stop_smoke .data/start-2.log
 # No password or temp file of the embedded database is left behind.
 if ls /tmp/pg-password-* .data/.initdb-password-* 2>/dev/null | grep -q .; then echo "a password file was left behind"; exit 1; fi

@@ -55,8 +55,9 @@ async function main(): Promise<void> {
     developmentKey = (await createApiKey(database.orm.em.fork(), 'development', 'test')).key;
   }
 
-  // `npm start -- --demo`: the demo data of `npm run seed`, on the embedded database only.
-  const demo = process.argv.includes('--demo');
+  // The demo data of `npm run seed`, on the embedded database only: on the first start, so that
+  // GraphiQL's example answers with data at once (`--no-demo` starts empty), or when asked (`--demo`).
+  const demo = process.argv.includes('--demo') || (developmentKey !== null && !process.argv.includes('--no-demo'));
   const demoLine = !demo
     ? null
     : database.embedded

@@ -12,7 +12,7 @@ import { customerDisplayId } from '../model/customers.ts';
 import type { SeatEventRecord } from '../model/records.ts';
 import type { SeatChangeTiming } from '../model/organization.ts';
 import { SeatBalance, SeatEvent, type SeatEventKind, SeatScheduledChange } from '../model/seats.ts';
-import type { Tenant } from '../model/tenant.ts';
+import { type Tenant, tenantWhere } from '../model/tenant.ts';
 import { eventRecordOf, loadEvents, scheduledEventRecord } from '../seats/ledger.ts';
 import { assertDistinctFeatureCodes, minSeatCount, requestedBalance, type SeatChangeEntry } from '../seats/rules.ts';
 import { balanceKey, clearScheduledDecrease, lockBalances } from '../seats/service.ts';
@@ -149,8 +149,7 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
         // One scheduled decrease per balance: this one replaces any before it.
         const change = tx.create(SeatScheduledChange, {
           id: newId('sev'),
-          organization: request.tenant.organizationId,
-          mode: request.tenant.mode,
+          ...tenantWhere(request.tenant),
           customer: customer.id,
           feature: row.feature.id,
           subscription: subscription.id,
@@ -178,8 +177,7 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
       balance.asOf = request.now;
       const event = tx.create(SeatEvent, {
         id: newId('sev'),
-        organization: request.tenant.organizationId,
-        mode: request.tenant.mode,
+        ...tenantWhere(request.tenant),
         customer: customer.id,
         feature: row.feature.id,
         subscription: subscription.id,

@@ -179,8 +179,8 @@ describe('the Commet Node SDK, pointed at seatgate', () => {
       expect((await subscriptionOf(s)).cancelAtPeriodEnd).toBe(false);
 
       await client.subscriptions.cancel({ id, immediate: true });
-      for (const call of [client.subscriptions.cancel({ id }), client.subscriptions.uncancel({ id })]) {
-        expect(await sdkError(call)).toMatchObject({ statusCode: 404, code: 'no_active_subscription', param: 'id' });
+      for (const call of [() => client.subscriptions.cancel({ id }), () => client.subscriptions.uncancel({ id })]) {
+        expect(await sdkError(call())).toMatchObject({ statusCode: 404, code: 'no_active_subscription', param: 'id' });
       }
     });
 
@@ -375,8 +375,14 @@ describe('the Commet Node SDK, pointed at seatgate', () => {
         const s = await planScenario(harness);
         const { id } = s.before;
 
-        for (const call of [s.sdk.subscriptions.changePlan({ id, newPlanId: 'nope' }), s.sdk.subscriptions.changePlan({ id, newPlanId: 'plan_nope' })]) {
-          expect(await sdkError(call)).toMatchObject({ statusCode: 404, code: 'plan_not_found', type: 'not_found_error', param: 'newPlanId' });
+        // One call at a time: a second refusal sent before the first is awaited would be unhandled meanwhile.
+        for (const newPlanId of ['nope', 'plan_nope']) {
+          expect(await sdkError(s.sdk.subscriptions.changePlan({ id, newPlanId }))).toMatchObject({
+            statusCode: 404,
+            code: 'plan_not_found',
+            type: 'not_found_error',
+            param: 'newPlanId',
+          });
         }
         expect(await sdkError(s.sdk.subscriptions.previewChange({ id, planId: 'nope' }))).toMatchObject({
           statusCode: 404,
@@ -384,10 +390,10 @@ describe('the Commet Node SDK, pointed at seatgate', () => {
           param: 'planId',
         });
         for (const call of [
-          s.sdk.subscriptions.changePlan({ id: 'sub_nope', newPlanId: 'business' }),
-          s.sdk.subscriptions.previewChange({ id: 'sub_nope', planId: 'business' }),
+          () => s.sdk.subscriptions.changePlan({ id: 'sub_nope', newPlanId: 'business' }),
+          () => s.sdk.subscriptions.previewChange({ id: 'sub_nope', planId: 'business' }),
         ]) {
-          expect(await sdkError(call)).toMatchObject({ statusCode: 404, code: 'subscription_not_found', param: 'id' });
+          expect(await sdkError(call())).toMatchObject({ statusCode: 404, code: 'subscription_not_found', param: 'id' });
         }
 
         const yearlyOfMonthly = await sdkError(s.sdk.subscriptions.changePlan({ id, newPlanId: 'business', newBillingInterval: 'yearly' }));

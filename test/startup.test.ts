@@ -151,8 +151,12 @@ describe('Ctrl-C', () => {
       // Work in flight for the pool and the event hub: a seat-free write and a read, with the printed key.
       const url = /GraphiQL at (\S+)/.exec(stdout)![1]!;
       const key = /\n {2}(ck_test_\w+)\n/.exec(stdout)![1]!;
-      const created = await postGraphQL(url, key, /* GraphQL */ `mutation { createFeature(input: { code: "editor", name: "Editor", type: SEATS }) { code } }`);
-      expect(created.body.data).toEqual({ createFeature: { code: 'editor' } });
+      // The first start loaded the demo data: GraphiQL's example reads acme-corp's balances.
+      const example = await postGraphQL(url, key, /* GraphQL */ `{ customers(ids: ["acme-corp"]) { seatBalances { featureCode current } } }`);
+      expect(example.body.data.customers[0].seatBalances).toContainEqual({ featureCode: 'editor', current: 8 });
+      // A code the first start's demo data does not have.
+      const created = await postGraphQL(url, key, /* GraphQL */ `mutation { createFeature(input: { code: "smoke", name: "Smoke", type: SEATS }) { code } }`);
+      expect(created.body.data).toEqual({ createFeature: { code: 'smoke' } });
 
       const printedBefore = stdout.length;
       process.kill(-child.pid!, 'SIGINT');

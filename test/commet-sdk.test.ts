@@ -1,7 +1,7 @@
 import { Commet, CommetAPIError, CommetValidationError } from '@commet/node';
 import { afterAll } from 'vitest';
 import { describe, expect, test } from './fixtures.ts';
-import { balanceOf, expectLedgerWhole, queries, seatScenario } from './helpers.ts';
+import { balanceOf, createScenarioPlan, expectLedgerWhole, queries, seatScenario } from './helpers.ts';
 
 // Commet's own Node SDK, unchanged, against seatgate over real HTTP: the acceptance test of the
 // REST door. The SDK has no base-URL option and always calls https://commet.co/api/v1/…, so the
@@ -211,20 +211,7 @@ describe('the Commet Node SDK, pointed at seatgate', () => {
         const s = await seatScenario(harness, { initialSeats: [{ featureCode: 'editor', count: 7 }] });
         const plans: Record<string, { id: string; name: string }> = {};
         const create = async (code: string, interval: 'MONTH' | 'YEAR', editor: Record<string, unknown>) => {
-          const { createPlan } = await s.client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id name } }`, {
-            input: {
-              code,
-              name: `The ${code} plan`,
-              currency: 'EUR',
-              interval,
-              seatFeatures: [
-                { featureCode: 'editor', ...editor },
-                { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
-                { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
-              ],
-            },
-          });
-          plans[code] = createPlan;
+          plans[code] = await createScenarioPlan(s.client, code, editor, { interval, name: `The ${code} plan` });
         };
         await create('business', 'MONTH', { includedSeats: 2, overageEnabled: true, unitPrice: 5000 });
         await create('starter', 'MONTH', { includedSeats: 3, overageEnabled: false, unitPrice: 0 });

@@ -372,31 +372,41 @@ export async function subscribe<T = any>(
 }
 
 /**
- * Two plans beside seatScenario's `team`, on its features and currency, for a plan change to
- * name: `bigger` costs more (a change to it applies now), `smaller` less (one to it waits for
- * the period end). Created once per tenant.
+ * A plan beside seatScenario's `team`, on its features and currency: `editor` on the terms
+ * given, `viewer` and `admin` as in `team`. Answers its id and name.
+ */
+export async function createScenarioPlan(
+  client: Client,
+  code: string,
+  editor: Record<string, unknown>,
+  options: { interval?: 'MONTH' | 'YEAR'; name?: string } = {},
+): Promise<{ id: string; name: string }> {
+  const { createPlan } = await client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id name } }`, {
+    input: {
+      code,
+      name: options.name ?? code,
+      currency: 'EUR',
+      interval: options.interval ?? 'MONTH',
+      seatFeatures: [
+        { featureCode: 'editor', ...editor },
+        { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
+        { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
+      ],
+    },
+  });
+  return createPlan;
+}
+
+/**
+ * Two plans beside seatScenario's `team` for a plan change to name: `bigger` costs more (a
+ * change to it applies now), `smaller` less (one to it waits for the period end). Created once
+ * per tenant.
  */
 export async function planChangeTargets(client: Client): Promise<void> {
   const { plans } = await client.ok(/* GraphQL */ `{ plans { code } }`);
   if (plans.some((plan: { code: string }) => plan.code === 'bigger')) return;
-  for (const [code, includedSeats, unitPrice] of [
-    ['bigger', 0, 9000],
-    ['smaller', 5, 1000],
-  ] as const) {
-    await client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
-      input: {
-        code,
-        name: code,
-        currency: 'EUR',
-        interval: 'MONTH',
-        seatFeatures: [
-          { featureCode: 'editor', includedSeats, overageEnabled: true, unitPrice },
-          { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
-          { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
-        ],
-      },
-    });
-  }
+  await createScenarioPlan(client, 'bigger', { includedSeats: 0, overageEnabled: true, unitPrice: 9000 });
+  await createScenarioPlan(client, 'smaller', { includedSeats: 5, overageEnabled: true, unitPrice: 1000 });
 }
 
 /** What seatScenario sets up: a tenant with a catalog and one subscribed customer. */

@@ -6,6 +6,7 @@ import { routes } from '../src/rest/routes.ts';
 import {
   balanceOf,
   createCustomerWithSubscription,
+  createScenarioPlan,
   expectLedgerWhole,
   type Harness,
   ledgerOf,
@@ -45,20 +46,7 @@ async function subscriptionOf(s: SeatScenario) {
 
 /** A plan on the scenario's features and currency, `editor` on the terms given. */
 async function createPlan(s: SeatScenario, code: string, interval: 'MONTH' | 'YEAR', editor: Record<string, unknown>): Promise<string> {
-  const { createPlan } = await s.client.ok(/* GraphQL */ `mutation($input: CreatePlanInput!) { createPlan(input: $input) { id } }`, {
-    input: {
-      code,
-      name: `Plan ${code}`,
-      currency: 'EUR',
-      interval,
-      seatFeatures: [
-        { featureCode: 'editor', ...editor },
-        { featureCode: 'viewer', includedSeats: 2, overageEnabled: false, unitPrice: 0 },
-        { featureCode: 'admin', includedSeats: 0, overageEnabled: false, unlimited: true, unitPrice: 0 },
-      ],
-    },
-  });
-  return createPlan.id;
+  return (await createScenarioPlan(s.client, code, editor, { interval, name: `Plan ${code}` })).id;
 }
 
 /** What a REST seat change answers for a GraphQL SeatEvent. */

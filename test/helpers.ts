@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { expect, inject } from 'vitest';
 import type { App } from '../src/app.ts';
 import { createApiKey } from '../src/auth/service.ts';
-import { openOrm, type Orm } from '../src/db/orm.ts';
+import { openOrm, type Orm, projectRoot } from '../src/db/orm.ts';
 import type { Mode } from '../src/model/tenant.ts';
 
 export type GraphQLErrorShape = {
@@ -283,6 +284,22 @@ async function holdRows(query: string, params: unknown[]) {
 
 /** Holds every seat balance of one customer (by its cus_ id). */
 export const holdBalancesOf = (customerId: string) => holdRows(`select 1 from seat_balance where customer_id = $1 for update`, [customerId]);
+
+/** Runs one of the project's command-line entry points to its end: its exit code and both outputs. */
+export function runScript(script: string, env: Record<string, string>, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [script, ...args], {
+      cwd: projectRoot,
+      env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 /** Waits until `condition` holds, polling; throws naming `what` after a generous deadline. No assertion depends on how long it took. */
 export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, test } from './fixtures.ts';
-import { projectRoot } from '../src/db/orm.ts';
 import { defaultApiKeyCacheMs } from '../src/auth/cache.ts';
 import { createApiKey, revokeApiKey } from '../src/auth/service.ts';
-import { graphql, newTenant, queries, uniqueName } from './helpers.ts';
+import { graphql, newTenant, queries, runScript, uniqueName } from './helpers.ts';
 
 const features = /* GraphQL */ `{ features { code } }`;
 const testClock = /* GraphQL */ `{ testClock { now } }`;
@@ -63,20 +61,7 @@ describe('the API key cache', () => {
 });
 
 /** Runs `npm run apikey`'s entry point on the run's database; its exit code and both outputs. */
-function apikey(databaseUrl: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['src/auth/cli.ts', ...args], {
-      cwd: projectRoot,
-      env: { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const apikey = (databaseUrl: string, ...args: string[]) => runScript('src/auth/cli.ts', { DATABASE_URL: databaseUrl }, args);
 
 describe('npm run apikey', () => {
   test('--help prints the usage and exits 0; a wrong argument says what is wrong, with the usage, and exits 2; never a stack trace', async ({

@@ -1,27 +1,13 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
 import { describe, expect, test } from './fixtures.ts';
 import { createApp, exampleOperation } from '../src/app.ts';
 import { createLogger } from '../src/common/logger.ts';
 import { loadConfig } from '../src/config.ts';
-import { openOrm, type Orm, projectRoot } from '../src/db/orm.ts';
-import { scratchDatabase } from './helpers.ts';
+import { openOrm, type Orm } from '../src/db/orm.ts';
+import { runScript, scratchDatabase } from './helpers.ts';
 
 /** Runs `npm run seed`'s entry point; its exit code and both outputs. */
-function seed(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['src/cli/seed.ts', ...args], {
-      cwd: projectRoot,
-      env: { ...process.env, TEST_DATABASE_URL: '', LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const seed = (env: Record<string, string>, ...args: string[]) => runScript('src/cli/seed.ts', { TEST_DATABASE_URL: '', ...env }, args);
 
 let database: Awaited<ReturnType<typeof scratchDatabase>>;
 let orm: Orm | undefined;

@@ -1,11 +1,25 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll } from 'vitest';
 import { expect, test } from './fixtures.ts';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { createCustomerWithSubscription, newTenant, seatScenario } from './helpers.ts';
 
 /** Debian's Chromium (apt-get install -y chromium); CI installs it when it is missing. */
 const chromiumPath = '/usr/bin/chromium';
+
+/** GraphiQL's Headers editor. */
+const headersEditor = '.graphiql-editor-tool .graphiql-editor:not(.hidden)';
+
+/** Replaces the text of one of GraphiQL's editors, as a person typing it would. */
+async function replaceText(page: Page, editor: string, text: string): Promise<void> {
+  await page.locator(editor).click();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.press('Delete');
+  await page.keyboard.insertText(text);
+  // The editor closes brackets and quotes as they come; drop what it added after the text.
+  await page.keyboard.press('Shift+ControlOrMeta+End');
+  await page.keyboard.press('Delete');
+}
 
 let browser: Browser;
 beforeAll(async () => {
@@ -50,14 +64,7 @@ test.skipIf(!existsSync(chromiumPath))(
     expect(overflow).toBeLessThanOrEqual(0);
 
     // The key goes in the Headers tab, as the page's first lines say.
-    const headers = page.locator('.graphiql-editor-tool .graphiql-editor:not(.hidden)');
-    await headers.click();
-    await page.keyboard.press('ControlOrMeta+A');
-    await page.keyboard.press('Delete');
-    await page.keyboard.insertText(JSON.stringify({ 'x-api-key': s.key }));
-    // The editor closes brackets and quotes as they come; drop what it added after the text.
-    await page.keyboard.press('Shift+ControlOrMeta+End');
-    await page.keyboard.press('Delete');
+    await replaceText(page, headersEditor, JSON.stringify({ 'x-api-key': s.key }));
 
     // Run the prefilled example's query (the cursor picks the operation) and read the result pane.
     await page.locator('.graphiql-query-editor .view-line').first().click();
@@ -85,17 +92,9 @@ test.skipIf(!existsSync(chromiumPath))(
     await page.goto(http.endpoint, { waitUntil: 'load' });
     await expect.poll(() => page.locator('.graphiql-query-editor').isVisible(), { timeout: 30_000 }).toBe(true);
 
-    const replaceText = async (editor: string, text: string) => {
-      await page.locator(editor).click();
-      await page.keyboard.press('ControlOrMeta+A');
-      await page.keyboard.press('Delete');
-      await page.keyboard.insertText(text);
-      // The editor closes brackets and quotes as they come; drop what it added after the text.
-      await page.keyboard.press('Shift+ControlOrMeta+End');
-      await page.keyboard.press('Delete');
-    };
-    await replaceText('.graphiql-editor-tool .graphiql-editor:not(.hidden)', JSON.stringify({ 'x-api-key': s.key }));
+    await replaceText(page, headersEditor, JSON.stringify({ 'x-api-key': s.key }));
     await replaceText(
+      page,
       '.graphiql-query-editor .view-lines',
       /* GraphQL */ `subscription Watch { seatBalanceChanged(customerId: "${s.customerId}", featureCode: "editor") { id balance { current } } }`,
     );
@@ -181,17 +180,7 @@ test.skipIf(!existsSync(chromiumPath))(
     await expect.poll(() => page.locator('.graphiql-query-editor').isVisible(), { timeout: 30_000 }).toBe(true);
     const response = async () => (await page.locator('.graphiql-response').innerText()).replace(/\s+/g, ' ').trim();
 
-    const headersEditor = '.graphiql-editor-tool .graphiql-editor:not(.hidden)';
-    const replaceText = async (editor: string, text: string) => {
-      await page.locator(editor).click();
-      await page.keyboard.press('ControlOrMeta+A');
-      await page.keyboard.press('Delete');
-      await page.keyboard.insertText(text);
-      // The editor closes brackets and quotes as they come; drop what it added after the text.
-      await page.keyboard.press('Shift+ControlOrMeta+End');
-      await page.keyboard.press('Delete');
-    };
-    await replaceText(headersEditor, JSON.stringify({ 'x-api-key': s.key }));
+    await replaceText(page, headersEditor, JSON.stringify({ 'x-api-key': s.key }));
     await expect.poll(() => schemaRequests, { timeout: 30_000 }).toEqual([s.key]);
 
     // Docs: the schema is there without a click on "Re-fetch schema", and nothing was shown as an error.
@@ -200,21 +189,21 @@ test.skipIf(!existsSync(chromiumPath))(
     expect(await page.locator('.graphiql-doc-explorer').innerText()).not.toMatch(/Error fetching schema/i);
     expect(await response()).toBe('');
     // Autocomplete knows the schema's fields.
-    await replaceText('.graphiql-query-editor .view-lines', '{ cust');
+    await replaceText(page, '.graphiql-query-editor .view-lines', '{ cust');
     await page.keyboard.press('ControlOrMeta+End');
     await page.keyboard.press('Control+Space');
     await expect.poll(() => page.locator('.suggest-widget').innerText(), { timeout: 15_000 }).toContain('customers');
     await page.keyboard.press('Escape');
 
     // Another key: the schema is fetched again, with it.
-    await replaceText(headersEditor, JSON.stringify({ 'x-api-key': other.key }));
+    await replaceText(page, headersEditor, JSON.stringify({ 'x-api-key': other.key }));
     await expect.poll(() => schemaRequests, { timeout: 30_000 }).toEqual([s.key, other.key]);
 
     // A new tab starts with the headers last typed, and runs with them.
     await page.locator('button[aria-label="New tab"]').click();
     await expect.poll(() => page.locator('.graphiql-tab').count()).toBe(2);
     await expect.poll(async () => (await page.locator(headersEditor).innerText()).replace(/\s+/g, ''), { timeout: 10_000 }).toContain(other.key);
-    await replaceText('.graphiql-query-editor .view-lines', /* GraphQL */ `query NewTab { testClock { now } }`);
+    await replaceText(page, '.graphiql-query-editor .view-lines', /* GraphQL */ `query NewTab { testClock { now } }`);
     await expect.poll(() => page.locator('.graphiql-tab').nth(1).innerText(), { timeout: 10_000 }).toContain('NewTab');
     await page.keyboard.press('ControlOrMeta+Enter');
     await expect.poll(response, { timeout: 30_000 }).toMatch(/"now": "\d{4}-/);

@@ -29,8 +29,8 @@ export type LifecycleStepBody = (
   outbox: OutboxEntry[],
 ) => Promise<SubscriptionEventType | null>;
 
-/** What a step did inside its transaction: the subscription it acted on, and what the outbox hears. */
-type StepOutcome = { subscriptionId: string; event: SubscriptionEventType | null };
+/** What a step did inside its transaction: the subscription it acted on, and as it left it when the outbox was told. */
+type StepOutcome = { subscriptionId: string; told: SubscriptionRecord | null };
 
 export const idempotentCall = (operation: string, input: { idempotencyKey?: string | null }): IdempotentCall | null => {
   const { idempotencyKey, ...rest } = input;
@@ -69,25 +69,27 @@ export async function lifecycleStep(
     em.transactional(async (tx): Promise<StepOutcome> => {
       if (fingerprinted) {
         const claim = (await findClaims(tx, [{ tenant, key: fingerprinted.key }])).get(claimId(tenant, fingerprinted.key));
-        if (claim) return { subscriptionId: replayOf(claim, fingerprinted)[0]!, event: null };
+        if (claim) return { subscriptionId: replayOf(claim, fingerprinted)[0]!, told: null };
       }
       const { balances, subscription } = await lockForStep(tx, tenant, now, customer.id, ref);
       const outbox: OutboxEntry[] = [];
       const event = await step(tx, subscription, balances, outbox);
       if (fingerprinted) recordClaims(tx, [{ tenant, call: fingerprinted, eventIds: [subscription.id] }]);
       await tx.flush();
+      let told: SubscriptionRecord | null = null;
       if (event) {
-        const record = (await findSubscriptionsById(tx, tenant, [subscription.id])).get(subscription.id)!;
-        outbox.push(subscriptionOutbox(tenant, event, record));
+        told = (await findSubscriptionsById(tx, tenant, [subscription.id])).get(subscription.id)!;
+        outbox.push(subscriptionOutbox(tenant, event, told));
       }
       await insertOutbox(tx, outbox);
-      return { subscriptionId: subscription.id, event };
+      return { subscriptionId: subscription.id, told };
     });
   const outcome = await attempt().catch((error: unknown) => {
     if (fingerprinted && isUniqueViolation(error, 'idempotency_key_pkey')) return attempt();
     throw error;
   });
-  return (await findSubscriptionsById(em, tenant, [outcome.subscriptionId])).get(outcome.subscriptionId)!;
+  // Read once more only when nothing was told: the subscription as the step left it is the answer.
+  return outcome.told ?? (await findSubscriptionsById(em, tenant, [outcome.subscriptionId])).get(outcome.subscriptionId)!;
 }
 
 /** Thrown inside a dry run's transaction, to roll it back and carry out what it read. */

@@ -266,15 +266,16 @@ export async function previewPlanChange(
   input: Omit<ChangePlanInput, 'idempotencyKey'>,
 ): Promise<PlanChangePreview> {
   const plan = await planNamed(em, tenant, input.planCode);
-  let outcome: PlanChangeOutcome | null = null;
+  // The step reports what it did through `done`; a step that answers at all has called it.
+  const seen: { outcome?: PlanChangeOutcome } = {};
   const { before, after } = await dryRunLifecycleStep(
     em,
     tenant,
     now,
     input.customerId,
-    planChangeStep(tenant, now, plan, input, (done) => (outcome = done)),
+    planChangeStep(tenant, now, plan, input, (done) => (seen.outcome = done)),
   );
-  const { timing, effectiveAt, charges } = outcome as unknown as PlanChangeOutcome;
+  const { timing, effectiveAt, charges } = seen.outcome!;
   return {
     timing,
     effectiveAt,

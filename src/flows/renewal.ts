@@ -71,8 +71,7 @@ export async function renewSubscription(tx: EntityManager, tenant: Tenant, due: 
     return featureTerms && { tenant, customer, featureCode: featureTerms.featureCode, terms: featureTerms };
   });
   const planChanged = subscription.scheduledPlan !== null;
-  if (planChanged) await applyScheduledPlanChange(tx, tenant, subscription, balances);
-  const { interval, currency, features: termsByFeature } = planChanged ? await planTerms(tx, subscription.plan.id) : terms;
+  const { interval, currency, features: termsByFeature } = planChanged ? await applyScheduledPlanChange(tx, tenant, subscription, balances, terms) : terms;
 
   let period: Period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
   let entered = 0;

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { creditFor } from '../billing/proration.ts';
 import { insertCharges, newCharge } from '../billing/service.ts';
 import { planTerms } from '../catalog/service.ts';
+import type { PlanTerms } from '../catalog/store.ts';
 import { DomainError, validationError } from '../common/errors.ts';
 import { customerById } from '../customers/service.ts';
 import type { OutboxEntry } from '../events/service.ts';
@@ -72,7 +73,7 @@ export async function cancelSubscription(em: EntityManager, tenant: Tenant, now:
     // Ending now, it reaches no period end where a scheduled plan change would apply.
     subscription.scheduledPlan = null;
     subscription.scheduledPlanRequestedAt = null;
-    await creditUnusedDays(tx, tenant, subscription, balances, now, outbox);
+    await creditUnusedDays(tx, tenant, subscription, await planTerms(tx, subscription.plan.id), balances, now, outbox);
     return 'subscription.canceled';
   });
 }
@@ -81,24 +82,26 @@ export async function cancelSubscription(em: EntityManager, tenant: Tenant, now:
  * Records, per seat feature, the credit for the rest of the period: the balances' high-water
  * marks are the seats paid through its end (its advance plus its true-ups). The balances are
  * locked by the caller; they stay as they are, readable. A plan change applied at once credits
- * the old plan the same way. Answers the credits recorded.
+ * the old plan the same way. `terms` are those of the plan in force, which the caller has read.
+ * Answers the credits recorded.
  */
 export async function creditUnusedDays(
   tx: EntityManager,
   tenant: Tenant,
   subscription: Subscription,
+  terms: PlanTerms,
   balances: readonly SeatBalance[],
   now: Date,
   outbox: OutboxEntry[],
 ): Promise<SeatChargeRecord[]> {
-  const { currency, features } = await planTerms(tx, subscription.plan.id);
+  const { currency, features } = terms;
   const period = { start: subscription.currentPeriodStart, end: subscription.currentPeriodEnd };
   const customerId = customerDisplayId(await customerById(tx, subscription.customer.id));
   const credits = balances.flatMap((balance) => {
-    const terms = features.get(balance.feature.id);
-    const credit = terms ? creditFor(balance.highWaterMark, terms, period, now) : null;
-    if (!terms || !credit) return [];
-    const names = { customerId, featureCode: terms.featureCode };
+    const featureTerms = features.get(balance.feature.id);
+    const credit = featureTerms ? creditFor(balance.highWaterMark, featureTerms, period, now) : null;
+    if (!featureTerms || !credit) return [];
+    const names = { customerId, featureCode: featureTerms.featureCode };
     return [
       newCharge(tenant, credit, {
         subscription: subscription.id,

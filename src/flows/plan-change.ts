@@ -154,7 +154,7 @@ function planChangeStep(tenant: Tenant, now: Date, plan: Plan, input: ChangePlan
     }
 
     assertBalancesFit(plan.code, before, after, onPlan);
-    const credits = await creditUnusedDays(tx, tenant, subscription, balances, now, outbox);
+    const credits = await creditUnusedDays(tx, tenant, subscription, before, balances, now, outbox);
     outbox.push(...(await switchBalancesToPlan(tx, tenant, { subscription, balances, oldFeatures: before.features, newFeatures: after.features, at: now })));
     const period: Period =
       after.interval === before.interval

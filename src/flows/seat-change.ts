@@ -57,6 +57,9 @@ export type SeatChangeOutcome =
   | { kind: 'unexplained' }
   | { kind: 'renewalDue'; customerId: string };
 
+/** What a batch decided for each request, in order, and how many outbox rows it wrote. */
+export type AppliedBatch = { outcomes: SeatChangeOutcome[]; announced: number };
+
 /** Applies seat changes; the coalescer does it for many callers in one transaction. */
 export type SeatChangeWriter = { submit(request: SeatChangeRequest): Promise<SeatEventRecord[]> };
 
@@ -88,7 +91,7 @@ function lockRequested(tx: EntityManager, requests: readonly SeatChangeRequest[]
  * its predecessors left, and one flush writes every balance, event, charge and idempotency claim.
  * Each request passes or fails on its own; a bulk set's entries pass or fail together.
  */
-export async function applySeatChanges(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<SeatChangeOutcome[]> {
+export async function applySeatChanges(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<AppliedBatch> {
   const locked = await lockRequested(tx, requests);
   const keyed = requests.flatMap((request) => (request.idempotency ? [{ tenant: request.tenant, key: request.idempotency.key }] : []));
   const claims = await findClaims(tx, keyed);
@@ -208,7 +211,7 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
   recordClaims(tx, newClaims);
   recordOutbox(tx, outbox);
   await tx.flush();
-  return outcomes;
+  return { outcomes, announced: outbox.length };
 }
 
 /**
@@ -344,7 +347,7 @@ export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: 
     for (let attempt = 0; ; attempt++) {
       const outcome = await em
         .transactional(async (tx) => {
-          const [outcome] = await applySeatChanges(tx, [request]);
+          const [outcome] = (await applySeatChanges(tx, [request])).outcomes;
           throw new PreviewRolledBack(outcome!);
         })
         .catch((error: unknown) => {

@@ -195,8 +195,8 @@ export function createApp(options: AppOptions) {
   const { orm, logger, limits, graphiql = true, introspection = true, apiKeyCacheMs = defaultApiKeyCacheMs, realNow = Date.now } = options;
   const states: RequestStates = new WeakMap();
   const keys = new ApiKeyCache(apiKeyCacheMs, realNow);
+  const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger, options.metrics?.seatChanges);
   const events = options.events ?? new EventHub(orm, logger, deliveryQueue(null));
-  const seatChanges = options.seatChanges ?? new SeatChangeCoalescer(orm, logger, { observer: options.metrics?.seatChanges, publisher: events.relay });
   const fanout = options.fanout ?? new SubscriptionFanout(options.subscriptions ?? loadConfig({}).subscriptions, logger);
   // An open stream's key is looked up again within the cache's lifetime: revoked, its streams end.
   fanout.checkKeysWith(async (keyHash) => (await keys.recheck(() => orm.em.fork(), keyHash)) !== null, apiKeyCacheMs);

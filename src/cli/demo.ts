@@ -117,8 +117,8 @@ export async function seedDemo(orm: Orm, logger: Logger, onKeyCreated: (key: str
   const { tenant, key, frozenAt } = await developmentTenant(orm.em.fork());
   // Shown at once: a key is stored only as its hash, and a later failure would lose it.
   if (key) onKeyCreated(key);
+  const seatChanges = new SeatChangeCoalescer(orm, logger);
   const events = new EventHub(orm, logger, deliveryQueue(null));
-  const seatChanges = new SeatChangeCoalescer(orm, logger, { publisher: events.relay });
   const clock = new Clock(frozenAt);
   /** One operation as one request would run it, with a context of its own; an error stops the seed. */
   const run = async <T>(document: string, variableValues: Record<string, unknown> = {}): Promise<T> => {

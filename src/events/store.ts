@@ -33,41 +33,25 @@ export const LOCK_PUBLISHER = statement<Record<string, never>, unknown>(
   () => null,
 );
 
-/**
- * The publisher's lock without waiting for it: a writer publishing its own rows at the end of
- * its transaction takes it only when no publication holds it, and otherwise leaves its rows to
- * the relay. True when taken (held to commit, with bitmap scans off as LOCK_PUBLISHER turns them).
- */
-export const TRY_LOCK_PUBLISHER = statement<Record<string, never>, boolean>(
-  'outbox_try_lock_publisher',
-  `select pg_try_advisory_xact_lock(7305840001) and set_config('enable_bitmapscan', 'off', true) = 'off' as locked`,
-  (row) => row.locked === true,
-);
-
-/**
- * Gives the oldest unpublished rows the next positions, in insertion order, and tells every
- * process's feed the last position (delivered at commit; no notice when nothing was published).
- */
+/** Gives the oldest unpublished rows the next positions, in insertion order. */
 export const PUBLISH_PENDING = statement<{ limit: number }, PublishedEvent>(
   'outbox_publish_pending',
   `with pending as (
      select id, row_number() over (order by seq) as n from outbox_event where position is null order by seq limit :limit
    ), base as (
      select coalesce(max(position), 0) as top from outbox_event where position is not null
-   ), published as (
-     update outbox_event o set position = base.top + pending.n
-       from pending, base
-      where o.id = pending.id
-     returning o.${columns.split(', ').join(', o.')}
    )
-   -- One notice: PostgreSQL folds a transaction's identical notifications into one.
-   select published.*, pg_notify('seatgate_published', cast(max(position) over () as text)) from published`,
+   update outbox_event o set position = base.top + pending.n
+     from pending, base
+    where o.id = pending.id
+   returning o.${columns.split(', ').join(', o.')}`,
   publishedEvent,
 );
 
 /**
- * Tells every process that a publication left webhook deliveries due for any worker (" due"
- * after the last position), so that workers look only then; delivered at commit.
+ * Tells every process what was published, delivered at commit: the last position, for the
+ * feeds, and whether deliveries were left due for any worker (" due"), so that workers look
+ * only then.
  */
 export const NOTIFY_PUBLISHED = statement<{ notice: string }, unknown>(
   'outbox_notify_published',

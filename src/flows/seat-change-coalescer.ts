@@ -1,4 +1,3 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { isUniqueViolation } from '../db/errors.ts';
 import type { Orm } from '../db/orm.ts';
 import { DomainError } from '../common/errors.ts';
@@ -14,19 +13,6 @@ type Pending = {
   reject(error: unknown): void;
   renewals: number;
 };
-
-/**
- * Publishes outbox rows at the end of a writer's transaction when the publisher's lock is free
- * (the event hub's relay); answers what to call once the transaction committed, or null.
- */
-export type InTransactionPublisher = { publishWithin(tx: EntityManager): Promise<(() => void) | null> };
-
-/** A publication inside a write's transaction failed; the write runs again and leaves publishing to the relay. */
-class PublicationFailed extends Error {
-  constructor(cause: unknown) {
-    super('publishing in the write transaction failed', { cause });
-  }
-}
 
 /** What a process's batches have looked like, for the benchmark and operators. */
 export type CoalescerStats = { batches: number; changes: number; largestBatch: number; failedBatches: number };
@@ -60,14 +46,11 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
   private readonly orm: Orm;
   private readonly logger: Logger;
   private readonly observer: SeatChangeObserver | null;
-  private readonly publisher: InTransactionPublisher | null;
 
-  /** `publisher`: publishes each batch's events in its transaction (the event hub's relay); without it, the relay alone publishes them. */
-  constructor(orm: Orm, logger: Logger, options: { observer?: SeatChangeObserver; publisher?: InTransactionPublisher } = {}) {
+  constructor(orm: Orm, logger: Logger, observer: SeatChangeObserver | null = null) {
     this.orm = orm;
     this.logger = logger;
-    this.observer = options.observer ?? null;
-    this.publisher = options.publisher ?? null;
+    this.observer = observer;
   }
 
   /** Changes waiting for the next transaction. */
@@ -121,7 +104,12 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
     this.observer?.batch(batch.length);
     let outcomes: SeatChangeOutcome[];
     try {
-      outcomes = await this.write(batch.map((pending) => pending.request));
+      outcomes = await this.orm.em.transactional((tx) =>
+        applySeatChanges(
+          tx,
+          batch.map((pending) => pending.request),
+        ),
+      );
     } catch (error) {
       if (batch.length === 1) return this.runAlone(batch[0]!, error);
       this.stats.failedBatches++;
@@ -142,42 +130,13 @@ export class SeatChangeCoalescer implements SeatChangeWriter {
     for (let attempt = failure === undefined ? 0 : 1; attempt < 3; attempt++) {
       if (attempt > 0 && !(pending.request.idempotency && isClaimConflict(error))) break;
       try {
-        const [outcome] = await this.write([pending.request]);
+        const [outcome] = await this.orm.em.transactional((tx) => applySeatChanges(tx, [pending.request]));
         return this.settle(pending, outcome!);
       } catch (caught) {
         error = caught;
       }
     }
     pending.reject(error);
-  }
-
-  /**
-   * Applies `requests` in one transaction, which also publishes the events they wrote when it
-   * can. A failed publication is no reason to fail the changes: they run again, and the relay
-   * publishes them.
-   */
-  private async write(requests: readonly SeatChangeRequest[]): Promise<SeatChangeOutcome[]> {
-    try {
-      return await this.transact(requests, this.publisher);
-    } catch (error) {
-      if (!(error instanceof PublicationFailed)) throw error;
-      this.logger.warn('publishing in a seat change transaction failed; the relay publishes its events', { error: error.cause });
-      return this.transact(requests, null);
-    }
-  }
-
-  private async transact(requests: readonly SeatChangeRequest[], publisher: InTransactionPublisher | null): Promise<SeatChangeOutcome[]> {
-    const { outcomes, afterCommit } = await this.orm.em.transactional(async (tx) => {
-      const { outcomes, announced } = await applySeatChanges(tx, requests);
-      if (!publisher || announced === 0) return { outcomes, afterCommit: null };
-      try {
-        return { outcomes, afterCommit: await publisher.publishWithin(tx) };
-      } catch (error) {
-        throw new PublicationFailed(error);
-      }
-    });
-    afterCommit?.();
-    return outcomes;
   }
 
   /** Finishes an outcome outside the transaction, without holding up the next batch. */

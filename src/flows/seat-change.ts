@@ -57,9 +57,6 @@ export type SeatChangeOutcome =
   | { kind: 'unexplained' }
   | { kind: 'renewalDue'; customerId: string };
 
-/** What a batch decided for each request, in order, and how many outbox rows it wrote. */
-export type AppliedBatch = { outcomes: SeatChangeOutcome[]; announced: number };
-
 /** Applies seat changes; the coalescer does it for many callers in one transaction. */
 export type SeatChangeWriter = { submit(request: SeatChangeRequest): Promise<SeatEventRecord[]> };
 
@@ -91,7 +88,7 @@ function lockRequested(tx: EntityManager, requests: readonly SeatChangeRequest[]
  * its predecessors left, and one flush writes every balance, event, charge and idempotency claim.
  * Each request passes or fails on its own; a bulk set's entries pass or fail together.
  */
-export async function applySeatChanges(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<AppliedBatch> {
+export async function applySeatChanges(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<SeatChangeOutcome[]> {
   const locked = await lockRequested(tx, requests);
   const keyed = requests.flatMap((request) => (request.idempotency ? [{ tenant: request.tenant, key: request.idempotency.key }] : []));
   const claims = await findClaims(tx, keyed);
@@ -211,7 +208,7 @@ export async function applySeatChanges(tx: EntityManager, requests: readonly Sea
   recordClaims(tx, newClaims);
   recordOutbox(tx, outbox);
   await tx.flush();
-  return { outcomes, announced: outbox.length };
+  return outcomes;
 }
 
 /**
@@ -347,7 +344,7 @@ export async function previewSeatChange(em: EntityManager, tenant: Tenant, now: 
     for (let attempt = 0; ; attempt++) {
       const outcome = await em
         .transactional(async (tx) => {
-          const [outcome] = (await applySeatChanges(tx, [request])).outcomes;
+          const [outcome] = await applySeatChanges(tx, [request]);
           throw new PreviewRolledBack(outcome!);
         })
         .catch((error: unknown) => {

@@ -11,7 +11,6 @@ import { Migration20261207100000 } from './Migration20261207100000.ts';
 import { Migration20261207200000 } from './Migration20261207200000.ts';
 import { Migration20261207300000 } from './Migration20261207300000.ts';
 import { Migration20261207400000 } from './Migration20261207400000.ts';
-import { Migration20261207500000 } from './Migration20261207500000.ts';
 
 /**
  * Every migration, in order. Listed statically so that they run the same under node, vitest and
@@ -30,5 +29,4 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261207200000', class: Migration20261207200000 },
   { name: 'Migration20261207300000', class: Migration20261207300000 },
   { name: 'Migration20261207400000', class: Migration20261207400000 },
-  { name: 'Migration20261207500000', class: Migration20261207500000 },
 ];

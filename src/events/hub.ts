@@ -22,6 +22,8 @@ export class EventHub implements Worker {
   private starting: Promise<void> | null = null;
   private readonly publishedListeners: ((notice: { due: boolean }) => void)[] = [];
   private sweep: NodeJS.Timeout | null = null;
+  /** The position of the last seatgate_published notice. */
+  private lastNoticed: string | undefined;
 
   /** `queue`: what each publication owes webhooks (webhooks/service.ts, deliveryQueue). */
   constructor(orm: Orm, logger: Logger, queue: DeliveryQueue) {
@@ -34,7 +36,10 @@ export class EventHub implements Worker {
         onNotify: (channel, payload) => {
           if (channel === 'seatgate_outbox') return void this.relay.poke();
           const notice = parsePublishedNotice(payload);
-          this.feed.published(notice.position);
+          // A publication that left deliveries due sends a second notice of the same position,
+          // for the webhook workers: the feed already heard of it.
+          if (!notice.due || notice.position !== this.lastNoticed) this.feed.published(notice.position);
+          this.lastNoticed = notice.position;
           for (const listener of this.publishedListeners) listener(notice);
         },
         // Whatever was sent while the connection was down is read now.

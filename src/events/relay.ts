@@ -36,7 +36,7 @@ export async function publishOutbox(orm: Orm, queue: DeliveryQueue): Promise<Pub
     if (published.length === 0) return { published, afterCommit: null };
     published.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
     const queued = await queue(tx, published);
-    await run(tx, NOTIFY_PUBLISHED, { notice: publishedNotice({ position: published.at(-1)!.position, due: queued.due }) });
+    if (queued.due) await run(tx, NOTIFY_PUBLISHED, { notice: publishedNotice({ position: published.at(-1)!.position, due: true }) });
     return { published, afterCommit: queued.afterCommit };
   });
   afterCommit?.();

@@ -33,25 +33,31 @@ export const LOCK_PUBLISHER = statement<Record<string, never>, unknown>(
   () => null,
 );
 
-/** Gives the oldest unpublished rows the next positions, in insertion order. */
+/**
+ * Gives the oldest unpublished rows the next positions, in insertion order, and tells every
+ * process's feed the last of them, delivered at commit (PostgreSQL folds a transaction's
+ * identical notifications into one; nothing published, no notice).
+ */
 export const PUBLISH_PENDING = statement<{ limit: number }, PublishedEvent>(
   'outbox_publish_pending',
   `with pending as (
      select id, row_number() over (order by seq) as n from outbox_event where position is null order by seq limit :limit
    ), base as (
      select coalesce(max(position), 0) as top from outbox_event where position is not null
+   ), published as (
+     update outbox_event o set position = base.top + pending.n
+       from pending, base
+      where o.id = pending.id
+     returning o.${columns.split(', ').join(', o.')}
    )
-   update outbox_event o set position = base.top + pending.n
-     from pending, base
-    where o.id = pending.id
-   returning o.${columns.split(', ').join(', o.')}`,
+   select published.*, pg_notify('seatgate_published', cast(max(position) over () as text)) from published`,
   publishedEvent,
 );
 
 /**
- * Tells every process what was published, delivered at commit: the last position, for the
- * feeds, and whether deliveries were left due for any worker (" due"), so that workers look
- * only then.
+ * Tells every process that a publication left webhook deliveries due for any worker (" due"
+ * after its last position), so that workers look only then; delivered at commit, after the
+ * publication's own notice.
  */
 export const NOTIFY_PUBLISHED = statement<{ notice: string }, unknown>(
   'outbox_notify_published',

@@ -131,10 +131,10 @@ describe('one transaction serves many changes', () => {
     expect(result.lone.errors).toBeUndefined();
     for (const response of result.batch) expect(response.errors).toBeUndefined();
     // Two transactions, the lone change's and the batch's, statement for statement the same.
-    // (The events and their outbox rows are one insert each.)
+    // (The events and balances are one statement, their outbox rows one insert.)
     expect(transactions.map((statements) => statements.map(firstWord))).toEqual([
-      ['begin', 'select', 'insert', 'insert', 'update', 'commit'],
-      ['begin', 'select', 'insert', 'insert', 'update', 'commit'],
+      ['begin', 'select', 'with', 'insert', 'commit'],
+      ['begin', 'select', 'with', 'insert', 'commit'],
     ]);
     const ids = result.batch.map((response) => response.data.addSeats.id as string);
     expect(await eventsPerTransaction(harness, s.organizationId, ids)).toEqual([24]);

@@ -18,7 +18,8 @@ export type ChargeRefs = {
   subscription: Ref<Subscription>;
   customer: Ref<Customer>;
   feature: Ref<Feature>;
-  event: SeatEvent | null;
+  /** The seat event that caused the charge, if one did: written before, or by the same flush. */
+  event: Ref<SeatEvent> | null;
   currency: string;
   ts: Date;
   names: { customerId: string; featureCode: string };
@@ -56,7 +57,16 @@ export function newCharge(tenant: Tenant, charge: PlannedCharge, on: ChargeRefs)
     ts: on.ts,
     createdAt,
   };
-  const record: SeatChargeRecord = { ...terms, id, ...on.names, currency: on.currency, eventId: on.event?.id ?? null, ts: on.ts, createdAt, mode: tenant.mode };
+  const record: SeatChargeRecord = {
+    ...terms,
+    id,
+    ...on.names,
+    currency: on.currency,
+    eventId: typeof on.event === 'string' ? on.event : (on.event?.id ?? null),
+    ts: on.ts,
+    createdAt,
+    mode: tenant.mode,
+  };
   return { row, record };
 }
 

@@ -8,7 +8,7 @@ import type { Tenant } from '../model/tenant.ts';
 import type { Pace } from './feed.ts';
 import type { EventHub } from './hub.ts';
 import type { ChargeCreatedPayload, LimitReachedPayload, SeatChangedPayload, SeatChangeScheduledPayload, SubscriptionPayload } from './payloads.ts';
-import { OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.ts';
+import { INSERT_OUTBOX, OUTBOX_BACKLOG, POSITION_OF, PRUNE_PUBLISHED } from './store.ts';
 
 /** A step of a subscription's life, told with the PlanSubscription it left. */
 export type SubscriptionOutboxEntry = {
@@ -53,7 +53,18 @@ export function recordOutbox(em: EntityManager, entries: readonly OutboxEntry[])
 
 /** Writes outbox rows as plain rows, in one statement, in the caller's transaction. */
 export async function insertOutbox(em: EntityManager, entries: readonly OutboxEntry[]): Promise<void> {
-  await em.insertMany(OutboxEvent, entries.map(outboxRow));
+  if (entries.length === 0) return;
+  const rows = entries.map(outboxRow).map((row) => ({
+    id: row.id,
+    organization_id: row.organization,
+    mode: row.mode,
+    type: row.type,
+    customer_id: row.customer,
+    feature_code: row.featureCode,
+    payload: row.payload,
+    created_at: row.createdAt,
+  }));
+  await run(em, INSERT_OUTBOX, { rows: JSON.stringify(rows) });
 }
 
 /**

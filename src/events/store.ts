@@ -21,6 +21,22 @@ const columns = 'id, position, organization_id, mode, type, customer_id, feature
 // prepared plans these run on every notification.
 
 /**
+ * Writes outbox rows, given as a JSON array, in one statement and in the order given (seq keeps
+ * it, and publication follows seq). Kept by hand: MikroORM would write each payload into the
+ * SQL text.
+ */
+export const INSERT_OUTBOX = statement<{ rows: string }, unknown>(
+  'outbox_insert',
+  `insert into outbox_event (id, organization_id, mode, type, customer_id, feature_code, payload, created_at)
+   select r.id, r.organization_id, r.mode, r.type, r.customer_id, r.feature_code, r.payload, r.created_at
+     from rows from (jsonb_to_recordset(:rows::jsonb) as (
+            id text, organization_id text, mode text, type text, customer_id text, feature_code text, payload jsonb, created_at timestamptz
+          )) with ordinality as r
+    order by r.ordinality`,
+  () => null,
+);
+
+/**
  * One publisher at a time, held to commit: positions are then handed out in commit order, so a
  * reader past position P never later meets a smaller one. It also turns bitmap scans off for
  * the publication: the unpublished index keeps an entry for each published row until vacuum

@@ -13,8 +13,11 @@ import {
   SCHEDULED_CHANGES_BY_ID,
 } from './store.ts';
 
-/** An event just flushed, as callers see it; `customerId` is the customer's display id. */
-export const eventRecordOf = (event: SeatEvent, names: { customerId: string; featureCode: string }, charge: SeatChargeRecord | null): SeatEventRecord => ({
+/** What a record of a seat event takes from it: a SeatEvent, or one about to be written. */
+type LedgerEntry = Pick<SeatEvent, 'id' | 'kind' | 'quantity' | 'previousBalance' | 'newBalance' | 'ts' | 'createdAt' | 'mode'> & { customer: { id: string } };
+
+/** An event just written, as callers see it; `customerId` is the customer's display id. */
+export const eventRecordOf = (event: LedgerEntry, names: { customerId: string; featureCode: string }, charge: SeatChargeRecord | null): SeatEventRecord => ({
   id: event.id,
   customerRowId: event.customer.id,
   customerId: names.customerId,

@@ -5,7 +5,16 @@ import { refsByKind } from '../model/customer-refs.ts';
 import type { CustomerRecord, SeatBalanceRecord } from '../model/records.ts';
 import { SeatBalance, SeatEvent } from '../model/seats.ts';
 import { type Tenant, tenantWhere } from '../model/tenant.ts';
-import { CUSTOMERS_WITH_BALANCES, LOCK_BALANCES, type LockedBalance, type PricedBalance, READ_BALANCES } from './store.ts';
+import {
+  type BalanceState,
+  CUSTOMERS_WITH_BALANCES,
+  LOCK_BALANCES,
+  type LockedBalance,
+  type NewSeatEvent,
+  type PricedBalance,
+  READ_BALANCES,
+  WRITE_SEAT_CHANGES,
+} from './store.ts';
 
 /** Names one balance of a batch, across tenants: the key `lockBalances` answers by. */
 export const balanceKey = (tenant: Tenant, customerRef: string, featureCode: string) =>
@@ -27,6 +36,48 @@ export async function lockBalances(
     featureCodes: wanted.map((t) => t.featureCode),
   });
   return new Map(rows.map((row) => [balanceKey(row, row.customerRef, row.feature.code), row]));
+}
+
+/** A balance a batch changed: which one, and what it is now. */
+export type ChangedBalanceState = { customerId: string; featureId: string; state: BalanceState };
+
+/**
+ * Writes a batch's new events, in ledger order, and the balances it changed, in one statement.
+ * Fails when a balance was not there to update: a batch writes only balances it locked.
+ */
+export async function writeSeatChanges(tx: EntityManager, events: readonly NewSeatEvent[], balances: readonly ChangedBalanceState[]): Promise<void> {
+  if (events.length === 0 && balances.length === 0) return;
+  const [written] = await run(tx, WRITE_SEAT_CHANGES, {
+    events: JSON.stringify(
+      events.map((event) => ({
+        id: event.id,
+        organization_id: event.organizationId,
+        mode: event.mode,
+        customer_id: event.customer.id,
+        feature_id: event.featureId,
+        subscription_id: event.subscriptionId,
+        kind: event.kind,
+        quantity: event.quantity,
+        previous_balance: event.previousBalance,
+        new_balance: event.newBalance,
+        ts: event.ts,
+        created_at: event.createdAt,
+      })),
+    ),
+    balances: JSON.stringify(
+      balances.map(({ customerId, featureId, state }) => ({
+        customer_id: customerId,
+        feature_id: featureId,
+        current: state.current,
+        high_water_mark: state.highWaterMark,
+        as_of: state.asOf,
+        scheduled_count: state.scheduledCount,
+        scheduled_effective_at: state.scheduledEffectiveAt,
+        scheduled_event_id: state.scheduledEventId,
+      })),
+    ),
+  });
+  if (written!.balances !== balances.length) throw new Error(`wrote ${written!.balances} of ${balances.length} changed balances`);
 }
 
 /** Every balance of one customer, locked in feature order: the order of LOCK_BALANCES within a customer. */
@@ -67,7 +118,7 @@ export async function readCustomersWithBalances(em: EntityManager, tenant: Tenan
 }
 
 /** Forgets a balance's scheduled decrease: a change applied now replaces it. */
-export function clearScheduledDecrease(balance: SeatBalance): void {
+export function clearScheduledDecrease(balance: Pick<SeatBalance, 'scheduledCount' | 'scheduledEffectiveAt' | 'scheduledEventId'>): void {
   balance.scheduledCount = null;
   balance.scheduledEffectiveAt = null;
   balance.scheduledEventId = null;

@@ -4,7 +4,7 @@ import { customerByRef, type CustomerRefParams, customersNamedBy, parseCustomer 
 import { customerDisplayId } from '../model/customers.ts';
 import type { CustomerRecord, SeatBalanceRecord, SeatEventRecord } from '../model/records.ts';
 import type { SeatChangeTiming } from '../model/organization.ts';
-import type { SeatEventKind } from '../model/seats.ts';
+import type { SeatBalance, SeatEvent, SeatEventKind } from '../model/seats.ts';
 import type { Mode } from '../model/tenant.ts';
 
 const parseTerms = (row: Record<string, unknown>): SeatTerms => ({
@@ -28,9 +28,12 @@ export type LockedBalance = {
   terms: SeatTerms;
   /** The timing of a decrease whose request names none: the tenant's setting. */
   decreaseTiming: SeatChangeTiming;
-  /** The seat_balance row as stored, for the unit of work to manage. */
-  balance: Record<string, unknown>;
+  /** The balance as locked; a change updates it, and writeSeatChanges stores it. */
+  balance: BalanceState;
 };
+
+/** What a change reads and writes of a balance row (as SeatBalance names it). */
+export type BalanceState = Pick<SeatBalance, 'current' | 'highWaterMark' | 'asOf' | 'scheduledCount' | 'scheduledEffectiveAt' | 'scheduledEventId'>;
 
 /**
  * Locks the balances of a whole batch, of any tenants and customers, in one statement and in the
@@ -76,18 +79,54 @@ export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[
     terms: parseTerms(row),
     decreaseTiming: row.seat_decrease_timing as SeatChangeTiming,
     balance: {
-      customer_id: row.customer_id,
-      feature_id: row.feature_id,
-      organization_id: row.organization_id,
-      mode: row.mode,
-      current: row.current,
-      high_water_mark: row.high_water_mark,
-      as_of: row.as_of,
-      scheduled_count: row.scheduled_count,
-      scheduled_effective_at: row.scheduled_effective_at,
-      scheduled_event_id: row.scheduled_event_id,
+      current: read.int(row.current),
+      highWaterMark: read.int(row.high_water_mark),
+      asOf: read.date(row.as_of),
+      scheduledCount: read.nullableInt(row.scheduled_count),
+      scheduledEffectiveAt: row.scheduled_effective_at === null ? null : read.date(row.scheduled_effective_at),
+      scheduledEventId: read.nullableText(row.scheduled_event_id),
     },
   }),
+);
+
+/** A seat event to write, as plain data: the ledger row SeatEvent maps. */
+export type NewSeatEvent = Pick<SeatEvent, 'id' | 'mode' | 'kind' | 'quantity' | 'previousBalance' | 'newBalance' | 'ts' | 'createdAt'> & {
+  organizationId: string;
+  customer: { id: string };
+  featureId: string;
+  subscriptionId: string;
+};
+
+/**
+ * Writes a batch of seat changes in one round trip: inserts their events in the order given
+ * (the ledger's order, which seq keeps) and updates the balances they changed. Kept by hand: the
+ * unit of work would send an insert and an update, each with its values written into the text.
+ * Both come as JSON arrays.
+ */
+export const WRITE_SEAT_CHANGES = statement<{ events: string; balances: string }, { events: number; balances: number }>(
+  'write_seat_changes',
+  `with written as (
+     insert into seat_event (id, organization_id, mode, customer_id, feature_id, subscription_id, kind, quantity, previous_balance, new_balance, ts, created_at)
+     select e.id, e.organization_id, e.mode, e.customer_id, e.feature_id, e.subscription_id, e.kind, e.quantity, e.previous_balance, e.new_balance, e.ts, e.created_at
+       from rows from (jsonb_to_recordset(:events::jsonb) as (
+              id text, organization_id text, mode text, customer_id text, feature_id text, subscription_id text,
+              kind text, quantity int, previous_balance int, new_balance int, ts timestamptz, created_at timestamptz
+            )) with ordinality as e
+      order by e.ordinality
+     returning 1
+   ), updated as (
+     update seat_balance b
+        set current = x.current, high_water_mark = x.high_water_mark, as_of = x.as_of, scheduled_count = x.scheduled_count,
+            scheduled_effective_at = x.scheduled_effective_at, scheduled_event_id = x.scheduled_event_id
+       from jsonb_to_recordset(:balances::jsonb) as x(
+              customer_id text, feature_id text, current int, high_water_mark int, as_of timestamptz,
+              scheduled_count int, scheduled_effective_at timestamptz, scheduled_event_id text
+            )
+      where b.customer_id = x.customer_id and b.feature_id = x.feature_id
+     returning 1
+   )
+   select (select count(*) from written)::int as events, (select count(*) from updated)::int as balances`,
+  (row) => ({ events: read.int(row.events), balances: read.int(row.balances) }),
 );
 
 /** A balance row's record; `customer` gives the id the API shows (customerDisplayId). */

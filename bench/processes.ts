@@ -117,3 +117,24 @@ export async function startChild(
     },
   };
 }
+
+/** The flags `npm start` gives node: V8's semi-spaces as the start script sets them. */
+export const seatgateFlags = ['--max-semi-space-size=32'];
+
+/**
+ * seatgate's environment as the bench runs its long-lived process: as deployed
+ * (NODE_ENV=production: no graphql-js development checks on every value), and bare: warnings
+ * only, no metrics, no rate limits, 10 database connections, any free port. The bench's webhook
+ * receivers listen on loopback, which production refuses unless allowed.
+ */
+export const bareSeatgateEnv = (databaseUrl: string): NodeJS.ProcessEnv => ({
+  ...process.env,
+  NODE_ENV: 'production',
+  DATABASE_URL: databaseUrl,
+  PORT: '0',
+  LOG_LEVEL: 'warn',
+  RATE_LIMIT_PER_SECOND: '0',
+  AUTH_FAILURES_PER_MINUTE: '0',
+  DB_POOL_MAX: '10',
+  WEBHOOK_ALLOW_LOOPBACK: 'true',
+});

@@ -23,7 +23,7 @@ import { migrate, openOrm } from '../src/db/orm.ts';
 import { cpuMeter } from './cpu.ts';
 import { freshDatabase } from './database.ts';
 import { load, type Target } from './load.ts';
-import { startChild } from './processes.ts';
+import { bareSeatgateEnv, seatgateFlags, startChild } from './processes.ts';
 import { createTenant, customerIds, featureCode } from './setup.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -176,21 +176,8 @@ async function main(): Promise<void> {
     await db.query('create extension if not exists pg_stat_statements').catch(() => undefined);
     const seatgate = await startChild(
       'seatgate',
-      ['--max-semi-space-size=32', '--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${sampleIntervalUs}`, 'src/server.ts'],
-      {
-        cwd: root,
-        env: {
-          ...process.env,
-          NODE_ENV: 'production',
-          DATABASE_URL: database.url,
-          PORT: '0',
-          LOG_LEVEL: 'warn',
-          RATE_LIMIT_PER_SECOND: '0',
-          AUTH_FAILURES_PER_MINUTE: '0',
-          DB_POOL_MAX: '10',
-        },
-        ready: /GraphiQL at (\S+)/,
-      },
+      [...seatgateFlags, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${sampleIntervalUs}`, 'src/server.ts'],
+      { cwd: root, env: bareSeatgateEnv(database.url), ready: /GraphiQL at (\S+)/ },
     );
     const windows: [number, number][] = [];
     const measured: { scenario: Scenario; ok: number; p50Ms: number; failures: number; serverMs: number; postgresMs: number; db: DatabaseCounters }[] = [];

@@ -22,7 +22,7 @@ import { createLogger } from '../src/common/logger.ts';
 import { freePort, freshDatabase } from './database.ts';
 import { batchSizes, lastSeq, ledgerTotals } from './ledger.ts';
 import { load } from './load.ts';
-import { type Child, startChild } from './processes.ts';
+import { bareSeatgateEnv, type Child, seatgateFlags, startChild } from './processes.ts';
 import { buildReport, type LedgerChange, type Machine, markdown, type RunEvents, type RunRecord, type Settings } from './report.ts';
 import { scenarios as allScenarios, type SystemName, systems, type TwinKind, wideFeatureCodes } from './scenarios.ts';
 import { createTenant, type Tenant } from './setup.ts';
@@ -34,7 +34,6 @@ import { type FairnessRound, setUpFairness } from './fairness.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** seatgate's node flags, as `npm start` gives them (package.json). */
-const seatgateFlags = ['--max-semi-space-size=32'];
 const resultsFile = path.join(root, '.data', 'bench-results.json');
 
 function numberFromEnv(name: string, fallback: number, min: number): number {
@@ -176,20 +175,8 @@ async function main(): Promise<number> {
   // The probe reports the event loop's longest stall on SIGUSR2 (bench/event-loop-probe.ts).
   const seatgate = await startChild('seatgate', [...seatgateFlags, '--import', './bench/event-loop-probe.ts', 'src/server.ts'], {
     cwd: root,
-    // As deployed: NODE_ENV=production turns off graphql-js's development checks on every value.
-    // Bare: warnings only, no metrics, no rate limits; the operable twin below has them all.
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      DATABASE_URL: database.url,
-      PORT: '0',
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_SECOND: '0',
-      AUTH_FAILURES_PER_MINUTE: '0',
-      DB_POOL_MAX: '10',
-      // The bench's webhook receivers listen on loopback, which production refuses unless allowed.
-      WEBHOOK_ALLOW_LOOPBACK: 'true',
-    },
+    // Bare; the operable twin below has logs, metrics and rate limits.
+    env: bareSeatgateEnv(database.url),
     ready: /GraphiQL at (\S+)/,
   });
   disposers.push({ name: 'stop seatgate', dispose: seatgate.stop });

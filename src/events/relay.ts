@@ -27,7 +27,9 @@ const publishGatherMs = 10;
 /**
  * Publishes committed outbox rows: gives them positions in commit order, queues the webhook
  * deliveries they owe (`queue`), and tells every process's feed, all in one transaction. Returns
- * what it published, in position order.
+ * what it published, in position order. Not in the writer's transaction: a process writes one
+ * seat change batch at a time, and publishing inside it lengthened every batch and every lone
+ * change's answer more than the second transaction costs (docs/performance.md).
  */
 export async function publishOutbox(orm: Orm, queue: DeliveryQueue): Promise<PublishedEvent[]> {
   const { published, afterCommit } = await orm.em.transactional(async (tx) => {

@@ -89,7 +89,7 @@ export const LOCK_BALANCES = statement<{ organizationIds: string[]; modes: Mode[
   }),
 );
 
-/** A seat event to write, as plain data: the ledger row SeatEvent maps. */
+/** A seat event to write, as plain data: the ledger row SeatEvent maps (its `customer` as a SeatEvent's, so eventRecordOf takes either). */
 export type NewSeatEvent = Pick<SeatEvent, 'id' | 'mode' | 'kind' | 'quantity' | 'previousBalance' | 'newBalance' | 'ts' | 'createdAt'> & {
   organizationId: string;
   customer: { id: string };

@@ -87,7 +87,7 @@ function lockRequested(tx: EntityManager, requests: readonly SeatChangeRequest[]
  * ordered statement, each request is decided in arrival order against the balances its
  * predecessors left, then one statement writes every event and balance, one every outbox row,
  * and the unit of work's flush the rarer rows (charges, scheduled decreases, idempotency claims).
- * A plain add thus costs the round trips a hand-written one does, plus its outbox row's.
+ * A plain add thus costs as many round trips as the hand-written baseline's, which writes no outbox.
  * Each request passes or fails on its own; a bulk set's entries pass or fail together.
  */
 export async function applySeatChanges(tx: EntityManager, requests: readonly SeatChangeRequest[]): Promise<SeatChangeOutcome[]> {

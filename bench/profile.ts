@@ -28,6 +28,7 @@ import { createTenant, customerIds, featureCode } from './setup.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const seconds = Number(process.env.PROFILE_SECONDS ?? 10);
+if (!(seconds >= 1)) throw new Error(`PROFILE_SECONDS must be a number of seconds, at least 1 (got ${process.env.PROFILE_SECONDS})`);
 const warmupSeconds = 3;
 /** PostgreSQL reports a busy backend's counters at most once a second and an idle one's after 10 s. */
 const statsSettleMs = 11_000;
@@ -235,7 +236,7 @@ async function main(): Promise<void> {
       const categories = [...split[i]!.byCategory.entries()].sort((a, b) => b[1] - a[1]);
       for (const [name, us] of categories) lines.push(`| · main thread: ${name} | ${ms(per(us / 1000))} |`);
       lines.push(
-        `| PostgreSQL CPU (from /proc) | ${ms(per(run.postgresMs))} |`,
+        `| PostgreSQL CPU (from /proc: every PostgreSQL process on the machine) | ${ms(per(run.postgresMs))} |`,
         `| PostgreSQL running statements (COMMIT's flush included) | ${ms(per(run.db.activeMs))} |`,
         `| PostgreSQL idle in a transaction (waiting on the server) | ${ms(per(run.db.idleInTransactionMs))} |`,
         `| transactions committed | ${per(run.db.commits).toFixed(2)} |`,

@@ -37,7 +37,8 @@ export class EventHub implements Worker {
           if (channel === 'seatgate_outbox') return void this.relay.poke();
           const notice = parsePublishedNotice(payload);
           // A publication that left deliveries due sends a second notice of the same position,
-          // for the webhook workers: the feed already heard of it.
+          // for the webhook workers: the feed already heard of it. One of a position not heard
+          // yet (a process of the previous release sends only that one) still reaches the feed.
           if (!notice.due || notice.position !== this.lastNoticed) this.feed.published(notice.position);
           this.lastNoticed = notice.position;
           for (const listener of this.publishedListeners) listener(notice);

@@ -4,7 +4,7 @@ import { singleFlight } from '../common/workers.ts';
 import type { Orm } from '../db/orm.ts';
 import { run } from '../db/prepared.ts';
 import type { PublishedEvent } from '../model/records.ts';
-import { LOCK_PUBLISHER, NOTIFY_PUBLISHED, PUBLISH_PENDING, publishedNotice } from './store.ts';
+import { LOCK_PUBLISHER, NOTIFY_DUE, PUBLISH_PENDING } from './store.ts';
 
 /**
  * What a publication owes webhooks, done in its transaction: queue the deliveries the published
@@ -38,7 +38,7 @@ export async function publishOutbox(orm: Orm, queue: DeliveryQueue): Promise<Pub
     if (published.length === 0) return { published, afterCommit: null };
     published.sort((a, b) => (BigInt(a.position) < BigInt(b.position) ? -1 : 1));
     const queued = await queue(tx, published);
-    if (queued.due) await run(tx, NOTIFY_PUBLISHED, { notice: publishedNotice({ position: published.at(-1)!.position, due: true }) });
+    if (queued.due) await run(tx, NOTIFY_DUE, { position: published.at(-1)!.position });
     return { published, afterCommit: queued.afterCommit };
   });
   afterCommit?.();

@@ -75,16 +75,14 @@ export const PUBLISH_PENDING = statement<{ limit: number }, PublishedEvent>(
  * after its last position), so that workers look only then; delivered at commit, after the
  * publication's own notice.
  */
-export const NOTIFY_PUBLISHED = statement<{ notice: string }, unknown>(
-  'outbox_notify_published',
-  `select pg_notify('seatgate_published', cast(:notice as text))`,
+export const NOTIFY_DUE = statement<{ position: string }, unknown>(
+  'outbox_notify_due',
+  `select pg_notify('seatgate_published', cast(:position as text) || ' due')`,
   () => null,
 );
 
 /** What a seatgate_published notification says. */
 export type PublishedNotice = { position: string | undefined; due: boolean };
-
-export const publishedNotice = (notice: { position: string; due: boolean }): string => `${notice.position}${notice.due ? ' due' : ''}`;
 
 export function parsePublishedNotice(payload: string): PublishedNotice {
   const [position, due] = payload.split(' ');
